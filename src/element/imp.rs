@@ -1,0 +1,325 @@
+//! Properties, URI handling and state changes of `rustrtspsrc`; the work itself is in `stream`.
+
+use super::caps::base_caps;
+use super::settings::{self, parse_port_range, Settings};
+use super::stream::{Stream, StreamError};
+use crate::net::poll::Waker;
+use crate::net::receiver::ReceiverConfig;
+use crate::rtsp::url::{redact, Credentials, RtspUrl};
+use crate::CAT;
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::base_src::CreateSuccess;
+use gst_base::subclass::prelude::*;
+use once_cell::sync::Lazy;
+use std::sync::Mutex;
+
+#[derive(Default)]
+pub struct RustRtspSrc {
+    settings: Mutex<Settings>,
+    stream: Mutex<Option<Stream>>,
+    waker: Mutex<Option<Waker>>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for RustRtspSrc {
+    const NAME: &'static str = "GstRustRtspSrc";
+    type Type = super::RustRtspSrc;
+    type ParentType = gst_base::PushSrc;
+    type Interfaces = (gst::URIHandler,);
+}
+
+impl RustRtspSrc {
+    fn set_location(&self, location: Option<&str>) -> Result<(), glib::Error> {
+        if let Some(loc) = location {
+            RtspUrl::parse(loc).map_err(|e| glib::Error::new(gst::URIError::BadUri, &e.to_string()))?;
+        }
+        self.settings.lock().unwrap().location = location.map(str::to_string);
+        Ok(())
+    }
+
+    fn receiver_config(&self) -> Result<ReceiverConfig, gst::ErrorMessage> {
+        let s = self.settings.lock().unwrap().clone();
+        let location = s.location.as_deref().ok_or_else(|| {
+            gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ["No location set: set location=rtsp://host/path"]
+            )
+        })?;
+        let url = RtspUrl::parse(location).map_err(|e| {
+            gst::error_msg!(gst::ResourceError::Settings, ["{} ({})", e, redact(location)])
+        })?;
+        let credentials = match (s.user_id.clone(), s.user_pw.clone()) {
+            (None, None) => None,
+            (user, password) => Some(Credentials {
+                user: user.unwrap_or_default(),
+                password: password.unwrap_or_default(),
+            }),
+        };
+        Ok(ReceiverConfig {
+            url,
+            credentials,
+            user_agent: s.user_agent.clone(),
+            latency: s.latency(),
+            timeout: s.timeout(),
+            port_range: s.port_range,
+            do_rtcp: s.do_rtcp,
+            keep_alive: s.keep_alive,
+            wait_for_keyframe: s.wait_for_keyframe,
+        })
+    }
+}
+
+impl ObjectImpl for RustRtspSrc {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
+            vec![
+                glib::ParamSpecString::builder("location")
+                    .nick("Location")
+                    .blurb("RTSP URL of the camera stream: rtsp://[user[:password]@]host[:port]/path")
+                    .build(),
+                glib::ParamSpecString::builder("user-id")
+                    .nick("User ID")
+                    .blurb("User name for Basic/Digest authentication (overrides the one in the URL)")
+                    .build(),
+                glib::ParamSpecString::builder("user-pw")
+                    .nick("User password")
+                    .blurb("Password for Basic/Digest authentication (overrides the one in the URL)")
+                    .build(),
+                glib::ParamSpecUInt::builder("latency")
+                    .nick("Latency")
+                    .blurb("Reorder window for RTP over UDP in ms: a missing packet is given up after this long (0 = no reordering)")
+                    .maximum(10_000)
+                    .default_value(settings::DEFAULT_LATENCY_MS)
+                    .build(),
+                glib::ParamSpecUInt::builder("timeout")
+                    .nick("Timeout")
+                    .blurb("Seconds without any RTP packet before the element posts an error (0 = wait forever)")
+                    .maximum(3600)
+                    .default_value(settings::DEFAULT_TIMEOUT_S)
+                    .build(),
+                glib::ParamSpecString::builder("port-range")
+                    .nick("Port range")
+                    .blurb("Client UDP port range for RTP/RTCP, e.g. 3000-3005 (default: any free even/odd pair)")
+                    .build(),
+                glib::ParamSpecBoolean::builder("do-rtcp")
+                    .nick("Do RTCP")
+                    .blurb("Send RTCP receiver reports to the camera")
+                    .default_value(settings::DEFAULT_DO_RTCP)
+                    .build(),
+                glib::ParamSpecBoolean::builder("do-rtsp-keep-alive")
+                    .nick("Do RTSP keep-alive")
+                    .blurb("Keep the RTSP session alive with GET_PARAMETER or OPTIONS at half the session timeout")
+                    .default_value(settings::DEFAULT_KEEP_ALIVE)
+                    .build(),
+                glib::ParamSpecString::builder("user-agent")
+                    .nick("User agent")
+                    .blurb("User-Agent header sent with every RTSP request")
+                    .default_value(Some(settings::default_user_agent().as_str()))
+                    .build(),
+                glib::ParamSpecBoolean::builder("wait-for-keyframe")
+                    .nick("Wait for keyframe")
+                    .blurb("After packet loss, drop frames until the next keyframe instead of passing them on with DISCONT")
+                    .default_value(settings::DEFAULT_WAIT_FOR_KEYFRAME)
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        match pspec.name() {
+            "location" => {
+                let loc: Option<String> = value.get().expect("type checked upstream");
+                if let Err(e) = self.set_location(loc.as_deref()) {
+                    gst::warning!(CAT, imp = self, "location not set: {}", e);
+                }
+                return;
+            }
+            "port-range" => {
+                let v: Option<String> = value.get().expect("type checked upstream");
+                let range = match v.as_deref().map(parse_port_range).transpose() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        gst::warning!(CAT, imp = self, "{}", e);
+                        return;
+                    }
+                };
+                self.settings.lock().unwrap().port_range = range;
+                return;
+            }
+            _ => {}
+        }
+        let mut s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "user-id" => s.user_id = value.get().expect("type checked upstream"),
+            "user-pw" => s.user_pw = value.get().expect("type checked upstream"),
+            "latency" => s.latency_ms = value.get().expect("type checked upstream"),
+            "timeout" => s.timeout_s = value.get().expect("type checked upstream"),
+            "do-rtcp" => s.do_rtcp = value.get().expect("type checked upstream"),
+            "do-rtsp-keep-alive" => s.keep_alive = value.get().expect("type checked upstream"),
+            "user-agent" => {
+                s.user_agent = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_else(settings::default_user_agent)
+            }
+            "wait-for-keyframe" => s.wait_for_keyframe = value.get().expect("type checked upstream"),
+            _ => unimplemented!(),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            // The password never leaves the element, not even through the URL.
+            "location" => s
+                .location
+                .as_deref()
+                .map(redact)
+                .to_value(),
+            "user-id" => s.user_id.to_value(),
+            "user-pw" => s.user_pw.as_ref().map(|_| "*****").to_value(),
+            "latency" => s.latency_ms.to_value(),
+            "timeout" => s.timeout_s.to_value(),
+            "port-range" => s
+                .port_range
+                .map(|(a, b)| format!("{a}-{b}"))
+                .to_value(),
+            "do-rtcp" => s.do_rtcp.to_value(),
+            "do-rtsp-keep-alive" => s.keep_alive.to_value(),
+            "user-agent" => s.user_agent.to_value(),
+            "wait-for-keyframe" => s.wait_for_keyframe.to_value(),
+            _ => unimplemented!(),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        obj.set_live(true);
+        obj.set_format(gst::Format::Time);
+        obj.set_do_timestamp(false);
+    }
+}
+
+impl GstObjectImpl for RustRtspSrc {}
+
+impl ElementImpl for RustRtspSrc {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "RTSP H.264 source",
+                "Source/Network/Video",
+                "Receives H.264 video from an RTSP camera (RTP over UDP) and outputs Annex-B access units",
+                "rustrtspsrc developers",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
+            vec![gst::PadTemplate::new(
+                "src",
+                gst::PadDirection::Src,
+                gst::PadPresence::Always,
+                &base_caps(),
+            )
+            .expect("valid pad template")]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl URIHandlerImpl for RustRtspSrc {
+    const URI_TYPE: gst::URIType = gst::URIType::Src;
+
+    fn protocols() -> &'static [&'static str] {
+        &["rtsp"]
+    }
+
+    fn uri(&self) -> Option<String> {
+        self.settings.lock().unwrap().location.as_deref().map(redact)
+    }
+
+    fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
+        self.set_location(Some(uri))
+    }
+}
+
+impl BaseSrcImpl for RustRtspSrc {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let cfg = self.receiver_config()?;
+        gst::debug!(CAT, imp = self, "starting for {}", cfg.url);
+        let waker = Waker::new().map_err(|e| {
+            gst::error_msg!(gst::ResourceError::Failed, ["cannot create a wake-up socket: {}", e])
+        })?;
+        *self.waker.lock().unwrap() = Some(waker.clone());
+        *self.stream.lock().unwrap() = Some(Stream::new(cfg, waker));
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        gst::debug!(CAT, imp = self, "stopping");
+        if let Some(mut stream) = self.stream.lock().unwrap().take() {
+            stream.shutdown();
+        }
+        *self.waker.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn is_seekable(&self) -> bool {
+        false
+    }
+
+    fn query(&self, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            let latency = gst::ClockTime::from_mseconds(self.settings.lock().unwrap().latency_ms.into());
+            q.set(true, latency, Some(latency));
+            return true;
+        }
+        BaseSrcImplExt::parent_query(self, query)
+    }
+
+    fn unlock(&self) -> Result<(), gst::ErrorMessage> {
+        if let Some(w) = &*self.waker.lock().unwrap() {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    fn unlock_stop(&self) -> Result<(), gst::ErrorMessage> {
+        if let Some(w) = &*self.waker.lock().unwrap() {
+            w.reset();
+        }
+        Ok(())
+    }
+}
+
+impl PushSrcImpl for RustRtspSrc {
+    fn create(&self, _buffer: Option<&mut gst::BufferRef>) -> Result<CreateSuccess, gst::FlowError> {
+        let mut guard = self.stream.lock().unwrap();
+        let stream = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let obj = self.obj();
+        let produced = match stream.next(|| obj.current_running_time().map(|t| t.nseconds())) {
+            Ok(p) => p,
+            Err(StreamError::Flushing) => return Err(gst::FlowError::Flushing),
+            Err(StreamError::Error(msg)) => {
+                gst::error!(CAT, imp = self, "{:?}", msg);
+                self.post_error_message(msg);
+                return Err(gst::FlowError::Error);
+            }
+        };
+        drop(guard);
+        if let Some(caps) = produced.caps {
+            gst::debug!(CAT, imp = self, "caps {}", caps);
+            if obj.set_caps(&caps).is_err() {
+                return Err(gst::FlowError::NotNegotiated);
+            }
+        }
+        Ok(CreateSuccess::NewBuffer(produced.buffer))
+    }
+}

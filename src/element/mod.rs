@@ -1,0 +1,26 @@
+//! The `rustrtspsrc` element.
+
+use gst::glib;
+use gst::prelude::*;
+
+mod caps;
+mod imp;
+mod settings;
+mod stream;
+mod timing;
+
+glib::wrapper! {
+    pub struct RustRtspSrc(ObjectSubclass<imp::RustRtspSrc>)
+        @extends gst_base::PushSrc, gst_base::BaseSrc, gst::Element, gst::Object,
+        @implements gst::URIHandler;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    // Rank NONE: never picked over rtspsrc by playbin/uridecodebin unless asked for.
+    gst::Element::register(
+        Some(plugin),
+        "rustrtspsrc",
+        gst::Rank::NONE,
+        RustRtspSrc::static_type(),
+    )
+}

@@ -1,0 +1,81 @@
+//! Element properties: their values, defaults and parsing.
+
+use std::time::Duration;
+
+pub const DEFAULT_LATENCY_MS: u32 = 50;
+pub const DEFAULT_TIMEOUT_S: u32 = 10;
+pub const DEFAULT_DO_RTCP: bool = true;
+pub const DEFAULT_KEEP_ALIVE: bool = true;
+pub const DEFAULT_WAIT_FOR_KEYFRAME: bool = false;
+
+pub fn default_user_agent() -> String {
+    format!("rustrtspsrc/{}", env!("CARGO_PKG_VERSION"))
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub location: Option<String>,
+    pub user_id: Option<String>,
+    pub user_pw: Option<String>,
+    pub latency_ms: u32,
+    pub timeout_s: u32,
+    pub port_range: Option<(u16, u16)>,
+    pub do_rtcp: bool,
+    pub keep_alive: bool,
+    pub user_agent: String,
+    pub wait_for_keyframe: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            location: None,
+            user_id: None,
+            user_pw: None,
+            latency_ms: DEFAULT_LATENCY_MS,
+            timeout_s: DEFAULT_TIMEOUT_S,
+            port_range: None,
+            do_rtcp: DEFAULT_DO_RTCP,
+            keep_alive: DEFAULT_KEEP_ALIVE,
+            user_agent: default_user_agent(),
+            wait_for_keyframe: DEFAULT_WAIT_FOR_KEYFRAME,
+        }
+    }
+}
+
+impl Settings {
+    pub fn latency(&self) -> Duration {
+        Duration::from_millis(self.latency_ms.into())
+    }
+
+    pub fn timeout(&self) -> Option<Duration> {
+        (self.timeout_s > 0).then(|| Duration::from_secs(self.timeout_s.into()))
+    }
+}
+
+/// `port-range` as rtspsrc takes it: "3000-3005". Needs room for one even/odd pair.
+pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("port-range {s:?} is not of the form 3000-3005"))?;
+    let lo: u16 = a.trim().parse().map_err(|_| format!("port-range {s:?}: bad first port"))?;
+    let hi: u16 = b.trim().parse().map_err(|_| format!("port-range {s:?}: bad last port"))?;
+    if lo == 0 || hi <= lo {
+        return Err(format!("port-range {s:?}: the last port must be above the first"));
+    }
+    Ok((lo, hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges() {
+        assert_eq!(parse_port_range("3000-3005"), Ok((3000, 3005)));
+        assert!(parse_port_range("3000").is_err());
+        assert!(parse_port_range("3005-3000").is_err());
+        assert!(parse_port_range("0-10").is_err());
+        assert!(parse_port_range("a-b").is_err());
+    }
+}

@@ -1,0 +1,183 @@
+//! Parameter sets: `sprop-parameter-sets` from the SDP, and what an SPS says (profile, level, size, frame
+//! rate) for the caps, via `h264-reader`.
+
+use base64::Engine;
+use h264_reader::nal::sps::SeqParameterSet;
+use h264_reader::rbsp::{decode_nal, BitReader};
+
+/// Decodes `sprop-parameter-sets` into SPS/PPS NAL units. Entries that are not base64 or not an SPS/PPS
+/// (VStarcam sends them without the NAL header) are returned as errors to warn about; start codes inside
+/// an entry (GW Security) split it.
+pub fn decode_sprop(value: &str) -> (Vec<Vec<u8>>, Vec<String>) {
+    let mut nals = Vec::new();
+    let mut problems = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let bytes = match base64::engine::general_purpose::STANDARD.decode(entry) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(format!("{entry:?} is not base64 ({e})"));
+                continue;
+            }
+        };
+        for nal in split_annexb(&bytes) {
+            match nal.first().map(|h| (h & 0x80, h & 0x1f)) {
+                Some((0, 7 | 8)) => nals.push(nal.to_vec()),
+                _ => problems.push(format!("{entry:?} is not an SPS or PPS")),
+            }
+        }
+    }
+    (nals, problems)
+}
+
+/// Splits on 3- or 4-byte start codes; bytes without any start code are one NAL. Trailing zeros go.
+pub fn split_annexb(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || loop {
+        while let [0, 0, 1, tail @ ..] | [0, 0, 0, 1, tail @ ..] = rest {
+            rest = tail;
+        }
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest.windows(3).position(|w| w == [0, 0, 1]).unwrap_or(rest.len());
+        let (mut nal, tail) = rest.split_at(end);
+        rest = tail;
+        while let [head @ .., 0] = nal {
+            nal = head;
+        }
+        if !nal.is_empty() {
+            return Some(nal);
+        }
+    })
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpsInfo {
+    pub profile: &'static str,
+    pub level: String,
+    pub width: u32,
+    pub height: u32,
+    /// Frame rate from the VUI timing info, as a fraction.
+    pub framerate: Option<(i32, i32)>,
+}
+
+/// Parses an SPS NAL unit (with its header byte).
+pub fn sps_info(nal: &[u8]) -> Result<SpsInfo, String> {
+    let rbsp = decode_nal(nal).map_err(|e| format!("bad SPS: {e}"))?;
+    // Reolink doorbells append bytes after the SPS data, which fails the RBSP end check: retry with
+    // the tail cut off a byte at a time.
+    let mut first_err = None;
+    let sps = (0..rbsp.len().min(16))
+        .find_map(|cut| {
+            match SeqParameterSet::from_bits(BitReader::new(&rbsp[..rbsp.len() - cut])) {
+                Ok(sps) => Some(sps),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                    None
+                }
+            }
+        })
+        .ok_or_else(|| format!("bad SPS: {:?}", first_err))?;
+    let (width, height) = sps
+        .pixel_dimensions()
+        .map_err(|e| format!("bad SPS dimensions: {e:?}"))?;
+    use h264_reader::nal::sps::Profile as P;
+    let profile = match sps.profile() {
+        P::Baseline => "baseline",
+        P::ConstrainedBaseline => "constrained-baseline",
+        P::Main => "main",
+        P::Extended => "extended",
+        P::High => "high",
+        P::ProgressiveHigh => "progressive-high",
+        P::ConstrainedHigh => "constrained-high",
+        P::High10 => "high-10",
+        P::High10Intra => "high-10-intra",
+        P::High422 => "high-4:2:2",
+        P::High422Intra => "high-4:2:2-intra",
+        P::High444 => "high-4:4:4",
+        P::High444Intra => "high-4:4:4-intra",
+        P::CavlcIntra444 => "cavlc-4:4:4-intra",
+        _ => "unknown",
+    };
+    let level_idc = sps.level_idc;
+    let level = match level_idc {
+        9 => "1b".to_string(),
+        11 if sps.constraint_flags.flag3() && matches!(sps.profile().profile_idc(), 66 | 77 | 88) => {
+            "1b".to_string()
+        }
+        l if l % 10 == 0 => (l / 10).to_string(),
+        l => format!("{}.{}", l / 10, l % 10),
+    };
+    let framerate = sps
+        .vui_parameters
+        .as_ref()
+        .and_then(|v| v.timing_info.as_ref())
+        .and_then(|t| {
+            let num = i32::try_from(t.time_scale).ok()?;
+            let den = i32::try_from(u64::from(t.num_units_in_tick) * 2).ok()?;
+            (num > 0 && den > 0).then(|| reduce(num, den))
+        });
+    Ok(SpsInfo {
+        profile,
+        level,
+        width,
+        height,
+        framerate,
+    })
+}
+
+fn reduce(a: i32, b: i32) -> (i32, i32) {
+    let (mut x, mut y) = (a, b);
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    (a / x, b / x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // x264 (videotestsrc, Y444), 320x240, High 4:4:4 level 1.3, 30 fps timing info.
+    const SPS_B64: &str = "Z/QADZDZZAUH7AWoMDAyAAADAAIAAAMAeR4oVJA=";
+
+    #[test]
+    fn sprop_plain() {
+        let (nals, problems) = decode_sprop("Z0LAHtkA,aMuMsg==");
+        assert!(problems.is_empty());
+        assert_eq!(nals, vec![vec![0x67, 0x42, 0xc0, 0x1e, 0xd9, 0], vec![0x68, 0xcb, 0x8c, 0xb2]]);
+    }
+
+    #[test]
+    fn sprop_quirks() {
+        // VStarcam: no NAL header; GW Security: start codes inside entries.
+        let (nals, problems) = decode_sprop("6QDwBE/LCAAAH0gAB1TgIAAAAAA=,AAAAAA==");
+        assert!(nals.is_empty());
+        assert!(!problems.is_empty());
+        let (nals, _) = decode_sprop("AAAAAWdCwB7ZAAAAAAFozoyy");
+        assert_eq!(nals.len(), 2);
+        assert_eq!(nals[1][0], 0x68);
+        let (nals, problems) = decode_sprop("!!!,");
+        assert!(nals.is_empty() && problems.len() == 1);
+    }
+
+    #[test]
+    fn split_start_codes() {
+        let v: Vec<&[u8]> = split_annexb(&[0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x68, 2, 0, 0]).collect();
+        assert_eq!(v, vec![&[0x67, 1][..], &[0x68, 2]]);
+        assert_eq!(split_annexb(&[0x41, 5]).count(), 1);
+        assert_eq!(split_annexb(&[0, 0, 0, 0]).count(), 0);
+    }
+
+    #[test]
+    fn sps_to_caps_info() {
+        let sps = base64::engine::general_purpose::STANDARD.decode(SPS_B64).unwrap();
+        let info = sps_info(&sps).unwrap();
+        assert_eq!(info.profile, "high-4:4:4");
+        assert_eq!(info.level, "1.3");
+        assert_eq!((info.width, info.height), (320, 240));
+        assert_eq!(info.framerate, Some((30, 1)));
+        assert!(sps_info(&[0x67]).is_err());
+        assert!(sps_info(&[0x67, 0xff, 0xff]).is_err());
+    }
+}

@@ -1,0 +1,43 @@
+//! rustrtspsrc: a GStreamer source element that receives H.264 video from IP cameras over RTSP.
+//!
+//! Layers, each in its own folder: `rtsp` (signalling, sans-IO), `rtp` (packets, RTCP, reordering),
+//! `h264` (RFC 6184 depacketizer and access units), `net` (sockets and the receive loop), `element`
+//! (the GStreamer shell).
+
+use once_cell::sync::Lazy;
+
+pub mod element;
+pub mod h264;
+pub mod net;
+pub mod rtp;
+pub mod rtsp;
+
+pub static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
+    gst::DebugCategory::new(
+        "rustrtspsrc",
+        gst::DebugColorFlags::empty(),
+        Some("Rust RTSP H.264 source"),
+    )
+});
+
+/// Debug log under the element's category from the protocol core (no object attached).
+#[macro_export]
+macro_rules! debug_log {
+    ($($args:tt)*) => { gst::debug!($crate::CAT, $($args)*) };
+}
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    element::register(plugin)
+}
+
+gst::plugin_define!(
+    rustrtsp,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MIT/X11",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);

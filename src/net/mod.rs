@@ -1,0 +1,5 @@
+//! The thin I/O layer: sockets, poll, and the receive loop that feeds the sans-IO core.
+
+pub mod poll;
+pub mod receiver;
+pub mod udp;

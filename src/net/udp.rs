@@ -1,0 +1,109 @@
+//! The RTP/RTCP UDP port pair: RTP on an even port, RTCP on the next one (RFC 3550 §11), large receive
+//! buffers so a burst of a 1080p keyframe is not dropped by the kernel.
+
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+
+const RECV_BUFFER: usize = 4 * 1024 * 1024;
+const EPHEMERAL_TRIES: usize = 64;
+
+#[derive(Debug)]
+pub struct UdpPair {
+    pub rtp: UdpSocket,
+    pub rtcp: UdpSocket,
+}
+
+impl UdpPair {
+    pub fn rtp_port(&self) -> u16 {
+        self.rtp.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Binds a pair for receiving from a server at `server` (its address family decides ours).
+    /// `range`: inclusive port range to pick from (`port-range`), else any free even port.
+    pub fn bind(server: IpAddr, range: Option<(u16, u16)>) -> io::Result<UdpPair> {
+        let any = match server {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        let mut last_err = None;
+        match range {
+            Some((lo, hi)) => {
+                let first = lo + (lo % 2);
+                for port in (first..hi).step_by(2) {
+                    match Self::bind_at(any, port) {
+                        Ok(pair) => return Ok(pair),
+                        Err(e) => last_err = Some(e),
+                    }
+                }
+                Err(last_err.unwrap_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("port-range {lo}-{hi} holds no even/odd port pair"),
+                    )
+                }))
+            }
+            None => {
+                for _ in 0..EPHEMERAL_TRIES {
+                    let rtp = socket(SocketAddr::new(any, 0))?;
+                    let port = rtp.local_addr()?.as_socket().map_or(0, |a| a.port());
+                    if port % 2 != 0 || port == u16::MAX {
+                        continue;
+                    }
+                    match socket(SocketAddr::new(any, port + 1)) {
+                        Ok(rtcp) => {
+                            return Ok(UdpPair {
+                                rtp: rtp.into(),
+                                rtcp: rtcp.into(),
+                            })
+                        }
+                        Err(e) => last_err = Some(e),
+                    }
+                }
+                Err(last_err.unwrap_or_else(|| {
+                    io::Error::new(io::ErrorKind::AddrInUse, "no free even/odd UDP port pair")
+                }))
+            }
+        }
+    }
+
+    fn bind_at(any: IpAddr, port: u16) -> io::Result<UdpPair> {
+        let rtp = socket(SocketAddr::new(any, port))?;
+        let rtcp = socket(SocketAddr::new(any, port.checked_add(1).ok_or(io::ErrorKind::InvalidInput)?))?;
+        Ok(UdpPair {
+            rtp: rtp.into(),
+            rtcp: rtcp.into(),
+        })
+    }
+}
+
+fn socket(addr: SocketAddr) -> io::Result<Socket> {
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: the kernel caps it at net.core.rmem_max.
+    let _ = s.set_recv_buffer_size(RECV_BUFFER);
+    s.bind(&addr.into())?;
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn even_odd_pair() {
+        let p = UdpPair::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), None).unwrap();
+        let rtp = p.rtp.local_addr().unwrap().port();
+        assert_eq!(rtp % 2, 0);
+        assert_eq!(p.rtcp.local_addr().unwrap().port(), rtp + 1);
+    }
+
+    #[test]
+    fn from_range() {
+        let p = UdpPair::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), Some((41001, 41010))).unwrap();
+        assert_eq!(p.rtp_port(), 41002);
+        let q = UdpPair::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), Some((41001, 41010))).unwrap();
+        assert_eq!(q.rtp_port(), 41004);
+        assert!(UdpPair::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), Some((41003, 41003))).is_err());
+    }
+}

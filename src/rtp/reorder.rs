@@ -1,0 +1,249 @@
+//! Reorder window for RTP over UDP: packets are released in sequence order; a missing packet is declared
+//! lost once a later one has waited for `window`, so the stream never stalls longer than that. In-order
+//! packets (the common case) pass straight through without a copy; only early packets are copied into
+//! preallocated slots.
+
+use super::packet::seq_delta;
+use std::time::{Duration, Instant};
+
+/// Slots in the window; also the largest sequence jump treated as reordering rather than a restart.
+pub const SLOTS: usize = 512;
+/// Bytes the window may hold at most.
+pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Process this packet now; `lost` packets before it will never come.
+    Now { lost: u16 },
+    /// Kept for later; call `pop`.
+    Buffered,
+    Duplicate,
+    /// Arrived after its place was given up (or was already released).
+    Late,
+    /// Too far ahead or behind (stream restart, huge loss, or the window is full): drain with
+    /// `pop(.., true)`, `reset()`, then push again.
+    Overflow,
+}
+
+#[derive(Debug)]
+struct Slot {
+    seq: u16,
+    occupied: bool,
+    arrival: Instant,
+    data: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct ReorderWindow {
+    window: Duration,
+    slots: Vec<Slot>,
+    next: Option<u16>,
+    buffered: usize,
+    bytes: usize,
+}
+
+impl ReorderWindow {
+    pub fn new(window: Duration) -> Self {
+        let now = Instant::now();
+        ReorderWindow {
+            window,
+            slots: (0..SLOTS)
+                .map(|_| Slot {
+                    seq: 0,
+                    occupied: false,
+                    arrival: now,
+                    data: Vec::new(),
+                })
+                .collect(),
+            next: None,
+            buffered: 0,
+            bytes: 0,
+        }
+    }
+
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buffered == 0
+    }
+
+    pub fn reset(&mut self) {
+        for s in &mut self.slots {
+            s.occupied = false;
+        }
+        self.next = None;
+        self.buffered = 0;
+        self.bytes = 0;
+    }
+
+    pub fn push(&mut self, seq: u16, packet: &[u8], now: Instant) -> Verdict {
+        let Some(next) = self.next else {
+            self.next = Some(seq.wrapping_add(1));
+            return Verdict::Now { lost: 0 };
+        };
+        let d = seq_delta(next, seq);
+        if d.unsigned_abs() as usize >= SLOTS {
+            return Verdict::Overflow;
+        }
+        if d < 0 {
+            return Verdict::Late;
+        }
+        if d == 0 {
+            self.next = Some(seq.wrapping_add(1));
+            return Verdict::Now { lost: 0 };
+        }
+        if self.window.is_zero() {
+            self.next = Some(seq.wrapping_add(1));
+            return Verdict::Now { lost: d as u16 };
+        }
+        if self.bytes + packet.len() > MAX_BYTES {
+            return Verdict::Overflow;
+        }
+        let slot = &mut self.slots[usize::from(seq) % SLOTS];
+        if slot.occupied {
+            return Verdict::Duplicate;
+        }
+        slot.seq = seq;
+        slot.occupied = true;
+        slot.arrival = now;
+        slot.data.clear();
+        slot.data.extend_from_slice(packet);
+        self.buffered += 1;
+        self.bytes += packet.len();
+        Verdict::Buffered
+    }
+
+    /// When the oldest buffered packet stops waiting for the gap before it.
+    pub fn deadline(&self) -> Option<Instant> {
+        if self.buffered == 0 {
+            return None;
+        }
+        self.slots
+            .iter()
+            .filter(|s| s.occupied)
+            .map(|s| s.arrival + self.window)
+            .min()
+    }
+
+    /// Next packet that may be processed, with how many packets before it are lost. `force` releases
+    /// everything buffered regardless of time.
+    pub fn pop(&mut self, now: Instant, force: bool) -> Option<(&[u8], u16)> {
+        if self.buffered == 0 {
+            return None;
+        }
+        let next = self.next?;
+        let idx = usize::from(next) % SLOTS;
+        let lost = if self.slots[idx].occupied && self.slots[idx].seq == next {
+            0
+        } else {
+            if !force && self.deadline().is_some_and(|d| now < d) {
+                return None;
+            }
+            // Skip to the first buffered packet after the gap.
+            (1..SLOTS as u16).find(|&k| {
+                let s = &self.slots[usize::from(next.wrapping_add(k)) % SLOTS];
+                s.occupied && s.seq == next.wrapping_add(k)
+            })?
+        };
+        let seq = next.wrapping_add(lost);
+        self.next = Some(seq.wrapping_add(1));
+        self.buffered -= 1;
+        let slot = &mut self.slots[usize::from(seq) % SLOTS];
+        slot.occupied = false;
+        self.bytes -= slot.data.len();
+        Some((&slot.data, lost))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const W: Duration = Duration::from_millis(50);
+
+    fn drain(w: &mut ReorderWindow, now: Instant, force: bool) -> Vec<(u8, u16)> {
+        let mut out = Vec::new();
+        while let Some((p, lost)) = w.pop(now, force) {
+            out.push((p[0], lost));
+        }
+        out
+    }
+
+    #[test]
+    fn in_order_passes_through() {
+        let mut w = ReorderWindow::new(W);
+        let t = Instant::now();
+        for seq in 65530u16..=65535 {
+            assert_eq!(w.push(seq, &[0], t), Verdict::Now { lost: 0 });
+        }
+        assert_eq!(w.push(0, &[0], t), Verdict::Now { lost: 0 });
+        assert!(w.is_empty());
+        assert_eq!(w.deadline(), None);
+    }
+
+    #[test]
+    fn swapped_pair_is_reordered() {
+        let mut w = ReorderWindow::new(W);
+        let t = Instant::now();
+        w.push(1, &[1], t);
+        assert_eq!(w.push(3, &[3], t), Verdict::Buffered);
+        assert_eq!(w.push(3, &[3], t), Verdict::Duplicate);
+        assert!(drain(&mut w, t, false).is_empty());
+        assert_eq!(w.push(2, &[2], t), Verdict::Now { lost: 0 });
+        assert_eq!(drain(&mut w, t, false), vec![(3, 0)]);
+        assert_eq!(w.push(2, &[2], t), Verdict::Late);
+    }
+
+    #[test]
+    fn loss_is_declared_after_the_window() {
+        let mut w = ReorderWindow::new(W);
+        let t = Instant::now();
+        w.push(10, &[10], t);
+        w.push(12, &[12], t);
+        w.push(13, &[13], t + Duration::from_millis(10));
+        assert_eq!(w.deadline(), Some(t + W));
+        assert!(drain(&mut w, t + Duration::from_millis(49), false).is_empty());
+        assert_eq!(drain(&mut w, t + W, false), vec![(12, 1), (13, 0)]);
+        assert_eq!(w.push(11, &[11], t + W), Verdict::Late);
+    }
+
+    #[test]
+    fn zero_window_never_waits() {
+        let mut w = ReorderWindow::new(Duration::ZERO);
+        let t = Instant::now();
+        w.push(1, &[1], t);
+        assert_eq!(w.push(4, &[4], t), Verdict::Now { lost: 2 });
+        assert_eq!(w.push(2, &[2], t), Verdict::Late);
+    }
+
+    #[test]
+    fn restart_overflows_and_recovers() {
+        let mut w = ReorderWindow::new(W);
+        let t = Instant::now();
+        w.push(100, &[0], t);
+        w.push(102, &[102], t);
+        assert_eq!(w.push(30000, &[1], t), Verdict::Overflow);
+        assert_eq!(drain(&mut w, t, true), vec![(102, 1)]);
+        w.reset();
+        assert_eq!(w.push(30000, &[1], t), Verdict::Now { lost: 0 });
+    }
+
+    #[test]
+    fn bytes_are_bounded() {
+        let mut w = ReorderWindow::new(W);
+        let t = Instant::now();
+        w.push(0, &[0], t);
+        let big = vec![0u8; 60_000];
+        let mut seq = 2;
+        let verdict = loop {
+            match w.push(seq, &big, t) {
+                Verdict::Buffered => seq += 1,
+                v => break v,
+            }
+        };
+        assert_eq!(verdict, Verdict::Overflow);
+        assert!(seq < 80);
+    }
+}

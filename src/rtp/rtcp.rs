@@ -1,0 +1,148 @@
+//! RTCP (RFC 3550 §6): what a receiver needs — the LSR of sender reports, and receiver reports with
+//! loss and jitter built without allocating.
+
+/// Reception statistics for one source, kept per packet (cheap arithmetic only).
+#[derive(Debug, Default, Clone)]
+pub struct ReceptionStats {
+    base_seq: Option<u32>,
+    /// Extended highest sequence number received.
+    max_seq: u32,
+    received: u32,
+    expected_prior: u32,
+    received_prior: u32,
+    /// Interarrival jitter in RTP units, scaled by 16 as in RFC 3550 A.8.
+    jitter_q4: u32,
+    last_transit: Option<i64>,
+    /// Middle 32 bits of the last SR's NTP time, and when it arrived (in our clock, µs).
+    last_sr: Option<(u32, u64)>,
+}
+
+impl ReceptionStats {
+    /// `ext_seq`: 32-bit extended sequence. `arrival_rtp`: arrival time in RTP clock units.
+    pub fn on_packet(&mut self, ext_seq: u32, rtp_ts: u32, arrival_rtp: u32) {
+        if self.base_seq.is_none() {
+            self.base_seq = Some(ext_seq);
+            self.max_seq = ext_seq;
+        }
+        if ext_seq > self.max_seq {
+            self.max_seq = ext_seq;
+        }
+        self.received = self.received.wrapping_add(1);
+        let transit = i64::from(arrival_rtp.wrapping_sub(rtp_ts) as i32);
+        if let Some(last) = self.last_transit {
+            let d = (transit - last).unsigned_abs().min(u64::from(u32::MAX >> 4)) as u32;
+            // J += (|D| - J) / 16, in Q4.
+            self.jitter_q4 = self
+                .jitter_q4
+                .wrapping_add(d)
+                .wrapping_sub((self.jitter_q4 + 8) >> 4);
+        }
+        self.last_transit = Some(transit);
+    }
+
+    pub fn on_sender_report(&mut self, ntp_middle: u32, now_us: u64) {
+        self.last_sr = Some((ntp_middle, now_us));
+    }
+
+    pub fn expected(&self) -> u32 {
+        self.base_seq
+            .map(|b| self.max_seq.wrapping_sub(b).wrapping_add(1))
+            .unwrap_or(0)
+    }
+
+    pub fn lost(&self) -> i64 {
+        i64::from(self.expected()) - i64::from(self.received)
+    }
+
+    /// Writes a receiver report with one report block into `out`; returns its length (32 bytes).
+    pub fn write_receiver_report(
+        &mut self,
+        our_ssrc: u32,
+        source_ssrc: u32,
+        now_us: u64,
+        out: &mut [u8; 32],
+    ) -> usize {
+        let expected = self.expected();
+        let expected_interval = expected.wrapping_sub(self.expected_prior);
+        let received_interval = self.received.wrapping_sub(self.received_prior);
+        self.expected_prior = expected;
+        self.received_prior = self.received;
+        let lost_interval = i64::from(expected_interval) - i64::from(received_interval);
+        let fraction = if expected_interval == 0 || lost_interval <= 0 {
+            0
+        } else {
+            ((lost_interval << 8) / i64::from(expected_interval)).min(255) as u8
+        };
+        let cumulative = self.lost().clamp(-(1 << 23), (1 << 23) - 1) as i32;
+        let (lsr, dlsr) = match self.last_sr {
+            Some((lsr, at)) => (lsr, ((now_us.saturating_sub(at)) * 65536 / 1_000_000) as u32),
+            None => (0, 0),
+        };
+        out[0] = 0x81; // V=2, RC=1
+        out[1] = 201; // RR
+        out[2..4].copy_from_slice(&7u16.to_be_bytes()); // length in words - 1
+        out[4..8].copy_from_slice(&our_ssrc.to_be_bytes());
+        out[8..12].copy_from_slice(&source_ssrc.to_be_bytes());
+        out[12] = fraction;
+        out[13..16].copy_from_slice(&cumulative.to_be_bytes()[1..4]);
+        out[16..20].copy_from_slice(&self.max_seq.to_be_bytes());
+        out[20..24].copy_from_slice(&(self.jitter_q4 >> 4).to_be_bytes());
+        out[24..28].copy_from_slice(&lsr.to_be_bytes());
+        out[28..32].copy_from_slice(&dlsr.to_be_bytes());
+        32
+    }
+}
+
+/// Finds a sender report in a compound RTCP packet: (sender SSRC, middle 32 bits of its NTP time).
+pub fn find_sender_report(buf: &[u8]) -> Option<(u32, u32)> {
+    let mut rest = buf;
+    while rest.len() >= 4 {
+        if rest[0] >> 6 != 2 {
+            return None;
+        }
+        let len = (usize::from(u16::from_be_bytes([rest[2], rest[3]])) + 1) * 4;
+        let packet = rest.get(..len)?;
+        if packet[1] == 200 && packet.len() >= 20 {
+            let ssrc = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+            let ntp_mid = u32::from_be_bytes([packet[10], packet[11], packet[12], packet[13]]);
+            return Some((ssrc, ntp_mid));
+        }
+        rest = &rest[len..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receiver_report_counts_loss() {
+        let mut s = ReceptionStats::default();
+        for seq in [100u32, 101, 103, 104] {
+            s.on_packet(seq, seq * 3000, seq * 3000 + 10);
+        }
+        assert_eq!(s.expected(), 5);
+        assert_eq!(s.lost(), 1);
+        s.on_sender_report(0xaabbccdd, 1_000_000);
+        let mut out = [0u8; 32];
+        assert_eq!(s.write_receiver_report(1, 2, 1_500_000, &mut out), 32);
+        assert_eq!(&out[0..2], &[0x81, 201]);
+        assert_eq!(out[12], 51); // 1/5 of 256
+        assert_eq!(&out[13..16], &[0, 0, 1]);
+        assert_eq!(u32::from_be_bytes(out[16..20].try_into().unwrap()), 104);
+        assert_eq!(u32::from_be_bytes(out[24..28].try_into().unwrap()), 0xaabbccdd);
+        assert_eq!(u32::from_be_bytes(out[28..32].try_into().unwrap()), 32768);
+    }
+
+    #[test]
+    fn finds_sr_in_compound() {
+        let mut buf = vec![0x80, 201, 0, 1, 0, 0, 0, 9]; // empty RR first
+        buf.extend_from_slice(&[0x80, 200, 0, 6, 0, 0, 0, 7, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66]);
+        buf.extend_from_slice(&[0; 14]);
+        assert_eq!(find_sender_report(&buf), Some((7, 0x33445566)));
+        assert_eq!(find_sender_report(&[0x80, 200, 0, 9]), None);
+        assert_eq!(find_sender_report(&[0x00, 200, 0, 0]), None);
+        assert_eq!(find_sender_report(&[]), None);
+    }
+}

@@ -1,0 +1,8 @@
+//! RTSP signalling: messages, URLs, authentication, SDP, header values and the session state machine.
+
+pub mod auth;
+pub mod headers;
+pub mod message;
+pub mod sdp;
+pub mod session;
+pub mod url;

@@ -1,0 +1,625 @@
+//! The RTSP client session as a pure state machine: OPTIONS → DESCRIBE → SETUP → PLAY → keep-alive →
+//! TEARDOWN. It takes responses and the current time, and returns the requests to send and what the I/O
+//! layer must do; it never touches a socket or sleeps.
+
+use super::auth::{AuthError, Authenticator};
+use super::headers::{self, RtpInfo, Transport};
+use super::message::{Method, Request, Response};
+use super::sdp::{self, H264Media, SdpError};
+use super::url::{Credentials, RtspUrl};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// RFC 2326 default session timeout, used when the server names none.
+pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a request may stay unanswered.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub url: RtspUrl,
+    pub credentials: Option<Credentials>,
+    pub user_agent: String,
+    /// Our RTP/RTCP UDP ports.
+    pub client_ports: (u16, u16),
+    pub keep_alive: bool,
+}
+
+/// What the I/O layer must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Send(Request),
+    /// DESCRIBE answered: this is the stream that will be set up.
+    Described(H264Media),
+    /// SETUP answered with this transport.
+    SetUp(Transport),
+    /// PLAY answered: media flows. RTP-Info of our stream, if any.
+    Playing(Option<RtpInfo>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionError {
+    Status {
+        method: Method,
+        status: u16,
+        reason: String,
+        url: String,
+    },
+    Auth(AuthError),
+    Sdp(SdpError),
+    NoAnswer(Method),
+    /// The server says the session is gone (454) or it cannot be kept alive.
+    SessionLost(String),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::Status {
+                method,
+                status: 404,
+                url,
+                ..
+            } => write!(
+                f,
+                "{method} {url}: 404 Not Found — the camera has no stream at this path; check location"
+            ),
+            SessionError::Status {
+                method: Method::Setup,
+                status: 461,
+                ..
+            } => write!(
+                f,
+                "SETUP: 461 Unsupported Transport — the camera refuses RTP over UDP"
+            ),
+            SessionError::Status {
+                method,
+                status,
+                reason,
+                url,
+            } => write!(f, "{method} {url}: the camera answered {status} {reason}"),
+            SessionError::Auth(e) => write!(f, "{e}"),
+            SessionError::Sdp(e) => write!(f, "{e}"),
+            SessionError::NoAnswer(m) => write!(
+                f,
+                "the camera did not answer {m} within {} s",
+                RESPONSE_TIMEOUT.as_secs()
+            ),
+            SessionError::SessionLost(why) => write!(f, "RTSP session lost: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Init,
+    Options,
+    Describe,
+    Setup,
+    Play,
+    Playing,
+    TearingDown,
+    Closed,
+}
+
+#[derive(Debug)]
+struct Pending {
+    cseq: u32,
+    /// The request without CSeq/Authorization, to be sent again after a 401.
+    template: Request,
+    sent_at: Instant,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    cfg: SessionConfig,
+    state: State,
+    cseq: u32,
+    auth: Authenticator,
+    pending: Option<Pending>,
+    session_id: Option<String>,
+    timeout: Duration,
+    /// Aggregate control URL used for PLAY and TEARDOWN.
+    base_url: String,
+    media: Option<H264Media>,
+    keepalive_method: Method,
+    next_keepalive: Option<Instant>,
+}
+
+impl Session {
+    pub fn new(cfg: SessionConfig) -> Self {
+        let credentials = cfg
+            .credentials
+            .clone()
+            .or_else(|| cfg.url.credentials.clone());
+        Session {
+            base_url: cfg.url.to_string(),
+            auth: Authenticator::new(credentials),
+            cfg,
+            state: State::Init,
+            cseq: 0,
+            pending: None,
+            session_id: None,
+            timeout: DEFAULT_SESSION_TIMEOUT,
+            media: None,
+            keepalive_method: Method::Options,
+            next_keepalive: None,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn keepalive_method(&self) -> Method {
+        self.keepalive_method
+    }
+
+    /// First request of the session.
+    pub fn start(&mut self, now: Instant) -> Request {
+        self.state = State::Options;
+        let url = self.cfg.url.to_string();
+        self.send(Request::new(Method::Options, url), now)
+    }
+
+    /// Earliest time `poll` has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let answer = self.pending.as_ref().map(|p| p.sent_at + RESPONSE_TIMEOUT);
+        match (answer, self.next_keepalive) {
+            (Some(a), Some(k)) => Some(a.min(k)),
+            (a, k) => a.or(k),
+        }
+    }
+
+    /// Timers: a keep-alive that is due, or an error when a request went unanswered.
+    pub fn poll(&mut self, now: Instant) -> Result<Option<Request>, SessionError> {
+        if let Some(p) = &self.pending {
+            if now >= p.sent_at + RESPONSE_TIMEOUT {
+                // A keep-alive some camera ignores is not fatal; the data timeout watches the stream.
+                if self.state != State::Playing {
+                    return Err(SessionError::NoAnswer(p.template.method));
+                }
+                self.pending = None;
+            }
+        }
+        if self.state != State::Playing || !self.cfg.keep_alive {
+            return Ok(None);
+        }
+        match self.next_keepalive {
+            Some(t) if now >= t => {
+                self.next_keepalive = Some(now + self.timeout / 2);
+                if self.pending.is_some() {
+                    return Ok(None);
+                }
+                let uri = if self.keepalive_method == Method::Options {
+                    self.cfg.url.to_string()
+                } else {
+                    self.base_url.clone()
+                };
+                Ok(Some(self.send(Request::new(self.keepalive_method, uri), now)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// TEARDOWN for the current session, if one was set up.
+    pub fn teardown(&mut self, now: Instant) -> Option<Request> {
+        let has_session = self.session_id.is_some();
+        self.state = State::TearingDown;
+        self.next_keepalive = None;
+        has_session.then(|| {
+            let url = self.base_url.clone();
+            self.send(Request::new(Method::Teardown, url), now)
+        })
+    }
+
+    pub fn handle_response(
+        &mut self,
+        resp: &Response,
+        now: Instant,
+    ) -> Result<Vec<Output>, SessionError> {
+        let Some(pending) = self.pending.take() else {
+            // Nothing outstanding: a late or duplicate reply.
+            return Ok(Vec::new());
+        };
+        if let Some(cseq) = resp.cseq() {
+            if cseq != pending.cseq {
+                let is_keepalive = self.state == State::Playing;
+                if !is_keepalive && cseq < pending.cseq {
+                    // A stale reply to an earlier request; keep waiting for ours.
+                    self.pending = Some(pending);
+                    return Ok(Vec::new());
+                }
+                // Tapo cameras answer keep-alives with the previous request's CSeq.
+            }
+        }
+        let method = pending.template.method;
+
+        if resp.status == 401 {
+            self.auth
+                .on_unauthorized(resp.headers.get_all("WWW-Authenticate"))
+                .map_err(SessionError::Auth)?;
+            return Ok(vec![Output::Send(self.send(pending.template, now))]);
+        }
+        if (200..300).contains(&resp.status) {
+            self.auth.on_success();
+        }
+
+        match (self.state, method) {
+            (State::Options, Method::Options) => {
+                // Any answer to OPTIONS is fine; some servers don't implement it.
+                if let Some(public) = resp.headers.get("Public") {
+                    if headers::public_has(public, "GET_PARAMETER") {
+                        self.keepalive_method = Method::GetParameter;
+                    }
+                }
+                self.state = State::Describe;
+                let req = Request::new(Method::Describe, self.cfg.url.to_string())
+                    .with_header("Accept", "application/sdp");
+                Ok(vec![Output::Send(self.send(req, now))])
+            }
+            (State::Describe, Method::Describe) => {
+                self.check_ok(resp, &pending.template)?;
+                // Any Content-Type (or none: libavformat servers) is parsed as SDP.
+                let base = resp
+                    .headers
+                    .get("Content-Base")
+                    .or_else(|| resp.headers.get("Content-Location"))
+                    .filter(|b| !b.is_empty())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| self.cfg.url.to_string());
+                let media = sdp::find_h264(&resp.body, &base).map_err(SessionError::Sdp)?;
+                self.base_url = sdp::join_control(&base, None);
+                if !self.base_url.contains("://") {
+                    self.base_url = format!("rtsp://{}", self.base_url);
+                }
+                let (rtp, rtcp) = self.cfg.client_ports;
+                let setup = Request::new(Method::Setup, media.control.clone()).with_header(
+                    "Transport",
+                    format!("RTP/AVP;unicast;client_port={rtp}-{rtcp}"),
+                );
+                self.media = Some(media.clone());
+                self.state = State::Setup;
+                Ok(vec![
+                    Output::Described(media),
+                    Output::Send(self.send(setup, now)),
+                ])
+            }
+            (State::Setup, Method::Setup) => {
+                self.check_ok(resp, &pending.template)?;
+                self.take_session(resp);
+                let transport = resp
+                    .headers
+                    .get("Transport")
+                    .map(headers::parse_transport)
+                    .unwrap_or_default();
+                self.state = State::Play;
+                let play = Request::new(Method::Play, self.base_url.clone())
+                    .with_header("Range", "npt=0.000-");
+                Ok(vec![
+                    Output::SetUp(transport),
+                    Output::Send(self.send(play, now)),
+                ])
+            }
+            (State::Play, Method::Play) => {
+                self.check_ok(resp, &pending.template)?;
+                self.take_session(resp);
+                self.state = State::Playing;
+                self.next_keepalive = Some(now + self.timeout / 2);
+                let infos = resp
+                    .headers
+                    .get("RTP-Info")
+                    .map(headers::parse_rtp_info)
+                    .unwrap_or_default();
+                let control = self.media.as_ref().map(|m| m.control.as_str());
+                // GW4089IP's url= matches no control URL; with one stream the entry is ours anyway.
+                let ours = infos
+                    .iter()
+                    .find(|i| i.url.as_deref() == control)
+                    .or_else(|| (infos.len() == 1).then(|| &infos[0]))
+                    .cloned();
+                Ok(vec![Output::Playing(ours)])
+            }
+            (State::Playing, m) if m == self.keepalive_method => {
+                match resp.status {
+                    200..=299 => Ok(Vec::new()),
+                    454 => Err(SessionError::SessionLost(
+                        "the camera answered the keep-alive with 454 Session Not Found".into(),
+                    )),
+                    _ if m != Method::Options => {
+                        // Some cameras answer GET_PARAMETER with 400/501 and keep streaming.
+                        self.keepalive_method = Method::Options;
+                        Ok(Vec::new())
+                    }
+                    _ => Ok(Vec::new()),
+                }
+            }
+            (State::TearingDown, _) => {
+                self.state = State::Closed;
+                Ok(Vec::new())
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    fn check_ok(&self, resp: &Response, req: &Request) -> Result<(), SessionError> {
+        if (200..300).contains(&resp.status) {
+            return Ok(());
+        }
+        Err(SessionError::Status {
+            method: req.method,
+            status: resp.status,
+            reason: resp.reason.clone(),
+            url: req.uri.clone(),
+        })
+    }
+
+    fn take_session(&mut self, resp: &Response) {
+        let Some((id, timeout)) = resp.headers.get("Session").and_then(headers::parse_session)
+        else {
+            return;
+        };
+        // H264DVR changes the id on a later reply; the first one stays valid.
+        if self.session_id.is_none() {
+            self.session_id = Some(id);
+        }
+        if let Some(t) = timeout.filter(|&t| t > 0) {
+            self.timeout = Duration::from_secs(t.into());
+        }
+    }
+
+    fn send(&mut self, template: Request, now: Instant) -> Request {
+        self.cseq += 1;
+        let mut req = template.clone().with_header("CSeq", self.cseq.to_string());
+        req = req.with_header("User-Agent", self.cfg.user_agent.clone());
+        if let Some(id) = &self.session_id {
+            req = req.with_header("Session", id.clone());
+        }
+        if let Some(auth) = self
+            .auth
+            .authorization(template.method.as_str(), &template.uri)
+        {
+            req = req.with_header("Authorization", auth);
+        }
+        self.pending = Some(Pending {
+            cseq: self.cseq,
+            template,
+            sent_at: now,
+        });
+        req
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtsp::message::{parse_message, Message};
+
+    const SDP: &str = "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:stream=0\r\n";
+
+    fn cfg(url: &str) -> SessionConfig {
+        SessionConfig {
+            url: RtspUrl::parse(url).unwrap(),
+            credentials: None,
+            user_agent: "test".into(),
+            client_ports: (5000, 5001),
+            keep_alive: true,
+        }
+    }
+
+    fn resp(text: &str) -> Response {
+        match parse_message(text.as_bytes()).unwrap().unwrap().0 {
+            Message::Response(r) => r,
+            m => panic!("{m:?}"),
+        }
+    }
+
+    fn reply(cseq: u32, status: &str, extra: &str, body: &str) -> Response {
+        resp(&format!(
+            "RTSP/1.0 {status}\r\nCSeq: {cseq}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        ))
+    }
+
+    fn sent(out: &[Output]) -> &Request {
+        out.iter()
+            .find_map(|o| match o {
+                Output::Send(r) => Some(r),
+                _ => None,
+            })
+            .expect("a request")
+    }
+
+    /// Drives a session through to PLAYING and returns it with the time.
+    fn playing(public: &str) -> (Session, Instant) {
+        let now = Instant::now();
+        let mut s = Session::new(cfg("rtsp://u:p@127.0.0.1:8554/test"));
+        let r = s.start(now);
+        assert_eq!(r.method, Method::Options);
+        assert_eq!(r.uri, "rtsp://127.0.0.1:8554/test");
+        let out = s
+            .handle_response(&reply(1, "200 OK", &format!("Public: {public}\r\n"), ""), now)
+            .unwrap();
+        assert_eq!(sent(&out).method, Method::Describe);
+        let out = s
+            .handle_response(
+                &reply(2, "200 OK", "Content-Base: rtsp://127.0.0.1:8554/test/\r\n", SDP),
+                now,
+            )
+            .unwrap();
+        assert!(matches!(out[0], Output::Described(_)));
+        let setup = sent(&out);
+        assert_eq!(setup.uri, "rtsp://127.0.0.1:8554/test/stream=0");
+        assert_eq!(
+            setup.headers.get("Transport"),
+            Some("RTP/AVP;unicast;client_port=5000-5001")
+        );
+        let out = s
+            .handle_response(
+                &reply(
+                    3,
+                    "200 OK",
+                    "Session:        708345999;timeout=60\r\nTransport: RTP/AVP;unicast;server_port=7000-7001;ssrc=1234ABCD\r\n",
+                    "",
+                ),
+                now,
+            )
+            .unwrap();
+        assert_eq!(
+            out[0],
+            Output::SetUp(Transport {
+                server_port: Some((7000, 7001)),
+                ssrc: Some(0x1234abcd),
+                ..Default::default()
+            })
+        );
+        let play = sent(&out);
+        assert_eq!(play.method, Method::Play);
+        assert_eq!(play.uri, "rtsp://127.0.0.1:8554/test/");
+        assert_eq!(play.headers.get("Session"), Some("708345999"));
+        let out = s
+            .handle_response(
+                &reply(
+                    4,
+                    "200 OK",
+                    "Session: 999\r\nRTP-Info: url=rtsp://other/x;seq=0;rtptime=-1\r\n",
+                    "",
+                ),
+                now,
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            vec![Output::Playing(Some(RtpInfo {
+                url: Some("rtsp://other/x".into()),
+                seq: Some(0),
+                rtptime: None
+            }))]
+        );
+        assert_eq!(s.state(), State::Playing);
+        assert_eq!(s.session_id(), Some("708345999"), "first id is kept");
+        (s, now)
+    }
+
+    #[test]
+    fn full_handshake_and_keepalive() {
+        let (mut s, now) = playing("OPTIONS, DESCRIBE, SETUP, PLAY, GET_PARAMETER, TEARDOWN");
+        assert_eq!(s.poll(now + Duration::from_secs(29)).unwrap(), None);
+        assert_eq!(s.next_deadline(), Some(now + Duration::from_secs(30)));
+        let ka = s.poll(now + Duration::from_secs(30)).unwrap().unwrap();
+        assert_eq!(ka.method, Method::GetParameter);
+        assert_eq!(ka.headers.get("Session"), Some("708345999"));
+        // Tapo: 400 with the previous CSeq → switch to OPTIONS, no error.
+        s.handle_response(&reply(4, "400 Bad Request", "", ""), now)
+            .unwrap();
+        let ka = s.poll(now + Duration::from_secs(60)).unwrap().unwrap();
+        assert_eq!(ka.method, Method::Options);
+        s.handle_response(&reply(6, "200 OK", "", ""), now).unwrap();
+        let td = s.teardown(now).unwrap();
+        assert_eq!(td.method, Method::Teardown);
+        assert_eq!(td.uri, "rtsp://127.0.0.1:8554/test/");
+    }
+
+    #[test]
+    fn options_keepalive_without_get_parameter() {
+        let (mut s, now) = playing("OPTIONS, DESCRIBE");
+        let ka = s.poll(now + Duration::from_secs(31)).unwrap().unwrap();
+        assert_eq!(ka.method, Method::Options);
+        // An unanswered keep-alive is not fatal.
+        assert!(s.poll(now + Duration::from_secs(50)).is_ok());
+    }
+
+    #[test]
+    fn session_not_found_on_keepalive() {
+        let (mut s, now) = playing("GET_PARAMETER");
+        s.poll(now + Duration::from_secs(30)).unwrap().unwrap();
+        let e = s
+            .handle_response(&reply(5, "454 Session Not Found", "", ""), now)
+            .unwrap_err();
+        assert!(matches!(e, SessionError::SessionLost(_)));
+    }
+
+    #[test]
+    fn digest_retry_then_rejected() {
+        let now = Instant::now();
+        let mut s = Session::new(cfg("rtsp://admin:secret@127.0.0.1/s"));
+        s.start(now);
+        let challenge = "WWW-Authenticate: Digest realm=\"r\", nonce=\"abc\"\r\n";
+        let out = s
+            .handle_response(&reply(1, "401 Unauthorized", challenge, ""), now)
+            .unwrap();
+        let r = sent(&out);
+        assert_eq!(r.method, Method::Options);
+        assert_eq!(r.cseq(), Some(2));
+        let auth = r.headers.get("Authorization").unwrap();
+        assert!(auth.starts_with("Digest ") && auth.contains("username=\"admin\""));
+        assert!(!r.to_bytes().windows(6).any(|w| w == b"secret"));
+        let e = s
+            .handle_response(&reply(2, "401 Unauthorized", challenge, ""), now)
+            .unwrap_err();
+        assert_eq!(e, SessionError::Auth(AuthError::Rejected));
+    }
+
+    #[test]
+    fn errors_are_actionable() {
+        let now = Instant::now();
+        let mut s = Session::new(cfg("rtsp://127.0.0.1/nope"));
+        s.start(now);
+        // OPTIONS not implemented is fine.
+        s.handle_response(&reply(1, "501 Not Implemented", "", ""), now)
+            .unwrap();
+        let e = s
+            .handle_response(&reply(2, "404 Not Found", "", ""), now)
+            .unwrap_err();
+        assert!(e.to_string().contains("404"), "{e}");
+        assert!(e.to_string().contains("rtsp://127.0.0.1/nope"), "{e}");
+
+        let mut s = Session::new(cfg("rtsp://127.0.0.1/s"));
+        s.start(now);
+        assert_eq!(
+            s.poll(now + RESPONSE_TIMEOUT).unwrap_err(),
+            SessionError::NoAnswer(Method::Options)
+        );
+        let mut s = Session::new(cfg("rtsp://127.0.0.1/s"));
+        s.start(now);
+        let e = s
+            .handle_response(
+                &reply(1, "401 Unauthorized", "WWW-Authenticate: Basic realm=x\r\n", ""),
+                now,
+            )
+            .unwrap_err();
+        assert_eq!(e, SessionError::Auth(AuthError::NoCredentials));
+    }
+
+    #[test]
+    fn stale_cseq_is_ignored_during_handshake() {
+        let now = Instant::now();
+        let mut s = Session::new(cfg("rtsp://127.0.0.1/s"));
+        s.start(now);
+        s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+        assert!(s
+            .handle_response(&reply(1, "200 OK", "", ""), now)
+            .unwrap()
+            .is_empty());
+        assert_eq!(s.state(), State::Describe);
+        // DESCRIBE without Content-Type or Content-Base (libavformat servers).
+        let out = s.handle_response(&reply(2, "200 OK", "", SDP), now).unwrap();
+        assert_eq!(sent(&out).uri, "rtsp://127.0.0.1/s/stream=0");
+    }
+
+    #[test]
+    fn no_teardown_without_session() {
+        let mut s = Session::new(cfg("rtsp://127.0.0.1/s"));
+        assert!(s.teardown(Instant::now()).is_none());
+    }
+}
