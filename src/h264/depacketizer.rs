@@ -279,7 +279,7 @@ mod tests {
         push(&mut d, 0, 0, true, &[28], false);
         push(&mut d, 0, 0, true, &[24, 0], false);
         assert_eq!(d.pop(), None);
-        assert_eq!(d.stats.unsupported, 5);
+        assert_eq!(d.stats.unsupported, 7);
     }
 
     #[test]

@@ -145,7 +145,7 @@ mod tests {
     fn sprop_plain() {
         let (nals, problems) = decode_sprop("Z0LAHtkA,aMuMsg==");
         assert!(problems.is_empty());
-        assert_eq!(nals, vec![vec![0x67, 0x42, 0xc0, 0x1e, 0xd9, 0], vec![0x68, 0xcb, 0x8c, 0xb2]]);
+        assert_eq!(nals, vec![vec![0x67, 0x42, 0xc0, 0x1e, 0xd9], vec![0x68, 0xcb, 0x8c, 0xb2]], "trailing zero stripped");
     }
 
     #[test]

@@ -1,0 +1,149 @@
+#![allow(dead_code)] // Each user of this module needs a different part of it.
+
+//! An in-process RTSP server (gst-rtsp-server) on 127.0.0.1 serving a live H.264 test stream. Shared by
+//! the integration tests and the `test-server` example.
+
+use gst_rtsp_server::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Port to listen on; 0 picks a free one.
+    pub port: u16,
+    pub path: String,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// Encoder bitrate in kbit/s.
+    pub bitrate: u32,
+    pub auth: Option<Auth>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub user: String,
+    pub password: String,
+    pub digest: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            port: 0,
+            path: "/test".into(),
+            width: 320,
+            height: 240,
+            fps: 30,
+            bitrate: 1000,
+            auth: None,
+        }
+    }
+}
+
+pub struct TestServer {
+    pub port: u16,
+    pub path: String,
+    main_loop: glib::MainLoop,
+    source: Option<glib::SourceId>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    teardowns: Arc<AtomicUsize>,
+}
+
+impl TestServer {
+    pub fn start(opts: ServerOptions) -> Result<TestServer, glib::BoolError> {
+        gst::init().map_err(|e| glib::bool_error!("gst::init: {}", e))?;
+        let server = gst_rtsp_server::RTSPServer::new();
+        server.set_address("127.0.0.1");
+        server.set_service(&opts.port.to_string());
+        let factory = gst_rtsp_server::RTSPMediaFactory::new();
+        factory.set_launch(&format!(
+            "( videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
+             ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={} bitrate={} \
+             ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+            opts.width, opts.height, opts.fps, opts.fps, opts.bitrate
+        ));
+        factory.set_shared(false);
+        if let Some(auth) = &opts.auth {
+            let rtsp_auth = gst_rtsp_server::RTSPAuth::new();
+            let token = gst_rtsp_server::RTSPToken::builder()
+                .field(gst_rtsp_server::RTSP_TOKEN_MEDIA_FACTORY_ROLE, "user")
+                .build();
+            if auth.digest {
+                rtsp_auth.add_digest(&auth.user, &auth.password, &token);
+                rtsp_auth.set_supported_methods(gst_rtsp::RTSPAuthMethod::Digest);
+            } else {
+                let basic = gst_rtsp_server::RTSPAuth::make_basic(&auth.user, &auth.password);
+                rtsp_auth.add_basic(&basic, &token);
+            }
+            server.set_auth(Some(&rtsp_auth));
+            factory.add_role_from_structure(
+                &gst::Structure::builder("user")
+                    .field(gst_rtsp_server::RTSP_PERM_MEDIA_FACTORY_ACCESS, true)
+                    .field(gst_rtsp_server::RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, true)
+                    .build(),
+            );
+        }
+        server
+            .mount_points()
+            .ok_or_else(|| glib::bool_error!("no mount points"))?
+            .add_factory(&opts.path, factory);
+
+        let teardowns = Arc::new(AtomicUsize::new(0));
+        let counter = teardowns.clone();
+        server.connect_client_connected(move |_, client| {
+            let counter = counter.clone();
+            client.connect_teardown_request(move |_, _| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+        });
+
+        let ctx = glib::MainContext::new();
+        let source = server.attach(Some(&ctx))?;
+        let port = u16::try_from(server.bound_port()).map_err(|_| glib::bool_error!("not bound"))?;
+        let main_loop = glib::MainLoop::new(Some(&ctx), false);
+        let ml = main_loop.clone();
+        let thread = std::thread::spawn(move || {
+            // Keep the server alive as long as its loop runs.
+            let _server = server;
+            ml.run();
+        });
+        Ok(TestServer {
+            port,
+            path: opts.path,
+            main_loop,
+            source: Some(source),
+            thread: Some(thread),
+            teardowns,
+        })
+    }
+
+    /// `rtsp://[user:pass@]127.0.0.1:PORT/path`
+    pub fn url(&self) -> String {
+        format!("rtsp://127.0.0.1:{}{}", self.port, self.path)
+    }
+
+    /// TEARDOWN requests the server has seen.
+    pub fn teardowns(&self) -> usize {
+        self.teardowns.load(Ordering::SeqCst)
+    }
+
+    /// Blocks until the process is killed.
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.source.take() {
+            s.remove();
+        }
+        self.main_loop.quit();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
