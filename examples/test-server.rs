@@ -17,7 +17,10 @@ fn main() {
     let (mut user, mut password, mut digest) = (None, None, false);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        let mut val = || args.next().unwrap_or_else(|| usage(&format!("{a} needs a value")));
+        let mut val = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{a} needs a value")))
+        };
         match a.as_str() {
             "--port" => opts.port = val().parse().unwrap_or_else(|_| usage("bad --port")),
             "--path" => opts.path = val(),
@@ -54,7 +57,11 @@ fn main() {
     println!(
         "serving {}{}",
         server.url(),
-        if has_auth { " (authentication required)" } else { "" }
+        if has_auth {
+            " (authentication required)"
+        } else {
+            ""
+        }
     );
     server.wait();
 }

@@ -34,7 +34,8 @@ impl ObjectSubclass for RustRtspSrc {
 impl RustRtspSrc {
     fn set_location(&self, location: Option<&str>) -> Result<(), glib::Error> {
         if let Some(loc) = location {
-            RtspUrl::parse(loc).map_err(|e| glib::Error::new(gst::URIError::BadUri, &e.to_string()))?;
+            RtspUrl::parse(loc)
+                .map_err(|e| glib::Error::new(gst::URIError::BadUri, &e.to_string()))?;
         }
         self.settings.lock().unwrap().location = location.map(str::to_string);
         Ok(())
@@ -49,7 +50,10 @@ impl RustRtspSrc {
             )
         })?;
         let url = RtspUrl::parse(location).map_err(|e| {
-            gst::error_msg!(gst::ResourceError::Settings, ["{} ({})", e, redact(location)])
+            gst::error_msg!(
+                gst::ResourceError::Settings,
+                ["{} ({})", e, redact(location)]
+            )
         })?;
         let credentials = match (s.user_id.clone(), s.user_pw.clone()) {
             (None, None) => None,
@@ -166,7 +170,9 @@ impl ObjectImpl for RustRtspSrc {
                     .expect("type checked upstream")
                     .unwrap_or_else(settings::default_user_agent)
             }
-            "wait-for-keyframe" => s.wait_for_keyframe = value.get().expect("type checked upstream"),
+            "wait-for-keyframe" => {
+                s.wait_for_keyframe = value.get().expect("type checked upstream")
+            }
             _ => unimplemented!(),
         }
     }
@@ -175,19 +181,12 @@ impl ObjectImpl for RustRtspSrc {
         let s = self.settings.lock().unwrap();
         match pspec.name() {
             // The password never leaves the element, not even through the URL.
-            "location" => s
-                .location
-                .as_deref()
-                .map(redact)
-                .to_value(),
+            "location" => s.location.as_deref().map(redact).to_value(),
             "user-id" => s.user_id.to_value(),
             "user-pw" => s.user_pw.as_ref().map(|_| "*****").to_value(),
             "latency" => s.latency_ms.to_value(),
             "timeout" => s.timeout_s.to_value(),
-            "port-range" => s
-                .port_range
-                .map(|(a, b)| format!("{a}-{b}"))
-                .to_value(),
+            "port-range" => s.port_range.map(|(a, b)| format!("{a}-{b}")).to_value(),
             "do-rtcp" => s.do_rtcp.to_value(),
             "do-rtsp-keep-alive" => s.keep_alive.to_value(),
             "user-agent" => s.user_agent.to_value(),
@@ -242,7 +241,12 @@ impl URIHandlerImpl for RustRtspSrc {
     }
 
     fn uri(&self) -> Option<String> {
-        self.settings.lock().unwrap().location.as_deref().map(redact)
+        self.settings
+            .lock()
+            .unwrap()
+            .location
+            .as_deref()
+            .map(redact)
     }
 
     fn set_uri(&self, uri: &str) -> Result<(), glib::Error> {
@@ -255,7 +259,10 @@ impl BaseSrcImpl for RustRtspSrc {
         let cfg = self.receiver_config()?;
         gst::debug!(CAT, imp = self, "starting for {}", cfg.url);
         let waker = Waker::new().map_err(|e| {
-            gst::error_msg!(gst::ResourceError::Failed, ["cannot create a wake-up socket: {}", e])
+            gst::error_msg!(
+                gst::ResourceError::Failed,
+                ["cannot create a wake-up socket: {}", e]
+            )
         })?;
         *self.waker.lock().unwrap() = Some(waker.clone());
         *self.stream.lock().unwrap() = Some(Stream::new(cfg, waker));
@@ -277,7 +284,8 @@ impl BaseSrcImpl for RustRtspSrc {
 
     fn query(&self, query: &mut gst::QueryRef) -> bool {
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
-            let latency = gst::ClockTime::from_mseconds(self.settings.lock().unwrap().latency_ms.into());
+            let latency =
+                gst::ClockTime::from_mseconds(self.settings.lock().unwrap().latency_ms.into());
             q.set(true, latency, Some(latency));
             return true;
         }
@@ -300,7 +308,10 @@ impl BaseSrcImpl for RustRtspSrc {
 }
 
 impl PushSrcImpl for RustRtspSrc {
-    fn create(&self, _buffer: Option<&mut gst::BufferRef>) -> Result<CreateSuccess, gst::FlowError> {
+    fn create(
+        &self,
+        _buffer: Option<&mut gst::BufferRef>,
+    ) -> Result<CreateSuccess, gst::FlowError> {
         let mut guard = self.stream.lock().unwrap();
         let stream = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let obj = self.obj();

@@ -58,10 +58,18 @@ pub fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
     let (a, b) = s
         .split_once('-')
         .ok_or_else(|| format!("port-range {s:?} is not of the form 3000-3005"))?;
-    let lo: u16 = a.trim().parse().map_err(|_| format!("port-range {s:?}: bad first port"))?;
-    let hi: u16 = b.trim().parse().map_err(|_| format!("port-range {s:?}: bad last port"))?;
+    let lo: u16 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("port-range {s:?}: bad first port"))?;
+    let hi: u16 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("port-range {s:?}: bad last port"))?;
     if lo == 0 || hi <= lo {
-        return Err(format!("port-range {s:?}: the last port must be above the first"));
+        return Err(format!(
+            "port-range {s:?}: the last port must be above the first"
+        ));
     }
     Ok((lo, hi))
 }

@@ -41,11 +41,15 @@ impl Stream {
     }
 
     /// Blocks until the next access unit. `running_time` gives the pipeline's running time now (ns).
-    pub fn next(&mut self, running_time: impl Fn() -> Option<u64>) -> Result<Produced, StreamError> {
+    pub fn next(
+        &mut self,
+        running_time: impl Fn() -> Option<u64>,
+    ) -> Result<Produced, StreamError> {
         let receiver = match &mut self.receiver {
             Some(r) => r,
             None => {
-                let r = Receiver::connect(self.cfg.clone(), self.waker.clone()).map_err(to_stream_error)?;
+                let r = Receiver::connect(self.cfg.clone(), self.waker.clone())
+                    .map_err(to_stream_error)?;
                 self.receiver.insert(r)
             }
         };
@@ -97,7 +101,9 @@ fn to_stream_error(e: ReceiveError) -> StreamError {
         ReceiveError::Flushing => return StreamError::Flushing,
         ReceiveError::Connect { .. } => R::OpenRead,
         ReceiveError::Session(SessionError::Status { status: 404, .. }) => R::NotFound,
-        ReceiveError::Session(SessionError::Status { status: 401 | 403, .. }) => R::NotAuthorized,
+        ReceiveError::Session(SessionError::Status {
+            status: 401 | 403, ..
+        }) => R::NotAuthorized,
         ReceiveError::Session(SessionError::Auth(AuthError::BadChallenge(_))) => R::NotAuthorized,
         ReceiveError::Session(SessionError::Auth(_)) => R::NotAuthorized,
         ReceiveError::Session(SessionError::Sdp(_)) => R::Settings,

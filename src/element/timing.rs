@@ -26,7 +26,8 @@ impl Timeline {
         let (rtp0, run0) = *self.base.get_or_insert((rtp_ts, arrival));
         let elapsed = |ts: u64| -> i64 {
             let d = i128::from(ts) - i128::from(rtp0);
-            (d * 1_000_000_000 / clock_rate as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+            (d * 1_000_000_000 / clock_rate as i128).clamp(i64::MIN as i128, i64::MAX as i128)
+                as i64
         };
         let mut nominal = run0 as i64 + elapsed(rtp_ts);
         let mut delay = arrival as i64 - nominal;
@@ -64,7 +65,10 @@ mod tests {
         let mut t = Timeline::default();
         assert_eq!(t.pts(90_000, 90_000, 500 * MS), 500 * MS);
         // 33 ms later in RTP time, arriving with 5 ms jitter: PTS keeps the RTP spacing.
-        assert_eq!(t.pts(90_000 + 3000, 90_000, 538 * MS), 500 * MS + 33_333_333);
+        assert_eq!(
+            t.pts(90_000 + 3000, 90_000, 538 * MS),
+            500 * MS + 33_333_333
+        );
     }
 
     #[test]

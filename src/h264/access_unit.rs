@@ -116,8 +116,8 @@ impl AuBuilder {
                 // Non-VCL NALs waiting for their picture (Reolink: SPS/PPS with the previous frame's
                 // timestamp) join the next access unit and take its timestamp.
                 self.ts = Some(ts);
-            } else if self.has_vcl && matches!(nal_type, NAL_AUD | NAL_SPS | NAL_PPS) {
-                // These only come before a picture's first slice: a new access unit at the same time.
+            } else if self.has_vcl && nal_type == NAL_AUD {
+                // An AUD only comes first in an access unit: a new one at the same time.
                 self.finish();
             }
         }
@@ -154,6 +154,28 @@ impl AuBuilder {
         // Dahua pads NAL units with zero bytes; a NAL never ends in 0x00 (rbsp_stop_one_bit).
         while self.buf.len() > start + 5 && self.buf.last() == Some(&0) {
             self.buf.pop();
+        }
+        let mut start = start;
+        let nal_type = self.buf[start + 4] & 0x1f;
+        if self.has_vcl && matches!(nal_type, NAL_SPS | NAL_PPS) {
+            let stored = if nal_type == NAL_SPS {
+                &self.sps
+            } else {
+                &self.pps
+            };
+            if self.buf[start + 4..] == stored[..] {
+                // rtph264pay (config-interval=-1) repeats SPS/PPS before every IDR slice, also after the
+                // first slice of a multi-slice picture: a repeat says nothing new.
+                self.buf.truncate(start);
+                return;
+            }
+            // New parameter sets after a slice belong to the next access unit.
+            let ts = self.ts;
+            let tail = self.buf.split_off(start);
+            self.finish();
+            self.ts = ts;
+            start = self.buf.len();
+            self.buf.extend_from_slice(&tail);
         }
         let nal = &self.buf[start + 4..];
         match nal[0] & 0x1f {
@@ -228,8 +250,11 @@ impl AuBuilder {
         }
         self.waiting_for_idr = false;
         let mut data = std::mem::replace(&mut self.buf, Vec::with_capacity(self.capacity_hint));
-        self.capacity_hint = self.capacity_hint.max(data.len() + data.len() / 4);
-        if self.idr && !(self.has_sps && self.has_pps) && !self.sps.is_empty() && !self.pps.is_empty() {
+        // Sized for a typical access unit, so most never reallocate while being filled.
+        self.capacity_hint = (self.capacity_hint * 7 + data.len() * 5 / 4) / 8;
+        let lacks_sps = !self.has_sps && !self.sps.is_empty();
+        let lacks_pps = !self.has_pps && !self.pps.is_empty();
+        if self.idr && (lacks_sps || lacks_pps) {
             data = self.with_parameter_sets(data);
         }
         self.stats.access_units += 1;
@@ -245,21 +270,32 @@ impl AuBuilder {
         self.reset_au();
     }
 
-    /// SPS and PPS go after a leading AUD, otherwise first.
+    /// Puts the missing parameter sets in: both after a leading AUD (else first); a lone missing PPS
+    /// right before the first slice, so that it follows the SPS it refers to.
     fn with_parameter_sets(&self, au: Vec<u8>) -> Vec<u8> {
-        let at = if au.get(4).map(|h| h & 0x1f) == Some(NAL_AUD) {
-            au[4..]
-                .windows(4)
-                .position(|w| w == START_CODE)
-                .map_or(au.len(), |p| p + 4)
+        let nal_starts = || {
+            au.windows(5)
+                .enumerate()
+                .filter(|(_, w)| w[..4] == START_CODE)
+                .map(|(i, w)| (i, w[4] & 0x1f))
+        };
+        let at = if self.has_sps {
+            nal_starts()
+                .find(|&(_, t)| (NAL_SLICE..=NAL_IDR).contains(&t))
+                .map_or(0, |(i, _)| i)
         } else {
-            0
+            match nal_starts().next() {
+                Some((0, NAL_AUD)) => nal_starts().nth(1).map_or(au.len(), |(i, _)| i),
+                _ => 0,
+            }
         };
         let mut out = Vec::with_capacity(au.len() + self.sps.len() + self.pps.len() + 8);
         out.extend_from_slice(&au[..at]);
-        for ps in [&self.sps, &self.pps] {
-            out.extend_from_slice(&START_CODE);
-            out.extend_from_slice(ps);
+        for (ps, present) in [(&self.sps, self.has_sps), (&self.pps, self.has_pps)] {
+            if !present && !ps.is_empty() {
+                out.extend_from_slice(&START_CODE);
+                out.extend_from_slice(ps);
+            }
         }
         out.extend_from_slice(&au[at..]);
         out
@@ -301,7 +337,15 @@ mod tests {
         assert!(au.idr && au.discont);
         assert_eq!(
             au.data,
-            [&START_CODE[..], SPS, &START_CODE, PPS, &START_CODE, &[0x65, 2]].concat()
+            [
+                &START_CODE[..],
+                SPS,
+                &START_CODE,
+                PPS,
+                &START_CODE,
+                &[0x65, 2]
+            ]
+            .concat()
         );
         nal(&mut b, 6000, &[0x41, 3]);
         b.marker();
@@ -327,8 +371,17 @@ mod tests {
         assert_eq!(au.rtp_ts, 3000);
         assert_eq!(
             au.data,
-            [&START_CODE[..], SPS, &START_CODE, PPS, &START_CODE, &[0x06, 5, 0x80], &START_CODE, &[0x65, 9]]
-                .concat(),
+            [
+                &START_CODE[..],
+                SPS,
+                &START_CODE,
+                PPS,
+                &START_CODE,
+                &[0x06, 5, 0x80],
+                &START_CODE,
+                &[0x65, 9]
+            ]
+            .concat(),
             "no extra SPS/PPS when the AU has them"
         );
     }
@@ -340,7 +393,10 @@ mod tests {
         nal(&mut b, 0, &[0x65, 2]);
         nal(&mut b, 3000, &[0x41, 3]); // no marker on the IDR: the timestamp ends it
         let au = b.pop().unwrap();
-        assert_eq!(au.data, [&START_CODE[..], &[0x65, 1], &START_CODE, &[0x65, 2]].concat());
+        assert_eq!(
+            au.data,
+            [&START_CODE[..], &[0x65, 1], &START_CODE, &[0x65, 2]].concat()
+        );
         b.marker();
         assert_eq!(b.pop().unwrap().rtp_ts, 3000);
     }
@@ -356,7 +412,17 @@ mod tests {
         let au = b.pop().unwrap();
         assert_eq!(
             au.data,
-            [&START_CODE[..], &[0x09, 0x10], &START_CODE, SPS, &START_CODE, PPS, &START_CODE, &[0x65, 1]].concat()
+            [
+                &START_CODE[..],
+                &[0x09, 0x10],
+                &START_CODE,
+                SPS,
+                &START_CODE,
+                PPS,
+                &START_CODE,
+                &[0x65, 1]
+            ]
+            .concat()
         );
     }
 
@@ -365,7 +431,10 @@ mod tests {
         let mut b = AuBuilder::new(false);
         nal(&mut b, 0, &[0x65, 1, 0, 0, 0]);
         b.marker();
-        assert_eq!(b.pop().unwrap().data, [&START_CODE[..], &[0x65, 1]].concat());
+        assert_eq!(
+            b.pop().unwrap().data,
+            [&START_CODE[..], &[0x65, 1]].concat()
+        );
         b.begin_nal(3000, 0x41);
         b.extend(&[7, 7]);
         b.mark_loss();
@@ -373,7 +442,11 @@ mod tests {
         b.marker();
         let au = b.pop().unwrap();
         assert!(au.discont);
-        assert_eq!(au.data, [&START_CODE[..], &[0x41, 8]].concat(), "broken NAL dropped");
+        assert_eq!(
+            au.data,
+            [&START_CODE[..], &[0x41, 8]].concat(),
+            "broken NAL dropped"
+        );
     }
 
     #[test]
@@ -406,6 +479,51 @@ mod tests {
         nal(&mut b, 0, &[0x65, 1]);
         b.marker();
         assert!(b.pop().unwrap().discont);
+    }
+
+    #[test]
+    fn repeated_parameter_sets_between_slices() {
+        // rtph264pay config-interval=-1 with a two-slice IDR: SPS PPS IDR SPS PPS IDR, one timestamp.
+        let mut b = AuBuilder::new(false);
+        for n in [SPS, PPS, &[0x65, 1], SPS, PPS, &[0x65, 2]] {
+            nal(&mut b, 0, n);
+        }
+        b.marker();
+        assert_eq!(
+            b.pop().unwrap().data,
+            [
+                &START_CODE[..],
+                SPS,
+                &START_CODE,
+                PPS,
+                &START_CODE,
+                &[0x65, 1],
+                &START_CODE,
+                &[0x65, 2]
+            ]
+            .concat()
+        );
+        // A different SPS after a slice opens the next access unit.
+        nal(&mut b, 3000, &[0x41, 3]);
+        nal(&mut b, 3000, &[0x67, 0x64, 0, 0x1f]);
+        nal(&mut b, 3000, &[0x65, 4]);
+        b.marker();
+        assert_eq!(
+            b.pop().unwrap().data,
+            [&START_CODE[..], &[0x41, 3]].concat()
+        );
+        assert_eq!(
+            b.pop().unwrap().data,
+            [
+                &START_CODE[..],
+                &[0x67, 0x64, 0, 0x1f],
+                &START_CODE,
+                PPS,
+                &START_CODE,
+                &[0x65, 4]
+            ]
+            .concat()
+        );
     }
 
     #[test]

@@ -123,7 +123,12 @@ impl Depacketizer {
                 }
                 Some((_, t)) if t != nal_type && !self.warned_fu_type => {
                     // Tiandy changes the type between fragments; the first one stays.
-                    crate::debug_log!("FU-A NAL type changed from {} to {}; keeping {}", t, nal_type, t);
+                    crate::debug_log!(
+                        "FU-A NAL type changed from {} to {}; keeping {}",
+                        t,
+                        nal_type,
+                        t
+                    );
                     self.warned_fu_type = true;
                 }
                 _ => {}
@@ -161,7 +166,9 @@ mod tests {
     }
 
     fn annexb(nals: &[&[u8]]) -> Vec<u8> {
-        nals.iter().flat_map(|n| [&START_CODE[..], n].concat()).collect()
+        nals.iter()
+            .flat_map(|n| [&START_CODE[..], n].concat())
+            .collect()
     }
 
     /// FU-A packets carrying `nal` in `chunk`-byte fragments.
@@ -205,7 +212,14 @@ mod tests {
             annexb(&[&[0x67, 1, 2], &[0x68, 3], &[0x65, 4, 5]])
         );
         // A size running past the end keeps what came before it.
-        push(&mut d, 2, 3000, true, &[24, 0, 2, 0x41, 9, 0, 50, 0x41], false);
+        push(
+            &mut d,
+            2,
+            3000,
+            true,
+            &[24, 0, 2, 0x41, 9, 0, 50, 0x41],
+            false,
+        );
         assert_eq!(d.pop().unwrap().data, annexb(&[&[0x41, 9]]));
         assert_eq!(d.stats.malformed, 1);
     }
@@ -213,7 +227,10 @@ mod tests {
     #[test]
     fn fu_a_across_many_packets() {
         let mut d = Depacketizer::new(false);
-        let nal: Vec<u8> = [0x65].into_iter().chain((0..5000).map(|i| (i % 251) as u8 | 1)).collect();
+        let nal: Vec<u8> = [0x65]
+            .into_iter()
+            .chain((0..5000).map(|i| (i % 251) as u8 | 1))
+            .collect();
         let frags = fragments(&nal, 1000);
         assert_eq!(frags.len(), 5);
         for (i, f) in frags.iter().enumerate() {

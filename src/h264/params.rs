@@ -39,7 +39,10 @@ pub fn split_annexb(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
         if rest.is_empty() {
             return None;
         }
-        let end = rest.windows(3).position(|w| w == [0, 0, 1]).unwrap_or(rest.len());
+        let end = rest
+            .windows(3)
+            .position(|w| w == [0, 0, 1])
+            .unwrap_or(rest.len());
         let (mut nal, tail) = rest.split_at(end);
         rest = tail;
         while let [head @ .., 0] = nal {
@@ -102,7 +105,9 @@ pub fn sps_info(nal: &[u8]) -> Result<SpsInfo, String> {
     let level_idc = sps.level_idc;
     let level = match level_idc {
         9 => "1b".to_string(),
-        11 if sps.constraint_flags.flag3() && matches!(sps.profile().profile_idc(), 66 | 77 | 88) => {
+        11 if sps.constraint_flags.flag3()
+            && matches!(sps.profile().profile_idc(), 66 | 77 | 88) =>
+        {
             "1b".to_string()
         }
         l if l % 10 == 0 => (l / 10).to_string(),
@@ -145,7 +150,14 @@ mod tests {
     fn sprop_plain() {
         let (nals, problems) = decode_sprop("Z0LAHtkA,aMuMsg==");
         assert!(problems.is_empty());
-        assert_eq!(nals, vec![vec![0x67, 0x42, 0xc0, 0x1e, 0xd9], vec![0x68, 0xcb, 0x8c, 0xb2]], "trailing zero stripped");
+        assert_eq!(
+            nals,
+            vec![
+                vec![0x67, 0x42, 0xc0, 0x1e, 0xd9],
+                vec![0x68, 0xcb, 0x8c, 0xb2]
+            ],
+            "trailing zero stripped"
+        );
     }
 
     #[test]
@@ -171,7 +183,9 @@ mod tests {
 
     #[test]
     fn sps_to_caps_info() {
-        let sps = base64::engine::general_purpose::STANDARD.decode(SPS_B64).unwrap();
+        let sps = base64::engine::general_purpose::STANDARD
+            .decode(SPS_B64)
+            .unwrap();
         let info = sps_info(&sps).unwrap();
         assert_eq!(info.profile, "high-4:4:4");
         assert_eq!(info.level, "1.3");

@@ -42,7 +42,11 @@ impl Waker {
 }
 
 /// Waits until one of `fds` is readable or `timeout` passes; returns which are readable.
-pub fn wait_readable(fds: &[RawFd], timeout: Option<Duration>, ready: &mut [bool]) -> io::Result<()> {
+pub fn wait_readable(
+    fds: &[RawFd],
+    timeout: Option<Duration>,
+    ready: &mut [bool],
+) -> io::Result<()> {
     let mut pfds = [libc::pollfd {
         fd: -1,
         events: 0,

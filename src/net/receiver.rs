@@ -8,9 +8,11 @@ use crate::h264::access_unit::AccessUnit;
 use crate::h264::depacketizer::Depacketizer;
 use crate::h264::params;
 use crate::rtp::packet::{seq_delta, RtpPacket};
-use crate::rtp::rtcp::{find_sender_report, ReceptionStats};
 use crate::rtp::reorder::{ReorderWindow, Verdict};
-use crate::rtsp::message::{parse_message, Message, ParseError, Request, MAX_BODY_BYTES, MAX_HEADER_BYTES};
+use crate::rtp::rtcp::{find_sender_report, ReceptionStats};
+use crate::rtsp::message::{
+    parse_message, Message, ParseError, Request, MAX_BODY_BYTES, MAX_HEADER_BYTES,
+};
 use crate::rtsp::session::{Output, Session, SessionConfig, SessionError};
 use crate::rtsp::url::{Credentials, RtspUrl};
 use std::fmt;
@@ -159,7 +161,8 @@ impl Receiver {
         conn.set_write_timeout(Some(CONNECT_TIMEOUT))
             .map_err(io_err("socket setup"))?;
         let server_ip = conn.peer_addr().map_err(io_err("socket setup"))?.ip();
-        let udp = UdpPair::bind(server_ip, cfg.port_range).map_err(io_err("cannot bind the UDP ports"))?;
+        let udp = UdpPair::bind(server_ip, cfg.port_range)
+            .map_err(io_err("cannot bind the UDP ports"))?;
         let rtp_port = udp.rtp_port();
         let session = Session::new(SessionConfig {
             url: cfg.url.clone(),
@@ -288,7 +291,8 @@ impl Receiver {
         let mut buf = [0u8; 4096];
         while Instant::now() < deadline {
             let left = deadline.saturating_duration_since(Instant::now());
-            if wait_readable(&[self.conn.as_raw_fd()], Some(left), &mut ready).is_err() || !ready[0] {
+            if wait_readable(&[self.conn.as_raw_fd()], Some(left), &mut ready).is_err() || !ready[0]
+            {
                 break;
             }
             match self.conn.read(&mut buf) {
@@ -314,7 +318,12 @@ impl Receiver {
         self.rtsp_buf.resize(old + 16384, 0);
         let n = match self.conn.read(&mut self.rtsp_buf[old..]) {
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.kind() == io::ErrorKind::Interrupted =>
+            {
+                0
+            }
             Err(e) => {
                 self.rtsp_buf.truncate(old);
                 return Err(ReceiveError::Io("reading from the camera".into(), e));
@@ -325,11 +334,18 @@ impl Receiver {
             return Err(ReceiveError::Closed);
         }
         let mut used = 0;
-        while let Some((msg, len)) = parse_message(&self.rtsp_buf[used..]).map_err(ReceiveError::Parse)? {
+        while let Some((msg, len)) =
+            parse_message(&self.rtsp_buf[used..]).map_err(ReceiveError::Parse)?
+        {
             used += len;
             match msg {
                 Message::Response(resp) => {
-                    crate::debug_log!("reply {} {} CSeq {:?}", resp.status, resp.reason, resp.cseq());
+                    crate::debug_log!(
+                        "reply {} {} CSeq {:?}",
+                        resp.status,
+                        resp.reason,
+                        resp.cseq()
+                    );
                     let now = Instant::now();
                     for out in self.session.handle_response(&resp, now)? {
                         self.apply(out, now)?;
@@ -466,7 +482,8 @@ impl Receiver {
             self.last_ext_seq = Some(ext_seq);
         }
         let arrival_rtp = (now.duration_since(self.epoch).as_micros() * 9 / 100) as u32;
-        self.reception.on_packet(ext_seq, pkt.timestamp, arrival_rtp);
+        self.reception
+            .on_packet(ext_seq, pkt.timestamp, arrival_rtp);
 
         let Self {
             reorder,
@@ -497,7 +514,13 @@ impl Receiver {
     }
 
     fn release_reordered(&mut self, now: Instant, force: bool) {
-        release_reordered(&mut self.reorder, &mut self.depay, &mut self.stats, now, force);
+        release_reordered(
+            &mut self.reorder,
+            &mut self.depay,
+            &mut self.stats,
+            now,
+            force,
+        );
     }
 
     fn read_rtcp(&mut self) {

@@ -69,7 +69,10 @@ impl UdpPair {
 
     fn bind_at(any: IpAddr, port: u16) -> io::Result<UdpPair> {
         let rtp = socket(SocketAddr::new(any, port))?;
-        let rtcp = socket(SocketAddr::new(any, port.checked_add(1).ok_or(io::ErrorKind::InvalidInput)?))?;
+        let rtcp = socket(SocketAddr::new(
+            any,
+            port.checked_add(1).ok_or(io::ErrorKind::InvalidInput)?,
+        ))?;
         Ok(UdpPair {
             rtp: rtp.into(),
             rtcp: rtcp.into(),

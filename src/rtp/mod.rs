@@ -1,5 +1,5 @@
 //! RTP and RTCP: packet parsing, receiver statistics and reports, and the reorder window.
 
 pub mod packet;
-pub mod rtcp;
 pub mod reorder;
+pub mod rtcp;

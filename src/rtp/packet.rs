@@ -22,7 +22,9 @@ pub enum RtpError {
 impl std::fmt::Display for RtpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RtpError::TooShort(n) => write!(f, "RTP packet of {n} bytes is shorter than its header"),
+            RtpError::TooShort(n) => {
+                write!(f, "RTP packet of {n} bytes is shorter than its header")
+            }
             RtpError::Version(v) => write!(f, "RTP version {v}, expected 2"),
             RtpError::BadCsrcCount => write!(f, "RTP CSRC list runs past the packet"),
             RtpError::BadExtension => write!(f, "RTP header extension runs past the packet"),

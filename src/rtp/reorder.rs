@@ -14,7 +14,9 @@ pub const MAX_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Process this packet now; `lost` packets before it will never come.
-    Now { lost: u16 },
+    Now {
+        lost: u16,
+    },
     /// Kept for later; call `pop`.
     Buffered,
     Duplicate,

@@ -30,7 +30,9 @@ impl ReceptionStats {
         self.received = self.received.wrapping_add(1);
         let transit = i64::from(arrival_rtp.wrapping_sub(rtp_ts) as i32);
         if let Some(last) = self.last_transit {
-            let d = (transit - last).unsigned_abs().min(u64::from(u32::MAX >> 4)) as u32;
+            let d = (transit - last)
+                .unsigned_abs()
+                .min(u64::from(u32::MAX >> 4)) as u32;
             // J += (|D| - J) / 16, in Q4.
             self.jitter_q4 = self
                 .jitter_q4
@@ -75,7 +77,10 @@ impl ReceptionStats {
         };
         let cumulative = self.lost().clamp(-(1 << 23), (1 << 23) - 1) as i32;
         let (lsr, dlsr) = match self.last_sr {
-            Some((lsr, at)) => (lsr, ((now_us.saturating_sub(at)) * 65536 / 1_000_000) as u32),
+            Some((lsr, at)) => (
+                lsr,
+                ((now_us.saturating_sub(at)) * 65536 / 1_000_000) as u32,
+            ),
             None => (0, 0),
         };
         out[0] = 0x81; // V=2, RC=1
@@ -131,14 +136,19 @@ mod tests {
         assert_eq!(out[12], 51); // 1/5 of 256
         assert_eq!(&out[13..16], &[0, 0, 1]);
         assert_eq!(u32::from_be_bytes(out[16..20].try_into().unwrap()), 104);
-        assert_eq!(u32::from_be_bytes(out[24..28].try_into().unwrap()), 0xaabbccdd);
+        assert_eq!(
+            u32::from_be_bytes(out[24..28].try_into().unwrap()),
+            0xaabbccdd
+        );
         assert_eq!(u32::from_be_bytes(out[28..32].try_into().unwrap()), 32768);
     }
 
     #[test]
     fn finds_sr_in_compound() {
         let mut buf = vec![0x80, 201, 0, 1, 0, 0, 0, 9]; // empty RR first
-        buf.extend_from_slice(&[0x80, 200, 0, 6, 0, 0, 0, 7, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66]);
+        buf.extend_from_slice(&[
+            0x80, 200, 0, 6, 0, 0, 0, 7, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
+        ]);
         buf.extend_from_slice(&[0; 14]);
         assert_eq!(find_sender_report(&buf), Some((7, 0x33445566)));
         assert_eq!(find_sender_report(&[0x80, 200, 0, 9]), None);

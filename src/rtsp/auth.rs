@@ -57,9 +57,11 @@ impl Authenticator {
         let creds = self.credentials.as_ref().ok_or(AuthError::NoCredentials)?;
         let _ = creds;
         let values: Vec<&str> = challenges.collect();
-        let stale = values
-            .iter()
-            .any(|v| v.to_ascii_lowercase().replace(' ', "").contains("stale=true"));
+        let stale = values.iter().any(|v| {
+            v.to_ascii_lowercase()
+                .replace(' ', "")
+                .contains("stale=true")
+        });
         if self.answered && !stale {
             return Err(AuthError::Rejected);
         }
@@ -140,7 +142,10 @@ mod tests {
         let v = a.authorization("GET", "/dir/index.html").unwrap();
         assert!(v.starts_with("Digest "), "{v}");
         // H(H(A1):nonce:H(A2)) without qop, computed by RFC 2069 rules.
-        assert!(v.contains("response=\"670fd8c2df070c60b045671b8b24ff02\""), "{v}");
+        assert!(
+            v.contains("response=\"670fd8c2df070c60b045671b8b24ff02\""),
+            "{v}"
+        );
     }
 
     #[test]

@@ -140,7 +140,10 @@ impl Response {
 pub enum Message {
     Response(Response),
     /// A request from the server (ANNOUNCE, GET_PARAMETER, ...). Only its method and CSeq matter to us.
-    Request { method: String, cseq: Option<u32> },
+    Request {
+        method: String,
+        cseq: Option<u32>,
+    },
     /// `$` frame: channel and the byte range of its payload inside the parsed buffer.
     Data {
         channel: u8,

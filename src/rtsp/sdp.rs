@@ -148,7 +148,9 @@ pub fn find_h264(body: &[u8], base: &str) -> Result<H264Media, SdpError> {
         let fmtp = |key: &str| {
             params.split(';').find_map(|kv| {
                 let (k, v) = kv.split_once('=')?;
-                k.trim().eq_ignore_ascii_case(key).then(|| v.trim().to_string())
+                k.trim()
+                    .eq_ignore_ascii_case(key)
+                    .then(|| v.trim().to_string())
             })
         };
         let connection = m
@@ -176,7 +178,10 @@ fn parse_rtpmap(val: &str) -> Option<(u8, String, u32)> {
     let pt = pt.trim().parse().ok()?;
     let mut enc = rest.trim().split('/');
     let name = enc.next()?.trim().to_string();
-    let rate = enc.next().and_then(|r| r.trim().parse().ok()).unwrap_or(90000);
+    let rate = enc
+        .next()
+        .and_then(|r| r.trim().parse().ok())
+        .unwrap_or(90000);
     Some((pt, name, rate))
 }
 
@@ -211,7 +216,8 @@ pub fn join_control(base: &str, control: Option<&str>) -> String {
 mod tests {
     use super::*;
 
-    const GST_SERVER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=Session\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n\
+    const GST_SERVER: &str =
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=Session\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n\
 a=control:*\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
 a=fmtp:96 packetization-mode=1;profile-level-id=42c01e;sprop-parameter-sets=Z0LAHtkA,aMuMsg==\r\n\
 a=control:stream=0\r\n";
@@ -273,10 +279,7 @@ a=rtpmap:96 MPEG4-GENERIC/16000\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na
     fn control_joining() {
         assert_eq!(join_control("rtsp://h/s", Some("*")), "rtsp://h/s");
         assert_eq!(join_control("rtsp://h/s/", Some("t=1")), "rtsp://h/s/t=1");
-        assert_eq!(
-            join_control("rtsp://h/s", Some("rtsp://o/x")),
-            "rtsp://o/x"
-        );
+        assert_eq!(join_control("rtsp://h/s", Some("rtsp://o/x")), "rtsp://o/x");
         // Anjvision Content-Base without a scheme.
         let m = find_h264(
             b"m=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na=control:track1",

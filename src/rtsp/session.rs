@@ -206,7 +206,9 @@ impl Session {
                 } else {
                     self.base_url.clone()
                 };
-                Ok(Some(self.send(Request::new(self.keepalive_method, uri), now)))
+                Ok(Some(
+                    self.send(Request::new(self.keepalive_method, uri), now),
+                ))
             }
             _ => Ok(None),
         }
@@ -405,7 +407,8 @@ mod tests {
     use super::*;
     use crate::rtsp::message::{parse_message, Message};
 
-    const SDP: &str = "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:stream=0\r\n";
+    const SDP: &str =
+        "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:stream=0\r\n";
 
     fn cfg(url: &str) -> SessionConfig {
         SessionConfig {
@@ -448,12 +451,20 @@ mod tests {
         assert_eq!(r.method, Method::Options);
         assert_eq!(r.uri, "rtsp://127.0.0.1:8554/test");
         let out = s
-            .handle_response(&reply(1, "200 OK", &format!("Public: {public}\r\n"), ""), now)
+            .handle_response(
+                &reply(1, "200 OK", &format!("Public: {public}\r\n"), ""),
+                now,
+            )
             .unwrap();
         assert_eq!(sent(&out).method, Method::Describe);
         let out = s
             .handle_response(
-                &reply(2, "200 OK", "Content-Base: rtsp://127.0.0.1:8554/test/\r\n", SDP),
+                &reply(
+                    2,
+                    "200 OK",
+                    "Content-Base: rtsp://127.0.0.1:8554/test/\r\n",
+                    SDP,
+                ),
                 now,
             )
             .unwrap();
@@ -594,7 +605,12 @@ mod tests {
         s.start(now);
         let e = s
             .handle_response(
-                &reply(1, "401 Unauthorized", "WWW-Authenticate: Basic realm=x\r\n", ""),
+                &reply(
+                    1,
+                    "401 Unauthorized",
+                    "WWW-Authenticate: Basic realm=x\r\n",
+                    "",
+                ),
                 now,
             )
             .unwrap_err();
@@ -613,7 +629,9 @@ mod tests {
             .is_empty());
         assert_eq!(s.state(), State::Describe);
         // DESCRIBE without Content-Type or Content-Base (libavformat servers).
-        let out = s.handle_response(&reply(2, "200 OK", "", SDP), now).unwrap();
+        let out = s
+            .handle_response(&reply(2, "200 OK", "", SDP), now)
+            .unwrap();
         assert_eq!(sent(&out).uri, "rtsp://127.0.0.1/s/stream=0");
     }
 

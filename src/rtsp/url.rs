@@ -61,14 +61,17 @@ impl RtspUrl {
         let port = url.port().unwrap_or(DEFAULT_PORT);
         let user = decode(url.username());
         let password = url.password().map(decode).unwrap_or_default();
-        let credentials = (!user.is_empty() || !password.is_empty())
-            .then_some(Credentials { user, password });
+        let credentials =
+            (!user.is_empty() || !password.is_empty()).then_some(Credentials { user, password });
         // Cannot fail for a URL with a host.
         let _ = url.set_username("");
         let _ = url.set_password(None);
         Ok(RtspUrl {
             url,
-            host: host.trim_start_matches('[').trim_end_matches(']').to_string(),
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
             port,
             credentials,
         })

@@ -45,6 +45,7 @@ pub struct TestServer {
     pub port: u16,
     pub path: String,
     main_loop: glib::MainLoop,
+    context: glib::MainContext,
     source: Option<glib::SourceId>,
     thread: Option<std::thread::JoinHandle<()>>,
     teardowns: Arc<AtomicUsize>,
@@ -100,7 +101,8 @@ impl TestServer {
 
         let ctx = glib::MainContext::new();
         let source = server.attach(Some(&ctx))?;
-        let port = u16::try_from(server.bound_port()).map_err(|_| glib::bool_error!("not bound"))?;
+        let port =
+            u16::try_from(server.bound_port()).map_err(|_| glib::bool_error!("not bound"))?;
         let main_loop = glib::MainLoop::new(Some(&ctx), false);
         let ml = main_loop.clone();
         let thread = std::thread::spawn(move || {
@@ -112,6 +114,7 @@ impl TestServer {
             port,
             path: opts.path,
             main_loop,
+            context: ctx,
             source: Some(source),
             thread: Some(thread),
             teardowns,
@@ -138,8 +141,13 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(s) = self.source.take() {
-            s.remove();
+        // The source lives in our own context, which SourceId::remove (default context) cannot see.
+        if let Some(source) = self
+            .source
+            .take()
+            .and_then(|id| self.context.find_source_by_id(&id))
+        {
+            source.destroy();
         }
         self.main_loop.quit();
         if let Some(t) = self.thread.take() {

@@ -1,0 +1,203 @@
+//! The element against a real RTSP server (gst-rtsp-server, in-process, 127.0.0.1): it records, the output
+//! decodes, and failures come out as errors a person can act on.
+
+mod common;
+
+use common::server::{Auth, ServerOptions, TestServer};
+use common::{decode, ffmpeg_errors, nal_types, record};
+use std::time::Duration;
+
+fn server(auth: Option<Auth>) -> TestServer {
+    common::init();
+    TestServer::start(ServerOptions {
+        auth,
+        ..Default::default()
+    })
+    .expect("RTSP test server")
+}
+
+#[test]
+fn records_udp_and_output_decodes() {
+    let srv = server(None);
+    let rec = record(&srv.url(), Duration::from_secs(4), &[]);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    let n = rec.frames.len();
+    assert!(n >= 45, "only {n} frames in 4 s");
+
+    // The first buffer is an IDR with SPS and PPS in front; flags follow the picture type.
+    let first = &rec.frames[0];
+    assert!(!first.flags.contains(gst::BufferFlags::DELTA_UNIT));
+    let types = nal_types(&first.data);
+    let at = |t: u8| types.iter().position(|&x| x == t);
+    assert!(
+        at(7) < at(5) && at(8) < at(5) && at(7).is_some() && at(8).is_some(),
+        "{types:?}"
+    );
+    for f in &rec.frames {
+        let idr = nal_types(&f.data).contains(&5);
+        assert_eq!(!idr, f.flags.contains(gst::BufferFlags::DELTA_UNIT));
+        if idr {
+            let t = nal_types(&f.data);
+            assert!(
+                t.contains(&7) && t.contains(&8),
+                "IDR without SPS/PPS: {t:?}"
+            );
+        }
+    }
+
+    // Timestamps increase and follow 30 fps.
+    let pts: Vec<u64> = rec
+        .frames
+        .iter()
+        .map(|f| f.pts.expect("PTS").nseconds())
+        .collect();
+    assert!(
+        pts.windows(2).all(|w| w[1] > w[0]),
+        "PTS not increasing: {pts:?}"
+    );
+    let span = (pts[n - 1] - pts[0]) as f64 / 1e9;
+    let fps = (n - 1) as f64 / span;
+    assert!((27.0..33.0).contains(&fps), "{fps} fps");
+
+    // Full caps once the SPS is known.
+    let caps = rec
+        .caps
+        .last()
+        .expect("caps")
+        .structure(0)
+        .unwrap()
+        .to_owned();
+    assert_eq!(caps.get::<i32>("width").unwrap(), 320);
+    assert_eq!(caps.get::<i32>("height").unwrap(), 240);
+    assert_eq!(
+        caps.get::<gst::Fraction>("framerate").unwrap(),
+        gst::Fraction::new(30, 1)
+    );
+    assert_eq!(caps.get::<&str>("alignment").unwrap(), "au");
+    assert!(caps.get::<&str>("profile").is_ok() && caps.get::<&str>("level").is_ok());
+
+    // Every access unit decodes.
+    let stream = rec.annexb();
+    let (decoded, problems) = decode(&stream);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(decoded, n, "decoded frames vs access units");
+    if let Some(errors) = ffmpeg_errors(&stream) {
+        assert!(errors.is_empty(), "ffmpeg: {errors}");
+    }
+
+    // TEARDOWN reached the server when the element stopped.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(srv.teardowns(), 1);
+}
+
+#[test]
+fn basic_auth_with_url_credentials() {
+    let srv = server(Some(Auth {
+        user: "admin".into(),
+        password: "s3cret".into(),
+        digest: false,
+    }));
+    let url = srv.url().replace("rtsp://", "rtsp://admin:s3cret@");
+    let rec = record(&url, Duration::from_secs(2), &[]);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert!(rec.frames.len() > 10);
+}
+
+#[test]
+fn digest_auth_with_properties() {
+    let srv = server(Some(Auth {
+        user: "admin".into(),
+        password: "p@ss:w/rd".into(),
+        digest: true,
+    }));
+    let rec = record(
+        &srv.url(),
+        Duration::from_secs(2),
+        &[("user-id", &"admin"), ("user-pw", &"p@ss:w/rd")],
+    );
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert!(rec.frames.len() > 10);
+}
+
+#[test]
+fn wrong_password_is_a_clear_error() {
+    for digest in [false, true] {
+        let srv = server(Some(Auth {
+            user: "admin".into(),
+            password: "right".into(),
+            digest,
+        }));
+        let url = srv.url().replace("rtsp://", "rtsp://admin:wrongpass@");
+        let rec = record(&url, Duration::from_secs(5), &[]);
+        assert_eq!(
+            rec.error_kind,
+            Some(gst::ResourceError::NotAuthorized),
+            "{:?}",
+            rec.errors
+        );
+        let (msg, debug) = &rec.errors[0];
+        assert!(
+            debug.contains("rejected the user name or password"),
+            "{debug}"
+        );
+        assert!(rec.error_after.unwrap() < Duration::from_secs(3));
+        let all = format!("{msg} {debug} {:?}", rec.all_messages);
+        assert!(!all.contains("wrongpass"), "password leaked: {all}");
+        assert!(rec.frames.is_empty());
+    }
+}
+
+#[test]
+fn missing_credentials_say_so() {
+    let srv = server(Some(Auth {
+        user: "admin".into(),
+        password: "x".into(),
+        digest: false,
+    }));
+    let rec = record(&srv.url(), Duration::from_secs(5), &[]);
+    assert_eq!(rec.error_kind, Some(gst::ResourceError::NotAuthorized));
+    assert!(rec.errors[0].1.contains("user-id"), "{:?}", rec.errors);
+}
+
+#[test]
+fn unknown_path_is_not_found() {
+    let srv = server(None);
+    let url = format!("rtsp://127.0.0.1:{}/nope", srv.port);
+    let rec = record(&url, Duration::from_secs(5), &[]);
+    assert_eq!(
+        rec.error_kind,
+        Some(gst::ResourceError::NotFound),
+        "{:?}",
+        rec.errors
+    );
+    assert!(rec.errors[0].1.contains("404"), "{:?}", rec.errors);
+    assert!(rec.error_after.unwrap() < Duration::from_secs(3));
+}
+
+#[test]
+fn closed_port_fails_fast() {
+    common::init();
+    // Bind and drop to find a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let rec = record(
+        &format!("rtsp://127.0.0.1:{port}/x"),
+        Duration::from_secs(5),
+        &[],
+    );
+    assert_eq!(
+        rec.error_kind,
+        Some(gst::ResourceError::OpenRead),
+        "{:?}",
+        rec.errors
+    );
+    assert!(
+        rec.errors[0].1.contains(&format!("127.0.0.1:{port}")),
+        "{:?}",
+        rec.errors
+    );
+    assert!(rec.error_after.unwrap() < Duration::from_secs(3));
+}
