@@ -201,3 +201,22 @@ fn closed_port_fails_fast() {
     );
     assert!(rec.error_after.unwrap() < Duration::from_secs(3));
 }
+
+#[test]
+fn keep_alive_holds_a_short_session() {
+    // The server expires sessions after 2 s without a request; RTCP is off so only keep-alives count.
+    common::init();
+    let srv = TestServer::start(ServerOptions {
+        session_timeout: Some(2),
+        ..Default::default()
+    })
+    .unwrap();
+    let rec = record(&srv.url(), Duration::from_secs(6), &[("do-rtcp", &false)]);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert!(srv.keepalives() >= 4, "{} keep-alives", srv.keepalives());
+    let last = rec.frames.last().unwrap().pts.unwrap() - rec.frames[0].pts.unwrap();
+    assert!(
+        last > gst::ClockTime::from_seconds(4),
+        "stream stopped after {last}"
+    );
+}

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_camera;
 pub mod server;
 
 use gst::prelude::*;

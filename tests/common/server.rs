@@ -18,6 +18,8 @@ pub struct ServerOptions {
     /// Encoder bitrate in kbit/s.
     pub bitrate: u32,
     pub auth: Option<Auth>,
+    /// RTSP session timeout announced and enforced by the server (its default is 60 s).
+    pub session_timeout: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +39,7 @@ impl Default for ServerOptions {
             fps: 30,
             bitrate: 1000,
             auth: None,
+            session_timeout: None,
         }
     }
 }
@@ -49,6 +52,7 @@ pub struct TestServer {
     source: Option<glib::SourceId>,
     thread: Option<std::thread::JoinHandle<()>>,
     teardowns: Arc<AtomicUsize>,
+    keepalives: Arc<AtomicUsize>,
 }
 
 impl TestServer {
@@ -91,12 +95,21 @@ impl TestServer {
             .add_factory(&opts.path, factory);
 
         let teardowns = Arc::new(AtomicUsize::new(0));
-        let counter = teardowns.clone();
+        let keepalives = Arc::new(AtomicUsize::new(0));
+        let (td, ka) = (teardowns.clone(), keepalives.clone());
+        let session_timeout = opts.session_timeout;
         server.connect_client_connected(move |_, client| {
-            let counter = counter.clone();
+            let td = td.clone();
             client.connect_teardown_request(move |_, _| {
-                counter.fetch_add(1, Ordering::SeqCst);
+                td.fetch_add(1, Ordering::SeqCst);
             });
+            let ka = ka.clone();
+            client.connect_get_parameter_request(move |_, _| {
+                ka.fetch_add(1, Ordering::SeqCst);
+            });
+            if let Some(t) = session_timeout {
+                client.connect_new_session(move |_, session| session.set_timeout(t));
+            }
         });
 
         let ctx = glib::MainContext::new();
@@ -118,6 +131,7 @@ impl TestServer {
             source: Some(source),
             thread: Some(thread),
             teardowns,
+            keepalives,
         })
     }
 
@@ -129,6 +143,11 @@ impl TestServer {
     /// TEARDOWN requests the server has seen.
     pub fn teardowns(&self) -> usize {
         self.teardowns.load(Ordering::SeqCst)
+    }
+
+    /// GET_PARAMETER requests (keep-alives) the server has seen.
+    pub fn keepalives(&self) -> usize {
+        self.keepalives.load(Ordering::SeqCst)
     }
 
     /// Blocks until the process is killed.

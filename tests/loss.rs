@@ -1,0 +1,83 @@
+//! Loss, reordering and strangers' packets, from the scriptable fake camera.
+
+mod common;
+
+use common::fake_camera::{FakeCamera, Script};
+use common::{decode, ffmpeg_errors, record};
+use std::time::Duration;
+
+#[test]
+fn keeps_going_through_one_percent_loss() {
+    let cam = FakeCamera::start(Script {
+        drop: Some(|i| i % 125 == 60),
+        ..Default::default()
+    });
+    let rec = record(&cam.url(), Duration::from_secs(5), &[]);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert!(cam.dropped.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    let n = rec.frames.len();
+    let span =
+        (rec.frames[n - 1].pts.unwrap() - rec.frames[0].pts.unwrap()).nseconds() as f64 / 1e9;
+    let expected = span * 30.0 + 1.0;
+    assert!(n as f64 >= 0.9 * expected, "{n} of {expected} frames");
+    assert!(rec
+        .frames
+        .iter()
+        .skip(1)
+        .any(|f| f.flags.contains(gst::BufferFlags::DISCONT)));
+    // Every pushed access unit is whole NAL units: the stream still parses and decodes to the end.
+    let (decoded, _) = decode(&rec.annexb());
+    assert!(decoded as f64 >= 0.9 * n as f64, "decoded {decoded} of {n}");
+}
+
+#[test]
+fn wait_for_keyframe_drops_until_idr() {
+    let cam = FakeCamera::start(Script {
+        drop: Some(|i| i % 200 == 100),
+        ..Default::default()
+    });
+    let rec = record(
+        &cam.url(),
+        Duration::from_secs(4),
+        &[("wait-for-keyframe", &true)],
+    );
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    for f in rec
+        .frames
+        .iter()
+        .filter(|f| f.flags.contains(gst::BufferFlags::DISCONT))
+    {
+        assert!(
+            !f.flags.contains(gst::BufferFlags::DELTA_UNIT),
+            "DISCONT on a delta frame"
+        );
+    }
+    let (_, problems) = decode(&rec.annexb());
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn reordered_packets_are_put_back_and_strangers_ignored() {
+    let cam = FakeCamera::start(Script {
+        swap: Some(|i| i % 20 == 7),
+        foreign_ssrc: Some(|i| i % 50 == 3),
+        ..Default::default()
+    });
+    let rec = record(&cam.url(), Duration::from_secs(4), &[]);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert!(rec.frames.len() > 80, "{} frames", rec.frames.len());
+    assert!(
+        rec.frames
+            .iter()
+            .skip(1)
+            .all(|f| !f.flags.contains(gst::BufferFlags::DISCONT)),
+        "a reordered packet was taken for lost"
+    );
+    let stream = rec.annexb();
+    let (decoded, problems) = decode(&stream);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(decoded, rec.frames.len());
+    if let Some(errors) = ffmpeg_errors(&stream) {
+        assert!(errors.is_empty(), "ffmpeg: {errors}");
+    }
+}
