@@ -1,8 +1,8 @@
 //! Properties, URI handling and state changes of `rustrtspsrc`; the work itself is in `stream`.
 
 use super::caps::base_caps;
-use super::settings::{self, parse_port_range, Settings};
-use super::stream::{Stream, StreamError};
+use super::settings::{self, parse_port_range, Protocols, Settings};
+use super::stream::{Notice, Stats, Stream, StreamError};
 use crate::net::poll::Waker;
 use crate::net::receiver::ReceiverConfig;
 use crate::rtsp::url::{redact, Credentials, RtspUrl};
@@ -14,13 +14,14 @@ use gst_base::prelude::*;
 use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
 use once_cell::sync::Lazy;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
 pub struct RustRtspSrc {
     settings: Mutex<Settings>,
     stream: Mutex<Option<Stream>>,
     waker: Mutex<Option<Waker>>,
+    stats: Arc<Mutex<Stats>>,
 }
 
 #[glib::object_subclass]
@@ -62,7 +63,18 @@ impl RustRtspSrc {
                 password: password.unwrap_or_default(),
             }),
         };
+        let tcp = s.protocols.contains(Protocols::TCP) || url.tcp_only;
+        let udp = s.protocols.contains(Protocols::UDP) && !url.tcp_only;
+        if !tcp && !udp {
+            return Err(gst::error_msg!(
+                gst::ResourceError::Settings,
+                ["protocols allows no transport: set udp, tcp or both"]
+            ));
+        }
         Ok(ReceiverConfig {
+            udp,
+            tcp,
+            udp_timeout: std::time::Duration::from_millis(s.udp_timeout_ms.into()),
             url,
             credentials,
             user_agent: s.user_agent.clone(),
@@ -74,6 +86,66 @@ impl RustRtspSrc {
             wait_for_keyframe: s.wait_for_keyframe,
         })
     }
+}
+
+impl RustRtspSrc {
+    fn post_notice(&self, notice: Notice) {
+        let obj = self.obj();
+        let s = match notice {
+            Notice::Warning(msg) => {
+                gst::element_imp_warning!(self, gst::ResourceError::Read, ["{}", msg]);
+                return;
+            }
+            Notice::Reconnecting {
+                attempt,
+                reason,
+                delay,
+            } => gst::Structure::builder("rustrtspsrc-reconnecting")
+                .field("attempt", attempt)
+                .field("reason", reason)
+                .field(
+                    "delay-ms",
+                    u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                )
+                .build(),
+            Notice::Reconnected { attempts } => gst::Structure::builder("rustrtspsrc-reconnected")
+                .field("attempts", attempts)
+                .build(),
+        };
+        gst::info!(CAT, imp = self, "{}", s);
+        let _ = obj.post_message(gst::message::Element::builder(s).src(&*obj).build());
+    }
+}
+
+fn stats_structure(st: &Stats) -> gst::Structure {
+    let (now, before) = (&st.inbound, &st.earlier);
+    gst::Structure::builder("application/x-rustrtspsrc-stats")
+        .field("packets-received", now.packets + before.packets)
+        .field("packets-lost", now.lost + before.lost)
+        .field("packets-reordered", now.reordered + before.reordered)
+        .field("duplicates", now.duplicates + before.duplicates)
+        .field("late", now.late + before.late)
+        .field(
+            "foreign-ssrc-dropped",
+            now.foreign_ssrc + before.foreign_ssrc,
+        )
+        .field(
+            "foreign-source-dropped",
+            now.foreign_source + before.foreign_source,
+        )
+        .field(
+            "foreign-payload-type-dropped",
+            now.foreign_payload_type + before.foreign_payload_type,
+        )
+        .field("malformed", now.malformed + before.malformed)
+        .field("bytes-received", now.bytes + before.bytes)
+        .field("access-units-pushed", st.access_units)
+        .field("keyframes", st.keyframes)
+        .field("nals-dropped", st.nals_dropped)
+        .field("reconnects", st.reconnects)
+        .field("transport", if st.tcp { "tcp" } else { "udp" })
+        .field("bitrate", st.bitrate)
+        .build()
 }
 
 impl ObjectImpl for RustRtspSrc {
@@ -122,6 +194,28 @@ impl ObjectImpl for RustRtspSrc {
                     .nick("User agent")
                     .blurb("User-Agent header sent with every RTSP request")
                     .default_value(Some(settings::default_user_agent().as_str()))
+                    .build(),
+                glib::ParamSpecFlags::builder::<Protocols>("protocols")
+                    .nick("Protocols")
+                    .blurb("Allowed lower transports, tried in this order: UDP, then RTP interleaved on the RTSP TCP connection")
+                    .default_value(Protocols::UDP | Protocols::TCP)
+                    .build(),
+                glib::ParamSpecUInt::builder("udp-timeout")
+                    .nick("UDP timeout")
+                    .blurb("Milliseconds to wait for the first UDP packet after PLAY before switching to TCP (when protocols allows it)")
+                    .minimum(100)
+                    .maximum(60_000)
+                    .default_value(settings::DEFAULT_UDP_TIMEOUT_MS)
+                    .build(),
+                glib::ParamSpecUInt::builder("retry")
+                    .nick("Retry")
+                    .blurb("Reconnect attempts after the stream was lost (camera reboot, network outage) before posting an error; 0 = forever")
+                    .default_value(settings::DEFAULT_RETRY)
+                    .build(),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .nick("Statistics")
+                    .blurb("Packets received/lost/reordered/duplicated, strangers' packets dropped, bytes, access units, keyframes, NALs dropped for loss, reconnects, transport, bitrate")
+                    .read_only()
                     .build(),
                 glib::ParamSpecBoolean::builder("wait-for-keyframe")
                     .nick("Wait for keyframe")
@@ -191,6 +285,10 @@ impl ObjectImpl for RustRtspSrc {
             "do-rtsp-keep-alive" => s.keep_alive.to_value(),
             "user-agent" => s.user_agent.to_value(),
             "wait-for-keyframe" => s.wait_for_keyframe.to_value(),
+            "protocols" => s.protocols.to_value(),
+            "udp-timeout" => s.udp_timeout_ms.to_value(),
+            "retry" => s.retry.to_value(),
+            "stats" => stats_structure(&self.stats.lock().unwrap()).to_value(),
             _ => unimplemented!(),
         }
     }
@@ -265,7 +363,9 @@ impl BaseSrcImpl for RustRtspSrc {
             )
         })?;
         *self.waker.lock().unwrap() = Some(waker.clone());
-        *self.stream.lock().unwrap() = Some(Stream::new(cfg, waker));
+        let retry = self.settings.lock().unwrap().retry;
+        *self.stats.lock().unwrap() = Stats::default();
+        *self.stream.lock().unwrap() = Some(Stream::new(cfg, retry, waker, self.stats.clone()));
         Ok(())
     }
 
@@ -315,7 +415,8 @@ impl PushSrcImpl for RustRtspSrc {
         let mut guard = self.stream.lock().unwrap();
         let stream = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let obj = self.obj();
-        let produced = match stream.next(|| obj.current_running_time().map(|t| t.nseconds())) {
+        let running_time = || obj.current_running_time().map(|t| t.nseconds());
+        let produced = match stream.next(running_time, |n| self.post_notice(n)) {
             Ok(p) => p,
             Err(StreamError::Flushing) => return Err(gst::FlowError::Flushing),
             Err(StreamError::Error(msg)) => {

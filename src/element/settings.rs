@@ -1,5 +1,6 @@
 //! Element properties: their values, defaults and parsing.
 
+use gst::glib;
 use std::time::Duration;
 
 pub const DEFAULT_LATENCY_MS: u32 = 50;
@@ -7,6 +8,18 @@ pub const DEFAULT_TIMEOUT_S: u32 = 10;
 pub const DEFAULT_DO_RTCP: bool = true;
 pub const DEFAULT_KEEP_ALIVE: bool = true;
 pub const DEFAULT_WAIT_FOR_KEYFRAME: bool = false;
+pub const DEFAULT_UDP_TIMEOUT_MS: u32 = 3000;
+/// 0: reconnect forever, which is what a recorder of a live camera wants.
+pub const DEFAULT_RETRY: u32 = 0;
+
+/// Lower transports, with rtspsrc's `GstRTSPLowerTrans` values so the same numbers work for both.
+#[glib::flags(name = "GstRustRtspSrcProtocols")]
+pub enum Protocols {
+    #[flags_value(name = "RTP over UDP", nick = "udp")]
+    UDP = 0b0000_0001,
+    #[flags_value(name = "RTP interleaved on the RTSP TCP connection", nick = "tcp")]
+    TCP = 0b0000_0100,
+}
 
 pub fn default_user_agent() -> String {
     format!("rustrtspsrc/{}", env!("CARGO_PKG_VERSION"))
@@ -24,6 +37,9 @@ pub struct Settings {
     pub keep_alive: bool,
     pub user_agent: String,
     pub wait_for_keyframe: bool,
+    pub protocols: Protocols,
+    pub udp_timeout_ms: u32,
+    pub retry: u32,
 }
 
 impl Default for Settings {
@@ -39,6 +55,9 @@ impl Default for Settings {
             keep_alive: DEFAULT_KEEP_ALIVE,
             user_agent: default_user_agent(),
             wait_for_keyframe: DEFAULT_WAIT_FOR_KEYFRAME,
+            protocols: Protocols::UDP | Protocols::TCP,
+            udp_timeout_ms: DEFAULT_UDP_TIMEOUT_MS,
+            retry: DEFAULT_RETRY,
         }
     }
 }

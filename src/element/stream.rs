@@ -1,18 +1,35 @@
-//! What the element does on its streaming thread: run the receiver, turn access units into timestamped
-//! buffers with caps, and turn failures into bus errors a person can act on.
+//! What the element does on its streaming thread: run the receiver, fall back from UDP to TCP, reconnect
+//! after failures, turn access units into timestamped buffers with caps, and failures into bus errors a
+//! person can act on.
 
 use super::caps::caps_for;
 use super::timing::Timeline;
 use crate::h264::params;
-use crate::net::poll::Waker;
+use crate::net::poll::{wait_readable, Waker};
 use crate::net::receiver::{ReceiveError, Receiver, ReceiverConfig};
+use crate::rtp::inbound::InboundStats;
 use crate::rtsp::auth::AuthError;
+use crate::rtsp::backoff::{self, Backoff};
 use crate::rtsp::session::SessionError;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub enum StreamError {
     Flushing,
     Error(gst::ErrorMessage),
+}
+
+/// Things the application should hear about, posted on the bus by the element.
+pub enum Notice {
+    Warning(String),
+    Reconnecting {
+        attempt: u32,
+        reason: String,
+        delay: Duration,
+    },
+    Reconnected {
+        attempts: u32,
+    },
 }
 
 pub struct Produced {
@@ -21,22 +38,48 @@ pub struct Produced {
     pub caps: Option<gst::Caps>,
 }
 
+/// Counters for the `stats` property, updated once per access unit.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub inbound: InboundStats,
+    /// Inbound counters of earlier connections, so totals survive reconnects.
+    pub earlier: InboundStats,
+    pub access_units: u64,
+    pub keyframes: u64,
+    pub nals_dropped: u64,
+    pub reconnects: u64,
+    pub tcp: bool,
+    pub bitrate: u64,
+    rate_window: Option<(Instant, u64)>,
+}
+
 pub struct Stream {
     cfg: ReceiverConfig,
+    retry: u32,
     waker: Waker,
     receiver: Option<Receiver>,
     timeline: Timeline,
     sps_generation: Option<u32>,
+    backoff: Backoff,
+    /// Set once media flowed; before that, failures are configuration errors and end the stream.
+    played: bool,
+    discont: bool,
+    stats: Arc<Mutex<Stats>>,
 }
 
 impl Stream {
-    pub fn new(cfg: ReceiverConfig, waker: Waker) -> Self {
+    pub fn new(cfg: ReceiverConfig, retry: u32, waker: Waker, stats: Arc<Mutex<Stats>>) -> Self {
         Stream {
             cfg,
+            retry,
             waker,
             receiver: None,
             timeline: Timeline::default(),
             sps_generation: None,
+            backoff: Backoff::default(),
+            played: false,
+            discont: false,
+            stats,
         }
     }
 
@@ -44,17 +87,50 @@ impl Stream {
     pub fn next(
         &mut self,
         running_time: impl Fn() -> Option<u64>,
+        notify: impl Fn(Notice),
     ) -> Result<Produced, StreamError> {
-        let receiver = match &mut self.receiver {
-            Some(r) => r,
-            None => {
-                let r = Receiver::connect(self.cfg.clone(), self.waker.clone())
-                    .map_err(to_stream_error)?;
-                self.receiver.insert(r)
+        loop {
+            let receiver = match &mut self.receiver {
+                Some(r) => r,
+                None => match Receiver::connect(self.cfg.clone(), self.waker.clone()) {
+                    Ok(r) => self.receiver.insert(r),
+                    Err(e) => {
+                        self.recover(e, &notify)?;
+                        continue;
+                    }
+                },
+            };
+            match receiver.next_access_unit() {
+                Ok((au, completed)) => {
+                    if self.backoff.attempt() > 0 {
+                        notify(Notice::Reconnected {
+                            attempts: self.backoff.attempt(),
+                        });
+                        self.backoff.reset();
+                    }
+                    self.played = true;
+                    return Ok(self.produce(au, completed, running_time));
+                }
+                Err(ReceiveError::Flushing) => return Err(StreamError::Flushing),
+                Err(e @ ReceiveError::UdpSilent(_)) => {
+                    notify(Notice::Warning(format!("{e}; switching to RTP over TCP")));
+                    if let Some(mut r) = self.receiver.take() {
+                        r.teardown();
+                    }
+                    self.cfg.udp = false;
+                }
+                Err(e) => self.recover(e, &notify)?,
             }
-        };
-        let (au, completed) = receiver.next_access_unit().map_err(to_stream_error)?;
+        }
+    }
 
+    fn produce(
+        &mut self,
+        au: crate::h264::access_unit::AccessUnit,
+        completed: Instant,
+        running_time: impl Fn() -> Option<u64>,
+    ) -> Produced {
+        let receiver = self.receiver.as_ref().expect("a receiver produced this");
         let mut caps = None;
         let (sps, generation) = receiver.sps();
         if self.sps_generation != Some(generation) && !sps.is_empty() {
@@ -70,7 +146,26 @@ impl Stream {
         let arrival = now_rt.saturating_sub(waited);
         let pts = self.timeline.pts(au.rtp_ts, receiver.clock_rate(), arrival);
 
-        let (idr, discont) = (au.idr, au.discont);
+        {
+            let mut st = self.stats.lock().unwrap();
+            st.inbound = receiver.stats().clone();
+            st.access_units += 1;
+            st.keyframes += u64::from(au.idr);
+            st.tcp = receiver.uses_tcp();
+            st.nals_dropped = receiver.nals_dropped();
+            let bytes = st.earlier.bytes + st.inbound.bytes;
+            match st.rate_window {
+                Some((t, b)) if completed.duration_since(t) >= Duration::from_secs(1) => {
+                    let secs = completed.duration_since(t).as_secs_f64();
+                    st.bitrate = ((bytes - b) as f64 * 8.0 / secs) as u64;
+                    st.rate_window = Some((completed, bytes));
+                }
+                Some(_) => {}
+                None => st.rate_window = Some((completed, bytes)),
+            }
+        }
+
+        let (idr, discont) = (au.idr, au.discont || std::mem::take(&mut self.discont));
         let mut buffer = gst::Buffer::from_mut_slice(au.data);
         {
             let b = buffer.get_mut().expect("a new buffer is writable");
@@ -84,7 +179,54 @@ impl Stream {
             }
             b.set_flags(flags);
         }
-        Ok(Produced { buffer, caps })
+        Produced { buffer, caps }
+    }
+
+    /// After a failure: give up (configuration errors, or too many attempts) or wait and reconnect.
+    fn recover(&mut self, e: ReceiveError, notify: &impl Fn(Notice)) -> Result<(), StreamError> {
+        if let Some(mut r) = self.receiver.take() {
+            // Cameras that allow one or two sessions refuse a reconnect while the old one lingers.
+            if !matches!(e, ReceiveError::Closed | ReceiveError::Io(..)) {
+                r.teardown();
+            }
+            let mut st = self.stats.lock().unwrap();
+            st.earlier.add(r.stats());
+            st.inbound = InboundStats::default();
+        }
+        if !self.played || !e.is_transient() {
+            return Err(to_stream_error(e));
+        }
+        if self.retry > 0 && self.backoff.attempt() >= self.retry {
+            let msg = format!("giving up after {} reconnect attempts: {e}", self.retry);
+            return Err(StreamError::Error(gst::error_msg!(
+                gst::ResourceError::Read,
+                ["{}", msg]
+            )));
+        }
+        let delay = self.backoff.next_delay(backoff::jitter());
+        let attempt = self.backoff.attempt();
+        gst::info!(
+            crate::CAT,
+            "reconnect attempt {} in {:?}: {}",
+            attempt,
+            delay,
+            e
+        );
+        notify(Notice::Reconnecting {
+            attempt,
+            reason: e.to_string(),
+            delay,
+        });
+        self.stats.lock().unwrap().reconnects += 1;
+        self.discont = true;
+        self.timeline.restart();
+        self.sps_generation = None;
+        let mut woken = [false];
+        let _ = wait_readable(&[self.waker.fd()], Some(delay), &mut woken);
+        if woken[0] {
+            return Err(StreamError::Flushing);
+        }
+        Ok(())
     }
 
     /// Sends TEARDOWN and closes the connection.
@@ -107,9 +249,11 @@ fn to_stream_error(e: ReceiveError) -> StreamError {
         ReceiveError::Session(SessionError::Auth(AuthError::BadChallenge(_))) => R::NotAuthorized,
         ReceiveError::Session(SessionError::Auth(_)) => R::NotAuthorized,
         ReceiveError::Session(SessionError::Sdp(_)) => R::Settings,
-        ReceiveError::Session(_) => R::Read,
-        ReceiveError::Io(..) => R::Read,
-        ReceiveError::Parse(_) | ReceiveError::Closed | ReceiveError::NoData(_) => R::Read,
+        ReceiveError::Session(_) | ReceiveError::Io(..) => R::Read,
+        ReceiveError::Parse(_)
+        | ReceiveError::Closed
+        | ReceiveError::UdpSilent(_)
+        | ReceiveError::NoData { .. } => R::Read,
     };
     StreamError::Error(gst::error_msg!(kind, ["{}", e]))
 }

@@ -19,11 +19,20 @@ pub struct Timeline {
 }
 
 impl Timeline {
+    /// A new RTP timeline follows (reconnect, new SSRC): map its first packet afresh.
+    pub fn restart(&mut self) {
+        self.base = None;
+        self.skew = 0;
+        self.window_min = None;
+    }
+
     /// PTS in nanoseconds of running time for an access unit at `rtp_ts` (extended) that completed at
     /// running time `arrival`.
     pub fn pts(&mut self, rtp_ts: u64, clock_rate: u32, arrival: u64) -> u64 {
         let clock_rate = u128::from(clock_rate.max(1));
-        let (rtp0, run0) = *self.base.get_or_insert((rtp_ts, arrival));
+        // After a restart, time goes on from the last PTS, never back.
+        let start = self.last_pts.map_or(arrival, |p| arrival.max(p + 1));
+        let (rtp0, run0) = *self.base.get_or_insert((rtp_ts, start));
         let elapsed = |ts: u64| -> i64 {
             let d = i128::from(ts) - i128::from(rtp0);
             (d * 1_000_000_000 / clock_rate as i128).clamp(i64::MIN as i128, i64::MAX as i128)
@@ -84,6 +93,18 @@ mod tests {
             last_gap = arrival as i64 - pts as i64;
         }
         assert!(last_gap.abs() < 10 * MS as i64, "gap {last_gap}");
+    }
+
+    #[test]
+    fn restart_keeps_time_moving_forward() {
+        let mut t = Timeline::default();
+        t.pts(0, 90_000, 0);
+        let a = t.pts(900_000, 90_000, 10_000 * MS);
+        t.restart();
+        // The new stream's first packet arrives before the old one's last PTS (it ran ahead).
+        let b = t.pts(5, 90_000, 9_000 * MS);
+        assert!(b > a);
+        assert_eq!(t.pts(3005, 90_000, 9_040 * MS), b + 33_333_333);
     }
 
     #[test]

@@ -1,15 +1,12 @@
 //! The receive loop, run on the element's streaming thread: one poll over the RTSP connection, the RTP and
-//! RTCP sockets and the wake-up; RTSP replies go to the session, RTP packets through the reorder window
-//! into the depacketizer. Returns as soon as an access unit is complete.
+//! RTCP sockets and the wake-up. RTSP replies go to the session; RTP — UDP datagrams or `$` frames on the
+//! RTSP connection — goes to the inbound stream. Returns as soon as an access unit is complete.
 
 use super::poll::{wait_readable, Waker};
 use super::udp::UdpPair;
 use crate::h264::access_unit::AccessUnit;
-use crate::h264::depacketizer::Depacketizer;
 use crate::h264::params;
-use crate::rtp::packet::{seq_delta, RtpPacket};
-use crate::rtp::reorder::{ReorderWindow, Verdict};
-use crate::rtp::rtcp::{find_sender_report, ReceptionStats};
+use crate::rtp::inbound::{Inbound, InboundStats};
 use crate::rtsp::message::{
     parse_message, Message, ParseError, Request, MAX_BODY_BYTES, MAX_HEADER_BYTES,
 };
@@ -18,13 +15,14 @@ use crate::rtsp::url::{Credentials, RtspUrl};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 /// Datagrams read per wake-up before the other sockets get a look.
 const UDP_BATCH: usize = 64;
+const TCP_READ: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
@@ -34,7 +32,11 @@ pub struct ReceiverConfig {
     pub latency: Duration,
     /// No media for this long → error. `None`: wait forever.
     pub timeout: Option<Duration>,
+    /// No UDP packet this long after PLAY → `UdpSilent` (the caller switches to TCP).
+    pub udp_timeout: Duration,
     pub port_range: Option<(u16, u16)>,
+    pub udp: bool,
+    pub tcp: bool,
     pub do_rtcp: bool,
     pub keep_alive: bool,
     pub wait_for_keyframe: bool,
@@ -53,7 +55,28 @@ pub enum ReceiveError {
     Session(SessionError),
     Parse(ParseError),
     Closed,
-    NoData(Duration),
+    /// UDP was set up but not one packet arrived.
+    UdpSilent(Duration),
+    NoData {
+        after: Duration,
+        tcp: bool,
+    },
+}
+
+impl ReceiveError {
+    /// Whether trying again later may help (the camera rebooting, the network blipping), as opposed to a
+    /// setting that needs changing.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ReceiveError::Session(SessionError::Status { status, .. }) => {
+                *status >= 500 || *status == 454
+            }
+            ReceiveError::Session(SessionError::Auth(_) | SessionError::Sdp(_)) => false,
+            ReceiveError::Session(_) => true,
+            ReceiveError::Flushing => false,
+            _ => true,
+        }
+    }
 }
 
 impl fmt::Display for ReceiveError {
@@ -68,11 +91,21 @@ impl fmt::Display for ReceiveError {
             ReceiveError::Session(e) => write!(f, "{e}"),
             ReceiveError::Parse(e) => write!(f, "bad reply from the camera: {e}"),
             ReceiveError::Closed => write!(f, "the camera closed the RTSP connection"),
-            ReceiveError::NoData(t) => write!(
+            ReceiveError::UdpSilent(t) => write!(
+                f,
+                "no RTP packet arrived over UDP within {} ms of PLAY; a firewall or NAT may be blocking UDP",
+                t.as_millis()
+            ),
+            ReceiveError::NoData { after, tcp: false } => write!(
                 f,
                 "no RTP packets arrived over UDP for {} s; a firewall or NAT between the camera and this \
-                 host may be blocking UDP: open the UDP ports (see port-range) or use RTSP over TCP",
-                t.as_secs()
+                 host may be blocking UDP: open the UDP ports (see port-range) or set protocols=tcp",
+                after.as_secs()
+            ),
+            ReceiveError::NoData { after, tcp: true } => write!(
+                f,
+                "the camera sent no RTP packets for {} s",
+                after.as_secs()
             ),
         }
     }
@@ -86,45 +119,24 @@ impl From<SessionError> for ReceiveError {
     }
 }
 
-/// Counters for the `stats` of the element and for tests.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ReceiverStats {
-    pub packets: u64,
-    pub bytes: u64,
-    pub lost: u64,
-    pub reordered: u64,
-    pub duplicates: u64,
-    pub late: u64,
-    pub foreign_ssrc: u64,
-    pub foreign_source: u64,
-    pub foreign_payload_type: u64,
-    pub malformed: u64,
-}
-
 pub struct Receiver {
     cfg: ReceiverConfig,
     waker: Waker,
     conn: TcpStream,
     server_ip: IpAddr,
-    udp: UdpPair,
+    udp: Option<UdpPair>,
     session: Session,
     rtsp_buf: Vec<u8>,
     udp_buf: Vec<u8>,
-    reorder: ReorderWindow,
-    depay: Depacketizer,
-    reception: ReceptionStats,
-    payload_type: Option<u8>,
-    clock_rate: u32,
-    ssrc: Option<u32>,
+    inbound: Inbound,
     source_ip: Option<IpAddr>,
     server_rtcp: Option<SocketAddr>,
-    playing: bool,
-    last_data: Instant,
+    /// Interleaved RTP and RTCP channels once SETUP chose TCP.
+    channels: Option<(u8, u8)>,
+    /// When PLAY was answered.
+    playing_since: Option<Instant>,
     next_rtcp: Instant,
-    last_ext_seq: Option<u32>,
-    epoch: Instant,
     our_ssrc: u32,
-    pub stats: ReceiverStats,
 }
 
 impl Receiver {
@@ -153,49 +165,44 @@ impl Receiver {
             }
         }
         let conn = conn.ok_or_else(|| connect_err(last))?;
-        let io_err = |what: &str| {
-            let what = what.to_string();
-            move |e| ReceiveError::Io(what, e)
-        };
-        conn.set_nodelay(true).map_err(io_err("socket setup"))?;
+        let setup_err = |e| ReceiveError::Io("socket setup".into(), e);
+        conn.set_nodelay(true).map_err(setup_err)?;
         conn.set_write_timeout(Some(CONNECT_TIMEOUT))
-            .map_err(io_err("socket setup"))?;
-        let server_ip = conn.peer_addr().map_err(io_err("socket setup"))?.ip();
-        let udp = UdpPair::bind(server_ip, cfg.port_range)
-            .map_err(io_err("cannot bind the UDP ports"))?;
-        let rtp_port = udp.rtp_port();
+            .map_err(setup_err)?;
+        let server_ip = conn.peer_addr().map_err(setup_err)?.ip();
+        let udp = if cfg.udp {
+            Some(
+                UdpPair::bind(server_ip, cfg.port_range)
+                    .map_err(|e| ReceiveError::Io("cannot bind the UDP ports".into(), e))?,
+            )
+        } else {
+            None
+        };
         let session = Session::new(SessionConfig {
             url: cfg.url.clone(),
             credentials: cfg.credentials.clone(),
             user_agent: cfg.user_agent.clone(),
-            client_ports: (rtp_port, rtp_port + 1),
+            udp_ports: udp.as_ref().map(|u| (u.rtp_port(), u.rtp_port() + 1)),
+            tcp_allowed: cfg.tcp,
             keep_alive: cfg.keep_alive,
         });
         let now = Instant::now();
         let mut r = Receiver {
-            reorder: ReorderWindow::new(cfg.latency),
-            depay: Depacketizer::new(cfg.wait_for_keyframe),
+            inbound: Inbound::new(cfg.latency, cfg.wait_for_keyframe),
             cfg,
             waker,
             conn,
             server_ip,
             udp,
             session,
-            rtsp_buf: Vec::with_capacity(8192),
+            rtsp_buf: Vec::with_capacity(TCP_READ * 2),
             udp_buf: vec![0; 65536],
-            reception: ReceptionStats::default(),
-            payload_type: None,
-            clock_rate: 90_000,
-            ssrc: None,
             source_ip: None,
             server_rtcp: None,
-            playing: false,
-            last_data: now,
+            channels: None,
+            playing_since: None,
             next_rtcp: now,
-            last_ext_seq: None,
-            epoch: now,
-            our_ssrc: rand_u32(),
-            stats: ReceiverStats::default(),
+            our_ssrc: (crate::rtsp::backoff::random_u64() >> 32) as u32,
         };
         let req = r.session.start(now);
         r.send(&req)?;
@@ -204,15 +211,24 @@ impl Receiver {
 
     /// Latest SPS and its generation counter, for caps.
     pub fn sps(&self) -> (&[u8], u32) {
-        self.depay.au.sps()
+        self.inbound.depay.au.sps()
     }
 
     pub fn clock_rate(&self) -> u32 {
-        self.clock_rate
+        self.inbound.clock_rate()
     }
 
-    pub fn depay(&self) -> &Depacketizer {
-        &self.depay
+    pub fn stats(&self) -> &InboundStats {
+        &self.inbound.stats
+    }
+
+    pub fn nals_dropped(&self) -> u64 {
+        self.inbound.depay.stats.nals_dropped
+    }
+
+    /// Whether RTP comes interleaved on the RTSP connection.
+    pub fn uses_tcp(&self) -> bool {
+        self.session.uses_tcp()
     }
 
     /// Runs until an access unit is complete. Returns it with the time its last packet was processed.
@@ -220,46 +236,30 @@ impl Receiver {
         let mut ready = [false; 4];
         loop {
             let now = Instant::now();
-            if let Some(au) = self.depay.pop() {
+            if let Some(au) = self.inbound.pop() {
                 return Ok((au, now));
             }
-            self.release_reordered(now, false);
-            if let Some(au) = self.depay.pop() {
+            self.inbound.release(now, false);
+            if let Some(au) = self.inbound.pop() {
                 return Ok((au, now));
             }
             if let Some(req) = self.session.poll(now)? {
                 self.send(&req)?;
             }
-            if self.playing {
-                if let Some(t) = self.cfg.timeout {
-                    if now.duration_since(self.last_data) >= t {
-                        return Err(ReceiveError::NoData(t));
-                    }
-                }
+            if let Some(since) = self.playing_since {
+                self.check_data_timeouts(since, now)?;
                 if self.cfg.do_rtcp && now >= self.next_rtcp {
                     self.send_receiver_report(now);
                 }
             }
 
-            let deadline = [
-                self.session.next_deadline(),
-                self.reorder.deadline(),
-                (self.playing && self.cfg.do_rtcp).then_some(self.next_rtcp),
-                self.cfg
-                    .timeout
-                    .filter(|_| self.playing)
-                    .map(|t| self.last_data + t),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let timeout = deadline.map(|d| d.saturating_duration_since(now));
-            let fds = [
-                self.waker.fd(),
-                self.conn.as_raw_fd(),
-                self.udp.rtp.as_raw_fd(),
-                self.udp.rtcp.as_raw_fd(),
-            ];
+            let timeout = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(now));
+            let (rtp_fd, rtcp_fd) = self.udp.as_ref().map_or((-1, -1), |u| {
+                (u.rtp.as_raw_fd() as RawFd, u.rtcp.as_raw_fd() as RawFd)
+            });
+            let fds = [self.waker.fd(), self.conn.as_raw_fd(), rtp_fd, rtcp_fd];
             wait_readable(&fds, timeout, &mut ready)
                 .map_err(|e| ReceiveError::Io("poll".into(), e))?;
             if ready[0] {
@@ -275,6 +275,43 @@ impl Receiver {
                 self.read_rtcp();
             }
         }
+    }
+
+    fn check_data_timeouts(&self, since: Instant, now: Instant) -> Result<(), ReceiveError> {
+        let tcp = self.session.uses_tcp();
+        let last = self.inbound.last_packet();
+        if !tcp
+            && self.cfg.tcp
+            && last.is_none()
+            && now.duration_since(since) >= self.cfg.udp_timeout
+        {
+            return Err(ReceiveError::UdpSilent(self.cfg.udp_timeout));
+        }
+        if let Some(t) = self.cfg.timeout {
+            if now.duration_since(last.unwrap_or(since)) >= t {
+                return Err(ReceiveError::NoData { after: t, tcp });
+            }
+        }
+        Ok(())
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let since = self.playing_since;
+        let last = self.inbound.last_packet().or(since);
+        [
+            self.session.next_deadline(),
+            self.inbound.deadline(),
+            since.filter(|_| self.cfg.do_rtcp).map(|_| self.next_rtcp),
+            since
+                .filter(|_| {
+                    self.cfg.tcp && !self.session.uses_tcp() && self.inbound.last_packet().is_none()
+                })
+                .map(|s| s + self.cfg.udp_timeout),
+            self.cfg.timeout.zip(last).map(|(t, l)| l + t),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Best-effort TEARDOWN, waiting briefly for the reply so the server sees it before the close.
@@ -297,6 +334,7 @@ impl Receiver {
             }
             match self.conn.read(&mut buf) {
                 Ok(0) | Err(_) => break,
+                // Interleaved data may come first; any reply ends the wait.
                 Ok(n) => {
                     if buf[..n].windows(5).any(|w| w == b"RTSP/") {
                         break;
@@ -315,28 +353,31 @@ impl Receiver {
 
     fn read_rtsp(&mut self) -> Result<(), ReceiveError> {
         let old = self.rtsp_buf.len();
-        self.rtsp_buf.resize(old + 16384, 0);
-        let n = match self.conn.read(&mut self.rtsp_buf[old..]) {
-            Ok(n) => n,
+        self.rtsp_buf.resize(old + TCP_READ, 0);
+        let res = self.conn.read(&mut self.rtsp_buf[old..]);
+        self.rtsp_buf.truncate(old + *res.as_ref().unwrap_or(&0));
+        match res {
+            Ok(0) => return Err(ReceiveError::Closed),
+            Ok(_) => {}
             Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock
-                    || e.kind() == io::ErrorKind::Interrupted =>
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
             {
-                0
+                return Ok(())
             }
-            Err(e) => {
-                self.rtsp_buf.truncate(old);
-                return Err(ReceiveError::Io("reading from the camera".into(), e));
-            }
-        };
-        self.rtsp_buf.truncate(old + n);
-        if n == 0 {
-            return Err(ReceiveError::Closed);
+            Err(e) => return Err(ReceiveError::Io("reading from the camera".into(), e)),
         }
+        let now = Instant::now();
         let mut used = 0;
-        while let Some((msg, len)) =
-            parse_message(&self.rtsp_buf[used..]).map_err(ReceiveError::Parse)?
-        {
+        let result = loop {
+            let (msg, len) = match parse_message(&self.rtsp_buf[used..]) {
+                Ok(Some(m)) => m,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(ReceiveError::Parse(e)),
+            };
+            let at = used;
             used += len;
             match msg {
                 Message::Response(resp) => {
@@ -346,31 +387,46 @@ impl Receiver {
                         resp.reason,
                         resp.cseq()
                     );
-                    let now = Instant::now();
-                    for out in self.session.handle_response(&resp, now)? {
-                        self.apply(out, now)?;
+                    let outputs = match self.session.handle_response(&resp, now) {
+                        Ok(o) => o,
+                        Err(e) => break Err(e.into()),
+                    };
+                    if let Err(e) = outputs.into_iter().try_for_each(|out| self.apply(out, now)) {
+                        break Err(e);
                     }
                 }
                 Message::Request { method, cseq } => {
                     // Servers rarely ask us anything; a polite 501 keeps them happy.
-                    crate::debug_log!("server request {} ignored", method);
+                    crate::debug_log!("server request {} answered 501", method);
                     let reply = format!(
                         "RTSP/1.0 501 Not Implemented\r\nCSeq: {}\r\n\r\n",
                         cseq.unwrap_or(0)
                     );
-                    self.conn
-                        .write_all(reply.as_bytes())
-                        .map_err(|e| ReceiveError::Io("replying to the camera".into(), e))?;
+                    if let Err(e) = self.conn.write_all(reply.as_bytes()) {
+                        break Err(ReceiveError::Io("replying to the camera".into(), e));
+                    }
                 }
-                // Interleaved data is not set up on this transport; Reolink sends it anyway.
-                Message::Data { .. } => {}
+                Message::Data { channel, payload } => {
+                    // Only channels we set up, and only once PLAY was answered (Reolink and
+                    // v4l2rtspserver send data before the reply).
+                    let payload = at + payload.start..at + payload.end;
+                    match self.channels.filter(|_| self.playing_since.is_some()) {
+                        Some((rtp, _)) if channel == rtp => {
+                            self.inbound.on_packet(&self.rtsp_buf[payload], now);
+                        }
+                        Some((_, rtcp)) if channel == rtcp => {
+                            self.inbound.on_rtcp(&self.rtsp_buf[payload], now);
+                        }
+                        _ => {}
+                    }
+                }
             }
-        }
+        };
         self.rtsp_buf.drain(..used);
         if self.rtsp_buf.len() > MAX_HEADER_BYTES + MAX_BODY_BYTES {
             return Err(ReceiveError::Parse(ParseError::HeaderTooLarge));
         }
-        Ok(())
+        result
     }
 
     fn apply(&mut self, out: Output, now: Instant) -> Result<(), ReceiveError> {
@@ -383,8 +439,8 @@ impl Receiver {
                     media.control,
                     media.packetization_mode
                 );
-                self.payload_type = Some(media.payload_type);
-                self.clock_rate = media.clock_rate;
+                self.inbound
+                    .set_format(media.payload_type, media.clock_rate);
                 if let Some(ip) = media.connection.as_deref().and_then(|c| c.parse().ok()) {
                     self.source_ip = Some(ip);
                 }
@@ -398,35 +454,64 @@ impl Receiver {
                         );
                     }
                     for nal in &nals {
-                        self.depay.au.set_parameter_set(nal);
+                        self.inbound.depay.au.set_parameter_set(nal);
                     }
                 }
             }
-            Output::SetUp(transport) => {
-                self.ssrc = transport.ssrc;
-                if let Some(ip) = transport.source.as_deref().and_then(|s| s.parse().ok()) {
-                    self.source_ip = Some(ip);
+            Output::SetUp { transport, tcp } => {
+                self.inbound.set_ssrc(transport.ssrc);
+                if tcp {
+                    self.channels = Some(transport.interleaved.unwrap_or((0, 1)));
+                    // TCP delivers in order; waiting for a missing packet would only add latency.
+                    self.inbound = Inbound::new(Duration::ZERO, self.cfg.wait_for_keyframe);
+                    self.reapply_format();
+                    self.inbound.set_ssrc(transport.ssrc);
+                } else {
+                    if let Some(ip) = transport.source.as_deref().and_then(|s| s.parse().ok()) {
+                        self.source_ip = Some(ip);
+                    }
+                    let ip = self.source_ip.unwrap_or(self.server_ip);
+                    self.server_rtcp = transport
+                        .server_port
+                        .map(|(_, rtcp)| SocketAddr::new(ip, rtcp));
                 }
-                let ip = self.source_ip.unwrap_or(self.server_ip);
-                self.server_rtcp = transport
-                    .server_port
-                    .map(|(_, rtcp)| SocketAddr::new(ip, rtcp));
             }
             Output::Playing(_) => {
                 // RTP-Info seq/rtptime are not trusted (Hikvision, Tapo send bogus values); timing
                 // starts from the first packet.
-                crate::debug_log!("playing");
-                self.playing = true;
-                self.last_data = now;
+                crate::debug_log!(
+                    "playing over {}",
+                    if self.session.uses_tcp() {
+                        "TCP"
+                    } else {
+                        "UDP"
+                    }
+                );
+                self.playing_since = Some(now);
                 self.next_rtcp = now + Duration::from_millis(500);
             }
         }
         Ok(())
     }
 
+    fn reapply_format(&mut self) {
+        // The SDP was parsed into the old inbound stream; a TCP switch happens before any packet.
+        if let Some(media) = self.session.media() {
+            self.inbound
+                .set_format(media.payload_type, media.clock_rate);
+            if let Some(sprop) = &media.sprop_parameter_sets {
+                for nal in params::decode_sprop(sprop).0 {
+                    self.inbound.depay.au.set_parameter_set(&nal);
+                }
+            }
+        }
+    }
+
     fn read_rtp(&mut self) -> Result<(), ReceiveError> {
+        let Some(udp) = &self.udp else { return Ok(()) };
+        let expected = self.source_ip.unwrap_or(self.server_ip);
         for _ in 0..UDP_BATCH {
-            let (len, from) = match self.udp.rtp.recv_from(&mut self.udp_buf) {
+            let (len, from) = match udp.rtp.recv_from(&mut self.udp_buf) {
                 Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -434,148 +519,43 @@ impl Receiver {
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
                 Err(e) => return Err(ReceiveError::Io("receiving RTP".into(), e)),
             };
-            self.on_datagram(len, from.ip(), Instant::now());
+            if from.ip() != expected && from.ip() != self.server_ip {
+                self.inbound.foreign_source();
+                continue;
+            }
+            self.inbound.on_packet(&self.udp_buf[..len], Instant::now());
         }
         Ok(())
     }
 
-    fn on_datagram(&mut self, len: usize, from: IpAddr, now: Instant) {
-        let expected_ip = self.source_ip.unwrap_or(self.server_ip);
-        if from != expected_ip && from != self.server_ip {
-            self.stats.foreign_source += 1;
-            return;
-        }
-        let Some(pt) = self.payload_type else {
-            return;
-        };
-        let buf = &self.udp_buf[..len];
-        let pkt = match RtpPacket::parse(buf) {
-            Ok(p) => p,
-            Err(e) => {
-                crate::debug_log!("dropping malformed RTP packet: {}", e);
-                self.stats.malformed += 1;
-                return;
-            }
-        };
-        // Geovision repeats the IDR's last packet with payload type 50.
-        if pkt.payload_type != pt {
-            self.stats.foreign_payload_type += 1;
-            return;
-        }
-        match self.ssrc {
-            None => self.ssrc = Some(pkt.ssrc),
-            Some(s) if s != pkt.ssrc => {
-                // Stale sessions on reused ports, cameras replaying an old session.
-                self.stats.foreign_ssrc += 1;
-                return;
-            }
-            _ => {}
-        }
-        self.last_data = now;
-        self.stats.packets += 1;
-        self.stats.bytes += len as u64;
-        let ext_seq = match self.last_ext_seq {
-            None => u32::from(pkt.sequence),
-            Some(last) => last.wrapping_add_signed(i32::from(seq_delta(last as u16, pkt.sequence))),
-        };
-        if self.last_ext_seq.is_none_or(|l| ext_seq > l) {
-            self.last_ext_seq = Some(ext_seq);
-        }
-        let arrival_rtp = (now.duration_since(self.epoch).as_micros() * 9 / 100) as u32;
-        self.reception
-            .on_packet(ext_seq, pkt.timestamp, arrival_rtp);
-
-        let Self {
-            reorder,
-            depay,
-            stats,
-            ..
-        } = self;
-        let mut verdict = reorder.push(pkt.sequence, buf, now);
-        if verdict == Verdict::Overflow {
-            // The sender restarted or jumped: release what is held, then start over from here.
-            release_reordered(reorder, depay, stats, now, true);
-            reorder.reset();
-            depay.lose();
-            verdict = reorder.push(pkt.sequence, buf, now);
-        }
-        match verdict {
-            Verdict::Now { lost } => {
-                stats.lost += u64::from(lost);
-                depay.push(&pkt, lost > 0);
-            }
-            Verdict::Buffered => stats.reordered += 1,
-            Verdict::Duplicate => stats.duplicates += 1,
-            Verdict::Late | Verdict::Overflow => stats.late += 1,
-        }
-        if !reorder.is_empty() {
-            release_reordered(reorder, depay, stats, now, false);
-        }
-    }
-
-    fn release_reordered(&mut self, now: Instant, force: bool) {
-        release_reordered(
-            &mut self.reorder,
-            &mut self.depay,
-            &mut self.stats,
-            now,
-            force,
-        );
-    }
-
     fn read_rtcp(&mut self) {
+        let Some(udp) = &self.udp else { return };
         let mut buf = [0u8; 1500];
-        while let Ok((n, from)) = self.udp.rtcp.recv_from(&mut buf) {
-            if from.ip() != self.server_ip && Some(from.ip()) != self.source_ip {
-                continue;
-            }
-            if let Some((ssrc, ntp_mid)) = find_sender_report(&buf[..n]) {
-                // Tapo C320WS sends reports for a foreign SSRC.
-                if Some(ssrc) == self.ssrc {
-                    let us = self.epoch.elapsed().as_micros() as u64;
-                    self.reception.on_sender_report(ntp_mid, us);
-                }
+        while let Ok((n, from)) = udp.rtcp.recv_from(&mut buf) {
+            if from.ip() == self.server_ip || Some(from.ip()) == self.source_ip {
+                self.inbound.on_rtcp(&buf[..n], Instant::now());
             }
         }
     }
 
     fn send_receiver_report(&mut self, now: Instant) {
         self.next_rtcp = now + RTCP_INTERVAL;
-        let (Some(dest), Some(ssrc)) = (self.server_rtcp, self.ssrc) else {
+        let mut rr = [0u8; 36];
+        let (head, body) = rr.split_at_mut(4);
+        let body: &mut [u8; 32] = body.try_into().expect("32 bytes");
+        let Some(n) = self.inbound.receiver_report(self.our_ssrc, now, body) else {
             return;
         };
-        let mut rr = [0u8; 32];
-        let us = now.duration_since(self.epoch).as_micros() as u64;
-        let n = self
-            .reception
-            .write_receiver_report(self.our_ssrc, ssrc, us, &mut rr);
-        if let Err(e) = self.udp.rtcp.send_to(&rr[..n], dest) {
+        let result = match (self.channels, &self.udp, self.server_rtcp) {
+            (Some((_, ch)), _, _) => {
+                head.copy_from_slice(&[b'$', ch, 0, n as u8]);
+                self.conn.write_all(&rr[..4 + n])
+            }
+            (None, Some(udp), Some(dest)) => udp.rtcp.send_to(&rr[4..4 + n], dest).map(|_| ()),
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
             crate::debug_log!("RTCP receiver report not sent: {}", e);
         }
     }
-}
-
-/// Feeds the depacketizer with what the reorder window lets go.
-fn release_reordered(
-    reorder: &mut ReorderWindow,
-    depay: &mut Depacketizer,
-    stats: &mut ReceiverStats,
-    now: Instant,
-    force: bool,
-) {
-    while let Some((bytes, lost)) = reorder.pop(now, force) {
-        stats.lost += u64::from(lost);
-        // Stored packets were parsed once already, so this cannot fail.
-        if let Ok(pkt) = RtpPacket::parse(bytes) {
-            depay.push(&pkt, lost > 0);
-        }
-    }
-}
-
-/// A random SSRC for our receiver reports (RFC 3550 §8.1) without a crate for it.
-fn rand_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    h.finish() as u32
 }

@@ -1,5 +1,6 @@
 //! RTP and RTCP: packet parsing, receiver statistics and reports, and the reorder window.
 
+pub mod inbound;
 pub mod packet;
 pub mod reorder;
 pub mod rtcp;

@@ -20,8 +20,10 @@ pub struct SessionConfig {
     pub url: RtspUrl,
     pub credentials: Option<Credentials>,
     pub user_agent: String,
-    /// Our RTP/RTCP UDP ports.
-    pub client_ports: (u16, u16),
+    /// Our RTP/RTCP UDP ports; `None` when UDP is not to be used.
+    pub udp_ports: Option<(u16, u16)>,
+    /// Whether RTP over the RTSP connection (interleaved) may be used, first or as the fallback.
+    pub tcp_allowed: bool,
     pub keep_alive: bool,
 }
 
@@ -31,8 +33,11 @@ pub enum Output {
     Send(Request),
     /// DESCRIBE answered: this is the stream that will be set up.
     Described(H264Media),
-    /// SETUP answered with this transport.
-    SetUp(Transport),
+    /// SETUP answered with this transport; `tcp`: RTP comes interleaved on the RTSP connection.
+    SetUp {
+        transport: Transport,
+        tcp: bool,
+    },
     /// PLAY answered: media flows. RTP-Info of our stream, if any.
     Playing(Option<RtpInfo>),
 }
@@ -70,7 +75,7 @@ impl fmt::Display for SessionError {
                 ..
             } => write!(
                 f,
-                "SETUP: 461 Unsupported Transport — the camera refuses RTP over UDP"
+                "SETUP: 461 Unsupported Transport — the camera accepts none of the transports allowed by `protocols`"
             ),
             SessionError::Status {
                 method,
@@ -126,6 +131,7 @@ pub struct Session {
     media: Option<H264Media>,
     keepalive_method: Method,
     next_keepalive: Option<Instant>,
+    tcp: bool,
 }
 
 impl Session {
@@ -135,6 +141,7 @@ impl Session {
             .clone()
             .or_else(|| cfg.url.credentials.clone());
         Session {
+            tcp: cfg.udp_ports.is_none(),
             base_url: cfg.url.to_string(),
             auth: Authenticator::new(credentials),
             cfg,
@@ -159,6 +166,16 @@ impl Session {
 
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// The media DESCRIBE chose.
+    pub fn media(&self) -> Option<&H264Media> {
+        self.media.as_ref()
+    }
+
+    /// Whether the session uses (or will set up) TCP-interleaved RTP.
+    pub fn uses_tcp(&self) -> bool {
+        self.tcp
     }
 
     pub fn keepalive_method(&self) -> Method {
@@ -285,11 +302,7 @@ impl Session {
                 if !self.base_url.contains("://") {
                     self.base_url = format!("rtsp://{}", self.base_url);
                 }
-                let (rtp, rtcp) = self.cfg.client_ports;
-                let setup = Request::new(Method::Setup, media.control.clone()).with_header(
-                    "Transport",
-                    format!("RTP/AVP;unicast;client_port={rtp}-{rtcp}"),
-                );
+                let setup = self.setup_request(&media.control);
                 self.media = Some(media.clone());
                 self.state = State::Setup;
                 Ok(vec![
@@ -298,6 +311,13 @@ impl Session {
                 ])
             }
             (State::Setup, Method::Setup) => {
+                if !self.tcp && self.cfg.tcp_allowed && (400..500).contains(&resp.status) {
+                    // 461 Unsupported Transport, or another refusal of UDP: try RTP over the connection.
+                    crate::debug_log!("SETUP over UDP refused ({}); trying TCP", resp.status);
+                    self.tcp = true;
+                    let setup = self.setup_request(&pending.template.uri);
+                    return Ok(vec![Output::Send(self.send(setup, now))]);
+                }
                 self.check_ok(resp, &pending.template)?;
                 self.take_session(resp);
                 let transport = resp
@@ -309,7 +329,10 @@ impl Session {
                 let play = Request::new(Method::Play, self.base_url.clone())
                     .with_header("Range", "npt=0.000-");
                 Ok(vec![
-                    Output::SetUp(transport),
+                    Output::SetUp {
+                        transport,
+                        tcp: self.tcp,
+                    },
                     Output::Send(self.send(play, now)),
                 ])
             }
@@ -352,6 +375,14 @@ impl Session {
             }
             _ => Ok(Vec::new()),
         }
+    }
+
+    fn setup_request(&self, control: &str) -> Request {
+        let transport = match self.cfg.udp_ports {
+            Some((rtp, rtcp)) if !self.tcp => format!("RTP/AVP;unicast;client_port={rtp}-{rtcp}"),
+            _ => "RTP/AVP/TCP;unicast;interleaved=0-1".to_string(),
+        };
+        Request::new(Method::Setup, control).with_header("Transport", transport)
     }
 
     fn check_ok(&self, resp: &Response, req: &Request) -> Result<(), SessionError> {
@@ -415,7 +446,8 @@ mod tests {
             url: RtspUrl::parse(url).unwrap(),
             credentials: None,
             user_agent: "test".into(),
-            client_ports: (5000, 5001),
+            udp_ports: Some((5000, 5001)),
+            tcp_allowed: true,
             keep_alive: true,
         }
     }
@@ -488,11 +520,14 @@ mod tests {
             .unwrap();
         assert_eq!(
             out[0],
-            Output::SetUp(Transport {
-                server_port: Some((7000, 7001)),
-                ssrc: Some(0x1234abcd),
-                ..Default::default()
-            })
+            Output::SetUp {
+                transport: Transport {
+                    server_port: Some((7000, 7001)),
+                    ssrc: Some(0x1234abcd),
+                    ..Default::default()
+                },
+                tcp: false
+            }
         );
         let play = sent(&out);
         assert_eq!(play.method, Method::Play);
@@ -633,6 +668,53 @@ mod tests {
             .handle_response(&reply(2, "200 OK", "", SDP), now)
             .unwrap();
         assert_eq!(sent(&out).uri, "rtsp://127.0.0.1/s/stream=0");
+    }
+
+    #[test]
+    fn udp_refused_falls_back_to_tcp() {
+        let now = Instant::now();
+        let mut s = Session::new(cfg("rtsp://127.0.0.1/s"));
+        s.start(now);
+        s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+        s.handle_response(&reply(2, "200 OK", "", SDP), now)
+            .unwrap();
+        let out = s
+            .handle_response(&reply(3, "461 Unsupported Transport", "", ""), now)
+            .unwrap();
+        let setup = sent(&out);
+        assert_eq!(setup.uri, "rtsp://127.0.0.1/s/stream=0");
+        assert_eq!(
+            setup.headers.get("Transport"),
+            Some("RTP/AVP/TCP;unicast;interleaved=0-1")
+        );
+        let out = s
+            .handle_response(
+                &reply(
+                    4,
+                    "200 OK",
+                    "Session: a\r\nTransport: RTP/AVP/TCP;unicast;interleaved=2-3\r\n",
+                    "",
+                ),
+                now,
+            )
+            .unwrap();
+        assert!(
+            matches!(&out[0], Output::SetUp { transport, tcp: true } if transport.interleaved == Some((2, 3)))
+        );
+        // Refused over TCP as well: an error, no loop.
+        let mut c = cfg("rtsp://127.0.0.1/s");
+        c.udp_ports = None;
+        let mut s = Session::new(c);
+        s.start(now);
+        s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+        let out = s
+            .handle_response(&reply(2, "200 OK", "", SDP), now)
+            .unwrap();
+        assert!(sent(&out).headers.get("Transport").unwrap().contains("TCP"));
+        let e = s
+            .handle_response(&reply(3, "461 Unsupported Transport", "", ""), now)
+            .unwrap_err();
+        assert!(e.to_string().contains("461"), "{e}");
     }
 
     #[test]

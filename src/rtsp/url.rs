@@ -24,6 +24,8 @@ pub struct RtspUrl {
     pub host: String,
     pub port: u16,
     pub credentials: Option<Credentials>,
+    /// `rtspt://`: RTP over the RTSP connection only.
+    pub tcp_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +41,7 @@ impl fmt::Display for UrlError {
             UrlError::Invalid(e) => write!(f, "invalid RTSP URL: {e}"),
             UrlError::Scheme(s) => write!(
                 f,
-                "unsupported URL scheme {s:?}; use rtsp://host[:port]/path"
+                "unsupported URL scheme {s:?}; use rtsp://host[:port]/path (or rtspt:// for TCP only)"
             ),
             UrlError::NoHost => write!(f, "the RTSP URL has no host"),
         }
@@ -51,9 +53,13 @@ impl std::error::Error for UrlError {}
 impl RtspUrl {
     pub fn parse(s: &str) -> Result<Self, UrlError> {
         let mut url = url::Url::parse(s.trim()).map_err(|e| UrlError::Invalid(e.to_string()))?;
-        if url.scheme() != "rtsp" {
-            return Err(UrlError::Scheme(url.scheme().to_string()));
-        }
+        let tcp_only = match url.scheme() {
+            "rtsp" => false,
+            "rtspt" => true,
+            other => return Err(UrlError::Scheme(other.to_string())),
+        };
+        // Servers know only rtsp:// in request lines.
+        let _ = url.set_scheme("rtsp");
         let host = url.host_str().ok_or(UrlError::NoHost)?.to_string();
         if host.is_empty() {
             return Err(UrlError::NoHost);
@@ -74,6 +80,7 @@ impl RtspUrl {
                 .to_string(),
             port,
             credentials,
+            tcp_only,
         })
     }
 
@@ -135,6 +142,14 @@ mod tests {
         let u = RtspUrl::parse("rtsp://admin:p@ss@127.0.0.1/s").unwrap();
         assert_eq!(u.credentials.unwrap().password, "p@ss");
         assert_eq!(u.host, "127.0.0.1");
+    }
+
+    #[test]
+    fn rtspt_means_tcp() {
+        let u = RtspUrl::parse("rtspt://127.0.0.1/s").unwrap();
+        assert!(u.tcp_only);
+        assert_eq!(u.as_str(), "rtsp://127.0.0.1/s");
+        assert!(!RtspUrl::parse("rtsp://127.0.0.1/s").unwrap().tcp_only);
     }
 
     #[test]

@@ -1,0 +1,269 @@
+//! One inbound H.264 RTP stream, sans-IO: drops strangers' packets (other SSRC or payload type), keeps
+//! reception statistics for RTCP, puts packets back in order and feeds the depacketizer. The same path
+//! serves UDP datagrams and TCP-interleaved frames.
+
+use super::packet::{seq_delta, RtpPacket};
+use super::reorder::{ReorderWindow, Verdict};
+use super::rtcp::{find_sender_report, ReceptionStats};
+use crate::h264::access_unit::AccessUnit;
+use crate::h264::depacketizer::Depacketizer;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct InboundStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub lost: u64,
+    pub reordered: u64,
+    pub duplicates: u64,
+    pub late: u64,
+    pub foreign_ssrc: u64,
+    pub foreign_source: u64,
+    pub foreign_payload_type: u64,
+    pub malformed: u64,
+}
+
+impl InboundStats {
+    /// Accumulates another connection's counters.
+    pub fn add(&mut self, o: &InboundStats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.lost += o.lost;
+        self.reordered += o.reordered;
+        self.duplicates += o.duplicates;
+        self.late += o.late;
+        self.foreign_ssrc += o.foreign_ssrc;
+        self.foreign_source += o.foreign_source;
+        self.foreign_payload_type += o.foreign_payload_type;
+        self.malformed += o.malformed;
+    }
+}
+
+#[derive(Debug)]
+pub struct Inbound {
+    payload_type: Option<u8>,
+    clock_rate: u32,
+    ssrc: Option<u32>,
+    reorder: ReorderWindow,
+    pub depay: Depacketizer,
+    reception: ReceptionStats,
+    last_ext_seq: Option<u32>,
+    epoch: Instant,
+    last_packet: Option<Instant>,
+    pub stats: InboundStats,
+}
+
+impl Inbound {
+    pub fn new(latency: Duration, wait_for_keyframe: bool) -> Self {
+        Inbound {
+            payload_type: None,
+            clock_rate: 90_000,
+            ssrc: None,
+            reorder: ReorderWindow::new(latency),
+            depay: Depacketizer::new(wait_for_keyframe),
+            reception: ReceptionStats::default(),
+            last_ext_seq: None,
+            epoch: Instant::now(),
+            last_packet: None,
+            stats: InboundStats::default(),
+        }
+    }
+
+    /// From the SDP: packets of other payload types are dropped until this is set.
+    pub fn set_format(&mut self, payload_type: u8, clock_rate: u32) {
+        self.payload_type = Some(payload_type);
+        self.clock_rate = clock_rate;
+    }
+
+    /// From SETUP's `ssrc=`; otherwise the first packet decides.
+    pub fn set_ssrc(&mut self, ssrc: Option<u32>) {
+        self.ssrc = ssrc;
+    }
+
+    pub fn ssrc(&self) -> Option<u32> {
+        self.ssrc
+    }
+
+    pub fn clock_rate(&self) -> u32 {
+        self.clock_rate
+    }
+
+    /// When the last packet of ours arrived.
+    pub fn last_packet(&self) -> Option<Instant> {
+        self.last_packet
+    }
+
+    pub fn deadline(&self) -> Option<Instant> {
+        self.reorder.deadline()
+    }
+
+    pub fn pop(&mut self) -> Option<AccessUnit> {
+        self.depay.pop()
+    }
+
+    /// Counts a packet that came from an address other than the camera's.
+    pub fn foreign_source(&mut self) {
+        self.stats.foreign_source += 1;
+    }
+
+    pub fn on_packet(&mut self, buf: &[u8], now: Instant) {
+        let Some(pt) = self.payload_type else {
+            return;
+        };
+        let pkt = match RtpPacket::parse(buf) {
+            Ok(p) => p,
+            Err(e) => {
+                crate::debug_log!("dropping malformed RTP packet: {}", e);
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        // Geovision repeats the IDR's last packet with payload type 50.
+        if pkt.payload_type != pt {
+            self.stats.foreign_payload_type += 1;
+            return;
+        }
+        match self.ssrc {
+            None => self.ssrc = Some(pkt.ssrc),
+            Some(s) if s != pkt.ssrc => {
+                // Stale sessions on reused ports, cameras replaying an old session.
+                self.stats.foreign_ssrc += 1;
+                return;
+            }
+            _ => {}
+        }
+        self.last_packet = Some(now);
+        self.stats.packets += 1;
+        self.stats.bytes += buf.len() as u64;
+        let ext_seq = match self.last_ext_seq {
+            None => u32::from(pkt.sequence),
+            Some(last) => last.wrapping_add_signed(i32::from(seq_delta(last as u16, pkt.sequence))),
+        };
+        if self.last_ext_seq.is_none_or(|l| ext_seq > l) {
+            self.last_ext_seq = Some(ext_seq);
+        }
+        let arrival =
+            now.duration_since(self.epoch).as_micros() * u128::from(self.clock_rate) / 1_000_000;
+        self.reception
+            .on_packet(ext_seq, pkt.timestamp, arrival as u32);
+
+        let mut verdict = self.reorder.push(pkt.sequence, buf, now);
+        if verdict == Verdict::Overflow {
+            // The sender restarted or jumped: release what is held, then start over from here.
+            self.release(now, true);
+            self.reorder.reset();
+            self.depay.lose();
+            verdict = self.reorder.push(pkt.sequence, buf, now);
+        }
+        match verdict {
+            Verdict::Now { lost } => {
+                self.stats.lost += u64::from(lost);
+                self.depay.push(&pkt, lost > 0);
+            }
+            Verdict::Buffered => self.stats.reordered += 1,
+            Verdict::Duplicate => self.stats.duplicates += 1,
+            Verdict::Late | Verdict::Overflow => self.stats.late += 1,
+        }
+        if !self.reorder.is_empty() {
+            self.release(now, false);
+        }
+    }
+
+    /// Feeds the depacketizer with what the reorder window lets go.
+    pub fn release(&mut self, now: Instant, force: bool) {
+        while let Some((bytes, lost)) = self.reorder.pop(now, force) {
+            self.stats.lost += u64::from(lost);
+            // Stored packets were parsed once already, so this cannot fail.
+            if let Ok(pkt) = RtpPacket::parse(bytes) {
+                self.depay.push(&pkt, lost > 0);
+            }
+        }
+    }
+
+    pub fn on_rtcp(&mut self, buf: &[u8], now: Instant) {
+        if let Some((ssrc, ntp_mid)) = find_sender_report(buf) {
+            // Tapo C320WS sends reports for a foreign SSRC.
+            if Some(ssrc) == self.ssrc {
+                let us = now.duration_since(self.epoch).as_micros() as u64;
+                self.reception.on_sender_report(ntp_mid, us);
+            }
+        }
+    }
+
+    /// A receiver report about our source, once we know it.
+    pub fn receiver_report(
+        &mut self,
+        our_ssrc: u32,
+        now: Instant,
+        out: &mut [u8; 32],
+    ) -> Option<usize> {
+        let ssrc = self.ssrc?;
+        let us = now.duration_since(self.epoch).as_micros() as u64;
+        Some(
+            self.reception
+                .write_receiver_report(our_ssrc, ssrc, us, out),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtp::packet::tests::build;
+
+    fn stream() -> Inbound {
+        let mut s = Inbound::new(Duration::from_millis(50), false);
+        s.set_format(96, 90_000);
+        s
+    }
+
+    #[test]
+    fn reordered_fu_a_is_reassembled() {
+        let mut s = stream();
+        let t = Instant::now();
+        s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
+        assert!(s.pop().is_some());
+        let a = build(2, 3000, false, &[0x7c, 0x81, 1]);
+        let b = build(3, 3000, false, &[0x7c, 0x01, 2]);
+        let c = build(4, 3000, true, &[0x7c, 0x41, 3]);
+        s.on_packet(&a, t);
+        s.on_packet(&c, t);
+        s.on_packet(&b, t);
+        let au = s.pop().unwrap();
+        assert_eq!(au.data, [0, 0, 0, 1, 0x61, 1, 2, 3]);
+        assert!(!au.discont);
+        assert_eq!(s.stats.reordered, 1);
+        assert_eq!(s.stats.lost, 0);
+    }
+
+    #[test]
+    fn strangers_are_dropped_and_counted() {
+        let mut s = stream();
+        let t = Instant::now();
+        s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
+        let mut foreign = build(2, 3000, true, &[0x41, 1]);
+        foreign[8] ^= 0xff;
+        s.on_packet(&foreign, t);
+        let mut pt50 = build(2, 3000, true, &[0x41, 1]);
+        pt50[1] = 0x80 | 50;
+        s.on_packet(&pt50, t);
+        s.on_packet(&[1, 2, 3], t);
+        assert_eq!(s.stats.foreign_ssrc, 1);
+        assert_eq!(s.stats.foreign_payload_type, 1);
+        assert_eq!(s.stats.malformed, 1);
+        assert_eq!(s.stats.packets, 1);
+        let mut rr = [0u8; 32];
+        assert_eq!(s.receiver_report(7, t, &mut rr), Some(32));
+    }
+
+    #[test]
+    fn restart_with_new_sequence_numbers() {
+        let mut s = stream();
+        let t = Instant::now();
+        s.on_packet(&build(100, 0, true, &[0x65, 1]), t);
+        s.pop().unwrap();
+        s.on_packet(&build(40000, 3000, true, &[0x65, 2]), t);
+        let au = s.pop().unwrap();
+        assert!(au.discont);
+    }
+}

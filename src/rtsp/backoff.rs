@@ -1,0 +1,73 @@
+//! Reconnect pacing: exponential backoff from 1 s to a 30 s cap, each delay drawn from the upper half of
+//! its step so that many cameras behind one switch do not reconnect in lockstep.
+
+use std::time::Duration;
+
+pub const INITIAL: Duration = Duration::from_secs(1);
+pub const CAP: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Default, Clone)]
+pub struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    /// Attempts made since the last success.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    /// Delay before the next attempt; `jitter` in [0, 1).
+    pub fn next_delay(&mut self, jitter: f64) -> Duration {
+        let step = INITIAL
+            .saturating_mul(1u32 << self.attempt.min(16))
+            .min(CAP);
+        self.attempt = self.attempt.saturating_add(1);
+        step.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    }
+}
+
+/// A jitter value in [0, 1).
+pub fn jitter() -> f64 {
+    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Random bits from std's per-process random hash keys and the clock; enough for jitter and an RTCP
+/// SSRC, without a crate for it.
+pub fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_to_the_cap() {
+        let mut b = Backoff::default();
+        let steps: Vec<u64> = (0..8).map(|_| b.next_delay(0.999_999).as_secs()).collect();
+        assert_eq!(steps, vec![0, 1, 3, 7, 15, 29, 29, 29]);
+        assert_eq!(b.attempt(), 8);
+        b.reset();
+        assert_eq!(b.next_delay(0.0), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn jitter_spreads() {
+        let j: Vec<f64> = (0..50).map(|_| jitter()).collect();
+        assert!(j.iter().all(|v| (0.0..1.0).contains(v)));
+        assert!(j.iter().any(|&v| (v - j[0]).abs() > 1e-6));
+    }
+}
