@@ -14,7 +14,7 @@ fn keeps_going_through_one_percent_loss() {
     });
     let rec = record(&cam.url(), Duration::from_secs(5), &[]);
     assert!(rec.errors.is_empty(), "{:?}", rec.errors);
-    assert!(cam.dropped.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    assert!(cam.shared.dropped.load(std::sync::atomic::Ordering::SeqCst) > 0);
     let n = rec.frames.len();
     let span =
         (rec.frames[n - 1].pts.unwrap() - rec.frames[0].pts.unwrap()).nseconds() as f64 / 1e9;

@@ -267,6 +267,9 @@ impl ObjectImpl for RustRtspSrc {
             "wait-for-keyframe" => {
                 s.wait_for_keyframe = value.get().expect("type checked upstream")
             }
+            "protocols" => s.protocols = value.get().expect("type checked upstream"),
+            "udp-timeout" => s.udp_timeout_ms = value.get().expect("type checked upstream"),
+            "retry" => s.retry = value.get().expect("type checked upstream"),
             _ => unimplemented!(),
         }
     }

@@ -1,16 +1,17 @@
 //! A small scriptable RTSP "camera" for behaviour a real server can't be made to show: packet loss,
-//! reordering, strangers' packets. It serves real H.264 (encoded once per test process with x264enc and
-//! packetized by rtph264pay) over RTP/UDP, on 127.0.0.1 only.
+//! reordering, strangers' packets, refused or silent UDP, dropped connections, odd keep-alive replies,
+//! expiring sessions, rotating Digest nonces. It serves real H.264 (encoded once per test process with
+//! x264enc, packetized by rtph264pay) over RTP/UDP or interleaved on TCP, on 127.0.0.1 only.
 
 use gst::prelude::*;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// What the camera does to the packet stream. `index` counts packets sent since PLAY.
+/// What the camera does. `index` counts packets sent since PLAY on one connection.
 #[derive(Clone, Default)]
 pub struct Script {
     /// Drop packet `index` when it returns true.
@@ -19,8 +20,23 @@ pub struct Script {
     pub swap: Option<fn(usize) -> bool>,
     /// Before packet `index`, also send a copy of it with another SSRC when it returns true.
     pub foreign_ssrc: Option<fn(usize) -> bool>,
-    /// Extra SDP attribute lines for the video media.
+    /// Extra fmtp parameters for the video media.
     pub fmtp: Option<String>,
+    /// Answer SETUP over UDP with 461 Unsupported Transport.
+    pub refuse_udp: bool,
+    /// Accept UDP but never send a packet on it.
+    pub silent_udp: bool,
+    /// The first connection is closed after this many packets; later ones stream normally.
+    pub close_after: Option<usize>,
+    /// GET_PARAMETER is answered with this status (the stream goes on).
+    pub get_parameter_status: Option<u16>,
+    /// Keep-alive replies carry the previous request's CSeq (Tapo).
+    pub keepalive_wrong_cseq: bool,
+    /// Session timeout announced; a session without a request for this long expires (the camera stops
+    /// sending and answers 454).
+    pub session_timeout: Option<u32>,
+    /// Digest credentials; the nonce changes (stale=true) on the first keep-alive.
+    pub digest: Option<(String, String)>,
 }
 
 pub const SSRC: u32 = 0x2a2a_0001;
@@ -28,12 +44,34 @@ pub const SSRC: u32 = 0x2a2a_0001;
 pub struct FakeCamera {
     pub port: u16,
     stop: Arc<AtomicBool>,
-    pub sent: Arc<AtomicUsize>,
-    pub dropped: Arc<AtomicUsize>,
+    pub shared: Arc<Shared>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
-/// RTP packets of about ten seconds of 320x240 30 fps H.264, encoded once.
+/// What the camera saw and did, for assertions.
+#[derive(Default)]
+pub struct Shared {
+    pub sent: AtomicUsize,
+    pub dropped: AtomicUsize,
+    pub connections: AtomicUsize,
+    /// Requests in arrival order: "METHOD transport-or-empty".
+    pub requests: Mutex<Vec<String>>,
+}
+
+impl Shared {
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    pub fn count(&self, method: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.starts_with(method))
+            .count()
+    }
+}
+
+/// RTP packets of ten seconds of 320x240 30 fps H.264, encoded once.
 pub fn packets() -> &'static [Vec<u8>] {
     static PACKETS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     PACKETS.get_or_init(|| {
@@ -65,15 +103,21 @@ impl FakeCamera {
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
-        let sent = Arc::new(AtomicUsize::new(0));
-        let dropped = Arc::new(AtomicUsize::new(0));
-        let (s, n, d) = (stop.clone(), sent.clone(), dropped.clone());
+        let shared = Arc::new(Shared::default());
+        let (s, sh) = (stop.clone(), shared.clone());
         let thread = thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((conn, _)) => {
-                        let (s, n, d, script) = (s.clone(), n.clone(), d.clone(), script.clone());
-                        thread::spawn(move || serve(conn, packets, script, s, n, d));
+                        let n = sh.connections.fetch_add(1, Ordering::SeqCst);
+                        let conn_state = Connection {
+                            script: script.clone(),
+                            packets,
+                            stop: s.clone(),
+                            shared: sh.clone(),
+                            first: n == 0,
+                        };
+                        thread::spawn(move || conn_state.serve(conn));
                     }
                     Err(_) => thread::sleep(Duration::from_millis(10)),
                 }
@@ -82,8 +126,7 @@ impl FakeCamera {
         FakeCamera {
             port,
             stop,
-            sent,
-            dropped,
+            shared,
             thread: Some(thread),
         }
     }
@@ -102,46 +145,68 @@ impl Drop for FakeCamera {
     }
 }
 
-fn serve(
-    conn: TcpStream,
-    packets: &'static [Vec<u8>],
+struct Connection {
     script: Script,
+    packets: &'static [Vec<u8>],
     stop: Arc<AtomicBool>,
-    sent: Arc<AtomicUsize>,
-    dropped: Arc<AtomicUsize>,
-) {
-    conn.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let mut writer = conn.try_clone().unwrap();
-    let mut reader = BufReader::new(conn);
-    let playing = Arc::new(AtomicBool::new(false));
-    let mut client_rtp: Option<SocketAddr> = None;
-    let url_base = "rtsp://127.0.0.1/stream";
-    let mut lines: Vec<String> = Vec::new();
-    let mut line = String::new();
-    while !stop.load(Ordering::SeqCst) {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
+    shared: Arc<Shared>,
+    first: bool,
+}
+
+enum Dest {
+    Udp(SocketAddr),
+    Tcp,
+}
+
+const NONCES: [&str; 2] = ["0a4f113b", "7c9e2d51"];
+
+impl Connection {
+    fn serve(self, conn: TcpStream) {
+        conn.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let writer = Arc::new(Mutex::new(conn.try_clone().unwrap()));
+        let mut reader = BufReader::new(conn);
+        let playing = Arc::new(AtomicBool::new(false));
+        let last_request = Arc::new(Mutex::new(Instant::now()));
+        let expired = Arc::new(AtomicBool::new(false));
+        let mut dest = None;
+        let mut nonce = 0;
+        let mut keepalives = 0;
+        let mut prev_cseq = String::from("0");
+        let base = "rtsp://127.0.0.1/stream";
+        let mut lines: Vec<String> = Vec::new();
+        let mut line = String::new();
+        loop {
+            if self.stop.load(Ordering::SeqCst)
+                || (playing.load(Ordering::SeqCst) && self.closed_by_script())
             {
-                continue
+                break;
             }
-            Err(_) => break,
-        }
-        if line.trim().is_empty() {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue
+                }
+                Err(_) => break,
+            }
+            if !line.trim().is_empty() {
+                lines.push(line.trim_end().to_string());
+                continue;
+            }
             if lines.is_empty() {
                 continue;
             }
             let req = std::mem::take(&mut lines);
             let method = req[0].split_whitespace().next().unwrap_or("").to_string();
             let header = |name: &str| {
-                req.iter().find_map(|l: &String| {
+                req.iter().find_map(|l| {
                     let (n, v) = l.split_once(':')?;
                     n.trim()
                         .eq_ignore_ascii_case(name)
@@ -149,8 +214,51 @@ fn serve(
                 })
             };
             let cseq = header("CSeq").unwrap_or_default();
+            let transport = header("Transport").unwrap_or_default();
+            self.shared
+                .requests
+                .lock()
+                .unwrap()
+                .push(format!("{method} {transport}").trim().to_string());
+            *last_request.lock().unwrap() = Instant::now();
+            let is_keepalive = matches!(method.as_str(), "GET_PARAMETER" | "OPTIONS")
+                && playing.load(Ordering::SeqCst);
+            let reply_cseq = if is_keepalive && self.script.keepalive_wrong_cseq {
+                prev_cseq.clone()
+            } else {
+                cseq.clone()
+            };
+            prev_cseq = cseq.clone();
+
+            let mut status = "200 OK".to_string();
             let mut extra = String::new();
             let mut body = String::new();
+            if let Some((user, _)) = &self.script.digest {
+                if is_keepalive && keepalives == 0 && nonce == 0 {
+                    // The nonce expires: answer the first keep-alive with a new, stale challenge.
+                    nonce = 1;
+                    keepalives += 1;
+                    let r = format!(
+                        "RTSP/1.0 401 Unauthorized\r\nCSeq: {reply_cseq}\r\nWWW-Authenticate: Digest realm=\"cam\", nonce=\"{}\", stale=true\r\n\r\n",
+                        NONCES[nonce]
+                    );
+                    let _ = writer.lock().unwrap().write_all(r.as_bytes());
+                    continue;
+                }
+                let auth = header("Authorization").unwrap_or_default();
+                let ok = auth.starts_with("Digest ")
+                    && auth.contains(&format!("username=\"{user}\""))
+                    && auth.contains(&format!("nonce=\"{}\"", NONCES[nonce]));
+                if !ok {
+                    let r = format!(
+                        "RTSP/1.0 401 Unauthorized\r\nCSeq: {reply_cseq}\r\nWWW-Authenticate: Digest realm=\"cam\", nonce=\"{}\"\r\n\r\n",
+                        NONCES[nonce]
+                    );
+                    let _ = writer.lock().unwrap().write_all(r.as_bytes());
+                    continue;
+                }
+            }
+            let timeout = self.script.session_timeout.unwrap_or(60);
             match method.as_str() {
                 "OPTIONS" => extra.push_str(
                     "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER\r\n",
@@ -160,117 +268,173 @@ fn serve(
                         "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\na=control:*\r\n\
                          m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1{}\r\n\
                          a=control:trackID=1\r\n",
-                        script.fmtp.as_deref().map(|f| format!(";{f}")).unwrap_or_default()
+                        self.script.fmtp.as_deref().map(|f| format!(";{f}")).unwrap_or_default()
                     );
                     extra.push_str(&format!(
-                        "Content-Type: application/sdp\r\nContent-Base: {url_base}/\r\n"
+                        "Content-Type: application/sdp\r\nContent-Base: {base}/\r\n"
                     ));
                 }
+                "SETUP" if transport.contains("/TCP") => {
+                    dest = Some(Dest::Tcp);
+                    extra.push_str(&format!(
+                        "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1;ssrc={SSRC:08X}\r\n"
+                    ));
+                }
+                "SETUP" if self.script.refuse_udp => status = "461 Unsupported Transport".into(),
                 "SETUP" => {
-                    let transport = header("Transport").unwrap_or_default();
                     let port: u16 = transport
                         .split(';')
                         .find_map(|p| p.trim().strip_prefix("client_port="))
                         .and_then(|p| p.split('-').next()?.parse().ok())
                         .unwrap_or(0);
-                    client_rtp = Some(SocketAddr::from(([127, 0, 0, 1], port)));
+                    dest = Some(Dest::Udp(SocketAddr::from(([127, 0, 0, 1], port))));
                     extra.push_str(&format!(
-                        "Session: 12345678;timeout=60\r\nTransport: RTP/AVP;unicast;client_port={}-{};server_port=6970-6971;ssrc={SSRC:08X}\r\n",
+                        "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP;unicast;client_port={}-{};server_port=6970-6971;ssrc={SSRC:08X}\r\n",
                         port,
                         port + 1
                     ));
                 }
                 "PLAY" => {
-                    extra.push_str(&format!("Session: 12345678\r\nRTP-Info: url={url_base}/trackID=1;seq=0;rtptime=0\r\n"));
-                    if let Some(dest) = client_rtp {
+                    extra.push_str(&format!(
+                        "Session: 12345678\r\nRTP-Info: url={base}/trackID=1;seq=0;rtptime=0\r\n"
+                    ));
+                    let silent = matches!(dest, Some(Dest::Udp(_))) && self.script.silent_udp;
+                    if let (Some(d), false) = (dest.take(), silent) {
                         playing.store(true, Ordering::SeqCst);
-                        let (p, s, n, d, script) = (
-                            playing.clone(),
-                            stop.clone(),
-                            sent.clone(),
-                            dropped.clone(),
-                            script.clone(),
+                        let sender = Sender {
+                            dest: d,
+                            writer: writer.clone(),
+                            playing: playing.clone(),
+                            last_request: last_request.clone(),
+                            expired: expired.clone(),
+                            session_timeout: self.script.session_timeout,
+                            close_after: self.script.close_after.filter(|_| self.first),
+                        };
+                        let (script, packets, stop, shared) = (
+                            self.script.clone(),
+                            self.packets,
+                            self.stop.clone(),
+                            self.shared.clone(),
                         );
-                        thread::spawn(move || send_rtp(dest, packets, script, p, s, n, d));
+                        thread::spawn(move || sender.run(packets, &script, &stop, &shared));
                     }
                 }
                 "TEARDOWN" => {
                     playing.store(false, Ordering::SeqCst);
                     extra.push_str("Session: 12345678\r\n");
                 }
+                _ if expired.load(Ordering::SeqCst) => status = "454 Session Not Found".into(),
+                "GET_PARAMETER" => {
+                    if let Some(s) = self.script.get_parameter_status {
+                        status = format!("{s} Refused");
+                    }
+                    extra.push_str("Session: 12345678\r\n");
+                }
                 _ => extra.push_str("Session: 12345678\r\n"),
             }
             let reply = format!(
-                "RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+                "RTSP/1.0 {status}\r\nCSeq: {reply_cseq}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
                 body.len()
             );
-            if writer.write_all(reply.as_bytes()).is_err() {
+            if writer.lock().unwrap().write_all(reply.as_bytes()).is_err() {
                 break;
             }
-        } else {
-            lines.push(line.trim_end().to_string());
         }
+        playing.store(false, Ordering::SeqCst);
+        let _ = writer.lock().unwrap().shutdown(std::net::Shutdown::Both);
     }
-    playing.store(false, Ordering::SeqCst);
+
+    /// The first connection is cut once the scripted number of packets went out.
+    fn closed_by_script(&self) -> bool {
+        self.first
+            && self
+                .script
+                .close_after
+                .is_some_and(|n| self.shared.sent.load(Ordering::SeqCst) >= n)
+    }
 }
 
-fn send_rtp(
-    dest: SocketAddr,
-    packets: &'static [Vec<u8>],
-    script: Script,
+struct Sender {
+    dest: Dest,
+    writer: Arc<Mutex<TcpStream>>,
     playing: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
-    sent: Arc<AtomicUsize>,
-    dropped: Arc<AtomicUsize>,
-) {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let start = Instant::now();
-    let ts0 = u32::from_be_bytes(packets[0][4..8].try_into().unwrap());
-    let mut held: Option<Vec<u8>> = None;
-    let mut index = 0usize;
-    let mut lap = 0u32;
-    let lap_ts = 300 * 3000u32;
-    while playing.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst) {
-        for p in packets {
-            if !playing.load(Ordering::SeqCst) || stop.load(Ordering::SeqCst) {
-                return;
+    last_request: Arc<Mutex<Instant>>,
+    expired: Arc<AtomicBool>,
+    session_timeout: Option<u32>,
+    close_after: Option<usize>,
+}
+
+impl Sender {
+    fn send(&self, sock: &UdpSocket, pkt: &[u8]) -> bool {
+        match self.dest {
+            Dest::Udp(addr) => sock.send_to(pkt, addr).is_ok(),
+            Dest::Tcp => {
+                let mut frame = vec![b'$', 0];
+                frame.extend_from_slice(&(pkt.len() as u16).to_be_bytes());
+                frame.extend_from_slice(pkt);
+                self.writer.lock().unwrap().write_all(&frame).is_ok()
             }
-            let mut pkt = p.clone();
-            // Continue timestamps and sequence numbers across laps; our own SSRC.
-            let ts = u32::from_be_bytes(pkt[4..8].try_into().unwrap())
-                .wrapping_sub(ts0)
-                .wrapping_add(lap.wrapping_mul(lap_ts));
-            pkt[2..4].copy_from_slice(&(index as u16).to_be_bytes());
-            pkt[4..8].copy_from_slice(&ts.to_be_bytes());
-            pkt[8..12].copy_from_slice(&SSRC.to_be_bytes());
-            let due = start + Duration::from_micros(u64::from(ts) * 100 / 9);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                thread::sleep(wait);
-            }
-            let i = index;
-            index += 1;
-            if script.foreign_ssrc.is_some_and(|f| f(i)) {
-                let mut stranger = pkt.clone();
-                stranger[8..12].copy_from_slice(&0xdead_beefu32.to_be_bytes());
-                let _ = sock.send_to(&stranger, dest);
-            }
-            if script.drop.is_some_and(|f| f(i)) {
-                dropped.fetch_add(1, Ordering::SeqCst);
-                continue;
-            }
-            if let Some(h) = held.take() {
-                let _ = sock.send_to(&pkt, dest);
-                let _ = sock.send_to(&h, dest);
-                sent.fetch_add(2, Ordering::SeqCst);
-                continue;
-            }
-            if script.swap.is_some_and(|f| f(i)) {
-                held = Some(pkt);
-                continue;
-            }
-            let _ = sock.send_to(&pkt, dest);
-            sent.fetch_add(1, Ordering::SeqCst);
         }
-        lap += 1;
+    }
+
+    fn run(self, packets: &[Vec<u8>], script: &Script, stop: &AtomicBool, shared: &Shared) {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let start = Instant::now();
+        let ts0 = u32::from_be_bytes(packets[0][4..8].try_into().unwrap());
+        let mut held: Option<Vec<u8>> = None;
+        let mut index = 0usize;
+        let mut lap = 0u32;
+        loop {
+            for p in packets {
+                let live = self.playing.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst);
+                if !live || self.close_after.is_some_and(|n| index >= n) {
+                    return;
+                }
+                if let Some(t) = self.session_timeout {
+                    if self.last_request.lock().unwrap().elapsed() > Duration::from_secs(t.into()) {
+                        self.expired.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                }
+                let mut pkt = p.clone();
+                // Timestamps and sequence numbers go on across laps; our own SSRC.
+                let ts = u32::from_be_bytes(pkt[4..8].try_into().unwrap())
+                    .wrapping_sub(ts0)
+                    .wrapping_add(lap.wrapping_mul(300 * 3000));
+                pkt[2..4].copy_from_slice(&(index as u16).to_be_bytes());
+                pkt[4..8].copy_from_slice(&ts.to_be_bytes());
+                pkt[8..12].copy_from_slice(&SSRC.to_be_bytes());
+                let due = start + Duration::from_micros(u64::from(ts) * 100 / 9);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    thread::sleep(wait);
+                }
+                let i = index;
+                index += 1;
+                if script.foreign_ssrc.is_some_and(|f| f(i)) {
+                    let mut stranger = pkt.clone();
+                    stranger[8..12].copy_from_slice(&0xdead_beefu32.to_be_bytes());
+                    self.send(&sock, &stranger);
+                }
+                if script.drop.is_some_and(|f| f(i)) {
+                    shared.dropped.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+                if let Some(h) = held.take() {
+                    self.send(&sock, &pkt);
+                    self.send(&sock, &h);
+                    shared.sent.fetch_add(2, Ordering::SeqCst);
+                    continue;
+                }
+                if script.swap.is_some_and(|f| f(i)) {
+                    held = Some(pkt);
+                    continue;
+                }
+                if !self.send(&sock, &pkt) {
+                    return;
+                }
+                shared.sent.fetch_add(1, Ordering::SeqCst);
+            }
+            lap += 1;
+        }
     }
 }

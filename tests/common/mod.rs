@@ -36,6 +36,10 @@ pub struct Recording {
     /// Time from PLAYING to the first error, if any.
     pub error_after: Option<Duration>,
     pub all_messages: Vec<String>,
+    /// Element messages (rustrtspsrc-reconnecting, ...), with when they came.
+    pub element_messages: Vec<(Duration, gst::Structure)>,
+    /// The element's `stats` at the end.
+    pub stats: Option<gst::Structure>,
 }
 
 impl Recording {
@@ -49,13 +53,29 @@ impl Recording {
 
 /// Records from `location` for `duration` (or until an error), with extra element properties.
 pub fn record(location: &str, duration: Duration, props: &[(&str, &dyn ToValue)]) -> Recording {
+    record_with(location, duration, props, None)
+}
+
+/// Like `record`, running `action` once `at` has passed.
+pub fn record_with(
+    location: &str,
+    duration: Duration,
+    props: &[(&str, &dyn ToValue)],
+    mut action: Option<(Duration, Box<dyn FnOnce()>)>,
+) -> Recording {
     init();
     let src = gst::ElementFactory::make("rustrtspsrc")
         .property("location", location)
         .build()
         .expect("rustrtspsrc");
     for (name, value) in props {
-        src.set_property_from_value(name, &value.to_value());
+        let value = value.to_value();
+        let pspec = src.find_property(name).expect("known property");
+        match value.get::<&str>() {
+            // Flags and enums given by nick, as on a gst-launch line.
+            Ok(s) if pspec.value_type() != glib::Type::STRING => src.set_property_from_str(name, s),
+            _ => src.set_property_from_value(name, &value),
+        }
     }
     let sink = gst_app::AppSink::builder().sync(false).build();
     let pipeline = gst::Pipeline::new();
@@ -90,6 +110,12 @@ pub fn record(location: &str, duration: Duration, props: &[(&str, &dyn ToValue)]
     pipeline.set_state(gst::State::Playing).expect("to PLAYING");
     let start = Instant::now();
     while start.elapsed() < duration {
+        if action
+            .as_ref()
+            .is_some_and(|(at, _)| start.elapsed() >= *at)
+        {
+            (action.take().unwrap().1)();
+        }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(50)) else {
             continue;
         };
@@ -103,10 +129,18 @@ pub fn record(location: &str, duration: Duration, props: &[(&str, &dyn ToValue)]
                 rec.error_after.get_or_insert(start.elapsed());
                 break;
             }
-            gst::MessageView::Warning(w) => rec.warnings.push(w.error().to_string()),
+            gst::MessageView::Warning(w) => {
+                rec.warnings.push(format!("{} {:?}", w.error(), w.debug()))
+            }
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure() {
+                    rec.element_messages.push((start.elapsed(), s.to_owned()));
+                }
+            }
             _ => {}
         }
     }
+    out.lock().unwrap().stats = Some(src.property::<gst::Structure>("stats"));
     pipeline.set_state(gst::State::Null).expect("to NULL");
     let mut rec = out.lock().unwrap();
     std::mem::take(&mut *rec)
@@ -188,4 +222,43 @@ pub fn nal_types(au: &[u8]) -> Vec<u8> {
         }
     }
     types
+}
+
+impl Recording {
+    pub fn messages_named(&self, name: &str) -> Vec<&gst::Structure> {
+        self.element_messages
+            .iter()
+            .filter(|(_, s)| s.name() == name)
+            .map(|(_, s)| s)
+            .collect()
+    }
+
+    pub fn stat(&self, field: &str) -> u64 {
+        self.stats.as_ref().unwrap().get::<u64>(field).unwrap()
+    }
+
+    /// PTS strictly increase, the first buffer is a keyframe, and the whole stream decodes cleanly.
+    pub fn assert_plays(&self) {
+        assert!(!self.frames.is_empty(), "no frames");
+        assert!(
+            !self.frames[0].flags.contains(gst::BufferFlags::DELTA_UNIT),
+            "first buffer is not a keyframe"
+        );
+        let pts: Vec<u64> = self
+            .frames
+            .iter()
+            .map(|f| f.pts.expect("PTS").nseconds())
+            .collect();
+        assert!(
+            pts.windows(2).all(|w| w[1] > w[0]),
+            "PTS not increasing: {pts:?}"
+        );
+        let stream = self.annexb();
+        let (decoded, problems) = decode(&stream);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(decoded, self.frames.len(), "decoded frames vs access units");
+        if let Some(errors) = ffmpeg_errors(&stream) {
+            assert!(errors.is_empty(), "ffmpeg: {errors}");
+        }
+    }
 }

@@ -49,6 +49,7 @@ pub struct TestServer {
     pub path: String,
     main_loop: glib::MainLoop,
     context: glib::MainContext,
+    server: gst_rtsp_server::RTSPServer,
     source: Option<glib::SourceId>,
     thread: Option<std::thread::JoinHandle<()>>,
     teardowns: Arc<AtomicUsize>,
@@ -118,16 +119,13 @@ impl TestServer {
             u16::try_from(server.bound_port()).map_err(|_| glib::bool_error!("not bound"))?;
         let main_loop = glib::MainLoop::new(Some(&ctx), false);
         let ml = main_loop.clone();
-        let thread = std::thread::spawn(move || {
-            // Keep the server alive as long as its loop runs.
-            let _server = server;
-            ml.run();
-        });
+        let thread = std::thread::spawn(move || ml.run());
         Ok(TestServer {
             port,
             path: opts.path,
             main_loop,
             context: ctx,
+            server,
             source: Some(source),
             thread: Some(thread),
             teardowns,
@@ -160,6 +158,9 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        // Close every client with its media, as a server that goes away would.
+        self.server
+            .client_filter(Some(&mut |_, _| gst_rtsp_server::RTSPFilterResult::Remove));
         // The source lives in our own context, which SourceId::remove (default context) cannot see.
         if let Some(source) = self
             .source

@@ -1,0 +1,265 @@
+//! Transports and recovery: TCP interleaved, automatic UDP→TCP, reconnecting by itself, keep-alive and
+//! auth robustness. Real server where it can show the behaviour, the scriptable fake camera where not.
+
+mod common;
+
+use common::fake_camera::{FakeCamera, Script};
+use common::server::{ServerOptions, TestServer};
+use common::{record, record_with};
+use std::time::Duration;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+#[test]
+fn tcp_interleaved_from_a_real_server() {
+    common::init();
+    let srv = TestServer::start(ServerOptions::default()).unwrap();
+    let rec = record(&srv.url(), secs(3), &[("protocols", &"tcp")]);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert!(rec.frames.len() > 45, "{} frames", rec.frames.len());
+    rec.assert_plays();
+    assert_eq!(
+        rec.stats
+            .as_ref()
+            .unwrap()
+            .get::<&str>("transport")
+            .unwrap(),
+        "tcp"
+    );
+
+    let url = srv.url().replace("rtsp://", "rtspt://");
+    let rec = record(&url, secs(2), &[]);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert_eq!(
+        rec.stats
+            .as_ref()
+            .unwrap()
+            .get::<&str>("transport")
+            .unwrap(),
+        "tcp"
+    );
+}
+
+#[test]
+fn udp_refused_with_461_falls_back_to_tcp() {
+    let cam = FakeCamera::start(Script {
+        refuse_udp: true,
+        ..Default::default()
+    });
+    let rec = record(&cam.url(), secs(3), &[]);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    rec.assert_plays();
+    let setups: Vec<String> = cam
+        .shared
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("SETUP"))
+        .collect();
+    assert!(setups[0].contains("client_port="), "{setups:?}");
+    assert!(setups[1].contains("RTP/AVP/TCP"), "{setups:?}");
+}
+
+#[test]
+fn silent_udp_falls_back_to_tcp_with_a_warning() {
+    let cam = FakeCamera::start(Script {
+        silent_udp: true,
+        ..Default::default()
+    });
+    let rec = record(&cam.url(), secs(4), &[("udp-timeout", &500u32)]);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert!(
+        rec.warnings.iter().any(|w| w.contains("firewall")),
+        "{:?}",
+        rec.warnings
+    );
+    rec.assert_plays();
+    let reqs = cam.shared.requests();
+    let teardown = reqs
+        .iter()
+        .position(|r| r == "TEARDOWN")
+        .expect("TEARDOWN of the UDP session");
+    let tcp_setup = reqs
+        .iter()
+        .position(|r| r.contains("RTP/AVP/TCP"))
+        .expect("SETUP over TCP");
+    assert!(teardown < tcp_setup, "{reqs:?}");
+}
+
+#[test]
+fn reconnects_after_the_camera_drops_the_connection() {
+    let cam = FakeCamera::start(Script {
+        close_after: Some(150),
+        ..Default::default()
+    });
+    let rec = record(&cam.url(), secs(6), &[]);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    let reconnecting = rec.messages_named("rustrtspsrc-reconnecting");
+    assert!(!reconnecting.is_empty(), "{:?}", rec.element_messages);
+    assert_eq!(reconnecting[0].get::<u32>("attempt").unwrap(), 1);
+    assert!(reconnecting[0]
+        .get::<&str>("reason")
+        .unwrap()
+        .contains("closed"));
+    assert_eq!(rec.messages_named("rustrtspsrc-reconnected").len(), 1);
+    assert!(
+        cam.shared
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 2
+    );
+    assert_eq!(rec.stat("reconnects"), 1);
+    // After the reconnect: a keyframe with DISCONT, time still moving forward, and the file still plays.
+    let after = rec
+        .frames
+        .iter()
+        .skip(1)
+        .position(|f| f.flags.contains(gst::BufferFlags::DISCONT))
+        .expect("a DISCONT buffer after the reconnect")
+        + 1;
+    assert!(!rec.frames[after]
+        .flags
+        .contains(gst::BufferFlags::DELTA_UNIT));
+    assert!(
+        rec.frames.len() > after + 20,
+        "too few frames after the reconnect"
+    );
+    rec.assert_plays();
+}
+
+#[test]
+fn reconnects_after_a_server_restart() {
+    common::init();
+    let srv = TestServer::start(ServerOptions::default()).unwrap();
+    let port = srv.port;
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(srv)));
+    let s2 = slot.clone();
+    let restart = Box::new(move || {
+        // A new server on the same port: new session, SSRC and sequence numbers.
+        drop(s2.lock().unwrap().take());
+        *s2.lock().unwrap() = Some(
+            TestServer::start(ServerOptions {
+                port,
+                ..Default::default()
+            })
+            .unwrap(),
+        );
+    });
+    let rec = record_with(
+        &format!("rtsp://127.0.0.1:{port}/test"),
+        secs(8),
+        &[("timeout", &2u32)],
+        Some((secs(2), restart)),
+    );
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert!(
+        !rec.messages_named("rustrtspsrc-reconnected").is_empty(),
+        "{:?}",
+        rec.element_messages
+    );
+    let last = rec.frames.last().unwrap().pts.unwrap() - rec.frames[0].pts.unwrap();
+    assert!(
+        last > gst::ClockTime::from_seconds(4),
+        "recording stopped at {last}"
+    );
+    rec.assert_plays();
+}
+
+#[test]
+fn keepalive_refused_switches_to_options() {
+    let cam = FakeCamera::start(Script {
+        session_timeout: Some(2),
+        get_parameter_status: Some(400),
+        keepalive_wrong_cseq: true,
+        ..Default::default()
+    });
+    let rec = record(&cam.url(), secs(4), &[]);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert!(
+        rec.element_messages.is_empty(),
+        "{:?}",
+        rec.element_messages
+    );
+    let reqs = cam.shared.requests();
+    let ka: Vec<&String> = reqs
+        .iter()
+        .skip_while(|r| !r.starts_with("PLAY"))
+        .skip(1)
+        .filter(|r| *r != "TEARDOWN")
+        .collect();
+    assert!(ka.len() >= 3, "{reqs:?}");
+    assert!(ka[0].starts_with("GET_PARAMETER"), "{reqs:?}");
+    assert!(ka[1..].iter().all(|r| r.starts_with("OPTIONS")), "{reqs:?}");
+}
+
+#[test]
+fn expired_session_reconnects() {
+    // No keep-alives: the camera expires the session after 2 s and stops sending.
+    let cam = FakeCamera::start(Script {
+        session_timeout: Some(2),
+        ..Default::default()
+    });
+    let rec = record(
+        &cam.url(),
+        secs(8),
+        &[("do-rtsp-keep-alive", &false), ("timeout", &1u32)],
+    );
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    let reconnecting = rec.messages_named("rustrtspsrc-reconnecting");
+    assert!(!reconnecting.is_empty(), "{:?}", rec.element_messages);
+    assert!(reconnecting[0]
+        .get::<&str>("reason")
+        .unwrap()
+        .contains("no RTP packets"));
+    assert!(!rec.messages_named("rustrtspsrc-reconnected").is_empty());
+    rec.assert_plays();
+}
+
+#[test]
+fn digest_nonce_change_on_keepalive() {
+    let cam = FakeCamera::start(Script {
+        session_timeout: Some(2),
+        digest: Some(("admin".into(), "pw".into())),
+        ..Default::default()
+    });
+    let url = cam.url().replace("rtsp://", "rtsp://admin:pw@");
+    let rec = record(&url, secs(4), &[]);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert!(
+        rec.element_messages.is_empty(),
+        "{:?}",
+        rec.element_messages
+    );
+    // The stale keep-alive was answered again with the new nonce, and later ones went through.
+    assert!(
+        cam.shared.count("GET_PARAMETER") >= 3,
+        "{:?}",
+        cam.shared.requests()
+    );
+    let last = rec.frames.last().unwrap().pts.unwrap() - rec.frames[0].pts.unwrap();
+    assert!(last > gst::ClockTime::from_seconds(2));
+}
+
+#[test]
+fn retry_limit_ends_with_an_error() {
+    let cam = FakeCamera::start(Script::default());
+    let port = cam.port;
+    // Take the camera away for good after the first connection.
+    let gone = Box::new(move || drop(cam));
+    let rec = record_with(
+        &format!("rtsp://127.0.0.1:{port}/stream"),
+        secs(8),
+        &[("retry", &2u32)],
+        Some((Duration::from_millis(1500), gone)),
+    );
+    assert!(!rec.frames.is_empty());
+    assert_eq!(
+        rec.messages_named("rustrtspsrc-reconnecting").len(),
+        2,
+        "{:?}",
+        rec.element_messages
+    );
+    let (_, debug) = &rec.errors.first().expect("an error after the retries");
+    assert!(debug.contains("giving up after 2"), "{debug}");
+}
