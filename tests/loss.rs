@@ -14,7 +14,20 @@ fn keeps_going_through_one_percent_loss() {
     });
     let rec = record(&cam.url(), Duration::from_secs(5), &[]);
     assert!(rec.errors.is_empty(), "{:?}", rec.errors);
-    assert!(cam.shared.dropped.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    let dropped = cam.shared.dropped.load(std::sync::atomic::Ordering::SeqCst) as u64;
+    assert!(dropped > 0);
+    // The element counts exactly the packets the camera left out (give or take the last one in flight).
+    let lost = rec.stat("packets-lost");
+    assert!(
+        lost <= dropped && lost + 1 >= dropped,
+        "lost {lost}, dropped {dropped}"
+    );
+    assert_eq!(
+        rec.stat("packets-reordered"),
+        0,
+        "a gap is not a reordering"
+    );
+    assert_eq!(rec.stat("access-units-pushed"), rec.frames.len() as u64);
     let n = rec.frames.len();
     let span =
         (rec.frames[n - 1].pts.unwrap() - rec.frames[0].pts.unwrap()).nseconds() as f64 / 1e9;
@@ -72,6 +85,14 @@ fn reordered_packets_are_put_back_and_strangers_ignored() {
             .skip(1)
             .all(|f| !f.flags.contains(gst::BufferFlags::DISCONT)),
         "a reordered packet was taken for lost"
+    );
+    assert!(rec.stat("packets-reordered") > 10);
+    assert_eq!(rec.stat("packets-lost"), 0);
+    assert!(rec.stat("foreign-ssrc-dropped") > 5);
+    assert!(
+        rec.stat("bitrate") > 100_000,
+        "bitrate {}",
+        rec.stat("bitrate")
     );
     let stream = rec.annexb();
     let (decoded, problems) = decode(&stream);

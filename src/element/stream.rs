@@ -60,6 +60,7 @@ pub struct Stream {
     receiver: Option<Receiver>,
     timeline: Timeline,
     sps_generation: Option<u32>,
+    timeline_epoch: u32,
     backoff: Backoff,
     /// Set once media flowed; before that, failures are configuration errors and end the stream.
     played: bool,
@@ -76,6 +77,7 @@ impl Stream {
             receiver: None,
             timeline: Timeline::default(),
             sps_generation: None,
+            timeline_epoch: 0,
             backoff: Backoff::default(),
             played: false,
             discont: false,
@@ -141,6 +143,10 @@ impl Stream {
             }
         }
 
+        if receiver.timeline_epoch() != self.timeline_epoch {
+            self.timeline_epoch = receiver.timeline_epoch();
+            self.timeline.restart();
+        }
         let now_rt = running_time().unwrap_or(0);
         let waited = Instant::now().duration_since(completed).as_nanos() as u64;
         let arrival = now_rt.saturating_sub(waited);
@@ -220,6 +226,7 @@ impl Stream {
         self.stats.lock().unwrap().reconnects += 1;
         self.discont = true;
         self.timeline.restart();
+        self.timeline_epoch = 0;
         self.sps_generation = None;
         let mut woken = [false];
         let _ = wait_readable(&[self.waker.fd()], Some(delay), &mut woken);

@@ -56,6 +56,7 @@ pub struct AuBuilder {
     sps_generation: u32,
     ready: VecDeque<AccessUnit>,
     capacity_hint: usize,
+    warned_annexb: bool,
     pub stats: AuStats,
 }
 
@@ -78,6 +79,7 @@ impl AuBuilder {
             sps_generation: 0,
             ready: VecDeque::with_capacity(4),
             capacity_hint: 64 * 1024,
+            warned_annexb: false,
             stats: AuStats::default(),
         }
     }
@@ -148,14 +150,46 @@ impl AuBuilder {
     }
 
     pub fn end_nal(&mut self) {
-        let Some(start) = self.nal_start.take() else {
+        let Some(mut start) = self.nal_start.take() else {
             return;
         };
+        loop {
+            // A NAL unit never holds 00 00 01 (emulation prevention), so one found here is a start code:
+            // V380 Pro sends Annex-B inside RTP (SPS‖PPS‖IDR in one FU-A, single NAL or STAP-A entry).
+            // Searching the reassembled unit also catches start codes straddling fragments.
+            let embedded =
+                memchr::memmem::find(&self.buf[start + 5..], &[0, 0, 1]).map(|p| start + 5 + p);
+            let tail = embedded.map(|at| self.buf.split_off(at));
+            self.close_nal(start);
+            let Some(tail) = tail else {
+                return;
+            };
+            if tail.len() <= 3 {
+                return;
+            }
+            if !self.warned_annexb {
+                self.warned_annexb = true;
+                gst::warning!(
+                    crate::CAT,
+                    "camera sends start codes inside RTP payloads; splitting them"
+                );
+            }
+            start = self.buf.len();
+            self.buf.extend_from_slice(&START_CODE);
+            self.buf.extend_from_slice(&tail[3..]);
+        }
+    }
+
+    fn close_nal(&mut self, start: usize) {
         // Dahua pads NAL units with zero bytes; a NAL never ends in 0x00 (rbsp_stop_one_bit).
         while self.buf.len() > start + 5 && self.buf.last() == Some(&0) {
             self.buf.pop();
         }
         let mut start = start;
+        if self.buf.len() <= start + 4 {
+            self.buf.truncate(start);
+            return;
+        }
         let nal_type = self.buf[start + 4] & 0x1f;
         if self.has_vcl && matches!(nal_type, NAL_SPS | NAL_PPS) {
             let stored = if nal_type == NAL_SPS {
@@ -524,6 +558,33 @@ mod tests {
             ]
             .concat()
         );
+    }
+
+    #[test]
+    fn annexb_inside_a_nal_is_split() {
+        // V380 Pro: one NAL (FU type SPS) holding SPS‖00000001‖PPS‖000001‖IDR, then trailing junk start code.
+        let mut b = AuBuilder::new(false);
+        b.begin_nal(0, 0x67);
+        b.extend(&[0x42, 0xc0, 0x1e, 0, 0]);
+        b.extend(&[0, 1, 0x68, 0xce, 0x3c, 0x80, 0, 0, 1]); // start code split across two "fragments"
+        b.extend(&[0x65, 7, 7, 0, 0, 1]);
+        b.end_nal();
+        b.marker();
+        let au = b.pop().unwrap();
+        assert!(au.idr);
+        assert_eq!(
+            au.data,
+            [
+                &START_CODE[..],
+                SPS,
+                &START_CODE,
+                PPS,
+                &START_CODE,
+                &[0x65, 7, 7]
+            ]
+            .concat()
+        );
+        assert_eq!(b.sps().0, SPS);
     }
 
     #[test]

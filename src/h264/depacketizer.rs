@@ -22,6 +22,7 @@ pub struct Depacketizer {
     /// Timestamp and NAL type of the FU-A being reassembled.
     fu: Option<(u64, u8)>,
     warned_fu_type: bool,
+    timeline_epoch: u32,
     pub au: AuBuilder,
     pub stats: DepayStats,
 }
@@ -32,6 +33,7 @@ impl Depacketizer {
             ts: TimestampUnwrapper::default(),
             fu: None,
             warned_fu_type: false,
+            timeline_epoch: 0,
             au: AuBuilder::new(wait_for_keyframe),
             stats: DepayStats::default(),
         }
@@ -41,10 +43,16 @@ impl Depacketizer {
         self.au.pop()
     }
 
-    /// Forgets timestamps and partial data, e.g. when the sender restarted.
+    /// Forgets timestamps and partial data: a new sender (SSRC) with its own RTP clock follows.
     pub fn reset_timeline(&mut self) {
         self.ts.reset();
+        self.timeline_epoch = self.timeline_epoch.wrapping_add(1);
         self.lose();
+    }
+
+    /// Changes whenever RTP timestamps start over, so the buffer timeline can start over too.
+    pub fn timeline_epoch(&self) -> u32 {
+        self.timeline_epoch
     }
 
     /// Packets were lost before the next one.
@@ -297,6 +305,34 @@ mod tests {
         push(&mut d, 0, 0, true, &[24, 0], false);
         assert_eq!(d.pop(), None);
         assert_eq!(d.stats.unsupported, 7);
+    }
+
+    #[test]
+    fn start_codes_inside_single_nal_and_stap_a() {
+        let mut d = Depacketizer::new(false);
+        // Single NAL packet carrying SPS‖00000001‖PPS‖00000001‖IDR (V380 Pro).
+        push(
+            &mut d,
+            0,
+            0,
+            true,
+            &[0x67, 1, 0, 0, 0, 1, 0x68, 2, 0, 0, 0, 1, 0x65, 3],
+            false,
+        );
+        assert_eq!(
+            d.pop().unwrap().data,
+            annexb(&[&[0x67, 1], &[0x68, 2], &[0x65, 3]])
+        );
+        // STAP-A entry with an embedded start code.
+        push(
+            &mut d,
+            1,
+            3000,
+            true,
+            &[24, 0, 7, 0x41, 4, 0, 0, 1, 0x41, 5],
+            false,
+        );
+        assert_eq!(d.pop().unwrap().data, annexb(&[&[0x41, 4], &[0x41, 5]]));
     }
 
     #[test]

@@ -222,6 +222,11 @@ impl Receiver {
         &self.inbound.stats
     }
 
+    /// Changes when RTP timestamps start over (the camera switched SSRC).
+    pub fn timeline_epoch(&self) -> u32 {
+        self.inbound.depay.timeline_epoch()
+    }
+
     pub fn nals_dropped(&self) -> u64 {
         self.inbound.depay.stats.nals_dropped
     }

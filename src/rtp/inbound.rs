@@ -50,8 +50,16 @@ pub struct Inbound {
     last_ext_seq: Option<u32>,
     epoch: Instant,
     last_packet: Option<Instant>,
+    /// A steady other SSRC while ours is silent: (ssrc, packets seen in a row).
+    candidate: Option<(u32, u32)>,
     pub stats: InboundStats,
 }
+
+/// Our SSRC silent this long, and another one steady for this many packets: the camera restarted its
+/// encoder with a new SSRC, so follow it. Short of that, other SSRCs are strangers (stale sessions,
+/// replays) and dropped.
+const SSRC_SWITCH_SILENCE: Duration = Duration::from_millis(500);
+const SSRC_SWITCH_PACKETS: u32 = 30;
 
 impl Inbound {
     pub fn new(latency: Duration, wait_for_keyframe: bool) -> Self {
@@ -65,6 +73,7 @@ impl Inbound {
             last_ext_seq: None,
             epoch: Instant::now(),
             last_packet: None,
+            candidate: None,
             stats: InboundStats::default(),
         }
     }
@@ -126,11 +135,13 @@ impl Inbound {
         match self.ssrc {
             None => self.ssrc = Some(pkt.ssrc),
             Some(s) if s != pkt.ssrc => {
-                // Stale sessions on reused ports, cameras replaying an old session.
-                self.stats.foreign_ssrc += 1;
-                return;
+                if !self.follow_new_ssrc(pkt.ssrc, now) {
+                    // Stale sessions on reused ports, cameras replaying an old session.
+                    self.stats.foreign_ssrc += 1;
+                    return;
+                }
             }
-            _ => {}
+            _ => self.candidate = None,
         }
         self.last_packet = Some(now);
         self.stats.packets += 1;
@@ -147,6 +158,7 @@ impl Inbound {
         self.reception
             .on_packet(ext_seq, pkt.timestamp, arrival as u32);
 
+        let waiting = !self.reorder.is_empty();
         let mut verdict = self.reorder.push(pkt.sequence, buf, now);
         if verdict == Verdict::Overflow {
             // The sender restarted or jumped: release what is held, then start over from here.
@@ -157,16 +169,43 @@ impl Inbound {
         }
         match verdict {
             Verdict::Now { lost } => {
+                // Filling the gap the window was waiting on: this one came out of order.
+                if waiting && lost == 0 {
+                    self.stats.reordered += 1;
+                }
                 self.stats.lost += u64::from(lost);
                 self.depay.push(&pkt, lost > 0);
             }
-            Verdict::Buffered => self.stats.reordered += 1,
+            Verdict::Buffered => {}
             Verdict::Duplicate => self.stats.duplicates += 1,
             Verdict::Late | Verdict::Overflow => self.stats.late += 1,
         }
         if !self.reorder.is_empty() {
             self.release(now, false);
         }
+    }
+
+    fn follow_new_ssrc(&mut self, ssrc: u32, now: Instant) -> bool {
+        let count = match self.candidate {
+            Some((c, n)) if c == ssrc => n + 1,
+            _ => 1,
+        };
+        self.candidate = Some((ssrc, count));
+        let ours_silent = self
+            .last_packet
+            .is_some_and(|t| now.duration_since(t) >= SSRC_SWITCH_SILENCE);
+        if !(ours_silent && count >= SSRC_SWITCH_PACKETS) {
+            return false;
+        }
+        crate::debug_log!("following new SSRC {:08x}", ssrc);
+        self.ssrc = Some(ssrc);
+        self.candidate = None;
+        self.release(now, true);
+        self.reorder.reset();
+        self.last_ext_seq = None;
+        self.reception = ReceptionStats::default();
+        self.depay.reset_timeline();
+        true
     }
 
     /// Feeds the depacketizer with what the reorder window lets go.
@@ -254,6 +293,39 @@ mod tests {
         assert_eq!(s.stats.packets, 1);
         let mut rr = [0u8; 32];
         assert_eq!(s.receiver_report(7, t, &mut rr), Some(32));
+    }
+
+    #[test]
+    fn follows_a_restarted_encoder_but_not_a_stray_stream() {
+        let mut s = stream();
+        let t = Instant::now();
+        s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
+        s.pop().unwrap();
+        let other = |seq: u16| {
+            let mut p = build(seq, 777_000 + u32::from(seq) * 3000, true, &[0x65, 9]);
+            p[8..12].copy_from_slice(&0xabcdu32.to_be_bytes());
+            p
+        };
+        // Interleaved with ours: a stranger, always dropped.
+        for i in 0..40u16 {
+            s.on_packet(&other(i), t);
+            s.on_packet(
+                &build(2 + i, 3000 * (u32::from(i) + 1), true, &[0x41, 1]),
+                t,
+            );
+        }
+        assert_eq!(s.stats.foreign_ssrc, 40);
+        while s.pop().is_some() {}
+        // Ours stops; the other runs steadily: followed, with DISCONT and a new timeline.
+        let later = t + Duration::from_secs(1);
+        let epoch = s.depay.timeline_epoch();
+        for i in 100..140u16 {
+            s.on_packet(&other(i), later);
+        }
+        assert_ne!(s.depay.timeline_epoch(), epoch);
+        let au = s.pop().expect("frames of the new SSRC");
+        assert!(au.discont && au.idr);
+        assert_eq!(s.ssrc(), Some(0xabcd));
     }
 
     #[test]
