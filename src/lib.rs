@@ -7,6 +7,8 @@
 use once_cell::sync::Lazy;
 
 pub mod element;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod h264;
 pub mod net;
 pub mod rtp;

@@ -66,6 +66,10 @@ pub struct SpsInfo {
 
 /// Parses an SPS NAL unit (with its header byte).
 pub fn sps_info(nal: &[u8]) -> Result<SpsInfo, String> {
+    // h264-reader 0.9's decode_nal underflows on inputs shorter than two bytes.
+    if nal.len() < 4 {
+        return Err(format!("SPS of {} bytes is too short", nal.len()));
+    }
     let rbsp = decode_nal(nal).map_err(|e| format!("bad SPS: {e}"))?;
     // Reolink doorbells append bytes after the SPS data, which fails the RBSP end check: retry with
     // the tail cut off a byte at a time.
@@ -192,6 +196,7 @@ mod tests {
         assert_eq!((info.width, info.height), (320, 240));
         assert_eq!(info.framerate, Some((30, 1)));
         assert!(sps_info(&[0x67]).is_err());
+        assert!(sps_info(&[]).is_err());
         assert!(sps_info(&[0x67, 0xff, 0xff]).is_err());
     }
 }

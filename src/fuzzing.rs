@@ -1,0 +1,89 @@
+//! Entry points for the fuzz targets in `fuzz/`, kept in the library so that the test suite can replay the
+//! seed corpus through exactly the same code (`tests/fuzz_corpus.rs`) without a fuzzer.
+
+use crate::h264::params;
+use crate::rtp::inbound::Inbound;
+use crate::rtp::packet::RtpPacket;
+use crate::rtp::rtcp::find_sender_report;
+use crate::rtsp::headers;
+use crate::rtsp::message::{parse_message, Message};
+use crate::rtsp::sdp;
+use std::time::{Duration, Instant};
+
+/// RTSP reader fed in pieces: the first byte picks where the input is split, as reads from a socket do.
+pub fn rtsp_stream(data: &[u8]) {
+    let Some((&split, data)) = data.split_first() else {
+        return;
+    };
+    let cut = usize::from(split) % (data.len() + 1);
+    let mut buf = Vec::new();
+    for piece in [&data[..cut], &data[cut..]] {
+        buf.extend_from_slice(piece);
+        let mut used = 0;
+        while let Ok(Some((msg, len))) = parse_message(&buf[used..]) {
+            assert!(len > 0 && used + len <= buf.len());
+            if let Message::Data { payload, .. } = &msg {
+                assert!(used + payload.end <= buf.len());
+            }
+            if let Message::Response(r) = &msg {
+                for (name, value) in r.headers.iter() {
+                    match name.to_ascii_lowercase().as_str() {
+                        "session" => drop(headers::parse_session(value)),
+                        "transport" => drop(headers::parse_transport(value)),
+                        "rtp-info" => drop(headers::parse_rtp_info(value)),
+                        _ => {}
+                    }
+                }
+            }
+            used += len;
+        }
+        buf.drain(..used);
+    }
+}
+
+pub fn sdp(data: &[u8]) {
+    let _ = sdp::find_h264(data, "rtsp://127.0.0.1/s");
+}
+
+pub fn rtp_rtcp(data: &[u8]) {
+    let _ = RtpPacket::parse(data);
+    let _ = find_sender_report(data);
+}
+
+/// A sequence of RTP packets, each as `[len: u16 BE][advance ms: u8][packet]`, through the reorder window
+/// and the depacketizer.
+pub fn depacketizer(data: &[u8]) {
+    let mut inbound = Inbound::new(
+        Duration::from_millis(20),
+        data.first().is_some_and(|b| b & 1 != 0),
+    );
+    inbound.set_format(96, 90_000);
+    let mut now = Instant::now();
+    let mut rest = data.get(1..).unwrap_or_default();
+    while rest.len() >= 3 {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        now += Duration::from_millis(u64::from(rest[2]));
+        let end = (3 + len).min(rest.len());
+        inbound.on_packet(&rest[3..end], now);
+        while let Some(au) = inbound.pop() {
+            assert!(au.data.starts_with(&[0, 0, 0, 1]));
+        }
+        rest = &rest[end..];
+    }
+    inbound.release(now + Duration::from_secs(1), true);
+    while inbound.pop().is_some() {}
+}
+
+pub fn sps(data: &[u8]) {
+    let _ = params::sps_info(data);
+    let _ = params::decode_sprop(&String::from_utf8_lossy(data));
+}
+
+/// Every target with its name, for the corpus replay.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("rtsp_stream", rtsp_stream),
+    ("sdp", sdp),
+    ("rtp_rtcp", rtp_rtcp),
+    ("depacketizer", depacketizer),
+    ("sps", sps),
+];
