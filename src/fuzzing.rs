@@ -79,8 +79,11 @@ pub fn sps(data: &[u8]) {
     let _ = params::decode_sprop(&String::from_utf8_lossy(data));
 }
 
+/// A fuzz entry point.
+pub type Target = fn(&[u8]);
+
 /// Every target with its name, for the corpus replay.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("rtsp_stream", rtsp_stream),
     ("sdp", sdp),
     ("rtp_rtcp", rtp_rtcp),
