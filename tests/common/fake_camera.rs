@@ -37,6 +37,8 @@ pub struct Script {
     pub session_timeout: Option<u32>,
     /// Digest credentials; the nonce changes (stale=true) on the first keep-alive.
     pub digest: Option<(String, String)>,
+    /// Record when each frame's last packet was sent (latency measurement).
+    pub log_frames: bool,
 }
 
 pub const SSRC: u32 = 0x2a2a_0001;
@@ -56,6 +58,8 @@ pub struct Shared {
     pub connections: AtomicUsize,
     /// Requests in arrival order: "METHOD transport-or-empty".
     pub requests: Mutex<Vec<String>>,
+    /// With `Script::log_frames`: (RTP timestamp, when its last packet left, keyframe) per frame sent.
+    pub frames: Mutex<Vec<(u32, Instant, bool)>>,
 }
 
 impl Shared {
@@ -74,31 +78,39 @@ impl Shared {
 /// RTP packets of ten seconds of 320x240 30 fps H.264, encoded once.
 pub fn packets() -> &'static [Vec<u8>] {
     static PACKETS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    PACKETS.get_or_init(|| {
-        super::init();
-        let pipeline = gst::parse::launch(
-            "videotestsrc num-buffers=300 pattern=ball ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 \
-             ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate=800 \
-             ! rtph264pay pt=96 mtu=1000 config-interval=-1 ! appsink name=sink sync=false",
-        )
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-        let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
-        pipeline.set_state(gst::State::Playing).unwrap();
-        let mut out = Vec::new();
-        while let Ok(sample) = sink.pull_sample() {
-            let buf = sample.buffer().unwrap();
-            out.push(buf.map_readable().unwrap().to_vec());
-        }
-        pipeline.set_state(gst::State::Null).unwrap();
-        out
-    })
+    PACKETS.get_or_init(|| encode(320, 240, 800, 300, 1000))
+}
+
+/// Encodes `frames` frames at 30 fps with x264enc (one keyframe a second) and packetizes them with
+/// rtph264pay, as fast as the encoder goes.
+pub fn encode(width: u32, height: u32, kbps: u32, frames: u32, mtu: u32) -> Vec<Vec<u8>> {
+    super::init();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,format=I420,width={width},height={height},framerate=30/1 \
+         ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate={kbps} \
+         ! rtph264pay pt=96 mtu={mtu} config-interval=-1 ! appsink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut out = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        let buf = sample.buffer().unwrap();
+        out.push(buf.map_readable().unwrap().to_vec());
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    out
 }
 
 impl FakeCamera {
     pub fn start(script: Script) -> FakeCamera {
-        let packets = packets();
+        Self::start_with(script, packets())
+    }
+
+    /// Serves `packets` (from `encode`) in a loop to every client.
+    pub fn start_with(script: Script, packets: &'static [Vec<u8>]) -> FakeCamera {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -384,6 +396,9 @@ impl Sender {
         let mut held: Option<Vec<u8>> = None;
         let mut index = 0usize;
         let mut lap = 0u32;
+        let last = packets.last().map_or(0, |p| u32::from_be_bytes(p[4..8].try_into().unwrap()));
+        let lap_ts = last.wrapping_sub(ts0).wrapping_add(3000);
+        let mut keyframe = false;
         loop {
             for p in packets {
                 let live = self.playing.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst);
@@ -400,7 +415,7 @@ impl Sender {
                 // Timestamps and sequence numbers go on across laps; our own SSRC.
                 let ts = u32::from_be_bytes(pkt[4..8].try_into().unwrap())
                     .wrapping_sub(ts0)
-                    .wrapping_add(lap.wrapping_mul(300 * 3000));
+                    .wrapping_add(lap.wrapping_mul(lap_ts));
                 pkt[2..4].copy_from_slice(&(index as u16).to_be_bytes());
                 pkt[4..8].copy_from_slice(&ts.to_be_bytes());
                 pkt[8..12].copy_from_slice(&SSRC.to_be_bytes());
@@ -433,8 +448,35 @@ impl Sender {
                     return;
                 }
                 shared.sent.fetch_add(1, Ordering::SeqCst);
+                if script.log_frames {
+                    keyframe |= carries_idr(&pkt[12..]);
+                    if pkt[1] & 0x80 != 0 {
+                        shared.frames.lock().unwrap().push((ts, Instant::now(), keyframe));
+                        keyframe = false;
+                    }
+                }
             }
             lap += 1;
         }
+    }
+}
+
+/// Whether an H.264 RTP payload (rtph264pay: single NAL, STAP-A or FU-A) carries IDR data.
+fn carries_idr(payload: &[u8]) -> bool {
+    match payload.first().map(|b| b & 0x1f) {
+        Some(5) => true,
+        Some(28) => payload.get(1).is_some_and(|h| h & 0x1f == 5),
+        Some(24) => {
+            let mut rest = &payload[1..];
+            while rest.len() > 2 {
+                let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+                if rest.get(2).is_some_and(|h| h & 0x1f == 5) {
+                    return true;
+                }
+                rest = rest.get(2 + len..).unwrap_or_default();
+            }
+            false
+        }
+        _ => false,
     }
 }

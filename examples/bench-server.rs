@@ -1,0 +1,58 @@
+//! The benchmark's RTSP server: encodes a clip once (x264enc, at bench time, not in real time) and serves
+//! its RTP packets, paced by their timestamps, to every client over UDP or TCP — cheap enough that the
+//! receivers, not the sender, are what a benchmark measures. 127.0.0.1 only.
+//!
+//!     cargo run --release --example bench-server -- [--size 1920x1080] [--bitrate 8000] [--seconds 10]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::fake_camera::{encode, FakeCamera, Script};
+
+fn main() {
+    let (mut w, mut h, mut kbps, mut secs) = (1920u32, 1080u32, 8000u32, 10u32);
+    let mut drop_every = 0usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let v = args.next().unwrap_or_default();
+        match a.as_str() {
+            "--size" => {
+                let (a, b) = v.split_once('x').expect("--size WxH");
+                (w, h) = (a.parse().expect("width"), b.parse().expect("height"));
+            }
+            "--bitrate" => kbps = v.parse().expect("--bitrate kbit/s"),
+            "--seconds" => secs = v.parse().expect("--seconds"),
+            "--drop-every" => drop_every = v.parse().expect("--drop-every N"),
+            _ => {
+                eprintln!("usage: bench-server [--size WxH] [--bitrate KBPS] [--seconds N] [--drop-every N]");
+                std::process::exit(2);
+            }
+        }
+    }
+    eprintln!("bench-server: encoding {secs} s of {w}x{h} at {kbps} kbit/s ...");
+    let packets: &'static [Vec<u8>] = Box::leak(encode(w, h, kbps, secs * 30, 1400).into_boxed_slice());
+    let bytes: usize = packets.iter().map(Vec::len).sum();
+    eprintln!(
+        "bench-server: {} packets, {:.1} Mbit/s",
+        packets.len(),
+        bytes as f64 * 8.0 / f64::from(secs) / 1e6
+    );
+    let script = Script {
+        drop: (drop_every > 0).then_some(drop_fn(drop_every)),
+        ..Default::default()
+    };
+    let cam = FakeCamera::start_with(script, packets);
+    println!("serving {}", cam.url());
+    loop {
+        std::thread::park();
+    }
+}
+
+/// 1 % loss (every 100th packet) or 0.5 % (every 200th): the script takes plain function pointers.
+fn drop_fn(every: usize) -> fn(usize) -> bool {
+    match every {
+        100 => |i| i % 100 == 50,
+        200 => |i| i % 200 == 100,
+        _ => |i| i % 1000 == 500,
+    }
+}

@@ -1,0 +1,100 @@
+//! No heap allocation per packet in steady state: a counting allocator watches this test's thread while
+//! packets go through the socket loop (against the fake camera) and the depacketizer.
+
+mod common;
+
+use common::fake_camera::{packets, FakeCamera, Script};
+use gstrustrtsp::net::poll::Waker;
+use gstrustrtsp::net::receiver::{Receiver, ReceiverConfig};
+use gstrustrtsp::rtp::inbound::Inbound;
+use gstrustrtsp::rtsp::url::RtspUrl;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.with(|c| c.get())
+}
+
+#[test]
+fn depacketizer_allocates_per_access_unit_not_per_packet() {
+    let pkts = packets();
+    let mut inbound = Inbound::new(Duration::from_millis(50), false);
+    inbound.set_format(96, 90_000);
+    let t = Instant::now();
+    // Warm up: buffers reach their working sizes.
+    for p in &pkts[..pkts.len() / 2] {
+        inbound.on_packet(p, t);
+        while inbound.pop().is_some() {}
+    }
+    let before = allocs();
+    let mut aus = 0u64;
+    let rest = &pkts[pkts.len() / 2..];
+    for p in rest {
+        inbound.on_packet(p, t);
+        while inbound.pop().is_some() {
+            aus += 1;
+        }
+    }
+    let n = allocs() - before;
+    // One buffer per access unit handed downstream, plus the odd regrowth for a large keyframe.
+    assert!(n <= aus + aus / 5 + 5, "{n} allocations for {} packets, {aus} access units", rest.len());
+    assert!((rest.len() as u64) > 2 * aus, "test needs several packets per access unit");
+}
+
+#[test]
+fn socket_loop_allocates_per_access_unit_not_per_packet() {
+    common::init();
+    let cam = FakeCamera::start(Script::default());
+    let cfg = ReceiverConfig {
+        url: RtspUrl::parse(&cam.url()).unwrap(),
+        credentials: None,
+        user_agent: "alloc-test".into(),
+        latency: Duration::from_millis(50),
+        timeout: Some(Duration::from_secs(5)),
+        udp_timeout: Duration::from_secs(3),
+        port_range: None,
+        udp: true,
+        tcp: true,
+        do_rtcp: false,
+        keep_alive: false,
+        wait_for_keyframe: false,
+    };
+    let mut r = Receiver::connect(cfg, Waker::new().unwrap()).unwrap();
+    for _ in 0..30 {
+        r.next_access_unit().unwrap();
+    }
+    let (before, packets_before) = (allocs(), r.stats().packets);
+    let aus = 60u64;
+    for _ in 0..aus {
+        r.next_access_unit().unwrap();
+    }
+    let n = allocs() - before;
+    let packets = r.stats().packets - packets_before;
+    assert!(packets > 2 * aus, "{packets} packets for {aus} access units");
+    assert!(n <= aus + aus / 5 + 5, "{n} allocations for {packets} packets, {aus} access units");
+    r.teardown();
+}
