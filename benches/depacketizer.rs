@@ -16,21 +16,24 @@ fn depacketize(c: &mut Criterion) {
     let bytes: usize = packets.iter().map(Vec::len).sum();
     let mut g = c.benchmark_group("depacketizer");
     g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function(format!("{} packets, 300 access units", packets.len()), |b| {
-        let t = Instant::now();
-        b.iter(|| {
-            let mut inbound = Inbound::new(Duration::from_millis(50), false);
-            inbound.set_format(96, 90_000);
-            let mut aus = 0;
-            for p in packets {
-                inbound.on_packet(black_box(p), t);
-                while let Some(au) = inbound.pop() {
-                    aus += au.data.len();
+    g.bench_function(
+        format!("{} packets, 300 access units", packets.len()),
+        |b| {
+            let t = Instant::now();
+            b.iter(|| {
+                let mut inbound = Inbound::new(Duration::from_millis(50), false);
+                inbound.set_format(96, 90_000);
+                let mut aus = 0;
+                for p in packets {
+                    inbound.on_packet(black_box(p), t);
+                    while let Some(au) = inbound.pop() {
+                        aus += au.data.len();
+                    }
                 }
-            }
-            aus
-        })
-    });
+                aus
+            })
+        },
+    );
     g.finish();
 }
 

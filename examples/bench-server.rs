@@ -1,4 +1,5 @@
-//! The benchmark's RTSP server: encodes a clip once (x264enc, at bench time, not in real time) and serves
+//! The benchmark's RTSP server: encodes a clip once (videotestsrc snow, so the encoder really spends the
+//! bitrate; x264enc at bench time, not in real time) and serves
 //! its RTP packets, paced by their timestamps, to every client over UDP or TCP — cheap enough that the
 //! receivers, not the sender, are what a benchmark measures. 127.0.0.1 only.
 //!
@@ -30,7 +31,8 @@ fn main() {
         }
     }
     eprintln!("bench-server: encoding {secs} s of {w}x{h} at {kbps} kbit/s ...");
-    let packets: &'static [Vec<u8>] = Box::leak(encode(w, h, kbps, secs * 30, 1400).into_boxed_slice());
+    let packets: &'static [Vec<u8>] =
+        Box::leak(encode(w, h, kbps, secs * 30, 1400, "snow").into_boxed_slice());
     let bytes: usize = packets.iter().map(Vec::len).sum();
     eprintln!(
         "bench-server: {} packets, {:.1} Mbit/s",

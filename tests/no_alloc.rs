@@ -61,8 +61,15 @@ fn depacketizer_allocates_per_access_unit_not_per_packet() {
     }
     let n = allocs() - before;
     // One buffer per access unit handed downstream, plus the odd regrowth for a large keyframe.
-    assert!(n <= aus + aus / 5 + 5, "{n} allocations for {} packets, {aus} access units", rest.len());
-    assert!((rest.len() as u64) > 2 * aus, "test needs several packets per access unit");
+    assert!(
+        n <= aus + aus / 5 + 5,
+        "{n} allocations for {} packets, {aus} access units",
+        rest.len()
+    );
+    assert!(
+        (rest.len() as u64) > 2 * aus,
+        "test needs several packets per access unit"
+    );
 }
 
 #[test]
@@ -94,7 +101,13 @@ fn socket_loop_allocates_per_access_unit_not_per_packet() {
     }
     let n = allocs() - before;
     let packets = r.stats().packets - packets_before;
-    assert!(packets > 2 * aus, "{packets} packets for {aus} access units");
-    assert!(n <= aus + aus / 5 + 5, "{n} allocations for {packets} packets, {aus} access units");
+    assert!(
+        packets > 2 * aus,
+        "{packets} packets for {aus} access units"
+    );
+    assert!(
+        n <= aus + aus / 5 + 5,
+        "{n} allocations for {packets} packets, {aus} access units"
+    );
     r.teardown();
 }

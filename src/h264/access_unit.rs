@@ -6,6 +6,9 @@
 use std::collections::VecDeque;
 
 pub const START_CODE: [u8; 4] = [0, 0, 0, 1];
+/// Built once: constructing a searcher per NAL unit costs more than the search.
+static START_CODE_FINDER: once_cell::sync::Lazy<memchr::memmem::Finder<'static>> =
+    once_cell::sync::Lazy::new(|| memchr::memmem::Finder::new(&[0, 0, 1]));
 /// Largest NAL unit accepted (FU-A reassembly bound).
 pub const MAX_NAL_BYTES: usize = 4 * 1024 * 1024;
 /// Largest access unit accepted.
@@ -157,8 +160,9 @@ impl AuBuilder {
             // A NAL unit never holds 00 00 01 (emulation prevention), so one found here is a start code:
             // V380 Pro sends Annex-B inside RTP (SPS‖PPS‖IDR in one FU-A, single NAL or STAP-A entry).
             // Searching the reassembled unit also catches start codes straddling fragments.
-            let embedded =
-                memchr::memmem::find(&self.buf[start + 5..], &[0, 0, 1]).map(|p| start + 5 + p);
+            let embedded = START_CODE_FINDER
+                .find(&self.buf[start + 5..])
+                .map(|p| start + 5 + p);
             let tail = embedded.map(|at| self.buf.split_off(at));
             self.close_nal(start);
             let Some(tail) = tail else {

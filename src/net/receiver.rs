@@ -2,7 +2,8 @@
 //! RTCP sockets and the wake-up. RTSP replies go to the session; RTP — UDP datagrams or `$` frames on the
 //! RTSP connection — goes to the inbound stream. Returns as soon as an access unit is complete.
 
-use super::poll::{wait_readable, Waker};
+use super::batch::{RecvBatch, BATCH};
+use super::poll::{wait_readable, Poller, Waker};
 use super::udp::UdpPair;
 use crate::h264::access_unit::AccessUnit;
 use crate::h264::params;
@@ -15,14 +16,17 @@ use crate::rtsp::url::{Credentials, RtspUrl};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 /// Datagrams read per wake-up before the other sockets get a look.
-const UDP_BATCH: usize = 64;
+const UDP_BATCH: usize = 4 * BATCH;
 const TCP_READ: usize = 64 * 1024;
+const TOKEN_WAKE: u8 = 0;
+const TOKEN_RTSP: u8 = 1;
+const TOKEN_RTP: u8 = 2;
 
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
@@ -121,13 +125,15 @@ impl From<SessionError> for ReceiveError {
 
 pub struct Receiver {
     cfg: ReceiverConfig,
-    waker: Waker,
+    /// Keeps the wake-up descriptor registered in `poller` open.
+    _waker: Waker,
+    poller: Poller,
     conn: TcpStream,
     server_ip: IpAddr,
     udp: Option<UdpPair>,
     session: Session,
     rtsp_buf: Vec<u8>,
-    udp_buf: Vec<u8>,
+    udp_batch: Option<RecvBatch>,
     inbound: Inbound,
     source_ip: Option<IpAddr>,
     server_rtcp: Option<SocketAddr>,
@@ -186,17 +192,30 @@ impl Receiver {
             tcp_allowed: cfg.tcp,
             keep_alive: cfg.keep_alive,
         });
+        let udp_batch = udp.is_some().then(RecvBatch::new);
+        // RTCP from the camera is read when a report is due rather than watched: one less descriptor.
+        let poller = Poller::new().map_err(setup_err)?;
+        poller.add(waker.fd(), TOKEN_WAKE).map_err(setup_err)?;
+        poller
+            .add(conn.as_raw_fd(), TOKEN_RTSP)
+            .map_err(setup_err)?;
+        if let Some(u) = &udp {
+            poller
+                .add(u.rtp.as_raw_fd(), TOKEN_RTP)
+                .map_err(setup_err)?;
+        }
         let now = Instant::now();
         let mut r = Receiver {
             inbound: Inbound::new(cfg.latency, cfg.wait_for_keyframe),
             cfg,
-            waker,
+            _waker: waker,
+            poller,
             conn,
             server_ip,
             udp,
             session,
             rtsp_buf: Vec::with_capacity(TCP_READ * 2),
-            udp_buf: vec![0; 65536],
+            udp_batch,
             source_ip: None,
             server_rtcp: None,
             channels: None,
@@ -238,7 +257,6 @@ impl Receiver {
 
     /// Runs until an access unit is complete. Returns it with the time its last packet was processed.
     pub fn next_access_unit(&mut self) -> Result<(AccessUnit, Instant), ReceiveError> {
-        let mut ready = [false; 4];
         loop {
             let now = Instant::now();
             if let Some(au) = self.inbound.pop() {
@@ -261,23 +279,18 @@ impl Receiver {
             let timeout = self
                 .next_deadline()
                 .map(|d| d.saturating_duration_since(now));
-            let (rtp_fd, rtcp_fd) = self.udp.as_ref().map_or((-1, -1), |u| {
-                (u.rtp.as_raw_fd() as RawFd, u.rtcp.as_raw_fd() as RawFd)
-            });
-            let fds = [self.waker.fd(), self.conn.as_raw_fd(), rtp_fd, rtcp_fd];
-            wait_readable(&fds, timeout, &mut ready)
-                .map_err(|e| ReceiveError::Io("poll".into(), e))?;
-            if ready[0] {
+            let ready = self
+                .poller
+                .wait(timeout)
+                .map_err(|e| ReceiveError::Io("epoll".into(), e))?;
+            if ready & (1 << TOKEN_WAKE) != 0 {
                 return Err(ReceiveError::Flushing);
             }
-            if ready[1] {
+            if ready & (1 << TOKEN_RTSP) != 0 {
                 self.read_rtsp()?;
             }
-            if ready[2] {
+            if ready & (1 << TOKEN_RTP) != 0 {
                 self.read_rtp()?;
-            }
-            if ready[3] {
-                self.read_rtcp();
             }
         }
     }
@@ -513,22 +526,31 @@ impl Receiver {
     }
 
     fn read_rtp(&mut self) -> Result<(), ReceiveError> {
-        let Some(udp) = &self.udp else { return Ok(()) };
+        let (Some(udp), Some(batch)) = (&self.udp, &mut self.udp_batch) else {
+            return Ok(());
+        };
         let expected = self.source_ip.unwrap_or(self.server_ip);
-        for _ in 0..UDP_BATCH {
-            let (len, from) = match udp.rtp.recv_from(&mut self.udp_buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+        for _ in 0..UDP_BATCH / BATCH {
+            let n = match batch.recv(&udp.rtp) {
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // ICMP port unreachable from an earlier send shows up here; not fatal.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
                 Err(e) => return Err(ReceiveError::Io("receiving RTP".into(), e)),
             };
-            if from.ip() != expected && from.ip() != self.server_ip {
-                self.inbound.foreign_source();
-                continue;
+            let now = Instant::now();
+            for i in 0..n {
+                match batch.get(i) {
+                    (_, Some(from)) if from != expected && from != self.server_ip => {
+                        self.inbound.foreign_source()
+                    }
+                    (Some(data), _) => self.inbound.on_packet(data, now),
+                    (None, _) => self.inbound.oversized(),
+                }
             }
-            self.inbound.on_packet(&self.udp_buf[..len], Instant::now());
+            if n < BATCH {
+                break;
+            }
         }
         Ok(())
     }
@@ -545,6 +567,7 @@ impl Receiver {
 
     fn send_receiver_report(&mut self, now: Instant) {
         self.next_rtcp = now + RTCP_INTERVAL;
+        self.read_rtcp();
         let mut rr = [0u8; 36];
         let (head, body) = rr.split_at_mut(4);
         let body: &mut [u8; 32] = body.try_into().expect("32 bytes");

@@ -110,6 +110,12 @@ impl Inbound {
         self.depay.pop()
     }
 
+    /// Counts a datagram too large to be RTP from a camera.
+    pub fn oversized(&mut self) {
+        crate::debug_log!("dropping an oversized datagram");
+        self.stats.malformed += 1;
+    }
+
     /// Counts a packet that came from an address other than the camera's.
     pub fn foreign_source(&mut self) {
         self.stats.foreign_source += 1;

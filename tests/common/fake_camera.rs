@@ -78,22 +78,33 @@ impl Shared {
 /// RTP packets of ten seconds of 320x240 30 fps H.264, encoded once.
 pub fn packets() -> &'static [Vec<u8>] {
     static PACKETS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    PACKETS.get_or_init(|| encode(320, 240, 800, 300, 1000))
+    PACKETS.get_or_init(|| encode(320, 240, 800, 300, 1000, "ball"))
 }
 
-/// Encodes `frames` frames at 30 fps with x264enc (one keyframe a second) and packetizes them with
+/// Encodes `frames` frames of a videotestsrc `pattern` at 30 fps with x264enc (one keyframe a second) and packetizes them with
 /// rtph264pay, as fast as the encoder goes.
-pub fn encode(width: u32, height: u32, kbps: u32, frames: u32, mtu: u32) -> Vec<Vec<u8>> {
+pub fn encode(
+    width: u32,
+    height: u32,
+    kbps: u32,
+    frames: u32,
+    mtu: u32,
+    pattern: &str,
+) -> Vec<Vec<u8>> {
     super::init();
     let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,format=I420,width={width},height={height},framerate=30/1 \
+        "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,format=I420,width={width},height={height},framerate=30/1 \
          ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate={kbps} \
          ! rtph264pay pt=96 mtu={mtu} config-interval=-1 ! appsink name=sink sync=false"
     ))
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
-    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut out = Vec::new();
     while let Ok(sample) = sink.pull_sample() {
@@ -396,7 +407,9 @@ impl Sender {
         let mut held: Option<Vec<u8>> = None;
         let mut index = 0usize;
         let mut lap = 0u32;
-        let last = packets.last().map_or(0, |p| u32::from_be_bytes(p[4..8].try_into().unwrap()));
+        let last = packets
+            .last()
+            .map_or(0, |p| u32::from_be_bytes(p[4..8].try_into().unwrap()));
         let lap_ts = last.wrapping_sub(ts0).wrapping_add(3000);
         let mut keyframe = false;
         loop {
@@ -451,7 +464,11 @@ impl Sender {
                 if script.log_frames {
                     keyframe |= carries_idr(&pkt[12..]);
                     if pkt[1] & 0x80 != 0 {
-                        shared.frames.lock().unwrap().push((ts, Instant::now(), keyframe));
+                        shared
+                            .frames
+                            .lock()
+                            .unwrap()
+                            .push((ts, Instant::now(), keyframe));
                         keyframe = false;
                     }
                 }

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# CPU and memory per stream: rustrtspsrc vs `rtspsrc ! rtph264depay` vs FFmpeg, side by side in one run.
+# One RTSP server on 127.0.0.1 (examples/bench-server: a 1080p30 8 Mbit/s clip encoded with x264enc at
+# bench time, sent paced by RTP time) feeds three processes at once, each receiving N streams, for each
+# N and transport. Prints CPU % of one core per stream, RSS, and the ratio to rtspsrc.
+#
+#   benches/compare.sh                 # N in 1 8 32 64, UDP and TCP
+#   COUNTS="1 8" TRANSPORTS=udp SECONDS_MEASURED=10 benches/compare.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+counts=${COUNTS:-"1 8 32 64"}
+transports=${TRANSPORTS:-"udp tcp"}
+warmup=${WARMUP:-5}
+measure=${SECONDS_MEASURED:-10}
+size=${SIZE:-1920x1080}
+bitrate=${BITRATE:-8000}
+
+cargo build --release --lib --example bench-server >&2
+export GST_PLUGIN_PATH="$PWD/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+hz=$(getconf CLK_TCK)
+
+log=$(mktemp)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+./target/release/examples/bench-server --size "$size" --bitrate "$bitrate" >"$log" 2>&1 &
+server=$!
+pids+=("$server")
+for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.5; done
+url=$(sed -n 's/^serving \(rtsp:[^ ]*\)$/\1/p' "$log")
+[ -n "$url" ] || { cat "$log" >&2; echo "bench server did not start" >&2; exit 1; }
+grep bench-server "$log" >&2
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+have_ffmpeg=0
+command -v ffmpeg >/dev/null && have_ffmpeg=1
+
+start_peer() { # name transport n
+  local name=$1 t=$2 n=$3 args=() i
+  case $name in
+    rustrtspsrc)
+      for i in $(seq "$n"); do args+=(rustrtspsrc "location=$url" "protocols=$t" ! fakesink sync=false); done
+      gst-launch-1.0 -q "${args[@]}" >/dev/null 2>&1 & ;;
+    rtspsrc)
+      for i in $(seq "$n"); do
+        args+=(rtspsrc "location=$url" "protocols=$t" latency=50 ! rtph264depay ! video/x-h264,alignment=au ! fakesink sync=false)
+      done
+      gst-launch-1.0 -q "${args[@]}" >/dev/null 2>&1 & ;;
+    ffmpeg)
+      for i in $(seq "$n"); do args+=(-rtsp_transport "$t" -i "$url"); done
+      for i in $(seq 0 $((n - 1))); do args+=(-map "$i:v" -c copy -f null -); done
+      ffmpeg -nostdin -loglevel error "${args[@]}" >/dev/null 2>&1 & ;;
+  esac
+  echo $!
+}
+
+printf '%-9s %4s  %-12s %10s %10s %12s %10s %s\n' transport N receiver "cpu%/strm" "vs rtspsrc" "RSS MB" "MB/strm" note
+for t in $transports; do
+  for n in $counts; do
+    peers=(rustrtspsrc rtspsrc)
+    [ $have_ffmpeg = 1 ] && peers+=(ffmpeg)
+    declare -A pid=() t0=() cpu=() rss=()
+    for p in "${peers[@]}"; do pid[$p]=$(start_peer "$p" "$t" "$n"); pids+=("${pid[$p]}"); done
+    sleep "$warmup"
+    s0=$(ticks "$server")
+    for p in "${peers[@]}"; do t0[$p]=$(ticks "${pid[$p]}"); done
+    sleep "$measure"
+    s1=$(ticks "$server")
+    for p in "${peers[@]}"; do
+      if kill -0 "${pid[$p]}" 2>/dev/null; then
+        cpu[$p]=$(awk -v a="${t0[$p]}" -v b="$(ticks "${pid[$p]}")" -v hz="$hz" -v s="$measure" -v n="$n" \
+          'BEGIN {printf "%.3f", (b - a) / hz / s * 100 / n}')
+        rss[$p]=$(rss_kb "${pid[$p]}")
+      else
+        cpu[$p]=""; rss[$p]=0
+      fi
+      kill "${pid[$p]}" 2>/dev/null || true
+    done
+    for p in "${peers[@]}"; do
+      note=""
+      [ -z "${cpu[$p]}" ] && note="(exited early)"
+      ratio=$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[rtspsrc]:-0}" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}')
+      printf '%-9s %4s  %-12s %10s %10s %12.1f %10.2f %s\n' "$t" "$n" "$p" "${cpu[$p]:--}" "$ratio" \
+        "$(awk -v r="${rss[$p]}" 'BEGIN {print r / 1024}')" "$(awk -v r="${rss[$p]}" -v n="$n" 'BEGIN {print r / 1024 / n}')" "$note"
+    done
+    printf '%-9s %4s  %-12s %10s\n' "$t" "$n" "(sender)" \
+      "$(awk -v a="$s0" -v b="$s1" -v hz="$hz" -v s="$measure" 'BEGIN {printf "%.1f%% total", (b - a) / hz / s * 100}')"
+    for p in "${peers[@]}"; do wait "${pid[$p]}" 2>/dev/null || true; done
+    pids=("$server")
+    unset pid t0 cpu rss
+  done
+done
