@@ -249,6 +249,21 @@ impl AuBuilder {
         }
     }
 
+    /// The rest of the open picture will not come (its last packets are missing and the next picture has
+    /// begun): emit what there is now rather than when the next picture's packets are let through.
+    pub fn finish_early(&mut self) {
+        if self.has_vcl {
+            self.abort_nal();
+            self.discont = true;
+            self.finish();
+        }
+    }
+
+    /// Timestamp of the picture being assembled, once it has a slice.
+    pub fn open_picture(&self) -> Option<u64> {
+        self.ts.filter(|_| self.has_vcl)
+    }
+
     /// The RTP marker bit was set on the last packet.
     pub fn marker(&mut self) {
         if self.has_vcl && self.nal_start.is_none() {

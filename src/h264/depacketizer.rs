@@ -23,6 +23,8 @@ pub struct Depacketizer {
     fu: Option<(u64, u8)>,
     warned_fu_type: bool,
     timeline_epoch: u32,
+    /// A picture pushed before all its packets came (`picture_tail_lost`); its stragglers are dropped.
+    finished_ts: Option<u64>,
     pub au: AuBuilder,
     pub stats: DepayStats,
 }
@@ -34,6 +36,7 @@ impl Depacketizer {
             fu: None,
             warned_fu_type: false,
             timeline_epoch: 0,
+            finished_ts: None,
             au: AuBuilder::new(wait_for_keyframe),
             stats: DepayStats::default(),
         }
@@ -46,6 +49,7 @@ impl Depacketizer {
     /// Forgets timestamps and partial data: a new sender (SSRC) with its own RTP clock follows.
     pub fn reset_timeline(&mut self) {
         self.ts.reset();
+        self.finished_ts = None;
         self.timeline_epoch = self.timeline_epoch.wrapping_add(1);
         self.lose();
     }
@@ -63,11 +67,26 @@ impl Depacketizer {
         self.au.mark_loss();
     }
 
+    /// The picture being assembled lost its tail: a later picture's packet is waiting behind a gap.
+    pub fn picture_tail_lost(&mut self, next_ts: u32) {
+        let open = self.au.open_picture();
+        if open.is_some_and(|t| t as u32 != next_ts) {
+            self.abandon_fu();
+            self.au.finish_early();
+            self.finished_ts = open;
+        }
+    }
+
     pub fn push(&mut self, pkt: &RtpPacket<'_>, lost_before: bool) {
         if lost_before {
             self.lose();
         }
         let ts = self.ts.unwrap(pkt.timestamp);
+        if self.finished_ts.is_some_and(|f| ts <= f) {
+            // The tail of a picture that was already given up on and pushed.
+            self.stats.nals_dropped += 1;
+            return;
+        }
         let payload = pkt.payload;
         let Some(&header) = payload.first() else {
             return;

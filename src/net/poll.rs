@@ -82,7 +82,14 @@ pub fn wait_readable(
 #[derive(Debug)]
 pub struct Poller {
     epfd: std::os::fd::OwnedFd,
+    /// For deadlines that must not be late by the millisecond epoll_wait rounds to (the reorder
+    /// window): armed only while such a deadline exists.
+    timer: std::os::fd::OwnedFd,
+    timer_armed: bool,
 }
+
+/// Token reported when the precise timer fires.
+pub const TOKEN_TIMER: u8 = 63;
 
 impl Poller {
     pub fn new() -> io::Result<Self> {
@@ -92,9 +99,56 @@ impl Poller {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: fd is a new, valid descriptor that nothing else owns.
-        Ok(Poller {
-            epfd: unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) },
-        })
+        let epfd: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+        // SAFETY: plain syscall; the result is checked before use.
+        let tfd = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if tfd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: as above.
+        let timer: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(tfd) };
+        let p = Poller {
+            epfd,
+            timer,
+            timer_armed: false,
+        };
+        p.add(p.timer.as_raw_fd(), TOKEN_TIMER)?;
+        Ok(p)
+    }
+
+    /// Sets (or with `None` clears) a wake-up `after` from now, with nanosecond precision.
+    pub fn set_precise(&mut self, after: Option<Duration>) -> io::Result<()> {
+        if after.is_none() && !self.timer_armed {
+            return Ok(());
+        }
+        // A zero it_value disarms; keep a due deadline armed with the smallest delay.
+        let d = after
+            .map(|d| d.max(Duration::from_nanos(1)))
+            .unwrap_or_default();
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: d.as_secs() as libc::time_t,
+                tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+            },
+        };
+        // SAFETY: spec is valid; the old value is not asked for.
+        let rc = unsafe {
+            libc::timerfd_settime(self.timer.as_raw_fd(), 0, &spec, std::ptr::null_mut())
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.timer_armed = after.is_some();
+        Ok(())
     }
 
     /// Watches `fd` for input; `token` (below 64) is what `wait` reports.
@@ -113,7 +167,7 @@ impl Poller {
     }
 
     /// Waits for input or `timeout`; returns a bit set of the ready tokens.
-    pub fn wait(&self, timeout: Option<Duration>) -> io::Result<u64> {
+    pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<u64> {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
         let ms = timeout.map_or(-1, |t| {
             i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
@@ -128,9 +182,16 @@ impl Poller {
                 Err(e)
             };
         }
-        Ok(events[..n as usize].iter().fold(0, |acc, e| {
+        let ready = events[..n as usize].iter().fold(0, |acc, e| {
             acc | 1u64.checked_shl(e.u64 as u32).unwrap_or(0)
-        }))
+        });
+        if ready & (1 << TOKEN_TIMER) != 0 {
+            let mut expirations = [0u8; 8];
+            // SAFETY: reads 8 bytes into an 8-byte buffer; this clears the timer's readiness.
+            unsafe { libc::read(self.timer.as_raw_fd(), expirations.as_mut_ptr().cast(), 8) };
+            self.timer_armed = false;
+        }
+        Ok(ready)
     }
 }
 
@@ -140,7 +201,7 @@ mod tests {
 
     #[test]
     fn poller_reports_tokens() {
-        let p = Poller::new().unwrap();
+        let mut p = Poller::new().unwrap();
         let w = Waker::new().unwrap();
         let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         p.add(w.fd(), 0).unwrap();
@@ -150,6 +211,19 @@ mod tests {
         assert_eq!(p.wait(None).unwrap(), 0b100);
         w.wake();
         assert_eq!(p.wait(None).unwrap(), 0b101);
+    }
+
+    #[test]
+    fn precise_timer_fires_on_time() {
+        let mut p = Poller::new().unwrap();
+        let start = std::time::Instant::now();
+        p.set_precise(Some(Duration::from_micros(2500))).unwrap();
+        let ready = p.wait(Some(Duration::from_secs(1))).unwrap();
+        assert_eq!(ready, 1 << TOKEN_TIMER);
+        assert!(start.elapsed() >= Duration::from_micros(2500));
+        p.set_precise(Some(Duration::from_millis(1))).unwrap();
+        p.set_precise(None).unwrap();
+        assert_eq!(p.wait(Some(Duration::from_millis(5))).unwrap(), 0);
     }
 
     #[test]

@@ -279,6 +279,15 @@ impl Receiver {
             let timeout = self
                 .next_deadline()
                 .map(|d| d.saturating_duration_since(now));
+            // The reorder window's deadline to the microsecond: rounded up to epoll's milliseconds it
+            // would add up to a millisecond to every loss.
+            self.poller
+                .set_precise(
+                    self.inbound
+                        .deadline()
+                        .map(|d| d.saturating_duration_since(now)),
+                )
+                .map_err(|e| ReceiveError::Io("timerfd".into(), e))?;
             let ready = self
                 .poller
                 .wait(timeout)
@@ -318,7 +327,6 @@ impl Receiver {
         let last = self.inbound.last_packet().or(since);
         [
             self.session.next_deadline(),
-            self.inbound.deadline(),
             since.filter(|_| self.cfg.do_rtcp).map(|_| self.next_rtcp),
             since
                 .filter(|_| {

@@ -52,6 +52,10 @@ pub struct Inbound {
     last_packet: Option<Instant>,
     /// A steady other SSRC while ours is silent: (ssrc, packets seen in a row).
     candidate: Option<(u32, u32)>,
+    /// When the last packet went to the depacketizer.
+    last_push: Option<Instant>,
+    /// Open picture waiting for its missing tail: until when, and the next picture's RTP timestamp.
+    tail_wait: Option<(Instant, u32)>,
     pub stats: InboundStats,
 }
 
@@ -74,6 +78,8 @@ impl Inbound {
             epoch: Instant::now(),
             last_packet: None,
             candidate: None,
+            last_push: None,
+            tail_wait: None,
             stats: InboundStats::default(),
         }
     }
@@ -103,7 +109,11 @@ impl Inbound {
     }
 
     pub fn deadline(&self) -> Option<Instant> {
-        self.reorder.deadline()
+        let tail = self.tail_wait.map(|(t, _)| t);
+        match (self.reorder.deadline(), tail) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn pop(&mut self) -> Option<AccessUnit> {
@@ -175,6 +185,8 @@ impl Inbound {
         }
         match verdict {
             Verdict::Now { lost } => {
+                self.tail_wait = None;
+                self.last_push = Some(now);
                 // Filling the gap the window was waiting on: this one came out of order.
                 if waiting && lost == 0 {
                     self.stats.reordered += 1;
@@ -182,7 +194,15 @@ impl Inbound {
                 self.stats.lost += u64::from(lost);
                 self.depay.push(&pkt, lost > 0);
             }
-            Verdict::Buffered => {}
+            // Waiting behind a gap with the next picture's packet in hand: what is missing includes the
+            // open picture's last packet. Give it the window from when the picture's last packet came,
+            // not from now, so that a lost marker costs no frame interval on top of the window.
+            Verdict::Buffered => {
+                if self.tail_wait.is_none() && self.depay.au.open_picture().is_some() {
+                    let since = self.last_push.unwrap_or(now);
+                    self.tail_wait = Some((since + self.reorder.window(), pkt.timestamp));
+                }
+            }
             Verdict::Duplicate => self.stats.duplicates += 1,
             Verdict::Late | Verdict::Overflow => self.stats.late += 1,
         }
@@ -216,7 +236,15 @@ impl Inbound {
 
     /// Feeds the depacketizer with what the reorder window lets go.
     pub fn release(&mut self, now: Instant, force: bool) {
+        if let Some((due, next_ts)) = self.tail_wait {
+            if now >= due {
+                self.tail_wait = None;
+                self.depay.picture_tail_lost(next_ts);
+            }
+        }
         while let Some((bytes, lost)) = self.reorder.pop(now, force) {
+            self.tail_wait = None;
+            self.last_push = Some(now);
             self.stats.lost += u64::from(lost);
             // Stored packets were parsed once already, so this cannot fail.
             if let Ok(pkt) = RtpPacket::parse(bytes) {
@@ -332,6 +360,58 @@ mod tests {
         let au = s.pop().expect("frames of the new SSRC");
         assert!(au.discont && au.idr);
         assert_eq!(s.ssrc(), Some(0xabcd));
+    }
+
+    #[test]
+    fn lost_marker_packet_costs_the_window_only() {
+        let mut s = stream();
+        let t = Instant::now();
+        s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
+        s.pop().unwrap();
+        s.on_packet(&build(2, 3000, false, &[0x41, 2]), t);
+        // Packet 3 (3000's second slice, with the marker) is lost; the next picture's packet comes.
+        s.on_packet(
+            &build(4, 6000, true, &[0x41, 4]),
+            t + Duration::from_millis(33),
+        );
+        assert_eq!(s.pop(), None);
+        // The window counts from the picture's last packet (t), not from the next picture's (t + 33 ms).
+        assert_eq!(s.deadline(), Some(t + Duration::from_millis(50)));
+        s.release(t + Duration::from_millis(50), false);
+        let au = s
+            .pop()
+            .expect("the open picture goes out when its window ends");
+        assert_eq!(au.data, [0, 0, 0, 1, 0x41, 2]);
+        assert!(au.discont);
+        // A straggler arriving within the next picture's window is dropped, not pushed out of order.
+        s.on_packet(
+            &build(3, 3000, true, &[0x41, 3]),
+            t + Duration::from_millis(60),
+        );
+        let au = s.pop().unwrap();
+        assert_eq!(au.data, [0, 0, 0, 1, 0x41, 4]);
+        assert_eq!(s.pop(), None);
+    }
+
+    #[test]
+    fn swapped_marker_packet_is_not_taken_for_lost() {
+        let mut s = stream();
+        let t = Instant::now();
+        s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
+        s.pop().unwrap();
+        s.on_packet(&build(2, 3000, false, &[0x41, 2]), t);
+        s.on_packet(
+            &build(4, 6000, true, &[0x41, 4]),
+            t + Duration::from_millis(1),
+        );
+        s.on_packet(
+            &build(3, 3000, true, &[0x41, 3]),
+            t + Duration::from_millis(2),
+        );
+        let au = s.pop().unwrap();
+        assert_eq!(au.data, [0, 0, 0, 1, 0x41, 2, 0, 0, 0, 1, 0x41, 3]);
+        assert!(!au.discont);
+        assert_eq!(s.pop().unwrap().data, [0, 0, 0, 1, 0x41, 4]);
     }
 
     #[test]

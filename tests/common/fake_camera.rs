@@ -443,6 +443,19 @@ impl Sender {
                     stranger[8..12].copy_from_slice(&0xdead_beefu32.to_be_bytes());
                     self.send(&sock, &stranger);
                 }
+                if script.log_frames {
+                    // When the frame's last packet leaves (or would, when the script drops it); taken
+                    // before the send, as the receiver may be done before this thread runs again.
+                    keyframe |= carries_idr(&pkt[12..]);
+                    if pkt[1] & 0x80 != 0 {
+                        shared
+                            .frames
+                            .lock()
+                            .unwrap()
+                            .push((ts, Instant::now(), keyframe));
+                        keyframe = false;
+                    }
+                }
                 if script.drop.is_some_and(|f| f(i)) {
                     shared.dropped.fetch_add(1, Ordering::SeqCst);
                     continue;
@@ -461,17 +474,6 @@ impl Sender {
                     return;
                 }
                 shared.sent.fetch_add(1, Ordering::SeqCst);
-                if script.log_frames {
-                    keyframe |= carries_idr(&pkt[12..]);
-                    if pkt[1] & 0x80 != 0 {
-                        shared
-                            .frames
-                            .lock()
-                            .unwrap()
-                            .push((ts, Instant::now(), keyframe));
-                        keyframe = false;
-                    }
-                }
             }
             lap += 1;
         }

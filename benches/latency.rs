@@ -1,0 +1,140 @@
+//! Added latency: the fake camera notes when each frame's last packet leaves; a pad probe notes when the
+//! frame's buffer leaves the receiver. rustrtspsrc against `rtspsrc ! rtph264depay` at the same `latency`,
+//! with no loss and with 1 % loss. Prints p50/p90/p99/max in ms.
+//!
+//!     cargo bench --bench latency
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::fake_camera::{encode, FakeCamera, Script};
+use gst::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const WINDOW_MS: u32 = 50;
+const RUN: Duration = Duration::from_secs(8);
+
+fn main() {
+    // `cargo test --all-targets` runs benches in test mode: measuring there would only slow it down.
+    if std::env::args().any(|a| a == "--test" || a == "--list") {
+        return;
+    }
+    common::init();
+    let packets: &'static [Vec<u8>] =
+        Box::leak(encode(1280, 720, 4000, 150, 1400, "snow").into_boxed_slice());
+    println!(
+        "latency window {WINDOW_MS} ms; {} s per run; 1280x720 30 fps 4 Mbit/s",
+        RUN.as_secs()
+    );
+    println!(
+        "{:<12} {:<8} {:>7} {:>7} {:>7} {:>7} {:>7}",
+        "receiver", "loss", "frames", "p50", "p90", "p99", "max"
+    );
+    for loss in [false, true] {
+        for receiver in ["rustrtspsrc", "rtspsrc"] {
+            let script = Script {
+                log_frames: true,
+                drop: loss.then_some(|i| i % 100 == 50),
+                ..Default::default()
+            };
+            let cam = FakeCamera::start_with(script, packets);
+            let pushed = run(receiver, &cam.url());
+            let sent = cam.shared.frames.lock().unwrap().clone();
+            let mut lat = match_latencies(&sent, &pushed);
+            lat.sort_by(f64::total_cmp);
+            let q = |p: f64| {
+                lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
+                    .copied()
+                    .unwrap_or(f64::NAN)
+            };
+            println!(
+                "{:<12} {:<8} {:>7} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
+                receiver,
+                if loss { "1 %" } else { "none" },
+                lat.len(),
+                q(0.5),
+                q(0.9),
+                q(0.99),
+                lat.last().copied().unwrap_or(f64::NAN)
+            );
+        }
+    }
+}
+
+/// (push time, PTS in ns) of every buffer leaving the receiver.
+fn run(receiver: &str, url: &str) -> Vec<(Instant, u64)> {
+    let desc = match receiver {
+        "rustrtspsrc" => format!("rustrtspsrc name=out location={url} latency={WINDOW_MS} ! fakesink sync=false"),
+        _ => format!(
+            "rtspsrc location={url} latency={WINDOW_MS} ! rtph264depay name=out ! video/x-h264,alignment=au ! fakesink sync=false"
+        ),
+    };
+    let pipeline = gst::parse::launch(&desc)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let pad = pipeline.by_name("out").unwrap().static_pad("src").unwrap();
+    let pushed = Arc::new(Mutex::new(Vec::new()));
+    let p = pushed.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(buf) = info.buffer() {
+            if let Some(pts) = buf.pts() {
+                p.lock().unwrap().push((Instant::now(), pts.nseconds()));
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+    pipeline.set_state(gst::State::Playing).unwrap();
+    std::thread::sleep(RUN);
+    pipeline.set_state(gst::State::Null).unwrap();
+    let v = pushed.lock().unwrap().clone();
+    v
+}
+
+/// Pairs buffers with sent frames by RTP time: PTS differences give the frame offsets from the first
+/// buffer, and the first buffer's frame is the one that gives the smallest latencies none of which is
+/// negative.
+fn match_latencies(sent: &[(u32, Instant, bool)], pushed: &[(Instant, u64)]) -> Vec<f64> {
+    let Some(&(t0, pts0)) = pushed.first() else {
+        return Vec::new();
+    };
+    // rtph264pay rounds 90000/30 to 2999 or 3000: look frames up by the nearest timestamp.
+    let by_ts: BTreeMap<u32, Instant> = sent.iter().map(|&(ts, t, _)| (ts, t)).collect();
+    let nearest = |ts: u32| {
+        by_ts
+            .range(ts.saturating_sub(1500)..ts.saturating_add(1500))
+            .next()
+            .map(|(_, t)| t)
+    };
+    let candidates = sent
+        .iter()
+        .filter(|(_, t, _)| *t <= t0 && t0.duration_since(*t) < Duration::from_secs(3));
+    let mut best: Option<Vec<f64>> = None;
+    for &(ts0, _, _) in candidates {
+        let lat: Option<Vec<f64>> = pushed
+            .iter()
+            .filter_map(|&(t, pts)| {
+                let frames = ((pts.wrapping_sub(pts0) as i64) as f64 / 1e9 * 30.0).round() as i64;
+                let ts = ts0.wrapping_add((frames * 3000) as u32);
+                // A buffer before its frame left the sender rules this pairing out.
+                nearest(ts).map(|sent_at| {
+                    t.checked_duration_since(*sent_at)
+                        .map(|d| d.as_secs_f64() * 1000.0)
+                })
+            })
+            .collect();
+        if let Some(lat) = lat {
+            let median = |v: &Vec<f64>| {
+                let mut s = v.clone();
+                s.sort_by(f64::total_cmp);
+                s[s.len() / 2]
+            };
+            if best.as_ref().is_none_or(|b| median(&lat) < median(b)) {
+                best = Some(lat);
+            }
+        }
+    }
+    best.unwrap_or_default()
+}
