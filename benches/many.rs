@@ -15,8 +15,15 @@ use std::time::{Duration, Instant};
 
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+    });
     ticks / 100.0
 }
 
@@ -26,25 +33,53 @@ fn main() {
         return;
     }
     common::init();
-    let n: usize = std::env::var("STREAMS").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    let n: usize = std::env::var("STREAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
     let protocols = std::env::var("PROTOCOLS").unwrap_or_else(|_| "udp".into());
-    let packets: &'static [Vec<u8>] = Box::leak(encode(1920, 1080, 8000, 150, 1400, "snow").into_boxed_slice());
+    let packets: &'static [Vec<u8>] =
+        Box::leak(encode(1920, 1080, 8000, 150, 1400, "snow").into_boxed_slice());
     let cam = FakeCamera::start_with(Script::default(), packets);
     let desc: Vec<String> = (0..n)
-        .map(|i| format!("rustrtspsrc name=s{i} location={} protocols={protocols} ! fakesink sync=false", cam.url()))
+        .map(|i| {
+            format!(
+                "rustrtspsrc name=s{i} location={} protocols={protocols} ! fakesink sync=false",
+                cam.url()
+            )
+        })
         .collect();
-    let pipeline = gst::parse::launch(&desc.join(" ")).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let pipeline = gst::parse::launch(&desc.join(" "))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
     std::thread::sleep(Duration::from_secs(4));
-    let (sent0, cpu0, t0) = (cam.shared.sent.load(Ordering::SeqCst), cpu_seconds(), Instant::now());
+    let (sent0, cpu0, t0) = (
+        cam.shared.sent.load(Ordering::SeqCst),
+        cpu_seconds(),
+        Instant::now(),
+    );
     let stats0: Vec<gst::Structure> = (0..n)
-        .map(|i| pipeline.by_name(&format!("s{i}")).unwrap().property("stats"))
+        .map(|i| {
+            pipeline
+                .by_name(&format!("s{i}"))
+                .unwrap()
+                .property("stats")
+        })
         .collect();
     std::thread::sleep(Duration::from_secs(10));
-    let (sent1, cpu1, secs) = (cam.shared.sent.load(Ordering::SeqCst), cpu_seconds(), t0.elapsed().as_secs_f64());
+    let (sent1, cpu1, secs) = (
+        cam.shared.sent.load(Ordering::SeqCst),
+        cpu_seconds(),
+        t0.elapsed().as_secs_f64(),
+    );
     let (mut received, mut lost) = (0u64, 0u64);
     for (i, s0) in stats0.iter().enumerate() {
-        let s1: gst::Structure = pipeline.by_name(&format!("s{i}")).unwrap().property("stats");
+        let s1: gst::Structure = pipeline
+            .by_name(&format!("s{i}"))
+            .unwrap()
+            .property("stats");
         let d = |f: &str| s1.get::<u64>(f).unwrap() - s0.get::<u64>(f).unwrap();
         received += d("packets-received");
         lost += d("packets-lost");
