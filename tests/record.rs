@@ -3,6 +3,8 @@
 
 mod common;
 
+use gst::prelude::*;
+
 use common::server::{Auth, ServerOptions, TestServer};
 use common::{nal_types, record};
 use std::time::Duration;
@@ -209,4 +211,55 @@ fn keep_alive_holds_a_short_session() {
         last > gst::ClockTime::from_seconds(4),
         "stream stopped after {last}"
     );
+}
+
+#[test]
+fn element_interface() {
+    common::init();
+    let src = gst::ElementFactory::make("rustrtspsrc").build().unwrap();
+    // Every property is documented for gst-inspect.
+    for p in src.list_properties() {
+        if p.owner_type() == src.type_() {
+            assert!(
+                p.blurb().is_some_and(|b| b.len() > 10),
+                "{} has no description",
+                p.name()
+            );
+        }
+    }
+    let factory = src.factory().unwrap();
+    assert_eq!(factory.rank(), gst::Rank::NONE);
+    assert!(factory
+        .metadata(gst::ELEMENT_METADATA_KLASS)
+        .unwrap()
+        .contains("Source"));
+
+    // URI handler: rtsp:// and rtspt:// taken, others refused; credentials never read back.
+    let uri = src.dynamic_cast_ref::<gst::URIHandler>().unwrap();
+    assert!(uri.set_uri("rtsp://admin:secret@127.0.0.1:8554/x").is_ok());
+    assert_eq!(uri.uri().unwrap(), "rtsp://127.0.0.1:8554/x");
+    assert_eq!(
+        src.property::<String>("location"),
+        "rtsp://127.0.0.1:8554/x"
+    );
+    assert!(uri.set_uri("http://127.0.0.1/").is_err());
+    src.set_property("user-pw", "hunter2");
+    assert_ne!(src.property::<String>("user-pw"), "hunter2");
+
+    // Live, with the reorder window as latency.
+    let srv = server(None);
+    src.set_property("location", srv.url());
+    src.set_property("latency", 80u32);
+    let sink = gst::ElementFactory::make("fakesink").build().unwrap();
+    let pipeline = gst::Pipeline::new();
+    pipeline.add_many([&src, &sink]).unwrap();
+    src.link(&sink).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut q = gst::query::Latency::new();
+    assert!(src.query(&mut q));
+    let (live, min, _) = q.result();
+    assert!(live);
+    assert_eq!(min, gst::ClockTime::from_mseconds(80));
+    pipeline.set_state(gst::State::Null).unwrap();
 }

@@ -191,6 +191,7 @@ fn keepalive_refused_switches_to_options() {
     assert!(ka.len() >= 3, "{reqs:?}");
     assert!(ka[0].starts_with("GET_PARAMETER"), "{reqs:?}");
     assert!(ka[1..].iter().all(|r| r.starts_with("OPTIONS")), "{reqs:?}");
+    rec.assert_plays();
 }
 
 #[test]
@@ -239,6 +240,7 @@ fn digest_nonce_change_on_keepalive() {
     );
     let last = rec.frames.last().unwrap().pts.unwrap() - rec.frames[0].pts.unwrap();
     assert!(last > gst::ClockTime::from_seconds(2));
+    rec.assert_plays();
 }
 
 #[test]
@@ -262,4 +264,24 @@ fn retry_limit_ends_with_an_error() {
     );
     let (_, debug) = &rec.errors.first().expect("an error after the retries");
     assert!(debug.contains("giving up after 2"), "{debug}");
+}
+
+#[test]
+fn receiver_reports_over_udp_and_tcp() {
+    use std::sync::atomic::Ordering::SeqCst;
+    for protocols in ["udp", "tcp"] {
+        let cam = FakeCamera::start(Script::default());
+        let rec = record(&cam.url(), secs(6), &[("protocols", &protocols)]);
+        assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+        // One half a second after PLAY, then every 5 s.
+        assert!(cam.shared.receiver_reports.load(SeqCst) >= 2, "{protocols}");
+        rec.assert_plays();
+        let quiet = FakeCamera::start(Script::default());
+        record(
+            &quiet.url(),
+            secs(2),
+            &[("protocols", &protocols), ("do-rtcp", &false)],
+        );
+        assert_eq!(quiet.shared.receiver_reports.load(SeqCst), 0, "{protocols}");
+    }
 }

@@ -143,7 +143,7 @@ impl AuBuilder {
         if self.buf.len() - start + bytes.len() > MAX_NAL_BYTES + 5
             || self.buf.len() + bytes.len() > MAX_AU_BYTES
         {
-            crate::debug_log!("NAL unit over {} bytes dropped", MAX_NAL_BYTES);
+            gst::warning!(crate::CAT, "NAL unit over {} bytes dropped", MAX_NAL_BYTES);
             self.stats.dropped_oversize += 1;
             self.abort_nal();
             self.discont = true;
@@ -272,7 +272,11 @@ impl AuBuilder {
     }
 
     fn drop_oversize(&mut self) {
-        crate::debug_log!("access unit over {} bytes dropped", MAX_AU_BYTES);
+        gst::warning!(
+            crate::CAT,
+            "access unit over {} bytes dropped",
+            MAX_AU_BYTES
+        );
         self.stats.dropped_oversize += 1;
         self.discont = true;
         self.reset_au();

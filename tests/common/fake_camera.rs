@@ -4,7 +4,7 @@
 //! x264enc, packetized by rtph264pay) over RTP/UDP or interleaved on TCP, on 127.0.0.1 only.
 
 use gst::prelude::*;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -56,6 +56,8 @@ pub struct Shared {
     pub sent: AtomicUsize,
     pub dropped: AtomicUsize,
     pub connections: AtomicUsize,
+    /// RTCP receiver reports from the client, over UDP or interleaved.
+    pub receiver_reports: AtomicUsize,
     /// Requests in arrival order: "METHOD transport-or-empty".
     pub requests: Mutex<Vec<String>>,
     /// With `Script::log_frames`: (RTP timestamp, when its last packet left, keyframe) per frame sent.
@@ -206,6 +208,24 @@ impl Connection {
                 break;
             }
             line.clear();
+            // Interleaved frames from the client (RTCP receiver reports over TCP).
+            match reader.fill_buf() {
+                Ok([b'$', ..]) => {
+                    let mut head = [0u8; 4];
+                    let mut frame = Vec::new();
+                    if reader.read_exact(&mut head).is_err() {
+                        break;
+                    }
+                    frame.resize(usize::from(u16::from_be_bytes([head[2], head[3]])), 0);
+                    if reader.read_exact(&mut frame).is_err() {
+                        break;
+                    }
+                    count_receiver_report(&frame, &self.shared);
+                    continue;
+                }
+                Ok([]) => break,
+                _ => {}
+            }
             match reader.read_line(&mut line) {
                 Ok(0) => break,
                 Ok(_) => {}
@@ -311,10 +331,12 @@ impl Connection {
                         .and_then(|p| p.split('-').next()?.parse().ok())
                         .unwrap_or(0);
                     dest = Some(Dest::Udp(SocketAddr::from(([127, 0, 0, 1], port))));
+                    let rtcp_port = self.rtcp_listener();
                     extra.push_str(&format!(
-                        "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP;unicast;client_port={}-{};server_port=6970-6971;ssrc={SSRC:08X}\r\n",
+                        "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP;unicast;client_port={}-{};server_port={}-{rtcp_port};ssrc={SSRC:08X}\r\n",
                         port,
-                        port + 1
+                        port + 1,
+                        rtcp_port - 1
                     ));
                 }
                 "PLAY" => {
@@ -365,6 +387,24 @@ impl Connection {
         }
         playing.store(false, Ordering::SeqCst);
         let _ = writer.lock().unwrap().shutdown(std::net::Shutdown::Both);
+    }
+
+    /// A socket for the client's RTCP over UDP, counting its receiver reports; returns its port.
+    fn rtcp_listener(&self) -> u16 {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let (stop, shared) = (self.stop.clone(), self.shared.clone());
+        thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(n) = sock.recv(&mut buf) {
+                    count_receiver_report(&buf[..n], &shared);
+                }
+            }
+        });
+        port
     }
 
     /// The first connection is cut once the scripted number of packets went out.
@@ -477,6 +517,12 @@ impl Sender {
             }
             lap += 1;
         }
+    }
+}
+
+fn count_receiver_report(rtcp: &[u8], shared: &Shared) {
+    if rtcp.len() >= 8 && rtcp[1] == 201 {
+        shared.receiver_reports.fetch_add(1, Ordering::SeqCst);
     }
 }
 
