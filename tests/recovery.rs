@@ -285,3 +285,16 @@ fn receiver_reports_over_udp_and_tcp() {
         assert_eq!(quiet.shared.receiver_reports.load(SeqCst), 0, "{protocols}");
     }
 }
+
+#[test]
+fn interleaved_junk_is_ignored() {
+    let cam = FakeCamera::start(Script {
+        junk_frames: true,
+        ..Default::default()
+    });
+    let rec = record(&cam.url(), secs(3), &[("protocols", &"tcp")]);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert_eq!(rec.stat("malformed"), 0, "junk reached the RTP path");
+    assert!(rec.frames.len() > 45);
+    rec.assert_plays();
+}

@@ -301,6 +301,19 @@ mod tests {
     }
 
     #[test]
+    fn fu_a_quirk_wire_bytes() {
+        let mut d = Depacketizer::new(false);
+        // S and E in one fragment (7c c1): a whole NAL.
+        push(&mut d, 0, 0, false, &[0x7c, 0xc5, 9], false);
+        push(&mut d, 1, 0, true, &[0x7c, 0xc1, 8], false);
+        assert_eq!(d.pop().unwrap().data, annexb(&[&[0x65, 9], &[0x61, 8]]));
+        // Tiandy: 3c 81 then 3c 47 — the first fragment's type (1) stays.
+        push(&mut d, 2, 3000, false, &[0x3c, 0x81, 1], false);
+        push(&mut d, 3, 3000, true, &[0x3c, 0x47, 2], false);
+        assert_eq!(d.pop().unwrap().data, annexb(&[&[0x21, 1, 2]]));
+    }
+
+    #[test]
     fn timestamp_change_inside_fu_a() {
         let mut d = Depacketizer::new(false);
         push(&mut d, 0, 0, true, &[0x65, 1], false);

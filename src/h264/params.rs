@@ -195,6 +195,10 @@ mod tests {
         assert_eq!(info.level, "1.3");
         assert_eq!((info.width, info.height), (320, 240));
         assert_eq!(info.framerate, Some((30, 1)));
+        // Reolink doorbell: extra bytes after the SPS data.
+        let mut padded = sps.clone();
+        padded.extend_from_slice(&[0x80, 0x00, 0x12, 0x34]);
+        assert_eq!(sps_info(&padded).unwrap().width, 320);
         assert!(sps_info(&[0x67]).is_err());
         assert!(sps_info(&[]).is_err());
         assert!(sps_info(&[0x67, 0xff, 0xff]).is_err());

@@ -143,6 +143,7 @@ pub struct Receiver {
     playing_since: Option<Instant>,
     next_rtcp: Instant,
     our_ssrc: u32,
+    ssrc_from_setup: bool,
 }
 
 impl Receiver {
@@ -222,6 +223,7 @@ impl Receiver {
             playing_since: None,
             next_rtcp: now,
             our_ssrc: (crate::rtsp::backoff::random_u64() >> 32) as u32,
+            ssrc_from_setup: false,
         };
         let req = r.session.start(now);
         r.send(&req)?;
@@ -485,6 +487,7 @@ impl Receiver {
                 }
             }
             Output::SetUp { transport, tcp } => {
+                self.ssrc_from_setup = transport.ssrc.is_some();
                 self.inbound.set_ssrc(transport.ssrc);
                 if tcp {
                     self.channels = Some(transport.interleaved.unwrap_or((0, 1)));
@@ -502,7 +505,11 @@ impl Receiver {
                         .map(|(_, rtcp)| SocketAddr::new(ip, rtcp));
                 }
             }
-            Output::Playing(_) => {
+            Output::Playing(info) => {
+                // Reolink names the SSRC only in RTP-Info; SETUP's, when given, stays.
+                if let Some(ssrc) = info.and_then(|i| i.ssrc).filter(|_| !self.ssrc_from_setup) {
+                    self.inbound.set_ssrc(Some(ssrc));
+                }
                 // RTP-Info seq/rtptime are not trusted (Hikvision, Tapo send bogus values); timing
                 // starts from the first packet.
                 crate::debug_log!(

@@ -327,6 +327,18 @@ mod tests {
         assert_eq!(s.stats.packets, 1);
         let mut rr = [0u8; 32];
         assert_eq!(s.receiver_report(7, t, &mut rr), Some(32));
+        // Tapo C320WS: a sender report for a foreign SSRC leaves LSR alone.
+        let mut sr = vec![
+            0x80, 200, 0, 6, 0, 0, 0, 9, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
+        ];
+        sr.extend_from_slice(&[0; 14]);
+        s.on_rtcp(&sr, t);
+        s.receiver_report(7, t, &mut rr);
+        assert_eq!(&rr[24..28], &[0, 0, 0, 0]);
+        sr[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+        s.on_rtcp(&sr, t);
+        s.receiver_report(7, t, &mut rr);
+        assert_eq!(&rr[24..28], &[0x33, 0x44, 0x55, 0x66]);
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct RtpInfo {
     pub url: Option<String>,
     pub seq: Option<u16>,
     pub rtptime: Option<u32>,
+    /// Reolink sends the SSRC here rather than in SETUP's Transport.
+    pub ssrc: Option<u32>,
 }
 
 pub fn parse_rtp_info(value: &str) -> Vec<RtpInfo> {
@@ -85,6 +87,7 @@ pub fn parse_rtp_info(value: &str) -> Vec<RtpInfo> {
                     "seq" => info.seq = v.parse().ok(),
                     // OMNY M5S2A sends rtptime=-1, which parses as nothing.
                     "rtptime" => info.rtptime = v.parse().ok(),
+                    "ssrc" => info.ssrc = u32::from_str_radix(v, 16).ok(),
                     _ => {}
                 }
             }
@@ -144,6 +147,8 @@ mod tests {
         assert_eq!(i[0].rtptime, None);
         assert_eq!(i[0].seq, Some(5));
         assert!(parse_rtp_info("").is_empty());
+        let i = parse_rtp_info("url=rtsp://h/s/track1;seq=9;ssrc=1A2B3C4D");
+        assert_eq!(i[0].ssrc, Some(0x1a2b3c4d));
     }
 
     #[test]

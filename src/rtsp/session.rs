@@ -549,7 +549,8 @@ mod tests {
             vec![Output::Playing(Some(RtpInfo {
                 url: Some("rtsp://other/x".into()),
                 seq: Some(0),
-                rtptime: None
+                rtptime: None,
+                ssrc: None
             }))]
         );
         assert_eq!(s.state(), State::Playing);

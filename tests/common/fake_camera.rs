@@ -39,6 +39,8 @@ pub struct Script {
     pub digest: Option<(String, String)>,
     /// Record when each frame's last packet was sent (latency measurement).
     pub log_frames: bool,
+    /// Over TCP: interleaved junk before the PLAY reply, stray CRLF and frames on unknown channels.
+    pub junk_frames: bool,
 }
 
 pub const SSRC: u32 = 0x2a2a_0001;
@@ -340,6 +342,11 @@ impl Connection {
                     ));
                 }
                 "PLAY" => {
+                    if self.script.junk_frames && matches!(dest, Some(Dest::Tcp)) {
+                        // Reolink, v4l2rtspserver: interleaved data before the PLAY reply.
+                        let junk = b"\r\n$\x00\x00\x0c\x00junk-junk-j";
+                        let _ = writer.lock().unwrap().write_all(junk);
+                    }
                     extra.push_str(&format!(
                         "Session: 12345678\r\nRTP-Info: url={base}/trackID=1;seq=0;rtptime=0\r\n"
                     ));
@@ -354,6 +361,7 @@ impl Connection {
                             expired: expired.clone(),
                             session_timeout: self.script.session_timeout,
                             close_after: self.script.close_after.filter(|_| self.first),
+                            junk_frames: self.script.junk_frames,
                         };
                         let (script, packets, stop, shared) = (
                             self.script.clone(),
@@ -425,6 +433,7 @@ struct Sender {
     expired: Arc<AtomicBool>,
     session_timeout: Option<u32>,
     close_after: Option<usize>,
+    junk_frames: bool,
 }
 
 impl Sender {
@@ -432,7 +441,12 @@ impl Sender {
         match self.dest {
             Dest::Udp(addr) => sock.send_to(pkt, addr).is_ok(),
             Dest::Tcp => {
-                let mut frame = vec![b'$', 0];
+                let mut frame = Vec::with_capacity(pkt.len() + 24);
+                if self.junk_frames {
+                    // A stray CRLF and a frame on a channel never set up, before every packet.
+                    frame.extend_from_slice(b"\r\n$\x05\x00\x04\x00bad");
+                }
+                frame.extend_from_slice(&[b'$', 0]);
                 frame.extend_from_slice(&(pkt.len() as u16).to_be_bytes());
                 frame.extend_from_slice(pkt);
                 self.writer.lock().unwrap().write_all(&frame).is_ok()
