@@ -271,7 +271,11 @@ fn receiver_reports_over_udp_and_tcp() {
     use std::sync::atomic::Ordering::SeqCst;
     for protocols in ["udp", "tcp"] {
         let cam = FakeCamera::start(Script::default());
-        let rec = record(&cam.url(), secs(6), &[("protocols", &protocols)]);
+        let rec = record(
+            &cam.url(),
+            Duration::from_millis(7500),
+            &[("protocols", &protocols)],
+        );
         assert!(rec.errors.is_empty(), "{:?}", rec.errors);
         // One half a second after PLAY, then every 5 s.
         assert!(cam.shared.receiver_reports.load(SeqCst) >= 2, "{protocols}");
