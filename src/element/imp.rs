@@ -117,37 +117,6 @@ impl RustRtspSrc {
     }
 }
 
-fn stats_structure(st: &Stats) -> gst::Structure {
-    let (now, before) = (&st.inbound, &st.earlier);
-    gst::Structure::builder("application/x-rustrtspsrc-stats")
-        .field("packets-received", now.packets + before.packets)
-        .field("packets-lost", now.lost + before.lost)
-        .field("packets-reordered", now.reordered + before.reordered)
-        .field("duplicates", now.duplicates + before.duplicates)
-        .field("late", now.late + before.late)
-        .field(
-            "foreign-ssrc-dropped",
-            now.foreign_ssrc + before.foreign_ssrc,
-        )
-        .field(
-            "foreign-source-dropped",
-            now.foreign_source + before.foreign_source,
-        )
-        .field(
-            "foreign-payload-type-dropped",
-            now.foreign_payload_type + before.foreign_payload_type,
-        )
-        .field("malformed", now.malformed + before.malformed)
-        .field("bytes-received", now.bytes + before.bytes)
-        .field("access-units-pushed", st.access_units)
-        .field("keyframes", st.keyframes)
-        .field("nals-dropped", st.nals_dropped)
-        .field("reconnects", st.reconnects)
-        .field("transport", if st.tcp { "tcp" } else { "udp" })
-        .field("bitrate", st.bitrate)
-        .build()
-}
-
 impl ObjectImpl for RustRtspSrc {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
@@ -291,7 +260,7 @@ impl ObjectImpl for RustRtspSrc {
             "protocols" => s.protocols.to_value(),
             "udp-timeout" => s.udp_timeout_ms.to_value(),
             "retry" => s.retry.to_value(),
-            "stats" => stats_structure(&self.stats.lock().unwrap()).to_value(),
+            "stats" => self.stats.lock().unwrap().to_structure().to_value(),
             _ => unimplemented!(),
         }
     }

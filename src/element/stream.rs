@@ -53,6 +53,41 @@ pub struct Stats {
     rate_window: Option<(Instant, u64)>,
 }
 
+impl Stats {
+    /// The `stats` property's value.
+    pub fn to_structure(&self) -> gst::Structure {
+        let st = self;
+        let (now, before) = (&st.inbound, &st.earlier);
+        gst::Structure::builder("application/x-rustrtspsrc-stats")
+            .field("packets-received", now.packets + before.packets)
+            .field("packets-lost", now.lost + before.lost)
+            .field("packets-reordered", now.reordered + before.reordered)
+            .field("duplicates", now.duplicates + before.duplicates)
+            .field("late", now.late + before.late)
+            .field(
+                "foreign-ssrc-dropped",
+                now.foreign_ssrc + before.foreign_ssrc,
+            )
+            .field(
+                "foreign-source-dropped",
+                now.foreign_source + before.foreign_source,
+            )
+            .field(
+                "foreign-payload-type-dropped",
+                now.foreign_payload_type + before.foreign_payload_type,
+            )
+            .field("malformed", now.malformed + before.malformed)
+            .field("bytes-received", now.bytes + before.bytes)
+            .field("access-units-pushed", st.access_units)
+            .field("keyframes", st.keyframes)
+            .field("nals-dropped", st.nals_dropped)
+            .field("reconnects", st.reconnects)
+            .field("transport", if st.tcp { "tcp" } else { "udp" })
+            .field("bitrate", st.bitrate)
+            .build()
+    }
+}
+
 pub struct Stream {
     cfg: ReceiverConfig,
     retry: u32,
