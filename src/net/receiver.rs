@@ -163,10 +163,13 @@ impl Receiver {
         let mut last = io::Error::new(io::ErrorKind::NotFound, "host name has no address");
         let mut conn = None;
         for addr in addrs {
-            match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+            match connect_interruptibly(addr, &waker) {
                 Ok(c) => {
                     conn = Some(c);
                     break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    return Err(ReceiveError::Flushing)
                 }
                 Err(e) => last = e,
             }
@@ -599,6 +602,96 @@ impl Receiver {
         };
         if let Err(e) = result {
             crate::debug_log!("RTCP receiver report not sent: {}", e);
+        }
+    }
+}
+
+/// TCP connect that gives up after `CONNECT_TIMEOUT` and returns at once (`Interrupted`) when the waker
+/// fires, so that stopping a pipeline never waits for an unreachable camera's SYN timeout.
+fn connect_interruptibly(addr: SocketAddr, waker: &Waker) -> io::Result<TcpStream> {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_nonblocking(true)?;
+    match sock.connect(&SockAddr::from(addr)) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+            let mut fds = [
+                libc::pollfd {
+                    fd: waker.fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: sock.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                },
+            ];
+            let ms = CONNECT_TIMEOUT.as_millis() as i32;
+            // SAFETY: fds is a valid array of two pollfd for the duration of the call.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if fds[0].revents != 0 {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connection timed out",
+                ));
+            }
+            if let Some(e) = sock.take_error()? {
+                return Err(e);
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    sock.set_nonblocking(false)?;
+    Ok(sock.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_is_interrupted_by_the_waker() {
+        use socket2::{Domain, Socket, Type};
+        // A loopback listener whose backlog is full drops further SYNs: a connect that hangs.
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        listener
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        listener.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap().as_socket().unwrap();
+        let fillers: Vec<_> = (0..4)
+            .filter_map(|_| {
+                let s = Socket::new(Domain::IPV4, Type::STREAM, None).ok()?;
+                s.set_nonblocking(true).ok()?;
+                let _ = s.connect(&addr.into());
+                Some(s)
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(100));
+        let waker = Waker::new().unwrap();
+        let w = waker.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            w.wake();
+        });
+        let start = Instant::now();
+        let r = connect_interruptibly(addr, &waker);
+        t.join().unwrap();
+        drop(fillers);
+        match r {
+            // The kernel may still have let it in; then there was nothing to interrupt.
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.kind(), io::ErrorKind::Interrupted, "{e}");
+                assert!(start.elapsed() < Duration::from_secs(2));
+            }
         }
     }
 }
