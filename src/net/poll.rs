@@ -86,10 +86,53 @@ pub struct Poller {
     /// window): armed only while such a deadline exists.
     timer: std::os::fd::OwnedFd,
     timer_armed: bool,
+    tick: Option<std::os::fd::OwnedFd>,
 }
 
 /// Token reported when the precise timer fires.
 pub const TOKEN_TIMER: u8 = 63;
+/// Token reported by the periodic tick.
+pub const TOKEN_TICK: u8 = 62;
+
+fn timerfd() -> io::Result<std::os::fd::OwnedFd> {
+    // SAFETY: plain syscall; the result is checked before use.
+    let fd = unsafe {
+        libc::timerfd_create(
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a new, valid descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
+/// Arms `timer` to fire after `first`, then every `period` (zero: once). A zero `first` disarms it.
+fn arm(timer: &std::os::fd::OwnedFd, first: Duration, period: Duration) -> io::Result<()> {
+    let ts = |d: Duration| libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+    };
+    let spec = libc::itimerspec {
+        it_interval: ts(period),
+        it_value: ts(first),
+    };
+    // SAFETY: spec is valid; the old value is not asked for.
+    let rc = unsafe { libc::timerfd_settime(timer.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Consumes a timer's expirations, which clears its readiness.
+fn clear(timer: &std::os::fd::OwnedFd) {
+    let mut expirations = [0u8; 8];
+    // SAFETY: reads at most 8 bytes into an 8-byte buffer.
+    unsafe { libc::read(timer.as_raw_fd(), expirations.as_mut_ptr().cast(), 8) };
+}
 
 impl Poller {
     pub fn new() -> io::Result<Self> {
@@ -100,25 +143,24 @@ impl Poller {
         }
         // SAFETY: fd is a new, valid descriptor that nothing else owns.
         let epfd: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
-        // SAFETY: plain syscall; the result is checked before use.
-        let tfd = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if tfd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: as above.
-        let timer: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(tfd) };
         let p = Poller {
             epfd,
-            timer,
+            timer: timerfd()?,
             timer_armed: false,
+            tick: None,
         };
         p.add(p.timer.as_raw_fd(), TOKEN_TIMER)?;
         Ok(p)
+    }
+
+    /// Wakes the waiter every `period`, so that it can wait without a timeout (no kernel timer set up and
+    /// torn down per wait) and still look at its coarse deadlines (keep-alive, RTCP, data timeout).
+    pub fn set_tick(&mut self, period: Duration) -> io::Result<()> {
+        let tick = timerfd()?;
+        arm(&tick, period, period)?;
+        self.add(tick.as_raw_fd(), TOKEN_TICK)?;
+        self.tick = Some(tick);
+        Ok(())
     }
 
     /// Sets (or with `None` clears) a wake-up `after` from now, with nanosecond precision.
@@ -186,10 +228,15 @@ impl Poller {
             acc | 1u64.checked_shl(e.u64 as u32).unwrap_or(0)
         });
         if ready & (1 << TOKEN_TIMER) != 0 {
-            let mut expirations = [0u8; 8];
-            // SAFETY: reads 8 bytes into an 8-byte buffer; this clears the timer's readiness.
-            unsafe { libc::read(self.timer.as_raw_fd(), expirations.as_mut_ptr().cast(), 8) };
+            clear(&self.timer);
             self.timer_armed = false;
+        }
+        if let Some(tick) = self
+            .tick
+            .as_ref()
+            .filter(|_| ready & (1 << TOKEN_TICK) != 0)
+        {
+            clear(tick);
         }
         Ok(ready)
     }
@@ -224,6 +271,18 @@ mod tests {
         p.set_precise(Some(Duration::from_millis(1))).unwrap();
         p.set_precise(None).unwrap();
         assert_eq!(p.wait(Some(Duration::from_millis(5))).unwrap(), 0);
+    }
+
+    #[test]
+    fn tick_repeats() {
+        let mut p = Poller::new().unwrap();
+        p.set_tick(Duration::from_millis(5)).unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                p.wait(Some(Duration::from_secs(1))).unwrap(),
+                1 << TOKEN_TICK
+            );
+        }
     }
 
     #[test]

@@ -24,6 +24,8 @@ const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 /// Datagrams read per wake-up before the other sockets get a look.
 const UDP_BATCH: usize = 4 * BATCH;
 const TCP_READ: usize = 64 * 1024;
+/// How often the loop looks at its second-scale deadlines (keep-alive, RTCP, timeouts) at the latest.
+const COARSE_TICK: Duration = Duration::from_millis(250);
 const TOKEN_WAKE: u8 = 0;
 const TOKEN_RTSP: u8 = 1;
 const TOKEN_RTP: u8 = 2;
@@ -199,6 +201,8 @@ impl Receiver {
         let udp_batch = udp.is_some().then(RecvBatch::new);
         // RTCP from the camera is read when a report is due rather than watched: one less descriptor.
         let poller = Poller::new().map_err(setup_err)?;
+        let mut poller = poller;
+        poller.set_tick(COARSE_TICK).map_err(setup_err)?;
         poller.add(waker.fd(), TOKEN_WAKE).map_err(setup_err)?;
         poller
             .add(conn.as_raw_fd(), TOKEN_RTSP)
@@ -293,6 +297,8 @@ impl Receiver {
                         .map(|d| d.saturating_duration_since(now)),
                 )
                 .map_err(|e| ReceiveError::Io("timerfd".into(), e))?;
+            // Deadlines beyond the next tick are looked at when it comes.
+            let timeout = timeout.filter(|t| *t < COARSE_TICK);
             let ready = self
                 .poller
                 .wait(timeout)

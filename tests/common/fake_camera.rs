@@ -226,7 +226,17 @@ impl Connection {
                     continue;
                 }
                 Ok([]) => break,
-                _ => {}
+                Ok(_) => {}
+                // Nothing yet: look again, so that a frame arriving now is not read as a text line.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue
+                }
+                Err(_) => break,
             }
             match reader.read_line(&mut line) {
                 Ok(0) => break,
