@@ -575,6 +575,12 @@ mod tests {
         let td = s.teardown(now).unwrap();
         assert_eq!(td.method, Method::Teardown);
         assert_eq!(td.uri, "rtsp://127.0.0.1:8554/test/");
+        // Hikvision DS-2CD2032 answers TEARDOWN with 500 (or 454): the session is over all the same.
+        assert!(s
+            .handle_response(&reply(7, "500 Internal Server Error", "", ""), now)
+            .unwrap()
+            .is_empty());
+        assert_eq!(s.state(), State::Closed);
     }
 
     #[test]
