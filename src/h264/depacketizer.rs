@@ -82,7 +82,8 @@ impl Depacketizer {
             self.lose();
         }
         let ts = self.ts.unwrap(pkt.timestamp);
-        if self.finished_ts.is_some_and(|f| ts <= f) {
+        // Only that very picture: with B-frames, later pictures may carry earlier timestamps.
+        if self.finished_ts == Some(ts) {
             // The tail of a picture that was already given up on and pushed.
             self.stats.nals_dropped += 1;
             return;

@@ -135,6 +135,7 @@ pub struct Receiver {
     udp: Option<UdpPair>,
     session: Session,
     rtsp_buf: Vec<u8>,
+    rtsp_len: usize,
     udp_batch: Option<RecvBatch>,
     inbound: Inbound,
     source_ip: Option<IpAddr>,
@@ -222,7 +223,8 @@ impl Receiver {
             server_ip,
             udp,
             session,
-            rtsp_buf: Vec::with_capacity(TCP_READ * 2),
+            rtsp_buf: vec![0; TCP_READ * 2],
+            rtsp_len: 0,
             udp_batch,
             source_ip: None,
             server_rtcp: None,
@@ -389,13 +391,18 @@ impl Receiver {
     }
 
     fn read_rtsp(&mut self) -> Result<(), ReceiveError> {
-        let old = self.rtsp_buf.len();
-        self.rtsp_buf.resize(old + TCP_READ, 0);
-        let res = self.conn.read(&mut self.rtsp_buf[old..]);
-        self.rtsp_buf.truncate(old + *res.as_ref().unwrap_or(&0));
-        match res {
+        // The buffer keeps its zeroed length; `rtsp_len` bytes of it hold data. Growing only when a message
+        // needs more room avoids clearing 64 KiB before every read.
+        if self.rtsp_buf.len() - self.rtsp_len < TCP_READ {
+            let want = self.rtsp_len + TCP_READ;
+            if want > MAX_HEADER_BYTES + MAX_BODY_BYTES + TCP_READ {
+                return Err(ReceiveError::Parse(ParseError::HeaderTooLarge));
+            }
+            self.rtsp_buf.resize(want, 0);
+        }
+        match self.conn.read(&mut self.rtsp_buf[self.rtsp_len..]) {
             Ok(0) => return Err(ReceiveError::Closed),
-            Ok(_) => {}
+            Ok(n) => self.rtsp_len += n,
             Err(e)
                 if matches!(
                     e.kind(),
@@ -409,7 +416,7 @@ impl Receiver {
         let now = Instant::now();
         let mut used = 0;
         let result = loop {
-            let (msg, len) = match parse_message(&self.rtsp_buf[used..]) {
+            let (msg, len) = match parse_message(&self.rtsp_buf[used..self.rtsp_len]) {
                 Ok(Some(m)) => m,
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(ReceiveError::Parse(e)),
@@ -459,10 +466,8 @@ impl Receiver {
                 }
             }
         };
-        self.rtsp_buf.drain(..used);
-        if self.rtsp_buf.len() > MAX_HEADER_BYTES + MAX_BODY_BYTES {
-            return Err(ReceiveError::Parse(ParseError::HeaderTooLarge));
-        }
+        self.rtsp_buf.copy_within(used..self.rtsp_len, 0);
+        self.rtsp_len -= used;
         result
     }
 
