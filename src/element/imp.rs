@@ -141,7 +141,7 @@ impl ObjectImpl for RustRtspSrc {
                     .build(),
                 glib::ParamSpecUInt::builder("timeout")
                     .nick("Timeout")
-                    .blurb("Seconds without any RTP packet before the element posts an error (0 = wait forever)")
+                    .blurb("Seconds without any RTP packet before the stream counts as lost: reconnect (see retry), or an error if none ever came (0 = wait forever)")
                     .maximum(3600)
                     .default_value(settings::DEFAULT_TIMEOUT_S)
                     .build(),
@@ -282,7 +282,7 @@ impl ElementImpl for RustRtspSrc {
             gst::subclass::ElementMetadata::new(
                 "RTSP H.264 source",
                 "Source/Network/Video",
-                "Receives H.264 video from an RTSP camera (RTP over UDP) and outputs Annex-B access units",
+                "Receives H.264 video from an RTSP camera (RTP over UDP or TCP), reconnecting by itself, and outputs Annex-B access units",
                 "rustrtspsrc developers",
             )
         });
