@@ -20,6 +20,8 @@ fn password_never_logged() {
             ));
         }
     });
+    // Everything goes to our buffer only, not to stderr as well.
+    gst::log::remove_default_log_function();
     gst::log::set_active(true);
     gst::log::set_default_threshold(gst::DebugLevel::Memdump);
 
