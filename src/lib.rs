@@ -40,6 +40,7 @@ gst::plugin_define!(
     "MIT/X11",
     env!("CARGO_PKG_NAME"),
     env!("CARGO_PKG_NAME"),
-    env!("CARGO_PKG_REPOSITORY"),
+    // GStreamer rejects a plugin whose origin is empty.
+    env!("CARGO_PKG_NAME"),
     env!("BUILD_REL_DATE")
 );
