@@ -228,27 +228,13 @@ impl Connection {
                 Ok([]) => break,
                 Ok(_) => {}
                 // Nothing yet: look again, so that a frame arriving now is not read as a text line.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue
-                }
+                Err(e) if no_data_yet(&e) => continue,
                 Err(_) => break,
             }
             match reader.read_line(&mut line) {
                 Ok(0) => break,
                 Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue
-                }
+                Err(e) if no_data_yet(&e) => continue,
                 Err(_) => break,
             }
             if !line.trim().is_empty() {
@@ -542,6 +528,14 @@ impl Sender {
             lap += 1;
         }
     }
+}
+
+/// A read that ran into the socket's read timeout: nothing has arrived yet.
+fn no_data_yet(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 fn count_receiver_report(rtcp: &[u8], shared: &Shared) {
