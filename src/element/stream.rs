@@ -46,7 +46,6 @@ pub struct Stats {
     pub earlier: InboundStats,
     pub access_units: u64,
     pub keyframes: u64,
-    pub nals_dropped: u64,
     pub reconnects: u64,
     pub tcp: bool,
     pub bitrate: u64,
@@ -80,7 +79,11 @@ impl Stats {
             .field("bytes-received", now.bytes + before.bytes)
             .field("access-units-pushed", st.access_units)
             .field("keyframes", st.keyframes)
-            .field("nals-dropped", st.nals_dropped)
+            .field("nals-dropped", now.nals_dropped + before.nals_dropped)
+            .field(
+                "access-units-dropped",
+                now.access_units_dropped + before.access_units_dropped,
+            )
             .field("reconnects", st.reconnects)
             .field("transport", if st.tcp { "tcp" } else { "udp" })
             .field("bitrate", st.bitrate)
@@ -189,11 +192,10 @@ impl Stream {
 
         {
             let mut st = self.stats.lock().unwrap();
-            st.inbound = receiver.stats().clone();
+            st.inbound = receiver.stats();
             st.access_units += 1;
             st.keyframes += u64::from(au.idr);
             st.tcp = receiver.uses_tcp();
-            st.nals_dropped = receiver.nals_dropped();
             let bytes = st.earlier.bytes + st.inbound.bytes;
             match st.rate_window {
                 Some((t, b)) if completed.duration_since(t) >= Duration::from_secs(1) => {
@@ -231,7 +233,7 @@ impl Stream {
                 r.teardown();
             }
             let mut st = self.stats.lock().unwrap();
-            st.earlier.add(r.stats());
+            st.earlier.add(&r.stats());
             st.inbound = InboundStats::default();
         }
         if !self.played || !e.is_transient() {

@@ -368,13 +368,20 @@ fn store(slot: &mut Vec<u8>, nal: &[u8], generation: &mut u32) {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
 
     fn nal(b: &mut AuBuilder, ts: u64, bytes: &[u8]) {
         b.begin_nal(ts, bytes[0]);
         b.extend(&bytes[1..]);
         b.end_nal();
+    }
+
+    /// Annex-B with 4-byte start codes, as the builder writes it.
+    pub fn annexb(nals: &[&[u8]]) -> Vec<u8> {
+        nals.iter()
+            .flat_map(|n| [&START_CODE[..], n].concat())
+            .collect()
     }
 
     const SPS: &[u8] = &[0x67, 0x42, 0xc0, 0x1e];
@@ -392,18 +399,7 @@ mod tests {
         b.marker();
         let au = b.pop().unwrap();
         assert!(au.idr && au.discont);
-        assert_eq!(
-            au.data,
-            [
-                &START_CODE[..],
-                SPS,
-                &START_CODE,
-                PPS,
-                &START_CODE,
-                &[0x65, 2]
-            ]
-            .concat()
-        );
+        assert_eq!(au.data, annexb(&[SPS, PPS, &[0x65, 2]]));
         nal(&mut b, 6000, &[0x41, 3]);
         b.marker();
         let au = b.pop().unwrap();
@@ -428,17 +424,7 @@ mod tests {
         assert_eq!(au.rtp_ts, 3000);
         assert_eq!(
             au.data,
-            [
-                &START_CODE[..],
-                SPS,
-                &START_CODE,
-                PPS,
-                &START_CODE,
-                &[0x06, 5, 0x80],
-                &START_CODE,
-                &[0x65, 9]
-            ]
-            .concat(),
+            annexb(&[SPS, PPS, &[0x06, 5, 0x80], &[0x65, 9]]),
             "no extra SPS/PPS when the AU has them"
         );
     }
@@ -450,10 +436,7 @@ mod tests {
         nal(&mut b, 0, &[0x65, 2]);
         nal(&mut b, 3000, &[0x41, 3]); // no marker on the IDR: the timestamp ends it
         let au = b.pop().unwrap();
-        assert_eq!(
-            au.data,
-            [&START_CODE[..], &[0x65, 1], &START_CODE, &[0x65, 2]].concat()
-        );
+        assert_eq!(au.data, annexb(&[&[0x65, 1], &[0x65, 2]]));
         b.marker();
         assert_eq!(b.pop().unwrap().rtp_ts, 3000);
     }
@@ -467,20 +450,7 @@ mod tests {
         nal(&mut b, 0, &[0x65, 1]);
         nal(&mut b, 0, &[0x09, 0x30]);
         let au = b.pop().unwrap();
-        assert_eq!(
-            au.data,
-            [
-                &START_CODE[..],
-                &[0x09, 0x10],
-                &START_CODE,
-                SPS,
-                &START_CODE,
-                PPS,
-                &START_CODE,
-                &[0x65, 1]
-            ]
-            .concat()
-        );
+        assert_eq!(au.data, annexb(&[&[0x09, 0x10], SPS, PPS, &[0x65, 1]]));
     }
 
     #[test]
@@ -488,10 +458,7 @@ mod tests {
         let mut b = AuBuilder::new(false);
         nal(&mut b, 0, &[0x65, 1, 0, 0, 0]);
         b.marker();
-        assert_eq!(
-            b.pop().unwrap().data,
-            [&START_CODE[..], &[0x65, 1]].concat()
-        );
+        assert_eq!(b.pop().unwrap().data, annexb(&[&[0x65, 1]]));
         b.begin_nal(3000, 0x41);
         b.extend(&[7, 7]);
         b.mark_loss();
@@ -499,11 +466,7 @@ mod tests {
         b.marker();
         let au = b.pop().unwrap();
         assert!(au.discont);
-        assert_eq!(
-            au.data,
-            [&START_CODE[..], &[0x41, 8]].concat(),
-            "broken NAL dropped"
-        );
+        assert_eq!(au.data, annexb(&[&[0x41, 8]]), "broken NAL dropped");
     }
 
     #[test]
@@ -548,38 +511,17 @@ mod tests {
         b.marker();
         assert_eq!(
             b.pop().unwrap().data,
-            [
-                &START_CODE[..],
-                SPS,
-                &START_CODE,
-                PPS,
-                &START_CODE,
-                &[0x65, 1],
-                &START_CODE,
-                &[0x65, 2]
-            ]
-            .concat()
+            annexb(&[SPS, PPS, &[0x65, 1], &[0x65, 2]])
         );
         // A different SPS after a slice opens the next access unit.
         nal(&mut b, 3000, &[0x41, 3]);
         nal(&mut b, 3000, &[0x67, 0x64, 0, 0x1f]);
         nal(&mut b, 3000, &[0x65, 4]);
         b.marker();
+        assert_eq!(b.pop().unwrap().data, annexb(&[&[0x41, 3]]));
         assert_eq!(
             b.pop().unwrap().data,
-            [&START_CODE[..], &[0x41, 3]].concat()
-        );
-        assert_eq!(
-            b.pop().unwrap().data,
-            [
-                &START_CODE[..],
-                &[0x67, 0x64, 0, 0x1f],
-                &START_CODE,
-                PPS,
-                &START_CODE,
-                &[0x65, 4]
-            ]
-            .concat()
+            annexb(&[&[0x67, 0x64, 0, 0x1f], PPS, &[0x65, 4]])
         );
     }
 
@@ -595,18 +537,7 @@ mod tests {
         b.marker();
         let au = b.pop().unwrap();
         assert!(au.idr);
-        assert_eq!(
-            au.data,
-            [
-                &START_CODE[..],
-                SPS,
-                &START_CODE,
-                PPS,
-                &START_CODE,
-                &[0x65, 7, 7]
-            ]
-            .concat()
-        );
+        assert_eq!(au.data, annexb(&[SPS, PPS, &[0x65, 7, 7]]));
         assert_eq!(b.sps().0, SPS);
     }
 

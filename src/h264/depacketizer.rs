@@ -185,18 +185,12 @@ impl Depacketizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::h264::access_unit::START_CODE;
+    use crate::h264::access_unit::tests::annexb;
     use crate::rtp::packet::tests::build;
 
     fn push(d: &mut Depacketizer, seq: u16, ts: u32, marker: bool, payload: &[u8], lost: bool) {
         let buf = build(seq, ts, marker, payload);
         d.push(&RtpPacket::parse(&buf).unwrap(), lost);
-    }
-
-    fn annexb(nals: &[&[u8]]) -> Vec<u8> {
-        nals.iter()
-            .flat_map(|n| [&START_CODE[..], n].concat())
-            .collect()
     }
 
     /// FU-A packets carrying `nal` in `chunk`-byte fragments.

@@ -32,39 +32,49 @@ impl RecvBatch {
         // SAFETY: all-zero is a valid value for these plain C structs.
         let zero_addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
         let zero_msg: libc::mmsghdr = unsafe { std::mem::zeroed() };
-        RecvBatch {
+        let zero_iov = libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        };
+        let mut b = RecvBatch {
             data: vec![0; BATCH * SLOT],
             addrs: vec![zero_addr; BATCH],
-            iovs: vec![
-                libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0
-                };
-                BATCH
-            ],
+            iovs: vec![zero_iov; BATCH],
             msgs: vec![zero_msg; BATCH],
-            received: 0,
+            received: BATCH,
+        };
+        // The headers point into the heap buffers, which stay where they are when `b` moves: set once.
+        for i in 0..BATCH {
+            b.iovs[i] = libc::iovec {
+                iov_base: b.data[i * SLOT..].as_mut_ptr().cast(),
+                iov_len: SLOT,
+            };
+            let hdr = &mut b.msgs[i].msg_hdr;
+            hdr.msg_name = (&mut b.addrs[i] as *mut libc::sockaddr_storage).cast();
+            hdr.msg_iov = &mut b.iovs[i];
+            hdr.msg_iovlen = 1;
+        }
+        b.reset_written();
+        b.received = 0;
+        b
+    }
+
+    /// Restores what the kernel wrote into the headers of the last batch (name lengths, flags).
+    fn reset_written(&mut self) {
+        for m in &mut self.msgs[..self.received] {
+            m.msg_hdr.msg_namelen =
+                std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            m.msg_hdr.msg_flags = 0;
+            m.msg_len = 0;
         }
     }
 
     /// Receives what is queued, up to `BATCH` datagrams, without blocking. `Ok(0)`: nothing queued.
     pub fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
-        for i in 0..BATCH {
-            self.iovs[i] = libc::iovec {
-                iov_base: self.data[i * SLOT..].as_mut_ptr().cast(),
-                iov_len: SLOT,
-            };
-            let hdr = &mut self.msgs[i].msg_hdr;
-            hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
-            hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            hdr.msg_iov = &mut self.iovs[i];
-            hdr.msg_iovlen = 1;
-            hdr.msg_control = std::ptr::null_mut();
-            hdr.msg_controllen = 0;
-            hdr.msg_flags = 0;
-            self.msgs[i].msg_len = 0;
-        }
-        // SAFETY: msgs[..BATCH] point at BATCH valid iovecs/addresses inside self, which outlive the call.
+        self.reset_written();
+        self.received = 0;
+        // SAFETY: msgs[..BATCH] point at BATCH valid iovecs/addresses inside self's heap buffers, which
+        // live as long as self.
         let n = unsafe {
             libc::recvmmsg(
                 sock.as_raw_fd(),
@@ -75,7 +85,6 @@ impl RecvBatch {
             )
         };
         if n < 0 {
-            self.received = 0;
             let e = io::Error::last_os_error();
             return match e.kind() {
                 io::ErrorKind::WouldBlock => Ok(0),
@@ -142,5 +151,13 @@ mod tests {
         assert_eq!(b.get(7).0.unwrap()[0], 39);
         assert_eq!(b.get(8).0, None, "oversized datagram is flagged, not cut");
         assert_eq!(b.get(9), (None, None));
+        // Headers are reused: a later batch is read whole and from the right sender again.
+        let rx_addr = rx.local_addr().unwrap();
+        // Moving the batch (as into the receiver) keeps its heap buffers, which the headers point into.
+        let mut b = std::hint::black_box(b);
+        tx.send_to(&[5u8; 300], rx_addr).unwrap();
+        assert_eq!(b.recv(&rx).unwrap(), 1);
+        assert_eq!(b.get(0).0.unwrap(), &[5u8; 300][..]);
+        assert_eq!(b.get(0).1, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     }
 }

@@ -21,6 +21,10 @@ pub struct InboundStats {
     pub foreign_source: u64,
     pub foreign_payload_type: u64,
     pub malformed: u64,
+    /// NAL units dropped for a missing fragment (from the depacketizer, see `snapshot`).
+    pub nals_dropped: u64,
+    /// Access units dropped while waiting for a keyframe or for exceeding the size bound.
+    pub access_units_dropped: u64,
 }
 
 impl InboundStats {
@@ -36,6 +40,8 @@ impl InboundStats {
         self.foreign_source += o.foreign_source;
         self.foreign_payload_type += o.foreign_payload_type;
         self.malformed += o.malformed;
+        self.nals_dropped += o.nals_dropped;
+        self.access_units_dropped += o.access_units_dropped;
     }
 }
 
@@ -93,6 +99,17 @@ impl Inbound {
     /// From SETUP's `ssrc=`; otherwise the first packet decides.
     pub fn set_ssrc(&mut self, ssrc: Option<u32>) {
         self.ssrc = ssrc;
+    }
+
+    /// All counters of this stream, the depacketizer's included.
+    pub fn snapshot(&self) -> InboundStats {
+        let (depay, au) = (&self.depay.stats, &self.depay.au.stats);
+        InboundStats {
+            malformed: self.stats.malformed + depay.malformed,
+            nals_dropped: depay.nals_dropped,
+            access_units_dropped: au.dropped_waiting + au.dropped_oversize,
+            ..self.stats.clone()
+        }
     }
 
     pub fn ssrc(&self) -> Option<u32> {

@@ -42,6 +42,8 @@ pub struct ReorderWindow {
     next: Option<u16>,
     buffered: usize,
     bytes: usize,
+    /// Arrival of the earliest packet held, kept so that `deadline` needs no scan of the slots.
+    oldest: Option<Instant>,
 }
 
 impl ReorderWindow {
@@ -60,6 +62,7 @@ impl ReorderWindow {
             next: None,
             buffered: 0,
             bytes: 0,
+            oldest: None,
         }
     }
 
@@ -78,6 +81,7 @@ impl ReorderWindow {
         self.next = None;
         self.buffered = 0;
         self.bytes = 0;
+        self.oldest = None;
     }
 
     pub fn push(&mut self, seq: u16, packet: &[u8], now: Instant) -> Verdict {
@@ -113,20 +117,14 @@ impl ReorderWindow {
         slot.data.clear();
         slot.data.extend_from_slice(packet);
         self.buffered += 1;
+        self.oldest = Some(self.oldest.map_or(now, |o| o.min(now)));
         self.bytes += packet.len();
         Verdict::Buffered
     }
 
     /// When the oldest buffered packet stops waiting for the gap before it.
     pub fn deadline(&self) -> Option<Instant> {
-        if self.buffered == 0 {
-            return None;
-        }
-        self.slots
-            .iter()
-            .filter(|s| s.occupied)
-            .map(|s| s.arrival + self.window)
-            .min()
+        self.oldest.map(|t| t + self.window)
     }
 
     /// Next packet that may be processed, with how many packets before it are lost. `force` releases
@@ -152,9 +150,19 @@ impl ReorderWindow {
         let seq = next.wrapping_add(lost);
         self.next = Some(seq.wrapping_add(1));
         self.buffered -= 1;
-        let slot = &mut self.slots[usize::from(seq) % SLOTS];
-        slot.occupied = false;
-        self.bytes -= slot.data.len();
+        let idx = usize::from(seq) % SLOTS;
+        self.slots[idx].occupied = false;
+        self.bytes -= self.slots[idx].data.len();
+        if self.oldest == Some(self.slots[idx].arrival) {
+            // Only when the earliest one leaves (loss or reordering): find the next earliest.
+            self.oldest = self
+                .slots
+                .iter()
+                .filter(|s| s.occupied)
+                .map(|s| s.arrival)
+                .min();
+        }
+        let slot = &self.slots[idx];
         Some((&slot.data, lost))
     }
 }

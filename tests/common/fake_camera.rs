@@ -41,6 +41,8 @@ pub struct Script {
     pub log_frames: bool,
     /// Over TCP: interleaved junk before the PLAY reply, stray CRLF and frames on unknown channels.
     pub junk_frames: bool,
+    /// What connections after the first are served (a camera whose stream changed while it rebooted).
+    pub after_reconnect: Option<&'static [Vec<u8>]>,
 }
 
 pub const SSRC: u32 = 0x2a2a_0001;
@@ -139,7 +141,11 @@ impl FakeCamera {
                         let n = sh.connections.fetch_add(1, Ordering::SeqCst);
                         let conn_state = Connection {
                             script: script.clone(),
-                            packets,
+                            packets: if n == 0 {
+                                packets
+                            } else {
+                                script.after_reconnect.unwrap_or(packets)
+                            },
                             stop: s.clone(),
                             shared: sh.clone(),
                             first: n == 0,

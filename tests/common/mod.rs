@@ -56,6 +56,17 @@ pub fn record(location: &str, duration: Duration, props: &[(&str, &dyn ToValue)]
     record_with(location, duration, props, None)
 }
 
+/// Like `record`, for recordings that must end without an error on the bus.
+pub fn record_clean(
+    location: &str,
+    duration: Duration,
+    props: &[(&str, &dyn ToValue)],
+) -> Recording {
+    let rec = record(location, duration, props);
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    rec
+}
+
 /// Like `record`, running `action` once `at` has passed.
 pub fn record_with(
     location: &str,
