@@ -307,6 +307,15 @@ mod tests {
         s
     }
 
+    /// A stream that has pushed its first keyframe (seq 1, RTP time 0) at the returned time.
+    fn after_first_keyframe() -> (Inbound, Instant) {
+        let mut s = stream();
+        let t = Instant::now();
+        s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
+        s.pop().unwrap();
+        (s, t)
+    }
+
     #[test]
     fn reordered_fu_a_is_reassembled() {
         let mut s = stream();
@@ -360,10 +369,7 @@ mod tests {
 
     #[test]
     fn follows_a_restarted_encoder_but_not_a_stray_stream() {
-        let mut s = stream();
-        let t = Instant::now();
-        s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
-        s.pop().unwrap();
+        let (mut s, t) = after_first_keyframe();
         let other = |seq: u16| {
             let mut p = build(seq, 777_000 + u32::from(seq) * 3000, true, &[0x65, 9]);
             p[8..12].copy_from_slice(&0xabcdu32.to_be_bytes());
@@ -393,10 +399,7 @@ mod tests {
 
     #[test]
     fn lost_marker_packet_costs_the_window_only() {
-        let mut s = stream();
-        let t = Instant::now();
-        s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
-        s.pop().unwrap();
+        let (mut s, t) = after_first_keyframe();
         s.on_packet(&build(2, 3000, false, &[0x41, 2]), t);
         // Packet 3 (3000's second slice, with the marker) is lost; the next picture's packet comes.
         s.on_packet(
@@ -424,10 +427,7 @@ mod tests {
 
     #[test]
     fn swapped_marker_packet_is_not_taken_for_lost() {
-        let mut s = stream();
-        let t = Instant::now();
-        s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
-        s.pop().unwrap();
+        let (mut s, t) = after_first_keyframe();
         s.on_packet(&build(2, 3000, false, &[0x41, 2]), t);
         s.on_packet(
             &build(4, 6000, true, &[0x41, 4]),
