@@ -83,7 +83,13 @@ fn reordered_packets_are_put_back_and_strangers_ignored() {
             .all(|f| !f.flags.contains(gst::BufferFlags::DISCONT)),
         "a reordered packet was taken for lost"
     );
-    assert!(rec.stat("packets-reordered") > 10);
+    // About 20 swaps; those involving a marker packet are put back in order already when the steered
+    // socket pair is read (see net::steering), so the reorder window sees about half.
+    assert!(
+        rec.stat("packets-reordered") >= 5,
+        "{} reordered",
+        rec.stat("packets-reordered")
+    );
     assert_eq!(rec.stat("packets-lost"), 0);
     assert!(rec.stat("foreign-ssrc-dropped") > 5);
     assert!(

@@ -60,6 +60,8 @@ pub struct AuBuilder {
     ready: VecDeque<AccessUnit>,
     capacity_hint: usize,
     warned_annexb: bool,
+    /// The last access unit was ended by the RTP marker bit (not by the next one starting).
+    ended_by_marker: bool,
     pub stats: AuStats,
 }
 
@@ -83,6 +85,7 @@ impl AuBuilder {
             ready: VecDeque::with_capacity(4),
             capacity_hint: 64 * 1024,
             warned_annexb: false,
+            ended_by_marker: false,
             stats: AuStats::default(),
         }
     }
@@ -116,6 +119,7 @@ impl AuBuilder {
         if let Some(cur) = self.ts {
             if cur != ts {
                 if self.has_vcl {
+                    self.ended_by_marker = false;
                     self.finish();
                 }
                 // Non-VCL NALs waiting for their picture (Reolink: SPS/PPS with the previous frame's
@@ -123,6 +127,7 @@ impl AuBuilder {
                 self.ts = Some(ts);
             } else if self.has_vcl && nal_type == NAL_AUD {
                 // An AUD only comes first in an access unit: a new one at the same time.
+                self.ended_by_marker = false;
                 self.finish();
             }
         }
@@ -267,8 +272,15 @@ impl AuBuilder {
     /// The RTP marker bit was set on the last packet.
     pub fn marker(&mut self) {
         if self.has_vcl && self.nal_start.is_none() {
+            self.ended_by_marker = true;
             self.finish();
         }
+    }
+
+    /// Whether the last access unit was ended by the marker bit: a camera that sets it lets the receive
+    /// loop wait for marker packets alone.
+    pub fn ended_by_marker(&self) -> bool {
+        self.ended_by_marker
     }
 
     fn drop_oversize(&mut self) {
@@ -437,8 +449,16 @@ pub mod tests {
         nal(&mut b, 3000, &[0x41, 3]); // no marker on the IDR: the timestamp ends it
         let au = b.pop().unwrap();
         assert_eq!(au.data, annexb(&[&[0x65, 1], &[0x65, 2]]));
+        assert!(!b.ended_by_marker());
         b.marker();
         assert_eq!(b.pop().unwrap().rtp_ts, 3000);
+        assert!(b.ended_by_marker());
+        nal(&mut b, 6000, &[0x41, 4]);
+        nal(&mut b, 9000, &[0x41, 5]);
+        assert!(
+            !b.ended_by_marker(),
+            "a camera that stops setting the marker is noticed"
+        );
     }
 
     #[test]

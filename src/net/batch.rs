@@ -71,15 +71,39 @@ impl RecvBatch {
 
     /// Receives what is queued, up to `BATCH` datagrams, without blocking. `Ok(0)`: nothing queued.
     pub fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
+        self.clear();
+        self.recv_more(sock)
+    }
+
+    /// Empties the batch.
+    pub fn clear(&mut self) {
         self.reset_written();
         self.received = 0;
-        // SAFETY: msgs[..BATCH] point at BATCH valid iovecs/addresses inside self's heap buffers, which
-        // live as long as self.
+    }
+
+    /// Datagrams held.
+    pub fn len(&self) -> usize {
+        self.received
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.received == 0
+    }
+
+    /// Appends what `sock` has queued, into the slots still free, without blocking. Returns how many
+    /// datagrams came.
+    pub fn recv_more(&mut self, sock: &UdpSocket) -> io::Result<usize> {
+        let free = BATCH - self.received;
+        if free == 0 {
+            return Ok(0);
+        }
+        // SAFETY: msgs[received..BATCH] point at valid iovecs/addresses inside self's heap buffers, which
+        // live as long as self; their written fields were reset by `clear`.
         let n = unsafe {
             libc::recvmmsg(
                 sock.as_raw_fd(),
-                self.msgs.as_mut_ptr(),
-                BATCH as libc::c_uint,
+                self.msgs[self.received..].as_mut_ptr(),
+                free as libc::c_uint,
                 libc::MSG_DONTWAIT,
                 std::ptr::null_mut(),
             )
@@ -91,8 +115,8 @@ impl RecvBatch {
                 _ => Err(e),
             };
         }
-        self.received = n as usize;
-        Ok(self.received)
+        self.received += n as usize;
+        Ok(n as usize)
     }
 
     /// Datagram `i` of the last `recv`: its bytes (None if it was larger than a slot) and sender.
@@ -159,5 +183,32 @@ mod tests {
         assert_eq!(b.recv(&rx).unwrap(), 1);
         assert_eq!(b.get(0).0.unwrap(), &[5u8; 300][..]);
         assert_eq!(b.get(0).1, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    }
+
+    #[test]
+    fn two_sockets_fill_one_batch() {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..(BATCH as u8 - 2) {
+            tx.send_to(&[i], a.local_addr().unwrap()).unwrap();
+        }
+        for i in 0..5u8 {
+            tx.send_to(&[100 + i], c.local_addr().unwrap()).unwrap();
+        }
+        let mut b = RecvBatch::new();
+        assert_eq!(b.recv_more(&a).unwrap(), BATCH - 2);
+        assert_eq!(
+            b.recv_more(&c).unwrap(),
+            2,
+            "only the free slots are filled"
+        );
+        assert_eq!(b.len(), BATCH);
+        assert_eq!(b.get(BATCH - 1).0.unwrap(), &[101]);
+        assert_eq!(b.recv_more(&c).unwrap(), 0);
+        b.clear();
+        assert!(b.is_empty());
+        assert_eq!(b.recv_more(&c).unwrap(), 3);
+        assert_eq!(b.get(0).0.unwrap(), &[102]);
     }
 }

@@ -3,4 +3,5 @@
 pub mod batch;
 pub mod poll;
 pub mod receiver;
+pub mod steering;
 pub mod udp;

@@ -208,6 +208,18 @@ impl Poller {
         Ok(())
     }
 
+    /// Stops watching `fd`.
+    pub fn remove(&self, fd: RawFd) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: ev is a valid epoll_event (ignored for DEL but must be non-null on old kernels).
+        let rc =
+            unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, &mut ev) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Waits for input or `timeout`; returns a bit set of the ready tokens.
     pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<u64> {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
@@ -258,6 +270,8 @@ mod tests {
         assert_eq!(p.wait(None).unwrap(), 0b100);
         w.wake();
         assert_eq!(p.wait(None).unwrap(), 0b101);
+        p.remove(u.as_raw_fd()).unwrap();
+        assert_eq!(p.wait(Some(Duration::from_millis(1))).unwrap(), 0b1);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! RTCP sockets and the wake-up. RTSP replies go to the session; RTP — UDP datagrams or `$` frames on the
 //! RTSP connection — goes to the inbound stream. Returns as soon as an access unit is complete.
 
-use super::batch::{RecvBatch, BATCH};
+use super::batch::BATCH;
 use super::poll::{wait_readable, Poller, Waker};
+use super::steering::RtpReader;
 use super::udp::UdpPair;
 use crate::h264::access_unit::AccessUnit;
 use crate::h264::params;
@@ -29,6 +30,7 @@ const COARSE_TICK: Duration = Duration::from_millis(250);
 const TOKEN_WAKE: u8 = 0;
 const TOKEN_RTSP: u8 = 1;
 const TOKEN_RTP: u8 = 2;
+const TOKEN_RTP_BULK: u8 = 3;
 
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
@@ -136,7 +138,12 @@ pub struct Receiver {
     session: Session,
     rtsp_buf: Vec<u8>,
     rtsp_len: usize,
-    udp_batch: Option<RecvBatch>,
+    rtp_reader: Option<RtpReader>,
+    /// Whether the poller watches the bulk RTP socket (marker steering), i.e. every packet wakes the
+    /// loop: while order or timing matters, not while the stream is steady.
+    bulk_watched: bool,
+    /// The last read stopped with datagrams still queued or held: read again without waiting.
+    rtp_backlog: bool,
     inbound: Inbound,
     source_ip: Option<IpAddr>,
     server_rtcp: Option<SocketAddr>,
@@ -199,7 +206,7 @@ impl Receiver {
             tcp_allowed: cfg.tcp,
             keep_alive: cfg.keep_alive,
         });
-        let udp_batch = udp.is_some().then(RecvBatch::new);
+        let rtp_reader = udp.is_some().then(RtpReader::new);
         // RTCP from the camera is read when a report is due rather than watched: one less descriptor.
         let poller = Poller::new().map_err(setup_err)?;
         let mut poller = poller;
@@ -212,7 +219,13 @@ impl Receiver {
             poller
                 .add(u.rtp.as_raw_fd(), TOKEN_RTP)
                 .map_err(setup_err)?;
+            if let Some(bulk) = &u.rtp_bulk {
+                poller
+                    .add(bulk.as_raw_fd(), TOKEN_RTP_BULK)
+                    .map_err(setup_err)?;
+            }
         }
+        let bulk_watched = udp.as_ref().is_some_and(|u| u.rtp_bulk.is_some());
         let now = Instant::now();
         let mut r = Receiver {
             inbound: Inbound::new(cfg.latency, cfg.wait_for_keyframe),
@@ -225,7 +238,9 @@ impl Receiver {
             session,
             rtsp_buf: vec![0; TCP_READ * 2],
             rtsp_len: 0,
-            udp_batch,
+            bulk_watched,
+            rtp_backlog: false,
+            rtp_reader,
             source_ip: None,
             server_rtcp: None,
             channels: None,
@@ -295,8 +310,14 @@ impl Receiver {
                         .map(|d| d.saturating_duration_since(now)),
                 )
                 .map_err(|e| ReceiveError::Io("timerfd".into(), e))?;
+            self.watch_bulk()
+                .map_err(|e| ReceiveError::Io("epoll".into(), e))?;
             // Deadlines beyond the next tick are looked at when it comes.
-            let timeout = timeout.filter(|t| *t < COARSE_TICK);
+            let timeout = if self.rtp_backlog {
+                Some(Duration::ZERO)
+            } else {
+                timeout.filter(|t| *t < COARSE_TICK)
+            };
             let ready = self
                 .poller
                 .wait(timeout)
@@ -307,10 +328,28 @@ impl Receiver {
             if ready & (1 << TOKEN_RTSP) != 0 {
                 self.read_rtsp()?;
             }
-            if ready & (1 << TOKEN_RTP) != 0 {
+            if self.rtp_backlog || ready & (1 << TOKEN_RTP | 1 << TOKEN_RTP_BULK) != 0 {
                 self.read_rtp()?;
             }
         }
+    }
+
+    /// With marker steering: lets only the wake socket wake the loop while the stream is steady, and
+    /// every packet otherwise (so that gaps, deadlines and markerless cameras are served as they come).
+    fn watch_bulk(&mut self) -> io::Result<()> {
+        let Some(bulk) = self.udp.as_ref().and_then(|u| u.rtp_bulk.as_ref()) else {
+            return Ok(());
+        };
+        let want = self.playing_since.is_none() || !self.inbound.steady();
+        if want != self.bulk_watched {
+            if want {
+                self.poller.add(bulk.as_raw_fd(), TOKEN_RTP_BULK)?;
+            } else {
+                self.poller.remove(bulk.as_raw_fd())?;
+            }
+            self.bulk_watched = want;
+        }
+        Ok(())
     }
 
     fn check_data_timeouts(&self, since: Instant, now: Instant) -> Result<(), ReceiveError> {
@@ -550,33 +589,28 @@ impl Receiver {
         }
     }
 
+    /// Reads the queued datagrams, in sequence order across the steered pair.
     fn read_rtp(&mut self) -> Result<(), ReceiveError> {
-        let (Some(udp), Some(batch)) = (&self.udp, &mut self.udp_batch) else {
+        let (Some(udp), Some(reader)) = (&self.udp, &mut self.rtp_reader) else {
             return Ok(());
         };
         let expected = self.source_ip.unwrap_or(self.server_ip);
-        for _ in 0..UDP_BATCH / BATCH {
-            let n = match batch.recv(&udp.rtp) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // ICMP port unreachable from an earlier send shows up here; not fatal.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
-                Err(e) => return Err(ReceiveError::Io("receiving RTP".into(), e)),
-            };
-            let now = Instant::now();
-            for i in 0..n {
-                match batch.get(i) {
-                    (_, Some(from)) if from != expected && from != self.server_ip => {
-                        self.inbound.foreign_source()
+        let (inbound, server_ip) = (&mut self.inbound, self.server_ip);
+        let now = Instant::now();
+        self.rtp_backlog = reader
+            .read(
+                &udp.rtp,
+                udp.rtp_bulk.as_ref(),
+                UDP_BATCH / BATCH,
+                |data, from| match (data, from) {
+                    (_, Some(from)) if from != expected && from != server_ip => {
+                        inbound.foreign_source()
                     }
-                    (Some(data), _) => self.inbound.on_packet(data, now),
-                    (None, _) => self.inbound.oversized(),
-                }
-            }
-            if n < BATCH {
-                break;
-            }
-        }
+                    (Some(data), _) => inbound.on_packet(data, now),
+                    (None, _) => inbound.oversized(),
+                },
+            )
+            .map_err(|e| ReceiveError::Io("receiving RTP".into(), e))?;
         Ok(())
     }
 

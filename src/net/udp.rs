@@ -1,6 +1,7 @@
 //! The RTP/RTCP UDP port pair: RTP on an even port, RTCP on the next one (RFC 3550 §11), large receive
 //! buffers so a burst of a 1080p keyframe is not dropped by the kernel.
 
+use super::steering;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -10,7 +11,11 @@ const EPHEMERAL_TRIES: usize = 64;
 
 #[derive(Debug)]
 pub struct UdpPair {
+    /// The RTP socket the receive loop waits on: every packet, or with marker steering only those that
+    /// should wake it (see `steering`).
     pub rtp: UdpSocket,
+    /// With marker steering, the RTP socket holding the other packets; read when `rtp` fires.
+    pub rtp_bulk: Option<UdpSocket>,
     pub rtcp: UdpSocket,
 }
 
@@ -31,7 +36,7 @@ impl UdpPair {
             Some((lo, hi)) => {
                 let first = lo + (lo % 2);
                 for port in (first..hi).step_by(2) {
-                    match Self::bind_at(any, port) {
+                    match Self::bind_at(any, port, None) {
                         Ok(pair) => return Ok(pair),
                         Err(e) => last_err = Some(e),
                     }
@@ -45,18 +50,14 @@ impl UdpPair {
             }
             None => {
                 for _ in 0..EPHEMERAL_TRIES {
-                    let rtp = socket(SocketAddr::new(any, 0))?;
-                    let port = rtp.local_addr()?.as_socket().map_or(0, |a| a.port());
+                    // The kernel's pick of a free port, held until the RTCP port is ours too.
+                    let probe = socket(SocketAddr::new(any, 0))?;
+                    let port = probe.local_addr()?.as_socket().map_or(0, |a| a.port());
                     if port % 2 != 0 || port == u16::MAX {
                         continue;
                     }
-                    match socket(SocketAddr::new(any, port + 1)) {
-                        Ok(rtcp) => {
-                            return Ok(UdpPair {
-                                rtp: rtp.into(),
-                                rtcp: rtcp.into(),
-                            })
-                        }
+                    match Self::bind_at(any, port, Some(probe)) {
+                        Ok(pair) => return Ok(pair),
                         Err(e) => last_err = Some(e),
                     }
                 }
@@ -67,14 +68,26 @@ impl UdpPair {
         }
     }
 
-    fn bind_at(any: IpAddr, port: u16) -> io::Result<UdpPair> {
-        let rtp = socket(SocketAddr::new(any, port))?;
+    /// Binds RTCP at `port + 1` first: a plain socket there keeps other instances (which bind their
+    /// RTCP port the same way) off `port`, which the RTP sockets then take with SO_REUSEPORT. `probe`
+    /// holds `port` until then.
+    fn bind_at(any: IpAddr, port: u16, probe: Option<Socket>) -> io::Result<UdpPair> {
         let rtcp = socket(SocketAddr::new(
             any,
             port.checked_add(1).ok_or(io::ErrorKind::InvalidInput)?,
         ))?;
+        drop(probe);
+        let addr = SocketAddr::new(any, port);
+        let (rtp, rtp_bulk) = match steering::bind(addr, RECV_BUFFER) {
+            Ok(s) => (s.wake, Some(s.bulk.into())),
+            Err(e) => {
+                crate::debug_log!("no marker steering on port {}: {}", port, e);
+                (socket(addr)?, None)
+            }
+        };
         Ok(UdpPair {
             rtp: rtp.into(),
+            rtp_bulk,
             rtcp: rtcp.into(),
         })
     }
@@ -99,6 +112,8 @@ mod tests {
         let rtp = p.rtp.local_addr().unwrap().port();
         assert_eq!(rtp % 2, 0);
         assert_eq!(p.rtcp.local_addr().unwrap().port(), rtp + 1);
+        let bulk = p.rtp_bulk.as_ref().expect("marker steering on Linux");
+        assert_eq!(bulk.local_addr().unwrap().port(), rtp);
     }
 
     #[test]

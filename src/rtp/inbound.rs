@@ -137,6 +137,12 @@ impl Inbound {
         self.depay.pop()
     }
 
+    /// Nothing is waiting on a gap or a deadline and the camera ends access units with the marker bit:
+    /// until the next marker packet, no packet can complete anything.
+    pub fn steady(&self) -> bool {
+        self.reorder.is_empty() && self.tail_wait.is_none() && self.depay.au.ended_by_marker()
+    }
+
     /// Counts a datagram too large to be RTP from a camera.
     pub fn oversized(&mut self) {
         crate::debug_log!("dropping an oversized datagram");
@@ -333,6 +339,23 @@ mod tests {
         assert!(!au.discont);
         assert_eq!(s.stats.reordered, 1);
         assert_eq!(s.stats.lost, 0);
+    }
+
+    #[test]
+    fn steady_only_with_markers_and_no_gap() {
+        let mut s = stream();
+        let t = Instant::now();
+        assert!(!s.steady(), "nothing known about the camera yet");
+        s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
+        assert!(s.steady());
+        s.on_packet(&build(3, 3000, true, &[0x41, 3]), t);
+        assert!(!s.steady(), "waiting on the gap at 2");
+        s.on_packet(&build(2, 3000, false, &[0x41, 2]), t);
+        assert!(s.steady());
+        // A picture ended by the next one's timestamp: this camera's markers cannot be relied on.
+        s.on_packet(&build(4, 6000, false, &[0x41, 4]), t);
+        s.on_packet(&build(5, 9000, false, &[0x41, 5]), t);
+        assert!(!s.steady());
     }
 
     #[test]
