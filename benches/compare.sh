@@ -33,6 +33,9 @@ url=$(sed -n 's/^serving \(rtsp:[^ ]*\)$/\1/p' "$log")
 grep bench-server "$log" >&2
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU time of all of a process's threads in ns (scheduler accounting): clock ticks are 10 ms, which at
+# 0.5 % of a core is one tick in two seconds. Every peer keeps its threads for the whole run.
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 have_ffmpeg=0
@@ -66,13 +69,13 @@ for t in $transports; do
     for p in "${peers[@]}"; do pid[$p]=$(start_peer "$p" "$t" "$n"); pids+=("${pid[$p]}"); done
     sleep "$warmup"
     s0=$(ticks "$server")
-    for p in "${peers[@]}"; do t0[$p]=$(ticks "${pid[$p]}"); done
+    for p in "${peers[@]}"; do t0[$p]=$(cpu_ns "${pid[$p]}"); done
     sleep "$measure"
     s1=$(ticks "$server")
     for p in "${peers[@]}"; do
       if kill -0 "${pid[$p]}" 2>/dev/null; then
-        cpu[$p]=$(awk -v a="${t0[$p]}" -v b="$(ticks "${pid[$p]}")" -v hz="$hz" -v s="$measure" -v n="$n" \
-          'BEGIN {printf "%.3f", (b - a) / hz / s * 100 / n}')
+        cpu[$p]=$(awk -v a="${t0[$p]}" -v b="$(cpu_ns "${pid[$p]}")" -v s="$measure" -v n="$n" \
+          'BEGIN {printf "%.3f", (b - a) / 1e9 / s * 100 / n}')
         rss[$p]=$(rss_kb "${pid[$p]}")
       else
         cpu[$p]=""; rss[$p]=0

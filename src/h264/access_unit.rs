@@ -161,13 +161,18 @@ impl AuBuilder {
         let Some(mut start) = self.nal_start.take() else {
             return;
         };
+        // A NAL unit never holds 00 00 01 (emulation prevention), so one found here is a start code:
+        // V380 Pro sends Annex-B inside RTP (SPS‖PPS‖IDR in one FU-A, single NAL or STAP-A entry, its
+        // header saying SPS). Searching the reassembled unit also catches start codes straddling
+        // fragments. Slices (nearly all the bytes) are not searched: that camera's blobs start with a
+        // parameter set, and a start code left inside a slice is still one to any Annex-B parser.
+        let mut search = !matches!(self.buf[start + 4] & 0x1f, NAL_SLICE..=NAL_IDR);
         loop {
-            // A NAL unit never holds 00 00 01 (emulation prevention), so one found here is a start code:
-            // V380 Pro sends Annex-B inside RTP (SPS‖PPS‖IDR in one FU-A, single NAL or STAP-A entry).
-            // Searching the reassembled unit also catches start codes straddling fragments.
-            let embedded = START_CODE_FINDER
-                .find(&self.buf[start + 5..])
+            let embedded = search
+                .then(|| START_CODE_FINDER.find(&self.buf[start + 5..]))
+                .flatten()
                 .map(|p| start + 5 + p);
+            search = true;
             let tail = embedded.map(|at| self.buf.split_off(at));
             self.close_nal(start);
             let Some(tail) = tail else {
@@ -558,6 +563,15 @@ pub mod tests {
         let au = b.pop().unwrap();
         assert!(au.idr);
         assert_eq!(au.data, annexb(&[SPS, PPS, &[0x65, 7, 7]]));
+        // A slice is taken as it is (only parameter-set blobs are searched).
+        b.begin_nal(3000, 0x41);
+        b.extend(&[9, 0, 0, 1, 0x41, 8]);
+        b.end_nal();
+        b.marker();
+        assert_eq!(
+            b.pop().unwrap().data,
+            annexb(&[&[0x41, 9, 0, 0, 1, 0x41, 8]])
+        );
         assert_eq!(b.sps().0, SPS);
     }
 

@@ -350,16 +350,19 @@ mod tests {
             d.pop().unwrap().data,
             annexb(&[&[0x67, 1], &[0x68, 2], &[0x65, 3]])
         );
-        // STAP-A entry with an embedded start code.
+        // STAP-A entry SPS‖000001‖PPS, then a slice.
         push(
             &mut d,
             1,
             3000,
             true,
-            &[24, 0, 7, 0x41, 4, 0, 0, 1, 0x41, 5],
+            &[24, 0, 7, 0x67, 4, 0, 0, 1, 0x68, 5, 0, 2, 0x65, 6],
             false,
         );
-        assert_eq!(d.pop().unwrap().data, annexb(&[&[0x41, 4], &[0x41, 5]]));
+        assert_eq!(
+            d.pop().unwrap().data,
+            annexb(&[&[0x67, 4], &[0x68, 5], &[0x65, 6]])
+        );
     }
 
     #[test]

@@ -86,13 +86,10 @@ pub struct Poller {
     /// window): armed only while such a deadline exists.
     timer: std::os::fd::OwnedFd,
     timer_armed: bool,
-    tick: Option<std::os::fd::OwnedFd>,
 }
 
 /// Token reported when the precise timer fires.
 pub const TOKEN_TIMER: u8 = 63;
-/// Token reported by the periodic tick.
-pub const TOKEN_TICK: u8 = 62;
 
 fn timerfd() -> io::Result<std::os::fd::OwnedFd> {
     // SAFETY: plain syscall; the result is checked before use.
@@ -109,15 +106,18 @@ fn timerfd() -> io::Result<std::os::fd::OwnedFd> {
     Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
 }
 
-/// Arms `timer` to fire after `first`, then every `period` (zero: once). A zero `first` disarms it.
-fn arm(timer: &std::os::fd::OwnedFd, first: Duration, period: Duration) -> io::Result<()> {
-    let ts = |d: Duration| libc::timespec {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+/// Arms `timer` to fire once after `after`; zero disarms it.
+fn arm(timer: &std::os::fd::OwnedFd, after: Duration) -> io::Result<()> {
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
     };
     let spec = libc::itimerspec {
-        it_interval: ts(period),
-        it_value: ts(first),
+        it_interval: zero,
+        it_value: libc::timespec {
+            tv_sec: after.as_secs() as libc::time_t,
+            tv_nsec: libc::c_long::from(after.subsec_nanos() as i32),
+        },
     };
     // SAFETY: spec is valid; the old value is not asked for.
     let rc = unsafe { libc::timerfd_settime(timer.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
@@ -147,20 +147,9 @@ impl Poller {
             epfd,
             timer: timerfd()?,
             timer_armed: false,
-            tick: None,
         };
         p.add(p.timer.as_raw_fd(), TOKEN_TIMER)?;
         Ok(p)
-    }
-
-    /// Wakes the waiter every `period`, so that it can wait without a timeout (no kernel timer set up and
-    /// torn down per wait) and still look at its coarse deadlines (keep-alive, RTCP, data timeout).
-    pub fn set_tick(&mut self, period: Duration) -> io::Result<()> {
-        let tick = timerfd()?;
-        arm(&tick, period, period)?;
-        self.add(tick.as_raw_fd(), TOKEN_TICK)?;
-        self.tick = Some(tick);
-        Ok(())
     }
 
     /// Sets (or with `None` clears) a wake-up `after` from now, with nanosecond precision.
@@ -168,27 +157,11 @@ impl Poller {
         if after.is_none() && !self.timer_armed {
             return Ok(());
         }
-        // A zero it_value disarms; keep a due deadline armed with the smallest delay.
+        // Zero disarms; keep a due deadline armed with the smallest delay.
         let d = after
             .map(|d| d.max(Duration::from_nanos(1)))
             .unwrap_or_default();
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: d.as_secs() as libc::time_t,
-                tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
-            },
-        };
-        // SAFETY: spec is valid; the old value is not asked for.
-        let rc = unsafe {
-            libc::timerfd_settime(self.timer.as_raw_fd(), 0, &spec, std::ptr::null_mut())
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        arm(&self.timer, d)?;
         self.timer_armed = after.is_some();
         Ok(())
     }
@@ -243,13 +216,6 @@ impl Poller {
             clear(&self.timer);
             self.timer_armed = false;
         }
-        if let Some(tick) = self
-            .tick
-            .as_ref()
-            .filter(|_| ready & (1 << TOKEN_TICK) != 0)
-        {
-            clear(tick);
-        }
         Ok(ready)
     }
 }
@@ -285,18 +251,6 @@ mod tests {
         p.set_precise(Some(Duration::from_millis(1))).unwrap();
         p.set_precise(None).unwrap();
         assert_eq!(p.wait(Some(Duration::from_millis(5))).unwrap(), 0);
-    }
-
-    #[test]
-    fn tick_repeats() {
-        let mut p = Poller::new().unwrap();
-        p.set_tick(Duration::from_millis(5)).unwrap();
-        for _ in 0..3 {
-            assert_eq!(
-                p.wait(Some(Duration::from_secs(1))).unwrap(),
-                1 << TOKEN_TICK
-            );
-        }
     }
 
     #[test]

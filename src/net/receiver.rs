@@ -25,8 +25,6 @@ const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 /// Datagrams read per wake-up before the other sockets get a look.
 const UDP_BATCH: usize = 4 * BATCH;
 const TCP_READ: usize = 64 * 1024;
-/// How often the loop looks at its second-scale deadlines (keep-alive, RTCP, timeouts) at the latest.
-const COARSE_TICK: Duration = Duration::from_millis(250);
 const TOKEN_WAKE: u8 = 0;
 const TOKEN_RTSP: u8 = 1;
 const TOKEN_RTP: u8 = 2;
@@ -209,8 +207,6 @@ impl Receiver {
         let rtp_reader = udp.is_some().then(RtpReader::new);
         // RTCP from the camera is read when a report is due rather than watched: one less descriptor.
         let poller = Poller::new().map_err(setup_err)?;
-        let mut poller = poller;
-        poller.set_tick(COARSE_TICK).map_err(setup_err)?;
         poller.add(waker.fd(), TOKEN_WAKE).map_err(setup_err)?;
         poller
             .add(conn.as_raw_fd(), TOKEN_RTSP)
@@ -312,11 +308,10 @@ impl Receiver {
                 .map_err(|e| ReceiveError::Io("timerfd".into(), e))?;
             self.watch_bulk()
                 .map_err(|e| ReceiveError::Io("epoll".into(), e))?;
-            // Deadlines beyond the next tick are looked at when it comes.
             let timeout = if self.rtp_backlog {
                 Some(Duration::ZERO)
             } else {
-                timeout.filter(|t| *t < COARSE_TICK)
+                timeout
             };
             let ready = self
                 .poller
