@@ -4,7 +4,7 @@
 
 use super::batch::BATCH;
 use super::poll::{wait_readable, Poller, Waker};
-use super::steering::RtpReader;
+use super::steering::{RtpReader, WakePolicy};
 use super::udp::UdpPair;
 use crate::h264::access_unit::AccessUnit;
 use crate::h264::params;
@@ -140,6 +140,7 @@ pub struct Receiver {
     /// Whether the poller watches the bulk RTP socket (marker steering), i.e. every packet wakes the
     /// loop: while order or timing matters, not while the stream is steady.
     bulk_watched: bool,
+    wake_policy: WakePolicy,
     /// The last read stopped with datagrams still queued or held: read again without waiting.
     rtp_backlog: bool,
     inbound: Inbound,
@@ -235,6 +236,7 @@ impl Receiver {
             rtsp_buf: vec![0; TCP_READ * 2],
             rtsp_len: 0,
             bulk_watched,
+            wake_policy: WakePolicy::default(),
             rtp_backlog: false,
             rtp_reader,
             source_ip: None,
@@ -306,7 +308,7 @@ impl Receiver {
                         .map(|d| d.saturating_duration_since(now)),
                 )
                 .map_err(|e| ReceiveError::Io("timerfd".into(), e))?;
-            self.watch_bulk()
+            self.watch_bulk(now)
                 .map_err(|e| ReceiveError::Io("epoll".into(), e))?;
             let timeout = if self.rtp_backlog {
                 Some(Duration::ZERO)
@@ -331,11 +333,16 @@ impl Receiver {
 
     /// With marker steering: lets only the wake socket wake the loop while the stream is steady, and
     /// every packet otherwise (so that gaps, deadlines and markerless cameras are served as they come).
-    fn watch_bulk(&mut self) -> io::Result<()> {
+    fn watch_bulk(&mut self, now: Instant) -> io::Result<()> {
         let Some(bulk) = self.udp.as_ref().and_then(|u| u.rtp_bulk.as_ref()) else {
             return Ok(());
         };
-        let want = self.playing_since.is_none() || !self.inbound.steady();
+        let want = self.wake_policy.every_packet(
+            now,
+            self.playing_since.is_some(),
+            self.inbound.steady(),
+            self.inbound.waiting_on_gap(),
+        );
         if want != self.bulk_watched {
             if want {
                 self.poller.add(bulk.as_raw_fd(), TOKEN_RTP_BULK)?;

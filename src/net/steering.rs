@@ -7,8 +7,8 @@
 //! classic BPF program picks the one each datagram goes to: packets with the marker bit, and every
 //! `WAKE_EVERY`th sequence number so that at most that many packets wait unread, go to the *wake* socket
 //! that the receive loop watches; the rest go to the *bulk* socket, read whenever the wake socket fires.
-//! The receive loop watches both sockets whenever order or timing matters (start-up, loss, reordering,
-//! cameras that do not set the marker bit); see `Receiver`.
+//! The receive loop watches both sockets whenever order or timing matters (start-up, loss, reordering
+//! and a while after, cameras that do not set the marker bit); see `WakePolicy`.
 //!
 //! Unprivileged and local to the two sockets: SO_ATTACH_REUSEPORT_CBPF (Linux 4.5+). Where it is not
 //! available the port gets one socket and every packet wakes the loop, as before.
@@ -19,6 +19,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
 
 /// A packet with this sequence number modulo `WAKE_EVERY` wakes the loop even without the marker bit,
 /// bounding what waits in the bulk socket to one receive batch.
@@ -216,6 +217,35 @@ impl RtpReader {
     }
 }
 
+/// After a gap (loss or reordering), every packet wakes the loop for this long.
+pub const AFTER_GAP: Duration = Duration::from_secs(10);
+
+/// Decides whether every packet should wake the receive loop (the bulk socket watched) or only the
+/// wake socket's.
+///
+/// Only wake packets while the stream is steady: playing, no gap or deadline pending, access units
+/// ended by the marker bit. And not for `AFTER_GAP` after a gap: on a lossy link a lost marker packet
+/// would otherwise be noticed only when the next frame's marker comes, a frame interval on top of the
+/// reorder window for that frame, because the frame's other packets would sit unread in the bulk
+/// socket. On a clean link that cost is paid at most once per `AFTER_GAP`.
+#[derive(Debug, Default)]
+pub struct WakePolicy {
+    last_gap: Option<Instant>,
+}
+
+impl WakePolicy {
+    /// `gap`: the reorder window waits on a missing packet. `steady`: see `Inbound::steady`.
+    pub fn every_packet(&mut self, now: Instant, playing: bool, steady: bool, gap: bool) -> bool {
+        if gap {
+            self.last_gap = Some(now);
+        }
+        let recent_gap = self
+            .last_gap
+            .is_some_and(|t| now.saturating_duration_since(t) < AFTER_GAP);
+        !playing || !steady || recent_gap
+    }
+}
+
 fn recv(batch: &mut RecvBatch, sock: &UdpSocket) -> io::Result<()> {
     match batch.recv_more(sock) {
         Ok(_) => Ok(()),
@@ -327,6 +357,25 @@ mod tests {
         let (got, _) = send_and_read(&seqs, |s| s == 35);
         // 32 and 35 come from the wake socket; the rest keep the camera's order.
         assert_eq!(got, [10, 12, 11, 31, 32, 33, 34, 35]);
+    }
+
+    #[test]
+    fn every_packet_wakes_until_steady_and_for_a_while_after_a_gap() {
+        let mut p = WakePolicy::default();
+        let t = Instant::now();
+        assert!(p.every_packet(t, false, false, false), "before PLAY");
+        assert!(
+            p.every_packet(t, true, false, false),
+            "markers not seen yet"
+        );
+        assert!(!p.every_packet(t, true, true, false));
+        assert!(p.every_packet(t, true, false, true), "a gap");
+        let later = t + AFTER_GAP / 2;
+        assert!(
+            p.every_packet(later, true, true, false),
+            "gap filled, but recent"
+        );
+        assert!(!p.every_packet(t + AFTER_GAP, true, true, false));
     }
 
     #[test]

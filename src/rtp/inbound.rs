@@ -140,7 +140,12 @@ impl Inbound {
     /// Nothing is waiting on a gap or a deadline and the camera ends access units with the marker bit:
     /// until the next marker packet, no packet can complete anything.
     pub fn steady(&self) -> bool {
-        self.reorder.is_empty() && self.tail_wait.is_none() && self.depay.au.ended_by_marker()
+        !self.waiting_on_gap() && self.depay.au.ended_by_marker()
+    }
+
+    /// Packets are held behind a missing one, or a picture waits for its missing tail.
+    pub fn waiting_on_gap(&self) -> bool {
+        !self.reorder.is_empty() || self.tail_wait.is_some()
     }
 
     /// Counts a datagram too large to be RTP from a camera.
@@ -350,6 +355,7 @@ mod tests {
         assert!(s.steady());
         s.on_packet(&build(3, 3000, true, &[0x41, 3]), t);
         assert!(!s.steady(), "waiting on the gap at 2");
+        assert!(s.waiting_on_gap());
         s.on_packet(&build(2, 3000, false, &[0x41, 2]), t);
         assert!(s.steady());
         // A picture ended by the next one's timestamp: this camera's markers cannot be relied on.
