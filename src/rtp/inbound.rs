@@ -197,10 +197,8 @@ impl Inbound {
         if self.last_ext_seq.is_none_or(|l| ext_seq > l) {
             self.last_ext_seq = Some(ext_seq);
         }
-        let arrival =
-            now.duration_since(self.epoch).as_micros() * u128::from(self.clock_rate) / 1_000_000;
         self.reception
-            .on_packet(ext_seq, pkt.timestamp, arrival as u32);
+            .on_packet(ext_seq, pkt.timestamp, self.rtp_time(now));
 
         let waiting = !self.reorder.is_empty();
         let mut verdict = self.reorder.push(pkt.sequence, buf, now);
@@ -237,6 +235,16 @@ impl Inbound {
         if !self.reorder.is_empty() {
             self.release(now, false);
         }
+    }
+
+    /// `now` in RTP clock units since the epoch, modulo 2^32 (for interarrival jitter). In u64: the
+    /// seconds part cannot overflow, and it runs once per packet.
+    fn rtp_time(&self, now: Instant) -> u32 {
+        let d = now.duration_since(self.epoch);
+        let rate = u64::from(self.clock_rate);
+        let ticks =
+            d.as_secs().wrapping_mul(rate) + u64::from(d.subsec_micros()) * rate / 1_000_000;
+        ticks as u32
     }
 
     fn follow_new_ssrc(&mut self, ssrc: u32, now: Instant) -> bool {
@@ -344,6 +352,18 @@ mod tests {
         assert!(!au.discont);
         assert_eq!(s.stats.reordered, 1);
         assert_eq!(s.stats.lost, 0);
+    }
+
+    #[test]
+    fn rtp_time_counts_clock_ticks() {
+        let s = stream();
+        assert_eq!(
+            s.rtp_time(s.epoch + Duration::from_micros(1_500_000)),
+            135_000
+        );
+        // Far from the epoch it wraps like the RTP timestamp does.
+        let late = s.epoch + Duration::from_secs(50_000);
+        assert_eq!(s.rtp_time(late), (50_000u64 * 90_000 % (1 << 32)) as u32);
     }
 
     #[test]
