@@ -19,25 +19,11 @@ fn tcp_interleaved_from_a_real_server() {
     let rec = record_clean(&srv.url(), secs(3), &[("protocols", &"tcp")]);
     assert!(rec.frames.len() > 45, "{} frames", rec.frames.len());
     rec.assert_plays();
-    assert_eq!(
-        rec.stats
-            .as_ref()
-            .unwrap()
-            .get::<&str>("transport")
-            .unwrap(),
-        "tcp"
-    );
+    assert_eq!(rec.transport(), "tcp");
 
     let url = srv.url().replace("rtsp://", "rtspt://");
     let rec = record_clean(&url, secs(2), &[]);
-    assert_eq!(
-        rec.stats
-            .as_ref()
-            .unwrap()
-            .get::<&str>("transport")
-            .unwrap(),
-        "tcp"
-    );
+    assert_eq!(rec.transport(), "tcp");
 }
 
 #[test]

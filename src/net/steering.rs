@@ -72,8 +72,8 @@ fn program() -> [libc::sock_filter; 7] {
     ]
 }
 
-// Not in the libc crate for Linux; asm-generic value, shared by the architectures below.
-#[cfg(all(
+// Not in the libc crate for Linux: the asm-generic value, which these architectures use.
+const SO_ATTACH_REUSEPORT_CBPF: Option<libc::c_int> = if cfg!(all(
     target_os = "linux",
     any(
         target_arch = "x86",
@@ -83,20 +83,11 @@ fn program() -> [libc::sock_filter; 7] {
         target_arch = "riscv64",
         target_arch = "loongarch64",
     )
-))]
-const SO_ATTACH_REUSEPORT_CBPF: Option<libc::c_int> = Some(51);
-#[cfg(not(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86",
-        target_arch = "x86_64",
-        target_arch = "arm",
-        target_arch = "aarch64",
-        target_arch = "riscv64",
-        target_arch = "loongarch64",
-    )
-)))]
-const SO_ATTACH_REUSEPORT_CBPF: Option<libc::c_int> = None;
+)) {
+    Some(51)
+} else {
+    None
+};
 
 fn attach(sock: &Socket) -> io::Result<()> {
     let Some(opt) = SO_ATTACH_REUSEPORT_CBPF else {

@@ -80,6 +80,7 @@ impl UdpPair {
         let addr = SocketAddr::new(any, port);
         let (rtp, rtp_bulk) = match steering::bind(addr, RECV_BUFFER) {
             Ok(s) => (s.wake, Some(s.bulk.into())),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => return Err(e),
             Err(e) => {
                 crate::debug_log!("no marker steering on port {}: {}", port, e);
                 (socket(addr)?, None)

@@ -248,6 +248,15 @@ impl Recording {
         self.stats.as_ref().unwrap().get::<u64>(field).unwrap()
     }
 
+    /// The transport the `stats` report: "udp" or "tcp".
+    pub fn transport(&self) -> &str {
+        self.stats
+            .as_ref()
+            .unwrap()
+            .get::<&str>("transport")
+            .unwrap()
+    }
+
     /// PTS strictly increase, the first buffer is a keyframe, and the whole stream decodes cleanly.
     pub fn assert_plays(&self) {
         assert!(!self.frames.is_empty(), "no frames");
