@@ -1,4 +1,4 @@
-//! Loss, reordering and strangers' packets, from the scriptable fake camera.
+//! Loss, reordering, strangers' packets and cameras without marker bits, from the scriptable fake camera.
 
 mod common;
 
@@ -104,4 +104,29 @@ fn reordered_packets_are_put_back_and_strangers_ignored() {
     if let Some(errors) = ffmpeg_errors(&stream) {
         assert!(errors.is_empty(), "ffmpeg: {errors}");
     }
+}
+
+#[test]
+fn camera_without_marker_bits_is_not_held_back() {
+    // Each picture ends only when the next one's first packet comes. Marker steering must notice and
+    // let every packet wake the receive loop: otherwise pictures wait in the bulk socket until every
+    // 32nd packet and reach the sink in clumps, several frame intervals apart.
+    let cam = FakeCamera::start(Script {
+        no_marker: true,
+        ..Default::default()
+    });
+    let rec = record_clean(&cam.url(), Duration::from_secs(4), &[]);
+    assert!(rec.frames.len() > 80, "{} frames", rec.frames.len());
+    let long_gaps = rec
+        .frames
+        .windows(2)
+        .filter(|w| w[1].at.duration_since(w[0].at) > Duration::from_millis(150))
+        .count();
+    assert!(
+        long_gaps <= 2,
+        "{long_gaps} gaps over 150 ms between frames"
+    );
+    let (decoded, problems) = decode(&rec.annexb());
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(decoded, rec.frames.len());
 }

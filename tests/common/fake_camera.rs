@@ -43,6 +43,8 @@ pub struct Script {
     pub junk_frames: bool,
     /// What connections after the first are served (a camera whose stream changed while it rebooted).
     pub after_reconnect: Option<&'static [Vec<u8>]>,
+    /// Never set the RTP marker bit: access units end only when the next one's timestamp comes.
+    pub no_marker: bool,
 }
 
 pub const SSRC: u32 = 0x2a2a_0001;
@@ -515,6 +517,9 @@ impl Sender {
                 if script.drop.is_some_and(|f| f(i)) {
                     shared.dropped.fetch_add(1, Ordering::SeqCst);
                     continue;
+                }
+                if script.no_marker {
+                    pkt[1] &= 0x7f;
                 }
                 if let Some(h) = held.take() {
                     self.send(&sock, &pkt);

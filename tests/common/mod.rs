@@ -23,6 +23,8 @@ pub struct Frame {
     pub pts: Option<gst::ClockTime>,
     pub flags: gst::BufferFlags,
     pub data: Vec<u8>,
+    /// When the sink got it.
+    pub at: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -111,6 +113,7 @@ pub fn record_with(
                     pts: buf.pts(),
                     flags: buf.flags(),
                     data: map.to_vec(),
+                    at: Instant::now(),
                 });
                 Ok(gst::FlowSuccess::Ok)
             })
