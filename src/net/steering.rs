@@ -370,6 +370,24 @@ mod tests {
     }
 
     #[test]
+    fn steers_ipv6_too() {
+        // Hosts without IPv6 (some containers) have nothing to test here.
+        let Ok(probe) = UdpSocket::bind("[::1]:0") else {
+            return;
+        };
+        let addr = probe.local_addr().unwrap();
+        drop(probe);
+        let s = bind(addr, 1 << 20).expect("steering on IPv6");
+        let tx = UdpSocket::bind("[::1]:0").unwrap();
+        for seq in [1u16, 2, 3] {
+            tx.send_to(&rtp(seq, seq == 2), addr).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(drain(&s.wake), vec![2]);
+        assert_eq!(drain(&s.bulk), vec![1, 3]);
+    }
+
+    #[test]
     fn a_taken_port_is_an_error() {
         let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
         assert!(bind(taken.local_addr().unwrap(), 1 << 20).is_err());
