@@ -1,4 +1,5 @@
-//! Marker steering: fewer wake-ups per video frame on the RTP port, with no added latency.
+//! Marker steering: fewer wake-ups per video frame on the RTP port, without holding a frame back (its
+//! earlier packets are read when its last one arrives: some microseconds of work, no waiting).
 //!
 //! A camera sends a frame as a burst of datagrams, and on a 100 Mbit/s link (or from a server feeding
 //! several clients in turn) they arrive tens of microseconds apart, so a thread waiting on the socket is
