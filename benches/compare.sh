@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 counts=${COUNTS:-"1 8 32 64"}
 transports=${TRANSPORTS:-"udp tcp"}
 warmup=${WARMUP:-5}
-measure=${SECONDS_MEASURED:-10}
+measure=${SECONDS_MEASURED:-20}
 size=${SIZE:-1920x1080}
 bitrate=${BITRATE:-8000}
 
