@@ -344,6 +344,27 @@ mod tests {
     }
 
     #[test]
+    fn one_plain_socket_where_there_is_no_steering() {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_nonblocking(true).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for seq in 0..40u16 {
+            tx.send_to(&rtp(seq, seq % 10 == 9), sock.local_addr().unwrap())
+                .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let mut reader = RtpReader::new();
+        let mut got = Vec::new();
+        let mut visit = |d: Option<&[u8]>, _| got.push(seq_of(d).unwrap());
+        assert!(
+            reader.read(&sock, None, 1, &mut visit).unwrap(),
+            "a full batch: maybe more"
+        );
+        assert!(!reader.read(&sock, None, 1, &mut visit).unwrap());
+        assert_eq!(got, (0..40).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn genuine_reordering_is_left_to_the_reorder_window() {
         let seqs = [10, 12, 11, 31, 32, 33, 35, 34];
         let (got, _) = send_and_read(&seqs, |s| s == 35);
