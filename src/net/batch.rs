@@ -69,12 +69,6 @@ impl RecvBatch {
         }
     }
 
-    /// Receives what is queued, up to `BATCH` datagrams, without blocking. `Ok(0)`: nothing queued.
-    pub fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
-        self.clear();
-        self.recv_more(sock)
-    }
-
     /// Empties the batch.
     pub fn clear(&mut self) {
         self.reset_written();
@@ -119,7 +113,7 @@ impl RecvBatch {
         Ok(n as usize)
     }
 
-    /// Datagram `i` of the last `recv`: its bytes (None if it was larger than a slot) and sender.
+    /// Datagram `i` of the batch: its bytes (None if it was larger than a slot) and sender.
     pub fn get(&self, i: usize) -> (Option<&[u8]>, Option<IpAddr>) {
         if i >= self.received {
             return (None, None);
@@ -155,23 +149,29 @@ fn addr_ip(a: &libc::sockaddr_storage) -> Option<IpAddr> {
 mod tests {
     use super::*;
 
+    /// A fresh batch of what `sock` has queued.
+    fn recv(b: &mut RecvBatch, sock: &UdpSocket) -> io::Result<usize> {
+        b.clear();
+        b.recv_more(sock)
+    }
+
     #[test]
     fn receives_a_burst_in_one_call() {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
         rx.set_nonblocking(true).unwrap();
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut b = RecvBatch::new();
-        assert_eq!(b.recv(&rx).unwrap(), 0);
+        assert_eq!(recv(&mut b, &rx).unwrap(), 0);
         for i in 0..40u8 {
             tx.send_to(&[i; 100], rx.local_addr().unwrap()).unwrap();
         }
         tx.send_to(&vec![7u8; SLOT + 1], rx.local_addr().unwrap())
             .unwrap();
-        assert_eq!(b.recv(&rx).unwrap(), BATCH);
+        assert_eq!(recv(&mut b, &rx).unwrap(), BATCH);
         let (data, from) = b.get(3);
         assert_eq!(data.unwrap(), &[3u8; 100][..]);
         assert_eq!(from, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        assert_eq!(b.recv(&rx).unwrap(), 9);
+        assert_eq!(recv(&mut b, &rx).unwrap(), 9);
         assert_eq!(b.get(7).0.unwrap()[0], 39);
         assert_eq!(b.get(8).0, None, "oversized datagram is flagged, not cut");
         assert_eq!(b.get(9), (None, None));
@@ -180,7 +180,7 @@ mod tests {
         // Moving the batch (as into the receiver) keeps its heap buffers, which the headers point into.
         let mut b = std::hint::black_box(b);
         tx.send_to(&[5u8; 300], rx_addr).unwrap();
-        assert_eq!(b.recv(&rx).unwrap(), 1);
+        assert_eq!(recv(&mut b, &rx).unwrap(), 1);
         assert_eq!(b.get(0).0.unwrap(), &[5u8; 300][..]);
         assert_eq!(b.get(0).1, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     }
