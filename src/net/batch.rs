@@ -115,14 +115,18 @@ impl RecvBatch {
 
     /// Datagram `i` of the batch: its bytes (None if it was larger than a slot) and sender.
     pub fn get(&self, i: usize) -> (Option<&[u8]>, Option<IpAddr>) {
-        if i >= self.received {
-            return (None, None);
-        }
-        let m = &self.msgs[i];
+        let from = (i < self.received)
+            .then(|| addr_ip(&self.addrs[i]))
+            .flatten();
+        (self.data(i), from)
+    }
+
+    /// Datagram `i`'s bytes alone (None if it was larger than a slot or is not there).
+    pub fn data(&self, i: usize) -> Option<&[u8]> {
+        let m = self.msgs.get(i).filter(|_| i < self.received)?;
         let len = m.msg_len as usize;
-        let data = (m.msg_hdr.msg_flags & libc::MSG_TRUNC == 0 && len <= SLOT)
-            .then(|| &self.data[i * SLOT..i * SLOT + len]);
-        (data, addr_ip(&self.addrs[i]))
+        (m.msg_hdr.msg_flags & libc::MSG_TRUNC == 0 && len <= SLOT)
+            .then(|| &self.data[i * SLOT..i * SLOT + len])
     }
 }
 

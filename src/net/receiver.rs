@@ -340,7 +340,7 @@ impl Receiver {
         let want = self.wake_policy.every_packet(
             now,
             self.playing_since.is_some(),
-            self.inbound.steady(),
+            self.inbound.depay.au.ended_by_marker(),
             self.inbound.waiting_on_gap(),
         );
         if want != self.bulk_watched {

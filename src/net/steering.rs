@@ -167,20 +167,20 @@ impl RtpReader {
             }
             let bulk_full = self.bulk.len() == BATCH;
             let horizon = if bulk_full {
-                seq_of(self.bulk.get(BATCH - 1).0)
+                seq_of(self.bulk.data(BATCH - 1))
             } else {
                 None
             };
             let mut i = 0;
             loop {
                 let from_wake = (self.wake_pos < self.wake.len()).then(|| {
-                    let w = seq_of(self.wake.get(self.wake_pos).0);
+                    let w = seq_of(self.wake.data(self.wake_pos));
                     // Beyond what the bulk read covered: wait for the bulk packets before it.
                     let held =
                         bulk_full && w.zip(horizon).is_some_and(|(w, h)| seq_delta(h, w) > 0);
                     (w, held)
                 });
-                let from_bulk = (i < self.bulk.len()).then(|| seq_of(self.bulk.get(i).0));
+                let from_bulk = (i < self.bulk.len()).then(|| seq_of(self.bulk.data(i)));
                 let take_wake = match (from_wake, from_bulk) {
                     (Some((_, true)), _) | (None, _) => false,
                     (Some(_), None) => true,
@@ -215,8 +215,8 @@ pub const AFTER_GAP: Duration = Duration::from_secs(10);
 /// Decides whether every packet should wake the receive loop (the bulk socket watched) or only the
 /// wake socket's.
 ///
-/// Only wake packets while the stream is steady: playing, no gap or deadline pending, access units
-/// ended by the marker bit. And not for `AFTER_GAP` after a gap: on a lossy link a lost marker packet
+/// Only wake packets while the stream is steady: playing, access units ended by the marker bit, and no
+/// gap or deadline pending, not even in the last `AFTER_GAP`: on a lossy link a lost marker packet
 /// would otherwise be noticed only when the next frame's marker comes, a frame interval on top of the
 /// reorder window for that frame, because the frame's other packets would sit unread in the bulk
 /// socket. On a clean link that cost is paid at most once per `AFTER_GAP`.
@@ -226,15 +226,16 @@ pub struct WakePolicy {
 }
 
 impl WakePolicy {
-    /// `gap`: the reorder window waits on a missing packet. `steady`: see `Inbound::steady`.
-    pub fn every_packet(&mut self, now: Instant, playing: bool, steady: bool, gap: bool) -> bool {
+    /// `markers`: the camera ends access units with the marker bit. `gap`: the reorder window waits on a
+    /// missing packet (or a picture on its missing tail).
+    pub fn every_packet(&mut self, now: Instant, playing: bool, markers: bool, gap: bool) -> bool {
         if gap {
             self.last_gap = Some(now);
         }
         let recent_gap = self
             .last_gap
             .is_some_and(|t| now.saturating_duration_since(t) < AFTER_GAP);
-        !playing || !steady || recent_gap
+        !playing || !markers || recent_gap
     }
 }
 
@@ -382,7 +383,7 @@ mod tests {
             "markers not seen yet"
         );
         assert!(!p.every_packet(t, true, true, false));
-        assert!(p.every_packet(t, true, false, true), "a gap");
+        assert!(p.every_packet(t, true, true, true), "a gap");
         let later = t + AFTER_GAP / 2;
         assert!(
             p.every_packet(later, true, true, false),

@@ -137,12 +137,6 @@ impl Inbound {
         self.depay.pop()
     }
 
-    /// Nothing is waiting on a gap or a deadline and the camera ends access units with the marker bit:
-    /// until the next marker packet, no packet can complete anything.
-    pub fn steady(&self) -> bool {
-        !self.waiting_on_gap() && self.depay.au.ended_by_marker()
-    }
-
     /// Packets are held behind a missing one, or a picture waits for its missing tail.
     pub fn waiting_on_gap(&self) -> bool {
         !self.reorder.is_empty() || self.tail_wait.is_some()
@@ -367,21 +361,22 @@ mod tests {
     }
 
     #[test]
-    fn steady_only_with_markers_and_no_gap() {
+    fn gaps_and_marker_use_are_reported() {
         let mut s = stream();
         let t = Instant::now();
-        assert!(!s.steady(), "nothing known about the camera yet");
+        let steady = |s: &Inbound| !s.waiting_on_gap() && s.depay.au.ended_by_marker();
+        assert!(!steady(&s), "nothing known about the camera yet");
         s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
-        assert!(s.steady());
+        assert!(steady(&s));
         s.on_packet(&build(3, 3000, true, &[0x41, 3]), t);
-        assert!(!s.steady(), "waiting on the gap at 2");
+        assert!(!steady(&s), "waiting on the gap at 2");
         assert!(s.waiting_on_gap());
         s.on_packet(&build(2, 3000, false, &[0x41, 2]), t);
-        assert!(s.steady());
+        assert!(steady(&s));
         // A picture ended by the next one's timestamp: this camera's markers cannot be relied on.
         s.on_packet(&build(4, 6000, false, &[0x41, 4]), t);
         s.on_packet(&build(5, 9000, false, &[0x41, 5]), t);
-        assert!(!s.steady());
+        assert!(!steady(&s));
     }
 
     #[test]
