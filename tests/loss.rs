@@ -6,15 +6,20 @@ use common::fake_camera::{FakeCamera, Script};
 use common::{decode, record_clean};
 use std::time::Duration;
 
-#[test]
-fn keeps_going_through_one_percent_loss() {
+fn keeps_going_through_one_percent_loss(protocols: &str) {
     let cam = FakeCamera::start(Script {
         drop: Some(|i| i % 125 == 60),
         ..Default::default()
     });
-    let rec = record_clean(&cam.url(), Duration::from_secs(5), &[]);
+    let rec = record_clean(
+        &cam.url(),
+        Duration::from_secs(5),
+        &[("protocols", &protocols)],
+    );
+    assert_eq!(rec.transport(), protocols);
     let dropped = cam.shared.dropped.load(std::sync::atomic::Ordering::SeqCst) as u64;
     assert!(dropped > 0);
+    assert!(rec.stat("packets-lost") > 0, "the loss went unnoticed");
     // The element counts exactly the packets the camera left out (give or take the last one in flight).
     let lost = rec.stat("packets-lost");
     assert!(
@@ -43,6 +48,16 @@ fn keeps_going_through_one_percent_loss() {
 }
 
 #[test]
+fn keeps_going_through_one_percent_loss_udp() {
+    keeps_going_through_one_percent_loss("udp");
+}
+
+#[test]
+fn keeps_going_through_one_percent_loss_tcp() {
+    keeps_going_through_one_percent_loss("tcp");
+}
+
+#[test]
 fn wait_for_keyframe_drops_until_idr() {
     let cam = FakeCamera::start(Script {
         drop: Some(|i| i % 200 == 100),
@@ -63,18 +78,29 @@ fn wait_for_keyframe_drops_until_idr() {
             "DISCONT on a delta frame"
         );
     }
+    assert!(rec.stat("packets-lost") > 0, "the loss went unnoticed");
+    assert!(
+        rec.stat("access-units-dropped") > 0,
+        "nothing was dropped while waiting for a keyframe"
+    );
     let (_, problems) = decode(&rec.annexb());
     assert!(problems.is_empty(), "{problems:?}");
 }
 
-#[test]
-fn reordered_packets_are_put_back_and_strangers_ignored() {
+/// 5 % of adjacent packets swapped: over TCP too, where NVRs and RTSP proxies relaying a UDP source
+/// forward its reordering on the interleaved connection.
+fn reordered_packets_are_put_back_and_strangers_ignored(protocols: &str) {
     let cam = FakeCamera::start(Script {
         swap: Some(|i| i % 20 == 7),
         foreign_ssrc: Some(|i| i % 50 == 3),
         ..Default::default()
     });
-    let rec = record_clean(&cam.url(), Duration::from_secs(4), &[]);
+    let rec = record_clean(
+        &cam.url(),
+        Duration::from_secs(4),
+        &[("protocols", &protocols)],
+    );
+    assert_eq!(rec.transport(), protocols);
     assert!(rec.frames.len() > 80, "{} frames", rec.frames.len());
     assert!(
         rec.frames
@@ -98,6 +124,16 @@ fn reordered_packets_are_put_back_and_strangers_ignored() {
         rec.stat("bitrate")
     );
     rec.assert_plays();
+}
+
+#[test]
+fn reordered_packets_are_put_back_and_strangers_ignored_udp() {
+    reordered_packets_are_put_back_and_strangers_ignored("udp");
+}
+
+#[test]
+fn reordered_packets_are_put_back_and_strangers_ignored_tcp() {
+    reordered_packets_are_put_back_and_strangers_ignored("tcp");
 }
 
 #[test]

@@ -4,7 +4,8 @@ use gst::glib;
 use std::time::Duration;
 
 pub const DEFAULT_LATENCY_MS: u32 = 50;
-pub const DEFAULT_TIMEOUT_S: u32 = 10;
+/// rtspsrc's 5 s: a camera that stopped sending is noticed within that, whatever the transport.
+pub const DEFAULT_TIMEOUT_S: u32 = 5;
 pub const DEFAULT_DO_RTCP: bool = true;
 pub const DEFAULT_KEEP_ALIVE: bool = true;
 pub const DEFAULT_WAIT_FOR_KEYFRAME: bool = false;

@@ -76,6 +76,7 @@ impl Stats {
                 now.foreign_payload_type + before.foreign_payload_type,
             )
             .field("malformed", now.malformed + before.malformed)
+            .field("ssrc-switches", now.ssrc_switches + before.ssrc_switches)
             .field("bytes-received", now.bytes + before.bytes)
             .field("access-units-pushed", st.access_units)
             .field("keyframes", st.keyframes)
@@ -236,7 +237,10 @@ impl Stream {
             st.earlier.add(&r.stats());
             st.inbound = InboundStats::default();
         }
-        if !self.played || !e.is_transient() {
+        // Before media flowed, any failure is a setting to fix (wrong path, password, port). After,
+        // "retry forever" means forever: a rebooting camera answers 404, 401, 503 or an SDP without the
+        // track for a while.
+        if !self.played || matches!(e, ReceiveError::Flushing) {
             return Err(to_stream_error(e));
         }
         if self.retry > 0 && self.backoff.attempt() >= self.retry {
@@ -297,7 +301,8 @@ fn to_stream_error(e: ReceiveError) -> StreamError {
         ReceiveError::Parse(_)
         | ReceiveError::Closed
         | ReceiveError::UdpSilent(_)
-        | ReceiveError::NoData { .. } => R::Read,
+        | ReceiveError::NoData { .. }
+        | ReceiveError::Bye => R::Read,
     };
     StreamError::Error(gst::error_msg!(kind, ["{}", e]))
 }

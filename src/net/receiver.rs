@@ -9,6 +9,7 @@ use super::udp::UdpPair;
 use crate::h264::access_unit::AccessUnit;
 use crate::h264::params;
 use crate::rtp::inbound::{Inbound, InboundStats};
+use crate::rtp::rtcp::REPORT_LEN;
 use crate::rtsp::message::{
     parse_message, Message, ParseError, Request, MAX_BODY_BYTES, MAX_HEADER_BYTES,
 };
@@ -29,6 +30,7 @@ const TOKEN_WAKE: u8 = 0;
 const TOKEN_RTSP: u8 = 1;
 const TOKEN_RTP: u8 = 2;
 const TOKEN_RTP_BULK: u8 = 3;
+const TOKEN_RTCP: u8 = 4;
 
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
@@ -63,26 +65,14 @@ pub enum ReceiveError {
     Closed,
     /// UDP was set up but not one packet arrived.
     UdpSilent(Duration),
+    /// No RTP for `after`; `flowed`: packets had arrived before on this session.
     NoData {
         after: Duration,
         tcp: bool,
+        flowed: bool,
     },
-}
-
-impl ReceiveError {
-    /// Whether trying again later may help (the camera rebooting, the network blipping), as opposed to a
-    /// setting that needs changing.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            ReceiveError::Session(SessionError::Status { status, .. }) => {
-                *status >= 500 || *status == 454
-            }
-            ReceiveError::Session(SessionError::Auth(_) | SessionError::Sdp(_)) => false,
-            ReceiveError::Session(_) => true,
-            ReceiveError::Flushing => false,
-            _ => true,
-        }
-    }
+    /// The camera said goodbye (RTCP BYE for the stream's SSRC).
+    Bye,
 }
 
 impl fmt::Display for ReceiveError {
@@ -102,17 +92,31 @@ impl fmt::Display for ReceiveError {
                 "no RTP packet arrived over UDP within {} ms of PLAY; a firewall or NAT may be blocking UDP",
                 t.as_millis()
             ),
-            ReceiveError::NoData { after, tcp: false } => write!(
+            ReceiveError::NoData {
+                after,
+                flowed: true,
+                ..
+            } => write!(
+                f,
+                "the camera stopped sending RTP {} s ago (frozen, rebooting, unreachable, or it dropped the session)",
+                after.as_secs()
+            ),
+            ReceiveError::NoData {
+                after, tcp: false, ..
+            } => write!(
                 f,
                 "no RTP packets arrived over UDP for {} s; a firewall or NAT between the camera and this \
                  host may be blocking UDP: open the UDP ports (see port-range) or set protocols=tcp",
                 after.as_secs()
             ),
-            ReceiveError::NoData { after, tcp: true } => write!(
+            ReceiveError::NoData {
+                after, tcp: true, ..
+            } => write!(
                 f,
-                "the camera sent no RTP packets for {} s",
+                "the camera sent no RTP packets for {} s after PLAY",
                 after.as_secs()
             ),
+            ReceiveError::Bye => write!(f, "the camera ended the stream (RTCP BYE)"),
         }
     }
 }
@@ -206,7 +210,6 @@ impl Receiver {
             keep_alive: cfg.keep_alive,
         });
         let rtp_reader = udp.is_some().then(RtpReader::new);
-        // RTCP from the camera is read when a report is due rather than watched: one less descriptor.
         let poller = Poller::new().map_err(setup_err)?;
         poller.add(waker.fd(), TOKEN_WAKE).map_err(setup_err)?;
         poller
@@ -221,6 +224,10 @@ impl Receiver {
                     .add(bulk.as_raw_fd(), TOKEN_RTP_BULK)
                     .map_err(setup_err)?;
             }
+            // A few packets every few seconds; watched so that a BYE ends the session at once.
+            poller
+                .add(u.rtcp.as_raw_fd(), TOKEN_RTCP)
+                .map_err(setup_err)?;
         }
         let bulk_watched = udp.as_ref().is_some_and(|u| u.rtp_bulk.is_some());
         let now = Instant::now();
@@ -328,6 +335,9 @@ impl Receiver {
             if self.rtp_backlog || ready & (1 << TOKEN_RTP | 1 << TOKEN_RTP_BULK) != 0 {
                 self.read_rtp()?;
             }
+            if ready & (1 << TOKEN_RTCP) != 0 {
+                self.read_rtcp()?;
+            }
         }
     }
 
@@ -366,7 +376,11 @@ impl Receiver {
         }
         if let Some(t) = self.cfg.timeout {
             if now.duration_since(last.unwrap_or(since)) >= t {
-                return Err(ReceiveError::NoData { after: t, tcp });
+                return Err(ReceiveError::NoData {
+                    after: t,
+                    tcp,
+                    flowed: last.is_some(),
+                });
             }
         }
         Ok(())
@@ -495,8 +509,11 @@ impl Receiver {
                         Some((rtp, _)) if channel == rtp => {
                             self.inbound.on_packet(&self.rtsp_buf[payload], now);
                         }
-                        Some((_, rtcp)) if channel == rtcp => {
-                            self.inbound.on_rtcp(&self.rtsp_buf[payload], now);
+                        Some((_, rtcp))
+                            if channel == rtcp
+                                && self.inbound.on_rtcp(&self.rtsp_buf[payload.clone()], now) =>
+                        {
+                            break Err(ReceiveError::Bye);
                         }
                         _ => {}
                     }
@@ -541,19 +558,18 @@ impl Receiver {
                 self.ssrc_from_setup = transport.ssrc.is_some();
                 self.inbound.set_ssrc(transport.ssrc);
                 if tcp {
+                    // The reorder window stays: NVRs and RTSP proxies relaying a UDP source forward
+                    // its reordering on the interleaved connection.
                     self.channels = Some(transport.interleaved.unwrap_or((0, 1)));
-                    // TCP delivers in order; waiting for a missing packet would only add latency.
-                    self.inbound = Inbound::new(Duration::ZERO, self.cfg.wait_for_keyframe);
-                    self.reapply_format();
-                    self.inbound.set_ssrc(transport.ssrc);
                 } else {
                     if let Some(ip) = transport.source.as_deref().and_then(|s| s.parse().ok()) {
                         self.source_ip = Some(ip);
                     }
-                    let ip = self.source_ip.unwrap_or(self.server_ip);
+                    // Receiver reports go to the RTSP server's own address, never to one an SDP or a
+                    // Transport header names (a camera's SDP may name its LAN address, or any host).
                     self.server_rtcp = transport
                         .server_port
-                        .map(|(_, rtcp)| SocketAddr::new(ip, rtcp));
+                        .map(|(_, rtcp)| SocketAddr::new(self.server_ip, rtcp));
                 }
             }
             Output::Playing(info) => {
@@ -576,19 +592,6 @@ impl Receiver {
             }
         }
         Ok(())
-    }
-
-    fn reapply_format(&mut self) {
-        // The SDP was parsed into the old inbound stream; a TCP switch happens before any packet.
-        if let Some(media) = self.session.media() {
-            self.inbound
-                .set_format(media.payload_type, media.clock_rate);
-            if let Some(sprop) = &media.sprop_parameter_sets {
-                for nal in params::decode_sprop(sprop).0 {
-                    self.inbound.depay.au.set_parameter_set(&nal);
-                }
-            }
-        }
     }
 
     /// Reads the queued datagrams, in sequence order across the steered pair.
@@ -616,22 +619,27 @@ impl Receiver {
         Ok(())
     }
 
-    fn read_rtcp(&mut self) {
-        let Some(udp) = &self.udp else { return };
+    /// Reads the camera's RTCP over UDP; a BYE for our source ends the session.
+    fn read_rtcp(&mut self) -> Result<(), ReceiveError> {
+        let Some(udp) = &self.udp else { return Ok(()) };
         let mut buf = [0u8; 1500];
+        let mut bye = false;
         while let Ok((n, from)) = udp.rtcp.recv_from(&mut buf) {
             if from.ip() == self.server_ip || Some(from.ip()) == self.source_ip {
-                self.inbound.on_rtcp(&buf[..n], Instant::now());
+                bye |= self.inbound.on_rtcp(&buf[..n], Instant::now());
             }
         }
+        if bye {
+            return Err(ReceiveError::Bye);
+        }
+        Ok(())
     }
 
     fn send_receiver_report(&mut self, now: Instant) {
         self.next_rtcp = now + RTCP_INTERVAL;
-        self.read_rtcp();
-        let mut rr = [0u8; 36];
+        let mut rr = [0u8; 4 + REPORT_LEN];
         let (head, body) = rr.split_at_mut(4);
-        let body: &mut [u8; 32] = body.try_into().expect("32 bytes");
+        let body: &mut [u8; REPORT_LEN] = body.try_into().expect("REPORT_LEN bytes");
         let Some(n) = self.inbound.receiver_report(self.our_ssrc, now, body) else {
             return;
         };

@@ -4,7 +4,7 @@
 
 use super::packet::{seq_delta, RtpPacket};
 use super::reorder::{ReorderWindow, Verdict};
-use super::rtcp::{find_sender_report, ReceptionStats};
+use super::rtcp::{find_sender_report, has_bye_for, ReceptionStats, REPORT_LEN};
 use crate::h264::access_unit::AccessUnit;
 use crate::h264::depacketizer::Depacketizer;
 use std::time::{Duration, Instant};
@@ -21,6 +21,8 @@ pub struct InboundStats {
     pub foreign_source: u64,
     pub foreign_payload_type: u64,
     pub malformed: u64,
+    /// Times the stream's SSRC was changed to the one actually streaming.
+    pub ssrc_switches: u64,
     /// NAL units dropped for a missing fragment (from the depacketizer, see `snapshot`).
     pub nals_dropped: u64,
     /// Access units dropped while waiting for a keyframe or for exceeding the size bound.
@@ -40,6 +42,7 @@ impl InboundStats {
         self.foreign_source += o.foreign_source;
         self.foreign_payload_type += o.foreign_payload_type;
         self.malformed += o.malformed;
+        self.ssrc_switches += o.ssrc_switches;
         self.nals_dropped += o.nals_dropped;
         self.access_units_dropped += o.access_units_dropped;
     }
@@ -56,12 +59,15 @@ pub struct Inbound {
     last_ext_seq: Option<u32>,
     epoch: Instant,
     last_packet: Option<Instant>,
-    /// A steady other SSRC while ours is silent: (ssrc, packets seen in a row).
-    candidate: Option<(u32, u32)>,
+    /// A steady other SSRC while ours is silent: (ssrc, packets seen in a row, when the first came).
+    candidate: Option<(u32, u32, Instant)>,
     /// When the last packet went to the depacketizer.
     last_push: Option<Instant>,
     /// Open picture waiting for its missing tail: until when, and the next picture's RTP timestamp.
     tail_wait: Option<(Instant, u32)>,
+    /// A packet far from the sequence, held until the next one says whether the sender restarted
+    /// (empty when none is held; the buffer is kept for the next one).
+    jump: Option<Vec<u8>>,
     pub stats: InboundStats,
 }
 
@@ -70,6 +76,10 @@ pub struct Inbound {
 /// replays) and dropped.
 const SSRC_SWITCH_SILENCE: Duration = Duration::from_millis(500);
 const SSRC_SWITCH_PACKETS: u32 = 30;
+/// An SSRC announced in SETUP or RTP-Info is a hint: when it never shows while one other SSRC streams
+/// for this long (or `SSRC_SWITCH_PACKETS` packets), that one is the stream (H264DVR announces
+/// `ssrc=0`, another camera a 4-digit value, and both send something else).
+const SSRC_HINT_PATIENCE: Duration = Duration::from_millis(500);
 
 impl Inbound {
     pub fn new(latency: Duration, wait_for_keyframe: bool) -> Self {
@@ -86,6 +96,7 @@ impl Inbound {
             candidate: None,
             last_push: None,
             tail_wait: None,
+            jump: None,
             stats: InboundStats::default(),
         }
     }
@@ -194,10 +205,48 @@ impl Inbound {
         self.reception
             .on_packet(ext_seq, pkt.timestamp, self.rtp_time(now));
 
+        self.order(&pkt, buf, now);
+        if !self.reorder.is_empty() {
+            self.release(now, false);
+        }
+    }
+
+    /// Puts a packet of ours through the reorder window into the depacketizer.
+    fn order(&mut self, pkt: &RtpPacket<'_>, buf: &[u8], now: Instant) {
         let waiting = !self.reorder.is_empty();
         let mut verdict = self.reorder.push(pkt.sequence, buf, now);
+        if verdict == Verdict::Jump {
+            // A packet far from the stream's sequence is stale (a late straggler, a replay) unless the
+            // next one follows it: only then did the sender restart its sequence numbers.
+            let confirmed = self.jump.as_ref().is_some_and(|j| {
+                j.len() >= 4 && u16::from_be_bytes([j[2], j[3]]).wrapping_add(1) == pkt.sequence
+            });
+            if !confirmed {
+                let held = self
+                    .jump
+                    .get_or_insert_with(|| Vec::with_capacity(buf.len()));
+                held.clear();
+                held.extend_from_slice(buf);
+                self.stats.late += 1;
+                return;
+            }
+            self.stats.late = self.stats.late.saturating_sub(1);
+            self.release(now, true);
+            self.reorder.reset();
+            self.depay.lose();
+            if let Some(held) = self.jump.take() {
+                if let Ok(first) = RtpPacket::parse(&held) {
+                    self.order(&first, &held, now);
+                }
+                self.jump = Some(held);
+            }
+            verdict = self.reorder.push(pkt.sequence, buf, now);
+        }
+        if let Some(j) = self.jump.as_mut() {
+            j.clear();
+        }
         if verdict == Verdict::Overflow {
-            // The sender restarted or jumped: release what is held, then start over from here.
+            // The window is full: release what is held, then start over from here.
             self.release(now, true);
             self.reorder.reset();
             self.depay.lose();
@@ -212,7 +261,7 @@ impl Inbound {
                     self.stats.reordered += 1;
                 }
                 self.stats.lost += u64::from(lost);
-                self.depay.push(&pkt, lost > 0);
+                self.depay.push(pkt, lost > 0);
             }
             // Waiting behind a gap with the next picture's packet in hand: what is missing includes the
             // open picture's last packet. Give it the window from when the picture's last packet came,
@@ -224,10 +273,7 @@ impl Inbound {
                 }
             }
             Verdict::Duplicate => self.stats.duplicates += 1,
-            Verdict::Late | Verdict::Overflow => self.stats.late += 1,
-        }
-        if !self.reorder.is_empty() {
-            self.release(now, false);
+            Verdict::Late | Verdict::Overflow | Verdict::Jump => self.stats.late += 1,
         }
     }
 
@@ -242,17 +288,24 @@ impl Inbound {
     }
 
     fn follow_new_ssrc(&mut self, ssrc: u32, now: Instant) -> bool {
-        let count = match self.candidate {
-            Some((c, n)) if c == ssrc => n + 1,
-            _ => 1,
+        let (count, since) = match self.candidate {
+            Some((c, n, since)) if c == ssrc => (n + 1, since),
+            _ => (1, now),
         };
-        self.candidate = Some((ssrc, count));
-        let ours_silent = self
-            .last_packet
-            .is_some_and(|t| now.duration_since(t) >= SSRC_SWITCH_SILENCE);
-        if !(ours_silent && count >= SSRC_SWITCH_PACKETS) {
+        self.candidate = Some((ssrc, count, since));
+        let follow = match self.last_packet {
+            // The announced SSRC never came.
+            None => {
+                count >= 2
+                    && (count >= SSRC_SWITCH_PACKETS
+                        || now.duration_since(since) >= SSRC_HINT_PATIENCE)
+            }
+            Some(t) => now.duration_since(t) >= SSRC_SWITCH_SILENCE && count >= SSRC_SWITCH_PACKETS,
+        };
+        if !follow {
             return false;
         }
+        self.stats.ssrc_switches += 1;
         crate::debug_log!("following new SSRC {:08x}", ssrc);
         self.ssrc = Some(ssrc);
         self.candidate = None;
@@ -283,14 +336,19 @@ impl Inbound {
         }
     }
 
-    pub fn on_rtcp(&mut self, buf: &[u8], now: Instant) {
+    /// Takes an RTCP packet from the camera; returns true when it is a BYE for our source.
+    pub fn on_rtcp(&mut self, buf: &[u8], now: Instant) -> bool {
+        let Some(ours) = self.ssrc else {
+            return false;
+        };
         if let Some((ssrc, ntp_mid)) = find_sender_report(buf) {
             // Tapo C320WS sends reports for a foreign SSRC.
-            if Some(ssrc) == self.ssrc {
+            if ssrc == ours {
                 let us = now.duration_since(self.epoch).as_micros() as u64;
                 self.reception.on_sender_report(ntp_mid, us);
             }
         }
+        has_bye_for(buf, ours)
     }
 
     /// A receiver report about our source, once we know it.
@@ -298,7 +356,7 @@ impl Inbound {
         &mut self,
         our_ssrc: u32,
         now: Instant,
-        out: &mut [u8; 32],
+        out: &mut [u8; REPORT_LEN],
     ) -> Option<usize> {
         let ssrc = self.ssrc?;
         let us = now.duration_since(self.epoch).as_micros() as u64;
@@ -395,8 +453,8 @@ mod tests {
         assert_eq!(s.stats.foreign_payload_type, 1);
         assert_eq!(s.stats.malformed, 1);
         assert_eq!(s.stats.packets, 1);
-        let mut rr = [0u8; 32];
-        assert_eq!(s.receiver_report(7, t, &mut rr), Some(32));
+        let mut rr = [0u8; REPORT_LEN];
+        assert_eq!(s.receiver_report(7, t, &mut rr), Some(REPORT_LEN));
         // Tapo C320WS: a sender report for a foreign SSRC leaves LSR alone.
         let mut sr = vec![
             0x80, 200, 0, 6, 0, 0, 0, 9, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
@@ -493,8 +551,50 @@ mod tests {
         let t = Instant::now();
         s.on_packet(&build(100, 0, true, &[0x65, 1]), t);
         s.pop().unwrap();
-        s.on_packet(&build(40000, 3000, true, &[0x65, 2]), t);
+        // The sender restarts its sequence: confirmed by the packet after the jump, and nothing lost.
+        s.on_packet(&build(40000, 3000, false, &[0x65, 2]), t);
+        assert_eq!(s.pop(), None);
+        s.on_packet(&build(40001, 3000, true, &[0x65, 3]), t);
         let au = s.pop().unwrap();
         assert!(au.discont);
+        assert_eq!(au.data, [0, 0, 0, 1, 0x65, 2, 0, 0, 0, 1, 0x65, 3]);
+        assert_eq!(s.stats.late, 0);
+    }
+
+    #[test]
+    fn a_stale_packet_far_behind_is_late_not_next() {
+        let (mut s, t) = after_first_keyframe();
+        for seq in 2..1000u16 {
+            s.on_packet(&build(seq, u32::from(seq) * 3000, true, &[0x41, 1]), t);
+        }
+        while s.pop().is_some() {}
+        // A straggler from 900 packets ago, then the stream goes on.
+        s.on_packet(&build(100, 100 * 3000, true, &[0x41, 9]), t);
+        s.on_packet(&build(1000, 1000 * 3000, true, &[0x41, 2]), t);
+        let au = s.pop().unwrap();
+        assert_eq!(au.data, [0, 0, 0, 1, 0x41, 2]);
+        assert_eq!(au.rtp_ts, (1 << 32) + 1000 * 3000);
+        assert!(!au.discont);
+        assert_eq!(s.pop(), None);
+        assert_eq!(s.stats.late, 1);
+    }
+
+    #[test]
+    fn an_announced_ssrc_that_never_streams_is_a_hint() {
+        // H264DVR announces ssrc=0; another camera 4 hex digits (A046). Packets carry another one.
+        for announced in [0, 0xa046] {
+            let mut s = stream();
+            s.set_ssrc(Some(announced));
+            let t = Instant::now();
+            let mut frames = 0;
+            for i in 0..30u16 {
+                let at = t + Duration::from_millis(33 * u64::from(i));
+                s.on_packet(&build(i, u32::from(i) * 3000, true, &[0x65, 1]), at);
+                frames += std::iter::from_fn(|| s.pop()).count();
+            }
+            assert_eq!(s.ssrc(), Some(0x1234_5678), "{announced:x}");
+            assert!(frames >= 10, "{frames} frames");
+            assert_eq!(s.snapshot().ssrc_switches, 1);
+        }
     }
 }

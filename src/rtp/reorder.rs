@@ -22,8 +22,9 @@ pub enum Verdict {
     Duplicate,
     /// Arrived after its place was given up (or was already released).
     Late,
-    /// Too far ahead or behind (stream restart, huge loss, or the window is full): drain with
-    /// `pop(.., true)`, `reset()`, then push again.
+    /// Too far ahead or behind to be reordering: a stream restart, huge loss, or a stale packet.
+    Jump,
+    /// The window is full: drain with `pop(.., true)`, `reset()`, then push again.
     Overflow,
 }
 
@@ -91,7 +92,7 @@ impl ReorderWindow {
         };
         let d = seq_delta(next, seq);
         if d.unsigned_abs() as usize >= SLOTS {
-            return Verdict::Overflow;
+            return Verdict::Jump;
         }
         if d < 0 {
             return Verdict::Late;
@@ -234,7 +235,7 @@ mod tests {
         let t = Instant::now();
         w.push(100, &[0], t);
         w.push(102, &[102], t);
-        assert_eq!(w.push(30000, &[1], t), Verdict::Overflow);
+        assert_eq!(w.push(30000, &[1], t), Verdict::Jump);
         assert_eq!(drain(&mut w, t, true), vec![(102, 1)]);
         w.reset();
         assert_eq!(w.push(30000, &[1], t), Verdict::Now { lost: 0 });

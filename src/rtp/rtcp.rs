@@ -1,5 +1,10 @@
-//! RTCP (RFC 3550 §6): what a receiver needs — the LSR of sender reports, and receiver reports with
-//! loss and jitter built without allocating.
+//! RTCP (RFC 3550 §6): what a receiver needs — the LSR of sender reports, BYE, and compound receiver
+//! reports (RR with loss and jitter, then the SDES CNAME §6.1 requires) built without allocating.
+
+/// Length of a compound receiver report: RR with one block (32 bytes), SDES with one CNAME chunk (32).
+pub const REPORT_LEN: usize = 64;
+const RR_LEN: usize = 32;
+const CNAME_PREFIX: &[u8] = b"rustrtspsrc-";
 
 /// Reception statistics for one source, kept per packet (cheap arithmetic only).
 #[derive(Debug, Default, Clone)]
@@ -56,13 +61,14 @@ impl ReceptionStats {
         i64::from(self.expected()) - i64::from(self.received)
     }
 
-    /// Writes a receiver report with one report block into `out`; returns its length (32 bytes).
+    /// Writes a compound receiver report (RR with one report block, SDES CNAME) into `out`; returns its
+    /// length.
     pub fn write_receiver_report(
         &mut self,
         our_ssrc: u32,
         source_ssrc: u32,
         now_us: u64,
-        out: &mut [u8; 32],
+        out: &mut [u8; REPORT_LEN],
     ) -> usize {
         let expected = self.expected();
         let expected_interval = expected.wrapping_sub(self.expected_prior);
@@ -94,27 +100,68 @@ impl ReceptionStats {
         out[20..24].copy_from_slice(&(self.jitter_q4 >> 4).to_be_bytes());
         out[24..28].copy_from_slice(&lsr.to_be_bytes());
         out[28..32].copy_from_slice(&dlsr.to_be_bytes());
-        32
+        write_sdes_cname(our_ssrc, &mut out[RR_LEN..]);
+        REPORT_LEN
     }
 }
 
-/// Finds a sender report in a compound RTCP packet: (sender SSRC, middle 32 bits of its NTP time).
-pub fn find_sender_report(buf: &[u8]) -> Option<(u32, u32)> {
+/// SDES with one chunk: our SSRC and CNAME `rustrtspsrc-<ssrc in hex>` (unique per session, names no host
+/// or user), null-terminated and padded to 32 bytes.
+fn write_sdes_cname(our_ssrc: u32, out: &mut [u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let cname_len = CNAME_PREFIX.len() + 8;
+    out.fill(0);
+    out[0] = 0x81; // V=2, SC=1
+    out[1] = 202; // SDES
+    out[2..4].copy_from_slice(&7u16.to_be_bytes());
+    out[4..8].copy_from_slice(&our_ssrc.to_be_bytes());
+    out[8] = 1; // CNAME
+    out[9] = cname_len as u8;
+    out[10..10 + CNAME_PREFIX.len()].copy_from_slice(CNAME_PREFIX);
+    for (i, b) in out[10 + CNAME_PREFIX.len()..10 + cname_len]
+        .iter_mut()
+        .enumerate()
+    {
+        *b = HEX[(our_ssrc >> (28 - 4 * i) & 0xf) as usize];
+    }
+    // The rest stays zero: the END item and padding.
+}
+
+/// The packets of a compound RTCP packet; stops at the first malformed one.
+fn packets(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = buf;
-    while rest.len() >= 4 {
-        if rest[0] >> 6 != 2 {
+    std::iter::from_fn(move || {
+        if rest.len() < 4 || rest[0] >> 6 != 2 {
             return None;
         }
         let len = (usize::from(u16::from_be_bytes([rest[2], rest[3]])) + 1) * 4;
         let packet = rest.get(..len)?;
-        if packet[1] == 200 && packet.len() >= 20 {
-            let ssrc = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
-            let ntp_mid = u32::from_be_bytes([packet[10], packet[11], packet[12], packet[13]]);
-            return Some((ssrc, ntp_mid));
-        }
         rest = &rest[len..];
-    }
-    None
+        Some(packet)
+    })
+}
+
+/// Whether a compound RTCP packet holds a BYE naming `ssrc`.
+pub fn has_bye_for(buf: &[u8], ssrc: u32) -> bool {
+    packets(buf).any(|p| {
+        let count = usize::from(p[0] & 0x1f);
+        p[1] == 203
+            && p[4..]
+                .chunks_exact(4)
+                .take(count)
+                .any(|s| s == ssrc.to_be_bytes())
+    })
+}
+
+/// Finds a sender report in a compound RTCP packet: (sender SSRC, middle 32 bits of its NTP time).
+pub fn find_sender_report(buf: &[u8]) -> Option<(u32, u32)> {
+    packets(buf).find_map(|p| {
+        (p[1] == 200 && p.len() >= 20).then(|| {
+            let ssrc = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+            let ntp_mid = u32::from_be_bytes([p[10], p[11], p[12], p[13]]);
+            (ssrc, ntp_mid)
+        })
+    })
 }
 
 #[cfg(test)]
@@ -130,8 +177,8 @@ mod tests {
         assert_eq!(s.expected(), 5);
         assert_eq!(s.lost(), 1);
         s.on_sender_report(0xaabbccdd, 1_000_000);
-        let mut out = [0u8; 32];
-        assert_eq!(s.write_receiver_report(1, 2, 1_500_000, &mut out), 32);
+        let mut out = [0u8; REPORT_LEN];
+        assert_eq!(s.write_receiver_report(1, 2, 1_500_000, &mut out), 64);
         assert_eq!(&out[0..2], &[0x81, 201]);
         assert_eq!(out[12], 51); // 1/5 of 256
         assert_eq!(&out[13..16], &[0, 0, 1]);
@@ -141,6 +188,32 @@ mod tests {
             0xaabbccdd
         );
         assert_eq!(u32::from_be_bytes(out[28..32].try_into().unwrap()), 32768);
+        // SDES CNAME follows in the same compound packet.
+        let sdes = &out[32..];
+        assert_eq!(&sdes[..8], &[0x81, 202, 0, 7, 0, 0, 0, 1]);
+        assert_eq!(sdes[8], 1);
+        assert_eq!(
+            &sdes[10..10 + usize::from(sdes[9])],
+            b"rustrtspsrc-00000001"
+        );
+        assert_eq!(
+            sdes[10 + usize::from(sdes[9])],
+            0,
+            "item list ends with a null"
+        );
+        assert_eq!(packets(&out).count(), 2);
+    }
+
+    #[test]
+    fn finds_bye_for_our_source_only() {
+        let mut buf = vec![0x80, 201, 0, 1, 0, 0, 0, 9];
+        buf.extend_from_slice(&[0x82, 203, 0, 2, 0, 0, 0, 5, 0, 0, 0, 7]);
+        assert!(has_bye_for(&buf, 7));
+        assert!(has_bye_for(&buf, 5));
+        assert!(!has_bye_for(&buf, 9));
+        // A count larger than the packet holds reads no further than the packet.
+        assert!(!has_bye_for(&[0x9f, 203, 0, 0], 0));
+        assert!(!has_bye_for(&[0x81, 203, 0, 5, 0, 0, 0, 7], 7));
     }
 
     #[test]

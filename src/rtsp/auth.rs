@@ -1,5 +1,7 @@
 //! Basic and Digest (RFC 2617/7616, with and without qop, MD5/SHA-256, -sess) answers to a 401, built on the
-//! `http-auth` crate. One retry per challenge: a second 401 without `stale=true` means wrong credentials.
+//! `http-auth` crate, which picks Digest when a camera offers both. A 401 with a new nonce (`stale=true`,
+//! `stale="true"`, or no flag at all) is answered again; a second 401 for the nonce we answered means
+//! wrong credentials.
 
 use super::url::Credentials;
 use http_auth::{PasswordClient, PasswordParams};
@@ -32,12 +34,29 @@ impl std::fmt::Display for AuthError {
     }
 }
 
-#[derive(Debug, Default)]
+/// New nonces answered in a row without a success before the credentials count as rejected: a camera
+/// that rotates its nonce on every refusal must not loop forever.
+const MAX_FRESH_NONCES: u32 = 3;
+
+#[derive(Default)]
 pub struct Authenticator {
     credentials: Option<Credentials>,
     client: Option<PasswordClient>,
     /// Set when a request carrying our answer was sent and not yet accepted.
     answered: bool,
+    /// 401s answered since the last success.
+    retries: u32,
+}
+
+/// Says which scheme is in use, never the credentials or the nonce.
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("credentials", &self.credentials.as_ref().map(|_| "<set>"))
+            .field("basic", &self.is_basic())
+            .field("answered", &self.answered)
+            .finish()
+    }
 }
 
 impl Authenticator {
@@ -46,7 +65,13 @@ impl Authenticator {
             credentials,
             client: None,
             answered: false,
+            retries: 0,
         }
+    }
+
+    /// Whether the answer in use is Basic (the password in the clear on a plain connection).
+    pub fn is_basic(&self) -> bool {
+        matches!(self.client, Some(PasswordClient::Basic(_)))
     }
 
     /// Takes the `WWW-Authenticate` values of a 401. `Ok` means: send the request again.
@@ -54,22 +79,29 @@ impl Authenticator {
         &mut self,
         challenges: impl Iterator<Item = &'a str>,
     ) -> Result<(), AuthError> {
-        let creds = self.credentials.as_ref().ok_or(AuthError::NoCredentials)?;
-        let _ = creds;
-        let values: Vec<&str> = challenges.collect();
-        let stale = values.iter().any(|v| {
-            v.to_ascii_lowercase()
-                .replace(' ', "")
-                .contains("stale=true")
-        });
-        if self.answered && !stale {
-            return Err(AuthError::Rejected);
+        if self.credentials.is_none() {
+            return Err(AuthError::NoCredentials);
         }
         let mut builder = PasswordClient::builder();
-        for v in &values {
+        for v in challenges {
             builder = builder.challenges(v);
         }
-        self.client = Some(builder.build().map_err(AuthError::BadChallenge)?);
+        let client = builder.build().map_err(AuthError::BadChallenge)?;
+        if self.answered {
+            // The answer we sent was refused. Only a new nonce is worth another try: an expired one
+            // (`stale=true`, or cameras that rotate nonces without saying so).
+            let fresh = match (&self.client, &client) {
+                (Some(PasswordClient::Digest(old)), PasswordClient::Digest(new)) => {
+                    new.stale() || new.nonce() != old.nonce()
+                }
+                _ => false,
+            };
+            if !fresh || self.retries >= MAX_FRESH_NONCES {
+                return Err(AuthError::Rejected);
+            }
+        }
+        self.retries += 1;
+        self.client = Some(client);
         self.answered = false;
         Ok(())
     }
@@ -77,6 +109,7 @@ impl Authenticator {
     /// Marks that the last answer was accepted: a later 401 (expired nonce) gets a fresh try.
     pub fn on_success(&mut self) {
         self.answered = false;
+        self.retries = 0;
     }
 
     /// `Authorization` value for a request, once a challenge was seen.
@@ -174,6 +207,56 @@ mod tests {
             .authorization("PLAY", "rtsp://h/s")
             .unwrap()
             .contains("nonce=\"2\""));
+    }
+
+    fn answered(a: &mut Authenticator, challenge: &str) -> Result<String, AuthError> {
+        a.on_unauthorized([challenge].into_iter())?;
+        Ok(a.authorization("PLAY", "rtsp://h/s").unwrap())
+    }
+
+    #[test]
+    fn every_form_of_nonce_rotation_is_answered_again() {
+        for renewed in [
+            "Digest realm=\"r\", nonce=\"2\", stale=true",
+            "Digest realm=\"r\", nonce=\"2\", stale=\"true\"",
+            // No stale flag, but a different nonce.
+            "Digest realm=\"r\", nonce=\"2\"",
+        ] {
+            let mut a = Authenticator::new(creds());
+            answered(&mut a, "Digest realm=\"r\", nonce=\"1\"").unwrap();
+            let v = answered(&mut a, renewed).unwrap_or_else(|e| panic!("{renewed}: {e}"));
+            assert!(v.contains("nonce=\"2\""), "{v}");
+        }
+        // The same nonce refused again: wrong credentials.
+        let mut a = Authenticator::new(creds());
+        answered(&mut a, "Digest realm=\"r\", nonce=\"1\"").unwrap();
+        assert_eq!(
+            answered(&mut a, "Digest realm=\"r\", nonce=\"1\""),
+            Err(AuthError::Rejected)
+        );
+    }
+
+    #[test]
+    fn a_nonce_per_refusal_does_not_loop() {
+        let mut a = Authenticator::new(creds());
+        let results: Vec<bool> = (0..10)
+            .map(|i| answered(&mut a, &format!("Digest realm=\"r\", nonce=\"{i}\"")).is_ok())
+            .collect();
+        assert_eq!(results.iter().filter(|ok| **ok).count(), 3, "{results:?}");
+        // After a success the count starts again.
+        a.on_success();
+        assert!(answered(&mut a, "Digest realm=\"r\", nonce=\"x\"").is_ok());
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let mut a = Authenticator::new(creds());
+        answered(&mut a, "Digest realm=\"r\", nonce=\"n0nce\"").unwrap();
+        let d = format!("{a:?}");
+        assert!(
+            !d.contains("secret") && !d.contains("n0nce") && !d.contains("admin"),
+            "{d}"
+        );
     }
 
     #[test]

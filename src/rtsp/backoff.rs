@@ -1,9 +1,10 @@
-//! Reconnect pacing: exponential backoff from 1 s to a 30 s cap, each delay drawn from the upper half of
-//! its step so that many cameras behind one switch do not reconnect in lockstep.
+//! Reconnect pacing: exponential backoff from 250 ms to a 30 s cap, each delay drawn from the upper half of
+//! its step so that many cameras behind one switch do not reconnect in lockstep. The short first steps
+//! catch a camera that closed the connection and is back a second later (three tries within 1.75 s).
 
 use std::time::Duration;
 
-pub const INITIAL: Duration = Duration::from_secs(1);
+pub const INITIAL: Duration = Duration::from_millis(250);
 pub const CAP: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default, Clone)]
@@ -57,11 +58,16 @@ mod tests {
     #[test]
     fn doubles_to_the_cap() {
         let mut b = Backoff::default();
-        let steps: Vec<u64> = (0..8).map(|_| b.next_delay(0.999_999).as_secs()).collect();
-        assert_eq!(steps, vec![0, 1, 3, 7, 15, 29, 29, 29]);
-        assert_eq!(b.attempt(), 8);
+        let steps: Vec<u128> = (0..10)
+            .map(|_| b.next_delay(0.999_999).as_millis())
+            .collect();
+        assert_eq!(
+            steps,
+            vec![249, 499, 999, 1999, 3999, 7999, 15999, 29999, 29999, 29999]
+        );
+        assert_eq!(b.attempt(), 10);
         b.reset();
-        assert_eq!(b.next_delay(0.0), Duration::from_millis(500));
+        assert_eq!(b.next_delay(0.0), Duration::from_millis(125));
     }
 
     #[test]

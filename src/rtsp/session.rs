@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a request may stay unanswered.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Keep-alives go out at this fraction of the session timeout: a keep-alive that fails (or goes
+/// unanswered) is followed by another one well inside the timeout (Tapo: 5 s or 15 s sessions).
+const KEEPALIVE_DIVISOR: u32 = 3;
 
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -125,7 +128,8 @@ pub struct Session {
     auth: Authenticator,
     pending: Option<Pending>,
     session_id: Option<String>,
-    timeout: Duration,
+    /// The smallest session timeout the server stated, if any (GW4089IP: 60 on SETUP, 120 on PLAY).
+    server_timeout: Option<Duration>,
     /// Aggregate control URL used for PLAY and TEARDOWN.
     base_url: String,
     media: Option<H264Media>,
@@ -149,7 +153,7 @@ impl Session {
             cseq: 0,
             pending: None,
             session_id: None,
-            timeout: DEFAULT_SESSION_TIMEOUT,
+            server_timeout: None,
             media: None,
             keepalive_method: Method::Options,
             next_keepalive: None,
@@ -165,7 +169,12 @@ impl Session {
     }
 
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.server_timeout.unwrap_or(DEFAULT_SESSION_TIMEOUT)
+    }
+
+    /// Time between keep-alives.
+    pub fn keepalive_interval(&self) -> Duration {
+        (self.timeout() / KEEPALIVE_DIVISOR).max(Duration::from_millis(500))
     }
 
     /// The media DESCRIBE chose.
@@ -201,12 +210,8 @@ impl Session {
     /// Timers: a keep-alive that is due, or an error when a request went unanswered.
     pub fn poll(&mut self, now: Instant) -> Result<Option<Request>, SessionError> {
         if let Some(p) = &self.pending {
-            if now >= p.sent_at + RESPONSE_TIMEOUT {
-                // A keep-alive some camera ignores is not fatal; the data timeout watches the stream.
-                if self.state != State::Playing {
-                    return Err(SessionError::NoAnswer(p.template.method));
-                }
-                self.pending = None;
+            if now >= p.sent_at + RESPONSE_TIMEOUT && self.state != State::Playing {
+                return Err(SessionError::NoAnswer(p.template.method));
             }
         }
         if self.state != State::Playing || !self.cfg.keep_alive {
@@ -214,21 +219,23 @@ impl Session {
         }
         match self.next_keepalive {
             Some(t) if now >= t => {
-                self.next_keepalive = Some(now + self.timeout / 2);
-                if self.pending.is_some() {
-                    return Ok(None);
-                }
-                let uri = if self.keepalive_method == Method::Options {
-                    self.cfg.url.to_string()
-                } else {
-                    self.base_url.clone()
-                };
-                Ok(Some(
-                    self.send(Request::new(self.keepalive_method, uri), now),
-                ))
+                // A keep-alive still unanswered when the next is due is given up: some cameras ignore
+                // them, and the data timeout watches the stream. Its late reply is tolerated.
+                self.pending = None;
+                Ok(Some(self.send_keepalive(now)))
             }
             _ => Ok(None),
         }
+    }
+
+    fn send_keepalive(&mut self, now: Instant) -> Request {
+        self.next_keepalive = Some(now + self.keepalive_interval());
+        let uri = if self.keepalive_method == Method::Options {
+            self.cfg.url.to_string()
+        } else {
+            self.base_url.clone()
+        };
+        self.send(Request::new(self.keepalive_method, uri), now)
     }
 
     /// TEARDOWN for the current session, if one was set up.
@@ -340,17 +347,25 @@ impl Session {
                 self.check_ok(resp, &pending.template)?;
                 self.take_session(resp);
                 self.state = State::Playing;
-                self.next_keepalive = Some(now + self.timeout / 2);
+                self.next_keepalive = Some(now + self.keepalive_interval());
                 let infos = resp
                     .headers
                     .get("RTP-Info")
                     .map(headers::parse_rtp_info)
                     .unwrap_or_default();
                 let control = self.media.as_ref().map(|m| m.control.as_str());
-                // GW4089IP's url= matches no control URL; with one stream the entry is ours anyway.
+                // Dahua and Reolink give one entry per track with relative URLs (`url=trackID=1`):
+                // resolved like control URLs before matching. GW4089IP's url= matches no control URL;
+                // with one stream the entry is ours anyway.
                 let ours = infos
                     .iter()
-                    .find(|i| i.url.as_deref() == control)
+                    .find(|i| {
+                        i.url
+                            .as_deref()
+                            .map(|u| sdp::join_control(&self.base_url, Some(u)))
+                            .as_deref()
+                            == control
+                    })
                     .or_else(|| (infos.len() == 1).then(|| &infos[0]))
                     .cloned();
                 Ok(vec![Output::Playing(ours)])
@@ -362,9 +377,10 @@ impl Session {
                         "the camera answered the keep-alive with 454 Session Not Found".into(),
                     )),
                     _ if m != Method::Options => {
-                        // Some cameras answer GET_PARAMETER with 400/501 and keep streaming.
+                        // Tapo answers GET_PARAMETER with 400 and does not count it as alive: OPTIONS
+                        // goes out at once, not an interval later when the session may have expired.
                         self.keepalive_method = Method::Options;
-                        Ok(Vec::new())
+                        Ok(vec![Output::Send(self.send_keepalive(now))])
                     }
                     _ => Ok(Vec::new()),
                 }
@@ -407,7 +423,8 @@ impl Session {
             self.session_id = Some(id);
         }
         if let Some(t) = timeout.filter(|&t| t > 0) {
-            self.timeout = Duration::from_secs(t.into());
+            let t = Duration::from_secs(t.into());
+            self.server_timeout = Some(self.server_timeout.map_or(t, |old| old.min(t)));
         }
     }
 
@@ -561,32 +578,141 @@ mod tests {
     #[test]
     fn full_handshake_and_keepalive() {
         let (mut s, now) = playing("OPTIONS, DESCRIBE, SETUP, PLAY, GET_PARAMETER, TEARDOWN");
-        assert_eq!(s.poll(now + Duration::from_secs(29)).unwrap(), None);
-        assert_eq!(s.next_deadline(), Some(now + Duration::from_secs(30)));
-        let ka = s.poll(now + Duration::from_secs(30)).unwrap().unwrap();
+        // A third of the 60 s timeout: one failed keep-alive and its retry both land inside it.
+        assert_eq!(s.poll(now + Duration::from_secs(19)).unwrap(), None);
+        assert_eq!(s.next_deadline(), Some(now + Duration::from_secs(20)));
+        let ka = s.poll(now + Duration::from_secs(20)).unwrap().unwrap();
         assert_eq!(ka.method, Method::GetParameter);
         assert_eq!(ka.headers.get("Session"), Some("708345999"));
-        // Tapo: 400 with the previous CSeq → switch to OPTIONS, no error.
-        s.handle_response(&reply(4, "400 Bad Request", "", ""), now)
+        // Tapo: 400 with the previous CSeq → OPTIONS at once, no error.
+        let at = now + Duration::from_secs(20);
+        let out = s
+            .handle_response(&reply(4, "400 Bad Request", "", ""), at)
             .unwrap();
-        let ka = s.poll(now + Duration::from_secs(60)).unwrap().unwrap();
+        assert_eq!(sent(&out).method, Method::Options);
+        s.handle_response(&reply(6, "200 OK", "", ""), at).unwrap();
+        assert_eq!(s.next_deadline(), Some(at + Duration::from_secs(20)));
+        let ka = s.poll(now + Duration::from_secs(40)).unwrap().unwrap();
         assert_eq!(ka.method, Method::Options);
-        s.handle_response(&reply(6, "200 OK", "", ""), now).unwrap();
+        s.handle_response(&reply(7, "200 OK", "", ""), now).unwrap();
         let td = s.teardown(now).unwrap();
         assert_eq!(td.method, Method::Teardown);
         assert_eq!(td.uri, "rtsp://127.0.0.1:8554/test/");
         // Hikvision DS-2CD2032 answers TEARDOWN with 500 (or 454): the session is over all the same.
         assert!(s
-            .handle_response(&reply(7, "500 Internal Server Error", "", ""), now)
+            .handle_response(&reply(8, "500 Internal Server Error", "", ""), now)
             .unwrap()
             .is_empty());
         assert_eq!(s.state(), State::Closed);
     }
 
     #[test]
+    fn tapo_keepalive_fallback_lands_inside_a_5s_session() {
+        let (mut s, now) = playing("OPTIONS, DESCRIBE, SETUP, PLAY, GET_PARAMETER");
+        s.take_session(&reply(9, "200 OK", "Session: 708345999;timeout=5\r\n", ""));
+        // Simulated 30 s: every keep-alive the camera counts (OPTIONS, answered 200) lands within 5 s of
+        // the previous one (PLAY at 0); GET_PARAMETER is answered 400 with the previous CSeq, once.
+        s.next_keepalive = Some(now + s.keepalive_interval());
+        let mut last_alive = now;
+        let mut prev_cseq = 4;
+        let mut t = now;
+        while t < now + Duration::from_secs(30) {
+            t += Duration::from_millis(10);
+            let Some(req) = s.poll(t).unwrap() else {
+                continue;
+            };
+            let mut req = req;
+            loop {
+                let cseq = req.cseq().unwrap();
+                let (status, counted) = match req.method {
+                    Method::GetParameter => ("400 Bad Request", false),
+                    _ => ("200 OK", true),
+                };
+                if counted {
+                    assert!(t - last_alive < Duration::from_secs(5), "{:?}", t - now);
+                    last_alive = t;
+                }
+                let out = s
+                    .handle_response(&reply(prev_cseq, status, "", ""), t)
+                    .unwrap();
+                prev_cseq = cseq;
+                match out.into_iter().find_map(|o| match o {
+                    Output::Send(r) => Some(r),
+                    _ => None,
+                }) {
+                    Some(r) => req = r,
+                    None => break,
+                }
+            }
+        }
+        assert_eq!(s.keepalive_method(), Method::Options);
+        assert!(now + Duration::from_secs(30) - last_alive < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn unanswered_keepalive_is_retried_within_the_timeout() {
+        let (mut s, now) = playing("GET_PARAMETER");
+        s.take_session(&reply(9, "200 OK", "Session: 708345999;timeout=15\r\n", ""));
+        s.next_keepalive = Some(now + s.keepalive_interval());
+        let first = s.poll(now + Duration::from_secs(5)).unwrap().unwrap();
+        // Unanswered: the next one goes out an interval later, not after RESPONSE_TIMEOUT.
+        let second = s.poll(now + Duration::from_secs(10)).unwrap().unwrap();
+        assert!(second.cseq() > first.cseq());
+    }
+
+    #[test]
+    fn smallest_session_timeout_is_kept() {
+        // GW4089IP: timeout=60 on SETUP's Session, timeout=120 on PLAY's.
+        let (mut s, _) = playing("GET_PARAMETER");
+        assert_eq!(s.timeout(), Duration::from_secs(60));
+        s.take_session(&reply(
+            9,
+            "200 OK",
+            "Session: 708345999;timeout=120\r\n",
+            "",
+        ));
+        assert_eq!(s.timeout(), Duration::from_secs(60));
+        s.take_session(&reply(9, "200 OK", "Session: 708345999;timeout=15\r\n", ""));
+        assert_eq!(s.timeout(), Duration::from_secs(15));
+    }
+
+    #[test]
+    fn relative_rtp_info_urls_are_resolved() {
+        // Dahua/Reolink: one RTP-Info entry per track, relative URLs; ours is the second.
+        let now = Instant::now();
+        let mut s = Session::new(cfg("rtsp://127.0.0.1/s"));
+        s.start(now);
+        s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+        let sdp = "v=0\r\nm=audio 0 RTP/AVP 8\r\na=control:trackID=0\r\n\
+                   m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:trackID=1\r\n";
+        s.handle_response(
+            &reply(2, "200 OK", "Content-Base: rtsp://127.0.0.1/s/\r\n", sdp),
+            now,
+        )
+        .unwrap();
+        s.handle_response(&reply(3, "200 OK", "Session: a\r\n", ""), now)
+            .unwrap();
+        let out = s
+            .handle_response(
+                &reply(
+                    4,
+                    "200 OK",
+                    "RTP-Info: url=trackID=0;seq=1;ssrc=11111111,url=trackID=1;seq=2;ssrc=22222222\r\n",
+                    "",
+                ),
+                now,
+            )
+            .unwrap();
+        match &out[0] {
+            Output::Playing(Some(info)) => assert_eq!(info.ssrc, Some(0x2222_2222)),
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
     fn options_keepalive_without_get_parameter() {
         let (mut s, now) = playing("OPTIONS, DESCRIBE");
-        let ka = s.poll(now + Duration::from_secs(31)).unwrap().unwrap();
+        let ka = s.poll(now + Duration::from_secs(21)).unwrap().unwrap();
         assert_eq!(ka.method, Method::Options);
         // An unanswered keep-alive is not fatal.
         assert!(s.poll(now + Duration::from_secs(50)).is_ok());
@@ -595,7 +721,7 @@ mod tests {
     #[test]
     fn session_not_found_on_keepalive() {
         let (mut s, now) = playing("GET_PARAMETER");
-        s.poll(now + Duration::from_secs(30)).unwrap().unwrap();
+        s.poll(now + Duration::from_secs(20)).unwrap().unwrap();
         let e = s
             .handle_response(&reply(5, "454 Session Not Found", "", ""), now)
             .unwrap_err();

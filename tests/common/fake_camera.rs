@@ -45,6 +45,19 @@ pub struct Script {
     pub after_reconnect: Option<&'static [Vec<u8>]>,
     /// Never set the RTP marker bit: access units end only when the next one's timestamp comes.
     pub no_marker: bool,
+    /// The `ssrc=` SETUP announces, when not the one the packets carry (H264DVR: `0`; `A046`).
+    pub announce_ssrc: Option<&'static str>,
+    /// After the first connection is closed (`close_after`), the camera is down this long: the port
+    /// refuses connections, as during a reboot.
+    pub down_after_close: Option<Duration>,
+    /// The first session stops sending for good after this many packets, with its RTSP connection left
+    /// open and answered (a frozen encoder, a session the camera dropped on its side).
+    pub stall_after: Option<usize>,
+    /// The first session sends an RTCP BYE for its SSRC after this many packets, then stops sending.
+    pub bye_after: Option<usize>,
+    /// How connection 2, 3, … answer DESCRIBE, while the list lasts: a status (404, 503, 401), or 0 for
+    /// an SDP without the video track (a camera still booting).
+    pub describe_after_reconnect: &'static [u16],
 }
 
 pub const SSRC: u32 = 0x2a2a_0001;
@@ -66,6 +79,10 @@ pub struct Shared {
     pub receiver_reports: AtomicUsize,
     /// Requests in arrival order: "METHOD transport-or-empty".
     pub requests: Mutex<Vec<String>>,
+    /// Sessions that expired for want of a keep-alive.
+    pub expiries: AtomicUsize,
+    /// When the first session sent its last packet (close, stall or BYE scripts).
+    pub first_session_ended: Mutex<Option<Instant>>,
     /// With `Script::log_frames`: (RTP timestamp, when its last packet left, keyframe) per frame sent.
     pub frames: Mutex<Vec<(u32, Instant, bool)>>,
 }
@@ -136,9 +153,33 @@ impl FakeCamera {
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared::default());
         let (s, sh) = (stop.clone(), shared.clone());
+        let down_after_close = script.down_after_close;
         let thread = thread::spawn(move || {
+            let mut listener = Some(listener);
             while !s.load(Ordering::SeqCst) {
-                match listener.accept() {
+                // A rebooting camera: the port refuses connections for a while after the close.
+                let down_until = down_after_close
+                    .zip(*sh.first_session_ended.lock().unwrap())
+                    .map(|(d, t)| t + d);
+                match (&listener, down_until) {
+                    (Some(_), Some(until))
+                        if Instant::now() < until && sh.connections.load(Ordering::SeqCst) == 1 =>
+                    {
+                        listener = None;
+                    }
+                    (None, Some(until)) if Instant::now() >= until => {
+                        let l = TcpListener::bind(("127.0.0.1", port))
+                            .expect("rebind after the reboot");
+                        l.set_nonblocking(true).unwrap();
+                        listener = Some(l);
+                    }
+                    _ => {}
+                }
+                let Some(l) = &listener else {
+                    thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                match l.accept() {
                     Ok((conn, _)) => {
                         let n = sh.connections.fetch_add(1, Ordering::SeqCst);
                         let conn_state = Connection {
@@ -151,10 +192,11 @@ impl FakeCamera {
                             stop: s.clone(),
                             shared: sh.clone(),
                             first: n == 0,
+                            number: n,
                         };
                         thread::spawn(move || conn_state.serve(conn));
                     }
-                    Err(_) => thread::sleep(Duration::from_millis(10)),
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
                 }
             }
         });
@@ -186,6 +228,8 @@ struct Connection {
     stop: Arc<AtomicBool>,
     shared: Arc<Shared>,
     first: bool,
+    /// 0 for the first connection.
+    number: usize,
 }
 
 enum Dest {
@@ -269,9 +313,13 @@ impl Connection {
                 .lock()
                 .unwrap()
                 .push(format!("{method} {transport}").trim().to_string());
-            *last_request.lock().unwrap() = Instant::now();
             let is_keepalive = matches!(method.as_str(), "GET_PARAMETER" | "OPTIONS")
                 && playing.load(Ordering::SeqCst);
+            // Tapo: a GET_PARAMETER it refuses does not keep the session alive.
+            let refused = method == "GET_PARAMETER" && self.script.get_parameter_status.is_some();
+            if !refused {
+                *last_request.lock().unwrap() = Instant::now();
+            }
             let reply_cseq = if is_keepalive && self.script.keepalive_wrong_cseq {
                 prev_cseq.clone()
             } else {
@@ -312,6 +360,18 @@ impl Connection {
                 "OPTIONS" => extra.push_str(
                     "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER\r\n",
                 ),
+                "DESCRIBE" if self.booting_reply().is_some() => match self.booting_reply() {
+                    Some(0) => {
+                        body = "v=0\r\ns=booting\r\nt=0 0\r\nm=audio 0 RTP/AVP 8\r\na=control:trackID=2\r\n".into();
+                        extra.push_str("Content-Type: application/sdp\r\n");
+                    }
+                    Some(401) => {
+                        status = "401 Unauthorized".into();
+                        extra.push_str("WWW-Authenticate: Basic realm=\"cam\"\r\n");
+                    }
+                    Some(code) => status = format!("{code} Booting"),
+                    None => {}
+                },
                 "DESCRIBE" => {
                     body = format!(
                         "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\na=control:*\r\n\
@@ -326,7 +386,8 @@ impl Connection {
                 "SETUP" if transport.contains("/TCP") => {
                     dest = Some(Dest::Tcp);
                     extra.push_str(&format!(
-                        "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1;ssrc={SSRC:08X}\r\n"
+                        "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1;ssrc={}\r\n",
+                        self.announced_ssrc()
                     ));
                 }
                 "SETUP" if self.script.refuse_udp => status = "461 Unsupported Transport".into(),
@@ -339,10 +400,11 @@ impl Connection {
                     dest = Some(Dest::Udp(SocketAddr::from(([127, 0, 0, 1], port))));
                     let rtcp_port = self.rtcp_listener();
                     extra.push_str(&format!(
-                        "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP;unicast;client_port={}-{};server_port={}-{rtcp_port};ssrc={SSRC:08X}\r\n",
+                        "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP;unicast;client_port={}-{};server_port={}-{rtcp_port};ssrc={}\r\n",
                         port,
                         port + 1,
-                        rtcp_port - 1
+                        rtcp_port - 1,
+                        self.announced_ssrc()
                     ));
                 }
                 "PLAY" => {
@@ -365,6 +427,8 @@ impl Connection {
                             expired: expired.clone(),
                             session_timeout: self.script.session_timeout,
                             close_after: self.script.close_after.filter(|_| self.first),
+                            stall_after: self.script.stall_after.filter(|_| self.first),
+                            bye_after: self.script.bye_after.filter(|_| self.first),
                             junk_frames: self.script.junk_frames,
                         };
                         let (script, packets, stop, shared) = (
@@ -419,6 +483,20 @@ impl Connection {
         port
     }
 
+    /// The scripted DESCRIBE answer of a camera still coming back from a reboot, if this connection has one.
+    fn booting_reply(&self) -> Option<u16> {
+        self.number
+            .checked_sub(1)
+            .and_then(|i| self.script.describe_after_reconnect.get(i))
+            .copied()
+    }
+
+    fn announced_ssrc(&self) -> String {
+        self.script
+            .announce_ssrc
+            .map_or_else(|| format!("{SSRC:08X}"), str::to_string)
+    }
+
     /// The first connection is cut once the scripted number of packets went out.
     fn closed_by_script(&self) -> bool {
         self.first
@@ -437,6 +515,8 @@ struct Sender {
     expired: Arc<AtomicBool>,
     session_timeout: Option<u32>,
     close_after: Option<usize>,
+    stall_after: Option<usize>,
+    bye_after: Option<usize>,
     junk_frames: bool,
 }
 
@@ -458,6 +538,22 @@ impl Sender {
         }
     }
 
+    /// RTCP BYE for our SSRC: to the client's RTCP port over UDP, on channel 1 over TCP.
+    fn send_bye(&self, sock: &UdpSocket) {
+        let mut bye = vec![0x81, 203, 0, 1];
+        bye.extend_from_slice(&SSRC.to_be_bytes());
+        match self.dest {
+            Dest::Udp(addr) => {
+                let _ = sock.send_to(&bye, SocketAddr::new(addr.ip(), addr.port() + 1));
+            }
+            Dest::Tcp => {
+                let mut frame = vec![b'$', 1, 0, bye.len() as u8];
+                frame.extend_from_slice(&bye);
+                let _ = self.writer.lock().unwrap().write_all(&frame);
+            }
+        }
+    }
+
     fn run(self, packets: &[Vec<u8>], script: &Script, stop: &AtomicBool, shared: &Shared) {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         let start = Instant::now();
@@ -473,12 +569,34 @@ impl Sender {
         loop {
             for p in packets {
                 let live = self.playing.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst);
-                if !live || self.close_after.is_some_and(|n| index >= n) {
+                if !live {
+                    return;
+                }
+                if self
+                    .close_after
+                    .or(self.stall_after)
+                    .is_some_and(|n| index >= n)
+                {
+                    shared
+                        .first_session_ended
+                        .lock()
+                        .unwrap()
+                        .get_or_insert(Instant::now());
+                    return;
+                }
+                if self.bye_after.is_some_and(|n| index >= n) {
+                    shared
+                        .first_session_ended
+                        .lock()
+                        .unwrap()
+                        .get_or_insert(Instant::now());
+                    self.send_bye(&sock);
                     return;
                 }
                 if let Some(t) = self.session_timeout {
                     if self.last_request.lock().unwrap().elapsed() > Duration::from_secs(t.into()) {
                         self.expired.store(true, Ordering::SeqCst);
+                        shared.expiries.fetch_add(1, Ordering::SeqCst);
                         return;
                     }
                 }

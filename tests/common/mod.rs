@@ -251,6 +251,23 @@ impl Recording {
         self.stats.as_ref().unwrap().get::<u64>(field).unwrap()
     }
 
+    /// The longest wait between two buffers reaching the sink.
+    pub fn longest_gap(&self) -> Duration {
+        self.frames
+            .windows(2)
+            .map(|w| w[1].at.duration_since(w[0].at))
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The `reason` of each `rustrtspsrc-reconnecting` message.
+    pub fn reconnect_reasons(&self) -> Vec<String> {
+        self.messages_named("rustrtspsrc-reconnecting")
+            .iter()
+            .map(|s| s.get::<String>("reason").unwrap())
+            .collect()
+    }
+
     /// The transport the `stats` report: "udp" or "tcp".
     pub fn transport(&self) -> &str {
         self.stats

@@ -1,0 +1,225 @@
+//! The failures real cameras show, end to end over UDP and over TCP, against the scriptable fake camera:
+//! a camera that reboots, freezes or says BYE; Tapo's refused keep-alives on a 5 s session; an announced
+//! SSRC that never streams; a rebooting camera's refusals once media has flowed. Timings are the ones the
+//! element promises (README, "Transports and recovery").
+
+mod common;
+
+use common::fake_camera::{FakeCamera, Script};
+use common::record_clean;
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Duration;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// Records from a camera running `script` over `protocols`; the recording must end without an error,
+/// have reconnected exactly once, and play.
+fn record_one_reconnect(script: Script, protocols: &str, duration: Duration) -> common::Recording {
+    let cam = FakeCamera::start(script);
+    let rec = record_clean(&cam.url(), duration, &[("protocols", &protocols)]);
+    assert_eq!(
+        rec.messages_named("rustrtspsrc-reconnected").len(),
+        1,
+        "{protocols}: {:?}",
+        rec.element_messages
+    );
+    assert_eq!(rec.transport(), protocols);
+    rec.assert_plays();
+    rec
+}
+
+fn closed_and_back_a_second_later(protocols: &str) {
+    // A reboot: the camera closes the connection and refuses connections for 1 s.
+    let rec = record_one_reconnect(
+        Script {
+            close_after: Some(150),
+            down_after_close: Some(secs(1)),
+            ..Default::default()
+        },
+        protocols,
+        secs(6),
+    );
+    let gap = rec.longest_gap();
+    assert!(
+        gap <= Duration::from_millis(2500),
+        "{protocols}: gap {gap:?}"
+    );
+    assert!(rec.reconnect_reasons()[0].contains("closed"), "{protocols}");
+}
+
+#[test]
+fn camera_closed_and_back_a_second_later_udp() {
+    closed_and_back_a_second_later("udp");
+}
+
+#[test]
+fn camera_closed_and_back_a_second_later_tcp() {
+    closed_and_back_a_second_later("tcp");
+}
+
+fn silent_with_the_connection_open(protocols: &str) {
+    // The session stops sending for good; its RTSP connection stays open and answered. New sessions
+    // stream at once, so frames must resume within the default `timeout` (5 s) + 1.5 s.
+    let rec = record_one_reconnect(
+        Script {
+            stall_after: Some(150),
+            ..Default::default()
+        },
+        protocols,
+        secs(10),
+    );
+    let gap = rec.longest_gap();
+    assert!(
+        gap <= Duration::from_millis(6500),
+        "{protocols}: gap {gap:?}"
+    );
+    let reason = &rec.reconnect_reasons()[0];
+    assert!(reason.contains("stopped sending"), "{protocols}: {reason}");
+    assert!(!reason.contains("firewall"), "{protocols}: {reason}");
+}
+
+#[test]
+fn camera_silent_with_the_connection_open_udp() {
+    silent_with_the_connection_open("udp");
+}
+
+#[test]
+fn camera_silent_with_the_connection_open_tcp() {
+    silent_with_the_connection_open("tcp");
+}
+
+fn bye_reconnects_at_once(protocols: &str) {
+    let rec = record_one_reconnect(
+        Script {
+            bye_after: Some(150),
+            ..Default::default()
+        },
+        protocols,
+        secs(6),
+    );
+    let gap = rec.longest_gap();
+    assert!(
+        gap <= Duration::from_millis(2500),
+        "{protocols}: gap {gap:?}"
+    );
+    assert!(rec.reconnect_reasons()[0].contains("BYE"), "{protocols}");
+}
+
+#[test]
+fn rtcp_bye_reconnects_at_once_udp() {
+    bye_reconnects_at_once("udp");
+}
+
+#[test]
+fn rtcp_bye_reconnects_at_once_tcp() {
+    bye_reconnects_at_once("tcp");
+}
+
+fn tapo_keepalive_on_a_5s_session(protocols: &str) {
+    // Tapo C100/C200/C320WS: GET_PARAMETER listed, answered 400 with the previous request's CSeq, and
+    // not counted as alive; RTCP does not count either. 30 s on a 5 s session.
+    let cam = FakeCamera::start(Script {
+        session_timeout: Some(5),
+        get_parameter_status: Some(400),
+        keepalive_wrong_cseq: true,
+        ..Default::default()
+    });
+    let rec = record_clean(&cam.url(), secs(30), &[("protocols", &protocols)]);
+    assert_eq!(
+        cam.shared.expiries.load(SeqCst),
+        0,
+        "{protocols}: session expired"
+    );
+    assert!(
+        rec.element_messages.is_empty(),
+        "{protocols}: {:?}",
+        rec.element_messages
+    );
+    assert_eq!(cam.shared.connections.load(SeqCst), 1, "{protocols}");
+    let n = rec.frames.len();
+    assert!(n > 25 * 30, "{protocols}: {n} frames in 30 s");
+    rec.assert_plays();
+}
+
+#[test]
+fn tapo_keepalive_on_a_5s_session_udp() {
+    tapo_keepalive_on_a_5s_session("udp");
+}
+
+#[test]
+fn tapo_keepalive_on_a_5s_session_tcp() {
+    tapo_keepalive_on_a_5s_session("tcp");
+}
+
+fn announced_ssrc_that_never_streams(protocols: &str) {
+    // A camera announcing `ssrc=A046` (4 hex digits) and H264DVR announcing `ssrc=0`, both sending
+    // another SSRC: the one that streams is followed, on the transport first chosen.
+    for announced in ["A046", "0"] {
+        let cam = FakeCamera::start(Script {
+            announce_ssrc: Some(announced),
+            ..Default::default()
+        });
+        let rec = record_clean(&cam.url(), secs(3), &[("protocols", &protocols)]);
+        assert!(
+            rec.frames.len() > 45,
+            "{protocols} {announced}: {} frames",
+            rec.frames.len()
+        );
+        assert!(rec.warnings.is_empty(), "{protocols}: {:?}", rec.warnings);
+        assert_eq!(rec.transport(), protocols);
+        assert_eq!(rec.stat("ssrc-switches"), 1, "{protocols} {announced}");
+        assert!(
+            rec.element_messages.is_empty(),
+            "{:?}",
+            rec.element_messages
+        );
+        rec.assert_plays();
+    }
+}
+
+#[test]
+fn announced_ssrc_that_never_streams_udp() {
+    announced_ssrc_that_never_streams("udp");
+}
+
+#[test]
+fn announced_ssrc_that_never_streams_tcp() {
+    announced_ssrc_that_never_streams("tcp");
+}
+
+fn refusals_while_rebooting_are_retried(protocols: &str) {
+    // Once media has flowed, the camera's answers while it boots again are not configuration errors.
+    let rec = record_clean(
+        &FakeCamera::start(Script {
+            close_after: Some(60),
+            describe_after_reconnect: &[404, 503, 401, 0],
+            ..Default::default()
+        })
+        .url(),
+        // Five failures in a row: the last backoff step is 2-4 s.
+        secs(12),
+        &[("protocols", &protocols)],
+    );
+    let reasons = rec.reconnect_reasons();
+    assert_eq!(reasons.len(), 5, "{protocols}: {reasons:?}");
+    for (reason, expected) in reasons[1..]
+        .iter()
+        .zip(["404", "503", "authentication", "H.264"])
+    {
+        assert!(reason.contains(expected), "{protocols}: {reasons:?}");
+    }
+    assert_eq!(rec.messages_named("rustrtspsrc-reconnected").len(), 1);
+    rec.assert_plays();
+}
+
+#[test]
+fn refusals_while_rebooting_are_retried_udp() {
+    refusals_while_rebooting_are_retried("udp");
+}
+
+#[test]
+fn refusals_while_rebooting_are_retried_tcp() {
+    refusals_while_rebooting_are_retried("tcp");
+}
