@@ -15,13 +15,18 @@ fn secs(s: u64) -> Duration {
 }
 
 /// Records from a camera running `script` over `protocols`; the recording must end without an error,
-/// have reconnected exactly once, and play.
-fn record_one_reconnect(script: Script, protocols: &str, duration: Duration) -> common::Recording {
+/// have reconnected `times`, and play.
+fn record_reconnecting(
+    script: Script,
+    protocols: &str,
+    duration: Duration,
+    times: usize,
+) -> common::Recording {
     let cam = FakeCamera::start(script);
     let rec = record_clean(&cam.url(), duration, &[("protocols", &protocols)]);
     assert_eq!(
         rec.messages_named("rustrtspsrc-reconnected").len(),
-        1,
+        times,
         "{protocols}: {:?}",
         rec.element_messages
     );
@@ -31,20 +36,35 @@ fn record_one_reconnect(script: Script, protocols: &str, duration: Duration) -> 
 }
 
 fn closed_and_back_a_second_later(protocols: &str) {
-    // A reboot: the camera closes the connection and refuses connections for 1 s.
-    let rec = record_one_reconnect(
+    // Three reboots: each time the camera closes the connection and refuses connections for 1 s.
+    let rec = record_reconnecting(
         Script {
-            close_after: Some(150),
+            close_after: Some(100),
+            reboots: 3,
             down_after_close: Some(secs(1)),
             ..Default::default()
         },
         protocols,
-        secs(6),
+        secs(10),
+        3,
     );
-    let gap = rec.longest_gap();
+    // Each reboot's gap within 2.5 s; on average within 2 s, which the backoff's first steps (three
+    // tries within 1.75 s) always make and a backoff starting at 1 s makes in one run out of ten.
+    let mut gaps: Vec<Duration> = rec
+        .frames
+        .windows(2)
+        .map(|w| w[1].at.duration_since(w[0].at))
+        .collect();
+    gaps.sort();
+    let reboots = &gaps[gaps.len() - 3..];
     assert!(
-        gap <= Duration::from_millis(2500),
-        "{protocols}: gap {gap:?}"
+        reboots[2] <= Duration::from_millis(2500),
+        "{protocols}: gaps {reboots:?}"
+    );
+    let mean = reboots.iter().sum::<Duration>() / 3;
+    assert!(
+        mean <= Duration::from_secs(2),
+        "{protocols}: gaps {reboots:?}"
     );
     assert!(rec.reconnect_reasons()[0].contains("closed"), "{protocols}");
 }
@@ -62,13 +82,14 @@ fn camera_closed_and_back_a_second_later_tcp() {
 fn silent_with_the_connection_open(protocols: &str) {
     // The session stops sending for good; its RTSP connection stays open and answered. New sessions
     // stream at once, so frames must resume within the default `timeout` (5 s) + 1.5 s.
-    let rec = record_one_reconnect(
+    let rec = record_reconnecting(
         Script {
             stall_after: Some(150),
             ..Default::default()
         },
         protocols,
         secs(10),
+        1,
     );
     let gap = rec.longest_gap();
     assert!(
@@ -91,13 +112,14 @@ fn camera_silent_with_the_connection_open_tcp() {
 }
 
 fn bye_reconnects_at_once(protocols: &str) {
-    let rec = record_one_reconnect(
+    let rec = record_reconnecting(
         Script {
             bye_after: Some(150),
             ..Default::default()
         },
         protocols,
         secs(6),
+        1,
     );
     let gap = rec.longest_gap();
     assert!(

@@ -26,7 +26,8 @@ pub struct Script {
     pub refuse_udp: bool,
     /// Accept UDP but never send a packet on it.
     pub silent_udp: bool,
-    /// The first connection is closed after this many packets; later ones stream normally.
+    /// The first connection (the first `reboots`) is closed after this many packets; later ones stream
+    /// normally.
     pub close_after: Option<usize>,
     /// GET_PARAMETER is answered with this status (the stream goes on).
     pub get_parameter_status: Option<u16>,
@@ -47,8 +48,10 @@ pub struct Script {
     pub no_marker: bool,
     /// The `ssrc=` SETUP announces, when not the one the packets carry (H264DVR: `0`; `A046`).
     pub announce_ssrc: Option<&'static str>,
-    /// After the first connection is closed (`close_after`), the camera is down this long: the port
-    /// refuses connections, as during a reboot.
+    /// How many connections in a row `close_after` cuts (0 counts as 1).
+    pub reboots: usize,
+    /// After a connection is closed (`close_after`), the camera is down this long: the port refuses
+    /// connections, as during a reboot.
     pub down_after_close: Option<Duration>,
     /// The first session stops sending for good after this many packets, with its RTSP connection left
     /// open and answered (a frozen encoder, a session the camera dropped on its side).
@@ -81,8 +84,8 @@ pub struct Shared {
     pub requests: Mutex<Vec<String>>,
     /// Sessions that expired for want of a keep-alive.
     pub expiries: AtomicUsize,
-    /// When the first session sent its last packet (close, stall or BYE scripts).
-    pub first_session_ended: Mutex<Option<Instant>>,
+    /// When the last scripted end of a session came (close, stall or BYE scripts).
+    pub session_ended: Mutex<Option<Instant>>,
     /// With `Script::log_frames`: (RTP timestamp, when its last packet left, keyframe) per frame sent.
     pub frames: Mutex<Vec<(u32, Instant, bool)>>,
 }
@@ -156,24 +159,21 @@ impl FakeCamera {
         let down_after_close = script.down_after_close;
         let thread = thread::spawn(move || {
             let mut listener = Some(listener);
+            let mut downed_for = None;
             while !s.load(Ordering::SeqCst) {
                 // A rebooting camera: the port refuses connections for a while after the close.
-                let down_until = down_after_close
-                    .zip(*sh.first_session_ended.lock().unwrap())
-                    .map(|(d, t)| t + d);
-                match (&listener, down_until) {
-                    (Some(_), Some(until))
-                        if Instant::now() < until && sh.connections.load(Ordering::SeqCst) == 1 =>
-                    {
+                let ended = *sh.session_ended.lock().unwrap();
+                if let Some((down, end)) = down_after_close.zip(ended) {
+                    let now = Instant::now();
+                    if listener.is_some() && downed_for != Some(end) && now < end + down {
                         listener = None;
-                    }
-                    (None, Some(until)) if Instant::now() >= until => {
+                        downed_for = Some(end);
+                    } else if listener.is_none() && now >= end + down {
                         let l = TcpListener::bind(("127.0.0.1", port))
                             .expect("rebind after the reboot");
                         l.set_nonblocking(true).unwrap();
                         listener = Some(l);
                     }
-                    _ => {}
                 }
                 let Some(l) = &listener else {
                     thread::sleep(Duration::from_millis(5));
@@ -246,6 +246,8 @@ impl Connection {
         let writer = Arc::new(Mutex::new(conn.try_clone().unwrap()));
         let mut reader = BufReader::new(conn);
         let playing = Arc::new(AtomicBool::new(false));
+        // Set by the sender when the script closes this connection.
+        let closing = Arc::new(AtomicBool::new(false));
         let last_request = Arc::new(Mutex::new(Instant::now()));
         let expired = Arc::new(AtomicBool::new(false));
         let mut dest = None;
@@ -256,9 +258,7 @@ impl Connection {
         let mut lines: Vec<String> = Vec::new();
         let mut line = String::new();
         loop {
-            if self.stop.load(Ordering::SeqCst)
-                || (playing.load(Ordering::SeqCst) && self.closed_by_script())
-            {
+            if self.stop.load(Ordering::SeqCst) || closing.load(Ordering::SeqCst) {
                 break;
             }
             line.clear();
@@ -315,6 +315,17 @@ impl Connection {
                 .push(format!("{method} {transport}").trim().to_string());
             let is_keepalive = matches!(method.as_str(), "GET_PARAMETER" | "OPTIONS")
                 && playing.load(Ordering::SeqCst);
+            // A request coming after the session timeout finds the session gone, even if the sender
+            // has not noticed yet.
+            if let Some(t) = self.script.session_timeout {
+                let idle = last_request.lock().unwrap().elapsed();
+                if playing.load(Ordering::SeqCst)
+                    && idle > Duration::from_secs(t.into())
+                    && !expired.swap(true, Ordering::SeqCst)
+                {
+                    self.shared.expiries.fetch_add(1, Ordering::SeqCst);
+                }
+            }
             // Tapo: a GET_PARAMETER it refuses does not keep the session alive.
             let refused = method == "GET_PARAMETER" && self.script.get_parameter_status.is_some();
             if !refused {
@@ -426,7 +437,11 @@ impl Connection {
                             last_request: last_request.clone(),
                             expired: expired.clone(),
                             session_timeout: self.script.session_timeout,
-                            close_after: self.script.close_after.filter(|_| self.first),
+                            close_after: self
+                                .script
+                                .close_after
+                                .filter(|_| self.number < self.script.reboots.max(1)),
+                            closing: closing.clone(),
                             stall_after: self.script.stall_after.filter(|_| self.first),
                             bye_after: self.script.bye_after.filter(|_| self.first),
                             junk_frames: self.script.junk_frames,
@@ -496,15 +511,6 @@ impl Connection {
             .announce_ssrc
             .map_or_else(|| format!("{SSRC:08X}"), str::to_string)
     }
-
-    /// The first connection is cut once the scripted number of packets went out.
-    fn closed_by_script(&self) -> bool {
-        self.first
-            && self
-                .script
-                .close_after
-                .is_some_and(|n| self.shared.sent.load(Ordering::SeqCst) >= n)
-    }
 }
 
 struct Sender {
@@ -515,6 +521,7 @@ struct Sender {
     expired: Arc<AtomicBool>,
     session_timeout: Option<u32>,
     close_after: Option<usize>,
+    closing: Arc<AtomicBool>,
     stall_after: Option<usize>,
     bye_after: Option<usize>,
     junk_frames: bool,
@@ -572,31 +579,26 @@ impl Sender {
                 if !live {
                     return;
                 }
-                if self
-                    .close_after
-                    .or(self.stall_after)
-                    .is_some_and(|n| index >= n)
-                {
-                    shared
-                        .first_session_ended
-                        .lock()
-                        .unwrap()
-                        .get_or_insert(Instant::now());
+                if self.close_after.is_some_and(|n| index >= n) {
+                    *shared.session_ended.lock().unwrap() = Some(Instant::now());
+                    self.closing.store(true, Ordering::SeqCst);
+                    return;
+                }
+                if self.stall_after.is_some_and(|n| index >= n) {
+                    *shared.session_ended.lock().unwrap() = Some(Instant::now());
                     return;
                 }
                 if self.bye_after.is_some_and(|n| index >= n) {
-                    shared
-                        .first_session_ended
-                        .lock()
-                        .unwrap()
-                        .get_or_insert(Instant::now());
+                    *shared.session_ended.lock().unwrap() = Some(Instant::now());
                     self.send_bye(&sock);
                     return;
                 }
                 if let Some(t) = self.session_timeout {
-                    if self.last_request.lock().unwrap().elapsed() > Duration::from_secs(t.into()) {
-                        self.expired.store(true, Ordering::SeqCst);
-                        shared.expiries.fetch_add(1, Ordering::SeqCst);
+                    let idle = self.last_request.lock().unwrap().elapsed();
+                    if self.expired.load(Ordering::SeqCst) || idle > Duration::from_secs(t.into()) {
+                        if !self.expired.swap(true, Ordering::SeqCst) {
+                            shared.expiries.fetch_add(1, Ordering::SeqCst);
+                        }
                         return;
                     }
                 }
