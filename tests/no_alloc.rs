@@ -4,7 +4,7 @@
 mod common;
 
 use common::fake_camera::{packets, FakeCamera, Script};
-use gstrustrtsp::net::poll::Waker;
+use gstrustrtsp::net::epoll::Waker;
 use gstrustrtsp::net::receiver::{Receiver, ReceiverConfig};
 use gstrustrtsp::rtp::inbound::Inbound;
 use gstrustrtsp::rtsp::url::RtspUrl;

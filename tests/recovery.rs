@@ -191,7 +191,7 @@ fn expired_session_reconnects() {
     assert!(reconnecting[0]
         .get::<&str>("reason")
         .unwrap()
-        .contains("no RTP packets"));
+        .contains("stopped sending"));
     assert!(!rec.messages_named("rustrtspsrc-reconnected").is_empty());
     rec.assert_plays();
 }

@@ -3,7 +3,7 @@
 use super::caps::base_caps;
 use super::settings::{self, parse_port_range, Protocols, Settings};
 use super::stream::{Notice, Stats, Stream, StreamError};
-use crate::net::poll::Waker;
+use crate::net::epoll::Waker;
 use crate::net::receiver::ReceiverConfig;
 use crate::rtsp::url::{redact, Credentials, RtspUrl};
 use crate::CAT;

@@ -5,7 +5,7 @@
 use super::caps::caps_for;
 use super::timing::Timeline;
 use crate::h264::params;
-use crate::net::poll::{wait_readable, Waker};
+use crate::net::epoll::{wait_one, Waited, Waker};
 use crate::net::receiver::{ReceiveError, Receiver, ReceiverConfig};
 use crate::rtp::inbound::InboundStats;
 use crate::rtsp::auth::AuthError;
@@ -269,9 +269,10 @@ impl Stream {
         self.timeline.restart();
         self.timeline_epoch = 0;
         self.sps_generation = None;
-        let mut woken = [false];
-        let _ = wait_readable(&[self.waker.fd()], Some(delay), &mut woken);
-        if woken[0] {
+        if matches!(
+            wait_one(None, false, Some(&self.waker), Some(delay)),
+            Ok(Waited::Woken)
+        ) {
             return Err(StreamError::Flushing);
         }
         Ok(())

@@ -1,7 +1,7 @@
-//! The thin I/O layer: sockets, poll, and the receive loop that feeds the sans-IO core.
+//! The thin I/O layer: sockets, waiting on them (epoll), and the receive loop that feeds the sans-IO core.
 
 pub mod batch;
-pub mod poll;
+pub mod epoll;
 pub mod receiver;
 pub mod steering;
 pub mod udp;

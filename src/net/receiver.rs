@@ -3,7 +3,7 @@
 //! RTSP connection — goes to the inbound stream. Returns as soon as an access unit is complete.
 
 use super::batch::BATCH;
-use super::poll::{wait_readable, Poller, Waker};
+use super::epoll::{wait_one, Poller, Waited, Waker};
 use super::steering::{RtpReader, WakePolicy};
 use super::udp::UdpPair;
 use crate::h264::access_unit::AccessUnit;
@@ -414,12 +414,13 @@ impl Receiver {
             return;
         }
         let deadline = now + Duration::from_millis(500);
-        let mut ready = [false];
         let mut buf = [0u8; 4096];
         while Instant::now() < deadline {
             let left = deadline.saturating_duration_since(Instant::now());
-            if wait_readable(&[self.conn.as_raw_fd()], Some(left), &mut ready).is_err() || !ready[0]
-            {
+            if !matches!(
+                wait_one(Some(self.conn.as_raw_fd()), false, None, Some(left)),
+                Ok(Waited::Ready)
+            ) {
                 break;
             }
             match self.conn.read(&mut buf) {
@@ -666,32 +667,20 @@ fn connect_interruptibly(addr: SocketAddr, waker: &Waker) -> io::Result<TcpStrea
     match sock.connect(&SockAddr::from(addr)) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-            let mut fds = [
-                libc::pollfd {
-                    fd: waker.fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: sock.as_raw_fd(),
-                    events: libc::POLLOUT,
-                    revents: 0,
-                },
-            ];
-            let ms = CONNECT_TIMEOUT.as_millis() as i32;
-            // SAFETY: fds is a valid array of two pollfd for the duration of the call.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if fds[0].revents != 0 {
-                return Err(io::ErrorKind::Interrupted.into());
-            }
-            if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "connection timed out",
-                ));
+            match wait_one(
+                Some(sock.as_raw_fd()),
+                true,
+                Some(waker),
+                Some(CONNECT_TIMEOUT),
+            )? {
+                Waited::Woken => return Err(io::ErrorKind::Interrupted.into()),
+                Waited::TimedOut => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "connection timed out",
+                    ))
+                }
+                Waited::Ready => {}
             }
             if let Some(e) = sock.take_error()? {
                 return Err(e);

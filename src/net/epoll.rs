@@ -1,5 +1,6 @@
-//! Waiting on several sockets at once (poll(2)), with a wake-up that `unlock` uses to interrupt the
-//! streaming thread without a thread hop on the data path.
+//! The one way the streaming thread waits: an epoll set (with a timerfd for precise deadlines) and a
+//! wake-up that `unlock` uses to interrupt it without a thread hop on the data path. `wait_one` serves
+//! the short waits outside the receive loop (connect, TEARDOWN's reply, the reconnect backoff).
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
@@ -41,40 +42,46 @@ impl Waker {
     }
 }
 
-/// Waits until one of `fds` is readable or `timeout` passes; returns which are readable.
-pub fn wait_readable(
-    fds: &[RawFd],
+/// How `wait_one` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waited {
+    Ready,
+    Woken,
+    TimedOut,
+}
+
+const TOKEN_ONE: u8 = 1;
+const TOKEN_WAKER: u8 = 0;
+
+/// Waits until `fd` is readable (writable with `write`), `waker` fires or `timeout` passes.
+pub fn wait_one(
+    fd: Option<RawFd>,
+    write: bool,
+    waker: Option<&Waker>,
     timeout: Option<Duration>,
-    ready: &mut [bool],
-) -> io::Result<()> {
-    let mut pfds = [libc::pollfd {
-        fd: -1,
-        events: 0,
-        revents: 0,
-    }; 8];
-    let n = fds.len().min(pfds.len());
-    for (p, &fd) in pfds.iter_mut().zip(&fds[..n]) {
-        p.fd = fd;
-        p.events = libc::POLLIN;
+) -> io::Result<Waited> {
+    let mut p = Poller::new()?;
+    if let Some(w) = waker {
+        p.add(w.fd(), TOKEN_WAKER)?;
     }
-    let ms = timeout.map_or(-1, |t| {
-        // Round up so a deadline 0.3 ms away does not spin.
-        i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
-    });
-    // SAFETY: pfds is a valid array of at least n pollfd structs for the duration of the call.
-    let rc = unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, ms) };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
-            ready.iter_mut().for_each(|r| *r = false);
-            return Ok(());
+    if let Some(fd) = fd {
+        p.watch(fd, TOKEN_ONE, write)?;
+    }
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let ready = p.wait(left)?;
+        if ready & (1 << TOKEN_WAKER) != 0 {
+            return Ok(Waited::Woken);
         }
-        return Err(e);
+        if ready & (1 << TOKEN_ONE) != 0 {
+            return Ok(Waited::Ready);
+        }
+        // Interrupted by a signal (0 ready) before the deadline: wait again.
+        if left.is_some_and(|l| l.is_zero()) {
+            return Ok(Waited::TimedOut);
+        }
     }
-    for (r, p) in ready.iter_mut().zip(&pfds[..n]) {
-        *r = p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0;
-    }
-    Ok(())
 }
 
 /// A persistent epoll set for the receive loop: registering the sockets once keeps each wait free of
@@ -168,8 +175,14 @@ impl Poller {
 
     /// Watches `fd` for input; `token` (below 64) is what `wait` reports.
     pub fn add(&self, fd: RawFd, token: u8) -> io::Result<()> {
+        self.watch(fd, token, false)
+    }
+
+    /// Watches `fd` for input, or for output with `write`.
+    fn watch(&self, fd: RawFd, token: u8, write: bool) -> io::Result<()> {
+        let events = if write { libc::EPOLLOUT } else { libc::EPOLLIN };
         let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
+            events: events as u32,
             u64: u64::from(token),
         };
         // SAFETY: ev is a valid epoll_event; the descriptors are open.
@@ -256,14 +269,39 @@ mod tests {
     #[test]
     fn wake_interrupts_and_reset_clears() {
         let w = Waker::new().unwrap();
-        let mut ready = [false];
-        wait_readable(&[w.fd()], Some(Duration::from_millis(1)), &mut ready).unwrap();
-        assert!(!ready[0]);
+        let short = Some(Duration::from_millis(1));
+        assert_eq!(
+            wait_one(None, false, Some(&w), short).unwrap(),
+            Waited::TimedOut
+        );
         w.clone().wake();
-        wait_readable(&[w.fd()], None, &mut ready).unwrap();
-        assert!(ready[0]);
+        assert_eq!(
+            wait_one(None, false, Some(&w), None).unwrap(),
+            Waited::Woken
+        );
         w.reset();
-        wait_readable(&[w.fd()], Some(Duration::ZERO), &mut ready).unwrap();
-        assert!(!ready[0]);
+        assert_eq!(
+            wait_one(None, false, Some(&w), Some(Duration::ZERO)).unwrap(),
+            Waited::TimedOut
+        );
+    }
+
+    #[test]
+    fn waits_for_one_socket() {
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let short = Some(Duration::from_millis(1));
+        assert_eq!(
+            wait_one(Some(u.as_raw_fd()), false, None, short).unwrap(),
+            Waited::TimedOut
+        );
+        assert_eq!(
+            wait_one(Some(u.as_raw_fd()), true, None, short).unwrap(),
+            Waited::Ready
+        );
+        u.send_to(b"x", u.local_addr().unwrap()).unwrap();
+        assert_eq!(
+            wait_one(Some(u.as_raw_fd()), false, None, None).unwrap(),
+            Waited::Ready
+        );
     }
 }
