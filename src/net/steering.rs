@@ -16,7 +16,7 @@
 
 use super::batch::{RecvBatch, BATCH};
 use crate::rtp::packet::seq_delta;
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::Socket;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -44,13 +44,7 @@ pub fn bind(addr: SocketAddr, recv_buffer: usize) -> io::Result<Steered> {
 }
 
 fn reuse_port_socket(addr: SocketAddr, recv_buffer: usize) -> io::Result<Socket> {
-    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    s.set_reuse_port(true)?;
-    // Best effort: the kernel caps it at net.core.rmem_max.
-    let _ = s.set_recv_buffer_size(recv_buffer);
-    s.bind(&addr.into())?;
-    s.set_nonblocking(true)?;
-    Ok(s)
+    super::udp::bound_socket(addr, recv_buffer, true)
 }
 
 /// The program, run on each datagram with the UDP payload (the RTP header) at offset 0. Out-of-range

@@ -95,9 +95,22 @@ impl UdpPair {
 }
 
 fn socket(addr: SocketAddr) -> io::Result<Socket> {
+    bound_socket(addr, RECV_BUFFER, false)
+}
+
+/// The one UDP socket builder: non-blocking, a large receive buffer, bound to `addr`; with `reuse_port`
+/// in an SO_REUSEPORT group (marker steering).
+pub(super) fn bound_socket(
+    addr: SocketAddr,
+    recv_buffer: usize,
+    reuse_port: bool,
+) -> io::Result<Socket> {
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if reuse_port {
+        s.set_reuse_port(true)?;
+    }
     // Best effort: the kernel caps it at net.core.rmem_max.
-    let _ = s.set_recv_buffer_size(RECV_BUFFER);
+    let _ = s.set_recv_buffer_size(recv_buffer);
     s.bind(&addr.into())?;
     s.set_nonblocking(true)?;
     Ok(s)
