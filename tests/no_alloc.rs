@@ -5,7 +5,7 @@ mod common;
 
 use common::fake_camera::{packets, FakeCamera, Script};
 use gstrustrtsp::net::epoll::Waker;
-use gstrustrtsp::net::receiver::{Receiver, ReceiverConfig};
+use gstrustrtsp::net::session_client::{ClientConfig, SessionClient};
 use gstrustrtsp::rtp::inbound::Inbound;
 use gstrustrtsp::rtsp::url::RtspUrl;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -76,7 +76,7 @@ fn depacketizer_allocates_per_access_unit_not_per_packet() {
 fn socket_loop_allocates_per_access_unit_not_per_packet() {
     common::init();
     let cam = FakeCamera::start(Script::default());
-    let cfg = ReceiverConfig {
+    let cfg = ClientConfig {
         url: RtspUrl::parse(&cam.url()).unwrap(),
         credentials: None,
         user_agent: "alloc-test".into(),
@@ -90,7 +90,7 @@ fn socket_loop_allocates_per_access_unit_not_per_packet() {
         keep_alive: false,
         wait_for_keyframe: false,
     };
-    let mut r = Receiver::connect(cfg, Waker::new().unwrap()).unwrap();
+    let mut r = SessionClient::connect(cfg, Waker::new().unwrap()).unwrap();
     for _ in 0..30 {
         r.next_access_unit().unwrap();
     }

@@ -2,9 +2,9 @@
 
 use super::caps::base_caps;
 use super::settings::{self, parse_port_range, Protocols, Settings};
-use super::stream::{Notice, Stats, Stream, StreamError};
+use super::supervisor::{Notice, Stats, Supervisor, SupervisorError};
 use crate::net::epoll::Waker;
-use crate::net::receiver::ReceiverConfig;
+use crate::net::session_client::ClientConfig;
 use crate::rtsp::url::{redact, Credentials, RtspUrl};
 use crate::CAT;
 use gst::glib;
@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 #[derive(Default)]
 pub struct RustRtspSrc {
     settings: Mutex<Settings>,
-    stream: Mutex<Option<Stream>>,
+    supervisor: Mutex<Option<Supervisor>>,
     waker: Mutex<Option<Waker>>,
     stats: Arc<Mutex<Stats>>,
 }
@@ -42,7 +42,7 @@ impl RustRtspSrc {
         Ok(())
     }
 
-    fn receiver_config(&self) -> Result<ReceiverConfig, gst::ErrorMessage> {
+    fn receiver_config(&self) -> Result<ClientConfig, gst::ErrorMessage> {
         let s = self.settings.lock().unwrap().clone();
         let location = s.location.as_deref().ok_or_else(|| {
             gst::error_msg!(
@@ -71,7 +71,7 @@ impl RustRtspSrc {
                 ["protocols allows no transport: set udp, tcp or both"]
             ));
         }
-        Ok(ReceiverConfig {
+        Ok(ClientConfig {
             udp,
             tcp,
             udp_timeout: std::time::Duration::from_millis(s.udp_timeout_ms.into()),
@@ -337,14 +337,15 @@ impl BaseSrcImpl for RustRtspSrc {
         *self.waker.lock().unwrap() = Some(waker.clone());
         let retry = self.settings.lock().unwrap().retry;
         *self.stats.lock().unwrap() = Stats::default();
-        *self.stream.lock().unwrap() = Some(Stream::new(cfg, retry, waker, self.stats.clone()));
+        *self.supervisor.lock().unwrap() =
+            Some(Supervisor::new(cfg, retry, waker, self.stats.clone()));
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         gst::debug!(CAT, imp = self, "stopping");
-        if let Some(mut stream) = self.stream.lock().unwrap().take() {
-            stream.shutdown();
+        if let Some(mut supervisor) = self.supervisor.lock().unwrap().take() {
+            supervisor.shutdown();
         }
         *self.waker.lock().unwrap() = None;
         Ok(())
@@ -384,14 +385,14 @@ impl PushSrcImpl for RustRtspSrc {
         &self,
         _buffer: Option<&mut gst::BufferRef>,
     ) -> Result<CreateSuccess, gst::FlowError> {
-        let mut guard = self.stream.lock().unwrap();
-        let stream = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let mut guard = self.supervisor.lock().unwrap();
+        let supervisor = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let obj = self.obj();
         let running_time = || obj.current_running_time().map(|t| t.nseconds());
-        let produced = match stream.next(running_time, |n| self.post_notice(n)) {
+        let produced = match supervisor.next(running_time, |n| self.post_notice(n)) {
             Ok(p) => p,
-            Err(StreamError::Flushing) => return Err(gst::FlowError::Flushing),
-            Err(StreamError::Error(msg)) => {
+            Err(SupervisorError::Flushing) => return Err(gst::FlowError::Flushing),
+            Err(SupervisorError::Error(msg)) => {
                 gst::error!(CAT, imp = self, "{:?}", msg);
                 self.post_error_message(msg);
                 return Err(gst::FlowError::Error);

@@ -6,7 +6,7 @@ use gst::prelude::*;
 mod caps;
 mod imp;
 mod settings;
-mod stream;
+mod supervisor;
 mod timing;
 
 glib::wrapper! {

@@ -2,6 +2,6 @@
 
 pub mod batch;
 pub mod epoll;
-pub mod receiver;
+pub mod session_client;
 pub mod steering;
 pub mod udp;

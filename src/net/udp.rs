@@ -1,5 +1,6 @@
-//! The RTP/RTCP UDP port pair: RTP on an even port, RTCP on the next one (RFC 3550 §11), large receive
-//! buffers so a burst of a 1080p keyframe is not dropped by the kernel.
+//! The client's UDP ports: RTP on an even port (one socket, or two with marker steering), RTCP on the
+//! next one (RFC 3550 §11), large receive buffers so a burst of a 1080p keyframe is not dropped by the
+//! kernel.
 
 use super::steering;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -9,8 +10,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 const RECV_BUFFER: usize = 4 * 1024 * 1024;
 const EPHEMERAL_TRIES: usize = 64;
 
+/// The sockets of the RTP/RTCP port pair.
 #[derive(Debug)]
-pub struct UdpPair {
+pub struct UdpPorts {
     /// The RTP socket the receive loop waits on: every packet, or with marker steering only those that
     /// should wake it (see `steering`).
     pub rtp: UdpSocket,
@@ -19,14 +21,14 @@ pub struct UdpPair {
     pub rtcp: UdpSocket,
 }
 
-impl UdpPair {
+impl UdpPorts {
     pub fn rtp_port(&self) -> u16 {
         self.rtp.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
     /// Binds a pair for receiving from a server at `server` (its address family decides ours).
     /// `range`: inclusive port range to pick from (`port-range`), else any free even port.
-    pub fn bind(server: IpAddr, range: Option<(u16, u16)>) -> io::Result<UdpPair> {
+    pub fn bind(server: IpAddr, range: Option<(u16, u16)>) -> io::Result<UdpPorts> {
         let any = match server {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -71,7 +73,7 @@ impl UdpPair {
     /// Binds RTCP at `port + 1` first: a plain socket there keeps other instances (which bind their
     /// RTCP port the same way) off `port`, which the RTP sockets then take with SO_REUSEPORT. `probe`
     /// holds `port` until then.
-    fn bind_at(any: IpAddr, port: u16, probe: Option<Socket>) -> io::Result<UdpPair> {
+    fn bind_at(any: IpAddr, port: u16, probe: Option<Socket>) -> io::Result<UdpPorts> {
         let rtcp = socket(SocketAddr::new(
             any,
             port.checked_add(1).ok_or(io::ErrorKind::InvalidInput)?,
@@ -86,7 +88,7 @@ impl UdpPair {
                 (socket(addr)?, None)
             }
         };
-        Ok(UdpPair {
+        Ok(UdpPorts {
             rtp: rtp.into(),
             rtp_bulk,
             rtcp: rtcp.into(),
@@ -122,7 +124,7 @@ mod tests {
 
     #[test]
     fn even_odd_pair() {
-        let p = UdpPair::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), None).unwrap();
+        let p = UdpPorts::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), None).unwrap();
         let rtp = p.rtp.local_addr().unwrap().port();
         assert_eq!(rtp % 2, 0);
         assert_eq!(p.rtcp.local_addr().unwrap().port(), rtp + 1);
@@ -132,10 +134,10 @@ mod tests {
 
     #[test]
     fn from_range() {
-        let p = UdpPair::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), Some((41001, 41010))).unwrap();
+        let p = UdpPorts::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), Some((41001, 41010))).unwrap();
         assert_eq!(p.rtp_port(), 41002);
-        let q = UdpPair::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), Some((41001, 41010))).unwrap();
+        let q = UdpPorts::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), Some((41001, 41010))).unwrap();
         assert_eq!(q.rtp_port(), 41004);
-        assert!(UdpPair::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), Some((41003, 41003))).is_err());
+        assert!(UdpPorts::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), Some((41003, 41003))).is_err());
     }
 }

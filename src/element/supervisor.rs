@@ -1,12 +1,12 @@
-//! What the element does on its streaming thread: run the receiver, fall back from UDP to TCP, reconnect
-//! after failures, turn access units into timestamped buffers with caps, and failures into bus errors a
-//! person can act on.
+//! The reconnect supervisor, run on the element's streaming thread: it runs one session client at a
+//! time, falls back from UDP to TCP, reconnects after failures with backoff, turns access units into
+//! timestamped buffers with caps, and failures into bus errors a person can act on.
 
 use super::caps::caps_for;
 use super::timing::Timeline;
 use crate::h264::params;
 use crate::net::epoll::{wait_one, Waited, Waker};
-use crate::net::receiver::{ReceiveError, Receiver, ReceiverConfig};
+use crate::net::session_client::{ClientConfig, ClientError, SessionClient};
 use crate::rtp::inbound::InboundStats;
 use crate::rtsp::auth::AuthError;
 use crate::rtsp::backoff::{self, Backoff};
@@ -14,7 +14,7 @@ use crate::rtsp::session::SessionError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub enum StreamError {
+pub enum SupervisorError {
     Flushing,
     Error(gst::ErrorMessage),
 }
@@ -92,11 +92,11 @@ impl Stats {
     }
 }
 
-pub struct Stream {
-    cfg: ReceiverConfig,
+pub struct Supervisor {
+    cfg: ClientConfig,
     retry: u32,
     waker: Waker,
-    receiver: Option<Receiver>,
+    client: Option<SessionClient>,
     timeline: Timeline,
     sps_generation: Option<u32>,
     timeline_epoch: u32,
@@ -107,13 +107,13 @@ pub struct Stream {
     stats: Arc<Mutex<Stats>>,
 }
 
-impl Stream {
-    pub fn new(cfg: ReceiverConfig, retry: u32, waker: Waker, stats: Arc<Mutex<Stats>>) -> Self {
-        Stream {
+impl Supervisor {
+    pub fn new(cfg: ClientConfig, retry: u32, waker: Waker, stats: Arc<Mutex<Stats>>) -> Self {
+        Supervisor {
             cfg,
             retry,
             waker,
-            receiver: None,
+            client: None,
             timeline: Timeline::default(),
             sps_generation: None,
             timeline_epoch: 0,
@@ -129,19 +129,19 @@ impl Stream {
         &mut self,
         running_time: impl Fn() -> Option<u64>,
         notify: impl Fn(Notice),
-    ) -> Result<Produced, StreamError> {
+    ) -> Result<Produced, SupervisorError> {
         loop {
-            let receiver = match &mut self.receiver {
+            let client = match &mut self.client {
                 Some(r) => r,
-                None => match Receiver::connect(self.cfg.clone(), self.waker.clone()) {
-                    Ok(r) => self.receiver.insert(r),
+                None => match SessionClient::connect(self.cfg.clone(), self.waker.clone()) {
+                    Ok(r) => self.client.insert(r),
                     Err(e) => {
                         self.recover(e, &notify)?;
                         continue;
                     }
                 },
             };
-            match receiver.next_access_unit() {
+            match client.next_access_unit() {
                 Ok((au, completed)) => {
                     if self.backoff.attempt() > 0 {
                         notify(Notice::Reconnected {
@@ -152,10 +152,10 @@ impl Stream {
                     self.played = true;
                     return Ok(self.produce(au, completed, running_time));
                 }
-                Err(ReceiveError::Flushing) => return Err(StreamError::Flushing),
-                Err(e @ ReceiveError::UdpSilent(_)) => {
+                Err(ClientError::Flushing) => return Err(SupervisorError::Flushing),
+                Err(e @ ClientError::UdpSilent(_)) => {
                     notify(Notice::Warning(format!("{e}; switching to RTP over TCP")));
-                    if let Some(mut r) = self.receiver.take() {
+                    if let Some(mut r) = self.client.take() {
                         r.teardown();
                     }
                     self.cfg.udp = false;
@@ -171,9 +171,9 @@ impl Stream {
         completed: Instant,
         running_time: impl Fn() -> Option<u64>,
     ) -> Produced {
-        let receiver = self.receiver.as_ref().expect("a receiver produced this");
+        let client = self.client.as_ref().expect("a client produced this");
         let mut caps = None;
-        let (sps, generation) = receiver.sps();
+        let (sps, generation) = client.sps();
         if self.sps_generation != Some(generation) && !sps.is_empty() {
             self.sps_generation = Some(generation);
             match params::sps_info(sps) {
@@ -182,21 +182,21 @@ impl Stream {
             }
         }
 
-        if receiver.timeline_epoch() != self.timeline_epoch {
-            self.timeline_epoch = receiver.timeline_epoch();
+        if client.timeline_epoch() != self.timeline_epoch {
+            self.timeline_epoch = client.timeline_epoch();
             self.timeline.restart();
         }
         let now_rt = running_time().unwrap_or(0);
         let waited = Instant::now().duration_since(completed).as_nanos() as u64;
         let arrival = now_rt.saturating_sub(waited);
-        let pts = self.timeline.pts(au.rtp_ts, receiver.clock_rate(), arrival);
+        let pts = self.timeline.pts(au.rtp_ts, client.clock_rate(), arrival);
 
         {
             let mut st = self.stats.lock().unwrap();
-            st.inbound = receiver.stats();
+            st.inbound = client.stats();
             st.access_units += 1;
             st.keyframes += u64::from(au.idr);
-            st.tcp = receiver.uses_tcp();
+            st.tcp = client.uses_tcp();
             let bytes = st.earlier.bytes + st.inbound.bytes;
             match st.rate_window {
                 Some((t, b)) if completed.duration_since(t) >= Duration::from_secs(1) => {
@@ -227,10 +227,10 @@ impl Stream {
     }
 
     /// After a failure: give up (configuration errors, or too many attempts) or wait and reconnect.
-    fn recover(&mut self, e: ReceiveError, notify: &impl Fn(Notice)) -> Result<(), StreamError> {
-        if let Some(mut r) = self.receiver.take() {
+    fn recover(&mut self, e: ClientError, notify: &impl Fn(Notice)) -> Result<(), SupervisorError> {
+        if let Some(mut r) = self.client.take() {
             // Cameras that allow one or two sessions refuse a reconnect while the old one lingers.
-            if !matches!(e, ReceiveError::Closed | ReceiveError::Io(..)) {
+            if !matches!(e, ClientError::Closed | ClientError::Io(..)) {
                 r.teardown();
             }
             let mut st = self.stats.lock().unwrap();
@@ -240,12 +240,12 @@ impl Stream {
         // Before media flowed, any failure is a setting to fix (wrong path, password, port). After,
         // "retry forever" means forever: a rebooting camera answers 404, 401, 503 or an SDP without the
         // track for a while.
-        if !self.played || matches!(e, ReceiveError::Flushing) {
+        if !self.played || matches!(e, ClientError::Flushing) {
             return Err(to_stream_error(e));
         }
         if self.retry > 0 && self.backoff.attempt() >= self.retry {
             let msg = format!("giving up after {} reconnect attempts: {e}", self.retry);
-            return Err(StreamError::Error(gst::error_msg!(
+            return Err(SupervisorError::Error(gst::error_msg!(
                 gst::ResourceError::Read,
                 ["{}", msg]
             )));
@@ -273,37 +273,37 @@ impl Stream {
             wait_one(None, false, Some(&self.waker), Some(delay)),
             Ok(Waited::Woken)
         ) {
-            return Err(StreamError::Flushing);
+            return Err(SupervisorError::Flushing);
         }
         Ok(())
     }
 
     /// Sends TEARDOWN and closes the connection.
     pub fn shutdown(&mut self) {
-        if let Some(mut r) = self.receiver.take() {
+        if let Some(mut r) = self.client.take() {
             r.teardown();
         }
     }
 }
 
-fn to_stream_error(e: ReceiveError) -> StreamError {
+fn to_stream_error(e: ClientError) -> SupervisorError {
     use gst::ResourceError as R;
     let kind = match &e {
-        ReceiveError::Flushing => return StreamError::Flushing,
-        ReceiveError::Connect { .. } => R::OpenRead,
-        ReceiveError::Session(SessionError::Status { status: 404, .. }) => R::NotFound,
-        ReceiveError::Session(SessionError::Status {
+        ClientError::Flushing => return SupervisorError::Flushing,
+        ClientError::Connect { .. } => R::OpenRead,
+        ClientError::Session(SessionError::Status { status: 404, .. }) => R::NotFound,
+        ClientError::Session(SessionError::Status {
             status: 401 | 403, ..
         }) => R::NotAuthorized,
-        ReceiveError::Session(SessionError::Auth(AuthError::BadChallenge(_))) => R::NotAuthorized,
-        ReceiveError::Session(SessionError::Auth(_)) => R::NotAuthorized,
-        ReceiveError::Session(SessionError::Sdp(_)) => R::Settings,
-        ReceiveError::Session(_) | ReceiveError::Io(..) => R::Read,
-        ReceiveError::Parse(_)
-        | ReceiveError::Closed
-        | ReceiveError::UdpSilent(_)
-        | ReceiveError::NoData { .. }
-        | ReceiveError::Bye => R::Read,
+        ClientError::Session(SessionError::Auth(AuthError::BadChallenge(_))) => R::NotAuthorized,
+        ClientError::Session(SessionError::Auth(_)) => R::NotAuthorized,
+        ClientError::Session(SessionError::Sdp(_)) => R::Settings,
+        ClientError::Session(_) | ClientError::Io(..) => R::Read,
+        ClientError::Parse(_)
+        | ClientError::Closed
+        | ClientError::UdpSilent(_)
+        | ClientError::NoData { .. }
+        | ClientError::Bye => R::Read,
     };
-    StreamError::Error(gst::error_msg!(kind, ["{}", e]))
+    SupervisorError::Error(gst::error_msg!(kind, ["{}", e]))
 }

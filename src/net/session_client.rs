@@ -1,11 +1,11 @@
-//! The receive loop, run on the element's streaming thread: one poll over the RTSP connection, the RTP and
-//! RTCP sockets and the wake-up. RTSP replies go to the session; RTP — UDP datagrams or `$` frames on the
+//! The client of one RTSP session and its receive loop, run on the element's streaming thread: one epoll
+//! set over the RTSP connection, the RTP and RTCP sockets and the wake-up. RTSP replies go to the session; RTP — UDP datagrams or `$` frames on the
 //! RTSP connection — goes to the inbound stream. Returns as soon as an access unit is complete.
 
 use super::batch::BATCH;
 use super::epoll::{wait_one, Poller, Waited, Waker};
 use super::steering::{RtpReader, WakePolicy};
-use super::udp::UdpPair;
+use super::udp::UdpPorts;
 use crate::h264::access_unit::AccessUnit;
 use crate::h264::params;
 use crate::rtp::inbound::{Inbound, InboundStats};
@@ -33,7 +33,7 @@ const TOKEN_RTP_BULK: u8 = 3;
 const TOKEN_RTCP: u8 = 4;
 
 #[derive(Debug, Clone)]
-pub struct ReceiverConfig {
+pub struct ClientConfig {
     pub url: RtspUrl,
     pub credentials: Option<Credentials>,
     pub user_agent: String,
@@ -51,7 +51,7 @@ pub struct ReceiverConfig {
 }
 
 #[derive(Debug)]
-pub enum ReceiveError {
+pub enum ClientError {
     /// `unlock` was called.
     Flushing,
     Connect {
@@ -75,24 +75,24 @@ pub enum ReceiveError {
     Bye,
 }
 
-impl fmt::Display for ReceiveError {
+impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReceiveError::Flushing => write!(f, "flushing"),
-            ReceiveError::Connect { host, port, error } => write!(
+            ClientError::Flushing => write!(f, "flushing"),
+            ClientError::Connect { host, port, error } => write!(
                 f,
                 "cannot connect to the camera at {host}:{port}: {error} (is the address right and the RTSP port open?)"
             ),
-            ReceiveError::Io(what, e) => write!(f, "{what}: {e}"),
-            ReceiveError::Session(e) => write!(f, "{e}"),
-            ReceiveError::Parse(e) => write!(f, "bad reply from the camera: {e}"),
-            ReceiveError::Closed => write!(f, "the camera closed the RTSP connection"),
-            ReceiveError::UdpSilent(t) => write!(
+            ClientError::Io(what, e) => write!(f, "{what}: {e}"),
+            ClientError::Session(e) => write!(f, "{e}"),
+            ClientError::Parse(e) => write!(f, "bad reply from the camera: {e}"),
+            ClientError::Closed => write!(f, "the camera closed the RTSP connection"),
+            ClientError::UdpSilent(t) => write!(
                 f,
                 "no RTP packet arrived over UDP within {} ms of PLAY; a firewall or NAT may be blocking UDP",
                 t.as_millis()
             ),
-            ReceiveError::NoData {
+            ClientError::NoData {
                 after,
                 flowed: true,
                 ..
@@ -101,7 +101,7 @@ impl fmt::Display for ReceiveError {
                 "the camera stopped sending RTP {} s ago (frozen, rebooting, unreachable, or it dropped the session)",
                 after.as_secs()
             ),
-            ReceiveError::NoData {
+            ClientError::NoData {
                 after, tcp: false, ..
             } => write!(
                 f,
@@ -109,34 +109,34 @@ impl fmt::Display for ReceiveError {
                  host may be blocking UDP: open the UDP ports (see port-range) or set protocols=tcp",
                 after.as_secs()
             ),
-            ReceiveError::NoData {
+            ClientError::NoData {
                 after, tcp: true, ..
             } => write!(
                 f,
                 "the camera sent no RTP packets for {} s after PLAY",
                 after.as_secs()
             ),
-            ReceiveError::Bye => write!(f, "the camera ended the stream (RTCP BYE)"),
+            ClientError::Bye => write!(f, "the camera ended the stream (RTCP BYE)"),
         }
     }
 }
 
-impl std::error::Error for ReceiveError {}
+impl std::error::Error for ClientError {}
 
-impl From<SessionError> for ReceiveError {
+impl From<SessionError> for ClientError {
     fn from(e: SessionError) -> Self {
-        ReceiveError::Session(e)
+        ClientError::Session(e)
     }
 }
 
-pub struct Receiver {
-    cfg: ReceiverConfig,
+pub struct SessionClient {
+    cfg: ClientConfig,
     /// Keeps the wake-up descriptor registered in `poller` open.
     _waker: Waker,
     poller: Poller,
     conn: TcpStream,
     server_ip: IpAddr,
-    udp: Option<UdpPair>,
+    udp: Option<UdpPorts>,
     session: Session,
     rtsp_buf: Vec<u8>,
     rtsp_len: usize,
@@ -159,12 +159,12 @@ pub struct Receiver {
     ssrc_from_setup: bool,
 }
 
-impl Receiver {
+impl SessionClient {
     /// Connects to the server and sends the first request. Returns fast on refusal; at most
     /// `CONNECT_TIMEOUT` per address otherwise.
-    pub fn connect(cfg: ReceiverConfig, waker: Waker) -> Result<Self, ReceiveError> {
+    pub fn connect(cfg: ClientConfig, waker: Waker) -> Result<Self, ClientError> {
         let (host, port) = (cfg.url.host.clone(), cfg.url.port);
-        let connect_err = |error| ReceiveError::Connect {
+        let connect_err = |error| ClientError::Connect {
             host: host.clone(),
             port,
             error,
@@ -182,21 +182,21 @@ impl Receiver {
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    return Err(ReceiveError::Flushing)
+                    return Err(ClientError::Flushing)
                 }
                 Err(e) => last = e,
             }
         }
         let conn = conn.ok_or_else(|| connect_err(last))?;
-        let setup_err = |e| ReceiveError::Io("socket setup".into(), e);
+        let setup_err = |e| ClientError::Io("socket setup".into(), e);
         conn.set_nodelay(true).map_err(setup_err)?;
         conn.set_write_timeout(Some(CONNECT_TIMEOUT))
             .map_err(setup_err)?;
         let server_ip = conn.peer_addr().map_err(setup_err)?.ip();
         let udp = if cfg.udp {
             Some(
-                UdpPair::bind(server_ip, cfg.port_range)
-                    .map_err(|e| ReceiveError::Io("cannot bind the UDP ports".into(), e))?,
+                UdpPorts::bind(server_ip, cfg.port_range)
+                    .map_err(|e| ClientError::Io("cannot bind the UDP ports".into(), e))?,
             )
         } else {
             None
@@ -231,7 +231,7 @@ impl Receiver {
         }
         let bulk_watched = udp.as_ref().is_some_and(|u| u.rtp_bulk.is_some());
         let now = Instant::now();
-        let mut r = Receiver {
+        let mut r = SessionClient {
             inbound: Inbound::new(cfg.latency, cfg.wait_for_keyframe),
             cfg,
             _waker: waker,
@@ -283,7 +283,7 @@ impl Receiver {
     }
 
     /// Runs until an access unit is complete. Returns it with the time its last packet was processed.
-    pub fn next_access_unit(&mut self) -> Result<(AccessUnit, Instant), ReceiveError> {
+    pub fn next_access_unit(&mut self) -> Result<(AccessUnit, Instant), ClientError> {
         loop {
             let now = Instant::now();
             if let Some(au) = self.inbound.pop() {
@@ -314,9 +314,9 @@ impl Receiver {
                         .deadline()
                         .map(|d| d.saturating_duration_since(now)),
                 )
-                .map_err(|e| ReceiveError::Io("timerfd".into(), e))?;
+                .map_err(|e| ClientError::Io("timerfd".into(), e))?;
             self.watch_bulk(now)
-                .map_err(|e| ReceiveError::Io("epoll".into(), e))?;
+                .map_err(|e| ClientError::Io("epoll".into(), e))?;
             let timeout = if self.rtp_backlog {
                 Some(Duration::ZERO)
             } else {
@@ -325,9 +325,9 @@ impl Receiver {
             let ready = self
                 .poller
                 .wait(timeout)
-                .map_err(|e| ReceiveError::Io("epoll".into(), e))?;
+                .map_err(|e| ClientError::Io("epoll".into(), e))?;
             if ready & (1 << TOKEN_WAKE) != 0 {
-                return Err(ReceiveError::Flushing);
+                return Err(ClientError::Flushing);
             }
             if ready & (1 << TOKEN_RTSP) != 0 {
                 self.read_rtsp()?;
@@ -364,7 +364,7 @@ impl Receiver {
         Ok(())
     }
 
-    fn check_data_timeouts(&self, since: Instant, now: Instant) -> Result<(), ReceiveError> {
+    fn check_data_timeouts(&self, since: Instant, now: Instant) -> Result<(), ClientError> {
         let tcp = self.session.uses_tcp();
         let last = self.inbound.last_packet();
         if !tcp
@@ -372,11 +372,11 @@ impl Receiver {
             && last.is_none()
             && now.duration_since(since) >= self.cfg.udp_timeout
         {
-            return Err(ReceiveError::UdpSilent(self.cfg.udp_timeout));
+            return Err(ClientError::UdpSilent(self.cfg.udp_timeout));
         }
         if let Some(t) = self.cfg.timeout {
             if now.duration_since(last.unwrap_or(since)) >= t {
-                return Err(ReceiveError::NoData {
+                return Err(ClientError::NoData {
                     after: t,
                     tcp,
                     flowed: last.is_some(),
@@ -435,25 +435,25 @@ impl Receiver {
         }
     }
 
-    fn send(&mut self, req: &Request) -> Result<(), ReceiveError> {
+    fn send(&mut self, req: &Request) -> Result<(), ClientError> {
         crate::debug_log!("sending {}", req.redacted());
         self.conn
             .write_all(&req.to_bytes())
-            .map_err(|e| ReceiveError::Io(format!("sending {} to the camera", req.method), e))
+            .map_err(|e| ClientError::Io(format!("sending {} to the camera", req.method), e))
     }
 
-    fn read_rtsp(&mut self) -> Result<(), ReceiveError> {
+    fn read_rtsp(&mut self) -> Result<(), ClientError> {
         // The buffer keeps its zeroed length; `rtsp_len` bytes of it hold data. Growing only when a message
         // needs more room avoids clearing 64 KiB before every read.
         if self.rtsp_buf.len() - self.rtsp_len < TCP_READ {
             let want = self.rtsp_len + TCP_READ;
             if want > MAX_HEADER_BYTES + MAX_BODY_BYTES + TCP_READ {
-                return Err(ReceiveError::Parse(ParseError::HeaderTooLarge));
+                return Err(ClientError::Parse(ParseError::HeaderTooLarge));
             }
             self.rtsp_buf.resize(want, 0);
         }
         match self.conn.read(&mut self.rtsp_buf[self.rtsp_len..]) {
-            Ok(0) => return Err(ReceiveError::Closed),
+            Ok(0) => return Err(ClientError::Closed),
             Ok(n) => self.rtsp_len += n,
             Err(e)
                 if matches!(
@@ -463,7 +463,7 @@ impl Receiver {
             {
                 return Ok(())
             }
-            Err(e) => return Err(ReceiveError::Io("reading from the camera".into(), e)),
+            Err(e) => return Err(ClientError::Io("reading from the camera".into(), e)),
         }
         let now = Instant::now();
         let mut used = 0;
@@ -471,7 +471,7 @@ impl Receiver {
             let (msg, len) = match parse_message(&self.rtsp_buf[used..self.rtsp_len]) {
                 Ok(Some(m)) => m,
                 Ok(None) => break Ok(()),
-                Err(e) => break Err(ReceiveError::Parse(e)),
+                Err(e) => break Err(ClientError::Parse(e)),
             };
             let at = used;
             used += len;
@@ -499,7 +499,7 @@ impl Receiver {
                         cseq.unwrap_or(0)
                     );
                     if let Err(e) = self.conn.write_all(reply.as_bytes()) {
-                        break Err(ReceiveError::Io("replying to the camera".into(), e));
+                        break Err(ClientError::Io("replying to the camera".into(), e));
                     }
                 }
                 Message::Data { channel, payload } => {
@@ -514,7 +514,7 @@ impl Receiver {
                             if channel == rtcp
                                 && self.inbound.on_rtcp(&self.rtsp_buf[payload.clone()], now) =>
                         {
-                            break Err(ReceiveError::Bye);
+                            break Err(ClientError::Bye);
                         }
                         _ => {}
                     }
@@ -526,7 +526,7 @@ impl Receiver {
         result
     }
 
-    fn apply(&mut self, out: Output, now: Instant) -> Result<(), ReceiveError> {
+    fn apply(&mut self, out: Output, now: Instant) -> Result<(), ClientError> {
         match out {
             Output::Send(req) => self.send(&req)?,
             Output::Described(media) => {
@@ -566,7 +566,7 @@ impl Receiver {
                     if let Some(ip) = transport.source.as_deref().and_then(|s| s.parse().ok()) {
                         self.source_ip = Some(ip);
                     }
-                    // Receiver reports go to the RTSP server's own address, never to one an SDP or a
+                    // SessionClient reports go to the RTSP server's own address, never to one an SDP or a
                     // Transport header names (a camera's SDP may name its LAN address, or any host).
                     self.server_rtcp = transport
                         .server_port
@@ -596,7 +596,7 @@ impl Receiver {
     }
 
     /// Reads the queued datagrams, in sequence order across the steered pair.
-    fn read_rtp(&mut self) -> Result<(), ReceiveError> {
+    fn read_rtp(&mut self) -> Result<(), ClientError> {
         let (Some(udp), Some(reader)) = (&self.udp, &mut self.rtp_reader) else {
             return Ok(());
         };
@@ -616,12 +616,12 @@ impl Receiver {
                     (None, _) => inbound.oversized(),
                 },
             )
-            .map_err(|e| ReceiveError::Io("receiving RTP".into(), e))?;
+            .map_err(|e| ClientError::Io("receiving RTP".into(), e))?;
         Ok(())
     }
 
     /// Reads the camera's RTCP over UDP; a BYE for our source ends the session.
-    fn read_rtcp(&mut self) -> Result<(), ReceiveError> {
+    fn read_rtcp(&mut self) -> Result<(), ClientError> {
         let Some(udp) = &self.udp else { return Ok(()) };
         let mut buf = [0u8; 1500];
         let mut bye = false;
@@ -631,7 +631,7 @@ impl Receiver {
             }
         }
         if bye {
-            return Err(ReceiveError::Bye);
+            return Err(ClientError::Bye);
         }
         Ok(())
     }
