@@ -183,7 +183,7 @@ impl ObjectImpl for RustRtspSrc {
                     .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
-                    .blurb("Packets received/lost/reordered/duplicated, strangers' packets dropped, bytes, access units, keyframes, NALs dropped for loss, access units dropped (waiting for a keyframe, oversize), reconnects, transport, bitrate")
+                    .blurb(&Stats::describe())
                     .read_only()
                     .build(),
                 glib::ParamSpecBoolean::builder("wait-for-keyframe")

@@ -55,40 +55,30 @@ pub struct Stats {
 impl Stats {
     /// The `stats` property's value.
     pub fn to_structure(&self) -> gst::Structure {
-        let st = self;
-        let (now, before) = (&st.inbound, &st.earlier);
-        gst::Structure::builder("application/x-rustrtspsrc-stats")
-            .field("packets-received", now.packets + before.packets)
-            .field("packets-lost", now.lost + before.lost)
-            .field("packets-reordered", now.reordered + before.reordered)
-            .field("duplicates", now.duplicates + before.duplicates)
-            .field("late", now.late + before.late)
-            .field(
-                "foreign-ssrc-dropped",
-                now.foreign_ssrc + before.foreign_ssrc,
-            )
-            .field(
-                "foreign-source-dropped",
-                now.foreign_source + before.foreign_source,
-            )
-            .field(
-                "foreign-payload-type-dropped",
-                now.foreign_payload_type + before.foreign_payload_type,
-            )
-            .field("malformed", now.malformed + before.malformed)
-            .field("ssrc-switches", now.ssrc_switches + before.ssrc_switches)
-            .field("bytes-received", now.bytes + before.bytes)
-            .field("access-units-pushed", st.access_units)
-            .field("keyframes", st.keyframes)
-            .field("nals-dropped", now.nals_dropped + before.nals_dropped)
-            .field(
-                "access-units-dropped",
-                now.access_units_dropped + before.access_units_dropped,
-            )
-            .field("reconnects", st.reconnects)
-            .field("transport", if st.tcp { "tcp" } else { "udp" })
-            .field("bitrate", st.bitrate)
-            .build()
+        let mut total = self.earlier.clone();
+        total.add(&self.inbound);
+        let mut s = gst::Structure::new_empty("application/x-rustrtspsrc-stats");
+        total.for_each(|name, v| s.set(name, v));
+        s.set("access-units-pushed", self.access_units);
+        s.set("keyframes", self.keyframes);
+        s.set("reconnects", self.reconnects);
+        s.set("transport", if self.tcp { "tcp" } else { "udp" });
+        s.set("bitrate", self.bitrate);
+        s
+    }
+
+    /// The `stats` property's documentation, from the counters' own.
+    pub fn describe() -> String {
+        let mut d = String::from("Statistics (uint64 unless said):");
+        for (name, doc) in InboundStats::FIELDS {
+            d.push_str(&format!(" {name}: {};", doc.trim().trim_end_matches('.')));
+        }
+        d.push_str(
+            " access-units-pushed, keyframes: buffers pushed and how many were keyframes; \
+             reconnects: reconnects since start; transport (string): udp or tcp; \
+             bitrate: bits per second over the last second or so",
+        );
+        d
     }
 }
 

@@ -2,51 +2,13 @@
 //! reception statistics for RTCP, puts packets back in order and feeds the depacketizer. The same path
 //! serves UDP datagrams and TCP-interleaved frames.
 
+pub use super::inbound_stats::InboundStats;
 use super::packet::{seq_delta, RtpPacket};
 use super::reorder::{ReorderWindow, Verdict};
 use super::rtcp::{find_sender_report, has_bye_for, ReceptionStats, REPORT_LEN};
 use crate::h264::access_unit::AccessUnit;
 use crate::h264::depacketizer::Depacketizer;
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct InboundStats {
-    pub packets: u64,
-    pub bytes: u64,
-    pub lost: u64,
-    pub reordered: u64,
-    pub duplicates: u64,
-    pub late: u64,
-    pub foreign_ssrc: u64,
-    pub foreign_source: u64,
-    pub foreign_payload_type: u64,
-    pub malformed: u64,
-    /// Times the stream's SSRC was changed to the one actually streaming.
-    pub ssrc_switches: u64,
-    /// NAL units dropped for a missing fragment (from the depacketizer, see `snapshot`).
-    pub nals_dropped: u64,
-    /// Access units dropped while waiting for a keyframe or for exceeding the size bound.
-    pub access_units_dropped: u64,
-}
-
-impl InboundStats {
-    /// Accumulates another connection's counters.
-    pub fn add(&mut self, o: &InboundStats) {
-        self.packets += o.packets;
-        self.bytes += o.bytes;
-        self.lost += o.lost;
-        self.reordered += o.reordered;
-        self.duplicates += o.duplicates;
-        self.late += o.late;
-        self.foreign_ssrc += o.foreign_ssrc;
-        self.foreign_source += o.foreign_source;
-        self.foreign_payload_type += o.foreign_payload_type;
-        self.malformed += o.malformed;
-        self.ssrc_switches += o.ssrc_switches;
-        self.nals_dropped += o.nals_dropped;
-        self.access_units_dropped += o.access_units_dropped;
-    }
-}
 
 #[derive(Debug)]
 pub struct Inbound {
