@@ -10,6 +10,7 @@ pub mod element;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod h264;
+pub mod log;
 pub mod net;
 pub mod rtp;
 pub mod rtsp;
@@ -21,12 +22,6 @@ pub static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
         Some("Rust RTSP H.264 source"),
     )
 });
-
-/// Debug log under the element's category from the protocol core (no object attached).
-#[macro_export]
-macro_rules! debug_log {
-    ($($args:tt)*) => { gst::debug!($crate::CAT, $($args)*) };
-}
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     element::register(plugin)

@@ -84,6 +84,7 @@ impl RustRtspSrc {
             do_rtcp: s.do_rtcp,
             keep_alive: s.keep_alive,
             wait_for_keyframe: s.wait_for_keyframe,
+            log: crate::log::Log::new(&*self.obj()),
         })
     }
 }

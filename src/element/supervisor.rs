@@ -131,7 +131,11 @@ impl Supervisor {
                     }
                 },
             };
-            match client.next_access_unit() {
+            let result = client.next_access_unit();
+            for w in client.take_warnings() {
+                notify(Notice::Warning(w));
+            }
+            match result {
                 Ok((au, completed)) => {
                     if self.backoff.attempt() > 0 {
                         notify(Notice::Reconnected {
@@ -168,7 +172,7 @@ impl Supervisor {
             self.sps_generation = Some(generation);
             match params::sps_info(sps) {
                 Ok(info) => caps = Some(caps_for(&info)),
-                Err(e) => gst::warning!(crate::CAT, "cannot read the SPS for caps: {}", e),
+                Err(e) => crate::log!(self.cfg.log, Warning, "cannot read the SPS for caps: {}", e),
             }
         }
 
@@ -242,8 +246,9 @@ impl Supervisor {
         }
         let delay = self.backoff.next_delay(backoff::jitter());
         let attempt = self.backoff.attempt();
-        gst::info!(
-            crate::CAT,
+        crate::log!(
+            self.cfg.log,
+            Info,
             "reconnect attempt {} in {:?}: {}",
             attempt,
             delay,

@@ -63,6 +63,7 @@ pub struct AuBuilder {
     /// The last access unit was ended by the RTP marker bit (not by the next one starting).
     ended_by_marker: bool,
     pub stats: AuStats,
+    pub log: crate::log::Log,
 }
 
 impl AuBuilder {
@@ -87,6 +88,7 @@ impl AuBuilder {
             warned_annexb: false,
             ended_by_marker: false,
             stats: AuStats::default(),
+            log: Default::default(),
         }
     }
 
@@ -148,7 +150,12 @@ impl AuBuilder {
         if self.buf.len() - start + bytes.len() > MAX_NAL_BYTES + 5
             || self.buf.len() + bytes.len() > MAX_AU_BYTES
         {
-            gst::warning!(crate::CAT, "NAL unit over {} bytes dropped", MAX_NAL_BYTES);
+            crate::log!(
+                self.log,
+                Warning,
+                "NAL unit over {} bytes dropped",
+                MAX_NAL_BYTES
+            );
             self.stats.dropped_oversize += 1;
             self.abort_nal();
             self.discont = true;
@@ -183,8 +190,9 @@ impl AuBuilder {
             }
             if !self.warned_annexb {
                 self.warned_annexb = true;
-                gst::warning!(
-                    crate::CAT,
+                crate::log!(
+                    self.log,
+                    Warning,
                     "camera sends start codes inside RTP payloads; splitting them"
                 );
             }
@@ -289,8 +297,9 @@ impl AuBuilder {
     }
 
     fn drop_oversize(&mut self) {
-        gst::warning!(
-            crate::CAT,
+        crate::log!(
+            self.log,
+            Warning,
             "access unit over {} bytes dropped",
             MAX_AU_BYTES
         );

@@ -105,7 +105,12 @@ impl Depacketizer {
                 while rest.len() >= 2 {
                     let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
                     let Some(nal) = rest.get(2..2 + len).filter(|n| !n.is_empty()) else {
-                        crate::debug_log!("STAP-A with a bad NAL size {}; rest skipped", len);
+                        crate::log!(
+                            self.au.log,
+                            Debug,
+                            "STAP-A with a bad NAL size {}; rest skipped",
+                            len
+                        );
                         self.stats.malformed += 1;
                         break;
                     };
@@ -117,7 +122,12 @@ impl Depacketizer {
             }
             FU_A => self.push_fu_a(ts, payload),
             t => {
-                crate::debug_log!("skipping unsupported NAL packet type {}", t);
+                crate::log!(
+                    self.au.log,
+                    Debug,
+                    "skipping unsupported NAL packet type {}",
+                    t
+                );
                 self.stats.unsupported += 1;
             }
         }
@@ -145,13 +155,19 @@ impl Depacketizer {
                 // Stream starts mid-fragment, or the start was lost: nothing to append to.
                 None => return,
                 Some((fu_ts, _)) if fu_ts != ts => {
-                    crate::debug_log!("timestamp changed inside a FU-A; NAL dropped");
+                    crate::log!(
+                        self.au.log,
+                        Debug,
+                        "timestamp changed inside a FU-A; NAL dropped"
+                    );
                     self.abandon_fu();
                     return;
                 }
                 Some((_, t)) if t != nal_type && !self.warned_fu_type => {
                     // Tiandy changes the type between fragments; the first one stays.
-                    crate::debug_log!(
+                    crate::log!(
+                        self.au.log,
+                        Debug,
                         "FU-A NAL type changed from {} to {}; keeping {}",
                         t,
                         nal_type,

@@ -48,6 +48,7 @@ pub struct ClientConfig {
     pub do_rtcp: bool,
     pub keep_alive: bool,
     pub wait_for_keyframe: bool,
+    pub log: crate::log::Log,
 }
 
 #[derive(Debug)]
@@ -195,7 +196,7 @@ impl SessionClient {
         let server_ip = conn.peer_addr().map_err(setup_err)?.ip();
         let udp = if cfg.udp {
             Some(
-                UdpPorts::bind(server_ip, cfg.port_range)
+                UdpPorts::bind(server_ip, cfg.port_range, &cfg.log)
                     .map_err(|e| ClientError::Io("cannot bind the UDP ports".into(), e))?,
             )
         } else {
@@ -208,6 +209,7 @@ impl SessionClient {
             udp_ports: udp.as_ref().map(|u| (u.rtp_port(), u.rtp_port() + 1)),
             tcp_allowed: cfg.tcp,
             keep_alive: cfg.keep_alive,
+            log: cfg.log.clone(),
         });
         let rtp_reader = udp.is_some().then(RtpReader::new);
         let poller = Poller::new().map_err(setup_err)?;
@@ -232,7 +234,11 @@ impl SessionClient {
         let bulk_watched = udp.as_ref().is_some_and(|u| u.rtp_bulk.is_some());
         let now = Instant::now();
         let mut r = SessionClient {
-            inbound: Inbound::new(cfg.latency, cfg.wait_for_keyframe),
+            inbound: {
+                let mut i = Inbound::new(cfg.latency, cfg.wait_for_keyframe);
+                i.set_log(cfg.log.clone());
+                i
+            },
             cfg,
             _waker: waker,
             poller,
@@ -275,6 +281,11 @@ impl SessionClient {
     /// Changes when RTP timestamps start over (the camera switched SSRC).
     pub fn timeline_epoch(&self) -> u32 {
         self.inbound.depay.timeline_epoch()
+    }
+
+    /// Warnings for the bus since the last call.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        self.session.take_warnings()
     }
 
     /// Whether RTP comes interleaved on the RTSP connection.
@@ -436,7 +447,7 @@ impl SessionClient {
     }
 
     fn send(&mut self, req: &Request) -> Result<(), ClientError> {
-        crate::debug_log!("sending {}", req.redacted());
+        crate::log!(self.cfg.log, Debug, "sending {}", req.redacted());
         self.conn
             .write_all(&req.to_bytes())
             .map_err(|e| ClientError::Io(format!("sending {} to the camera", req.method), e))
@@ -477,7 +488,9 @@ impl SessionClient {
             used += len;
             match msg {
                 Message::Response(resp) => {
-                    crate::debug_log!(
+                    crate::log!(
+                        self.cfg.log,
+                        Debug,
                         "reply {} {} CSeq {:?}",
                         resp.status,
                         resp.reason,
@@ -493,7 +506,12 @@ impl SessionClient {
                 }
                 Message::Request { method, cseq } => {
                     // Servers rarely ask us anything; a polite 501 keeps them happy.
-                    crate::debug_log!("server request {} answered 501", method);
+                    crate::log!(
+                        self.cfg.log,
+                        Debug,
+                        "server request {} answered 501",
+                        method
+                    );
                     let reply = format!(
                         "RTSP/1.0 501 Not Implemented\r\nCSeq: {}\r\n\r\n",
                         cseq.unwrap_or(0)
@@ -530,10 +548,12 @@ impl SessionClient {
         match out {
             Output::Send(req) => self.send(&req)?,
             Output::Described(media) => {
-                crate::debug_log!(
+                crate::log!(
+                    self.cfg.log,
+                    Debug,
                     "H.264 media: pt {} control {} packetization-mode {}",
                     media.payload_type,
-                    media.control,
+                    crate::rtsp::url::redact(&media.control),
                     media.packetization_mode
                 );
                 self.inbound
@@ -544,8 +564,9 @@ impl SessionClient {
                 if let Some(sprop) = &media.sprop_parameter_sets {
                     let (nals, problems) = params::decode_sprop(sprop);
                     if !problems.is_empty() {
-                        gst::warning!(
-                            crate::CAT,
+                        crate::log!(
+                            self.cfg.log,
+                            Warning,
                             "ignoring unusable sprop-parameter-sets ({}); using in-band SPS/PPS",
                             problems.join("; ")
                         );
@@ -580,7 +601,9 @@ impl SessionClient {
                 }
                 // RTP-Info seq/rtptime are not trusted (Hikvision, Tapo send bogus values); timing
                 // starts from the first packet.
-                crate::debug_log!(
+                crate::log!(
+                    self.cfg.log,
+                    Debug,
                     "playing over {}",
                     if self.session.uses_tcp() {
                         "TCP"
@@ -653,7 +676,7 @@ impl SessionClient {
             _ => Ok(()),
         };
         if let Err(e) = result {
-            crate::debug_log!("RTCP receiver report not sent: {}", e);
+            crate::log!(self.cfg.log, Debug, "RTCP receiver report not sent: {}", e);
         }
     }
 }

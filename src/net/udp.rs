@@ -28,7 +28,11 @@ impl UdpPorts {
 
     /// Binds a pair for receiving from a server at `server` (its address family decides ours).
     /// `range`: inclusive port range to pick from (`port-range`), else any free even port.
-    pub fn bind(server: IpAddr, range: Option<(u16, u16)>) -> io::Result<UdpPorts> {
+    pub fn bind(
+        server: IpAddr,
+        range: Option<(u16, u16)>,
+        log: &crate::log::Log,
+    ) -> io::Result<UdpPorts> {
         let any = match server {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -38,7 +42,7 @@ impl UdpPorts {
             Some((lo, hi)) => {
                 let first = lo + (lo % 2);
                 for port in (first..hi).step_by(2) {
-                    match Self::bind_at(any, port, None) {
+                    match Self::bind_at(any, port, None, log) {
                         Ok(pair) => return Ok(pair),
                         Err(e) => last_err = Some(e),
                     }
@@ -58,7 +62,7 @@ impl UdpPorts {
                     if port % 2 != 0 || port == u16::MAX {
                         continue;
                     }
-                    match Self::bind_at(any, port, Some(probe)) {
+                    match Self::bind_at(any, port, Some(probe), log) {
                         Ok(pair) => return Ok(pair),
                         Err(e) => last_err = Some(e),
                     }
@@ -73,7 +77,12 @@ impl UdpPorts {
     /// Binds RTCP at `port + 1` first: a plain socket there keeps other instances (which bind their
     /// RTCP port the same way) off `port`, which the RTP sockets then take with SO_REUSEPORT. `probe`
     /// holds `port` until then.
-    fn bind_at(any: IpAddr, port: u16, probe: Option<Socket>) -> io::Result<UdpPorts> {
+    fn bind_at(
+        any: IpAddr,
+        port: u16,
+        probe: Option<Socket>,
+        log: &crate::log::Log,
+    ) -> io::Result<UdpPorts> {
         let rtcp = socket(SocketAddr::new(
             any,
             port.checked_add(1).ok_or(io::ErrorKind::InvalidInput)?,
@@ -84,7 +93,7 @@ impl UdpPorts {
             Ok(s) => (s.wake, Some(s.bulk.into())),
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => return Err(e),
             Err(e) => {
-                crate::debug_log!("no marker steering on port {}: {}", port, e);
+                crate::log!(log, Debug, "no marker steering on port {}: {}", port, e);
                 (socket(addr)?, None)
             }
         };
@@ -124,7 +133,7 @@ mod tests {
 
     #[test]
     fn even_odd_pair() {
-        let p = UdpPorts::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), None).unwrap();
+        let p = UdpPorts::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), None, &Default::default()).unwrap();
         let rtp = p.rtp.local_addr().unwrap().port();
         assert_eq!(rtp % 2, 0);
         assert_eq!(p.rtcp.local_addr().unwrap().port(), rtp + 1);
@@ -134,10 +143,25 @@ mod tests {
 
     #[test]
     fn from_range() {
-        let p = UdpPorts::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), Some((41001, 41010))).unwrap();
+        let p = UdpPorts::bind(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Some((41001, 41010)),
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(p.rtp_port(), 41002);
-        let q = UdpPorts::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), Some((41001, 41010))).unwrap();
+        let q = UdpPorts::bind(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Some((41001, 41010)),
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(q.rtp_port(), 41004);
-        assert!(UdpPorts::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), Some((41003, 41003))).is_err());
+        assert!(UdpPorts::bind(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Some((41003, 41003)),
+            &Default::default()
+        )
+        .is_err());
     }
 }

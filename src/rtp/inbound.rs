@@ -69,6 +69,11 @@ impl Inbound {
         self.clock_rate = clock_rate;
     }
 
+    /// Logs as this element from now on.
+    pub fn set_log(&mut self, log: crate::log::Log) {
+        self.depay.au.log = log;
+    }
+
     /// From SETUP's `ssrc=`; otherwise the first packet decides.
     pub fn set_ssrc(&mut self, ssrc: Option<u32>) {
         self.ssrc = ssrc;
@@ -117,7 +122,7 @@ impl Inbound {
 
     /// Counts a datagram too large to be RTP from a camera.
     pub fn oversized(&mut self) {
-        crate::debug_log!("dropping an oversized datagram");
+        crate::log!(self.depay.au.log, Debug, "dropping an oversized datagram");
         self.stats.malformed += 1;
     }
 
@@ -133,7 +138,12 @@ impl Inbound {
         let pkt = match RtpPacket::parse(buf) {
             Ok(p) => p,
             Err(e) => {
-                crate::debug_log!("dropping malformed RTP packet: {}", e);
+                crate::log!(
+                    self.depay.au.log,
+                    Debug,
+                    "dropping malformed RTP packet: {}",
+                    e
+                );
                 self.stats.malformed += 1;
                 return;
             }
@@ -268,7 +278,7 @@ impl Inbound {
             return false;
         }
         self.stats.ssrc_switches += 1;
-        crate::debug_log!("following new SSRC {:08x}", ssrc);
+        crate::log!(self.depay.au.log, Debug, "following new SSRC {:08x}", ssrc);
         self.ssrc = Some(ssrc);
         self.candidate = None;
         self.release(now, true);

@@ -106,9 +106,9 @@ impl Request {
         out.into_bytes()
     }
 
-    /// The request as it may be logged: the Authorization value is replaced.
+    /// The request as it may be logged: the Authorization value and secrets in the URL are replaced.
     pub fn redacted(&self) -> String {
-        let mut out = format!("{} {}", self.method, self.uri);
+        let mut out = format!("{} {}", self.method, super::url::redact(&self.uri));
         for (n, v) in self.headers.iter() {
             let v = if n.eq_ignore_ascii_case("Authorization") {
                 "<redacted>"

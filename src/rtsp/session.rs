@@ -28,6 +28,7 @@ pub struct SessionConfig {
     /// Whether RTP over the RTSP connection (interleaved) may be used, first or as the fallback.
     pub tcp_allowed: bool,
     pub keep_alive: bool,
+    pub log: crate::log::Log,
 }
 
 /// What the I/O layer must do.
@@ -136,6 +137,9 @@ pub struct Session {
     keepalive_method: Method,
     next_keepalive: Option<Instant>,
     tcp: bool,
+    warned_basic: bool,
+    /// Warnings for the application (bus), taken with `take_warnings`.
+    warnings: Vec<String>,
 }
 
 impl Session {
@@ -146,7 +150,7 @@ impl Session {
             .or_else(|| cfg.url.credentials.clone());
         Session {
             tcp: cfg.udp_ports.is_none(),
-            base_url: cfg.url.to_string(),
+            base_url: cfg.url.as_str().to_string(),
             auth: Authenticator::new(credentials),
             cfg,
             state: State::Init,
@@ -157,6 +161,8 @@ impl Session {
             media: None,
             keepalive_method: Method::Options,
             next_keepalive: None,
+            warned_basic: false,
+            warnings: Vec::new(),
         }
     }
 
@@ -187,6 +193,11 @@ impl Session {
         self.tcp
     }
 
+    /// Warnings since the last call: things the application should hear about.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
     pub fn keepalive_method(&self) -> Method {
         self.keepalive_method
     }
@@ -194,7 +205,7 @@ impl Session {
     /// First request of the session.
     pub fn start(&mut self, now: Instant) -> Request {
         self.state = State::Options;
-        let url = self.cfg.url.to_string();
+        let url = self.cfg.url.as_str().to_string();
         self.send(Request::new(Method::Options, url), now)
     }
 
@@ -231,7 +242,7 @@ impl Session {
     fn send_keepalive(&mut self, now: Instant) -> Request {
         self.next_keepalive = Some(now + self.keepalive_interval());
         let uri = if self.keepalive_method == Method::Options {
-            self.cfg.url.to_string()
+            self.cfg.url.as_str().to_string()
         } else {
             self.base_url.clone()
         };
@@ -290,7 +301,7 @@ impl Session {
                     }
                 }
                 self.state = State::Describe;
-                let req = Request::new(Method::Describe, self.cfg.url.to_string())
+                let req = Request::new(Method::Describe, self.cfg.url.as_str().to_string())
                     .with_header("Accept", "application/sdp");
                 Ok(vec![Output::Send(self.send(req, now))])
             }
@@ -303,7 +314,7 @@ impl Session {
                     .or_else(|| resp.headers.get("Content-Location"))
                     .filter(|b| !b.is_empty())
                     .map(str::to_string)
-                    .unwrap_or_else(|| self.cfg.url.to_string());
+                    .unwrap_or_else(|| self.cfg.url.as_str().to_string());
                 let media = sdp::find_h264(&resp.body, &base).map_err(SessionError::Sdp)?;
                 self.base_url = sdp::join_control(&base, None);
                 if !self.base_url.contains("://") {
@@ -320,7 +331,12 @@ impl Session {
             (State::Setup, Method::Setup) => {
                 if !self.tcp && self.cfg.tcp_allowed && (400..500).contains(&resp.status) {
                     // 461 Unsupported Transport, or another refusal of UDP: try RTP over the connection.
-                    crate::debug_log!("SETUP over UDP refused ({}); trying TCP", resp.status);
+                    crate::log!(
+                        self.cfg.log,
+                        Debug,
+                        "SETUP over UDP refused ({}); trying TCP",
+                        resp.status
+                    );
                     self.tcp = true;
                     let setup = self.setup_request(&pending.template.uri);
                     return Ok(vec![Output::Send(self.send(setup, now))]);
@@ -409,7 +425,7 @@ impl Session {
             method: req.method,
             status: resp.status,
             reason: resp.reason.clone(),
-            url: req.uri.clone(),
+            url: super::url::redact(&req.uri),
         })
     }
 
@@ -440,6 +456,13 @@ impl Session {
             .authorization(template.method.as_str(), &template.uri)
         {
             req = req.with_header("Authorization", auth);
+            if self.auth.is_basic() && !std::mem::replace(&mut self.warned_basic, true) {
+                self.warnings.push(
+                    "the camera accepts only Basic authentication: the password crosses the network \
+                     in the clear (base64) on every request"
+                        .into(),
+                );
+            }
         }
         self.pending = Some(Pending {
             cseq: self.cseq,
@@ -466,6 +489,7 @@ mod tests {
             udp_ports: Some((5000, 5001)),
             tcp_allowed: true,
             keep_alive: true,
+            log: Default::default(),
         }
     }
 
@@ -747,6 +771,36 @@ mod tests {
             .handle_response(&reply(2, "401 Unauthorized", challenge, ""), now)
             .unwrap_err();
         assert_eq!(e, SessionError::Auth(AuthError::Rejected));
+    }
+
+    #[test]
+    fn basic_over_plain_rtsp_warns_once() {
+        let now = Instant::now();
+        let mut s = Session::new(cfg("rtsp://admin:secret@127.0.0.1/s"));
+        s.start(now);
+        let basic = "WWW-Authenticate: Basic realm=\"r\"\r\n";
+        s.handle_response(&reply(1, "401 Unauthorized", basic, ""), now)
+            .unwrap();
+        s.handle_response(&reply(2, "200 OK", "", ""), now).unwrap();
+        let w = s.take_warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("Basic") && !w[0].contains("secret"), "{w:?}");
+        s.handle_response(&reply(3, "200 OK", "", SDP), now)
+            .unwrap();
+        assert!(s.take_warnings().is_empty());
+        // Offered both, Digest is answered and nothing is said.
+        let mut s = Session::new(cfg("rtsp://admin:secret@127.0.0.1/s"));
+        s.start(now);
+        let both = "WWW-Authenticate: Basic realm=\"r\"\r\nWWW-Authenticate: Digest realm=\"r\", nonce=\"n\"\r\n";
+        let out = s
+            .handle_response(&reply(1, "401 Unauthorized", both, ""), now)
+            .unwrap();
+        assert!(sent(&out)
+            .headers
+            .get("Authorization")
+            .unwrap()
+            .starts_with("Digest "));
+        assert!(s.take_warnings().is_empty());
     }
 
     #[test]

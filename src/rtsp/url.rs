@@ -1,5 +1,7 @@
 //! `rtsp://user:pass@host:port/path` parsing. Credentials are split off here so that nothing downstream can
-//! leak them: the URL that is sent, logged and shown in errors never carries them.
+//! leak them. Cameras that take them in the path or query (Dahua, XMEye, Uniview:
+//! `/user=admin_password=secret_channel=1`, `?user=admin&password=secret`) get them sent as they are, but
+//! every shown form of a URL (`Display`, `Debug`, `redact`) replaces those values.
 
 use std::fmt;
 
@@ -17,7 +19,7 @@ impl fmt::Debug for Credentials {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RtspUrl {
     /// The URL without user info.
     pub url: url::Url,
@@ -89,9 +91,20 @@ impl RtspUrl {
     }
 }
 
+/// The URL as it may be shown: secrets in the path or query replaced. The wire form is `as_str`.
 impl fmt::Display for RtspUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.url.as_str())
+        f.write_str(&redact(self.url.as_str()))
+    }
+}
+
+impl fmt::Debug for RtspUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RtspUrl")
+            .field("url", &redact(self.url.as_str()))
+            .field("credentials", &self.credentials)
+            .field("tcp_only", &self.tcp_only)
+            .finish()
     }
 }
 
@@ -101,16 +114,87 @@ fn decode(s: &str) -> String {
         .into_owned()
 }
 
-/// Removes any `user:pass@` from a URL-like string, for messages that quote what the user typed.
+/// Keys whose values are secrets when they stand in a URL's path or query.
+const PASSWORD_KEYS: [&str; 4] = ["password", "passwd", "pwd", "pass"];
+/// Keys naming the user, redacted too when a password stands beside them.
+const USER_KEYS: [&str; 4] = ["user", "username", "usr", "name"];
+/// What a redacted value becomes.
+const MASK: &str = "***";
+
+/// A URL-like string as it may be shown: `user:pass@` removed, and the values of password-like keys in
+/// the path or query (with the user beside them) replaced by `***`.
 pub fn redact(s: &str) -> String {
-    if let Some(scheme_end) = s.find("://") {
-        let after = &s[scheme_end + 3..];
-        let authority_end = after.find('/').unwrap_or(after.len());
-        if let Some(at) = after[..authority_end].rfind('@') {
-            return format!("{}://{}", &s[..scheme_end], &after[at + 1..]);
+    let (head, tail) = match s.find("://") {
+        Some(scheme_end) => {
+            let after = &s[scheme_end + 3..];
+            let authority_end = after
+                .find(['/', '?', '#'])
+                .unwrap_or(after.len());
+            let host = match after[..authority_end].rfind('@') {
+                Some(at) => &after[at + 1..authority_end],
+                None => &after[..authority_end],
+            };
+            (
+                format!("{}://{}", &s[..scheme_end], host),
+                &after[authority_end..],
+            )
+        }
+        None => (String::new(), s),
+    };
+    head + &redact_params(tail)
+}
+
+/// `key=value` pairs of a path or query, as cameras write them: after `/ ? & ;`, or after `_` in XMEye's
+/// `user=admin_password=x_channel=1`. Returns (key start, value start, value end) of each.
+fn params(s: &str) -> Vec<(usize, usize, usize)> {
+    let b = s.as_bytes();
+    let is_key = |c: u8| c.is_ascii_alphanumeric() || c == b'-';
+    // A `_` ends a value only where another `key=` follows it.
+    let key_at = |i: usize| {
+        let n = b[i..].iter().take_while(|&&c| is_key(c)).count();
+        (n > 0 && b.get(i + n) == Some(&b'=')).then_some(n)
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let boundary = i == 0 || matches!(b[i - 1], b'/' | b'?' | b'&' | b';' | b'_');
+        match key_at(i).filter(|_| boundary) {
+            Some(n) => {
+                let start = i + n + 1;
+                let mut end = start;
+                while end < b.len()
+                    && !matches!(b[end], b'/' | b'?' | b'&' | b';' | b'#')
+                    && !(b[end] == b'_' && key_at(end + 1).is_some())
+                {
+                    end += 1;
+                }
+                out.push((i, start, end));
+                i = end.max(i + 1);
+            }
+            None => i += 1,
         }
     }
-    s.to_string()
+    out
+}
+
+fn redact_params(s: &str) -> String {
+    let pairs = params(s);
+    let key = |&(k, v, _): &(usize, usize, usize)| s[k..v - 1].to_ascii_lowercase();
+    let is_password = |p: &(usize, usize, usize)| PASSWORD_KEYS.contains(&key(p).as_str());
+    if !pairs.iter().any(is_password) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut at = 0;
+    for p in &pairs {
+        if is_password(p) || USER_KEYS.contains(&key(p).as_str()) {
+            out.push_str(&s[at..p.1]);
+            out.push_str(MASK);
+            at = p.2;
+        }
+    }
+    out.push_str(&s[at..]);
+    out
 }
 
 #[cfg(test)]
@@ -166,5 +250,41 @@ mod tests {
     fn redact_strings() {
         assert_eq!(redact("rtsp://a:b@h/p@x"), "rtsp://h/p@x");
         assert_eq!(redact("rtsp://h/p"), "rtsp://h/p");
+        assert_eq!(redact("rtsp://a:b@h"), "rtsp://h");
+        assert_eq!(redact("rtsp://a:b@h?x=1"), "rtsp://h?x=1");
+    }
+
+    #[test]
+    fn secrets_in_path_and_query_are_redacted() {
+        for (url, shown) in [
+            // XMEye / H264DVR: in the path, `_`-separated.
+            (
+                "rtsp://10.0.0.5:554/user=admin_password=s3cr_et_channel=1_stream=0.sdp",
+                "rtsp://10.0.0.5:554/user=***_password=***_channel=1_stream=0.sdp",
+            ),
+            // Dahua / Uniview: in the query.
+            (
+                "rtsp://h/cam/realmonitor?channel=1&user=admin&password=s3cr3t&subtype=0",
+                "rtsp://h/cam/realmonitor?channel=1&user=***&password=***&subtype=0",
+            ),
+            ("rtsp://h/live?PWD=x;usr=y", "rtsp://h/live?PWD=***;usr=***"),
+            (
+                "rtsp://h/live?passwd=&pass=zz",
+                "rtsp://h/live?passwd=***&pass=***",
+            ),
+            // No password beside it: a user= alone, or look-alike keys, stay.
+            (
+                "rtsp://h/live?user=bob&channel=2",
+                "rtsp://h/live?user=bob&channel=2",
+            ),
+            ("rtsp://h/passage=3/bypass=1", "rtsp://h/passage=3/bypass=1"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+        }
+        let u = RtspUrl::parse("rtsp://h/s?user=admin&password=s3cr3t").unwrap();
+        // Sent as it is; shown without it.
+        assert!(u.as_str().contains("s3cr3t"));
+        assert!(!u.to_string().contains("s3cr3t"));
+        assert!(!format!("{u:?}").contains("s3cr3t"));
     }
 }
