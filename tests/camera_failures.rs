@@ -245,3 +245,40 @@ fn refusals_while_rebooting_are_retried_udp() {
 fn refusals_while_rebooting_are_retried_tcp() {
     refusals_while_rebooting_are_retried("tcp");
 }
+
+fn digest_nonce_rotation(protocols: &str) {
+    // The nonce changes on the first keep-alive, announced each way cameras do; the element answers
+    // again with the new nonce (the camera checks the hash) and the session goes on.
+    for stale in [", stale=true", ", stale=\"true\"", ""] {
+        let cam = FakeCamera::start(Script {
+            session_timeout: Some(2),
+            digest: Some(("admin".into(), "pw".into())),
+            digest_stale: Some(stale),
+            ..Default::default()
+        });
+        let url = cam.url().replace("rtsp://", "rtsp://admin:pw@");
+        let rec = record_clean(&url, secs(3), &[("protocols", &protocols)]);
+        assert!(
+            rec.element_messages.is_empty(),
+            "{protocols} {stale:?}: {:?}",
+            rec.element_messages
+        );
+        assert_eq!(cam.shared.expiries.load(SeqCst), 0, "{protocols} {stale:?}");
+        assert!(
+            cam.shared.count("GET_PARAMETER") >= 3,
+            "{protocols} {stale:?}: {:?}",
+            cam.shared.requests()
+        );
+        rec.assert_plays();
+    }
+}
+
+#[test]
+fn digest_nonce_rotation_udp() {
+    digest_nonce_rotation("udp");
+}
+
+#[test]
+fn digest_nonce_rotation_tcp() {
+    digest_nonce_rotation("tcp");
+}

@@ -127,9 +127,7 @@ pub fn redact(s: &str) -> String {
     let (head, tail) = match s.find("://") {
         Some(scheme_end) => {
             let after = &s[scheme_end + 3..];
-            let authority_end = after
-                .find(['/', '?', '#'])
-                .unwrap_or(after.len());
+            let authority_end = after.find(['/', '?', '#']).unwrap_or(after.len());
             let host = match after[..authority_end].rfind('@') {
                 Some(at) => &after[at + 1..authority_end],
                 None => &after[..authority_end],

@@ -36,8 +36,10 @@ pub struct Script {
     /// Session timeout announced; a session without a request for this long expires (the camera stops
     /// sending and answers 454).
     pub session_timeout: Option<u32>,
-    /// Digest credentials; the nonce changes (stale=true) on the first keep-alive.
+    /// Digest credentials, checked against the response hash; the nonce changes on the first
+    /// keep-alive, announced with `digest_stale` (default `, stale=true`; `""`: a new nonce, no flag).
     pub digest: Option<(String, String)>,
+    pub digest_stale: Option<&'static str>,
     /// Record when each frame's last packet was sent (latency measurement).
     pub log_frames: bool,
     /// Over TCP: interleaved junk before the PLAY reply, stray CRLF and frames on unknown channels.
@@ -82,6 +84,8 @@ pub struct Shared {
     pub receiver_reports: AtomicUsize,
     /// Requests in arrival order: "METHOD transport-or-empty".
     pub requests: Mutex<Vec<String>>,
+    /// Every Digest `response=` received (for the secrets test).
+    pub digest_responses: Mutex<Vec<String>>,
     /// Sessions that expired for want of a keep-alive.
     pub expiries: AtomicUsize,
     /// When the last scripted end of a session came (close, stall or BYE scripts).
@@ -341,22 +345,24 @@ impl Connection {
             let mut status = "200 OK".to_string();
             let mut extra = String::new();
             let mut body = String::new();
-            if let Some((user, _)) = &self.script.digest {
+            if let Some((user, password)) = &self.script.digest {
                 if is_keepalive && keepalives == 0 && nonce == 0 {
                     // The nonce expires: answer the first keep-alive with a new, stale challenge.
                     nonce = 1;
                     keepalives += 1;
                     let r = format!(
-                        "RTSP/1.0 401 Unauthorized\r\nCSeq: {reply_cseq}\r\nWWW-Authenticate: Digest realm=\"cam\", nonce=\"{}\", stale=true\r\n\r\n",
-                        NONCES[nonce]
+                        "RTSP/1.0 401 Unauthorized\r\nCSeq: {reply_cseq}\r\nWWW-Authenticate: Digest realm=\"cam\", nonce=\"{}\"{}\r\n\r\n",
+                        NONCES[nonce],
+                        self.script.digest_stale.unwrap_or(", stale=true")
                     );
                     let _ = writer.lock().unwrap().write_all(r.as_bytes());
                     continue;
                 }
                 let auth = header("Authorization").unwrap_or_default();
-                let ok = auth.starts_with("Digest ")
-                    && auth.contains(&format!("username=\"{user}\""))
-                    && auth.contains(&format!("nonce=\"{}\"", NONCES[nonce]));
+                let ok = digest_ok(&auth, &method, user, password, NONCES[nonce]);
+                if let Some(r) = digest_param(&auth, "response") {
+                    self.shared.digest_responses.lock().unwrap().push(r);
+                }
                 if !ok {
                     let r = format!(
                         "RTSP/1.0 401 Unauthorized\r\nCSeq: {reply_cseq}\r\nWWW-Authenticate: Digest realm=\"cam\", nonce=\"{}\"\r\n\r\n",
@@ -659,6 +665,32 @@ impl Sender {
             lap += 1;
         }
     }
+}
+
+/// A quoted or plain parameter of an `Authorization: Digest` value.
+fn digest_param(auth: &str, name: &str) -> Option<String> {
+    auth.strip_prefix("Digest ")?.split(',').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (k.trim() == name).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// Whether an `Authorization` value answers our challenge (realm "cam", no qop) with the right hash:
+/// response = MD5(MD5(user:realm:password):nonce:MD5(method:uri)), RFC 2617 §3.2.2.1.
+fn digest_ok(auth: &str, method: &str, user: &str, password: &str, nonce: &str) -> bool {
+    use md5::{Digest, Md5};
+    let hex = |s: String| {
+        Md5::digest(s.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let p = |name| digest_param(auth, name).unwrap_or_default();
+    let ha1 = hex(format!("{user}:cam:{password}"));
+    let ha2 = hex(format!("{method}:{}", p("uri")));
+    p("username") == user
+        && p("nonce") == nonce
+        && p("response") == hex(format!("{ha1}:{nonce}:{ha2}"))
 }
 
 /// A read that ran into the socket's read timeout: nothing has arrived yet.
