@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::fake_camera::{FakeCamera, Script};
+use common::fake_camera::{captured, Captured, FakeCamera, Script};
 use common::record_clean;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
@@ -175,23 +175,37 @@ fn tapo_keepalive_on_a_5s_session_tcp() {
     tapo_keepalive_on_a_5s_session("tcp");
 }
 
+const H264DVR: Captured = Captured {
+    describe: Some(include_str!("fixtures/retina/h264dvr_describe.txt")),
+    setup: Some(include_str!("fixtures/retina/h264dvr_setup_video.txt")),
+    play: Some(include_str!("fixtures/retina/h264dvr_play.txt")),
+    ssrc: None,
+};
+
+const SSRC_4_HEX_DIGITS: Captured = Captured {
+    describe: None,
+    setup: Some(include_str!("fixtures/retina/setup_ssrc_4_hex_digits.txt")),
+    play: None,
+    ssrc: None,
+};
+
 fn announced_ssrc_that_never_streams(protocols: &str) {
-    // A camera announcing `ssrc=A046` (4 hex digits) and H264DVR announcing `ssrc=0`, both sending
-    // another SSRC: the one that streams is followed, on the transport first chosen.
-    for announced in ["A046", "0"] {
+    // A camera announcing `ssrc=A046` (4 hex digits) and H264DVR announcing `ssrc=0`, their real
+    // replies, both sending another SSRC: the one that streams is followed, on the transport chosen.
+    for (camera, captured) in [("A046", SSRC_4_HEX_DIGITS), ("H264DVR", H264DVR)] {
         let cam = FakeCamera::start(Script {
-            announce_ssrc: Some(announced),
+            captured: Some(captured),
             ..Default::default()
         });
         let rec = record_clean(&cam.url(), secs(3), &[("protocols", &protocols)]);
         assert!(
             rec.frames.len() > 45,
-            "{protocols} {announced}: {} frames",
+            "{protocols} {camera}: {} frames",
             rec.frames.len()
         );
         assert!(rec.warnings.is_empty(), "{protocols}: {:?}", rec.warnings);
         assert_eq!(rec.transport(), protocols);
-        assert_eq!(rec.stat("ssrc-switches"), 1, "{protocols} {announced}");
+        assert_eq!(rec.stat("ssrc-switches"), 1, "{protocols} {camera}");
         assert!(
             rec.element_messages.is_empty(),
             "{:?}",
@@ -281,4 +295,79 @@ fn digest_nonce_rotation_udp() {
 #[test]
 fn digest_nonce_rotation_tcp() {
     digest_nonce_rotation("tcp");
+}
+
+#[test]
+fn captured_replies_are_moved_to_loopback() {
+    let describe = include_str!("fixtures/retina/reolink_describe.txt");
+    let r = captured::replay(describe, "9", 5554, None);
+    assert!(r.contains("CSeq: 9\r\n"));
+    assert!(r.contains("Content-Base: rtsp://127.0.0.1:5554/h264Preview_01_main/"));
+    assert!(r.contains("o=- 1619813458434609 1 IN IP4 127.0.0.1"));
+    assert!(!r.contains("192.168"));
+    let (_, body) = r.split_once("\r\n\r\n").unwrap();
+    assert!(r.contains(&format!("Content-Length: {}\r\n", body.len())));
+    let setup = include_str!("fixtures/retina/h264dvr_setup_video.txt");
+    let r = captured::replay(
+        setup,
+        "4",
+        5554,
+        Some("RTP/AVP;unicast;client_port=5000-5001;server_port=7000-7001;ssrc=2A2A0001"),
+    );
+    assert!(
+        r.contains(
+            "Transport: RTP/AVP;unicast;client_port=5000-5001;server_port=7000-7001;ssrc=0\r\n"
+        ),
+        "{r}"
+    );
+    assert!(r.contains("Session: 231970;timeout=60"));
+}
+
+fn reolink_rtp_info_with_relative_urls(protocols: &str) {
+    // Reolink names its SSRC only in PLAY's RTP-Info, one entry per track with relative URLs. Packets
+    // of another SSRC come first (the audio track's, say): the element must follow the announced one
+    // from the start, not the first it sees.
+    let cam = FakeCamera::start(Script {
+        captured: Some(Captured {
+            describe: Some(include_str!("fixtures/retina/reolink_describe.txt")),
+            setup: Some(include_str!("fixtures/retina/reolink_setup.txt")),
+            play: Some(include_str!("fixtures/retina/reolink_play.txt")),
+            ssrc: Some(0xdcc4_a0d8),
+        }),
+        foreign_ssrc: Some(|i| i < 3 || i % 50 == 3),
+        ..Default::default()
+    });
+    let rec = record_clean(&cam.url(), secs(3), &[("protocols", &protocols)]);
+    assert_eq!(rec.transport(), protocols);
+    assert!(
+        rec.frames.len() > 45,
+        "{protocols}: {} frames",
+        rec.frames.len()
+    );
+    assert!(
+        rec.frames
+            .iter()
+            .skip(1)
+            .all(|f| !f.flags.contains(gst::BufferFlags::DISCONT)),
+        "{protocols}: the stream was switched mid-way"
+    );
+    rec.assert_plays();
+    // Exactly the strangers were dropped (give or take one in flight), none of the camera's own.
+    let strangers = cam.shared.strangers.load(SeqCst) as u64;
+    let dropped = rec.stat("foreign-ssrc-dropped");
+    assert!(
+        dropped <= strangers && dropped + 1 >= strangers,
+        "{protocols}: dropped {dropped}, strangers {strangers}"
+    );
+    assert_eq!(rec.stat("ssrc-switches"), 0, "{protocols}");
+}
+
+#[test]
+fn reolink_rtp_info_with_relative_urls_udp() {
+    reolink_rtp_info_with_relative_urls("udp");
+}
+
+#[test]
+fn reolink_rtp_info_with_relative_urls_tcp() {
+    reolink_rtp_info_with_relative_urls("tcp");
 }

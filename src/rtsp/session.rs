@@ -684,20 +684,48 @@ mod tests {
         assert!(second.cseq() > first.cseq());
     }
 
+    /// A real camera's reply, from tests/fixtures/retina (see its README).
+    fn captured(text: &str) -> Response {
+        resp(text)
+    }
+
     #[test]
     fn smallest_session_timeout_is_kept() {
-        // GW4089IP: timeout=60 on SETUP's Session, timeout=120 on PLAY's.
+        // GW4089IP's real replies: timeout=60 on SETUP's Session, timeout=120 on PLAY's.
         let (mut s, _) = playing("GET_PARAMETER");
+        s.server_timeout = None;
+        s.take_session(&captured(include_str!(
+            "../../tests/fixtures/retina/gw_main_setup_video.txt"
+        )));
         assert_eq!(s.timeout(), Duration::from_secs(60));
-        s.take_session(&reply(
-            9,
-            "200 OK",
-            "Session: 708345999;timeout=120\r\n",
-            "",
-        ));
+        s.take_session(&captured(include_str!(
+            "../../tests/fixtures/retina/gw_main_play.txt"
+        )));
         assert_eq!(s.timeout(), Duration::from_secs(60));
         s.take_session(&reply(9, "200 OK", "Session: 708345999;timeout=15\r\n", ""));
         assert_eq!(s.timeout(), Duration::from_secs(15));
+    }
+
+    #[test]
+    fn dahua_rtp_info_entry_of_our_track() {
+        // Dahua's PLAY reply: relative URLs for three tracks; ours is trackID=1.
+        let now = Instant::now();
+        let mut s = Session::new(cfg("rtsp://127.0.0.1/cam/realmonitor?channel=1&subtype=0"));
+        s.start(now);
+        s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+        let sdp =
+            "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:trackID=1\r\n";
+        s.handle_response(&reply(2, "200 OK", "", sdp), now)
+            .unwrap();
+        s.handle_response(&reply(3, "200 OK", "Session: 634214684047\r\n", ""), now)
+            .unwrap();
+        let mut play = captured(include_str!("../../tests/fixtures/retina/dahua_play.txt"));
+        play.headers.insert("CSeq", "4");
+        let out = s.handle_response(&play, now).unwrap();
+        match &out[0] {
+            Output::Playing(Some(info)) => assert_eq!(info.seq, Some(45186)),
+            o => panic!("{o:?}"),
+        }
     }
 
     #[test]

@@ -3,7 +3,14 @@
 //! expiring sessions, rotating Digest nonces. It serves real H.264 (encoded once per test process with
 //! x264enc, packetized by rtph264pay) over RTP/UDP or interleaved on TCP, on 127.0.0.1 only.
 
+pub mod captured;
+mod digest;
+mod sender;
+
+pub use captured::Captured;
+use digest::{digest_ok, digest_param};
 use gst::prelude::*;
+use sender::{Dest, Sender};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -48,8 +55,8 @@ pub struct Script {
     pub after_reconnect: Option<&'static [Vec<u8>]>,
     /// Never set the RTP marker bit: access units end only when the next one's timestamp comes.
     pub no_marker: bool,
-    /// The `ssrc=` SETUP announces, when not the one the packets carry (H264DVR: `0`; `A046`).
-    pub announce_ssrc: Option<&'static str>,
+    /// Real replies served instead of the fake camera's own (tests/fixtures/retina).
+    pub captured: Option<Captured>,
     /// How many connections in a row `close_after` cuts (0 counts as 1).
     pub reboots: usize,
     /// After a connection is closed (`close_after`), the camera is down this long: the port refuses
@@ -79,6 +86,8 @@ pub struct FakeCamera {
 pub struct Shared {
     pub sent: AtomicUsize,
     pub dropped: AtomicUsize,
+    /// Packets sent with a stranger's SSRC (`Script::foreign_ssrc`).
+    pub strangers: AtomicUsize,
     pub connections: AtomicUsize,
     /// RTCP receiver reports from the client, over UDP or interleaved.
     pub receiver_reports: AtomicUsize,
@@ -197,6 +206,7 @@ impl FakeCamera {
                             shared: sh.clone(),
                             first: n == 0,
                             number: n,
+                            port,
                         };
                         thread::spawn(move || conn_state.serve(conn));
                     }
@@ -234,11 +244,8 @@ struct Connection {
     first: bool,
     /// 0 for the first connection.
     number: usize,
-}
-
-enum Dest {
-    Udp(SocketAddr),
-    Tcp,
+    /// The camera's RTSP port.
+    port: u16,
 }
 
 const NONCES: [&str; 2] = ["0a4f113b", "7c9e2d51"];
@@ -451,6 +458,7 @@ impl Connection {
                             stall_after: self.script.stall_after.filter(|_| self.first),
                             bye_after: self.script.bye_after.filter(|_| self.first),
                             junk_frames: self.script.junk_frames,
+                            ssrc: self.ssrc(),
                         };
                         let (script, packets, stop, shared) = (
                             self.script.clone(),
@@ -474,10 +482,19 @@ impl Connection {
                 }
                 _ => extra.push_str("Session: 12345678\r\n"),
             }
-            let reply = format!(
-                "RTSP/1.0 {status}\r\nCSeq: {reply_cseq}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
+            let capture = self.script.captured.and_then(|c| c.reply(&method));
+            let reply = match capture.filter(|_| status.starts_with("200")) {
+                Some(capture) => {
+                    let ours = extra
+                        .split("\r\n")
+                        .find_map(|l| l.strip_prefix("Transport: "));
+                    captured::replay(capture, &reply_cseq, self.port, ours)
+                }
+                None => format!(
+                    "RTSP/1.0 {status}\r\nCSeq: {reply_cseq}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+                    body.len()
+                ),
+            };
             if writer.lock().unwrap().write_all(reply.as_bytes()).is_err() {
                 break;
             }
@@ -513,184 +530,12 @@ impl Connection {
     }
 
     fn announced_ssrc(&self) -> String {
-        self.script
-            .announce_ssrc
-            .map_or_else(|| format!("{SSRC:08X}"), str::to_string)
-    }
-}
-
-struct Sender {
-    dest: Dest,
-    writer: Arc<Mutex<TcpStream>>,
-    playing: Arc<AtomicBool>,
-    last_request: Arc<Mutex<Instant>>,
-    expired: Arc<AtomicBool>,
-    session_timeout: Option<u32>,
-    close_after: Option<usize>,
-    closing: Arc<AtomicBool>,
-    stall_after: Option<usize>,
-    bye_after: Option<usize>,
-    junk_frames: bool,
-}
-
-impl Sender {
-    fn send(&self, sock: &UdpSocket, pkt: &[u8]) -> bool {
-        match self.dest {
-            Dest::Udp(addr) => sock.send_to(pkt, addr).is_ok(),
-            Dest::Tcp => {
-                let mut frame = Vec::with_capacity(pkt.len() + 24);
-                if self.junk_frames {
-                    // A stray CRLF and a frame on a channel never set up, before every packet.
-                    frame.extend_from_slice(b"\r\n$\x05\x00\x04\x00bad");
-                }
-                frame.extend_from_slice(&[b'$', 0]);
-                frame.extend_from_slice(&(pkt.len() as u16).to_be_bytes());
-                frame.extend_from_slice(pkt);
-                self.writer.lock().unwrap().write_all(&frame).is_ok()
-            }
-        }
+        format!("{:08X}", self.ssrc())
     }
 
-    /// RTCP BYE for our SSRC: to the client's RTCP port over UDP, on channel 1 over TCP.
-    fn send_bye(&self, sock: &UdpSocket) {
-        let mut bye = vec![0x81, 203, 0, 1];
-        bye.extend_from_slice(&SSRC.to_be_bytes());
-        match self.dest {
-            Dest::Udp(addr) => {
-                let _ = sock.send_to(&bye, SocketAddr::new(addr.ip(), addr.port() + 1));
-            }
-            Dest::Tcp => {
-                let mut frame = vec![b'$', 1, 0, bye.len() as u8];
-                frame.extend_from_slice(&bye);
-                let _ = self.writer.lock().unwrap().write_all(&frame);
-            }
-        }
+    fn ssrc(&self) -> u32 {
+        self.script.captured.and_then(|c| c.ssrc).unwrap_or(SSRC)
     }
-
-    fn run(self, packets: &[Vec<u8>], script: &Script, stop: &AtomicBool, shared: &Shared) {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let start = Instant::now();
-        let ts0 = u32::from_be_bytes(packets[0][4..8].try_into().unwrap());
-        let mut held: Option<Vec<u8>> = None;
-        let mut index = 0usize;
-        let mut lap = 0u32;
-        let last = packets
-            .last()
-            .map_or(0, |p| u32::from_be_bytes(p[4..8].try_into().unwrap()));
-        let lap_ts = last.wrapping_sub(ts0).wrapping_add(3000);
-        let mut keyframe = false;
-        loop {
-            for p in packets {
-                let live = self.playing.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst);
-                if !live {
-                    return;
-                }
-                if self.close_after.is_some_and(|n| index >= n) {
-                    *shared.session_ended.lock().unwrap() = Some(Instant::now());
-                    self.closing.store(true, Ordering::SeqCst);
-                    return;
-                }
-                if self.stall_after.is_some_and(|n| index >= n) {
-                    *shared.session_ended.lock().unwrap() = Some(Instant::now());
-                    return;
-                }
-                if self.bye_after.is_some_and(|n| index >= n) {
-                    *shared.session_ended.lock().unwrap() = Some(Instant::now());
-                    self.send_bye(&sock);
-                    return;
-                }
-                if let Some(t) = self.session_timeout {
-                    let idle = self.last_request.lock().unwrap().elapsed();
-                    if self.expired.load(Ordering::SeqCst) || idle > Duration::from_secs(t.into()) {
-                        if !self.expired.swap(true, Ordering::SeqCst) {
-                            shared.expiries.fetch_add(1, Ordering::SeqCst);
-                        }
-                        return;
-                    }
-                }
-                let mut pkt = p.clone();
-                // Timestamps and sequence numbers go on across laps; our own SSRC.
-                let ts = u32::from_be_bytes(pkt[4..8].try_into().unwrap())
-                    .wrapping_sub(ts0)
-                    .wrapping_add(lap.wrapping_mul(lap_ts));
-                pkt[2..4].copy_from_slice(&(index as u16).to_be_bytes());
-                pkt[4..8].copy_from_slice(&ts.to_be_bytes());
-                pkt[8..12].copy_from_slice(&SSRC.to_be_bytes());
-                let due = start + Duration::from_micros(u64::from(ts) * 100 / 9);
-                if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                    thread::sleep(wait);
-                }
-                let i = index;
-                index += 1;
-                if script.foreign_ssrc.is_some_and(|f| f(i)) {
-                    let mut stranger = pkt.clone();
-                    stranger[8..12].copy_from_slice(&0xdead_beefu32.to_be_bytes());
-                    self.send(&sock, &stranger);
-                }
-                if script.log_frames {
-                    // When the frame's last packet leaves (or would, when the script drops it); taken
-                    // before the send, as the receiver may be done before this thread runs again.
-                    keyframe |= carries_idr(&pkt[12..]);
-                    if pkt[1] & 0x80 != 0 {
-                        shared
-                            .frames
-                            .lock()
-                            .unwrap()
-                            .push((ts, Instant::now(), keyframe));
-                        keyframe = false;
-                    }
-                }
-                if script.drop.is_some_and(|f| f(i)) {
-                    shared.dropped.fetch_add(1, Ordering::SeqCst);
-                    continue;
-                }
-                if script.no_marker {
-                    pkt[1] &= 0x7f;
-                }
-                if let Some(h) = held.take() {
-                    self.send(&sock, &pkt);
-                    self.send(&sock, &h);
-                    shared.sent.fetch_add(2, Ordering::SeqCst);
-                    continue;
-                }
-                if script.swap.is_some_and(|f| f(i)) {
-                    held = Some(pkt);
-                    continue;
-                }
-                if !self.send(&sock, &pkt) {
-                    return;
-                }
-                shared.sent.fetch_add(1, Ordering::SeqCst);
-            }
-            lap += 1;
-        }
-    }
-}
-
-/// A quoted or plain parameter of an `Authorization: Digest` value.
-fn digest_param(auth: &str, name: &str) -> Option<String> {
-    auth.strip_prefix("Digest ")?.split(',').find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        (k.trim() == name).then(|| v.trim().trim_matches('"').to_string())
-    })
-}
-
-/// Whether an `Authorization` value answers our challenge (realm "cam", no qop) with the right hash:
-/// response = MD5(MD5(user:realm:password):nonce:MD5(method:uri)), RFC 2617 §3.2.2.1.
-fn digest_ok(auth: &str, method: &str, user: &str, password: &str, nonce: &str) -> bool {
-    use md5::{Digest, Md5};
-    let hex = |s: String| {
-        Md5::digest(s.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    let p = |name| digest_param(auth, name).unwrap_or_default();
-    let ha1 = hex(format!("{user}:cam:{password}"));
-    let ha2 = hex(format!("{method}:{}", p("uri")));
-    p("username") == user
-        && p("nonce") == nonce
-        && p("response") == hex(format!("{ha1}:{nonce}:{ha2}"))
 }
 
 /// A read that ran into the socket's read timeout: nothing has arrived yet.
@@ -704,25 +549,5 @@ fn no_data_yet(e: &std::io::Error) -> bool {
 fn count_receiver_report(rtcp: &[u8], shared: &Shared) {
     if rtcp.len() >= 8 && rtcp[1] == 201 {
         shared.receiver_reports.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// Whether an H.264 RTP payload (rtph264pay: single NAL, STAP-A or FU-A) carries IDR data.
-fn carries_idr(payload: &[u8]) -> bool {
-    match payload.first().map(|b| b & 0x1f) {
-        Some(5) => true,
-        Some(28) => payload.get(1).is_some_and(|h| h & 0x1f == 5),
-        Some(24) => {
-            let mut rest = &payload[1..];
-            while rest.len() > 2 {
-                let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
-                if rest.get(2).is_some_and(|h| h & 0x1f == 5) {
-                    return true;
-                }
-                rest = rest.get(2 + len..).unwrap_or_default();
-            }
-            false
-        }
-        _ => false,
     }
 }

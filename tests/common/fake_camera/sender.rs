@@ -1,0 +1,188 @@
+//! The fake camera's RTP sender: one thread per session, pacing the encoded packets by their timestamps
+//! and applying the script's loss, reordering, strangers, stalls and BYE.
+
+use super::Script;
+use super::Shared;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Where a session's packets go.
+pub enum Dest {
+    Udp(SocketAddr),
+    Tcp,
+}
+
+pub struct Sender {
+    pub dest: Dest,
+    pub writer: Arc<Mutex<TcpStream>>,
+    pub playing: Arc<AtomicBool>,
+    pub last_request: Arc<Mutex<Instant>>,
+    pub expired: Arc<AtomicBool>,
+    pub session_timeout: Option<u32>,
+    pub close_after: Option<usize>,
+    pub closing: Arc<AtomicBool>,
+    pub stall_after: Option<usize>,
+    pub bye_after: Option<usize>,
+    pub junk_frames: bool,
+    /// The SSRC its packets carry.
+    pub ssrc: u32,
+}
+
+impl Sender {
+    fn send(&self, sock: &UdpSocket, pkt: &[u8]) -> bool {
+        match self.dest {
+            Dest::Udp(addr) => sock.send_to(pkt, addr).is_ok(),
+            Dest::Tcp => {
+                let mut frame = Vec::with_capacity(pkt.len() + 24);
+                if self.junk_frames {
+                    // A stray CRLF and a frame on a channel never set up, before every packet.
+                    frame.extend_from_slice(b"\r\n$\x05\x00\x04\x00bad");
+                }
+                frame.extend_from_slice(&[b'$', 0]);
+                frame.extend_from_slice(&(pkt.len() as u16).to_be_bytes());
+                frame.extend_from_slice(pkt);
+                self.writer.lock().unwrap().write_all(&frame).is_ok()
+            }
+        }
+    }
+
+    /// RTCP BYE for our SSRC: to the client's RTCP port over UDP, on channel 1 over TCP.
+    fn send_bye(&self, sock: &UdpSocket) {
+        let mut bye = vec![0x81, 203, 0, 1];
+        bye.extend_from_slice(&self.ssrc.to_be_bytes());
+        match self.dest {
+            Dest::Udp(addr) => {
+                let _ = sock.send_to(&bye, SocketAddr::new(addr.ip(), addr.port() + 1));
+            }
+            Dest::Tcp => {
+                let mut frame = vec![b'$', 1, 0, bye.len() as u8];
+                frame.extend_from_slice(&bye);
+                let _ = self.writer.lock().unwrap().write_all(&frame);
+            }
+        }
+    }
+
+    pub fn run(self, packets: &[Vec<u8>], script: &Script, stop: &AtomicBool, shared: &Shared) {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let start = Instant::now();
+        let ts0 = u32::from_be_bytes(packets[0][4..8].try_into().unwrap());
+        let mut held: Option<Vec<u8>> = None;
+        let mut index = 0usize;
+        let mut lap = 0u32;
+        let last = packets
+            .last()
+            .map_or(0, |p| u32::from_be_bytes(p[4..8].try_into().unwrap()));
+        let lap_ts = last.wrapping_sub(ts0).wrapping_add(3000);
+        let mut keyframe = false;
+        loop {
+            for p in packets {
+                let live = self.playing.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst);
+                if !live {
+                    return;
+                }
+                if self.close_after.is_some_and(|n| index >= n) {
+                    *shared.session_ended.lock().unwrap() = Some(Instant::now());
+                    self.closing.store(true, Ordering::SeqCst);
+                    return;
+                }
+                if self.stall_after.is_some_and(|n| index >= n) {
+                    *shared.session_ended.lock().unwrap() = Some(Instant::now());
+                    return;
+                }
+                if self.bye_after.is_some_and(|n| index >= n) {
+                    *shared.session_ended.lock().unwrap() = Some(Instant::now());
+                    self.send_bye(&sock);
+                    return;
+                }
+                if let Some(t) = self.session_timeout {
+                    let idle = self.last_request.lock().unwrap().elapsed();
+                    if self.expired.load(Ordering::SeqCst) || idle > Duration::from_secs(t.into()) {
+                        if !self.expired.swap(true, Ordering::SeqCst) {
+                            shared.expiries.fetch_add(1, Ordering::SeqCst);
+                        }
+                        return;
+                    }
+                }
+                let mut pkt = p.clone();
+                // Timestamps and sequence numbers go on across laps; our own SSRC.
+                let ts = u32::from_be_bytes(pkt[4..8].try_into().unwrap())
+                    .wrapping_sub(ts0)
+                    .wrapping_add(lap.wrapping_mul(lap_ts));
+                pkt[2..4].copy_from_slice(&(index as u16).to_be_bytes());
+                pkt[4..8].copy_from_slice(&ts.to_be_bytes());
+                pkt[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
+                let due = start + Duration::from_micros(u64::from(ts) * 100 / 9);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    thread::sleep(wait);
+                }
+                let i = index;
+                index += 1;
+                if script.foreign_ssrc.is_some_and(|f| f(i)) {
+                    let mut stranger = pkt.clone();
+                    stranger[8..12].copy_from_slice(&0xdead_beefu32.to_be_bytes());
+                    self.send(&sock, &stranger);
+                    shared.strangers.fetch_add(1, Ordering::SeqCst);
+                }
+                if script.log_frames {
+                    // When the frame's last packet leaves (or would, when the script drops it); taken
+                    // before the send, as the receiver may be done before this thread runs again.
+                    keyframe |= carries_idr(&pkt[12..]);
+                    if pkt[1] & 0x80 != 0 {
+                        shared
+                            .frames
+                            .lock()
+                            .unwrap()
+                            .push((ts, Instant::now(), keyframe));
+                        keyframe = false;
+                    }
+                }
+                if script.drop.is_some_and(|f| f(i)) {
+                    shared.dropped.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+                if script.no_marker {
+                    pkt[1] &= 0x7f;
+                }
+                if let Some(h) = held.take() {
+                    self.send(&sock, &pkt);
+                    self.send(&sock, &h);
+                    shared.sent.fetch_add(2, Ordering::SeqCst);
+                    continue;
+                }
+                if script.swap.is_some_and(|f| f(i)) {
+                    held = Some(pkt);
+                    continue;
+                }
+                if !self.send(&sock, &pkt) {
+                    return;
+                }
+                shared.sent.fetch_add(1, Ordering::SeqCst);
+            }
+            lap += 1;
+        }
+    }
+}
+
+/// Whether an H.264 RTP payload (rtph264pay: single NAL, STAP-A or FU-A) carries IDR data.
+fn carries_idr(payload: &[u8]) -> bool {
+    match payload.first().map(|b| b & 0x1f) {
+        Some(5) => true,
+        Some(28) => payload.get(1).is_some_and(|h| h & 0x1f == 5),
+        Some(24) => {
+            let mut rest = &payload[1..];
+            while rest.len() > 2 {
+                let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+                if rest.get(2).is_some_and(|h| h & 0x1f == 5) {
+                    return true;
+                }
+                rest = rest.get(2 + len..).unwrap_or_default();
+            }
+            false
+        }
+        _ => false,
+    }
+}
