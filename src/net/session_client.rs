@@ -3,29 +3,30 @@
 //! RTSP connection — goes to the inbound stream. Returns as soon as an access unit is complete.
 
 use super::batch::BATCH;
-use super::epoll::{wait_one, Poller, Waited, Waker};
+pub use super::client_error::ClientError;
+use super::connect::connect;
+use super::epoll::{Poller, Waker};
+use super::rtsp_connection::RtspConnection;
 use super::steering::{RtpReader, WakePolicy};
 use super::udp::UdpPorts;
 use crate::h264::access_unit::AccessUnit;
 use crate::h264::params;
 use crate::rtp::inbound::{Inbound, InboundStats};
 use crate::rtp::rtcp::REPORT_LEN;
-use crate::rtsp::message::{
-    parse_message, Message, ParseError, Request, MAX_BODY_BYTES, MAX_HEADER_BYTES,
-};
-use crate::rtsp::session::{Output, Session, SessionConfig, SessionError};
+use crate::rtsp::message::{Message, Request};
+use crate::rtsp::session::{Output, Session, SessionConfig};
 use crate::rtsp::url::{Credentials, RtspUrl};
-use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long TEARDOWN may take when the client stops: a camera that never answers must not hold up a
+/// state change.
+const TEARDOWN_WAIT: Duration = Duration::from_millis(200);
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 /// Datagrams read per wake-up before the other sockets get a look.
 const UDP_BATCH: usize = 4 * BATCH;
-const TCP_READ: usize = 64 * 1024;
 const TOKEN_WAKE: u8 = 0;
 const TOKEN_RTSP: u8 = 1;
 const TOKEN_RTP: u8 = 2;
@@ -51,96 +52,15 @@ pub struct ClientConfig {
     pub log: crate::log::Log,
 }
 
-#[derive(Debug)]
-pub enum ClientError {
-    /// `unlock` was called.
-    Flushing,
-    Connect {
-        host: String,
-        port: u16,
-        error: io::Error,
-    },
-    Io(String, io::Error),
-    Session(SessionError),
-    Parse(ParseError),
-    Closed,
-    /// UDP was set up but not one packet arrived.
-    UdpSilent(Duration),
-    /// No RTP for `after`; `flowed`: packets had arrived before on this session.
-    NoData {
-        after: Duration,
-        tcp: bool,
-        flowed: bool,
-    },
-    /// The camera said goodbye (RTCP BYE for the stream's SSRC).
-    Bye,
-}
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::Flushing => write!(f, "flushing"),
-            ClientError::Connect { host, port, error } => write!(
-                f,
-                "cannot connect to the camera at {host}:{port}: {error} (is the address right and the RTSP port open?)"
-            ),
-            ClientError::Io(what, e) => write!(f, "{what}: {e}"),
-            ClientError::Session(e) => write!(f, "{e}"),
-            ClientError::Parse(e) => write!(f, "bad reply from the camera: {e}"),
-            ClientError::Closed => write!(f, "the camera closed the RTSP connection"),
-            ClientError::UdpSilent(t) => write!(
-                f,
-                "no RTP packet arrived over UDP within {} ms of PLAY; a firewall or NAT may be blocking UDP",
-                t.as_millis()
-            ),
-            ClientError::NoData {
-                after,
-                flowed: true,
-                ..
-            } => write!(
-                f,
-                "the camera stopped sending RTP {} s ago (frozen, rebooting, unreachable, or it dropped the session)",
-                after.as_secs()
-            ),
-            ClientError::NoData {
-                after, tcp: false, ..
-            } => write!(
-                f,
-                "no RTP packets arrived over UDP for {} s; a firewall or NAT between the camera and this \
-                 host may be blocking UDP: open the UDP ports (see port-range) or set protocols=tcp",
-                after.as_secs()
-            ),
-            ClientError::NoData {
-                after, tcp: true, ..
-            } => write!(
-                f,
-                "the camera sent no RTP packets for {} s after PLAY",
-                after.as_secs()
-            ),
-            ClientError::Bye => write!(f, "the camera ended the stream (RTCP BYE)"),
-        }
-    }
-}
-
-impl std::error::Error for ClientError {}
-
-impl From<SessionError> for ClientError {
-    fn from(e: SessionError) -> Self {
-        ClientError::Session(e)
-    }
-}
-
 pub struct SessionClient {
     cfg: ClientConfig,
     /// Keeps the wake-up descriptor registered in `poller` open.
     _waker: Waker,
     poller: Poller,
-    conn: TcpStream,
+    conn: RtspConnection,
     server_ip: IpAddr,
     udp: Option<UdpPorts>,
     session: Session,
-    rtsp_buf: Vec<u8>,
-    rtsp_len: usize,
     rtp_reader: Option<RtpReader>,
     /// Whether the poller watches the bulk RTP socket (marker steering), i.e. every packet wakes the
     /// loop: while order or timing matters, not while the stream is steady.
@@ -165,35 +85,13 @@ impl SessionClient {
     /// `CONNECT_TIMEOUT` per address otherwise.
     pub fn connect(cfg: ClientConfig, waker: Waker) -> Result<Self, ClientError> {
         let (host, port) = (cfg.url.host.clone(), cfg.url.port);
-        let connect_err = |error| ClientError::Connect {
-            host: host.clone(),
-            port,
-            error,
-        };
-        let addrs: Vec<SocketAddr> = (host.as_str(), port)
-            .to_socket_addrs()
-            .map_err(connect_err)?
-            .collect();
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "host name has no address");
-        let mut conn = None;
-        for addr in addrs {
-            match connect_interruptibly(addr, &waker) {
-                Ok(c) => {
-                    conn = Some(c);
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    return Err(ClientError::Flushing)
-                }
-                Err(e) => last = e,
-            }
-        }
-        let conn = conn.ok_or_else(|| connect_err(last))?;
+        let stream = connect(&host, port, &waker).map_err(|error| match error.kind() {
+            io::ErrorKind::Interrupted => ClientError::Flushing,
+            _ => ClientError::Connect { host, port, error },
+        })?;
         let setup_err = |e| ClientError::Io("socket setup".into(), e);
-        conn.set_nodelay(true).map_err(setup_err)?;
-        conn.set_write_timeout(Some(CONNECT_TIMEOUT))
-            .map_err(setup_err)?;
-        let server_ip = conn.peer_addr().map_err(setup_err)?.ip();
+        let conn = RtspConnection::new(stream).map_err(setup_err)?;
+        let server_ip = conn.peer_ip().map_err(setup_err)?;
         let udp = if cfg.udp {
             Some(
                 UdpPorts::bind(server_ip, cfg.port_range, &cfg.log)
@@ -214,9 +112,7 @@ impl SessionClient {
         let rtp_reader = udp.is_some().then(RtpReader::new);
         let poller = Poller::new().map_err(setup_err)?;
         poller.add(waker.fd(), TOKEN_WAKE).map_err(setup_err)?;
-        poller
-            .add(conn.as_raw_fd(), TOKEN_RTSP)
-            .map_err(setup_err)?;
+        poller.add(conn.fd(), TOKEN_RTSP).map_err(setup_err)?;
         if let Some(u) = &udp {
             poller
                 .add(u.rtp.as_raw_fd(), TOKEN_RTP)
@@ -246,8 +142,6 @@ impl SessionClient {
             server_ip,
             udp,
             session,
-            rtsp_buf: vec![0; TCP_READ * 2],
-            rtsp_len: 0,
             bulk_watched,
             wake_policy: WakePolicy::default(),
             rtp_backlog: false,
@@ -421,71 +315,31 @@ impl SessionClient {
         let Some(req) = self.session.teardown(now) else {
             return;
         };
+        self.conn.limit_writes(TEARDOWN_WAIT);
         if self.send(&req).is_err() {
             return;
         }
-        let deadline = now + Duration::from_millis(500);
-        let mut buf = [0u8; 4096];
-        while Instant::now() < deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if !matches!(
-                wait_one(Some(self.conn.as_raw_fd()), false, None, Some(left)),
-                Ok(Waited::Ready)
-            ) {
-                break;
-            }
-            match self.conn.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                // Interleaved data may come first; any reply ends the wait.
-                Ok(n) => {
-                    if buf[..n].windows(5).any(|w| w == b"RTSP/") {
-                        break;
-                    }
-                }
-            }
-        }
+        self.conn.await_reply(TEARDOWN_WAIT);
     }
 
     fn send(&mut self, req: &Request) -> Result<(), ClientError> {
         crate::log!(self.cfg.log, Debug, "sending {}", req.redacted());
         self.conn
-            .write_all(&req.to_bytes())
+            .write(&req.to_bytes())
             .map_err(|e| ClientError::Io(format!("sending {} to the camera", req.method), e))
     }
 
     fn read_rtsp(&mut self) -> Result<(), ClientError> {
-        // The buffer keeps its zeroed length; `rtsp_len` bytes of it hold data. Growing only when a message
-        // needs more room avoids clearing 64 KiB before every read.
-        if self.rtsp_buf.len() - self.rtsp_len < TCP_READ {
-            let want = self.rtsp_len + TCP_READ;
-            if want > MAX_HEADER_BYTES + MAX_BODY_BYTES + TCP_READ {
-                return Err(ClientError::Parse(ParseError::HeaderTooLarge));
-            }
-            self.rtsp_buf.resize(want, 0);
-        }
-        match self.conn.read(&mut self.rtsp_buf[self.rtsp_len..]) {
-            Ok(0) => return Err(ClientError::Closed),
-            Ok(n) => self.rtsp_len += n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                return Ok(())
-            }
-            Err(e) => return Err(ClientError::Io("reading from the camera".into(), e)),
+        if !self.conn.fill()? {
+            return Ok(());
         }
         let now = Instant::now();
-        let mut used = 0;
         let result = loop {
-            let (msg, len) = match parse_message(&self.rtsp_buf[used..self.rtsp_len]) {
+            let (msg, at) = match self.conn.next_message() {
                 Ok(Some(m)) => m,
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(ClientError::Parse(e)),
             };
-            let at = used;
-            used += len;
             match msg {
                 Message::Response(resp) => {
                     crate::log!(
@@ -516,21 +370,20 @@ impl SessionClient {
                         "RTSP/1.0 501 Not Implemented\r\nCSeq: {}\r\n\r\n",
                         cseq.unwrap_or(0)
                     );
-                    if let Err(e) = self.conn.write_all(reply.as_bytes()) {
+                    if let Err(e) = self.conn.write(reply.as_bytes()) {
                         break Err(ClientError::Io("replying to the camera".into(), e));
                     }
                 }
                 Message::Data { channel, payload } => {
                     // Only channels we set up, and only once PLAY was answered (Reolink and
                     // v4l2rtspserver send data before the reply).
-                    let payload = at + payload.start..at + payload.end;
+                    let payload = self.conn.bytes(at + payload.start..at + payload.end);
                     match self.channels.filter(|_| self.playing_since.is_some()) {
                         Some((rtp, _)) if channel == rtp => {
-                            self.inbound.on_packet(&self.rtsp_buf[payload], now);
+                            self.inbound.on_packet(payload, now);
                         }
                         Some((_, rtcp))
-                            if channel == rtcp
-                                && self.inbound.on_rtcp(&self.rtsp_buf[payload.clone()], now) =>
+                            if channel == rtcp && self.inbound.on_rtcp(payload, now) =>
                         {
                             break Err(ClientError::Bye);
                         }
@@ -539,8 +392,7 @@ impl SessionClient {
                 }
             }
         };
-        self.rtsp_buf.copy_within(used..self.rtsp_len, 0);
-        self.rtsp_len -= used;
+        self.conn.compact();
         result
     }
 
@@ -670,7 +522,7 @@ impl SessionClient {
         let result = match (self.channels, &self.udp, self.server_rtcp) {
             (Some((_, ch)), _, _) => {
                 head.copy_from_slice(&[b'$', ch, 0, n as u8]);
-                self.conn.write_all(&rr[..4 + n])
+                self.conn.write(&rr[..4 + n])
             }
             (None, Some(udp), Some(dest)) => udp.rtcp.send_to(&rr[4..4 + n], dest).map(|_| ()),
             _ => Ok(()),
@@ -678,78 +530,5 @@ impl SessionClient {
         if let Err(e) = result {
             crate::log!(self.cfg.log, Debug, "RTCP receiver report not sent: {}", e);
         }
-    }
-}
-
-/// TCP connect that gives up after `CONNECT_TIMEOUT` and returns at once (`Interrupted`) when the waker
-/// fires, so that stopping a pipeline never waits for an unreachable camera's SYN timeout.
-fn connect_interruptibly(addr: SocketAddr, waker: &Waker) -> io::Result<TcpStream> {
-    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    sock.set_nonblocking(true)?;
-    match sock.connect(&SockAddr::from(addr)) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-            match wait_one(
-                Some(sock.as_raw_fd()),
-                true,
-                Some(waker),
-                Some(CONNECT_TIMEOUT),
-            )? {
-                Waited::Woken => return Err(io::ErrorKind::Interrupted.into()),
-                Waited::TimedOut => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "connection timed out",
-                    ))
-                }
-                Waited::Ready => {}
-            }
-            if let Some(e) = sock.take_error()? {
-                return Err(e);
-            }
-        }
-        Err(e) => return Err(e),
-    }
-    sock.set_nonblocking(false)?;
-    Ok(sock.into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn connect_is_interrupted_by_the_waker() {
-        use socket2::{Domain, Socket, Type};
-        // A loopback listener whose backlog is full drops further SYNs: a connect that hangs.
-        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-        listener
-            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
-            .unwrap();
-        listener.listen(0).unwrap();
-        let addr = listener.local_addr().unwrap().as_socket().unwrap();
-        let fillers: Vec<_> = (0..4)
-            .filter_map(|_| {
-                let s = Socket::new(Domain::IPV4, Type::STREAM, None).ok()?;
-                s.set_nonblocking(true).ok()?;
-                let _ = s.connect(&addr.into());
-                Some(s)
-            })
-            .collect();
-        std::thread::sleep(Duration::from_millis(100));
-        let waker = Waker::new().unwrap();
-        let w = waker.clone();
-        let t = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(300));
-            w.wake();
-        });
-        let start = Instant::now();
-        let r = connect_interruptibly(addr, &waker);
-        t.join().unwrap();
-        drop(fillers);
-        let e = r.expect_err("the connect should hang until woken");
-        assert_eq!(e.kind(), io::ErrorKind::Interrupted, "{e}");
-        assert!(start.elapsed() < Duration::from_secs(2));
     }
 }

@@ -182,109 +182,151 @@ impl std::error::Error for ParseError {}
 
 /// Parses the first message in `buf`. `Ok(None)` means more bytes are needed; on success returns the message
 /// and how many bytes it used. Stray CR/LF before a message (some cameras send them between frames) are
-/// consumed as part of it.
+/// consumed as part of it. Stateless: a connection reads with a `MessageReader`, which does not look at
+/// the same bytes twice.
 pub fn parse_message(buf: &[u8]) -> Result<Option<(Message, usize)>, ParseError> {
-    let skip = buf
-        .iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count();
-    let rest = &buf[skip..];
-    let Some(&first) = rest.first() else {
-        return Ok(None);
-    };
-    if first == b'$' {
-        if rest.len() < 4 {
-            return Ok(None);
-        }
-        let channel = rest[1];
-        let len = u16::from_be_bytes([rest[2], rest[3]]) as usize;
-        if rest.len() < 4 + len {
-            return Ok(None);
-        }
-        let start = skip + 4;
-        return Ok(Some((
-            Message::Data {
-                channel,
-                payload: start..start + len,
-            },
-            start + len,
-        )));
-    }
+    MessageReader::default().next(buf)
+}
 
-    let Some(head_len) = find_header_end(rest) else {
-        if rest.len() > MAX_HEADER_BYTES {
+/// Incremental RTSP reader. Between two messages it remembers how far it has looked (CR/LF skipped,
+/// header bytes searched for the blank line, the size of a message whose body is still arriving), so a
+/// server dripping a large header or body a byte at a time costs linear, not quadratic, work.
+#[derive(Debug, Default, Clone)]
+pub struct MessageReader {
+    /// Leading CR/LF bytes already skipped.
+    skip: usize,
+    /// Where the search for the end of the header block resumes (after the CR/LF).
+    resume: usize,
+    /// The whole message's length once its header block is known.
+    framed: Option<usize>,
+}
+
+impl MessageReader {
+    /// The first message of `buf`, which must start where the previous call's message ended (or, after
+    /// `Ok(None)`, hold the same bytes as before and maybe more).
+    pub fn next(&mut self, buf: &[u8]) -> Result<Option<(Message, usize)>, ParseError> {
+        if self.framed.is_some_and(|total| buf.len() < total) {
+            return Ok(None);
+        }
+        while self.skip < buf.len() && matches!(buf[self.skip], b'\r' | b'\n') {
+            self.skip += 1;
+        }
+        if self.skip > MAX_HEADER_BYTES {
             return Err(ParseError::HeaderTooLarge);
         }
-        return Ok(None);
-    };
-    if head_len > MAX_HEADER_BYTES {
-        return Err(ParseError::HeaderTooLarge);
-    }
-    let head = String::from_utf8_lossy(&rest[..head_len]);
-    let mut lines = head.split('\n').map(|l| l.trim_end_matches('\r'));
-    let start_line = lines.next().unwrap_or_default().trim();
-    let mut headers = Headers::default();
-    for line in lines {
-        if line.trim().is_empty() {
-            continue;
+        let parsed = self.parse(buf);
+        if !matches!(parsed, Ok(None)) {
+            *self = MessageReader::default();
         }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(ParseError::BadHeader(truncate(line)));
-        };
-        headers.insert(name.trim(), value.trim());
+        parsed
     }
-    let body_len = match headers.get("Content-Length") {
-        None => 0,
-        Some(v) => v
-            .trim()
-            .parse::<usize>()
-            .map_err(|_| ParseError::BadContentLength(truncate(v)))?,
-    };
-    if body_len > MAX_BODY_BYTES {
-        return Err(ParseError::BodyTooLarge(body_len));
-    }
-    if rest.len() < head_len + body_len {
-        return Ok(None);
-    }
-    let used = skip + head_len + body_len;
 
-    if let Some(status_part) = start_line.strip_prefix("RTSP/") {
-        // "RTSP/1.0 200 OK"; the reason phrase may be missing.
-        let mut parts = status_part.splitn(3, ' ');
-        let _version = parts.next();
-        let status = parts
-            .next()
-            .and_then(|s| s.trim().parse::<u16>().ok())
-            .ok_or_else(|| ParseError::BadStartLine(truncate(start_line)))?;
-        let reason = parts.next().unwrap_or_default().trim().to_string();
-        let body = rest[head_len..head_len + body_len].to_vec();
-        return Ok(Some((
-            Message::Response(Response {
-                status,
-                reason,
-                headers,
-                body,
-            }),
-            used,
-        )));
-    }
-    let mut parts = start_line.split_whitespace();
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(method), Some(_uri), Some(v)) if v.starts_with("RTSP/") => Ok(Some((
-            Message::Request {
-                method: method.to_string(),
-                cseq: headers.get("CSeq").and_then(|v| v.trim().parse().ok()),
-            },
-            used,
-        ))),
-        _ => Err(ParseError::BadStartLine(truncate(start_line))),
+    fn parse(&mut self, buf: &[u8]) -> Result<Option<(Message, usize)>, ParseError> {
+        let skip = self.skip;
+        let rest = &buf[skip..];
+        let Some(&first) = rest.first() else {
+            return Ok(None);
+        };
+        if first == b'$' {
+            if rest.len() < 4 {
+                return Ok(None);
+            }
+            let channel = rest[1];
+            let len = u16::from_be_bytes([rest[2], rest[3]]) as usize;
+            if rest.len() < 4 + len {
+                return Ok(None);
+            }
+            let start = skip + 4;
+            return Ok(Some((
+                Message::Data {
+                    channel,
+                    payload: start..start + len,
+                },
+                start + len,
+            )));
+        }
+
+        let Some(head_len) = find_header_end(rest, self.resume) else {
+            // Two bytes back: the blank line may straddle two reads.
+            self.resume = rest.len().saturating_sub(2);
+            if rest.len() > MAX_HEADER_BYTES {
+                return Err(ParseError::HeaderTooLarge);
+            }
+            return Ok(None);
+        };
+        // Where this header end was found, for the call that completes the body.
+        self.resume = head_len.saturating_sub(3);
+        if head_len > MAX_HEADER_BYTES {
+            return Err(ParseError::HeaderTooLarge);
+        }
+        let head = String::from_utf8_lossy(&rest[..head_len]);
+        let mut lines = head.split('\n').map(|l| l.trim_end_matches('\r'));
+        let start_line = lines.next().unwrap_or_default().trim();
+        let mut headers = Headers::default();
+        for line in lines {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let Some((name, value)) = line.split_once(':') else {
+                return Err(ParseError::BadHeader(truncate(line)));
+            };
+            headers.insert(name.trim(), value.trim());
+        }
+        let body_len = match headers.get("Content-Length") {
+            None => 0,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| ParseError::BadContentLength(truncate(v)))?,
+        };
+        if body_len > MAX_BODY_BYTES {
+            return Err(ParseError::BodyTooLarge(body_len));
+        }
+        if rest.len() < head_len + body_len {
+            self.framed = Some(skip + head_len + body_len);
+            return Ok(None);
+        }
+        let used = skip + head_len + body_len;
+
+        if let Some(status_part) = start_line.strip_prefix("RTSP/") {
+            // "RTSP/1.0 200 OK"; the reason phrase may be missing.
+            let mut parts = status_part.splitn(3, ' ');
+            let _version = parts.next();
+            let status = parts
+                .next()
+                .and_then(|s| s.trim().parse::<u16>().ok())
+                .ok_or_else(|| ParseError::BadStartLine(truncate(start_line)))?;
+            let reason = parts.next().unwrap_or_default().trim().to_string();
+            let body = rest[head_len..head_len + body_len].to_vec();
+            return Ok(Some((
+                Message::Response(Response {
+                    status,
+                    reason,
+                    headers,
+                    body,
+                }),
+                used,
+            )));
+        }
+        let mut parts = start_line.split_whitespace();
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(method), Some(_uri), Some(v)) if v.starts_with("RTSP/") => Ok(Some((
+                Message::Request {
+                    method: method.to_string(),
+                    cseq: headers.get("CSeq").and_then(|v| v.trim().parse().ok()),
+                },
+                used,
+            ))),
+            _ => Err(ParseError::BadStartLine(truncate(start_line))),
+        }
     }
 }
 
-/// Length of the header block including the blank line, accepting CRLF or bare LF line ends.
-fn find_header_end(buf: &[u8]) -> Option<usize> {
+/// Length of the header block including the blank line, accepting CRLF or bare LF line ends; the search
+/// starts at `from`.
+fn find_header_end(buf: &[u8], from: usize) -> Option<usize> {
     let limit = buf.len().min(MAX_HEADER_BYTES + 4);
-    let mut i = 0;
+    let mut i = from;
     while i < limit {
         if buf[i] == b'\n' {
             if buf.get(i + 1) == Some(&b'\n') {
@@ -339,6 +381,51 @@ mod tests {
         assert_eq!(r.reason, "OK");
         assert_eq!(r.cseq(), Some(2));
         assert_eq!(r.body, b"hello");
+    }
+
+    /// Feeds `msg` one byte at a time to one reader, as a dripping server would; returns the message and
+    /// the bytes it used.
+    fn drip(msg: &[u8]) -> (Message, usize) {
+        let mut reader = MessageReader::default();
+        for end in 1..msg.len() {
+            assert_eq!(reader.next(&msg[..end]).unwrap(), None, "at {end}");
+        }
+        reader.next(msg).unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_dripped_message_reads_like_a_whole_one() {
+        for ending in ["\r\n\r\n", "\n\n", "\n\r\n"] {
+            let body = "v=0\r\n".repeat(3000);
+            let msg = format!(
+                "\r\n\r\nRTSP/1.0 200 OK{e}CSeq: 2{e}Content-Length: {}{ending}{body}",
+                body.len(),
+                e = &ending[..ending.len() / 2],
+            );
+            let whole = parse_message(msg.as_bytes()).unwrap().unwrap();
+            assert_eq!(drip(msg.as_bytes()), whole, "{ending:?}");
+            assert_eq!(whole.1, msg.len());
+        }
+        let frame = b"\r\n$\x00\x00\x03abc";
+        assert_eq!(drip(frame), parse_message(frame).unwrap().unwrap());
+    }
+
+    #[test]
+    fn the_reader_starts_afresh_after_each_message() {
+        let two = b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\nRTSP/1.0 200 OK\r\nCSeq: 2\r\nContent-Length: 1\r\n\r\nx";
+        let mut reader = MessageReader::default();
+        let (m, n) = reader.next(&two[..40]).unwrap().unwrap();
+        assert!(matches!(m, Message::Response(r) if r.cseq() == Some(1)));
+        assert_eq!(reader.next(&two[n..40]).unwrap(), None);
+        let (m, _) = reader.next(&two[n..]).unwrap().unwrap();
+        assert!(matches!(m, Message::Response(r) if r.cseq() == Some(2) && r.body == b"x"));
+    }
+
+    #[test]
+    fn a_flood_of_crlf_is_bounded() {
+        let mut reader = MessageReader::default();
+        let flood = vec![b'\n'; MAX_HEADER_BYTES + 1];
+        assert_eq!(reader.next(&flood), Err(ParseError::HeaderTooLarge));
     }
 
     #[test]
