@@ -14,6 +14,7 @@ use gst_base::prelude::*;
 use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
 use once_cell::sync::Lazy;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
@@ -22,6 +23,8 @@ pub struct RustRtspSrc {
     supervisor: Mutex<Option<Supervisor>>,
     waker: Mutex<Option<Waker>>,
     stats: Arc<Mutex<Stats>>,
+    /// PLAYING → PAUSED happened and PLAYING has not come back.
+    paused: AtomicBool,
 }
 
 #[glib::object_subclass]
@@ -277,7 +280,44 @@ impl ObjectImpl for RustRtspSrc {
 
 impl GstObjectImpl for RustRtspSrc {}
 
+impl RustRtspSrc {
+    /// Ends the session once the streaming thread has let go of it (at most a frame later), if the
+    /// pipeline is still paused by then.
+    fn suspend_when_idle(&self) {
+        let obj = self.obj().clone();
+        let spawned = std::thread::Builder::new()
+            .name("rustrtspsrc-pause".into())
+            .spawn(move || {
+                let imp = obj.imp();
+                let mut guard = imp.supervisor.lock().unwrap();
+                if imp.paused.load(Ordering::SeqCst) {
+                    if let Some(s) = guard.as_mut() {
+                        s.suspend();
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            gst::warning!(CAT, imp = self, "session kept open while paused: {}", e);
+        }
+    }
+}
+
 impl ElementImpl for RustRtspSrc {
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        match transition {
+            gst::StateChange::PlayingToPaused => {
+                self.paused.store(true, Ordering::SeqCst);
+                self.suspend_when_idle();
+            }
+            gst::StateChange::PausedToPlaying => self.paused.store(false, Ordering::SeqCst),
+            _ => {}
+        }
+        self.parent_change_state(transition)
+    }
+
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
             gst::subclass::ElementMetadata::new(

@@ -149,9 +149,7 @@ impl Supervisor {
                 Err(ClientError::Flushing) => return Err(SupervisorError::Flushing),
                 Err(e @ ClientError::UdpSilent(_)) => {
                     notify(Notice::Warning(format!("{e}; switching to RTP over TCP")));
-                    if let Some(mut r) = self.client.take() {
-                        r.teardown();
-                    }
+                    self.drop_client(true);
                     self.cfg.udp = false;
                 }
                 Err(e) => self.recover(e, &notify)?,
@@ -220,17 +218,44 @@ impl Supervisor {
         Produced { buffer, caps }
     }
 
-    /// After a failure: give up (configuration errors, or too many attempts) or wait and reconnect.
-    fn recover(&mut self, e: ClientError, notify: &impl Fn(Notice)) -> Result<(), SupervisorError> {
+    /// Closes the client (TEARDOWN first unless the connection is known gone) and keeps its counters.
+    fn drop_client(&mut self, teardown: bool) {
         if let Some(mut r) = self.client.take() {
-            // Cameras that allow one or two sessions refuse a reconnect while the old one lingers.
-            if !matches!(e, ClientError::Closed | ClientError::Io(..)) {
+            if teardown {
                 r.teardown();
             }
             let mut st = self.stats.lock().unwrap();
             st.earlier.add(&r.stats());
             st.inbound = InboundStats::default();
         }
+    }
+
+    /// A new session follows the next buffer: DISCONT, a new timeline, caps from its SPS.
+    fn expect_new_session(&mut self) {
+        self.discont = true;
+        self.timeline.restart();
+        self.timeline_epoch = 0;
+        self.sps_generation = None;
+    }
+
+    /// The pipeline paused: end the session now rather than let it expire or queue stale packets; the
+    /// next buffer asked for starts a new one (a keyframe, DISCONT, time still moving forward).
+    pub fn suspend(&mut self) {
+        if self.client.is_some() {
+            crate::log!(
+                self.cfg.log,
+                Info,
+                "paused: closing the session until PLAYING"
+            );
+            self.drop_client(true);
+            self.expect_new_session();
+        }
+    }
+
+    /// After a failure: give up (configuration errors, or too many attempts) or wait and reconnect.
+    fn recover(&mut self, e: ClientError, notify: &impl Fn(Notice)) -> Result<(), SupervisorError> {
+        // Cameras that allow one or two sessions refuse a reconnect while the old one lingers.
+        self.drop_client(!matches!(e, ClientError::Closed | ClientError::Io(..)));
         // Before media flowed, any failure is a setting to fix (wrong path, password, port). After,
         // "retry forever" means forever: a rebooting camera answers 404, 401, 503 or an SDP without the
         // track for a while.
@@ -260,10 +285,7 @@ impl Supervisor {
             delay,
         });
         self.stats.lock().unwrap().reconnects += 1;
-        self.discont = true;
-        self.timeline.restart();
-        self.timeline_epoch = 0;
-        self.sps_generation = None;
+        self.expect_new_session();
         if matches!(
             wait_one(None, false, Some(&self.waker), Some(delay)),
             Ok(Waited::Woken)
@@ -275,9 +297,7 @@ impl Supervisor {
 
     /// Sends TEARDOWN and closes the connection.
     pub fn shutdown(&mut self) {
-        if let Some(mut r) = self.client.take() {
-            r.teardown();
-        }
+        self.drop_client(true);
     }
 }
 

@@ -31,6 +31,19 @@ pub fn connect(host: &str, port: u16, waker: &Waker) -> io::Result<TcpStream> {
 /// streaming thread waits for its answer or the waker, whichever comes first; a lookup still running
 /// then ends on its own.
 fn resolve(host: &str, port: u16, waker: &Waker) -> io::Result<Vec<SocketAddr>> {
+    resolve_with(host, port, waker, |name, port| {
+        (name, port).to_socket_addrs().map(|a| a.collect())
+    })
+}
+
+type Lookup = fn(&str, u16) -> io::Result<Vec<SocketAddr>>;
+
+fn resolve_with(
+    host: &str,
+    port: u16,
+    waker: &Waker,
+    lookup: Lookup,
+) -> io::Result<Vec<SocketAddr>> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
@@ -40,8 +53,7 @@ fn resolve(host: &str, port: u16, waker: &Waker) -> io::Result<Vec<SocketAddr>> 
     std::thread::Builder::new()
         .name("rustrtspsrc-dns".into())
         .spawn(move || {
-            let found = (name.as_str(), port).to_socket_addrs().map(|a| a.collect());
-            *slot.lock().unwrap() = Some(found);
+            *slot.lock().unwrap() = Some(lookup(&name, port));
             let _ = done.write_all(&[1]);
         })?;
     match wait_one(
@@ -119,11 +131,29 @@ mod tests {
             resolve("127.0.0.1", 8554, &waker).unwrap(),
             vec![SocketAddr::from(([127, 0, 0, 1], 8554))]
         );
-        waker.wake();
+    }
+
+    #[test]
+    fn a_hanging_lookup_gives_way_to_the_waker() {
+        // A name server that never answers: getaddrinfo blocks for its whole timeout.
+        let hang: Lookup = |_, _| {
+            std::thread::sleep(Duration::from_secs(3));
+            Err(io::ErrorKind::TimedOut.into())
+        };
+        let waker = Waker::new().unwrap();
+        let w = waker.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            w.wake();
+        });
         let start = Instant::now();
-        let e = resolve("camera.invalid", 554, &waker).unwrap_err();
+        let e = resolve_with("camera.example", 554, &waker, hang).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::Interrupted);
-        assert!(start.elapsed() < Duration::from_millis(100));
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]

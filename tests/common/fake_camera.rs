@@ -55,6 +55,8 @@ pub struct Script {
     pub after_reconnect: Option<&'static [Vec<u8>]>,
     /// Never set the RTP marker bit: access units end only when the next one's timestamp comes.
     pub no_marker: bool,
+    /// Never answer TEARDOWN (and keep streaming).
+    pub ignore_teardown: bool,
     /// Real replies served instead of the fake camera's own (tests/fixtures/retina).
     pub captured: Option<Captured>,
     /// How many connections in a row `close_after` cuts (0 counts as 1).
@@ -469,6 +471,7 @@ impl Connection {
                         thread::spawn(move || sender.run(packets, &script, &stop, &shared));
                     }
                 }
+                "TEARDOWN" if self.script.ignore_teardown => continue,
                 "TEARDOWN" => {
                     playing.store(false, Ordering::SeqCst);
                     extra.push_str("Session: 12345678\r\n");

@@ -42,6 +42,8 @@ pub struct Recording {
     pub element_messages: Vec<(Duration, gst::Structure)>,
     /// The element's `stats` at the end.
     pub stats: Option<gst::Structure>,
+    /// How long the final `set_state(Null)` took.
+    pub stop_took: Duration,
 }
 
 impl Recording {
@@ -69,13 +71,32 @@ pub fn record_clean(
     rec
 }
 
+/// Something to do to the pipeline once its time has come.
+pub type Action = (Duration, Box<dyn FnOnce(&gst::Pipeline)>);
+
 /// Like `record`, running `action` once `at` has passed.
 pub fn record_with(
     location: &str,
     duration: Duration,
     props: &[(&str, &dyn ToValue)],
-    mut action: Option<(Duration, Box<dyn FnOnce()>)>,
+    action: Option<(Duration, Box<dyn FnOnce()>)>,
 ) -> Recording {
+    let actions = action
+        .into_iter()
+        .map(|(at, f)| -> Action { (at, Box::new(move |_: &gst::Pipeline| f())) })
+        .collect();
+    record_with_actions(location, duration, props, actions)
+}
+
+/// Like `record`, running each action (in time order) once its time has passed.
+pub fn record_with_actions(
+    location: &str,
+    duration: Duration,
+    props: &[(&str, &dyn ToValue)],
+    mut actions: Vec<Action>,
+) -> Recording {
+    actions.sort_by_key(|(at, _)| *at);
+    actions.reverse();
     init();
     let src = gst::ElementFactory::make("rustrtspsrc")
         .property("location", location)
@@ -124,11 +145,8 @@ pub fn record_with(
     pipeline.set_state(gst::State::Playing).expect("to PLAYING");
     let start = Instant::now();
     while start.elapsed() < duration {
-        if action
-            .as_ref()
-            .is_some_and(|(at, _)| start.elapsed() >= *at)
-        {
-            (action.take().unwrap().1)();
+        while actions.last().is_some_and(|(at, _)| start.elapsed() >= *at) {
+            (actions.pop().unwrap().1)(&pipeline);
         }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(50)) else {
             continue;
@@ -155,8 +173,10 @@ pub fn record_with(
         }
     }
     out.lock().unwrap().stats = Some(src.property::<gst::Structure>("stats"));
+    let stopping = Instant::now();
     pipeline.set_state(gst::State::Null).expect("to NULL");
     let mut rec = out.lock().unwrap();
+    rec.stop_took = stopping.elapsed();
     std::mem::take(&mut *rec)
 }
 
