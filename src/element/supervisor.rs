@@ -181,7 +181,8 @@ impl Supervisor {
         let now_rt = running_time().unwrap_or(0);
         let waited = Instant::now().duration_since(completed).as_nanos() as u64;
         let arrival = now_rt.saturating_sub(waited);
-        let pts = self.timeline.pts(au.rtp_ts, client.clock_rate(), arrival);
+        let stamp = self.timeline.pts(au.rtp_ts, client.clock_rate(), arrival);
+        let pts = stamp.pts;
 
         {
             let mut st = self.stats.lock().unwrap();
@@ -201,7 +202,8 @@ impl Supervisor {
             }
         }
 
-        let (idr, discont) = (au.idr, au.discont || std::mem::take(&mut self.discont));
+        let discont = au.discont || stamp.resynced || std::mem::take(&mut self.discont);
+        let idr = au.idr;
         let mut buffer = gst::Buffer::from_mut_slice(au.data);
         {
             let b = buffer.get_mut().expect("a new buffer is writable");

@@ -1,21 +1,42 @@
-//! Buffer timestamps: the RTP clock mapped onto the pipeline's running time at the first packet, with a
-//! slow skew correction so that over hours the PTS neither drift away from arrival times (latency growing
-//! when the camera clock is slow) nor run ahead of them.
+//! Buffer timestamps: the RTP clock mapped onto the pipeline's running time at the first packet, and a
+//! correction that follows the network's base delay, so that over hours the PTS neither drift away from
+//! arrival times (a camera clock 2000 ppm slow builds 7 s of latency an hour) nor run ahead of them,
+//! and a step in network delay is absorbed within seconds rather than minutes.
+//!
+//! The base delay is the smallest arrival delay seen in each half-second window (jitter only ever adds
+//! delay); the correction slews toward it at 4 % of elapsed time at most, so PTS spacing changes by
+//! 4 % at most and PTS of frames in order never go back. All arithmetic is in i128 and saturates: no
+//! input can overflow it.
 
-/// How often the correction may step, and how far each time (1 ms per 2 s: 500 ppm of clock drift).
-const WINDOW_NS: u64 = 2_000_000_000;
-const MAX_STEP_NS: i64 = 1_000_000;
+/// Window over which the smallest delay is taken.
+const WINDOW_NS: u64 = 500_000_000;
+/// The correction moves at most 1 ns per this many ns of stream: 40 ms a second.
+const SLEW_DIVISOR: i128 = 25;
 /// Farther than this from the expected time means the sender's clock jumped: start a new mapping.
-const RESYNC_NS: i64 = 3_000_000_000;
+const RESYNC_NS: i128 = 3_000_000_000;
 
 #[derive(Debug, Default)]
 pub struct Timeline {
-    /// (RTP timestamp, running time) of the first packet.
+    /// (RTP timestamp, running time) of the first packet of the mapping.
     base: Option<(u64, u64)>,
-    skew: i64,
-    window_min: Option<i64>,
+    /// The correction applied now, and the one it slews toward (ns).
+    skew: i128,
+    target: i128,
+    window_min: Option<i128>,
     window_start: u64,
+    last_arrival: Option<u64>,
     last_pts: Option<u64>,
+}
+
+/// A timestamp, and whether the mapping started over for it (the buffer carries DISCONT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub pts: u64,
+    pub resynced: bool,
+}
+
+fn saturate(v: i128) -> u64 {
+    v.clamp(0, i128::from(u64::MAX)) as u64
 }
 
 impl Timeline {
@@ -23,43 +44,58 @@ impl Timeline {
     pub fn restart(&mut self) {
         self.base = None;
         self.skew = 0;
+        self.target = 0;
         self.window_min = None;
+        self.last_arrival = None;
     }
 
     /// PTS in nanoseconds of running time for an access unit at `rtp_ts` (extended) that completed at
     /// running time `arrival`.
-    pub fn pts(&mut self, rtp_ts: u64, clock_rate: u32, arrival: u64) -> u64 {
-        let clock_rate = u128::from(clock_rate.max(1));
+    pub fn pts(&mut self, rtp_ts: u64, clock_rate: u32, arrival: u64) -> Stamp {
+        let rate = i128::from(clock_rate.max(1));
         // After a restart, time goes on from the last PTS, never back.
-        let start = self.last_pts.map_or(arrival, |p| arrival.max(p + 1));
-        let (rtp0, run0) = *self.base.get_or_insert((rtp_ts, start));
-        let elapsed = |ts: u64| -> i64 {
-            let d = i128::from(ts) - i128::from(rtp0);
-            (d * 1_000_000_000 / clock_rate as i128).clamp(i64::MIN as i128, i64::MAX as i128)
-                as i64
-        };
-        let mut nominal = run0 as i64 + elapsed(rtp_ts);
-        let mut delay = arrival as i64 - nominal;
+        let start = self
+            .last_pts
+            .map_or(arrival, |p| arrival.max(p.saturating_add(1)));
+        let (rtp0, run0) = *self.base.get_or_insert_with(|| {
+            self.window_start = arrival;
+            (rtp_ts, start)
+        });
+        let mut nominal =
+            i128::from(run0) + (i128::from(rtp_ts) - i128::from(rtp0)) * 1_000_000_000 / rate;
+        let mut delay = i128::from(arrival) - nominal;
+        let mut resynced = false;
         if (delay - self.skew).abs() > RESYNC_NS {
             // Keep time moving forward from the last PTS rather than jumping back.
             let start = self.last_pts.map_or(arrival, |p| p.max(arrival));
             self.base = Some((rtp_ts, start));
-            self.skew = 0;
-            self.window_min = None;
-            self.window_start = arrival;
-            nominal = start as i64;
-            delay = arrival as i64 - nominal;
+            self.restart_estimate(arrival);
+            nominal = i128::from(start);
+            delay = i128::from(arrival) - nominal;
+            resynced = self.last_pts.is_some();
         }
         self.window_min = Some(self.window_min.map_or(delay, |m| m.min(delay)));
         if arrival.saturating_sub(self.window_start) >= WINDOW_NS {
-            if let Some(m) = self.window_min.take() {
-                self.skew += (m - self.skew).clamp(-MAX_STEP_NS, MAX_STEP_NS);
-            }
+            self.target = self.window_min.take().unwrap_or(self.target);
             self.window_start = arrival;
         }
-        let pts = (nominal + self.skew).max(0) as u64;
+        let elapsed = self
+            .last_arrival
+            .map_or(0, |l| i128::from(arrival.saturating_sub(l)));
+        let step = elapsed / SLEW_DIVISOR;
+        self.skew += (self.target - self.skew).clamp(-step, step);
+        self.last_arrival = Some(arrival);
+        let pts = saturate(nominal + self.skew);
         self.last_pts = Some(pts);
-        pts
+        Stamp { pts, resynced }
+    }
+
+    fn restart_estimate(&mut self, arrival: u64) {
+        self.skew = 0;
+        self.target = 0;
+        self.window_min = None;
+        self.window_start = arrival;
+        self.last_arrival = None;
     }
 }
 
@@ -68,53 +104,120 @@ mod tests {
     use super::*;
 
     const MS: u64 = 1_000_000;
+    const S: u64 = 1_000_000_000;
+    /// The element's default reorder window.
+    const WINDOW: i128 = 50 * MS as i128;
+
+    /// Simulates `secs` of a 30 fps camera whose clock runs `ppm` off, arriving after `delay(t)` ns plus
+    /// up to 8 ms of jitter; returns (arrival, PTS) per frame.
+    fn simulate(secs: u64, ppm: i64, delay: impl Fn(u64) -> u64) -> Vec<(u64, u64)> {
+        let mut t = Timeline::default();
+        let mut out = Vec::new();
+        let mut noise = 0x2545_f491_4f6c_dd1du64;
+        for frame in 0..secs * 30 {
+            // Camera time of the frame, and its RTP timestamp by the camera's clock.
+            let captured = frame * S / 30;
+            let rtp = (i128::from(captured) * (1_000_000 + i128::from(ppm)) / 1_000_000) * 90_000
+                / i128::from(S);
+            noise ^= noise << 13;
+            noise ^= noise >> 7;
+            noise ^= noise << 17;
+            let arrival = captured + delay(captured) + noise % (8 * MS);
+            out.push((arrival, t.pts(rtp as u64, 90_000, arrival).pts));
+        }
+        out
+    }
+
+    fn worst_lag(frames: &[(u64, u64)]) -> i128 {
+        frames
+            .iter()
+            .map(|&(a, p)| (i128::from(a) - i128::from(p)).abs())
+            .max()
+            .unwrap()
+    }
 
     #[test]
     fn follows_rtp_clock_from_first_arrival() {
         let mut t = Timeline::default();
-        assert_eq!(t.pts(90_000, 90_000, 500 * MS), 500 * MS);
+        assert_eq!(t.pts(90_000, 90_000, 500 * MS).pts, 500 * MS);
         // 33 ms later in RTP time, arriving with 5 ms jitter: PTS keeps the RTP spacing.
         assert_eq!(
-            t.pts(90_000 + 3000, 90_000, 538 * MS),
+            t.pts(90_000 + 3000, 90_000, 538 * MS).pts,
             500 * MS + 33_333_333
         );
     }
 
     #[test]
-    fn slow_camera_clock_does_not_build_latency() {
-        // The camera clock runs 0.01 % slow: after an hour arrivals are 360 ms behind nominal.
-        let mut t = Timeline::default();
-        let mut last_gap = 0;
-        for frame in 0..(3600 * 30u64) {
-            let rtp = frame * 3000;
-            let nominal = frame * 1_000_000_000 / 30;
-            let arrival = nominal + nominal / 10_000;
-            let pts = t.pts(rtp, 90_000, arrival);
-            last_gap = arrival as i64 - pts as i64;
+    fn camera_clock_off_by_2000_ppm_for_an_hour() {
+        for ppm in [-2000, 0, 500, 2000] {
+            let frames = simulate(3600, ppm, |_| 20 * MS);
+            // Past the first second, every PTS within the reorder window of its arrival.
+            let lag = worst_lag(&frames[30..]);
+            assert!(lag <= WINDOW, "{ppm} ppm: {} ms", lag as f64 / 1e6);
+            assert!(
+                frames.windows(2).all(|w| w[1].1 > w[0].1),
+                "{ppm} ppm: PTS went back"
+            );
         }
-        assert!(last_gap.abs() < 10 * MS as i64, "gap {last_gap}");
+    }
+
+    #[test]
+    fn a_step_in_network_delay_is_absorbed_within_5s() {
+        // 200 ms more delay from minute one on (a route change, a congested uplink).
+        let frames = simulate(120, 0, |t| if t < 60 * S { 20 * MS } else { 220 * MS });
+        let settled = frames
+            .iter()
+            .position(|&(a, _)| a >= 60 * S + 220 * MS + 5 * S)
+            .unwrap();
+        let lag = worst_lag(&frames[settled..]);
+        assert!(lag <= WINDOW, "{} ms after 5 s", lag as f64 / 1e6);
+        // And back when the delay drops again.
+        let frames = simulate(120, 0, |t| if t < 60 * S { 220 * MS } else { 20 * MS });
+        let settled = frames
+            .iter()
+            .position(|&(a, _)| a >= 65 * S + 20 * MS)
+            .unwrap();
+        assert!(worst_lag(&frames[settled..]) <= WINDOW);
+        assert!(frames.windows(2).all(|w| w[1].1 > w[0].1), "PTS went back");
     }
 
     #[test]
     fn restart_keeps_time_moving_forward() {
         let mut t = Timeline::default();
         t.pts(0, 90_000, 0);
-        let a = t.pts(900_000, 90_000, 10_000 * MS);
+        let a = t.pts(900_000, 90_000, 10_000 * MS).pts;
         t.restart();
         // The new stream's first packet arrives before the old one's last PTS (it ran ahead).
-        let b = t.pts(5, 90_000, 9_000 * MS);
+        let b = t.pts(5, 90_000, 9_000 * MS).pts;
         assert!(b > a);
-        assert_eq!(t.pts(3005, 90_000, 9_040 * MS), b + 33_333_333);
+        assert_eq!(t.pts(3005, 90_000, 9_040 * MS).pts, b + 33_333_333);
     }
 
     #[test]
-    fn clock_jump_resyncs_forward() {
+    fn clock_jump_resyncs_forward_and_says_so() {
         let mut t = Timeline::default();
-        t.pts(0, 90_000, 0);
+        assert!(!t.pts(0, 90_000, 0).resynced);
         let a = t.pts(3000, 90_000, 33 * MS);
         let b = t.pts(900_000_000, 90_000, 66 * MS);
-        assert!(b >= a);
+        assert!(b.pts >= a.pts && b.resynced);
         let c = t.pts(900_003_000, 90_000, 100 * MS);
-        assert!(c > b);
+        assert!(c.pts > b.pts && !c.resynced);
+    }
+
+    #[test]
+    fn extreme_inputs_do_not_overflow() {
+        let mut t = Timeline::default();
+        for (rtp, rate, arrival) in [
+            (u64::MAX, 1, u64::MAX),
+            (0, u32::MAX, 0),
+            (u64::MAX, 90_000, 0),
+            (0, 0, u64::MAX),
+            (1 << 63, 90_000, 1 << 63),
+        ] {
+            t.pts(rtp, rate, arrival);
+        }
+        t.restart();
+        t.pts(0, 90_000, u64::MAX);
+        t.pts(u64::MAX, 90_000, u64::MAX);
     }
 }
