@@ -13,6 +13,12 @@ static START_CODE_FINDER: once_cell::sync::Lazy<memchr::memmem::Finder<'static>>
 pub const MAX_NAL_BYTES: usize = 4 * 1024 * 1024;
 /// Largest access unit accepted.
 pub const MAX_AU_BYTES: usize = 8 * 1024 * 1024;
+/// Completed access units waiting to be pushed: the receive loop takes them one by one, so only a
+/// flood of tiny pictures in one read (a hostile or broken sender) could fill this; the oldest go.
+pub const MAX_READY: usize = 64;
+/// Bounds of the capacity a new access unit buffer starts with.
+const MIN_CAPACITY: usize = 16 * 1024;
+const MAX_CAPACITY: usize = 1024 * 1024;
 
 pub const NAL_SLICE: u8 = 1;
 pub const NAL_IDR: u8 = 5;
@@ -37,7 +43,7 @@ pub struct AuStats {
     pub keyframes: u64,
     /// Access units dropped while waiting for a keyframe.
     pub dropped_waiting: u64,
-    /// NAL units or access units dropped for exceeding a size bound.
+    /// NAL units or access units dropped for exceeding a size bound, or a full queue.
     pub dropped_oversize: u64,
 }
 
@@ -333,8 +339,11 @@ impl AuBuilder {
         }
         self.waiting_for_idr = false;
         let mut data = std::mem::replace(&mut self.buf, Vec::with_capacity(self.capacity_hint));
-        // Sized for a typical access unit, so most never reallocate while being filled.
-        self.capacity_hint = (self.capacity_hint * 7 + data.len() * 5 / 4) / 8;
+        // Sized for a typical access unit, so most never reallocate while being filled. One huge
+        // access unit counts as at most twice the current hint, so it cannot inflate every later one.
+        let sample = (data.len() * 5 / 4).min(self.capacity_hint * 2);
+        self.capacity_hint =
+            ((self.capacity_hint * 7 + sample) / 8).clamp(MIN_CAPACITY, MAX_CAPACITY);
         let lacks_sps = !self.has_sps && !self.sps.is_empty();
         let lacks_pps = !self.has_pps && !self.pps.is_empty();
         if self.idr && (lacks_sps || lacks_pps) {
@@ -343,6 +352,11 @@ impl AuBuilder {
         self.stats.access_units += 1;
         if self.idr {
             self.stats.keyframes += 1;
+        }
+        if self.ready.len() >= MAX_READY {
+            self.ready.pop_front();
+            self.stats.dropped_oversize += 1;
+            self.discont = true;
         }
         self.ready.push_back(AccessUnit {
             data,
@@ -412,6 +426,30 @@ pub mod tests {
 
     const SPS: &[u8] = &[0x67, 0x42, 0xc0, 0x1e];
     const PPS: &[u8] = &[0x68, 0xce, 0x3c, 0x80];
+
+    #[test]
+    fn the_ready_queue_and_capacity_are_bounded() {
+        let mut b = AuBuilder::new(false);
+        nal(&mut b, 0, &[0x65, 1]);
+        b.marker();
+        // A flood of one-slice pictures that nobody takes: the oldest go, with DISCONT.
+        for ts in 1..1000u64 {
+            nal(&mut b, ts * 3000, &[0x41, 1]);
+            b.marker();
+        }
+        assert_eq!(b.ready.len(), MAX_READY);
+        assert!(b.pop().unwrap().discont);
+        // One 8 MiB picture does not make every later buffer start at megabytes.
+        let hint = b.capacity_hint;
+        nal(&mut b, 4_000_000, &[0x41; MAX_NAL_BYTES]);
+        b.marker();
+        assert!(
+            b.capacity_hint <= hint * 2,
+            "{} → {}",
+            hint,
+            b.capacity_hint
+        );
+    }
 
     #[test]
     fn waits_for_idr_then_inserts_parameter_sets() {

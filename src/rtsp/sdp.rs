@@ -23,6 +23,10 @@ pub enum SdpError {
     NoH264(Vec<String>),
 }
 
+/// How many of the media found the "no H.264" error names, and how long each name may be.
+const MAX_MEDIA_SHOWN: usize = 4;
+const MAX_MEDIA_CHARS: usize = 40;
+
 impl fmt::Display for SdpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -30,11 +34,24 @@ impl fmt::Display for SdpError {
             SdpError::NoH264(found) if found.is_empty() => {
                 write!(f, "the stream offers no media (empty SDP)")
             }
-            SdpError::NoH264(found) => write!(
-                f,
-                "the stream has no H.264 video (it offers: {}); pick another stream/profile on the camera",
-                found.join(", ")
-            ),
+            SdpError::NoH264(found) => {
+                // A hostile SDP may list thousands of media with long names: a few, each cut short.
+                let shown: Vec<String> = found
+                    .iter()
+                    .take(MAX_MEDIA_SHOWN)
+                    .map(|m| match m.char_indices().nth(MAX_MEDIA_CHARS) {
+                        Some((cut, _)) => format!("{}…", &m[..cut]),
+                        None => m.clone(),
+                    })
+                    .collect();
+                let more = found.len().saturating_sub(MAX_MEDIA_SHOWN);
+                write!(
+                    f,
+                    "the stream has no H.264 video (it offers: {}{}); pick another stream/profile on the camera",
+                    shown.join(", "),
+                    if more > 0 { format!(" and {more} more") } else { String::new() }
+                )
+            }
         }
     }
 }
@@ -273,6 +290,20 @@ a=rtpmap:96 MPEG4-GENERIC/16000\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na
         assert!(e.to_string().contains("H265"), "{e}");
         assert!(find_h264(b"\xff\xfe", "rtsp://h/").is_err());
         assert!(find_h264(b"", "rtsp://h/").is_err());
+        // Hundreds of media, one with a huge name: the message names a few, each cut short.
+        let mut many = String::from("v=0\n");
+        many.push_str(&format!(
+            "m=application 0 RTP/AVP 96\na=rtpmap:96 {}/90000\n",
+            "X".repeat(5000)
+        ));
+        for i in 0..500 {
+            many.push_str(&format!("m=audio 0 RTP/AVP {}\n", i % 128));
+        }
+        let e = find_h264(many.as_bytes(), "rtsp://h/")
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 400, "{} bytes: {e}", e.len());
+        assert!(e.contains("and 497 more"), "{e}");
     }
 
     #[test]
