@@ -1,11 +1,12 @@
 //! rustrtspsrc: a GStreamer source element that receives H.264 video from IP cameras over RTSP.
 //!
 //! Layers, each in its own folder: `rtsp` (signalling, sans-IO), `rtp` (packets, RTCP, reordering),
-//! `h264` (RFC 6184 depacketizer and access units), `net` (sockets and the receive loop), `element`
-//! (the GStreamer shell).
+//! `au` (codec-neutral access units and parameter sets), `h264` (RFC 6184 depacketizer, NAL syntax,
+//! SPS → caps), `net` (sockets and the receive loop), `element` (the GStreamer shell).
 
 use once_cell::sync::Lazy;
 
+pub mod au;
 pub mod element;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -88,7 +88,6 @@ pub struct Supervisor {
     waker: Waker,
     client: Option<SessionClient>,
     timeline: Timeline,
-    sps_generation: Option<u32>,
     timeline_epoch: u32,
     backoff: Backoff,
     /// Set once media flowed; before that, failures are configuration errors and end the stream.
@@ -105,7 +104,6 @@ impl Supervisor {
             waker,
             client: None,
             timeline: Timeline::default(),
-            sps_generation: None,
             timeline_epoch: 0,
             backoff: Backoff::default(),
             played: false,
@@ -159,20 +157,22 @@ impl Supervisor {
 
     fn produce(
         &mut self,
-        au: crate::h264::access_unit::AccessUnit,
+        au: crate::au::AccessUnit,
         completed: Instant,
         running_time: impl Fn() -> Option<u64>,
     ) -> Produced {
         let client = self.client.as_ref().expect("a client produced this");
-        let mut caps = None;
-        let (sps, generation) = client.sps();
-        if self.sps_generation != Some(generation) && !sps.is_empty() {
-            self.sps_generation = Some(generation);
-            match params::sps_info(sps) {
-                Ok(info) => caps = Some(caps_for(&info)),
-                Err(e) => crate::log!(self.cfg.log, Warning, "cannot read the SPS for caps: {}", e),
-            }
-        }
+        // The access unit whose SPS changed carries it: caps change with that very picture.
+        let caps = au
+            .sps
+            .as_deref()
+            .and_then(|sps| match params::sps_info(sps) {
+                Ok(info) => Some(caps_for(&info)),
+                Err(e) => {
+                    crate::log!(self.cfg.log, Warning, "cannot read the SPS for caps: {}", e);
+                    None
+                }
+            });
 
         if client.timeline_epoch() != self.timeline_epoch {
             self.timeline_epoch = client.timeline_epoch();
@@ -188,7 +188,7 @@ impl Supervisor {
             let mut st = self.stats.lock().unwrap();
             st.inbound = client.stats();
             st.access_units += 1;
-            st.keyframes += u64::from(au.idr);
+            st.keyframes += u64::from(au.keyframe);
             st.tcp = client.uses_tcp();
             let bytes = st.earlier.bytes + st.inbound.bytes;
             match st.rate_window {
@@ -203,13 +203,13 @@ impl Supervisor {
         }
 
         let discont = au.discont || stamp.resynced || std::mem::take(&mut self.discont);
-        let idr = au.idr;
+        let keyframe = au.keyframe;
         let mut buffer = gst::Buffer::from_mut_slice(au.data);
         {
             let b = buffer.get_mut().expect("a new buffer is writable");
             b.set_pts(gst::ClockTime::from_nseconds(pts));
             let mut flags = gst::BufferFlags::empty();
-            if !idr {
+            if !keyframe {
                 flags |= gst::BufferFlags::DELTA_UNIT;
             }
             if discont {
@@ -237,7 +237,6 @@ impl Supervisor {
         self.discont = true;
         self.timeline.restart();
         self.timeline_epoch = 0;
-        self.sps_generation = None;
     }
 
     /// The pipeline paused: end the session now rather than let it expire or queue stale packets; the

@@ -1,7 +1,8 @@
 //! RFC 6184 H.264 RTP depacketizer: single NAL unit packets (types 1-23), STAP-A (24) and FU-A (28),
 //! written straight into the access-unit buffer. Other aggregation/fragmentation types are skipped.
 
-use super::access_unit::{AccessUnit, AuBuilder};
+use super::nal::H264;
+use crate::au::{AccessUnit, AuBuilder};
 use crate::rtp::packet::{RtpPacket, TimestampUnwrapper};
 
 const STAP_A: u8 = 24;
@@ -25,7 +26,7 @@ pub struct Depacketizer {
     timeline_epoch: u32,
     /// A picture pushed before all its packets came (`picture_tail_lost`); its stragglers are dropped.
     finished_ts: Option<u64>,
-    pub au: AuBuilder,
+    pub au: AuBuilder<H264>,
     pub stats: DepayStats,
 }
 
@@ -95,7 +96,7 @@ impl Depacketizer {
         match header & 0x1f {
             1..=23 => {
                 self.abandon_fu();
-                self.au.begin_nal(ts, header);
+                self.au.begin_nal(ts, &[header]);
                 self.au.extend(&payload[1..]);
                 self.au.end_nal();
             }
@@ -114,7 +115,7 @@ impl Depacketizer {
                         self.stats.malformed += 1;
                         break;
                     };
-                    self.au.begin_nal(ts, nal[0]);
+                    self.au.begin_nal(ts, &nal[..1]);
                     self.au.extend(&nal[1..]);
                     self.au.end_nal();
                     rest = &rest[2 + len..];
@@ -148,7 +149,7 @@ impl Depacketizer {
         let data = &payload[2..];
         if start {
             self.abandon_fu();
-            self.au.begin_nal(ts, (indicator & 0xe0) | nal_type);
+            self.au.begin_nal(ts, &[(indicator & 0xe0) | nal_type]);
             self.fu = Some((ts, nal_type));
         } else {
             match self.fu {
@@ -201,7 +202,7 @@ impl Depacketizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::h264::access_unit::tests::annexb;
+    use crate::au::builder::tests::annexb;
     use crate::rtp::packet::tests::build;
 
     fn push(d: &mut Depacketizer, seq: u16, ts: u32, marker: bool, payload: &[u8], lost: bool) {
@@ -235,7 +236,7 @@ mod tests {
         push(&mut d, 2, 0, false, &[0x68, 3], false);
         push(&mut d, 3, 0, true, &[0x65, 4, 5], false);
         let au = d.pop().unwrap();
-        assert!(au.idr);
+        assert!(au.keyframe);
         assert_eq!(au.data, annexb(&[&[0x67, 1, 2], &[0x68, 3], &[0x65, 4, 5]]));
         assert_eq!(d.pop(), None);
     }

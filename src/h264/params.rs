@@ -1,6 +1,7 @@
 //! Parameter sets: `sprop-parameter-sets` from the SDP, and what an SPS says (profile, level, size, frame
 //! rate) for the caps, via `h264-reader`.
 
+use crate::au::annexb::split_annexb;
 use base64::Engine;
 use h264_reader::nal::sps::SeqParameterSet;
 use h264_reader::rbsp::{decode_nal, BitReader};
@@ -27,31 +28,6 @@ pub fn decode_sprop(value: &str) -> (Vec<Vec<u8>>, Vec<String>) {
         }
     }
     (nals, problems)
-}
-
-/// Splits on 3- or 4-byte start codes; bytes without any start code are one NAL. Trailing zeros go.
-pub fn split_annexb(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = bytes;
-    std::iter::from_fn(move || loop {
-        while let [0, 0, 1, tail @ ..] | [0, 0, 0, 1, tail @ ..] = rest {
-            rest = tail;
-        }
-        if rest.is_empty() {
-            return None;
-        }
-        let end = rest
-            .windows(3)
-            .position(|w| w == [0, 0, 1])
-            .unwrap_or(rest.len());
-        let (mut nal, tail) = rest.split_at(end);
-        rest = tail;
-        while let [head @ .., 0] = nal {
-            nal = head;
-        }
-        if !nal.is_empty() {
-            return Some(nal);
-        }
-    })
 }
 
 #[derive(Debug, Clone, PartialEq)]

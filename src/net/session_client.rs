@@ -9,7 +9,7 @@ use super::epoll::{Poller, Waker};
 use super::rtsp_connection::RtspConnection;
 use super::steering::{RtpReader, WakePolicy};
 use super::udp::UdpPorts;
-use crate::h264::access_unit::AccessUnit;
+use crate::au::AccessUnit;
 use crate::h264::params;
 use crate::rtp::inbound::{Inbound, InboundStats};
 use crate::rtp::rtcp::REPORT_LEN;
@@ -159,11 +159,6 @@ impl SessionClient {
         Ok(r)
     }
 
-    /// Latest SPS and its generation counter, for caps.
-    pub fn sps(&self) -> (&[u8], u32) {
-        self.inbound.depay.au.sps()
-    }
-
     pub fn clock_rate(&self) -> u32 {
         self.inbound.clock_rate()
     }
@@ -179,7 +174,9 @@ impl SessionClient {
 
     /// Warnings for the bus since the last call.
     pub fn take_warnings(&mut self) -> Vec<String> {
-        self.session.take_warnings()
+        let mut w = self.session.take_warnings();
+        w.append(&mut self.inbound.depay.au.take_warnings());
+        w
     }
 
     /// Whether RTP comes interleaved on the RTSP connection.

@@ -6,7 +6,7 @@ pub use super::inbound_stats::InboundStats;
 use super::packet::{seq_delta, RtpPacket};
 use super::reorder::{ReorderWindow, Verdict};
 use super::rtcp::{find_sender_report, has_bye_for, ReceptionStats, REPORT_LEN};
-use crate::h264::access_unit::AccessUnit;
+use crate::au::AccessUnit;
 use crate::h264::depacketizer::Depacketizer;
 use std::time::{Duration, Instant};
 
@@ -467,7 +467,7 @@ mod tests {
         }
         assert_ne!(s.depay.timeline_epoch(), epoch);
         let au = s.pop().expect("frames of the new SSRC");
-        assert!(au.discont && au.idr);
+        assert!(au.discont && au.keyframe);
         assert_eq!(s.ssrc(), Some(0xabcd));
     }
 

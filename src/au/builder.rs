@@ -1,15 +1,16 @@
 //! Access-unit assembly: NAL units go into one Annex-B buffer (4-byte start codes) per picture. An access
-//! unit ends at the RTP marker bit or when the timestamp changes — but never right after an SPS, PPS, SEI or
-//! AUD, because cameras send those with the marker set or with the previous frame's timestamp.
-//! Every IDR access unit that lacks SPS/PPS gets the latest ones in front.
+//! unit ends at the RTP marker bit or when the timestamp changes — but never right after a parameter set,
+//! SEI or AUD, because cameras send those with the marker set or with the previous frame's timestamp.
+//! Every keyframe that lacks the parameter sets its slices refer to gets them in front, so any keyframe
+//! starts a decodable recording; each access unit whose SPS differs from the last one's carries it, so
+//! caps change with the very picture that changed.
 
+use super::annexb::{units, START_CODE, START_CODE_FINDER};
+use super::param_sets::ParamSets;
+use super::syntax::{Nal, NalSyntax, ParamKind};
 use std::collections::VecDeque;
 
-pub const START_CODE: [u8; 4] = [0, 0, 0, 1];
-/// Built once: constructing a searcher per NAL unit costs more than the search.
-static START_CODE_FINDER: once_cell::sync::Lazy<memchr::memmem::Finder<'static>> =
-    once_cell::sync::Lazy::new(|| memchr::memmem::Finder::new(&[0, 0, 1]));
-/// Largest NAL unit accepted (FU-A reassembly bound).
+/// Largest NAL unit accepted (fragment reassembly bound).
 pub const MAX_NAL_BYTES: usize = 4 * 1024 * 1024;
 /// Largest access unit accepted.
 pub const MAX_AU_BYTES: usize = 8 * 1024 * 1024;
@@ -19,22 +20,21 @@ pub const MAX_READY: usize = 64;
 /// Bounds of the capacity a new access unit buffer starts with.
 const MIN_CAPACITY: usize = 16 * 1024;
 const MAX_CAPACITY: usize = 1024 * 1024;
-
-pub const NAL_SLICE: u8 = 1;
-pub const NAL_IDR: u8 = 5;
-pub const NAL_SEI: u8 = 6;
-pub const NAL_SPS: u8 = 7;
-pub const NAL_PPS: u8 = 8;
-pub const NAL_AUD: u8 = 9;
+/// A stream with neither keyframes nor recovery points for this long (90 kHz RTP time, the clock of
+/// both codecs) starts at the next picture anyway: never nothing, silently.
+const START_ANYWAY: u64 = 5 * 90_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessUnit {
     pub data: Vec<u8>,
     /// Extended (64-bit) RTP timestamp.
     pub rtp_ts: u64,
-    pub idr: bool,
+    /// IDR / IRAP, or a recovery point: decoding can start here.
+    pub keyframe: bool,
     /// Something was lost between the previous access unit pushed and this one.
     pub discont: bool,
+    /// The SPS this access unit uses, when it differs from the previous one's (caps change here).
+    pub sps: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -48,67 +48,70 @@ pub struct AuStats {
 }
 
 #[derive(Debug)]
-pub struct AuBuilder {
+pub struct AuBuilder<C: NalSyntax> {
     buf: Vec<u8>,
     ts: Option<u64>,
     has_vcl: bool,
-    idr: bool,
-    has_sps: bool,
-    has_pps: bool,
+    keyframe: bool,
+    recovery_point: bool,
+    /// Offset of the first slice's start code.
+    first_slice: Option<usize>,
     /// Offset of the open NAL's start code, if one is open.
     nal_start: Option<usize>,
     discont: bool,
-    waiting_for_idr: bool,
+    /// Dropping pictures until a keyframe (at the start, or after a loss with `wait_for_keyframe`).
+    waiting: bool,
+    /// RTP time of the first picture dropped while waiting.
+    waiting_since: Option<u64>,
+    /// Whether a picture has gone out yet.
+    started: bool,
     wait_for_keyframe: bool,
-    sps: Vec<u8>,
-    pps: Vec<u8>,
-    sps_generation: u32,
+    params: ParamSets<C>,
+    /// The SPS the last access unit out used, and the parameter-set generation then.
+    reported_sps: (Vec<u8>, Option<u32>),
     ready: VecDeque<AccessUnit>,
     capacity_hint: usize,
     warned_annexb: bool,
     /// The last access unit was ended by the RTP marker bit (not by the next one starting).
     ended_by_marker: bool,
+    /// Things the application should hear about (taken by `take_warnings`).
+    warnings: Vec<String>,
     pub stats: AuStats,
     pub log: crate::log::Log,
 }
 
-impl AuBuilder {
-    /// `wait_for_keyframe`: after a loss, drop everything until the next IDR.
+impl<C: NalSyntax> AuBuilder<C> {
+    /// `wait_for_keyframe`: after a loss, drop everything until the next keyframe.
     pub fn new(wait_for_keyframe: bool) -> Self {
         AuBuilder {
             buf: Vec::with_capacity(64 * 1024),
             ts: None,
             has_vcl: false,
-            idr: false,
-            has_sps: false,
-            has_pps: false,
+            keyframe: false,
+            recovery_point: false,
+            first_slice: None,
             nal_start: None,
             discont: false,
-            waiting_for_idr: true,
+            waiting: true,
+            waiting_since: None,
+            started: false,
             wait_for_keyframe,
-            sps: Vec::new(),
-            pps: Vec::new(),
-            sps_generation: 0,
+            params: ParamSets::default(),
+            reported_sps: (Vec::new(), None),
             ready: VecDeque::with_capacity(4),
             capacity_hint: 64 * 1024,
             warned_annexb: false,
             ended_by_marker: false,
+            warnings: Vec::new(),
             stats: AuStats::default(),
             log: Default::default(),
         }
     }
 
-    /// Latest SPS (without start code) and a counter that changes whenever it does.
-    pub fn sps(&self) -> (&[u8], u32) {
-        (&self.sps, self.sps_generation)
-    }
-
-    /// Parameter sets known out of band (sprop-parameter-sets), used until in-band ones arrive.
+    /// Parameter sets known out of band (`sprop-*`), used until in-band ones arrive.
     pub fn set_parameter_set(&mut self, nal: &[u8]) {
-        match nal.first().map(|h| h & 0x1f) {
-            Some(NAL_SPS) => store(&mut self.sps, nal, &mut self.sps_generation),
-            Some(NAL_PPS) => store(&mut self.pps, nal, &mut 0),
-            _ => {}
+        if let Nal::Param(kind) = C::classify(nal) {
+            self.params.store(kind, nal);
         }
     }
 
@@ -116,14 +119,18 @@ impl AuBuilder {
         self.ready.pop_front()
     }
 
+    /// Warnings for the bus since the last call.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
     pub fn nal_open(&self) -> bool {
         self.nal_start.is_some()
     }
 
-    /// Opens a NAL unit with header byte `header` at RTP time `ts`.
-    pub fn begin_nal(&mut self, ts: u64, header: u8) {
+    /// Opens a NAL unit whose header (`C::HEADER_LEN` bytes) is `header`, at RTP time `ts`.
+    pub fn begin_nal(&mut self, ts: u64, header: &[u8]) {
         self.abort_nal();
-        let nal_type = header & 0x1f;
         if let Some(cur) = self.ts {
             if cur != ts {
                 if self.has_vcl {
@@ -132,28 +139,27 @@ impl AuBuilder {
                 }
                 // Non-VCL NALs waiting for their picture (Reolink: SPS/PPS with the previous frame's
                 // timestamp) join the next access unit and take its timestamp.
-                self.ts = Some(ts);
-            } else if self.has_vcl && nal_type == NAL_AUD {
+            } else if self.has_vcl && C::classify(header) == Nal::Aud {
                 // An AUD only comes first in an access unit: a new one at the same time.
                 self.ended_by_marker = false;
                 self.finish();
             }
         }
         self.ts = Some(ts);
-        if self.buf.len() + 5 > MAX_AU_BYTES {
+        if self.buf.len() + 4 + header.len() > MAX_AU_BYTES {
             self.drop_oversize();
             self.ts = Some(ts);
         }
         self.nal_start = Some(self.buf.len());
         self.buf.extend_from_slice(&START_CODE);
-        self.buf.push(header);
+        self.buf.extend_from_slice(header);
     }
 
     pub fn extend(&mut self, bytes: &[u8]) {
         let Some(start) = self.nal_start else {
             return;
         };
-        if self.buf.len() - start + bytes.len() > MAX_NAL_BYTES + 5
+        if self.buf.len() - start + bytes.len() > MAX_NAL_BYTES + 4 + C::HEADER_LEN
             || self.buf.len() + bytes.len() > MAX_AU_BYTES
         {
             crate::log!(
@@ -174,24 +180,29 @@ impl AuBuilder {
         let Some(mut start) = self.nal_start.take() else {
             return;
         };
+        let body = 4 + C::HEADER_LEN;
+        if self.buf.len() < start + body {
+            self.buf.truncate(start);
+            return;
+        }
         // A NAL unit never holds 00 00 01 (emulation prevention), so one found here is a start code:
         // V380 Pro sends Annex-B inside RTP (SPS‖PPS‖IDR in one FU-A, single NAL or STAP-A entry, its
         // header saying SPS). Searching the reassembled unit also catches start codes straddling
         // fragments. Slices (nearly all the bytes) are not searched: that camera's blobs start with a
         // parameter set, and a start code left inside a slice is still one to any Annex-B parser.
-        let mut search = !matches!(self.buf[start + 4] & 0x1f, NAL_SLICE..=NAL_IDR);
+        let mut search = !matches!(C::classify(&self.buf[start + 4..]), Nal::Slice { .. });
         loop {
             let embedded = search
-                .then(|| START_CODE_FINDER.find(&self.buf[start + 5..]))
+                .then(|| START_CODE_FINDER.find(&self.buf[start + body..]))
                 .flatten()
-                .map(|p| start + 5 + p);
+                .map(|p| start + body + p);
             search = true;
             let tail = embedded.map(|at| self.buf.split_off(at));
             self.close_nal(start);
             let Some(tail) = tail else {
                 return;
             };
-            if tail.len() <= 3 {
+            if tail.len() < 3 + C::HEADER_LEN {
                 return;
             }
             if !self.warned_annexb {
@@ -208,52 +219,59 @@ impl AuBuilder {
         }
     }
 
+    /// Takes the NAL unit at `start` into the access unit, or into the next one.
     fn close_nal(&mut self, start: usize) {
         // Dahua pads NAL units with zero bytes; a NAL never ends in 0x00 (rbsp_stop_one_bit).
-        while self.buf.len() > start + 5 && self.buf.last() == Some(&0) {
+        while self.buf.len() > start + 4 + C::HEADER_LEN && self.buf.last() == Some(&0) {
             self.buf.pop();
         }
-        let mut start = start;
-        if self.buf.len() <= start + 4 {
+        if self.buf.len() < start + 4 + C::HEADER_LEN {
             self.buf.truncate(start);
             return;
         }
-        let nal_type = self.buf[start + 4] & 0x1f;
-        if self.has_vcl && matches!(nal_type, NAL_SPS | NAL_PPS) {
-            let stored = if nal_type == NAL_SPS {
-                &self.sps
-            } else {
-                &self.pps
-            };
-            if self.buf[start + 4..] == stored[..] {
-                // rtph264pay (config-interval=-1) repeats SPS/PPS before every IDR slice, also after the
-                // first slice of a multi-slice picture: a repeat says nothing new.
-                self.buf.truncate(start);
-                return;
+        let mut start = start;
+        let kind = C::classify(&self.buf[start + 4..]);
+        let next_picture = match kind {
+            // rtph264pay (config-interval=-1) repeats SPS/PPS before every IDR slice, also after the
+            // first slice of a multi-slice picture: a repeat says nothing new. New parameter sets after
+            // a slice belong to the next access unit.
+            Nal::Param(k) if self.has_vcl => {
+                if self.params.is_known(k, &self.buf[start + 4..]) {
+                    self.buf.truncate(start);
+                    return;
+                }
+                true
             }
-            // New parameter sets after a slice belong to the next access unit.
+            // A camera that leaves the marker off: the slice header says a new picture begins.
+            Nal::Slice {
+                first_in_picture: Some(true),
+                ..
+            } => self.has_vcl,
+            _ => false,
+        };
+        if next_picture {
             let ts = self.ts;
             let tail = self.buf.split_off(start);
+            self.ended_by_marker = false;
             self.finish();
             self.ts = ts;
             start = self.buf.len();
             self.buf.extend_from_slice(&tail);
         }
-        let nal = &self.buf[start + 4..];
-        match nal[0] & 0x1f {
-            NAL_SLICE..=NAL_IDR => {
+        match kind {
+            Nal::Slice { keyframe, .. } => {
                 self.has_vcl = true;
-                self.idr |= nal[0] & 0x1f == NAL_IDR;
+                self.keyframe |= keyframe;
+                self.first_slice.get_or_insert(start);
             }
-            NAL_SPS => {
-                self.has_sps = true;
-                store(&mut self.sps, nal, &mut self.sps_generation);
+            Nal::Param(k) => {
+                if !self.params.store(k, &self.buf[start + 4..]) {
+                    crate::log!(self.log, Debug, "unusable parameter set dropped");
+                    self.buf.truncate(start);
+                }
             }
-            NAL_PPS => {
-                self.has_pps = true;
-                store(&mut self.pps, nal, &mut 0);
-            }
-            _ => {}
+            Nal::Sei { recovery_point } => self.recovery_point |= recovery_point,
+            Nal::Aud | Nal::Other => {}
         }
     }
 
@@ -269,7 +287,7 @@ impl AuBuilder {
         self.abort_nal();
         self.discont = true;
         if self.wait_for_keyframe {
-            self.waiting_for_idr = true;
+            self.waiting = true;
         }
     }
 
@@ -318,10 +336,36 @@ impl AuBuilder {
         self.buf.clear();
         self.ts = None;
         self.has_vcl = false;
-        self.idr = false;
-        self.has_sps = false;
-        self.has_pps = false;
+        self.keyframe = false;
+        self.recovery_point = false;
+        self.first_slice = None;
         self.nal_start = None;
+    }
+
+    /// Whether output may start (or resume) with the picture at `ts`.
+    fn may_start(&mut self, ts: u64) -> bool {
+        if !self.waiting || self.keyframe {
+            if self.keyframe && self.recovery_point && !self.started {
+                self.warn("the camera sends no IDR (intra refresh): starting at a recovery point");
+            }
+            return true;
+        }
+        let since = *self.waiting_since.get_or_insert(ts);
+        if ts.saturating_sub(since) >= START_ANYWAY {
+            self.warn(&format!(
+                "no keyframe or recovery point for {} s: starting without one (the first pictures may not decode)",
+                START_ANYWAY / 90_000
+            ));
+            return true;
+        }
+        false
+    }
+
+    fn warn(&mut self, msg: &str) {
+        crate::log!(self.log, Warning, "{}", msg);
+        if self.warnings.len() < 8 {
+            self.warnings.push(msg.to_string());
+        }
     }
 
     fn finish(&mut self) {
@@ -331,26 +375,35 @@ impl AuBuilder {
         if !self.has_vcl {
             return;
         }
-        if self.waiting_for_idr && !self.idr {
+        // Intra-refresh streams mark their recovery points with SEI: a place to start decoding.
+        self.keyframe |= self.recovery_point;
+        if !self.may_start(ts) {
             self.stats.dropped_waiting += 1;
             self.discont = true;
             self.reset_au();
             return;
         }
-        self.waiting_for_idr = false;
+        self.waiting = false;
+        self.waiting_since = None;
+        self.started = true;
         let mut data = std::mem::replace(&mut self.buf, Vec::with_capacity(self.capacity_hint));
         // Sized for a typical access unit, so most never reallocate while being filled. One huge
         // access unit counts as at most twice the current hint, so it cannot inflate every later one.
         let sample = (data.len() * 5 / 4).min(self.capacity_hint * 2);
         self.capacity_hint =
             ((self.capacity_hint * 7 + sample) / 8).clamp(MIN_CAPACITY, MAX_CAPACITY);
-        let lacks_sps = !self.has_sps && !self.sps.is_empty();
-        let lacks_pps = !self.has_pps && !self.pps.is_empty();
-        if self.idr && (lacks_sps || lacks_pps) {
-            data = self.with_parameter_sets(data);
+        let first_slice = self.first_slice.map_or(&[][..], |at| slice_at(&data, at));
+        let chain = self.params.chain(first_slice);
+        let sps = changed_sps(
+            &mut self.reported_sps,
+            self.params.generation(),
+            chain[ParamKind::Sps as usize],
+        );
+        if self.keyframe {
+            data = with_parameter_sets::<C>(data, chain);
         }
         self.stats.access_units += 1;
-        if self.idr {
+        if self.keyframe {
             self.stats.keyframes += 1;
         }
         if self.ready.len() >= MAX_READY {
@@ -361,58 +414,88 @@ impl AuBuilder {
         self.ready.push_back(AccessUnit {
             data,
             rtp_ts: ts,
-            idr: self.idr,
+            keyframe: self.keyframe,
             discont: std::mem::take(&mut self.discont),
+            sps,
         });
         self.reset_au();
     }
-
-    /// Puts the missing parameter sets in: both after a leading AUD (else first); a lone missing PPS
-    /// right before the first slice, so that it follows the SPS it refers to.
-    fn with_parameter_sets(&self, au: Vec<u8>) -> Vec<u8> {
-        let nal_starts = || {
-            au.windows(5)
-                .enumerate()
-                .filter(|(_, w)| w[..4] == START_CODE)
-                .map(|(i, w)| (i, w[4] & 0x1f))
-        };
-        let at = if self.has_sps {
-            nal_starts()
-                .find(|&(_, t)| (NAL_SLICE..=NAL_IDR).contains(&t))
-                .map_or(0, |(i, _)| i)
-        } else {
-            match nal_starts().next() {
-                Some((0, NAL_AUD)) => nal_starts().nth(1).map_or(au.len(), |(i, _)| i),
-                _ => 0,
-            }
-        };
-        let mut out = Vec::with_capacity(au.len() + self.sps.len() + self.pps.len() + 8);
-        out.extend_from_slice(&au[..at]);
-        for (ps, present) in [(&self.sps, self.has_sps), (&self.pps, self.has_pps)] {
-            if !present && !ps.is_empty() {
-                out.extend_from_slice(&START_CODE);
-                out.extend_from_slice(ps);
-            }
-        }
-        out.extend_from_slice(&au[at..]);
-        out
-    }
 }
 
-fn store(slot: &mut Vec<u8>, nal: &[u8], generation: &mut u32) {
-    if slot != nal {
-        slot.clear();
-        slot.extend_from_slice(nal);
-        *generation = generation.wrapping_add(1);
+/// The SPS `used`, when it differs from the one the previous access unit out used (`reported`, with the
+/// parameter-set generation then). Compared only when some SPS changed since.
+fn changed_sps(
+    reported: &mut (Vec<u8>, Option<u32>),
+    generation: u32,
+    used: Option<&[u8]>,
+) -> Option<Vec<u8>> {
+    if reported.1 == Some(generation) {
+        return None;
     }
+    let used = used?;
+    reported.1 = Some(generation);
+    if reported.0 == used {
+        return None;
+    }
+    reported.0.clear();
+    reported.0.extend_from_slice(used);
+    Some(used.to_vec())
+}
+
+/// The NAL unit (header included) whose start code is at `at`.
+fn slice_at(au: &[u8], at: usize) -> &[u8] {
+    units(&au[at..]).next().map_or(&[][..], |(_, n)| n)
+}
+
+/// Puts the parameter sets of `chain` that the keyframe `au` lacks in front of the first unit that must
+/// follow them: after a leading AUD, before any SEI or slice, and after the sets of an earlier kind the
+/// access unit has itself (so a lone missing PPS follows the SPS it refers to).
+fn with_parameter_sets<C: NalSyntax>(au: Vec<u8>, chain: [Option<&[u8]>; 3]) -> Vec<u8> {
+    let present = |set: &[u8]| units(&au).any(|(_, u)| u == set);
+    let missing: Vec<(usize, &[u8])> = chain
+        .iter()
+        .enumerate()
+        .filter_map(|(rank, s)| s.filter(|s| !present(s)).map(|s| (rank, s)))
+        .collect();
+    if missing.is_empty() {
+        return au;
+    }
+    // Order of units in an access unit: AUD, then parameter sets by kind, then the rest.
+    let rank = |unit: &[u8]| match C::classify(unit) {
+        Nal::Aud => None,
+        Nal::Param(k) => Some(k as usize),
+        _ => Some(3),
+    };
+    let extra: usize = missing.iter().map(|(_, s)| s.len() + 4).sum();
+    let mut out = Vec::with_capacity(au.len() + extra);
+    let mut pending = missing.into_iter().peekable();
+    let mut copied = 0;
+    for (at, unit) in units(&au) {
+        let Some(r) = rank(unit) else {
+            continue;
+        };
+        while let Some((_, set)) = pending.next_if(|(m, _)| *m < r) {
+            out.extend_from_slice(&au[copied..at]);
+            copied = at;
+            out.extend_from_slice(&START_CODE);
+            out.extend_from_slice(set);
+        }
+    }
+    out.extend_from_slice(&au[copied..]);
+    for (_, set) in pending {
+        out.extend_from_slice(&START_CODE);
+        out.extend_from_slice(set);
+    }
+    out
 }
 
 #[cfg(test)]
 pub mod tests {
     use super::*;
+    use crate::h264::nal::H264;
 
-    fn nal(b: &mut AuBuilder, ts: u64, bytes: &[u8]) {
-        b.begin_nal(ts, bytes[0]);
+    fn nal(b: &mut AuBuilder<H264>, ts: u64, bytes: &[u8]) {
+        b.begin_nal(ts, &bytes[..1]);
         b.extend(&bytes[1..]);
         b.end_nal();
     }
@@ -429,7 +512,7 @@ pub mod tests {
 
     #[test]
     fn the_ready_queue_and_capacity_are_bounded() {
-        let mut b = AuBuilder::new(false);
+        let mut b = AuBuilder::<H264>::new(false);
         nal(&mut b, 0, &[0x65, 1]);
         b.marker();
         // A flood of one-slice pictures that nobody takes: the oldest go, with DISCONT.
@@ -453,7 +536,7 @@ pub mod tests {
 
     #[test]
     fn waits_for_idr_then_inserts_parameter_sets() {
-        let mut b = AuBuilder::new(false);
+        let mut b = AuBuilder::<H264>::new(false);
         b.set_parameter_set(SPS);
         b.set_parameter_set(PPS);
         nal(&mut b, 0, &[0x41, 1]);
@@ -462,19 +545,19 @@ pub mod tests {
         nal(&mut b, 3000, &[0x65, 2]);
         b.marker();
         let au = b.pop().unwrap();
-        assert!(au.idr && au.discont);
+        assert!(au.keyframe && au.discont);
         assert_eq!(au.data, annexb(&[SPS, PPS, &[0x65, 2]]));
         nal(&mut b, 6000, &[0x41, 3]);
         b.marker();
         let au = b.pop().unwrap();
-        assert!(!au.idr && !au.discont);
+        assert!(!au.keyframe && !au.discont);
         assert_eq!(au.rtp_ts, 6000);
     }
 
     #[test]
     fn parameter_sets_with_marker_and_old_timestamp_join_the_idr() {
         // Reolink RLC-822A: SPS (M=1) and PPS at the previous timestamp, IDR at the next.
-        let mut b = AuBuilder::new(false);
+        let mut b = AuBuilder::<H264>::new(false);
         nal(&mut b, 0, SPS);
         b.marker();
         nal(&mut b, 0, PPS);
@@ -495,7 +578,7 @@ pub mod tests {
 
     #[test]
     fn multi_slice_and_timestamp_change_without_marker() {
-        let mut b = AuBuilder::new(false);
+        let mut b = AuBuilder::<H264>::new(false);
         nal(&mut b, 0, &[0x65, 1]);
         nal(&mut b, 0, &[0x65, 2]);
         nal(&mut b, 3000, &[0x41, 3]); // no marker on the IDR: the timestamp ends it
@@ -515,7 +598,7 @@ pub mod tests {
 
     #[test]
     fn aud_starts_a_new_au_and_parameter_sets_go_after_it() {
-        let mut b = AuBuilder::new(false);
+        let mut b = AuBuilder::<H264>::new(false);
         b.set_parameter_set(SPS);
         b.set_parameter_set(PPS);
         nal(&mut b, 0, &[0x09, 0x10]);
@@ -527,11 +610,11 @@ pub mod tests {
 
     #[test]
     fn trailing_zeros_stripped_and_loss_marks_discont() {
-        let mut b = AuBuilder::new(false);
+        let mut b = AuBuilder::<H264>::new(false);
         nal(&mut b, 0, &[0x65, 1, 0, 0, 0]);
         b.marker();
         assert_eq!(b.pop().unwrap().data, annexb(&[&[0x65, 1]]));
-        b.begin_nal(3000, 0x41);
+        b.begin_nal(3000, &[0x41]);
         b.extend(&[7, 7]);
         b.mark_loss();
         nal(&mut b, 3000, &[0x41, 8]);
@@ -543,7 +626,7 @@ pub mod tests {
 
     #[test]
     fn wait_for_keyframe_after_loss() {
-        let mut b = AuBuilder::new(true);
+        let mut b = AuBuilder::<H264>::new(true);
         nal(&mut b, 0, &[0x65, 1]);
         b.marker();
         b.pop().unwrap();
@@ -555,13 +638,13 @@ pub mod tests {
         nal(&mut b, 6000, &[0x65, 3]);
         b.marker();
         let au = b.pop().unwrap();
-        assert!(au.idr && au.discont);
+        assert!(au.keyframe && au.discont);
     }
 
     #[test]
     fn oversize_nal_is_dropped() {
-        let mut b = AuBuilder::new(false);
-        b.begin_nal(0, 0x65);
+        let mut b = AuBuilder::<H264>::new(false);
+        b.begin_nal(0, &[0x65]);
         let chunk = vec![1u8; 1 << 20];
         for _ in 0..5 {
             b.extend(&chunk);
@@ -576,7 +659,7 @@ pub mod tests {
     #[test]
     fn repeated_parameter_sets_between_slices() {
         // rtph264pay config-interval=-1 with a two-slice IDR: SPS PPS IDR SPS PPS IDR, one timestamp.
-        let mut b = AuBuilder::new(false);
+        let mut b = AuBuilder::<H264>::new(false);
         for n in [SPS, PPS, &[0x65, 1], SPS, PPS, &[0x65, 2]] {
             nal(&mut b, 0, n);
         }
@@ -600,18 +683,19 @@ pub mod tests {
     #[test]
     fn annexb_inside_a_nal_is_split() {
         // V380 Pro: one NAL (FU type SPS) holding SPS‖00000001‖PPS‖000001‖IDR, then trailing junk start code.
-        let mut b = AuBuilder::new(false);
-        b.begin_nal(0, 0x67);
+        let mut b = AuBuilder::<H264>::new(false);
+        b.begin_nal(0, &[0x67]);
         b.extend(&[0x42, 0xc0, 0x1e, 0, 0]);
         b.extend(&[0, 1, 0x68, 0xce, 0x3c, 0x80, 0, 0, 1]); // start code split across two "fragments"
         b.extend(&[0x65, 7, 7, 0, 0, 1]);
         b.end_nal();
         b.marker();
         let au = b.pop().unwrap();
-        assert!(au.idr);
+        assert!(au.keyframe);
         assert_eq!(au.data, annexb(&[SPS, PPS, &[0x65, 7, 7]]));
+        assert_eq!(au.sps.as_deref(), Some(SPS));
         // A slice is taken as it is (only parameter-set blobs are searched).
-        b.begin_nal(3000, 0x41);
+        b.begin_nal(3000, &[0x41]);
         b.extend(&[9, 0, 0, 1, 0x41, 8]);
         b.end_nal();
         b.marker();
@@ -619,17 +703,90 @@ pub mod tests {
             b.pop().unwrap().data,
             annexb(&[&[0x41, 9, 0, 0, 1, 0x41, 8]])
         );
-        assert_eq!(b.sps().0, SPS);
     }
 
     #[test]
-    fn sps_generation_changes_only_on_new_bytes() {
-        let mut b = AuBuilder::new(false);
+    fn an_access_unit_carries_its_sps_when_it_changes() {
+        let mut b = AuBuilder::<H264>::new(false);
         b.set_parameter_set(SPS);
-        let g = b.sps().1;
-        nal(&mut b, 0, SPS);
-        assert_eq!(b.sps().1, g);
-        nal(&mut b, 0, &[0x67, 0x64, 0, 0x1f]);
-        assert_ne!(b.sps().1, g);
+        b.set_parameter_set(PPS);
+        nal(&mut b, 0, &[0x65, 1]);
+        b.marker();
+        assert_eq!(b.pop().unwrap().sps.as_deref(), Some(SPS));
+        // The same SPS again: nothing new to say.
+        for (ts, n) in [(3000, SPS), (3000, &[0x41, 2][..])] {
+            nal(&mut b, ts, n);
+        }
+        b.marker();
+        assert_eq!(b.pop().unwrap().sps, None);
+        // A new SPS after a slice opens the next picture, which carries it; the picture before not.
+        let bigger = [0x67, 0x64, 0, 0x1f];
+        nal(&mut b, 6000, &[0x41, 3]);
+        nal(&mut b, 6000, &bigger);
+        nal(&mut b, 6000, &[0x65, 4]);
+        b.marker();
+        assert_eq!(b.pop().unwrap().sps, None);
+        assert_eq!(b.pop().unwrap().sps.as_deref(), Some(&bigger[..]));
+    }
+
+    #[test]
+    fn a_keyframe_gets_the_pps_and_sps_its_slice_names() {
+        // Two SPS (ids 0, 1) and two PPS (id 0 → SPS 0, id 1 → SPS 1): an IDR whose slice names PPS 1
+        // gets PPS 1 and SPS 1 in front, not the sets stored last.
+        let sps0 = [0x67, 0x42, 0xc0, 0x1e, 0b1000_0000];
+        let sps1 = [0x67, 0x42, 0xc0, 0x1e, 0b0100_0000];
+        let pps0 = [0x68, 0b1100_0000];
+        let pps1 = [0x68, 0b0100_1000];
+        let mut b = AuBuilder::<H264>::new(false);
+        for set in [&sps1[..], &pps1, &sps0, &pps0] {
+            b.set_parameter_set(set);
+        }
+        // first_mb 0, slice_type 7, pps 1: 1 0001000 010 → 1000 1000 0100 0000
+        let idr = [0x65, 0b1000_1000, 0b0100_0000];
+        nal(&mut b, 0, &idr);
+        b.marker();
+        let au = b.pop().unwrap();
+        assert_eq!(au.data, annexb(&[&sps1, &pps1, &idr]));
+        assert_eq!(au.sps.as_deref(), Some(&sps1[..]));
+        // Its own PPS but not the SPS: the SPS goes in front of the PPS, which refers to it.
+        nal(&mut b, 3000, &pps1);
+        nal(&mut b, 3000, &idr);
+        b.marker();
+        assert_eq!(b.pop().unwrap().data, annexb(&[&sps1, &pps1, &idr]));
+    }
+
+    #[test]
+    fn intra_refresh_starts_at_a_recovery_point_with_a_warning() {
+        let mut b = AuBuilder::<H264>::new(false);
+        b.set_parameter_set(SPS);
+        b.set_parameter_set(PPS);
+        let recovery = [0x06, 6, 1, 0x84, 0x80];
+        nal(&mut b, 0, &[0x41, 1]);
+        b.marker();
+        assert_eq!(b.pop(), None);
+        nal(&mut b, 3000, &recovery);
+        nal(&mut b, 3000, &[0x41, 2]);
+        b.marker();
+        let au = b.pop().unwrap();
+        assert!(au.keyframe, "a recovery point is where decoding can start");
+        assert_eq!(au.data, annexb(&[SPS, PPS, &recovery, &[0x41, 2]]));
+        let w = b.take_warnings();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("recovery point"), "{w:?}");
+    }
+
+    #[test]
+    fn no_keyframe_at_all_starts_after_5s_with_a_warning() {
+        let mut b = AuBuilder::<H264>::new(false);
+        let mut out = 0;
+        for i in 0..200u64 {
+            nal(&mut b, i * 3000, &[0x41, 1]);
+            b.marker();
+            out += std::iter::from_fn(|| b.pop()).count();
+        }
+        // 150 pictures (5 s at 30 fps) dropped, the rest out.
+        assert_eq!(b.stats.dropped_waiting, 150);
+        assert_eq!(out, 50);
+        assert!(b.take_warnings()[0].contains("without one"));
     }
 }
