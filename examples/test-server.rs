@@ -2,7 +2,7 @@
 //! without a camera.
 //!
 //!     cargo run --example test-server -- [--port 8554] [--path /test] [--user admin --password secret [--digest]]
-//!        [--size 1280x720] [--fps 30] [--bitrate 2000]
+//!        [--size 1280x720] [--fps 30] [--bitrate 2000] [--bframes 2]
 
 #[path = "../tests/common/server.rs"]
 mod server;
@@ -29,6 +29,7 @@ fn main() {
             "--digest" => digest = true,
             "--fps" => opts.fps = val().parse().unwrap_or_else(|_| usage("bad --fps")),
             "--bitrate" => opts.bitrate = val().parse().unwrap_or_else(|_| usage("bad --bitrate")),
+            "--bframes" => opts.bframes = val().parse().unwrap_or_else(|_| usage("bad --bframes")),
             "--size" => {
                 let v = val();
                 let (w, h) = v.split_once('x').unwrap_or_else(|| usage("--size is WxH"));
@@ -71,7 +72,7 @@ fn usage(err: &str) -> ! {
         eprintln!("error: {err}");
     }
     eprintln!(
-        "usage: test-server [--port 8554] [--path /test] [--user U --password P [--digest]] [--size WxH] [--fps N] [--bitrate KBPS]"
+        "usage: test-server [--port 8554] [--path /test] [--user U --password P [--digest]] [--size WxH] [--fps N] [--bitrate KBPS] [--bframes N]"
     );
     std::process::exit(2)
 }

@@ -115,6 +115,10 @@ impl RustRtspSrc {
             Notice::Reconnected { attempts } => gst::Structure::builder("rustrtspsrc-reconnected")
                 .field("attempts", attempts)
                 .build(),
+            Notice::LatencyChanged => {
+                let _ = obj.post_message(gst::message::Latency::builder().src(&*obj).build());
+                return;
+            }
         };
         gst::info!(CAT, imp = self, "{}", s);
         let _ = obj.post_message(gst::message::Element::builder(s).src(&*obj).build());
@@ -398,8 +402,10 @@ impl BaseSrcImpl for RustRtspSrc {
 
     fn query(&self, query: &mut gst::QueryRef) -> bool {
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            // The reorder window, and for streams with B-frames the reorder depth PTS are moved by.
             let latency =
-                gst::ClockTime::from_mseconds(self.settings.lock().unwrap().latency_ms.into());
+                gst::ClockTime::from_mseconds(self.settings.lock().unwrap().latency_ms.into())
+                    + gst::ClockTime::from_nseconds(self.stats.lock().unwrap().reorder_ns);
             q.set(true, latency, Some(latency));
             return true;
         }

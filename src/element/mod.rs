@@ -4,6 +4,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod caps;
+mod decode_times;
 mod imp;
 mod settings;
 mod supervisor;

@@ -3,6 +3,7 @@
 //! timestamped buffers with caps, and failures into bus errors a person can act on.
 
 use super::caps::caps_for;
+use super::decode_times::DecodeTimes;
 use super::timing::Timeline;
 use crate::h264::params;
 use crate::net::epoll::{wait_one, Waited, Waker};
@@ -30,6 +31,8 @@ pub enum Notice {
     Reconnected {
         attempts: u32,
     },
+    /// PTS moved later for B-frames: the element's latency grew.
+    LatencyChanged,
 }
 
 pub struct Produced {
@@ -49,6 +52,8 @@ pub struct Stats {
     pub reconnects: u64,
     pub tcp: bool,
     pub bitrate: u64,
+    /// How much later PTS go out for B-frame reordering (ns): part of the element's latency.
+    pub reorder_ns: u64,
     rate_window: Option<(Instant, u64)>,
 }
 
@@ -88,6 +93,7 @@ pub struct Supervisor {
     waker: Waker,
     client: Option<SessionClient>,
     timeline: Timeline,
+    decode_times: DecodeTimes,
     timeline_epoch: u32,
     backoff: Backoff,
     /// Set once media flowed; before that, failures are configuration errors and end the stream.
@@ -104,6 +110,7 @@ impl Supervisor {
             waker,
             client: None,
             timeline: Timeline::default(),
+            decode_times: DecodeTimes::default(),
             timeline_epoch: 0,
             backoff: Backoff::default(),
             played: false,
@@ -142,7 +149,14 @@ impl Supervisor {
                         self.backoff.reset();
                     }
                     self.played = true;
-                    return Ok(self.produce(au, completed, running_time));
+                    let produced = self.produce(au, completed, running_time);
+                    let reorder = self.decode_times.reorder();
+                    if std::mem::replace(&mut self.stats.lock().unwrap().reorder_ns, reorder)
+                        != reorder
+                    {
+                        notify(Notice::LatencyChanged);
+                    }
+                    return Ok(produced);
                 }
                 Err(ClientError::Flushing) => return Err(SupervisorError::Flushing),
                 Err(e @ ClientError::UdpSilent(_)) => {
@@ -167,7 +181,14 @@ impl Supervisor {
             .sps
             .as_deref()
             .and_then(|sps| match params::sps_info(sps) {
-                Ok(info) => Some(caps_for(&info)),
+                Ok(info) => {
+                    let frame = info
+                        .framerate
+                        .filter(|&(n, d)| n > 0 && d > 0)
+                        .map(|(n, d)| 1_000_000_000 * d as u64 / n as u64);
+                    self.decode_times.configure(info.reorder_frames, frame);
+                    Some(caps_for(&info))
+                }
                 Err(e) => {
                     crate::log!(self.cfg.log, Warning, "cannot read the SPS for caps: {}", e);
                     None
@@ -177,12 +198,13 @@ impl Supervisor {
         if client.timeline_epoch() != self.timeline_epoch {
             self.timeline_epoch = client.timeline_epoch();
             self.timeline.restart();
+            self.decode_times.restart();
         }
         let now_rt = running_time().unwrap_or(0);
         let waited = Instant::now().duration_since(completed).as_nanos() as u64;
         let arrival = now_rt.saturating_sub(waited);
         let stamp = self.timeline.pts(au.rtp_ts, client.clock_rate(), arrival);
-        let pts = stamp.pts;
+        let (pts, dts) = self.decode_times.stamp(stamp.pts);
 
         {
             let mut st = self.stats.lock().unwrap();
@@ -208,6 +230,7 @@ impl Supervisor {
         {
             let b = buffer.get_mut().expect("a new buffer is writable");
             b.set_pts(gst::ClockTime::from_nseconds(pts));
+            b.set_dts(dts.map(gst::ClockTime::from_nseconds));
             let mut flags = gst::BufferFlags::empty();
             if !keyframe {
                 flags |= gst::BufferFlags::DELTA_UNIT;
@@ -236,6 +259,7 @@ impl Supervisor {
     fn expect_new_session(&mut self) {
         self.discont = true;
         self.timeline.restart();
+        self.decode_times.restart();
         self.timeline_epoch = 0;
     }
 

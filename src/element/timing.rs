@@ -4,9 +4,11 @@
 //! and a step in network delay is absorbed within seconds rather than minutes.
 //!
 //! The base delay is the smallest arrival delay seen in each half-second window (jitter only ever adds
-//! delay); the correction slews toward it at 4 % of elapsed time at most, so PTS spacing changes by
-//! 4 % at most and PTS of frames in order never go back. All arithmetic is in i128 and saturates: no
-//! input can overflow it.
+//! delay); the correction slews toward it at 4 % of stream time at most, so PTS spacing changes by 4 %
+//! at most and PTS of frames in order never go back. The correction is a function of the RTP time: it
+//! advances with pictures that move the stream forward, and a B-frame (earlier than one already seen)
+//! gets the correction of its own place on that line, so B-frames keep even spacing while it slews.
+//! All arithmetic is in i128 and saturates: no input can overflow it.
 
 /// Window over which the smallest delay is taken.
 const WINDOW_NS: u64 = 500_000_000;
@@ -24,7 +26,9 @@ pub struct Timeline {
     target: i128,
     window_min: Option<i128>,
     window_start: u64,
-    last_arrival: Option<u64>,
+    /// The latest nominal time yet, and the last step of the correction (change, over stream time).
+    max_nominal: Option<i128>,
+    last_step: (i128, i128),
     last_pts: Option<u64>,
 }
 
@@ -46,7 +50,8 @@ impl Timeline {
         self.skew = 0;
         self.target = 0;
         self.window_min = None;
-        self.last_arrival = None;
+        self.max_nominal = None;
+        self.last_step = (0, 1);
     }
 
     /// PTS in nanoseconds of running time for an access unit at `rtp_ts` (extended) that completed at
@@ -79,13 +84,23 @@ impl Timeline {
             self.target = self.window_min.take().unwrap_or(self.target);
             self.window_start = arrival;
         }
-        let elapsed = self
-            .last_arrival
-            .map_or(0, |l| i128::from(arrival.saturating_sub(l)));
-        let step = elapsed / SLEW_DIVISOR;
-        self.skew += (self.target - self.skew).clamp(-step, step);
-        self.last_arrival = Some(arrival);
-        let pts = saturate(nominal + self.skew);
+        let skew = match self.max_nominal {
+            // Behind the latest picture (a B-frame): the correction of its place on the line.
+            Some(max) if nominal < max => {
+                let (change, over) = self.last_step;
+                self.skew - change * (max - nominal).min(over) / over.max(1)
+            }
+            last => {
+                let progress = last.map_or(0, |m| nominal - m);
+                let change = (self.target - self.skew)
+                    .clamp(-progress / SLEW_DIVISOR, progress / SLEW_DIVISOR);
+                self.skew += change;
+                self.last_step = (change, progress.max(1));
+                self.max_nominal = Some(nominal);
+                self.skew
+            }
+        };
+        let pts = saturate(nominal + skew);
         self.last_pts = Some(pts);
         Stamp { pts, resynced }
     }
@@ -95,7 +110,8 @@ impl Timeline {
         self.target = 0;
         self.window_min = None;
         self.window_start = arrival;
-        self.last_arrival = None;
+        self.max_nominal = None;
+        self.last_step = (0, 1);
     }
 }
 
@@ -179,6 +195,30 @@ mod tests {
             .unwrap();
         assert!(worst_lag(&frames[settled..]) <= WINDOW);
         assert!(frames.windows(2).all(|w| w[1].1 > w[0].1), "PTS went back");
+    }
+
+    #[test]
+    fn b_frames_keep_even_spacing_while_the_correction_slews() {
+        // I0 P3 B1 B2 P6 B4 B5 …, arriving in that order a frame apart: the correction slews for the
+        // first seconds, and the PTS in display order stay evenly spaced (within the 4 % slew).
+        let mut t = Timeline::default();
+        let frame = S / 30;
+        let mut shown = Vec::new();
+        for i in 0..300u64 {
+            let p = match i.checked_sub(1).map(|j| (j / 3, j % 3)) {
+                None => 0,
+                Some((m, 0)) => 3 * m + 3,
+                Some((m, r)) => 3 * m + r,
+            };
+            let stamp = t.pts(p * 3000, 90_000, i * frame);
+            shown.push(stamp.pts);
+        }
+        shown.sort();
+        // (The last mini-GOP's B-frames never came.)
+        for w in shown[..shown.len() - 3].windows(2) {
+            let d = (w[1] - w[0]) as f64 / frame as f64;
+            assert!((0.95..=1.05).contains(&d), "spacing {d} frames");
+        }
     }
 
     #[test]

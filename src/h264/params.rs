@@ -38,6 +38,9 @@ pub struct SpsInfo {
     pub height: u32,
     /// Frame rate from the VUI timing info, as a fraction.
     pub framerate: Option<(i32, i32)>,
+    /// Frames that may come before one they are displayed after (B-frames), from the VUI's bitstream
+    /// restrictions when the encoder wrote them.
+    pub reorder_frames: Option<u32>,
 }
 
 /// Parses an SPS NAL unit (with its header byte).
@@ -102,12 +105,18 @@ pub fn sps_info(nal: &[u8]) -> Result<SpsInfo, String> {
             let den = i32::try_from(u64::from(t.num_units_in_tick) * 2).ok()?;
             (num > 0 && den > 0).then(|| reduce(num, den))
         });
+    let reorder_frames = sps
+        .vui_parameters
+        .as_ref()
+        .and_then(|v| v.bitstream_restrictions.as_ref())
+        .map(|r| r.max_num_reorder_frames);
     Ok(SpsInfo {
         profile,
         level,
         width,
         height,
         framerate,
+        reorder_frames,
     })
 }
 

@@ -20,6 +20,8 @@ pub struct ServerOptions {
     pub auth: Option<Auth>,
     /// RTSP session timeout announced and enforced by the server (its default is 60 s).
     pub session_timeout: Option<u32>,
+    /// B-frames between references (0: none, the low-latency setting cameras use).
+    pub bframes: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +42,7 @@ impl Default for ServerOptions {
             bitrate: 1000,
             auth: None,
             session_timeout: None,
+            bframes: 0,
         }
     }
 }
@@ -63,9 +66,18 @@ impl TestServer {
         server.set_address("127.0.0.1");
         server.set_service(&opts.port.to_string());
         let factory = gst_rtsp_server::RTSPMediaFactory::new();
+        // zerolatency turns B-frames off; with them, a fixed pattern (I P B B P B B ...), and the main
+        // profile, as rtph264pay would otherwise make x264enc pick constrained baseline (no B-frames).
+        let (encoder, profile) = match opts.bframes {
+            0 => ("tune=zerolatency".to_string(), ""),
+            n => (
+                format!("bframes={n} b-adapt=false"),
+                "! video/x-h264,profile=main ",
+            ),
+        };
         factory.set_launch(&format!(
             "( videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
-             ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={} bitrate={} \
+             ! x264enc {encoder} speed-preset=ultrafast key-int-max={} bitrate={} {profile}\
              ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
             opts.width, opts.height, opts.fps, opts.fps, opts.bitrate
         ));
