@@ -158,3 +158,84 @@ fn camera_without_marker_bits_is_not_held_back() {
     );
     rec.assert_plays();
 }
+
+/// The SPS and PPS among RTP packets from `encode` (single NAL units or STAP-A).
+fn parameter_sets(packets: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut sets = Vec::new();
+    for p in packets {
+        let payload = &p[12..];
+        match payload[0] & 0x1f {
+            7 | 8 => sets.push(payload.to_vec()),
+            24 => {
+                let mut rest = &payload[1..];
+                while rest.len() > 2 {
+                    let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+                    let nal = &rest[2..2 + len];
+                    if matches!(nal[0] & 0x1f, 7 | 8) {
+                        sets.push(nal.to_vec());
+                    }
+                    rest = &rest[2 + len..];
+                }
+            }
+            _ => {}
+        }
+    }
+    sets
+}
+
+fn intra_refresh_camera(protocols: &str) {
+    // An intra-refresh encoder: one IDR at the very start, recovery-point SEI after. The camera serves
+    // from the second picture on, with its parameter sets in the SDP: no IDR ever reaches the element.
+    use base64::Engine;
+    let all =
+        common::fake_camera::encode_with(320, 240, 800, 150, 1000, "ball", "intra-refresh=true");
+    let ts = |p: &Vec<u8>| u32::from_be_bytes(p[4..8].try_into().unwrap());
+    let first_other = all.iter().position(|p| ts(p) != ts(&all[0])).unwrap();
+    let sprop: Vec<String> = parameter_sets(&all[..first_other])
+        .iter()
+        .map(|s| base64::engine::general_purpose::STANDARD.encode(s))
+        .collect();
+    let packets: &'static [Vec<u8>] = Box::leak(all[first_other..].to_vec().into_boxed_slice());
+    let cam = FakeCamera::start_with(
+        Script {
+            fmtp: Some(format!("sprop-parameter-sets={}", sprop.join(","))),
+            ..Default::default()
+        },
+        packets,
+    );
+    let rec = record_clean(
+        &cam.url(),
+        Duration::from_secs(4),
+        &[("protocols", &protocols)],
+    );
+    assert!(
+        rec.frames.len() > 60,
+        "{protocols}: {} frames",
+        rec.frames.len()
+    );
+    assert!(
+        !rec.frames[0].flags.contains(gst::BufferFlags::DELTA_UNIT),
+        "{protocols}: output starts at a recovery point, flagged as one"
+    );
+    assert!(
+        rec.warnings.iter().any(|w| w.contains("intra refresh")),
+        "{protocols}: {:?}",
+        rec.warnings
+    );
+    assert_eq!(rec.caps.len(), 1, "{protocols}: {:?}", rec.caps);
+    let (decoded, _) = decode(&rec.annexb());
+    assert!(
+        decoded >= rec.frames.len() / 2,
+        "{protocols}: decoded {decoded}"
+    );
+}
+
+#[test]
+fn intra_refresh_camera_udp() {
+    intra_refresh_camera("udp");
+}
+
+#[test]
+fn intra_refresh_camera_tcp() {
+    intra_refresh_camera("tcp");
+}

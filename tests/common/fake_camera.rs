@@ -134,10 +134,23 @@ pub fn encode(
     mtu: u32,
     pattern: &str,
 ) -> Vec<Vec<u8>> {
+    encode_with(width, height, kbps, frames, mtu, pattern, "")
+}
+
+/// Like `encode`, with more x264enc options (`intra-refresh=true`, …).
+pub fn encode_with(
+    width: u32,
+    height: u32,
+    kbps: u32,
+    frames: u32,
+    mtu: u32,
+    pattern: &str,
+    x264: &str,
+) -> Vec<Vec<u8>> {
     super::init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,format=I420,width={width},height={height},framerate=30/1 \
-         ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate={kbps} \
+         ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate={kbps} {x264} \
          ! rtph264pay pt=96 mtu={mtu} config-interval=-1 ! appsink name=sink sync=false"
     ))
     .unwrap()
