@@ -279,7 +279,7 @@ fn digest_nonce_rotation(protocols: &str) {
         );
         assert_eq!(cam.shared.expiries.load(SeqCst), 0, "{protocols} {stale:?}");
         assert!(
-            cam.shared.count("GET_PARAMETER") >= 3,
+            cam.shared.count("GET_PARAMETER") >= 2,
             "{protocols} {stale:?}: {:?}",
             cam.shared.requests()
         );

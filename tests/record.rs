@@ -201,7 +201,13 @@ fn keep_alive_holds_a_short_session() {
     })
     .unwrap();
     let rec = record_clean(&srv.url(), Duration::from_secs(6), &[("do-rtcp", &false)]);
-    assert!(srv.keepalives() >= 4, "{} keep-alives", srv.keepalives());
+    // The session held (no reconnect, the stream ran to the end) thanks to keep-alives.
+    assert!(srv.keepalives() >= 2, "{} keep-alives", srv.keepalives());
+    assert!(
+        rec.element_messages.is_empty(),
+        "{:?}",
+        rec.element_messages
+    );
     let last = rec.frames.last().unwrap().pts.unwrap() - rec.frames[0].pts.unwrap();
     assert!(
         last > gst::ClockTime::from_seconds(4),

@@ -161,6 +161,14 @@ fn keepalive_refused_switches_to_options() {
         "{:?}",
         rec.element_messages
     );
+    // What the camera saw, not how many requests fit a loaded machine's 4 s: the session never
+    // expired, GET_PARAMETER was tried once, OPTIONS went on from there.
+    assert_eq!(
+        cam.shared
+            .expiries
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
     let reqs = cam.shared.requests();
     let ka: Vec<&String> = reqs
         .iter()
@@ -168,7 +176,7 @@ fn keepalive_refused_switches_to_options() {
         .skip(1)
         .filter(|r| *r != "TEARDOWN")
         .collect();
-    assert!(ka.len() >= 3, "{reqs:?}");
+    assert!(ka.len() >= 2, "{reqs:?}");
     assert!(ka[0].starts_with("GET_PARAMETER"), "{reqs:?}");
     assert!(ka[1..].iter().all(|r| r.starts_with("OPTIONS")), "{reqs:?}");
     rec.assert_plays();
@@ -210,9 +218,15 @@ fn digest_nonce_change_on_keepalive() {
         "{:?}",
         rec.element_messages
     );
-    // The stale keep-alive was answered again with the new nonce, and later ones went through.
+    // The stale keep-alive was answered again with the new nonce: the session never expired.
+    assert_eq!(
+        cam.shared
+            .expiries
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
     assert!(
-        cam.shared.count("GET_PARAMETER") >= 3,
+        cam.shared.count("GET_PARAMETER") >= 2,
         "{:?}",
         cam.shared.requests()
     );
