@@ -26,7 +26,7 @@ pub fn default_user_agent() -> String {
     format!("rustrtspsrc/{}", env!("CARGO_PKG_VERSION"))
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub location: Option<String>,
     pub user_id: Option<String>,
@@ -41,6 +41,24 @@ pub struct Settings {
     pub protocols: Protocols,
     pub udp_timeout_ms: u32,
     pub retry: u32,
+}
+
+/// Shows the location redacted and whether a password is set, never the password.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field(
+                "location",
+                &self.location.as_deref().map(crate::rtsp::url::redact),
+            )
+            .field("user_id", &self.user_id)
+            .field("user_pw", &self.user_pw.as_ref().map(|_| "<set>"))
+            .field("latency_ms", &self.latency_ms)
+            .field("timeout_s", &self.timeout_s)
+            .field("protocols", &self.protocols)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Settings {
@@ -105,5 +123,16 @@ mod tests {
         assert!(parse_port_range("3005-3000").is_err());
         assert!(parse_port_range("0-10").is_err());
         assert!(parse_port_range("a-b").is_err());
+    }
+
+    #[test]
+    fn debug_shows_no_password() {
+        let s = Settings {
+            location: Some("rtsp://admin:Pw1@h/s?user=admin&password=Pw2".into()),
+            user_pw: Some("Pw3".into()),
+            ..Default::default()
+        };
+        let d = format!("{s:?}");
+        assert!(!d.contains("Pw1") && !d.contains("Pw2") && !d.contains("Pw3"), "{d}");
     }
 }

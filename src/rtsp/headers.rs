@@ -62,13 +62,25 @@ fn parse_pair(v: &str) -> Option<(u16, u16)> {
 }
 
 /// One entry of `RTP-Info`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct RtpInfo {
     pub url: Option<String>,
     pub seq: Option<u16>,
     pub rtptime: Option<u32>,
     /// Reolink sends the SSRC here rather than in SETUP's Transport.
     pub ssrc: Option<u32>,
+}
+
+/// The URL shown redacted: servers echo the request URL, credentials in its query too.
+impl std::fmt::Debug for RtpInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtpInfo")
+            .field("url", &self.url.as_deref().map(super::url::redact))
+            .field("seq", &self.seq)
+            .field("rtptime", &self.rtptime)
+            .field("ssrc", &self.ssrc)
+            .finish()
+    }
 }
 
 pub fn parse_rtp_info(value: &str) -> Vec<RtpInfo> {

@@ -40,8 +40,24 @@ impl fmt::Display for Method {
 }
 
 /// Header list that keeps the order and looks names up case-insensitively (`CSeq`, `Cseq`, `cseq`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers(Vec<(String, String)>);
+
+/// Never shows an `Authorization` value (the Basic credentials or the Digest response).
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, v)| {
+                let v = if n.eq_ignore_ascii_case("Authorization") {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
+                (n, v)
+            }))
+            .finish()
+    }
+}
 
 impl Headers {
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -67,12 +83,23 @@ impl Headers {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     pub method: Method,
-    /// Request URI, always without credentials.
+    /// Request URI, without user info; cameras that take credentials in the path or query get them
+    /// here, so it is shown only through `url::redact`.
     pub uri: String,
     pub headers: Headers,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("uri", &super::url::redact(&self.uri))
+            .field("headers", &self.headers)
+            .finish()
+    }
 }
 
 impl Request {
@@ -426,6 +453,19 @@ mod tests {
         let mut reader = MessageReader::default();
         let flood = vec![b'\n'; MAX_HEADER_BYTES + 1];
         assert_eq!(reader.next(&flood), Err(ParseError::HeaderTooLarge));
+    }
+
+    #[test]
+    fn debug_shows_no_authorization() {
+        let r = Request::new(Method::Play, "rtsp://h/s?password=s3cr3t")
+            .with_header("Authorization", "Basic YWRtaW46c2VjcmV0");
+        let d = format!("{r:?}");
+        assert!(
+            !d.contains("YWRtaW46c2VjcmV0") && d.contains("<redacted>"),
+            "{d}"
+        );
+        assert!(!d.contains("s3cr3t"), "{d}");
+        assert!(!r.redacted().contains("s3cr3t"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct H264Media {
     pub payload_type: u8,
     pub clock_rate: u32,
@@ -15,6 +15,20 @@ pub struct H264Media {
     pub packetization_mode: u8,
     /// `c=IN IP4 0.0.0.0` (or no `c=`): media comes from the RTSP server's address.
     pub connection: Option<String>,
+}
+
+/// The control URL shown redacted (a camera may take credentials in the query).
+impl fmt::Debug for H264Media {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("H264Media")
+            .field("payload_type", &self.payload_type)
+            .field("clock_rate", &self.clock_rate)
+            .field("control", &super::url::redact(&self.control))
+            .field("sprop_parameter_sets", &self.sprop_parameter_sets)
+            .field("packetization_mode", &self.packetization_mode)
+            .field("connection", &self.connection)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -121,7 +121,6 @@ struct Pending {
     sent_at: Instant,
 }
 
-#[derive(Debug)]
 pub struct Session {
     cfg: SessionConfig,
     state: State,
@@ -140,6 +139,20 @@ pub struct Session {
     warned_basic: bool,
     /// Warnings for the application (bus), taken with `take_warnings`.
     warnings: Vec<String>,
+}
+
+/// The state, not the URLs (a camera may take credentials in the query) nor the requests.
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("state", &self.state)
+            .field("cseq", &self.cseq)
+            .field("auth", &self.auth)
+            .field("timeout", &self.timeout())
+            .field("keepalive_method", &self.keepalive_method)
+            .field("tcp", &self.tcp)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
