@@ -312,3 +312,59 @@ fn caps_follow_a_stream_that_changed_across_a_reconnect() {
     assert_eq!(widths, vec![320, 640], "{:?}", rec.caps);
     rec.assert_plays();
 }
+
+#[test]
+fn receiver_reports_go_to_the_rtsp_server_only() {
+    // The camera names other addresses for itself (the SDP's c=, Transport source=): a real camera's SDP
+    // says c=IN IP4 192.168.1.67, and reports sent there would leave the machine. Here they are other
+    // loopback addresses, watched on the camera's RTCP port: nothing may arrive there.
+    use std::sync::atomic::Ordering::SeqCst;
+    let cam = FakeCamera::start(Script {
+        sdp_connection: Some("127.0.0.2"),
+        transport_source: Some("127.0.0.3"),
+        ..Default::default()
+    });
+    let watch = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (w, shared) = (watch.clone(), cam.shared.clone());
+    let rec = record_with(
+        &cam.url(),
+        Duration::from_millis(6500),
+        &[("protocols", &"udp")],
+        Some((
+            Duration::from_millis(300),
+            Box::new(move || {
+                // Bound once SETUP named the RTCP port, before the first report (500 ms after PLAY).
+                let port = loop {
+                    let p = shared.rtcp_port.load(SeqCst);
+                    if p != 0 {
+                        break p as u16;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                };
+                for ip in ["127.0.0.2", "127.0.0.3"] {
+                    let s = std::net::UdpSocket::bind((ip, port)).unwrap();
+                    s.set_read_timeout(Some(Duration::from_millis(6000)))
+                        .unwrap();
+                    let w = w.clone();
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 1500];
+                        if let Ok((n, _)) = s.recv_from(&mut buf) {
+                            w.lock().unwrap().push(n);
+                        }
+                    });
+                }
+            }),
+        )),
+    );
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    rec.assert_plays();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        watch.lock().unwrap().is_empty(),
+        "RTCP went to an address the camera named"
+    );
+    assert!(
+        cam.shared.receiver_reports.load(SeqCst) >= 1,
+        "no report reached the camera"
+    );
+}

@@ -133,6 +133,9 @@ mod tests {
             ..Default::default()
         };
         let d = format!("{s:?}");
-        assert!(!d.contains("Pw1") && !d.contains("Pw2") && !d.contains("Pw3"), "{d}");
+        assert!(
+            !d.contains("Pw1") && !d.contains("Pw2") && !d.contains("Pw3"),
+            "{d}"
+        );
     }
 }

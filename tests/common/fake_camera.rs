@@ -55,6 +55,10 @@ pub struct Script {
     pub after_reconnect: Option<&'static [Vec<u8>]>,
     /// Never set the RTP marker bit: access units end only when the next one's timestamp comes.
     pub no_marker: bool,
+    /// Addresses the camera names for itself: the SDP's `c=` line and SETUP's Transport `source=`
+    /// (other loopback addresses; the packets still come from 127.0.0.1).
+    pub sdp_connection: Option<&'static str>,
+    pub transport_source: Option<&'static str>,
     /// Never answer TEARDOWN (and keep streaming).
     pub ignore_teardown: bool,
     /// Real replies served instead of the fake camera's own (tests/fixtures/retina).
@@ -93,6 +97,8 @@ pub struct Shared {
     pub connections: AtomicUsize,
     /// RTCP receiver reports from the client, over UDP or interleaved.
     pub receiver_reports: AtomicUsize,
+    /// The port of the last RTCP socket the camera announced.
+    pub rtcp_port: AtomicUsize,
     /// Requests in arrival order: "METHOD transport-or-empty".
     pub requests: Mutex<Vec<String>>,
     /// Every Digest `response=` received (for the secrets test).
@@ -413,9 +419,10 @@ impl Connection {
                 },
                 "DESCRIBE" => {
                     body = format!(
-                        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\na=control:*\r\n\
+                        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 {}\r\nt=0 0\r\na=control:*\r\n\
                          m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1{}\r\n\
                          a=control:trackID=1\r\n",
+                        self.script.sdp_connection.unwrap_or("0.0.0.0"),
                         self.script.fmtp.as_deref().map(|f| format!(";{f}")).unwrap_or_default()
                     );
                     extra.push_str(&format!(
@@ -439,12 +446,19 @@ impl Connection {
                     dest = Some(Dest::Udp(SocketAddr::from(([127, 0, 0, 1], port))));
                     let rtcp_port = self.rtcp_listener();
                     extra.push_str(&format!(
-                        "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP;unicast;client_port={}-{};server_port={}-{rtcp_port};ssrc={}\r\n",
+                        "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP;unicast;client_port={}-{};server_port={}-{rtcp_port};ssrc={}{}\r\n",
                         port,
                         port + 1,
                         rtcp_port - 1,
-                        self.announced_ssrc()
+                        self.announced_ssrc(),
+                        self.script
+                            .transport_source
+                            .map(|a| format!(";source={a}"))
+                            .unwrap_or_default()
                     ));
+                    self.shared
+                        .rtcp_port
+                        .store(rtcp_port.into(), Ordering::SeqCst);
                 }
                 "PLAY" => {
                     if self.script.junk_frames && matches!(dest, Some(Dest::Tcp)) {
@@ -562,8 +576,24 @@ fn no_data_yet(e: &std::io::Error) -> bool {
     )
 }
 
+/// Counts compound receiver reports as a strict server takes them (RFC 3550 §6.1): an RR first, and an
+/// SDES with a CNAME in the same packet; others are dropped.
 fn count_receiver_report(rtcp: &[u8], shared: &Shared) {
-    if rtcp.len() >= 8 && rtcp[1] == 201 {
+    let mut rest = rtcp;
+    let (mut rr, mut cname) = (false, false);
+    while rest.len() >= 4 {
+        let len = (usize::from(u16::from_be_bytes([rest[2], rest[3]])) + 1) * 4;
+        let Some(packet) = rest.get(..len) else {
+            return;
+        };
+        match packet[1] {
+            201 => rr = true,
+            202 => cname |= packet.get(8) == Some(&1),
+            _ => {}
+        }
+        rest = &rest[len..];
+    }
+    if rr && cname {
         shared.receiver_reports.fetch_add(1, Ordering::SeqCst);
     }
 }
