@@ -371,3 +371,46 @@ fn reolink_rtp_info_with_relative_urls_udp() {
 fn reolink_rtp_info_with_relative_urls_tcp() {
     reolink_rtp_info_with_relative_urls("tcp");
 }
+
+fn a_picture_hours_off(protocols: &str) {
+    // Intelbras DVR: an occasional frame whose RTP timestamp is hours away, then back. It is dropped;
+    // the timeline is not remapped on one picture, and nothing reconnects.
+    let cam = FakeCamera::start(Script {
+        outlier_frame: Some(40),
+        ..Default::default()
+    });
+    let rec = record_clean(&cam.url(), secs(3), &[("protocols", &protocols)]);
+    assert_eq!(rec.stat("timestamp-outliers-dropped"), 1, "{protocols}");
+    assert!(
+        rec.element_messages.is_empty(),
+        "{protocols}: {:?}",
+        rec.element_messages
+    );
+    let discont = rec
+        .frames
+        .iter()
+        .skip(1)
+        .filter(|f| f.flags.contains(gst::BufferFlags::DISCONT))
+        .count();
+    assert_eq!(
+        discont, 1,
+        "{protocols}: one DISCONT, after the dropped picture"
+    );
+    // PTS keep the stream's pace across it: no jump of hours, no resync.
+    let last = rec.frames.last().unwrap().pts.unwrap() - rec.frames[0].pts.unwrap();
+    assert!(
+        last < gst::ClockTime::from_seconds(4),
+        "{protocols}: {last}"
+    );
+    rec.assert_plays();
+}
+
+#[test]
+fn a_picture_hours_off_is_dropped_udp() {
+    a_picture_hours_off("udp");
+}
+
+#[test]
+fn a_picture_hours_off_is_dropped_tcp() {
+    a_picture_hours_off("tcp");
+}

@@ -54,6 +54,8 @@ pub struct Stats {
     pub bitrate: u64,
     /// How much later PTS go out for B-frame reordering (ns): part of the element's latency.
     pub reorder_ns: u64,
+    /// Pictures dropped for a timestamp seconds away from the stream's.
+    pub timestamp_outliers: u64,
     rate_window: Option<(Instant, u64)>,
 }
 
@@ -69,6 +71,7 @@ impl Stats {
         s.set("reconnects", self.reconnects);
         s.set("transport", if self.tcp { "tcp" } else { "udp" });
         s.set("bitrate", self.bitrate);
+        s.set("timestamp-outliers-dropped", self.timestamp_outliers);
         s
     }
 
@@ -81,7 +84,8 @@ impl Stats {
         d.push_str(
             " access-units-pushed, keyframes: buffers pushed and how many were keyframes; \
              reconnects: reconnects since start; transport (string): udp or tcp; \
-             bitrate: bits per second over the last second or so",
+             bitrate: bits per second over the last second or so; timestamp-outliers-dropped: \
+             pictures whose RTP time was seconds away from the stream's, dropped",
         );
         d
     }
@@ -149,7 +153,9 @@ impl Supervisor {
                         self.backoff.reset();
                     }
                     self.played = true;
-                    let produced = self.produce(au, completed, running_time);
+                    let Some(produced) = self.produce(au, completed, &running_time) else {
+                        continue;
+                    };
                     let reorder = self.decode_times.reorder();
                     if std::mem::replace(&mut self.stats.lock().unwrap().reorder_ns, reorder)
                         != reorder
@@ -173,8 +179,8 @@ impl Supervisor {
         &mut self,
         au: crate::au::AccessUnit,
         completed: Instant,
-        running_time: impl Fn() -> Option<u64>,
-    ) -> Produced {
+        running_time: &impl Fn() -> Option<u64>,
+    ) -> Option<Produced> {
         let client = self.client.as_ref().expect("a client produced this");
         // The access unit whose SPS changed carries it: caps change with that very picture.
         let caps = au
@@ -204,6 +210,17 @@ impl Supervisor {
         let waited = Instant::now().duration_since(completed).as_nanos() as u64;
         let arrival = now_rt.saturating_sub(waited);
         let stamp = self.timeline.pts(au.rtp_ts, client.clock_rate(), arrival);
+        if stamp.outlier {
+            crate::log!(
+                self.cfg.log,
+                Debug,
+                "picture with RTP time {} seconds away from the stream dropped",
+                au.rtp_ts
+            );
+            self.stats.lock().unwrap().timestamp_outliers += 1;
+            self.discont = true;
+            return None;
+        }
         let (pts, dts) = self.decode_times.stamp(stamp.pts);
 
         {
@@ -240,7 +257,7 @@ impl Supervisor {
             }
             b.set_flags(flags);
         }
-        Produced { buffer, caps }
+        Some(Produced { buffer, caps })
     }
 
     /// Closes the client (TEARDOWN first unless the connection is known gone) and keeps its counters.

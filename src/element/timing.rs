@@ -30,6 +30,9 @@ pub struct Timeline {
     max_nominal: Option<i128>,
     last_step: (i128, i128),
     last_pts: Option<u64>,
+    /// A picture far from the mapping: (RTP timestamp, arrival). The next one confirms a jump if it
+    /// agrees with it, else it was an outlier.
+    jump: Option<(u64, u64)>,
 }
 
 /// A timestamp, and whether the mapping started over for it (the buffer carries DISCONT).
@@ -37,6 +40,9 @@ pub struct Timeline {
 pub struct Stamp {
     pub pts: u64,
     pub resynced: bool,
+    /// Seconds away from the stream with nothing after it to confirm a jump (Intelbras DVRs send the
+    /// odd frame hours off, then go on as before): drop the picture, keep the mapping.
+    pub outlier: bool,
 }
 
 fn saturate(v: i128) -> u64 {
@@ -71,6 +77,19 @@ impl Timeline {
         let mut delay = i128::from(arrival) - nominal;
         let mut resynced = false;
         if (delay - self.skew).abs() > RESYNC_NS {
+            let confirmed = self.jump.take().is_some_and(|(ts, at)| {
+                let expected =
+                    i128::from(at) + (i128::from(rtp_ts) - i128::from(ts)) * 1_000_000_000 / rate;
+                (i128::from(arrival) - expected).abs() <= RESYNC_NS
+            });
+            if let Some(last) = self.last_pts.filter(|_| !confirmed) {
+                self.jump = Some((rtp_ts, arrival));
+                return Stamp {
+                    pts: last,
+                    resynced: false,
+                    outlier: true,
+                };
+            }
             // Keep time moving forward from the last PTS rather than jumping back.
             let start = self.last_pts.map_or(arrival, |p| p.max(arrival));
             self.base = Some((rtp_ts, start));
@@ -79,6 +98,7 @@ impl Timeline {
             delay = i128::from(arrival) - nominal;
             resynced = self.last_pts.is_some();
         }
+        self.jump = None;
         self.window_min = Some(self.window_min.map_or(delay, |m| m.min(delay)));
         if arrival.saturating_sub(self.window_start) >= WINDOW_NS {
             self.target = self.window_min.take().unwrap_or(self.target);
@@ -102,7 +122,11 @@ impl Timeline {
         };
         let pts = saturate(nominal + skew);
         self.last_pts = Some(pts);
-        Stamp { pts, resynced }
+        Stamp {
+            pts,
+            resynced,
+            outlier: false,
+        }
     }
 
     fn restart_estimate(&mut self, arrival: u64) {
@@ -238,10 +262,34 @@ mod tests {
         let mut t = Timeline::default();
         assert!(!t.pts(0, 90_000, 0).resynced);
         let a = t.pts(3000, 90_000, 33 * MS);
-        let b = t.pts(900_000_000, 90_000, 66 * MS);
-        assert!(b.pts >= a.pts && b.resynced);
-        let c = t.pts(900_003_000, 90_000, 100 * MS);
+        // A jump is believed once the next picture agrees with it; that one is the first of the new
+        // mapping, marked DISCONT.
+        assert!(t.pts(900_000_000, 90_000, 66 * MS).outlier);
+        let b = t.pts(900_003_000, 90_000, 100 * MS);
+        assert!(b.pts > a.pts && b.resynced && !b.outlier);
+        let c = t.pts(900_006_000, 90_000, 133 * MS);
         assert!(c.pts > b.pts && !c.resynced);
+    }
+
+    #[test]
+    fn one_picture_hours_off_is_dropped_not_followed() {
+        // Intelbras DVR: one frame whose RTP timestamp is hours away, then back.
+        let mut t = Timeline::default();
+        let mut last = 0;
+        for i in 0..100u64 {
+            let ts = if i == 50 {
+                i * 3000 + 10 * 3600 * 90_000
+            } else {
+                i * 3000
+            };
+            let s = t.pts(ts, 90_000, i * 33 * MS);
+            assert_eq!(s.outlier, i == 50, "{i}");
+            assert!(!s.resynced, "{i}");
+            if !s.outlier {
+                assert!(s.pts > last || i == 0);
+                last = s.pts;
+            }
+        }
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub struct Script {
     /// (other loopback addresses; the packets still come from 127.0.0.1).
     pub sdp_connection: Option<&'static str>,
     pub transport_source: Option<&'static str>,
+    /// This picture (counted from 1 since PLAY) carries an RTP timestamp ten hours off.
+    pub outlier_frame: Option<usize>,
     /// Never answer TEARDOWN (and keep streaming).
     pub ignore_teardown: bool,
     /// Real replies served instead of the fake camera's own (tests/fixtures/retina).
