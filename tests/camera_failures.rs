@@ -323,53 +323,61 @@ fn captured_replies_are_moved_to_loopback() {
     assert!(r.contains("Session: 231970;timeout=60"));
 }
 
-fn reolink_rtp_info_with_relative_urls(protocols: &str) {
-    // Reolink names its SSRC only in PLAY's RTP-Info, one entry per track with relative URLs. Packets
-    // of another SSRC come first (the audio track's, say): the element must follow the announced one
-    // from the start, not the first it sees.
-    let cam = FakeCamera::start(Script {
-        captured: Some(Captured {
-            describe: Some(include_str!("fixtures/retina/reolink_describe.txt")),
-            setup: Some(include_str!("fixtures/retina/reolink_setup.txt")),
-            play: Some(include_str!("fixtures/retina/reolink_play.txt")),
-            ssrc: Some(0xdcc4_a0d8),
-        }),
-        foreign_ssrc: Some(|i| i < 3 || i % 50 == 3),
+fn ssrc_named_only_in_rtp_info(protocols: &str) {
+    // Reolink names its SSRC only in PLAY's RTP-Info, one entry per track with relative URLs; a Dahua
+    // NVR writes it in decimal. Packets of another SSRC come first (the audio track's, say): the
+    // element must follow the announced one from the start, not the first it sees.
+    let reolink = Captured {
+        describe: Some(include_str!("fixtures/retina/reolink_describe.txt")),
+        setup: Some(include_str!("fixtures/retina/reolink_setup.txt")),
+        play: Some(include_str!("fixtures/retina/reolink_play.txt")),
+        ssrc: Some(0xdcc4_a0d8),
+    };
+    let dahua = Captured {
+        play: Some(include_str!("fixtures/retina/dahua_play_decimal_ssrc.txt")),
+        ssrc: Some(4_294_962_989),
         ..Default::default()
-    });
-    let rec = record_clean(&cam.url(), secs(3), &[("protocols", &protocols)]);
-    assert_eq!(rec.transport(), protocols);
-    assert!(
-        rec.frames.len() > 45,
-        "{protocols}: {} frames",
-        rec.frames.len()
-    );
-    assert!(
-        rec.frames
-            .iter()
-            .skip(1)
-            .all(|f| !f.flags.contains(gst::BufferFlags::DISCONT)),
-        "{protocols}: the stream was switched mid-way"
-    );
-    rec.assert_plays();
-    // Exactly the strangers were dropped (give or take one in flight), none of the camera's own.
-    let strangers = cam.shared.strangers.load(SeqCst) as u64;
-    let dropped = rec.stat("foreign-ssrc-dropped");
-    assert!(
-        dropped <= strangers && dropped + 1 >= strangers,
-        "{protocols}: dropped {dropped}, strangers {strangers}"
-    );
-    assert_eq!(rec.stat("ssrc-switches"), 0, "{protocols}");
+    };
+    for (camera, captured) in [("Reolink", reolink), ("Dahua", dahua)] {
+        let cam = FakeCamera::start(Script {
+            captured: Some(captured),
+            foreign_ssrc: Some(|i| i < 3 || i % 50 == 3),
+            ..Default::default()
+        });
+        let rec = record_clean(&cam.url(), secs(3), &[("protocols", &protocols)]);
+        assert_eq!(rec.transport(), protocols);
+        assert!(
+            rec.frames.len() > 45,
+            "{protocols} {camera}: {} frames",
+            rec.frames.len()
+        );
+        assert!(
+            rec.frames
+                .iter()
+                .skip(1)
+                .all(|f| !f.flags.contains(gst::BufferFlags::DISCONT)),
+            "{protocols} {camera}: the stream was switched mid-way"
+        );
+        rec.assert_plays();
+        // Exactly the strangers were dropped (give or take one in flight), none of the camera's own.
+        let strangers = cam.shared.strangers.load(SeqCst) as u64;
+        let dropped = rec.stat("foreign-ssrc-dropped");
+        assert!(
+            dropped <= strangers && dropped + 1 >= strangers,
+            "{protocols} {camera}: dropped {dropped}, strangers {strangers}"
+        );
+        assert_eq!(rec.stat("ssrc-switches"), 0, "{protocols} {camera}");
+    }
 }
 
 #[test]
-fn reolink_rtp_info_with_relative_urls_udp() {
-    reolink_rtp_info_with_relative_urls("udp");
+fn ssrc_named_only_in_rtp_info_udp() {
+    ssrc_named_only_in_rtp_info("udp");
 }
 
 #[test]
-fn reolink_rtp_info_with_relative_urls_tcp() {
-    reolink_rtp_info_with_relative_urls("tcp");
+fn ssrc_named_only_in_rtp_info_tcp() {
+    ssrc_named_only_in_rtp_info("tcp");
 }
 
 fn a_picture_hours_off(protocols: &str) {

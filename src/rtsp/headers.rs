@@ -44,11 +44,21 @@ pub fn parse_transport(value: &str) -> Transport {
             }
             "source" => t.source = Some(v.to_string()),
             // Hikvision sends `ssrc= d6d6627`; some send fewer than 8 digits.
-            "ssrc" => t.ssrc = u32::from_str_radix(v, 16).ok(),
+            "ssrc" => t.ssrc = parse_ssrc(v),
             _ => {}
         }
     }
     t
+}
+
+/// An SSRC as RFC 2326 writes it (8 hex digits, cameras send fewer), or in decimal where it cannot be
+/// hex (a Dahua NVR's RTP-Info: `ssrc=4294962989`). A value that fits neither is ignored.
+fn parse_ssrc(v: &str) -> Option<u32> {
+    let v = v.trim();
+    match v.len() {
+        1..=8 => u32::from_str_radix(v, 16).ok(),
+        _ => v.parse().ok(),
+    }
 }
 
 fn parse_pair(v: &str) -> Option<(u16, u16)> {
@@ -99,7 +109,7 @@ pub fn parse_rtp_info(value: &str) -> Vec<RtpInfo> {
                     "seq" => info.seq = v.parse().ok(),
                     // OMNY M5S2A sends rtptime=-1, which parses as nothing.
                     "rtptime" => info.rtptime = v.parse().ok(),
-                    "ssrc" => info.ssrc = u32::from_str_radix(v, 16).ok(),
+                    "ssrc" => info.ssrc = parse_ssrc(v),
                     _ => {}
                 }
             }
@@ -161,6 +171,14 @@ mod tests {
         assert!(parse_rtp_info("").is_empty());
         let i = parse_rtp_info("url=rtsp://h/s/track1;seq=9;ssrc=1A2B3C4D");
         assert_eq!(i[0].ssrc, Some(0x1a2b3c4d));
+        // A Dahua NVR's real PLAY reply: the SSRC in decimal.
+        let reply = include_str!("../../tests/fixtures/retina/dahua_play_decimal_ssrc.txt");
+        let value = reply
+            .lines()
+            .find_map(|l| l.strip_prefix("RTP-Info: "))
+            .unwrap();
+        assert_eq!(parse_rtp_info(value)[0].ssrc, Some(4_294_962_989));
+        assert_eq!(parse_rtp_info("url=x;ssrc=99999999999")[0].ssrc, None);
     }
 
     #[test]
