@@ -130,12 +130,6 @@ fn b_frames_into_mp4(protocols: &str) {
     let _ = std::fs::remove_file(&path);
 }
 
-#[test]
-fn b_frames_into_mp4_udp() {
-    b_frames_into_mp4("udp");
-}
-
-#[test]
-fn b_frames_into_mp4_tcp() {
-    b_frames_into_mp4("tcp");
+over_udp_and_tcp! {
+    b_frames_into_mp4 => super::b_frames_into_mp4;
 }

@@ -35,6 +35,11 @@ fn record_reconnecting(
     rec
 }
 
+fn assert_gap_within(rec: &common::Recording, limit: Duration, protocols: &str) {
+    let gap = rec.longest_gap();
+    assert!(gap <= limit, "{protocols}: {gap:?} between two frames");
+}
+
 fn closed_and_back_a_second_later(protocols: &str) {
     // Three reboots: each time the camera closes the connection and refuses connections for 1 s.
     let rec = record_reconnecting(
@@ -69,16 +74,6 @@ fn closed_and_back_a_second_later(protocols: &str) {
     assert!(rec.reconnect_reasons()[0].contains("closed"), "{protocols}");
 }
 
-#[test]
-fn camera_closed_and_back_a_second_later_udp() {
-    closed_and_back_a_second_later("udp");
-}
-
-#[test]
-fn camera_closed_and_back_a_second_later_tcp() {
-    closed_and_back_a_second_later("tcp");
-}
-
 fn silent_with_the_connection_open(protocols: &str) {
     // The session stops sending for good; its RTSP connection stays open and answered. New sessions
     // stream at once, so frames must resume within the default `timeout` (5 s) + 1.5 s.
@@ -91,24 +86,10 @@ fn silent_with_the_connection_open(protocols: &str) {
         secs(10),
         1,
     );
-    let gap = rec.longest_gap();
-    assert!(
-        gap <= Duration::from_millis(6500),
-        "{protocols}: gap {gap:?}"
-    );
+    assert_gap_within(&rec, Duration::from_millis(6500), protocols);
     let reason = &rec.reconnect_reasons()[0];
     assert!(reason.contains("stopped sending"), "{protocols}: {reason}");
     assert!(!reason.contains("firewall"), "{protocols}: {reason}");
-}
-
-#[test]
-fn camera_silent_with_the_connection_open_udp() {
-    silent_with_the_connection_open("udp");
-}
-
-#[test]
-fn camera_silent_with_the_connection_open_tcp() {
-    silent_with_the_connection_open("tcp");
 }
 
 fn bye_reconnects_at_once(protocols: &str) {
@@ -121,22 +102,8 @@ fn bye_reconnects_at_once(protocols: &str) {
         secs(6),
         1,
     );
-    let gap = rec.longest_gap();
-    assert!(
-        gap <= Duration::from_millis(2500),
-        "{protocols}: gap {gap:?}"
-    );
+    assert_gap_within(&rec, Duration::from_millis(2500), protocols);
     assert!(rec.reconnect_reasons()[0].contains("BYE"), "{protocols}");
-}
-
-#[test]
-fn rtcp_bye_reconnects_at_once_udp() {
-    bye_reconnects_at_once("udp");
-}
-
-#[test]
-fn rtcp_bye_reconnects_at_once_tcp() {
-    bye_reconnects_at_once("tcp");
 }
 
 fn tapo_keepalive_on_a_5s_session(protocols: &str) {
@@ -163,16 +130,6 @@ fn tapo_keepalive_on_a_5s_session(protocols: &str) {
     let n = rec.frames.len();
     assert!(n > 25 * 30, "{protocols}: {n} frames in 30 s");
     rec.assert_plays();
-}
-
-#[test]
-fn tapo_keepalive_on_a_5s_session_udp() {
-    tapo_keepalive_on_a_5s_session("udp");
-}
-
-#[test]
-fn tapo_keepalive_on_a_5s_session_tcp() {
-    tapo_keepalive_on_a_5s_session("tcp");
 }
 
 const H264DVR: Captured = Captured {
@@ -215,16 +172,6 @@ fn announced_ssrc_that_never_streams(protocols: &str) {
     }
 }
 
-#[test]
-fn announced_ssrc_that_never_streams_udp() {
-    announced_ssrc_that_never_streams("udp");
-}
-
-#[test]
-fn announced_ssrc_that_never_streams_tcp() {
-    announced_ssrc_that_never_streams("tcp");
-}
-
 fn refusals_while_rebooting_are_retried(protocols: &str) {
     // Once media has flowed, the camera's answers while it boots again are not configuration errors.
     let rec = record_clean(
@@ -248,16 +195,6 @@ fn refusals_while_rebooting_are_retried(protocols: &str) {
     }
     assert_eq!(rec.messages_named("rustrtspsrc-reconnected").len(), 1);
     rec.assert_plays();
-}
-
-#[test]
-fn refusals_while_rebooting_are_retried_udp() {
-    refusals_while_rebooting_are_retried("udp");
-}
-
-#[test]
-fn refusals_while_rebooting_are_retried_tcp() {
-    refusals_while_rebooting_are_retried("tcp");
 }
 
 fn digest_nonce_rotation(protocols: &str) {
@@ -285,16 +222,6 @@ fn digest_nonce_rotation(protocols: &str) {
         );
         rec.assert_plays();
     }
-}
-
-#[test]
-fn digest_nonce_rotation_udp() {
-    digest_nonce_rotation("udp");
-}
-
-#[test]
-fn digest_nonce_rotation_tcp() {
-    digest_nonce_rotation("tcp");
 }
 
 #[test]
@@ -351,11 +278,9 @@ fn ssrc_named_only_in_rtp_info(protocols: &str) {
             "{protocols} {camera}: {} frames",
             rec.frames.len()
         );
-        assert!(
-            rec.frames
-                .iter()
-                .skip(1)
-                .all(|f| !f.flags.contains(gst::BufferFlags::DISCONT)),
+        assert_eq!(
+            rec.disconts(),
+            0,
             "{protocols} {camera}: the stream was switched mid-way"
         );
         rec.assert_plays();
@@ -368,16 +293,6 @@ fn ssrc_named_only_in_rtp_info(protocols: &str) {
         );
         assert_eq!(rec.stat("ssrc-switches"), 0, "{protocols} {camera}");
     }
-}
-
-#[test]
-fn ssrc_named_only_in_rtp_info_udp() {
-    ssrc_named_only_in_rtp_info("udp");
-}
-
-#[test]
-fn ssrc_named_only_in_rtp_info_tcp() {
-    ssrc_named_only_in_rtp_info("tcp");
 }
 
 fn a_picture_hours_off(protocols: &str) {
@@ -394,14 +309,9 @@ fn a_picture_hours_off(protocols: &str) {
         "{protocols}: {:?}",
         rec.element_messages
     );
-    let discont = rec
-        .frames
-        .iter()
-        .skip(1)
-        .filter(|f| f.flags.contains(gst::BufferFlags::DISCONT))
-        .count();
     assert_eq!(
-        discont, 1,
+        rec.disconts(),
+        1,
         "{protocols}: one DISCONT, after the dropped picture"
     );
     // PTS keep the stream's pace across it: no jump of hours, no resync.
@@ -413,12 +323,14 @@ fn a_picture_hours_off(protocols: &str) {
     rec.assert_plays();
 }
 
-#[test]
-fn a_picture_hours_off_is_dropped_udp() {
-    a_picture_hours_off("udp");
-}
-
-#[test]
-fn a_picture_hours_off_is_dropped_tcp() {
-    a_picture_hours_off("tcp");
+over_udp_and_tcp! {
+    camera_closed_and_back_a_second_later => super::closed_and_back_a_second_later;
+    camera_silent_with_the_connection_open => super::silent_with_the_connection_open;
+    rtcp_bye_reconnects_at_once => super::bye_reconnects_at_once;
+    tapo_keepalive_on_a_5s_session => super::tapo_keepalive_on_a_5s_session;
+    announced_ssrc_that_never_streams => super::announced_ssrc_that_never_streams;
+    refusals_while_rebooting_are_retried => super::refusals_while_rebooting_are_retried;
+    digest_nonce_rotation => super::digest_nonce_rotation;
+    ssrc_named_only_in_rtp_info => super::ssrc_named_only_in_rtp_info;
+    a_picture_hours_off_is_dropped => super::a_picture_hours_off;
 }

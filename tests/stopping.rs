@@ -31,16 +31,6 @@ fn stops_when_teardown_is_never_answered(protocols: &str) {
 }
 
 #[test]
-fn stops_when_teardown_is_never_answered_udp() {
-    stops_when_teardown_is_never_answered("udp");
-}
-
-#[test]
-fn stops_when_teardown_is_never_answered_tcp() {
-    stops_when_teardown_is_never_answered("tcp");
-}
-
-#[test]
 fn stops_while_the_host_name_is_being_looked_up() {
     // `.invalid` never resolves; where the resolver hangs (no network), the lookup must not hold up the
     // state change; where it fails at once, the element posts an error and stops all the same.
@@ -120,12 +110,7 @@ fn pause_for_30s_and_resume(protocols: &str) {
     rec.assert_plays();
 }
 
-#[test]
-fn pause_for_30s_and_resume_udp() {
-    pause_for_30s_and_resume("udp");
-}
-
-#[test]
-fn pause_for_30s_and_resume_tcp() {
-    pause_for_30s_and_resume("tcp");
+over_udp_and_tcp! {
+    stops_when_teardown_is_never_answered => super::stops_when_teardown_is_never_answered;
+    pause_for_30s_and_resume => super::pause_for_30s_and_resume;
 }

@@ -10,6 +10,25 @@ use gst::prelude::*;
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
+/// `over_udp_and_tcp!(name => function);` makes the tests `name::udp` and `name::tcp`, each calling
+/// `function` with that `protocols` value: every behaviour is tried on both transports.
+#[macro_export]
+macro_rules! over_udp_and_tcp {
+    ($($name:ident => $function:path;)+) => {$(
+        mod $name {
+            #[test]
+            fn udp() {
+                $function("udp");
+            }
+
+            #[test]
+            fn tcp() {
+                $function("tcp");
+            }
+        }
+    )+};
+}
+
 pub fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
@@ -278,6 +297,15 @@ impl Recording {
             .map(|w| w[1].at.duration_since(w[0].at))
             .max()
             .unwrap_or_default()
+    }
+
+    /// Buffers after the first that carry DISCONT.
+    pub fn disconts(&self) -> usize {
+        self.frames
+            .iter()
+            .skip(1)
+            .filter(|f| f.flags.contains(gst::BufferFlags::DISCONT))
+            .count()
     }
 
     /// The `reason` of each `rustrtspsrc-reconnecting` message.
