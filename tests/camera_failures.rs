@@ -53,8 +53,8 @@ fn closed_and_back_a_second_later(protocols: &str) {
         secs(10),
         3,
     );
-    // Each reboot's gap within 2.5 s; on average within 2 s, which the backoff's first steps (three
-    // tries within 1.75 s) always make and a backoff starting at 1 s makes in one run out of ten.
+    // Each reboot's gap within 2.5 s; on average within 2 s, which tries every 0.5 s at first always
+    // make and a backoff starting at 1 s makes in one run out of ten.
     let mut gaps: Vec<Duration> = rec
         .frames
         .windows(2)

@@ -1,10 +1,15 @@
-//! Reconnect pacing: exponential backoff from 250 ms to a 30 s cap, each delay drawn from the upper half of
-//! its step so that many cameras behind one switch do not reconnect in lockstep. The short first steps
-//! catch a camera that closed the connection and is back a second later (three tries within 1.75 s).
+//! Reconnect pacing: a try every 0.5 s at first — a camera that closed the connection to reboot is often
+//! back within a second or two, and each try is one refused connect — then exponential backoff from 1 s
+//! to a 30 s cap. Each delay is drawn from the upper half of its step so that many cameras behind one
+//! switch do not reconnect in lockstep.
 
 use std::time::Duration;
 
-pub const INITIAL: Duration = Duration::from_millis(250);
+/// Tries at the fast pace before backing off.
+pub const FAST_TRIES: u32 = 4;
+pub const FAST: Duration = Duration::from_millis(500);
+/// The first backed-off step, doubling up to `CAP`.
+pub const INITIAL: Duration = Duration::from_secs(1);
 pub const CAP: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default, Clone)]
@@ -24,9 +29,10 @@ impl Backoff {
 
     /// Delay before the next attempt; `jitter` in [0, 1).
     pub fn next_delay(&mut self, jitter: f64) -> Duration {
-        let step = INITIAL
-            .saturating_mul(1u32 << self.attempt.min(16))
-            .min(CAP);
+        let step = match self.attempt.checked_sub(FAST_TRIES) {
+            None => FAST,
+            Some(n) => INITIAL.saturating_mul(1u32 << n.min(16)).min(CAP),
+        };
         self.attempt = self.attempt.saturating_add(1);
         step.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
     }
@@ -63,11 +69,11 @@ mod tests {
             .collect();
         assert_eq!(
             steps,
-            vec![249, 499, 999, 1999, 3999, 7999, 15999, 29999, 29999, 29999]
+            vec![499, 499, 499, 499, 999, 1999, 3999, 7999, 15999, 29999]
         );
         assert_eq!(b.attempt(), 10);
         b.reset();
-        assert_eq!(b.next_delay(0.0), Duration::from_millis(125));
+        assert_eq!(b.next_delay(0.0), Duration::from_millis(250));
     }
 
     #[test]
