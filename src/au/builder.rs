@@ -442,9 +442,10 @@ fn changed_sps(
     Some(used.to_vec())
 }
 
-/// The NAL unit (header included) whose start code is at `at`.
+/// The start of the NAL unit (header included) whose start code is at `at`: enough for its header
+/// fields, without searching the slice data for where it ends (once per picture, on the data path).
 fn slice_at(au: &[u8], at: usize) -> &[u8] {
-    units(&au[at..]).next().map_or(&[][..], |(_, n)| n)
+    au.get(at + START_CODE.len()..).unwrap_or_default()
 }
 
 /// Puts the parameter sets of `chain` that the keyframe `au` lacks in front of the first unit that must
