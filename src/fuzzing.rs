@@ -6,21 +6,28 @@ use crate::rtp::inbound::Inbound;
 use crate::rtp::packet::RtpPacket;
 use crate::rtp::rtcp::find_sender_report;
 use crate::rtsp::headers;
-use crate::rtsp::message::{parse_message, Message};
+use crate::rtsp::message::{parse_message, Message, MessageReader};
 use crate::rtsp::sdp;
 use std::time::{Duration, Instant};
 
-/// RTSP reader fed in pieces: the first byte picks where the input is split, as reads from a socket do.
+/// RTSP reader fed in pieces: the first byte picks where the input is split, as reads from a socket do;
+/// one incremental reader reads them, and must agree with a fresh parse of the same bytes.
 pub fn rtsp_stream(data: &[u8]) {
     let Some((&split, data)) = data.split_first() else {
         return;
     };
     let cut = usize::from(split) % (data.len() + 1);
     let mut buf = Vec::new();
+    let mut reader = MessageReader::default();
     for piece in [&data[..cut], &data[cut..]] {
         buf.extend_from_slice(piece);
         let mut used = 0;
-        while let Ok(Some((msg, len))) = parse_message(&buf[used..]) {
+        loop {
+            let incremental = reader.next(&buf[used..]);
+            assert_eq!(incremental, parse_message(&buf[used..]));
+            let Ok(Some((msg, len))) = incremental else {
+                break;
+            };
             assert!(len > 0 && used + len <= buf.len());
             if let Message::Data { payload, .. } = &msg {
                 assert!(used + payload.end <= buf.len());
@@ -48,6 +55,7 @@ pub fn sdp(data: &[u8]) {
 pub fn rtp_rtcp(data: &[u8]) {
     let _ = RtpPacket::parse(data);
     let _ = find_sender_report(data);
+    let _ = crate::rtp::rtcp::has_bye_for(data, 0x1234_5678);
 }
 
 /// A sequence of RTP packets, each as `[len: u16 BE][advance ms: u8][packet]`, through the reorder window
@@ -75,8 +83,14 @@ pub fn depacketizer(data: &[u8]) {
 }
 
 pub fn sps(data: &[u8]) {
+    use crate::au::syntax::{NalSyntax, ParamKind};
+    use crate::h264::nal::H264;
     let _ = params::sps_info(data);
     let _ = params::decode_sprop(&String::from_utf8_lossy(data));
+    let _ = H264::classify(data);
+    let _ = H264::param_ids(ParamKind::Sps, data);
+    let _ = H264::param_ids(ParamKind::Pps, data);
+    let _ = H264::slice_pps_id(data);
 }
 
 /// A fuzz entry point.
