@@ -7,7 +7,9 @@
 pub mod annexb;
 pub mod bits;
 pub mod builder;
+pub mod depacketizer;
 pub mod param_sets;
 pub mod syntax;
 
 pub use builder::{AccessUnit, AuBuilder, AuStats};
+pub use depacketizer::{Depacketize, Depay, PayloadFormat};

@@ -1,200 +1,57 @@
-//! RFC 6184 H.264 RTP depacketizer: single NAL unit packets (types 1-23), STAP-A (24) and FU-A (28),
-//! written straight into the access-unit buffer. Other aggregation/fragmentation types are skipped.
+//! RFC 6184 H.264 RTP payload format: single NAL unit packets (types 1-23), STAP-A (24) and FU-A (28).
+//! What every NAL payload format shares (timestamps, fragment reassembly, loss) is in
+//! `au::depacketizer`; this only tells the packet types apart. STAP-B, MTAP and FU-B are skipped.
 
 use super::nal::H264;
-use crate::au::{AccessUnit, AuBuilder};
-use crate::rtp::packet::{RtpPacket, TimestampUnwrapper};
+use crate::au::depacketizer::{NalAssembler, PayloadFormat};
+use crate::au::Depay;
 
 const STAP_A: u8 = 24;
 const FU_A: u8 = 28;
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct DepayStats {
-    /// NAL units dropped because a fragment was missing or the timestamp changed mid-NAL.
-    pub nals_dropped: u64,
-    /// Packets of types this depacketizer does not handle (STAP-B, MTAP, FU-B, reserved).
-    pub unsupported: u64,
-    pub malformed: u64,
+#[derive(Debug, Default)]
+pub struct Rfc6184;
+
+/// An H.264 depacketizer.
+pub fn depacketizer(wait_for_keyframe: bool) -> Depay<Rfc6184> {
+    Depay::new(Rfc6184, wait_for_keyframe)
 }
 
-#[derive(Debug)]
-pub struct Depacketizer {
-    ts: TimestampUnwrapper,
-    /// Timestamp and NAL type of the FU-A being reassembled.
-    fu: Option<(u64, u8)>,
-    warned_fu_type: bool,
-    timeline_epoch: u32,
-    /// A picture pushed before all its packets came (`picture_tail_lost`); its stragglers are dropped.
-    finished_ts: Option<u64>,
-    pub au: AuBuilder<H264>,
-    pub stats: DepayStats,
-}
+impl PayloadFormat for Rfc6184 {
+    type Syntax = H264;
 
-impl Depacketizer {
-    pub fn new(wait_for_keyframe: bool) -> Self {
-        Depacketizer {
-            ts: TimestampUnwrapper::default(),
-            fu: None,
-            warned_fu_type: false,
-            timeline_epoch: 0,
-            finished_ts: None,
-            au: AuBuilder::new(wait_for_keyframe),
-            stats: DepayStats::default(),
-        }
-    }
-
-    pub fn pop(&mut self) -> Option<AccessUnit> {
-        self.au.pop()
-    }
-
-    /// Forgets timestamps and partial data: a new sender (SSRC) with its own RTP clock follows.
-    pub fn reset_timeline(&mut self) {
-        self.ts.reset();
-        self.finished_ts = None;
-        self.timeline_epoch = self.timeline_epoch.wrapping_add(1);
-        self.lose();
-    }
-
-    /// Changes whenever RTP timestamps start over, so the buffer timeline can start over too.
-    pub fn timeline_epoch(&self) -> u32 {
-        self.timeline_epoch
-    }
-
-    /// Packets were lost before the next one.
-    pub fn lose(&mut self) {
-        if self.fu.take().is_some() {
-            self.stats.nals_dropped += 1;
-        }
-        self.au.mark_loss();
-    }
-
-    /// The picture being assembled lost its tail: a later picture's packet is waiting behind a gap.
-    pub fn picture_tail_lost(&mut self, next_ts: u32) {
-        let open = self.au.open_picture();
-        if open.is_some_and(|t| t as u32 != next_ts) {
-            self.abandon_fu();
-            self.au.finish_early();
-            self.finished_ts = open;
-        }
-    }
-
-    pub fn push(&mut self, pkt: &RtpPacket<'_>, lost_before: bool) {
-        if lost_before {
-            self.lose();
-        }
-        let ts = self.ts.unwrap(pkt.timestamp);
-        // Only that very picture: with B-frames, later pictures may carry earlier timestamps.
-        if self.finished_ts == Some(ts) {
-            // The tail of a picture that was already given up on and pushed.
-            self.stats.nals_dropped += 1;
-            return;
-        }
-        let payload = pkt.payload;
-        let Some(&header) = payload.first() else {
-            return;
-        };
+    fn payload(&mut self, to: &mut NalAssembler<H264>, ts: u64, payload: &[u8]) {
+        let header = payload[0];
         match header & 0x1f {
-            1..=23 => {
-                self.abandon_fu();
-                self.au.begin_nal(ts, &[header]);
-                self.au.extend(&payload[1..]);
-                self.au.end_nal();
-            }
+            1..=23 => to.nal(ts, payload),
             STAP_A => {
-                self.abandon_fu();
                 let mut rest = &payload[1..];
                 while rest.len() >= 2 {
                     let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
                     let Some(nal) = rest.get(2..2 + len).filter(|n| !n.is_empty()) else {
-                        crate::log!(
-                            self.au.log,
-                            Debug,
-                            "STAP-A with a bad NAL size {}; rest skipped",
-                            len
-                        );
-                        self.stats.malformed += 1;
+                        to.malformed("STAP-A with a bad NAL size; rest skipped");
                         break;
                     };
-                    self.au.begin_nal(ts, &nal[..1]);
-                    self.au.extend(&nal[1..]);
-                    self.au.end_nal();
+                    to.nal(ts, nal);
                     rest = &rest[2 + len..];
                 }
             }
-            FU_A => self.push_fu_a(ts, payload),
-            t => {
-                crate::log!(
-                    self.au.log,
-                    Debug,
-                    "skipping unsupported NAL packet type {}",
-                    t
-                );
-                self.stats.unsupported += 1;
-            }
-        }
-        if pkt.marker && self.fu.is_none() {
-            self.au.marker();
-        }
-    }
-
-    fn push_fu_a(&mut self, ts: u64, payload: &[u8]) {
-        let (Some(&indicator), Some(&fu_header)) = (payload.first(), payload.get(1)) else {
-            self.stats.malformed += 1;
-            return;
-        };
-        // The reserved bit (0x20) is ignored: Longse CMSEKL800 sets it.
-        let start = fu_header & 0x80 != 0;
-        let end = fu_header & 0x40 != 0;
-        let nal_type = fu_header & 0x1f;
-        let data = &payload[2..];
-        if start {
-            self.abandon_fu();
-            self.au.begin_nal(ts, &[(indicator & 0xe0) | nal_type]);
-            self.fu = Some((ts, nal_type));
-        } else {
-            match self.fu {
-                // Stream starts mid-fragment, or the start was lost: nothing to append to.
-                None => return,
-                Some((fu_ts, _)) if fu_ts != ts => {
-                    crate::log!(
-                        self.au.log,
-                        Debug,
-                        "timestamp changed inside a FU-A; NAL dropped"
-                    );
-                    self.abandon_fu();
+            FU_A => {
+                let Some(&fu_header) = payload.get(1) else {
+                    to.malformed("FU-A without its header");
                     return;
-                }
-                Some((_, t)) if t != nal_type && !self.warned_fu_type => {
-                    // Tiandy changes the type between fragments; the first one stays.
-                    crate::log!(
-                        self.au.log,
-                        Debug,
-                        "FU-A NAL type changed from {} to {}; keeping {}",
-                        t,
-                        nal_type,
-                        t
-                    );
-                    self.warned_fu_type = true;
-                }
-                _ => {}
+                };
+                // The reserved bit (0x20) is ignored: Longse CMSEKL800 sets it.
+                let nal_type = fu_header & 0x1f;
+                to.fragment(
+                    ts,
+                    (fu_header & 0x80 != 0, fu_header & 0x40 != 0),
+                    &[(header & 0xe0) | nal_type],
+                    nal_type,
+                    &payload[2..],
+                );
             }
-        }
-        self.au.extend(data);
-        if !self.au.nal_open() {
-            // The NAL went over its size bound.
-            self.fu = None;
-            return;
-        }
-        if end {
-            self.au.end_nal();
-            self.fu = None;
-        }
-    }
-
-    fn abandon_fu(&mut self) {
-        if self.fu.take().is_some() {
-            self.stats.nals_dropped += 1;
-            self.au.abort_nal();
+            t => to.unsupported(t),
         }
     }
 }
@@ -203,9 +60,11 @@ impl Depacketizer {
 mod tests {
     use super::*;
     use crate::au::builder::tests::annexb;
+    use crate::au::Depacketize;
     use crate::rtp::packet::tests::build;
+    use crate::rtp::packet::RtpPacket;
 
-    fn push(d: &mut Depacketizer, seq: u16, ts: u32, marker: bool, payload: &[u8], lost: bool) {
+    fn push(d: &mut Depay<Rfc6184>, seq: u16, ts: u32, marker: bool, payload: &[u8], lost: bool) {
         let buf = build(seq, ts, marker, payload);
         d.push(&RtpPacket::parse(&buf).unwrap(), lost);
     }
@@ -231,7 +90,7 @@ mod tests {
 
     #[test]
     fn single_nal_units() {
-        let mut d = Depacketizer::new(false);
+        let mut d = depacketizer(false);
         push(&mut d, 1, 0, false, &[0x67, 1, 2], false);
         push(&mut d, 2, 0, false, &[0x68, 3], false);
         push(&mut d, 3, 0, true, &[0x65, 4, 5], false);
@@ -243,7 +102,7 @@ mod tests {
 
     #[test]
     fn stap_a() {
-        let mut d = Depacketizer::new(false);
+        let mut d = depacketizer(false);
         let stap = [24, 0, 3, 0x67, 1, 2, 0, 2, 0x68, 3, 0, 3, 0x65, 4, 5];
         push(&mut d, 1, 0, true, &stap, false);
         assert_eq!(
@@ -260,12 +119,12 @@ mod tests {
             false,
         );
         assert_eq!(d.pop().unwrap().data, annexb(&[&[0x41, 9]]));
-        assert_eq!(d.stats.malformed, 1);
+        assert_eq!(d.stats().0.malformed, 1);
     }
 
     #[test]
     fn fu_a_across_many_packets() {
-        let mut d = Depacketizer::new(false);
+        let mut d = depacketizer(false);
         let nal: Vec<u8> = [0x65]
             .into_iter()
             .chain((0..5000).map(|i| (i % 251) as u8 | 1))
@@ -280,7 +139,7 @@ mod tests {
 
     #[test]
     fn lost_middle_fragment_drops_the_nal_only() {
-        let mut d = Depacketizer::new(false);
+        let mut d = depacketizer(false);
         push(&mut d, 0, 0, true, &[0x65, 1], false);
         d.pop().unwrap();
         let slice2 = [0x41, 7, 7];
@@ -293,12 +152,12 @@ mod tests {
         let au = d.pop().unwrap();
         assert!(au.discont);
         assert_eq!(au.data, annexb(&[&slice2]));
-        assert_eq!(d.stats.nals_dropped, 1);
+        assert_eq!(d.stats().0.nals_dropped, 1);
     }
 
     #[test]
     fn fu_a_quirks() {
-        let mut d = Depacketizer::new(false);
+        let mut d = depacketizer(false);
         // Start mid-fragment: ignored.
         push(&mut d, 0, 0, true, &[0x7c, 0x45, 1, 2], false);
         assert_eq!(d.pop(), None);
@@ -314,7 +173,7 @@ mod tests {
 
     #[test]
     fn fu_a_quirk_wire_bytes() {
-        let mut d = Depacketizer::new(false);
+        let mut d = depacketizer(false);
         // S and E in one fragment (7c c1): a whole NAL.
         push(&mut d, 0, 0, false, &[0x7c, 0xc5, 9], false);
         push(&mut d, 1, 0, true, &[0x7c, 0xc1, 8], false);
@@ -327,7 +186,7 @@ mod tests {
 
     #[test]
     fn timestamp_change_inside_fu_a() {
-        let mut d = Depacketizer::new(false);
+        let mut d = depacketizer(false);
         push(&mut d, 0, 0, true, &[0x65, 1], false);
         d.pop().unwrap();
         push(&mut d, 1, 3000, false, &[0x7c, 0x81, 1], false);
@@ -335,12 +194,12 @@ mod tests {
         assert_eq!(d.pop(), None);
         push(&mut d, 3, 6000, true, &[0x41, 5], false);
         assert_eq!(d.pop().unwrap().data, annexb(&[&[0x41, 5]]));
-        assert_eq!(d.stats.nals_dropped, 1);
+        assert_eq!(d.stats().0.nals_dropped, 1);
     }
 
     #[test]
     fn unsupported_and_garbage_never_panic() {
-        let mut d = Depacketizer::new(false);
+        let mut d = depacketizer(false);
         for t in [0u8, 25, 26, 27, 29, 30, 31] {
             push(&mut d, 0, 0, true, &[t, 1, 2, 3], false);
         }
@@ -348,12 +207,12 @@ mod tests {
         push(&mut d, 0, 0, true, &[28], false);
         push(&mut d, 0, 0, true, &[24, 0], false);
         assert_eq!(d.pop(), None);
-        assert_eq!(d.stats.unsupported, 7);
+        assert_eq!(d.stats().0.unsupported, 7);
     }
 
     #[test]
     fn start_codes_inside_single_nal_and_stap_a() {
-        let mut d = Depacketizer::new(false);
+        let mut d = depacketizer(false);
         // Single NAL packet carrying SPS‖00000001‖PPS‖00000001‖IDR (V380 Pro).
         push(
             &mut d,
@@ -385,7 +244,7 @@ mod tests {
     #[test]
     fn marker_on_sps_does_not_end_the_au() {
         // LV-IP22IR40DVBL: SPS, PPS and SEI each with M=1, then the IDR, one timestamp.
-        let mut d = Depacketizer::new(false);
+        let mut d = depacketizer(false);
         push(&mut d, 0, 0, true, &[0x67, 1], false);
         push(&mut d, 1, 0, true, &[0x68, 2], false);
         push(&mut d, 2, 0, true, &[0x06, 3], false);

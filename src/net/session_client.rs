@@ -175,7 +175,7 @@ impl SessionClient {
     /// Warnings for the bus since the last call.
     pub fn take_warnings(&mut self) -> Vec<String> {
         let mut w = self.session.take_warnings();
-        w.append(&mut self.inbound.depay.au.take_warnings());
+        w.append(&mut self.inbound.depay.take_warnings());
         w
     }
 
@@ -252,7 +252,7 @@ impl SessionClient {
         let want = self.wake_policy.every_packet(
             now,
             self.playing_since.is_some(),
-            self.inbound.depay.au.ended_by_marker(),
+            self.inbound.depay.ended_by_marker(),
             self.inbound.waiting_on_gap(),
         );
         if want != self.bulk_watched {
@@ -421,7 +421,7 @@ impl SessionClient {
                         );
                     }
                     for nal in &nals {
-                        self.inbound.depay.au.set_parameter_set(nal);
+                        self.inbound.depay.set_parameter_set(nal);
                     }
                 }
             }

@@ -7,7 +7,7 @@ use super::packet::{seq_delta, RtpPacket};
 use super::reorder::{ReorderWindow, Verdict};
 use super::rtcp::{find_sender_report, has_bye_for, ReceptionStats, REPORT_LEN};
 use crate::au::AccessUnit;
-use crate::h264::depacketizer::Depacketizer;
+use crate::au::Depacketize;
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
@@ -16,7 +16,7 @@ pub struct Inbound {
     clock_rate: u32,
     ssrc: Option<u32>,
     reorder: ReorderWindow,
-    pub depay: Depacketizer,
+    pub depay: Box<dyn Depacketize>,
     reception: ReceptionStats,
     last_ext_seq: Option<u32>,
     epoch: Instant,
@@ -31,6 +31,7 @@ pub struct Inbound {
     /// (empty when none is held; the buffer is kept for the next one).
     jump: Option<Vec<u8>>,
     pub stats: InboundStats,
+    log: crate::log::Log,
 }
 
 /// Our SSRC silent this long, and another one steady for this many packets: the camera restarted its
@@ -50,7 +51,7 @@ impl Inbound {
             clock_rate: 90_000,
             ssrc: None,
             reorder: ReorderWindow::new(latency),
-            depay: Depacketizer::new(wait_for_keyframe),
+            depay: Box::new(crate::h264::depacketizer::depacketizer(wait_for_keyframe)),
             reception: ReceptionStats::default(),
             last_ext_seq: None,
             epoch: Instant::now(),
@@ -60,6 +61,7 @@ impl Inbound {
             tail_wait: None,
             jump: None,
             stats: InboundStats::default(),
+            log: Default::default(),
         }
     }
 
@@ -71,7 +73,8 @@ impl Inbound {
 
     /// Logs as this element from now on.
     pub fn set_log(&mut self, log: crate::log::Log) {
-        self.depay.au.log = log;
+        self.log = log.clone();
+        self.depay.set_log(log);
     }
 
     /// From SETUP's `ssrc=`; otherwise the first packet decides.
@@ -81,7 +84,7 @@ impl Inbound {
 
     /// All counters of this stream, the depacketizer's included.
     pub fn snapshot(&self) -> InboundStats {
-        let (depay, au) = (&self.depay.stats, &self.depay.au.stats);
+        let (depay, au) = self.depay.stats();
         InboundStats {
             malformed: self.stats.malformed + depay.malformed,
             nals_dropped: depay.nals_dropped,
@@ -122,7 +125,7 @@ impl Inbound {
 
     /// Counts a datagram too large to be RTP from a camera.
     pub fn oversized(&mut self) {
-        crate::log!(self.depay.au.log, Debug, "dropping an oversized datagram");
+        crate::log!(self.log, Debug, "dropping an oversized datagram");
         self.stats.malformed += 1;
     }
 
@@ -138,12 +141,7 @@ impl Inbound {
         let pkt = match RtpPacket::parse(buf) {
             Ok(p) => p,
             Err(e) => {
-                crate::log!(
-                    self.depay.au.log,
-                    Debug,
-                    "dropping malformed RTP packet: {}",
-                    e
-                );
+                crate::log!(self.log, Debug, "dropping malformed RTP packet: {}", e);
                 self.stats.malformed += 1;
                 return;
             }
@@ -239,7 +237,7 @@ impl Inbound {
             // open picture's last packet. Give it the window from when the picture's last packet came,
             // not from now, so that a lost marker costs no frame interval on top of the window.
             Verdict::Buffered => {
-                if self.tail_wait.is_none() && self.depay.au.open_picture().is_some() {
+                if self.tail_wait.is_none() && self.depay.open_picture().is_some() {
                     let since = self.last_push.unwrap_or(now);
                     self.tail_wait = Some((since + self.reorder.window(), pkt.timestamp));
                 }
@@ -278,7 +276,7 @@ impl Inbound {
             return false;
         }
         self.stats.ssrc_switches += 1;
-        crate::log!(self.depay.au.log, Debug, "following new SSRC {:08x}", ssrc);
+        crate::log!(self.log, Debug, "following new SSRC {:08x}", ssrc);
         self.ssrc = Some(ssrc);
         self.candidate = None;
         self.release(now, true);
@@ -394,7 +392,7 @@ mod tests {
     fn gaps_and_marker_use_are_reported() {
         let mut s = stream();
         let t = Instant::now();
-        let steady = |s: &Inbound| !s.waiting_on_gap() && s.depay.au.ended_by_marker();
+        let steady = |s: &Inbound| !s.waiting_on_gap() && s.depay.ended_by_marker();
         assert!(!steady(&s), "nothing known about the camera yet");
         s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
         assert!(steady(&s));
