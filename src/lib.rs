@@ -11,6 +11,7 @@ pub mod element;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod h264;
+pub mod h265;
 pub mod log;
 pub mod net;
 pub mod rtp;

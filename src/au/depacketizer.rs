@@ -76,12 +76,17 @@ impl<C: NalSyntax> NalAssembler<C> {
 
     /// A whole NAL unit, header included.
     pub fn nal(&mut self, ts: u64, nal: &[u8]) {
-        self.abandon_fragment();
         if nal.len() < C::HEADER_LEN {
             self.malformed("NAL unit shorter than its header");
             return;
         }
         let (header, body) = nal.split_at(C::HEADER_LEN);
+        self.nal_parts(ts, header, body);
+    }
+
+    /// A whole NAL unit given as its header and the rest (when the header had to be rebuilt).
+    pub fn nal_parts(&mut self, ts: u64, header: &[u8], body: &[u8]) {
+        self.abandon_fragment();
         self.au.begin_nal(ts, header);
         self.au.extend(body);
         self.au.end_nal();

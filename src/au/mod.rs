@@ -9,7 +9,17 @@ pub mod bits;
 pub mod builder;
 pub mod depacketizer;
 pub mod param_sets;
+pub mod sps_info;
 pub mod syntax;
 
 pub use builder::{AccessUnit, AuBuilder, AuStats};
 pub use depacketizer::{Depacketize, Depay, PayloadFormat};
+pub use sps_info::SpsInfo;
+
+/// At most 40 characters of `s`, for messages quoting what a camera sent.
+pub fn cut(s: &str) -> String {
+    match s.char_indices().nth(40) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}

@@ -4,7 +4,9 @@
 //! type, or per resolution) gets the right ones; where ids cannot be read, id 0 is assumed, which is
 //! what nearly every camera uses.
 
-use super::syntax::{NalSyntax, ParamKind};
+use super::annexb::split_annexb;
+use super::syntax::{Nal, NalSyntax, ParamKind};
+use base64::Engine;
 use std::marker::PhantomData;
 
 /// A parameter set larger than this is not one (an SPS with every option is a few hundred bytes).
@@ -86,4 +88,32 @@ impl<C: NalSyntax> ParamSets<C> {
             .flatten();
         [vps, sps, pps]
     }
+}
+
+/// Decodes a `sprop-*` attribute (comma-separated base64) into parameter-set NAL units. Entries that are
+/// not base64 or not a parameter set (VStarcam sends them without the NAL header) are returned as
+/// problems to warn about; start codes inside an entry (GW Security) split it.
+pub fn decode_sprop<C: NalSyntax>(value: &str) -> (Vec<Vec<u8>>, Vec<String>) {
+    let mut nals = Vec::new();
+    let mut problems = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let bytes = match base64::engine::general_purpose::STANDARD.decode(entry) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(format!("{:?} is not base64 ({e})", crate::au::cut(entry)));
+                continue;
+            }
+        };
+        for nal in split_annexb(&bytes) {
+            // forbidden_zero_bit clear, and a parameter set.
+            match C::classify(nal) {
+                Nal::Param(_) if nal[0] & 0x80 == 0 => nals.push(nal.to_vec()),
+                _ => problems.push(format!(
+                    "{:?} is not a parameter set",
+                    crate::au::cut(entry)
+                )),
+            }
+        }
+    }
+    (nals, problems)
 }

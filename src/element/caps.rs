@@ -1,20 +1,29 @@
 //! Source pad caps from what the SPS says.
 
-use crate::h264::params::SpsInfo;
+use crate::au::SpsInfo;
 
+/// The pad template: Annex-B access units of H.264 or H.265.
 pub fn base_caps() -> gst::Caps {
-    gst::Caps::builder("video/x-h264")
-        .field("stream-format", "byte-stream")
-        .field("alignment", "au")
-        .build()
+    let mut caps = gst::Caps::new_empty();
+    let caps_mut = caps.get_mut().expect("a new caps is writable");
+    for media_type in ["video/x-h264", "video/x-h265"] {
+        caps_mut.append(
+            gst::Caps::builder(media_type)
+                .field("stream-format", "byte-stream")
+                .field("alignment", "au")
+                .build(),
+        );
+    }
+    caps
 }
 
 pub fn caps_for(info: &SpsInfo) -> gst::Caps {
     let (num, den) = info.framerate.unwrap_or((0, 1));
-    gst::Caps::builder("video/x-h264")
+    gst::Caps::builder(info.media_type)
         .field("stream-format", "byte-stream")
         .field("alignment", "au")
         .field("profile", info.profile)
+        .field_if_some("tier", info.tier)
         .field("level", info.level.as_str())
         .field("width", i32::try_from(info.width).unwrap_or(i32::MAX))
         .field("height", i32::try_from(info.height).unwrap_or(i32::MAX))

@@ -1,46 +1,14 @@
 //! Parameter sets: `sprop-parameter-sets` from the SDP, and what an SPS says (profile, level, size, frame
 //! rate) for the caps, via `h264-reader`.
 
-use crate::au::annexb::split_annexb;
-use base64::Engine;
+use super::nal::H264;
+use crate::au::SpsInfo;
 use h264_reader::nal::sps::SeqParameterSet;
 use h264_reader::rbsp::{decode_nal, BitReader};
 
-/// Decodes `sprop-parameter-sets` into SPS/PPS NAL units. Entries that are not base64 or not an SPS/PPS
-/// (VStarcam sends them without the NAL header) are returned as errors to warn about; start codes inside
-/// an entry (GW Security) split it.
+/// Decodes `sprop-parameter-sets` into SPS/PPS NAL units; see `au::param_sets::decode_sprop`.
 pub fn decode_sprop(value: &str) -> (Vec<Vec<u8>>, Vec<String>) {
-    let mut nals = Vec::new();
-    let mut problems = Vec::new();
-    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let bytes = match base64::engine::general_purpose::STANDARD.decode(entry) {
-            Ok(b) => b,
-            Err(e) => {
-                problems.push(format!("{entry:?} is not base64 ({e})"));
-                continue;
-            }
-        };
-        for nal in split_annexb(&bytes) {
-            match nal.first().map(|h| (h & 0x80, h & 0x1f)) {
-                Some((0, 7 | 8)) => nals.push(nal.to_vec()),
-                _ => problems.push(format!("{entry:?} is not an SPS or PPS")),
-            }
-        }
-    }
-    (nals, problems)
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpsInfo {
-    pub profile: &'static str,
-    pub level: String,
-    pub width: u32,
-    pub height: u32,
-    /// Frame rate from the VUI timing info, as a fraction.
-    pub framerate: Option<(i32, i32)>,
-    /// Frames that may come before one they are displayed after (B-frames), from the VUI's bitstream
-    /// restrictions when the encoder wrote them.
-    pub reorder_frames: Option<u32>,
+    crate::au::param_sets::decode_sprop::<H264>(value)
 }
 
 /// Parses an SPS NAL unit (with its header byte).
@@ -103,7 +71,7 @@ pub fn sps_info(nal: &[u8]) -> Result<SpsInfo, String> {
         .and_then(|t| {
             let num = i32::try_from(t.time_scale).ok()?;
             let den = i32::try_from(u64::from(t.num_units_in_tick) * 2).ok()?;
-            (num > 0 && den > 0).then(|| reduce(num, den))
+            (num > 0 && den > 0).then(|| crate::au::sps_info::reduce(num, den))
         });
     let reorder_frames = sps
         .vui_parameters
@@ -111,6 +79,8 @@ pub fn sps_info(nal: &[u8]) -> Result<SpsInfo, String> {
         .and_then(|v| v.bitstream_restrictions.as_ref())
         .map(|r| r.max_num_reorder_frames);
     Ok(SpsInfo {
+        media_type: "video/x-h264",
+        tier: None,
         profile,
         level,
         width,
@@ -120,17 +90,11 @@ pub fn sps_info(nal: &[u8]) -> Result<SpsInfo, String> {
     })
 }
 
-fn reduce(a: i32, b: i32) -> (i32, i32) {
-    let (mut x, mut y) = (a, b);
-    while y != 0 {
-        (x, y) = (y, x % y);
-    }
-    (a / x, b / x)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::au::annexb::split_annexb;
+    use base64::Engine;
 
     // x264 (videotestsrc, Y444), 320x240, High 4:4:4 level 1.3, 30 fps timing info.
     const SPS_B64: &str = "Z/QADZDZZAUH7AWoMDAyAAADAAIAAAMAeR4oVJA=";

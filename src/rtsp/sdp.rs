@@ -37,9 +37,8 @@ pub enum SdpError {
     NoH264(Vec<String>),
 }
 
-/// How many of the media found the "no H.264" error names, and how long each name may be.
+/// How many of the media found the "no H.264" error names (each cut at 40 characters).
 const MAX_MEDIA_SHOWN: usize = 4;
-const MAX_MEDIA_CHARS: usize = 40;
 
 impl fmt::Display for SdpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -53,10 +52,7 @@ impl fmt::Display for SdpError {
                 let shown: Vec<String> = found
                     .iter()
                     .take(MAX_MEDIA_SHOWN)
-                    .map(|m| match m.char_indices().nth(MAX_MEDIA_CHARS) {
-                        Some((cut, _)) => format!("{}…", &m[..cut]),
-                        None => m.clone(),
-                    })
+                    .map(|m| crate::au::cut(m))
                     .collect();
                 let more = found.len().saturating_sub(MAX_MEDIA_SHOWN);
                 write!(

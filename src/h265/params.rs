@@ -1,0 +1,102 @@
+//! H.265 parameter sets: `sprop-vps`, `sprop-sps`, `sprop-pps` from the SDP, and what an SPS says for
+//! the caps (profile, tier, level, size after the conformance window, frame rate), through
+//! `scuffle-h265`, which parses real SPS to the VUI: scaling lists (Reolink), inter-RPS prediction
+//! (Xiaomi YI, Tenda; moonfire-nvr#333), several sub-layers.
+
+use super::nal::H265;
+use crate::au::SpsInfo;
+
+/// Decodes the `sprop-vps`, `sprop-sps` and `sprop-pps` values; see `au::param_sets::decode_sprop`.
+pub fn decode_sprop(values: &[&str]) -> (Vec<Vec<u8>>, Vec<String>) {
+    let mut nals = Vec::new();
+    let mut problems = Vec::new();
+    for v in values {
+        let (n, p) = crate::au::param_sets::decode_sprop::<H265>(v);
+        nals.extend(n);
+        problems.extend(p);
+    }
+    (nals, problems)
+}
+
+/// Parses an SPS NAL unit (with its two-byte header).
+pub fn sps_info(nal: &[u8]) -> Result<SpsInfo, String> {
+    // The parser is fuzzed through here; should it ever panic on a camera's bytes, that is a bad SPS,
+    // not a crashed pipeline.
+    let parsed =
+        std::panic::catch_unwind(|| scuffle_h265::SpsNALUnit::parse(std::io::Cursor::new(nal)))
+            .map_err(|_| "unreadable SPS".to_string())?
+            .map_err(|e| format!("bad SPS: {e}"))?;
+    let sps = &parsed.rbsp;
+    let general = &sps.profile_tier_level.general_profile;
+    let profile = match general.profile_idc {
+        1 => "main",
+        2 => "main-10",
+        3 => "main-still-picture",
+        4 => "main-444",
+        _ => "unknown",
+    };
+    let tier = Some(if general.tier_flag { "high" } else { "main" });
+    let level = general.level_idc.map_or_else(
+        || "unknown".to_string(),
+        |l| match l % 30 {
+            0 => (l / 30).to_string(),
+            r => format!("{}.{}", l / 30, r / 3),
+        },
+    );
+    let framerate = sps
+        .vui_parameters
+        .as_ref()
+        .and_then(|v| v.vui_timing_info.as_ref())
+        .and_then(|t| {
+            let num = i32::try_from(t.time_scale.get()).ok()?;
+            let den = i32::try_from(t.num_units_in_tick.get()).ok()?;
+            Some(crate::au::sps_info::reduce(num, den))
+        });
+    let reorder_frames = sps
+        .sub_layer_ordering_info
+        .sps_max_num_reorder_pics
+        .last()
+        .and_then(|&n| u32::try_from(n).ok());
+    Ok(SpsInfo {
+        media_type: "video/x-h265",
+        profile,
+        tier,
+        level,
+        width: u32::try_from(sps.cropped_width()).unwrap_or(u32::MAX),
+        height: u32::try_from(sps.cropped_height()).unwrap_or(u32::MAX),
+        framerate,
+        reorder_frames,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h265::nal::tests::{PPS, SPS, VPS};
+    use base64::Engine;
+
+    #[test]
+    fn x265_sps_to_caps_info() {
+        let info = sps_info(SPS).unwrap();
+        assert_eq!(info.media_type, "video/x-h265");
+        assert_eq!((info.width, info.height), (320, 240));
+        assert_eq!(info.profile, "main-444", "format range extensions: videotestsrc gave Y444");
+        assert_eq!(info.tier, Some("main"));
+        assert_eq!(info.framerate, Some((30, 1)));
+        assert!(sps_info(&SPS[..10]).is_err());
+        assert!(sps_info(&[]).is_err());
+        assert!(sps_info(VPS).is_err());
+    }
+
+    #[test]
+    fn sprop_attributes() {
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let (nals, problems) =
+            decode_sprop(&[&b64(VPS), &b64(SPS), &format!("{},{}", b64(PPS), "!!")]);
+        assert_eq!(nals, vec![VPS.to_vec(), SPS.to_vec(), PPS.to_vec()]);
+        assert_eq!(problems.len(), 1);
+        // An H.264 SPS is not an H.265 parameter set.
+        let (nals, problems) = decode_sprop(&["Z0LAHtkA"]);
+        assert!(nals.is_empty() && problems.len() == 1);
+    }
+}
