@@ -2,7 +2,7 @@
 //! without a camera.
 //!
 //!     cargo run --example test-server -- [--port 8554] [--path /test] [--user admin --password secret [--digest]]
-//!        [--size 1280x720] [--fps 30] [--bitrate 2000] [--bframes 2]
+//!        [--size 1280x720] [--fps 30] [--bitrate 2000] [--bframes 2] [--codec h265]
 
 #[path = "../tests/common/server.rs"]
 mod server;
@@ -30,6 +30,13 @@ fn main() {
             "--fps" => opts.fps = val().parse().unwrap_or_else(|_| usage("bad --fps")),
             "--bitrate" => opts.bitrate = val().parse().unwrap_or_else(|_| usage("bad --bitrate")),
             "--bframes" => opts.bframes = val().parse().unwrap_or_else(|_| usage("bad --bframes")),
+            "--codec" => {
+                opts.codec = match val().as_str() {
+                    "h264" => "h264",
+                    "h265" => "h265",
+                    _ => usage("--codec is h264 or h265"),
+                }
+            }
             "--size" => {
                 let v = val();
                 let (w, h) = v.split_once('x').unwrap_or_else(|| usage("--size is WxH"));
@@ -72,7 +79,7 @@ fn usage(err: &str) -> ! {
         eprintln!("error: {err}");
     }
     eprintln!(
-        "usage: test-server [--port 8554] [--path /test] [--user U --password P [--digest]] [--size WxH] [--fps N] [--bitrate KBPS] [--bframes N]"
+        "usage: test-server [--port 8554] [--path /test] [--user U --password P [--digest]] [--size WxH] [--fps N] [--bitrate KBPS] [--bframes N] [--codec h264|h265]"
     );
     std::process::exit(2)
 }

@@ -49,7 +49,8 @@ pub fn rtsp_stream(data: &[u8]) {
 }
 
 pub fn sdp(data: &[u8]) {
-    let _ = sdp::find_h264(data, "rtsp://127.0.0.1/s");
+    let _ = sdp::find_video(data, "rtsp://127.0.0.1/s", None);
+    let _ = sdp::find_video(data, "rtsp://127.0.0.1/s", Some(sdp::Codec::H265));
 }
 
 pub fn rtp_rtcp(data: &[u8]) {

@@ -1,8 +1,8 @@
-//! rustrtspsrc: a GStreamer source element that receives H.264 video from IP cameras over RTSP.
+//! rustrtspsrc: a GStreamer source element that receives H.264 and H.265 video from IP cameras over RTSP.
 //!
 //! Layers, each in its own folder: `rtsp` (signalling, sans-IO), `rtp` (packets, RTCP, reordering),
-//! `au` (codec-neutral access units and parameter sets), `h264` (RFC 6184 depacketizer, NAL syntax,
-//! SPS → caps), `net` (sockets and the receive loop), `element` (the GStreamer shell).
+//! `au` (codec-neutral access units, parameter sets, depacketizing), `h264` and `h265` (RFC 6184 and
+//! RFC 7798 payload formats, NAL syntax, SPS → caps), `net` (sockets and the receive loop), `element` (the GStreamer shell).
 
 use once_cell::sync::Lazy;
 
@@ -21,7 +21,7 @@ pub static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
         "rustrtspsrc",
         gst::DebugColorFlags::empty(),
-        Some("Rust RTSP H.264 source"),
+        Some("Rust RTSP H.264/H.265 source"),
     )
 });
 

@@ -89,6 +89,7 @@ fn socket_loop_allocates_per_access_unit_not_per_packet() {
         do_rtcp: false,
         keep_alive: false,
         wait_for_keyframe: false,
+        codec: None,
         log: Default::default(),
     };
     let mut r = SessionClient::connect(cfg, Waker::new().unwrap()).unwrap();

@@ -87,6 +87,7 @@ impl RustRtspSrc {
             do_rtcp: s.do_rtcp,
             keep_alive: s.keep_alive,
             wait_for_keyframe: s.wait_for_keyframe,
+            codec: s.video_codec.wanted(),
             log: crate::log::Log::new(&*self.obj()),
         })
     }
@@ -194,6 +195,11 @@ impl ObjectImpl for RustRtspSrc {
                     .blurb(&Stats::describe())
                     .read_only()
                     .build(),
+                glib::ParamSpecEnum::builder::<settings::VideoCodec>("video-codec")
+                    .nick("Video codec")
+                    .blurb("Which video to record when the camera offers several: the first H.264 or H.265 in the SDP (auto), or only one codec")
+                    .default_value(settings::VideoCodec::Auto)
+                    .build(),
                 glib::ParamSpecBoolean::builder("wait-for-keyframe")
                     .nick("Wait for keyframe")
                     .blurb("After packet loss, drop frames until the next keyframe instead of passing them on with DISCONT")
@@ -247,6 +253,7 @@ impl ObjectImpl for RustRtspSrc {
             "protocols" => s.protocols = value.get().expect("type checked upstream"),
             "udp-timeout" => s.udp_timeout_ms = value.get().expect("type checked upstream"),
             "retry" => s.retry = value.get().expect("type checked upstream"),
+            "video-codec" => s.video_codec = value.get().expect("type checked upstream"),
             _ => unimplemented!(),
         }
     }
@@ -268,6 +275,7 @@ impl ObjectImpl for RustRtspSrc {
             "protocols" => s.protocols.to_value(),
             "udp-timeout" => s.udp_timeout_ms.to_value(),
             "retry" => s.retry.to_value(),
+            "video-codec" => s.video_codec.to_value(),
             "stats" => self.stats.lock().unwrap().to_structure().to_value(),
             _ => unimplemented!(),
         }
@@ -325,9 +333,9 @@ impl ElementImpl for RustRtspSrc {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
             gst::subclass::ElementMetadata::new(
-                "RTSP H.264 source",
+                "RTSP H.264/H.265 source",
                 "Source/Network/Video",
-                "Receives H.264 video from an RTSP camera (RTP over UDP or TCP), reconnecting by itself, and outputs Annex-B access units",
+                "Receives H.264 or H.265 video from an RTSP camera (RTP over UDP or TCP), reconnecting by itself, and outputs Annex-B access units",
                 "rustrtspsrc developers",
             )
         });

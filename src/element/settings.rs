@@ -22,6 +22,29 @@ pub enum Protocols {
     TCP = 0b0000_0100,
 }
 
+/// Which video to take when a camera offers several (`video-codec`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstRustRtspSrcVideoCodec")]
+pub enum VideoCodec {
+    #[default]
+    #[enum_value(name = "The first H.264 or H.265 video in the SDP", nick = "auto")]
+    Auto = 0,
+    #[enum_value(name = "H.264 only", nick = "h264")]
+    H264 = 1,
+    #[enum_value(name = "H.265 only", nick = "h265")]
+    H265 = 2,
+}
+
+impl VideoCodec {
+    pub fn wanted(self) -> Option<crate::rtsp::sdp::Codec> {
+        match self {
+            VideoCodec::Auto => None,
+            VideoCodec::H264 => Some(crate::rtsp::sdp::Codec::H264),
+            VideoCodec::H265 => Some(crate::rtsp::sdp::Codec::H265),
+        }
+    }
+}
+
 pub fn default_user_agent() -> String {
     format!("rustrtspsrc/{}", env!("CARGO_PKG_VERSION"))
 }
@@ -41,6 +64,7 @@ pub struct Settings {
     pub protocols: Protocols,
     pub udp_timeout_ms: u32,
     pub retry: u32,
+    pub video_codec: VideoCodec,
 }
 
 /// Shows the location redacted and whether a password is set, never the password.
@@ -57,6 +81,7 @@ impl std::fmt::Debug for Settings {
             .field("timeout_s", &self.timeout_s)
             .field("protocols", &self.protocols)
             .field("retry", &self.retry)
+            .field("video_codec", &self.video_codec)
             .finish_non_exhaustive()
     }
 }
@@ -77,6 +102,7 @@ impl Default for Settings {
             protocols: Protocols::UDP | Protocols::TCP,
             udp_timeout_ms: DEFAULT_UDP_TIMEOUT_MS,
             retry: DEFAULT_RETRY,
+            video_codec: VideoCodec::Auto,
         }
     }
 }

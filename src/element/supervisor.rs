@@ -5,12 +5,12 @@
 use super::caps::caps_for;
 use super::decode_times::DecodeTimes;
 use super::timing::Timeline;
-use crate::h264::params;
 use crate::net::epoll::{wait_one, Waited, Waker};
 use crate::net::session_client::{ClientConfig, ClientError, SessionClient};
 use crate::rtp::inbound::InboundStats;
 use crate::rtsp::auth::AuthError;
 use crate::rtsp::backoff::{self, Backoff};
+use crate::rtsp::sdp::Codec;
 use crate::rtsp::session::SessionError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -186,7 +186,7 @@ impl Supervisor {
         let caps = au
             .sps
             .as_deref()
-            .and_then(|sps| match params::sps_info(sps) {
+            .and_then(|sps| match sps_info(client.codec(), sps) {
                 Ok(info) => {
                     let frame = info
                         .framerate
@@ -340,6 +340,14 @@ impl Supervisor {
     /// Sends TEARDOWN and closes the connection.
     pub fn shutdown(&mut self) {
         self.drop_client(true);
+    }
+}
+
+/// What an SPS of `codec` says.
+fn sps_info(codec: Codec, sps: &[u8]) -> Result<crate::au::SpsInfo, String> {
+    match codec {
+        Codec::H264 => crate::h264::params::sps_info(sps),
+        Codec::H265 => crate::h265::params::sps_info(sps),
     }
 }
 

@@ -80,7 +80,10 @@ mod tests {
         let info = sps_info(SPS).unwrap();
         assert_eq!(info.media_type, "video/x-h265");
         assert_eq!((info.width, info.height), (320, 240));
-        assert_eq!(info.profile, "main-444", "format range extensions: videotestsrc gave Y444");
+        assert_eq!(
+            info.profile, "main-444",
+            "format range extensions: videotestsrc gave Y444"
+        );
         assert_eq!(info.tier, Some("main"));
         assert_eq!(info.framerate, Some((30, 1)));
         assert!(sps_info(&SPS[..10]).is_err());

@@ -10,10 +10,10 @@ use super::rtsp_connection::RtspConnection;
 use super::steering::{RtpReader, WakePolicy};
 use super::udp::UdpPorts;
 use crate::au::AccessUnit;
-use crate::h264::params;
 use crate::rtp::inbound::{Inbound, InboundStats};
 use crate::rtp::rtcp::REPORT_LEN;
 use crate::rtsp::message::{Message, Request};
+use crate::rtsp::sdp::Codec;
 use crate::rtsp::session::{Output, Session, SessionConfig};
 use crate::rtsp::url::{Credentials, RtspUrl};
 use std::io;
@@ -49,6 +49,8 @@ pub struct ClientConfig {
     pub do_rtcp: bool,
     pub keep_alive: bool,
     pub wait_for_keyframe: bool,
+    /// The video codec to pick when the camera offers several (`None`: the first it can depacketize).
+    pub codec: Option<Codec>,
     pub log: crate::log::Log,
 }
 
@@ -107,6 +109,7 @@ impl SessionClient {
             udp_ports: udp.as_ref().map(|u| (u.rtp_port(), u.rtp_port() + 1)),
             tcp_allowed: cfg.tcp,
             keep_alive: cfg.keep_alive,
+            codec: cfg.codec,
             log: cfg.log.clone(),
         });
         let rtp_reader = udp.is_some().then(RtpReader::new);
@@ -157,6 +160,11 @@ impl SessionClient {
         let req = r.session.start(now);
         r.send(&req)?;
         Ok(r)
+    }
+
+    /// The codec of the stream, once DESCRIBE chose it.
+    pub fn codec(&self) -> Codec {
+        self.session.media().map_or(Codec::H264, |m| m.codec)
     }
 
     pub fn clock_rate(&self) -> u32 {
@@ -400,29 +408,36 @@ impl SessionClient {
                 crate::log!(
                     self.cfg.log,
                     Debug,
-                    "H.264 media: pt {} control {} packetization-mode {}",
+                    "{:?} media: pt {} control {} packetization-mode {}",
+                    media.codec,
                     media.payload_type,
                     crate::rtsp::url::redact(&media.control),
                     media.packetization_mode
                 );
+                self.inbound.set_codec(media.codec, media.don);
                 self.inbound
                     .set_format(media.payload_type, media.clock_rate);
                 if let Some(ip) = media.connection.as_deref().and_then(|c| c.parse().ok()) {
                     self.source_ip = Some(ip);
                 }
-                if let Some(sprop) = &media.sprop_parameter_sets {
-                    let (nals, problems) = params::decode_sprop(sprop);
-                    if !problems.is_empty() {
-                        crate::log!(
-                            self.cfg.log,
-                            Warning,
-                            "ignoring unusable sprop-parameter-sets ({}); using in-band SPS/PPS",
-                            problems.join("; ")
-                        );
-                    }
-                    for nal in &nals {
-                        self.inbound.depay.set_parameter_set(nal);
-                    }
+                let sprop: Vec<&str> = media.sprop.iter().map(String::as_str).collect();
+                let (nals, problems) = match media.codec {
+                    Codec::H264 => sprop
+                        .first()
+                        .map(|v| crate::h264::params::decode_sprop(v))
+                        .unwrap_or_default(),
+                    Codec::H265 => crate::h265::params::decode_sprop(&sprop),
+                };
+                if !problems.is_empty() {
+                    crate::log!(
+                        self.cfg.log,
+                        Warning,
+                        "ignoring unusable parameter sets in the SDP ({}); using in-band ones",
+                        problems.join("; ")
+                    );
+                }
+                for nal in &nals {
+                    self.inbound.depay.set_parameter_set(nal);
                 }
             }
             Output::SetUp { transport, tcp } => {

@@ -32,6 +32,7 @@ pub struct Inbound {
     jump: Option<Vec<u8>>,
     pub stats: InboundStats,
     log: crate::log::Log,
+    wait_for_keyframe: bool,
 }
 
 /// Our SSRC silent this long, and another one steady for this many packets: the camera restarted its
@@ -62,6 +63,7 @@ impl Inbound {
             jump: None,
             stats: InboundStats::default(),
             log: Default::default(),
+            wait_for_keyframe,
         }
     }
 
@@ -69,6 +71,17 @@ impl Inbound {
     pub fn set_format(&mut self, payload_type: u8, clock_rate: u32) {
         self.payload_type = Some(payload_type);
         self.clock_rate = clock_rate;
+    }
+
+    /// The codec DESCRIBE chose (before any packet): its depacketizer replaces the H.264 default.
+    pub fn set_codec(&mut self, codec: crate::rtsp::sdp::Codec, don: bool) {
+        use crate::rtsp::sdp::Codec;
+        let wait = self.wait_for_keyframe;
+        self.depay = match codec {
+            Codec::H264 => Box::new(crate::h264::depacketizer::depacketizer(wait)),
+            Codec::H265 => Box::new(crate::h265::depacketizer::depacketizer(don, wait)),
+        };
+        self.depay.set_log(self.log.clone());
     }
 
     /// Logs as this element from now on.

@@ -1,31 +1,63 @@
-//! The part of SDP (RFC 4566) a H.264 receiver needs: pick the first H.264 video media, its payload type,
-//! control URL, `sprop-parameter-sets` and `packetization-mode`. Lenient: unknown or broken lines and media
-//! are skipped; it fails only when no H.264 video is left.
+//! The part of SDP (RFC 4566) a video receiver needs: pick the first H.264 or H.265 video media (or the
+//! codec asked for), its payload type, control URL, parameter sets (`sprop-parameter-sets`; `sprop-vps`,
+//! `sprop-sps`, `sprop-pps`) and whether RFC 7798 decoding order numbers are in use. Lenient: unknown or
+//! broken lines and media (audio, ONVIF metadata, vendor media) are skipped; it fails only when no video
+//! it can depacketize is left.
 
 use std::fmt;
 
+/// The video codecs the element depacketizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    H264,
+    H265,
+}
+
+impl Codec {
+    /// The encoding name in `a=rtpmap`.
+    pub fn encoding(self) -> &'static str {
+        match self {
+            Codec::H264 => "H264",
+            Codec::H265 => "H265",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Codec::H264 => "H.264",
+            Codec::H265 => "H.265",
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, Eq)]
-pub struct H264Media {
+pub struct VideoMedia {
+    pub codec: Codec,
     pub payload_type: u8,
     pub clock_rate: u32,
     /// Absolute control URL for SETUP.
     pub control: String,
-    /// Base64 `sprop-parameter-sets` as found (decoded by `h264::params`).
-    pub sprop_parameter_sets: Option<String>,
+    /// Base64 parameter-set attributes as found: `sprop-parameter-sets` (H.264); `sprop-vps`,
+    /// `sprop-sps`, `sprop-pps` (H.265).
+    pub sprop: Vec<String>,
     pub packetization_mode: u8,
+    /// RFC 7798: `sprop-max-don-diff` > 0 or `sprop-depack-buf-nalus` > 0, so packets carry DONL/DOND.
+    pub don: bool,
     /// `c=IN IP4 0.0.0.0` (or no `c=`): media comes from the RTSP server's address.
     pub connection: Option<String>,
 }
 
 /// The control URL shown redacted (a camera may take credentials in the query).
-impl fmt::Debug for H264Media {
+impl fmt::Debug for VideoMedia {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("H264Media")
+        f.debug_struct("VideoMedia")
+            .field("codec", &self.codec)
             .field("payload_type", &self.payload_type)
             .field("clock_rate", &self.clock_rate)
             .field("control", &super::url::redact(&self.control))
-            .field("sprop_parameter_sets", &self.sprop_parameter_sets)
+            .field("sprop", &self.sprop)
             .field("packetization_mode", &self.packetization_mode)
+            .field("don", &self.don)
             .field("connection", &self.connection)
             .finish()
     }
@@ -34,7 +66,8 @@ impl fmt::Debug for H264Media {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SdpError {
     NotUtf8,
-    NoH264(Vec<String>),
+    /// No video of the codec asked for (`None`: of any codec the element has), and what was offered.
+    NoVideo(Option<Codec>, Vec<String>),
 }
 
 /// How many of the media found the "no H.264" error names (each cut at 40 characters).
@@ -44,10 +77,10 @@ impl fmt::Display for SdpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SdpError::NotUtf8 => write!(f, "the DESCRIBE reply is not a text SDP"),
-            SdpError::NoH264(found) if found.is_empty() => {
+            SdpError::NoVideo(_, found) if found.is_empty() => {
                 write!(f, "the stream offers no media (empty SDP)")
             }
-            SdpError::NoH264(found) => {
+            SdpError::NoVideo(wanted, found) => {
                 // A hostile SDP may list thousands of media with long names: a few, each cut short.
                 let shown: Vec<String> = found
                     .iter()
@@ -57,9 +90,11 @@ impl fmt::Display for SdpError {
                 let more = found.len().saturating_sub(MAX_MEDIA_SHOWN);
                 write!(
                     f,
-                    "the stream has no H.264 video (it offers: {}{}); pick another stream/profile on the camera",
+                    "the stream has no {} video (it offers: {}{}); pick another stream/profile on the camera{}",
+                    wanted.map_or("H.264 or H.265", Codec::name),
                     shown.join(", "),
-                    if more > 0 { format!(" and {more} more") } else { String::new() }
+                    if more > 0 { format!(" and {more} more") } else { String::new() },
+                    if wanted.is_some() { " or video-codec=auto" } else { "" }
                 )
             }
         }
@@ -80,9 +115,10 @@ struct MediaDraft {
     connection: Option<String>,
 }
 
-/// Parses `body` and returns the first H.264 video media. `base` is the URL control attributes are relative
-/// to (Content-Base, else Content-Location, else the DESCRIBE URL).
-pub fn find_h264(body: &[u8], base: &str) -> Result<H264Media, SdpError> {
+/// Parses `body` and returns the first H.264 or H.265 video media, or the first of `wanted`. `base` is
+/// the URL control attributes are relative to (Content-Base, else Content-Location, else the DESCRIBE
+/// URL).
+pub fn find_video(body: &[u8], base: &str, wanted: Option<Codec>) -> Result<VideoMedia, SdpError> {
     let text = std::str::from_utf8(body).map_err(|_| SdpError::NotUtf8)?;
     let mut session_control = None;
     let mut session_connection = None;
@@ -147,12 +183,18 @@ pub fn find_h264(body: &[u8], base: &str) -> Result<H264Media, SdpError> {
         _ => base.clone(),
     };
     let mut found = Vec::new();
+    let codecs: &[Codec] = match wanted {
+        Some(c) => &[c][..],
+        None => &[Codec::H264, Codec::H265],
+    };
     for m in &media {
-        let h264 = m
-            .rtpmaps
-            .iter()
-            .find(|(pt, enc, _)| enc.eq_ignore_ascii_case("H264") && m.payload_types.contains(pt));
-        let Some(&(pt, _, clock_rate)) = h264 else {
+        let video = m.rtpmaps.iter().find_map(|(pt, enc, rate)| {
+            let codec = codecs
+                .iter()
+                .find(|c| enc.eq_ignore_ascii_case(c.encoding()))?;
+            m.payload_types.contains(pt).then_some((*codec, *pt, *rate))
+        });
+        let Some((codec, pt, clock_rate)) = video else {
             let desc = m
                 .rtpmaps
                 .iter()
@@ -163,7 +205,7 @@ pub fn find_h264(body: &[u8], base: &str) -> Result<H264Media, SdpError> {
             continue;
         };
         if !m.kind.eq_ignore_ascii_case("video") {
-            found.push(format!("{} H264", m.kind));
+            found.push(format!("{} {}", m.kind, codec.encoding()));
             continue;
         }
         let params = m
@@ -180,23 +222,39 @@ pub fn find_h264(body: &[u8], base: &str) -> Result<H264Media, SdpError> {
                     .then(|| v.trim().to_string())
             })
         };
+        let positive = |key: &str| {
+            fmtp(key)
+                .and_then(|v| v.parse::<u32>().ok())
+                .is_some_and(|n| n > 0)
+        };
+        let sprop_keys: &[&str] = match codec {
+            Codec::H264 => &["sprop-parameter-sets"],
+            Codec::H265 => &["sprop-vps", "sprop-sps", "sprop-pps"],
+        };
         let connection = m
             .connection
             .clone()
             .or_else(|| session_connection.clone())
             .filter(|a| a != "0.0.0.0" && a != "::");
-        return Ok(H264Media {
+        return Ok(VideoMedia {
+            codec,
             payload_type: pt,
             clock_rate,
             control: join_control(&session_base, m.control.as_deref()),
-            sprop_parameter_sets: fmtp("sprop-parameter-sets").filter(|s| !s.is_empty()),
+            sprop: sprop_keys
+                .iter()
+                .filter_map(|k| fmtp(k))
+                .filter(|s| !s.is_empty())
+                .collect(),
             packetization_mode: fmtp("packetization-mode")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
+            don: codec == Codec::H265
+                && (positive("sprop-max-don-diff") || positive("sprop-depack-buf-nalus")),
             connection,
         });
     }
-    Err(SdpError::NoH264(found))
+    Err(SdpError::NoVideo(wanted, found))
 }
 
 /// `a=rtpmap:96 H264/90000 ` → (96, "H264", 90000). A missing or broken clock rate means 90 kHz.
@@ -251,12 +309,12 @@ a=control:stream=0\r\n";
 
     #[test]
     fn gst_rtsp_server_sdp() {
-        let m = find_h264(GST_SERVER.as_bytes(), "rtsp://127.0.0.1:8554/test/").unwrap();
+        let m = find_video(GST_SERVER.as_bytes(), "rtsp://127.0.0.1:8554/test/", None).unwrap();
         assert_eq!(m.payload_type, 96);
         assert_eq!(m.clock_rate, 90000);
         assert_eq!(m.control, "rtsp://127.0.0.1:8554/test/stream=0");
         assert_eq!(m.packetization_mode, 1);
-        assert_eq!(m.sprop_parameter_sets.as_deref(), Some("Z0LAHtkA,aMuMsg=="));
+        assert_eq!(m.sprop, vec!["Z0LAHtkA,aMuMsg==".to_string()]);
         assert_eq!(m.connection, None, "0.0.0.0 means the server address");
     }
 
@@ -266,9 +324,9 @@ a=control:stream=0\r\n";
         let sdp = "v=0\ns=x\nm=audio 0 RTP/AVP 0\na=rtpmap:0 PCMU/8000\na=control:trackID=1\n\
 m=application 0 RTP/AVP 107\na=rtpmap:107 vnd.onvif.metadata/90000\n\
 m=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000 \na=framerate:0S\na=fmtp:96\na=control:trackID=0\n";
-        let m = find_h264(sdp.as_bytes(), "rtsp://h/s").unwrap();
+        let m = find_video(sdp.as_bytes(), "rtsp://h/s", None).unwrap();
         assert_eq!(m.control, "rtsp://h/s/trackID=0");
-        assert_eq!(m.sprop_parameter_sets, None);
+        assert!(m.sprop.is_empty());
         assert_eq!(m.packetization_mode, 0);
     }
 
@@ -278,7 +336,7 @@ m=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000 \na=framerate:0S\na=fmtp:96\na=cont
         let sdp = "v=0\nm=application/TP-LINK 0 RTP/AVP smart/1/90000\na=rtpmap:95 smart/1/90000\n\
 m=video 0 RTP/AVP 97 96\na=control:track1\na=fmtp:96 profile-level-id=TeAo; packetization-mode=1\n\
 a=rtpmap:96 h264/90000\na=tool:LIVE555\n";
-        let m = find_h264(sdp.as_bytes(), "rtsp://h/s?user=x").unwrap();
+        let m = find_video(sdp.as_bytes(), "rtsp://h/s?user=x", None).unwrap();
         assert_eq!(m.payload_type, 96);
         assert_eq!(m.packetization_mode, 1);
         assert_eq!(m.control, "rtsp://h/s?user=x/track1");
@@ -289,17 +347,89 @@ a=rtpmap:96 h264/90000\na=tool:LIVE555\n";
         // Ubiquiti: two audio media both using payload type 96.
         let sdp = "v=0\nm=audio 0 RTP/AVP 96\na=rtpmap:96 opus/48000/2\nm=audio 0 RTP/AVP 96\n\
 a=rtpmap:96 MPEG4-GENERIC/16000\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na=control:*\n";
-        let m = find_h264(sdp.as_bytes(), "rtsp://h/s/").unwrap();
+        let m = find_video(sdp.as_bytes(), "rtsp://h/s/", None).unwrap();
         assert_eq!(m.control, "rtsp://h/s/");
     }
 
+    /// The SDP of a real camera's DESCRIBE reply (tests/fixtures/retina), and its Content-Base.
+    fn captured(reply: &str) -> (&str, String) {
+        let (head, body) = reply
+            .split_once("\r\n\r\n")
+            .or_else(|| reply.split_once("\n\n"))
+            .unwrap();
+        let base = head
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Content-Base: "))
+            .unwrap_or("rtsp://cam/")
+            .to_string();
+        (body, base)
+    }
+
     #[test]
-    fn no_h264() {
-        let sdp = "v=0\nm=video 0 RTP/AVP 96\na=rtpmap:96 H265/90000\n";
-        let e = find_h264(sdp.as_bytes(), "rtsp://h/").unwrap_err();
-        assert!(e.to_string().contains("H265"), "{e}");
-        assert!(find_h264(b"\xff\xfe", "rtsp://h/").is_err());
-        assert!(find_h264(b"", "rtsp://h/").is_err());
+    fn h265_cameras_choose_the_h265_media() {
+        // Dahua (with PCMA), TP-Link (with PCMA and a vendor media), Anjvision, Vitek: H.265 only.
+        let tplink = format!(
+            "RTSP/1.0 200 OK\n\n{}",
+            include_str!("../../tests/fixtures/retina/tplink_sdp.txt")
+        );
+        for (camera, reply, control, sprops) in [
+            (
+                "Dahua",
+                include_str!("../../tests/fixtures/retina/dahua_describe_h265_pcma.txt"),
+                "rtsp://cam-driveway/cam/realmonitor?channel=1&subtype=2/trackID=0",
+                3,
+            ),
+            ("TP-Link", tplink.as_str(), "rtsp://cam/track1", 3),
+            (
+                "Anjvision",
+                include_str!("../../tests/fixtures/retina/anjvision_describe.txt"),
+                "rtsp://192.168.1.10:554/stream0/trackID=1",
+                3,
+            ),
+            (
+                "Vitek",
+                include_str!("../../tests/fixtures/retina/vitek_describe.txt"),
+                "rtsp://192.168.1.123:554/chID=2&streamType=sub/trackID=0",
+                0,
+            ),
+        ] {
+            let (sdp, base) = captured(reply);
+            let m =
+                find_video(sdp.as_bytes(), &base, None).unwrap_or_else(|e| panic!("{camera}: {e}"));
+            assert_eq!(m.codec, Codec::H265, "{camera}");
+            assert_eq!(m.control, control, "{camera}");
+            assert_eq!(m.sprop.len(), sprops, "{camera}");
+            assert!(!m.don, "{camera}");
+            // Asked for H.264, these cameras have none.
+            let e = find_video(sdp.as_bytes(), &base, Some(Codec::H264)).unwrap_err();
+            assert!(e.to_string().contains("no H.264 video"), "{camera}: {e}");
+        }
+    }
+
+    #[test]
+    fn codec_choice_and_decoding_order_numbers() {
+        let both = "v=0\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na=control:a\n\
+                    m=video 0 RTP/AVP 97\na=rtpmap:97 H265/90000\na=fmtp:97 sprop-max-don-diff=2\na=control:b\n";
+        let first = find_video(both.as_bytes(), "rtsp://h/", None).unwrap();
+        assert_eq!((first.codec, first.payload_type), (Codec::H264, 96));
+        let h265 = find_video(both.as_bytes(), "rtsp://h/", Some(Codec::H265)).unwrap();
+        assert_eq!(
+            (h265.codec, h265.control.as_str()),
+            (Codec::H265, "rtsp://h/b")
+        );
+        assert!(h265.don);
+    }
+
+    #[test]
+    fn no_video() {
+        let sdp = "v=0\nm=video 0 RTP/AVP 96\na=rtpmap:96 VP8/90000\n";
+        let e = find_video(sdp.as_bytes(), "rtsp://h/", None).unwrap_err();
+        assert!(
+            e.to_string().contains("VP8") && e.to_string().contains("H.264 or H.265"),
+            "{e}"
+        );
+        assert!(find_video(b"\xff\xfe", "rtsp://h/", None).is_err());
+        assert!(find_video(b"", "rtsp://h/", None).is_err());
         // Hundreds of media, one with a huge name: the message names a few, each cut short.
         let mut many = String::from("v=0\n");
         many.push_str(&format!(
@@ -309,7 +439,7 @@ a=rtpmap:96 MPEG4-GENERIC/16000\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na
         for i in 0..500 {
             many.push_str(&format!("m=audio 0 RTP/AVP {}\n", i % 128));
         }
-        let e = find_h264(many.as_bytes(), "rtsp://h/")
+        let e = find_video(many.as_bytes(), "rtsp://h/", None)
             .unwrap_err()
             .to_string();
         assert!(e.len() < 400, "{} bytes: {e}", e.len());
@@ -322,9 +452,10 @@ a=rtpmap:96 MPEG4-GENERIC/16000\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na
         assert_eq!(join_control("rtsp://h/s/", Some("t=1")), "rtsp://h/s/t=1");
         assert_eq!(join_control("rtsp://h/s", Some("rtsp://o/x")), "rtsp://o/x");
         // Anjvision Content-Base without a scheme.
-        let m = find_h264(
+        let m = find_video(
             b"m=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na=control:track1",
             "192.168.1.10:554/stream0/",
+            None,
         )
         .unwrap();
         assert_eq!(m.control, "rtsp://192.168.1.10:554/stream0/track1");
@@ -332,9 +463,10 @@ a=rtpmap:96 MPEG4-GENERIC/16000\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na
 
     #[test]
     fn explicit_connection() {
-        let m = find_h264(
+        let m = find_video(
             b"c=IN IP4 10.0.0.5/127\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000",
             "rtsp://h/",
+            None,
         )
         .unwrap();
         assert_eq!(m.connection.as_deref(), Some("10.0.0.5"));

@@ -5,7 +5,7 @@
 use super::auth::{AuthError, Authenticator};
 use super::headers::{self, RtpInfo, Transport};
 use super::message::{Method, Request, Response};
-use super::sdp::{self, H264Media, SdpError};
+use super::sdp::{self, Codec, SdpError, VideoMedia};
 use super::url::{Credentials, RtspUrl};
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -28,6 +28,8 @@ pub struct SessionConfig {
     /// Whether RTP over the RTSP connection (interleaved) may be used, first or as the fallback.
     pub tcp_allowed: bool,
     pub keep_alive: bool,
+    /// The video codec to pick when the camera offers several (`None`: the first H.264 or H.265).
+    pub codec: Option<Codec>,
     pub log: crate::log::Log,
 }
 
@@ -36,7 +38,7 @@ pub struct SessionConfig {
 pub enum Output {
     Send(Request),
     /// DESCRIBE answered: this is the stream that will be set up.
-    Described(H264Media),
+    Described(VideoMedia),
     /// SETUP answered with this transport; `tcp`: RTP comes interleaved on the RTSP connection.
     SetUp {
         transport: Transport,
@@ -132,7 +134,7 @@ pub struct Session {
     server_timeout: Option<Duration>,
     /// Aggregate control URL used for PLAY and TEARDOWN.
     base_url: String,
-    media: Option<H264Media>,
+    media: Option<VideoMedia>,
     keepalive_method: Method,
     next_keepalive: Option<Instant>,
     tcp: bool,
@@ -197,7 +199,7 @@ impl Session {
     }
 
     /// The media DESCRIBE chose.
-    pub fn media(&self) -> Option<&H264Media> {
+    pub fn media(&self) -> Option<&VideoMedia> {
         self.media.as_ref()
     }
 
@@ -328,7 +330,8 @@ impl Session {
                     .filter(|b| !b.is_empty())
                     .map(str::to_string)
                     .unwrap_or_else(|| self.cfg.url.as_str().to_string());
-                let media = sdp::find_h264(&resp.body, &base).map_err(SessionError::Sdp)?;
+                let media = sdp::find_video(&resp.body, &base, self.cfg.codec)
+                    .map_err(SessionError::Sdp)?;
                 self.base_url = sdp::join_control(&base, None);
                 if !self.base_url.contains("://") {
                     self.base_url = format!("rtsp://{}", self.base_url);

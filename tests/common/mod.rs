@@ -201,10 +201,15 @@ pub fn record_with_actions(
 
 /// Decodes an Annex-B H.264 stream with avdec_h264; returns frames decoded and any error/warning.
 pub fn decode(annexb: &[u8]) -> (usize, Vec<String>) {
+    decode_as("h264", annexb)
+}
+
+/// Decodes an Annex-B stream of `codec` ("h264", "h265") with avdec.
+pub fn decode_as(codec: &str, annexb: &[u8]) -> (usize, Vec<String>) {
     init();
-    let pipeline = gst::parse::launch(
-        "appsrc name=src caps=video/x-h264,stream-format=byte-stream ! h264parse ! avdec_h264 ! fakesink name=sink",
-    )
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src caps=video/x-{codec},stream-format=byte-stream ! {codec}parse ! avdec_{codec} ! fakesink name=sink"
+    ))
     .expect("decoder pipeline (needs gstreamer1.0-libav)")
     .downcast::<gst::Pipeline>()
     .unwrap();
@@ -248,9 +253,15 @@ pub fn decode(annexb: &[u8]) -> (usize, Vec<String>) {
 
 /// `ffmpeg -v error -i file -f null -` output, if ffmpeg is installed.
 pub fn ffmpeg_errors(annexb: &[u8]) -> Option<String> {
+    ffmpeg_errors_as("h264", annexb)
+}
+
+/// Like `ffmpeg_errors`, for a stream of `codec` ("h264", "h265").
+pub fn ffmpeg_errors_as(codec: &str, annexb: &[u8]) -> Option<String> {
     let dir = std::env::temp_dir().join(format!("rustrtspsrc-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
-    let path = dir.join(format!("{:?}.h264", std::thread::current().id()).replace(['(', ')'], ""));
+    let path =
+        dir.join(format!("{:?}.{codec}", std::thread::current().id()).replace(['(', ')'], ""));
     std::fs::write(&path, annexb).ok()?;
     let out = std::process::Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
@@ -288,6 +299,19 @@ impl Recording {
 
     pub fn stat(&self, field: &str) -> u64 {
         self.stats.as_ref().unwrap().get::<u64>(field).unwrap()
+    }
+
+    /// "h264" or "h265", from the caps.
+    pub fn codec(&self) -> &'static str {
+        match self
+            .caps
+            .first()
+            .and_then(|c| c.structure(0))
+            .map(|s| s.name().as_str())
+        {
+            Some("video/x-h265") => "h265",
+            _ => "h264",
+        }
     }
 
     /// The longest wait between two buffers reaching the sink.
@@ -342,10 +366,11 @@ impl Recording {
             "PTS not increasing: {pts:?}"
         );
         let stream = self.annexb();
-        let (decoded, problems) = decode(&stream);
+        let codec = self.codec();
+        let (decoded, problems) = decode_as(codec, &stream);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(decoded, self.frames.len(), "decoded frames vs access units");
-        if let Some(errors) = ffmpeg_errors(&stream) {
+        if let Some(errors) = ffmpeg_errors_as(codec, &stream) {
             assert!(errors.is_empty(), "ffmpeg: {errors}");
         }
     }

@@ -22,6 +22,8 @@ pub struct ServerOptions {
     pub session_timeout: Option<u32>,
     /// B-frames between references (0: none, the low-latency setting cameras use).
     pub bframes: u32,
+    /// "h264" or "h265".
+    pub codec: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +45,7 @@ impl Default for ServerOptions {
             auth: None,
             session_timeout: None,
             bframes: 0,
+            codec: "h264",
         }
     }
 }
@@ -75,11 +78,26 @@ impl TestServer {
                 "! video/x-h264,profile=main ",
             ),
         };
+        let (encoder, payloader) = match opts.codec {
+            "h265" => (
+                format!(
+                    "x265enc speed-preset=ultrafast tune=zerolatency key-int-max={} bitrate={}",
+                    opts.fps, opts.bitrate
+                ),
+                "rtph265pay",
+            ),
+            _ => (
+                format!(
+                    "x264enc {encoder} speed-preset=ultrafast key-int-max={} bitrate={} {profile}",
+                    opts.fps, opts.bitrate
+                ),
+                "rtph264pay",
+            ),
+        };
         factory.set_launch(&format!(
             "( videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
-             ! x264enc {encoder} speed-preset=ultrafast key-int-max={} bitrate={} {profile}\
-             ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
-            opts.width, opts.height, opts.fps, opts.fps, opts.bitrate
+             ! {encoder} ! {payloader} name=pay0 pt=96 config-interval=-1 )",
+            opts.width, opts.height, opts.fps
         ));
         factory.set_shared(false);
         if let Some(auth) = &opts.auth {

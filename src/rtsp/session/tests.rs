@@ -14,6 +14,7 @@ fn cfg(url: &str) -> SessionConfig {
         udp_ports: Some((5000, 5001)),
         tcp_allowed: true,
         keep_alive: true,
+        codec: None,
         log: Default::default(),
     }
 }
