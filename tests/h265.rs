@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::fake_camera::h265_packets::Packing;
+use common::fake_camera::{FakeCamera, Script};
 use common::server::{ServerOptions, TestServer};
 use common::{record_clean, record_with};
 use std::time::Duration;
@@ -98,4 +100,128 @@ fn caps_follow_a_new_resolution_across_a_reconnect(protocols: &str) {
 over_udp_and_tcp! {
     records_h265_from_a_real_server => super::records_h265;
     h265_caps_follow_a_new_resolution_across_a_reconnect => super::caps_follow_a_new_resolution_across_a_reconnect;
+}
+
+/// Ten seconds of H.265, encoded once per test process.
+fn pictures() -> &'static [common::fake_camera::h265_packets::Picture] {
+    static PICTURES: std::sync::OnceLock<Vec<common::fake_camera::h265_packets::Picture>> =
+        std::sync::OnceLock::new();
+    PICTURES.get_or_init(|| common::fake_camera::h265_packets::encode(300))
+}
+
+/// A fake H.265 camera packing its pictures as `packing` says, with `script`'s misbehaviour.
+fn camera(packing: Packing, script: Script) -> FakeCamera {
+    let (packets, fmtp) = common::fake_camera::h265_packets::packetize(pictures(), packing);
+    let packets: &'static [Vec<u8>] = Box::leak(packets.into_boxed_slice());
+    FakeCamera::start_with(
+        Script {
+            encoding: Some("H265"),
+            fmtp: Some(fmtp),
+            ..script
+        },
+        packets,
+    )
+}
+
+const MTU: usize = 1000;
+
+fn every_packet_type(protocols: &str) {
+    for (what, packing) in [
+        (
+            "single units and FUs",
+            Packing {
+                mtu: MTU,
+                ..Default::default()
+            },
+        ),
+        (
+            "parameter sets in one AP, every 5th packet in a PACI",
+            Packing {
+                mtu: MTU,
+                params_in_one_ap: true,
+                paci_every: Some(5),
+                ..Default::default()
+            },
+        ),
+        (
+            "DONL and DOND (sprop-max-don-diff=2)",
+            Packing {
+                mtu: MTU,
+                don: true,
+                params_in_one_ap: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "parameter sets only in the SDP",
+            Packing {
+                mtu: MTU,
+                params_only_in_sdp: true,
+                ..Default::default()
+            },
+        ),
+    ] {
+        let cam = camera(packing, Script::default());
+        let rec = record_clean(
+            &cam.url(),
+            Duration::from_secs(3),
+            &[("protocols", &protocols)],
+        );
+        assert!(
+            rec.frames.len() > 45,
+            "{protocols}, {what}: {} frames",
+            rec.frames.len()
+        );
+        assert_eq!(rec.codec(), "h265", "{protocols}, {what}");
+        assert_eq!(rec.stat("malformed"), 0, "{protocols}, {what}");
+        for f in rec
+            .frames
+            .iter()
+            .filter(|f| !f.flags.contains(gst::BufferFlags::DELTA_UNIT))
+        {
+            let types = h265_types(&f.data);
+            assert!(
+                types.contains(&32) && types.contains(&33) && types.contains(&34),
+                "{protocols}, {what}: keyframe without VPS/SPS/PPS: {types:?}"
+            );
+        }
+        rec.assert_plays();
+    }
+}
+
+fn loss_and_reordering(protocols: &str) {
+    let cam = camera(
+        Packing {
+            mtu: MTU,
+            ..Default::default()
+        },
+        Script {
+            drop: Some(|i| i % 125 == 60),
+            swap: Some(|i| i % 20 == 7),
+            ..Default::default()
+        },
+    );
+    let rec = record_clean(
+        &cam.url(),
+        Duration::from_secs(4),
+        &[("protocols", &protocols)],
+    );
+    assert!(
+        rec.frames.len() > 80,
+        "{protocols}: {} frames",
+        rec.frames.len()
+    );
+    assert!(rec.stat("packets-lost") > 0, "{protocols}");
+    assert!(rec.stat("packets-reordered") > 0, "{protocols}");
+    assert!(rec.disconts() > 0, "{protocols}");
+    let (decoded, _) = common::decode_as("h265", &rec.annexb());
+    assert!(
+        decoded >= rec.frames.len() * 9 / 10,
+        "{protocols}: decoded {decoded}"
+    );
+}
+
+over_udp_and_tcp! {
+    h265_every_packet_type => super::every_packet_type;
+    h265_loss_and_reordering => super::loss_and_reordering;
 }

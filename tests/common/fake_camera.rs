@@ -5,6 +5,7 @@
 
 pub mod captured;
 mod digest;
+pub mod h265_packets;
 mod sender;
 
 pub use captured::Captured;
@@ -29,6 +30,8 @@ pub struct Script {
     pub foreign_ssrc: Option<fn(usize) -> bool>,
     /// Extra fmtp parameters for the video media.
     pub fmtp: Option<String>,
+    /// The encoding name in `a=rtpmap` ("H264" when `None`; "H265" for `h265_packets`).
+    pub encoding: Option<&'static str>,
     /// Answer SETUP over UDP with 461 Unsupported Transport.
     pub refuse_udp: bool,
     /// Accept UDP but never send a packet on it.
@@ -422,9 +425,10 @@ impl Connection {
                 "DESCRIBE" => {
                     body = format!(
                         "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 {}\r\nt=0 0\r\na=control:*\r\n\
-                         m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1{}\r\n\
+                         m=video 0 RTP/AVP 96\r\na=rtpmap:96 {}/90000\r\na=fmtp:96 packetization-mode=1{}\r\n\
                          a=control:trackID=1\r\n",
                         self.script.sdp_connection.unwrap_or("0.0.0.0"),
+                        self.script.encoding.unwrap_or("H264"),
                         self.script.fmtp.as_deref().map(|f| format!(";{f}")).unwrap_or_default()
                     );
                     extra.push_str(&format!(
