@@ -60,12 +60,25 @@ pub fn rtp_rtcp(data: &[u8]) {
 }
 
 /// A sequence of RTP packets, each as `[len: u16 BE][advance ms: u8][packet]`, through the reorder window
-/// and the depacketizer.
+/// and the H.264 depacketizer.
 pub fn depacketizer(data: &[u8]) {
+    packets_through(data, None);
+}
+
+/// The same for the H.265 depacketizer; the first byte's second bit turns DONL/DOND on.
+pub fn h265_depacketizer(data: &[u8]) {
+    let don = data.first().is_some_and(|b| b & 2 != 0);
+    packets_through(data, Some(don));
+}
+
+fn packets_through(data: &[u8], h265_don: Option<bool>) {
     let mut inbound = Inbound::new(
         Duration::from_millis(20),
         data.first().is_some_and(|b| b & 1 != 0),
     );
+    if let Some(don) = h265_don {
+        inbound.set_codec(sdp::Codec::H265, don);
+    }
     inbound.set_format(96, 90_000);
     let mut now = Instant::now();
     let mut rest = data.get(1..).unwrap_or_default();
@@ -94,6 +107,19 @@ pub fn sps(data: &[u8]) {
     let _ = H264::slice_pps_id(data);
 }
 
+/// H.265 parameter sets: the SPS parser (scuffle-h265, through our guard), ids, sprop decoding.
+pub fn h265_sps(data: &[u8]) {
+    use crate::au::syntax::{NalSyntax, ParamKind};
+    use crate::h265::nal::H265;
+    let _ = crate::h265::params::sps_info(data);
+    let _ = crate::h265::params::decode_sprop(&[&String::from_utf8_lossy(data)]);
+    let _ = H265::classify(data);
+    for kind in [ParamKind::Vps, ParamKind::Sps, ParamKind::Pps] {
+        let _ = H265::param_ids(kind, data);
+    }
+    let _ = H265::slice_pps_id(data);
+}
+
 /// A fuzz entry point.
 pub type Target = fn(&[u8]);
 
@@ -104,4 +130,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("rtp_rtcp", rtp_rtcp),
     ("depacketizer", depacketizer),
     ("sps", sps),
+    ("h265_depacketizer", h265_depacketizer),
+    ("h265_sps", h265_sps),
 ];

@@ -92,6 +92,40 @@ mod tests {
     }
 
     #[test]
+    fn real_cameras_sps() {
+        // From the DESCRIBE replies in tests/fixtures/retina.
+        for (camera, sprop, size) in [
+            (
+                "Dahua",
+                "QgEBAWAAAAMAsAAAAwAAAwBaoAWCAeFja5JFL83BQYFBAAADAAEAAAMADKE=",
+                (704, 480),
+            ),
+            (
+                "TP-Link",
+                "QgEBAWAAAAMAAAMAAAMAAAMAlqABQCAFof4qtO6JLuaAgA27oADN/mAE",
+                (2560, 1440),
+            ),
+            // Its SDP says `x-dimensions: 1280, 720`; the SPS codes 704 lines and no cropping.
+            (
+                "Anjvision",
+                "QgEBAUAAAAMAAAMAAAMAAAMAmaACgIAsH+Wu5Gwa5VE1BQYFAIA=",
+                (1280, 704),
+            ),
+            (
+                "Vitek",
+                "QgEBAWAAAAMAAAMAAAMAAAMAlqALCA8f4qtO6JLuQgAAAwAIAG3dAAzf5gBA",
+                (352, 240),
+            ),
+        ] {
+            let (nals, problems) = decode_sprop(&[sprop]);
+            assert!(problems.is_empty(), "{camera}: {problems:?}");
+            let info = sps_info(&nals[0]).unwrap_or_else(|e| panic!("{camera}: {e}"));
+            assert_eq!((info.width, info.height), size, "{camera}");
+            assert_eq!(info.profile, "main", "{camera}");
+        }
+    }
+
+    #[test]
     fn sprop_attributes() {
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
         let (nals, problems) =
