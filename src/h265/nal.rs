@@ -77,9 +77,17 @@ impl NalSyntax for H265 {
 }
 
 /// profile_tier_level(1, max_sub_layers_minus1), H.265 §7.3.3: 96 bits of general profile and level,
-/// then per sub-layer flags and what they announce.
-fn skip_profile_tier_level(b: &mut Bits<'_>, max_sub_layers_minus1: u32) -> Option<()> {
-    b.skip(96)?;
+/// then per sub-layer flags and what they announce. Returns (general_tier_flag, general_profile_idc,
+/// general_level_idc).
+pub fn skip_profile_tier_level(
+    b: &mut Bits<'_>,
+    max_sub_layers_minus1: u32,
+) -> Option<(bool, u8, u8)> {
+    b.skip(2)?;
+    let tier = b.bit()?;
+    let profile = b.bits(5)? as u8;
+    b.skip(80)?;
+    let level = b.bits(8)? as u8;
     let mut present = [(false, false); 8];
     for p in present.iter_mut().take(max_sub_layers_minus1 as usize) {
         *p = (b.bit()?, b.bit()?);
@@ -95,7 +103,7 @@ fn skip_profile_tier_level(b: &mut Bits<'_>, max_sub_layers_minus1: u32) -> Opti
             b.skip(8)?;
         }
     }
-    Some(())
+    Some((tier, profile, level))
 }
 
 #[cfg(test)]

@@ -18,31 +18,44 @@ pub fn decode_sprop(values: &[&str]) -> (Vec<Vec<u8>>, Vec<String>) {
     (nals, problems)
 }
 
-/// Parses an SPS NAL unit (with its two-byte header).
-pub fn sps_info(nal: &[u8]) -> Result<SpsInfo, String> {
-    // The parser is fuzzed through here; should it ever panic on a camera's bytes, that is a bad SPS,
-    // not a crashed pipeline.
-    let parsed =
-        std::panic::catch_unwind(|| scuffle_h265::SpsNALUnit::parse(std::io::Cursor::new(nal)))
-            .map_err(|_| "unreadable SPS".to_string())?
-            .map_err(|e| format!("bad SPS: {e}"))?;
-    let sps = &parsed.rbsp;
-    let general = &sps.profile_tier_level.general_profile;
-    let profile = match general.profile_idc {
+fn profile_name(idc: u8) -> &'static str {
+    match idc {
         1 => "main",
         2 => "main-10",
         3 => "main-still-picture",
         4 => "main-444",
         _ => "unknown",
+    }
+}
+
+fn level_name(idc: u8) -> String {
+    match idc % 30 {
+        0 => (idc / 30).to_string(),
+        r => format!("{}.{}", idc / 30, r / 3),
+    }
+}
+
+/// Parses an SPS NAL unit (with its two-byte header). Where the full parser refuses a camera's SPS
+/// (Vitek: VUI colour values the spec forbids for 4:2:0), the fields before the VUI still give the
+/// profile, level and size; the frame rate is then unknown.
+pub fn sps_info(nal: &[u8]) -> Result<SpsInfo, String> {
+    // The parser is fuzzed through here; should it ever panic on a camera's bytes, that is a bad SPS,
+    // not a crashed pipeline.
+    let parsed =
+        std::panic::catch_unwind(|| scuffle_h265::SpsNALUnit::parse(std::io::Cursor::new(nal)))
+            .map_err(|_| "unreadable SPS".to_string())
+            .and_then(|r| r.map_err(|e| format!("bad SPS: {e}")));
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(e) => return size_only(nal).ok_or(e),
     };
+    let sps = &parsed.rbsp;
+    let general = &sps.profile_tier_level.general_profile;
+    let profile = profile_name(general.profile_idc);
     let tier = Some(if general.tier_flag { "high" } else { "main" });
-    let level = general.level_idc.map_or_else(
-        || "unknown".to_string(),
-        |l| match l % 30 {
-            0 => (l / 30).to_string(),
-            r => format!("{}.{}", l / 30, r / 3),
-        },
-    );
+    let level = general
+        .level_idc
+        .map_or_else(|| "unknown".to_string(), level_name);
     let framerate = sps
         .vui_parameters
         .as_ref()
@@ -66,6 +79,45 @@ pub fn sps_info(nal: &[u8]) -> Result<SpsInfo, String> {
         height: u32::try_from(sps.cropped_height()).unwrap_or(u32::MAX),
         framerate,
         reorder_frames,
+    })
+}
+
+/// Profile, tier, level and size (after the conformance window) from the SPS fields before the VUI.
+fn size_only(nal: &[u8]) -> Option<SpsInfo> {
+    use crate::au::bits::Bits;
+    if super::nal::nal_type(nal)? != super::nal::NAL_SPS {
+        return None;
+    }
+    let mut b = Bits::new(nal.get(2..)?);
+    b.skip(4)?;
+    let sub_layers = b.bits(3)?;
+    b.skip(1)?;
+    let (tier, profile, level) = super::nal::skip_profile_tier_level(&mut b, sub_layers)?;
+    b.ue()?;
+    let chroma = b.ue()?;
+    if chroma == 3 {
+        b.skip(1)?;
+    }
+    let (mut width, mut height) = (b.ue()?, b.ue()?);
+    if b.bit()? {
+        let (sub_w, sub_h) = match chroma {
+            1 => (2, 2),
+            2 => (2, 1),
+            _ => (1, 1),
+        };
+        let (l, r, t, bo) = (b.ue()?, b.ue()?, b.ue()?, b.ue()?);
+        width = width.checked_sub(l.checked_add(r)?.checked_mul(sub_w)?)?;
+        height = height.checked_sub(t.checked_add(bo)?.checked_mul(sub_h)?)?;
+    }
+    Some(SpsInfo {
+        media_type: "video/x-h265",
+        profile: profile_name(profile),
+        tier: Some(if tier { "high" } else { "main" }),
+        level: level_name(level),
+        width,
+        height,
+        framerate: None,
+        reorder_frames: None,
     })
 }
 
@@ -122,6 +174,12 @@ mod tests {
             let info = sps_info(&nals[0]).unwrap_or_else(|e| panic!("{camera}: {e}"));
             assert_eq!((info.width, info.height), size, "{camera}");
             assert_eq!(info.profile, "main", "{camera}");
+            // The fields before the VUI agree with the full parse.
+            let short = size_only(&nals[0]).unwrap();
+            assert_eq!(
+                (short.width, short.height, short.level),
+                (info.width, info.height, info.level)
+            );
         }
     }
 
