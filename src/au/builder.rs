@@ -76,6 +76,10 @@ pub struct AuBuilder<C: NalSyntax> {
     ended_by_marker: bool,
     /// Things the application should hear about (taken by `take_warnings`).
     warnings: Vec<String>,
+    /// RFC 7798 decoding order numbers of this access unit's NAL units: (DON, start code offset).
+    dons: Vec<(u16, usize)>,
+    /// The DON of the next NAL unit begun.
+    next_don: Option<u16>,
     pub stats: AuStats,
     pub log: crate::log::Log,
 }
@@ -103,6 +107,8 @@ impl<C: NalSyntax> AuBuilder<C> {
             warned_annexb: false,
             ended_by_marker: false,
             warnings: Vec::new(),
+            dons: Vec::new(),
+            next_don: None,
             stats: AuStats::default(),
             log: Default::default(),
         }
@@ -151,8 +157,17 @@ impl<C: NalSyntax> AuBuilder<C> {
             self.ts = Some(ts);
         }
         self.nal_start = Some(self.buf.len());
+        if let Some(don) = self.next_don.take() {
+            self.dons.push((don, self.buf.len()));
+        }
         self.buf.extend_from_slice(&START_CODE);
         self.buf.extend_from_slice(header);
+    }
+
+    /// The decoding order number of the next NAL unit (RFC 7798 DONL/DOND): an access unit whose units
+    /// came out of decoding order is put back in it.
+    pub fn set_don(&mut self, don: u16) {
+        self.next_don = Some(don);
     }
 
     pub fn extend(&mut self, bytes: &[u8]) {
@@ -238,9 +253,12 @@ impl<C: NalSyntax> AuBuilder<C> {
             Nal::Param(k) if self.has_vcl => {
                 if self.params.is_known(k, &self.buf[start + 4..]) {
                     self.buf.truncate(start);
+                    self.dons.retain(|d| d.1 < start);
                     return;
                 }
-                true
+                // Unless its decoding order number puts it before the slices (an interleaving
+                // RFC 7798 sender).
+                !self.before_first_slice(start)
             }
             // A camera that leaves the marker off: the slice header says a new picture begins.
             Nal::Slice {
@@ -252,10 +270,16 @@ impl<C: NalSyntax> AuBuilder<C> {
         if next_picture {
             let ts = self.ts;
             let tail = self.buf.split_off(start);
+            let moved: Vec<(u16, usize)> =
+                self.dons.iter().filter(|d| d.1 >= start).copied().collect();
+            self.dons.retain(|d| d.1 < start);
             self.ended_by_marker = false;
             self.finish();
             self.ts = ts;
+            let old = start;
             start = self.buf.len();
+            self.dons
+                .extend(moved.into_iter().map(|(d, at)| (d, at - old + start)));
             self.buf.extend_from_slice(&tail);
         }
         match kind {
@@ -275,10 +299,20 @@ impl<C: NalSyntax> AuBuilder<C> {
         }
     }
 
+    /// Whether the NAL unit at `start` comes before the first slice in decoding order (by DON).
+    fn before_first_slice(&self, start: usize) -> bool {
+        let don_at = |at: usize| self.dons.iter().find(|d| d.1 == at).map(|d| d.0);
+        match (don_at(start), self.first_slice.and_then(don_at)) {
+            (Some(d), Some(slice)) => (slice.wrapping_sub(d) as i16) > 0,
+            _ => false,
+        }
+    }
+
     /// Drops the open NAL unit (a fragment went missing).
     pub fn abort_nal(&mut self) {
         if let Some(start) = self.nal_start.take() {
             self.buf.truncate(start);
+            self.dons.retain(|d| d.1 < start);
         }
     }
 
@@ -340,6 +374,7 @@ impl<C: NalSyntax> AuBuilder<C> {
         self.recovery_point = false;
         self.first_slice = None;
         self.nal_start = None;
+        self.dons.clear();
     }
 
     /// Whether output may start (or resume) with the picture at `ts`.
@@ -392,6 +427,12 @@ impl<C: NalSyntax> AuBuilder<C> {
         let sample = (data.len() * 5 / 4).min(self.capacity_hint * 2);
         self.capacity_hint =
             ((self.capacity_hint * 7 + sample) / 8).clamp(MIN_CAPACITY, MAX_CAPACITY);
+        if let Some(ordered) = in_decoding_order(&data, &self.dons) {
+            data = ordered;
+            self.first_slice = units(&data)
+                .find(|(_, u)| matches!(C::classify(u), Nal::Slice { .. }))
+                .map(|(at, _)| at);
+        }
         let first_slice = self.first_slice.map_or(&[][..], |at| slice_at(&data, at));
         let chain = self.params.chain(first_slice);
         let sps = changed_sps(
@@ -440,6 +481,29 @@ fn changed_sps(
     reported.0.clear();
     reported.0.extend_from_slice(used);
     Some(used.to_vec())
+}
+
+/// `au` with its NAL units sorted by decoding order number, when every unit has one and they came out
+/// of order; `None` otherwise (the common case: nothing to do, nothing allocated).
+fn in_decoding_order(au: &[u8], dons: &[(u16, usize)]) -> Option<Vec<u8>> {
+    let first = dons.first()?.0;
+    // DONs wrap at 16 bits: order by distance from the first.
+    let rank = |d: u16| d.wrapping_sub(first).wrapping_add(0x8000);
+    if dons.windows(2).all(|w| rank(w[0].0) <= rank(w[1].0)) {
+        return None;
+    }
+    let mut ranked: Vec<(u16, &[u8])> = Vec::with_capacity(dons.len());
+    for (at, unit) in units(au) {
+        let &(don, _) = dons.iter().find(|d| d.1 == at)?;
+        ranked.push((rank(don), unit));
+    }
+    ranked.sort_by_key(|(r, _)| *r);
+    let mut out = Vec::with_capacity(au.len());
+    for (_, unit) in ranked {
+        out.extend_from_slice(&START_CODE);
+        out.extend_from_slice(unit);
+    }
+    Some(out)
 }
 
 /// The start of the NAL unit (header included) whose start code is at `at`: enough for its header

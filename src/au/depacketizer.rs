@@ -147,6 +147,11 @@ impl<C: NalSyntax> NalAssembler<C> {
         }
     }
 
+    /// The decoding order number of the next whole NAL unit or fragment start.
+    pub fn set_don(&mut self, don: u16) {
+        self.au.set_don(don);
+    }
+
     pub fn malformed(&mut self, what: &str) {
         crate::log!(self.au.log, Debug, "malformed payload: {}", what);
         self.stats.malformed += 1;

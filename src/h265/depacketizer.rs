@@ -41,7 +41,7 @@ impl Rfc7798 {
     fn unit(&self, to: &mut NalAssembler<H265>, ts: u64, header: [u8; 2], body: &[u8], depth: u8) {
         match nal_type(&header).unwrap_or(0) {
             0..=47 => {
-                let Some(body) = self.skip_don(body, 2) else {
+                let Some(body) = self.read_donl(to, body) else {
                     to.malformed("single NAL unit shorter than its DONL");
                     return;
                 };
@@ -55,7 +55,7 @@ impl Rfc7798 {
                 };
                 let (start, end, t) = (fu & 0x80 != 0, fu & 0x40 != 0, fu & 0x3f);
                 let data = if start {
-                    self.skip_don(&body[1..], 2)
+                    self.read_donl(to, &body[1..])
                 } else {
                     Some(&body[1..])
                 };
@@ -85,21 +85,30 @@ impl Rfc7798 {
         }
     }
 
-    /// Aggregation packet: [DONL] size unit, then ([DOND] size unit)*.
+    /// Aggregation packet: [DONL] size unit, then ([DOND] size unit)*; a unit's DON is the one before
+    /// it plus DOND plus 1.
     fn aggregation(&self, to: &mut NalAssembler<H265>, ts: u64, body: &[u8]) {
         let mut rest = body;
-        let mut first = true;
+        let mut don: Option<u16> = None;
         while !rest.is_empty() {
-            let don_len = match (self.don, first) {
-                (false, _) => 0,
-                (true, true) => 2,
-                (true, false) => 1,
+            let sized = match (self.don, don) {
+                (false, _) => Some(rest),
+                (true, None) => rest.get(..2).map(|d| {
+                    don = Some(u16::from_be_bytes([d[0], d[1]]));
+                    &rest[2..]
+                }),
+                (true, Some(prev)) => rest.first().map(|&dond| {
+                    don = Some(prev.wrapping_add(u16::from(dond)).wrapping_add(1));
+                    &rest[1..]
+                }),
             };
-            first = false;
-            let Some(sized) = rest.get(don_len..).filter(|r| r.len() >= 2) else {
+            let Some(sized) = sized.filter(|r| r.len() >= 2) else {
                 to.malformed("aggregation packet cut inside a unit's size");
                 return;
             };
+            if let Some(d) = don {
+                to.set_don(d);
+            }
             let len = usize::from(u16::from_be_bytes([sized[0], sized[1]]));
             let Some(nal) = sized.get(2..2 + len).filter(|n| n.len() >= 2) else {
                 to.malformed("aggregation packet with a bad unit size; rest skipped");
@@ -110,12 +119,14 @@ impl Rfc7798 {
         }
     }
 
-    fn skip_don<'a>(&self, body: &'a [u8], len: usize) -> Option<&'a [u8]> {
-        if self.don {
-            body.get(len..)
-        } else {
-            Some(body)
+    /// With DON in use, reads the DONL in front of `body` (passing it on) and returns what follows.
+    fn read_donl<'a>(&self, to: &mut NalAssembler<H265>, body: &'a [u8]) -> Option<&'a [u8]> {
+        if !self.don {
+            return Some(body);
         }
+        let d = body.get(..2)?;
+        to.set_don(u16::from_be_bytes([d[0], d[1]]));
+        Some(&body[2..])
     }
 }
 
@@ -139,10 +150,17 @@ mod tests {
     }
 
     fn ap(units: &[&[u8]], don: bool) -> Vec<u8> {
+        ap_from(units, don.then_some(7))
+    }
+
+    /// An AP whose first unit has DONL `first_don` and the others DOND 0 (consecutive DONs).
+    fn ap_from(units: &[&[u8]], first_don: Option<u16>) -> Vec<u8> {
         let mut p = vec![AP << 1, 1];
         for (i, u) in units.iter().enumerate() {
-            if don {
-                p.extend_from_slice(if i == 0 { &[0, 7][..] } else { &[1][..] });
+            match (first_don, i) {
+                (Some(d), 0) => p.extend_from_slice(&d.to_be_bytes()),
+                (Some(_), _) => p.push(0),
+                (None, _) => {}
             }
             p.extend_from_slice(&(u.len() as u16).to_be_bytes());
             p.extend_from_slice(u);
@@ -199,6 +217,48 @@ mod tests {
         // A single NAL unit with DONL.
         push(&mut d, 4, 3000, true, &[0x02, 0x01, 0, 10, 0xd0, 9]);
         assert_eq!(d.pop().unwrap().data, annexb(&[TRAIL]));
+    }
+
+    #[test]
+    fn units_sent_out_of_decoding_order_are_put_back() {
+        // An interleaving sender: the AP's parameter sets (DON 11, 12, 13) after the slice (DON 14) and a
+        // prefix SEI (DON 10), all one access unit.
+        let sei = [0x4e, 0x01, 5, 1, 0, 0x80];
+        let mut d = depacketizer(true, false);
+        push(
+            &mut d,
+            1,
+            0,
+            false,
+            &[[&IDR[..2], &[0, 14][..], &IDR[2..]].concat()][0],
+        );
+        push(
+            &mut d,
+            2,
+            0,
+            false,
+            &ap(&[VPS, SPS, PPS], true)[..2]
+                .iter()
+                .chain([0u8, 11].iter())
+                .copied()
+                .chain(ap(&[VPS, SPS, PPS], true)[4..].iter().copied())
+                .collect::<Vec<u8>>(),
+        );
+        push(
+            &mut d,
+            3,
+            0,
+            true,
+            &[[&sei[..2], &[0, 10][..], &sei[2..]].concat()][0],
+        );
+        assert_eq!(d.pop().unwrap().data, annexb(&[&sei, VPS, SPS, PPS, IDR]));
+        // DONs that wrap at 16 bits keep their order.
+        push(&mut d, 4, 3000, false, &[0x02, 0x01, 0xff, 0xff, 0xd0, 9]);
+        push(&mut d, 5, 3000, true, &[0x02, 0x01, 0x00, 0x00, 0x50, 8]);
+        assert_eq!(
+            d.pop().unwrap().data,
+            annexb(&[TRAIL, &[0x02, 0x01, 0x50, 8]])
+        );
     }
 
     #[test]

@@ -298,3 +298,25 @@ fn no_keyframe_at_all_starts_after_5s_with_a_warning() {
     assert_eq!(out, 50);
     assert!(b.take_warnings()[0].contains("without one"));
 }
+
+#[test]
+fn h265_pictures_without_marker_split_at_first_slice_segment() {
+    // A camera that leaves the marker off and puts two pictures on one timestamp: the slice header's
+    // first_slice_segment_in_pic_flag says where the second starts. IRAP types 16-23 are keyframes.
+    use crate::h265::nal::H265;
+    let mut b = AuBuilder::<H265>::new(false);
+    let h265 = |b: &mut AuBuilder<H265>, ts: u64, nal: &[u8]| {
+        b.begin_nal(ts, &nal[..2]);
+        b.extend(&nal[2..]);
+        b.end_nal();
+    };
+    let cra = [21 << 1, 1, 0x80 | 0x2a, 1];
+    h265(&mut b, 0, &cra);
+    h265(&mut b, 0, &[21 << 1, 1, 0x2a, 2]); // a second slice segment of the same picture
+    h265(&mut b, 0, &[1 << 1, 1, 0x80 | 0x2a, 3]); // TRAIL_R starting the next picture
+    let au = b.pop().unwrap();
+    assert!(au.keyframe);
+    assert_eq!(au.data, annexb(&[&cra, &[21 << 1, 1, 0x2a, 2]]));
+    b.marker();
+    assert!(!b.pop().unwrap().keyframe);
+}
