@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# CPU and memory per stream: rustrtspsrc vs `rtspsrc ! rtph264depay` vs FFmpeg, side by side in one run.
-# One RTSP server on 127.0.0.1 (examples/bench-server: a 1080p30 8 Mbit/s clip encoded with x264enc at
-# bench time, sent paced by RTP time) feeds three processes at once, each receiving N streams, for each
-# N and transport. Prints CPU % of one core per stream, RSS, and the ratio to rtspsrc.
+# CPU and memory per stream: rustrtspsrc vs `rtspsrc ! rtph264depay` (rtph265depay) vs FFmpeg, side by side
+# in one run. One RTSP server on 127.0.0.1 (examples/bench-server: a 1080p30 8 Mbit/s clip encoded with
+# x264enc or x265enc at bench time, sent paced by RTP time) feeds three processes at once, each receiving
+# N streams, for each codec, N and transport. Prints CPU % of one core per stream, RSS, and the ratio to
+# rtspsrc.
 #
-#   benches/compare.sh                 # N in 1 8 32 64, UDP and TCP
-#   COUNTS="1 8" TRANSPORTS=udp SECONDS_MEASURED=10 benches/compare.sh
+#   benches/compare.sh                 # H.264 and H.265, N in 1 8 32 64, UDP and TCP
+#   CODECS=h265 COUNTS="1 8" TRANSPORTS=udp SECONDS_MEASURED=10 benches/compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+codecs=${CODECS:-"h264 h265"}
 counts=${COUNTS:-"1 8 32 64"}
 transports=${TRANSPORTS:-"udp tcp"}
 warmup=${WARMUP:-5}
@@ -20,17 +22,19 @@ cargo build --release --lib --example bench-server >&2
 export GST_PLUGIN_PATH="$PWD/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 hz=$(getconf CLK_TCK)
 
-log=$(mktemp)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
-./target/release/examples/bench-server --size "$size" --bitrate "$bitrate" >"$log" 2>&1 &
-server=$!
-pids+=("$server")
-for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.5; done
-url=$(sed -n 's/^serving \(rtsp:[^ ]*\)$/\1/p' "$log")
-[ -n "$url" ] || { cat "$log" >&2; echo "bench server did not start" >&2; exit 1; }
-grep bench-server "$log" >&2
+start_server() { # codec
+  log=$(mktemp)
+  ./target/release/examples/bench-server --size "$size" --bitrate "$bitrate" --codec "$1" >"$log" 2>&1 &
+  server=$!
+  pids=("$server")
+  for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.5; done
+  url=$(sed -n 's/^serving \(rtsp:[^ ]*\)$/\1/p' "$log")
+  [ -n "$url" ] || { cat "$log" >&2; echo "bench server did not start" >&2; exit 1; }
+  grep bench-server "$log" >&2
+}
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # CPU time of all of a process's threads in ns (scheduler accounting): clock ticks are 10 ms, which at
@@ -49,7 +53,7 @@ start_peer() { # name transport n
       gst-launch-1.0 -q "${args[@]}" >/dev/null 2>&1 & ;;
     rtspsrc)
       for i in $(seq "$n"); do
-        args+=(rtspsrc "location=$url" "protocols=$t" latency=50 ! rtph264depay ! video/x-h264,alignment=au ! fakesink sync=false)
+        args+=(rtspsrc "location=$url" "protocols=$t" latency=50 ! "rtp${codec}depay" ! "video/x-${codec},alignment=au" ! fakesink sync=false)
       done
       gst-launch-1.0 -q "${args[@]}" >/dev/null 2>&1 & ;;
     ffmpeg)
@@ -60,7 +64,9 @@ start_peer() { # name transport n
   echo $!
 }
 
-printf '%-9s %4s  %-12s %10s %10s %12s %10s %s\n' transport N receiver "cpu%/strm" "vs rtspsrc" "RSS MB" "MB/strm" note
+printf '%-5s %-9s %4s  %-12s %10s %10s %12s %10s %s\n' codec transport N receiver "cpu%/strm" "vs rtspsrc" "RSS MB" "MB/strm" note
+for codec in $codecs; do
+start_server "$codec"
 for t in $transports; do
   for n in $counts; do
     peers=(rustrtspsrc rtspsrc)
@@ -86,13 +92,16 @@ for t in $transports; do
       note=""
       [ -z "${cpu[$p]}" ] && note="(exited early)"
       ratio=$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[rtspsrc]:-0}" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}')
-      printf '%-9s %4s  %-12s %10s %10s %12.1f %10.2f %s\n' "$t" "$n" "$p" "${cpu[$p]:--}" "$ratio" \
+      printf '%-5s %-9s %4s  %-12s %10s %10s %12.1f %10.2f %s\n' "$codec" "$t" "$n" "$p" "${cpu[$p]:--}" "$ratio" \
         "$(awk -v r="${rss[$p]}" 'BEGIN {print r / 1024}')" "$(awk -v r="${rss[$p]}" -v n="$n" 'BEGIN {print r / 1024 / n}')" "$note"
     done
-    printf '%-9s %4s  %-12s %10s\n' "$t" "$n" "(sender)" \
+    printf '%-5s %-9s %4s  %-12s %10s\n' "$codec" "$t" "$n" "(sender)" \
       "$(awk -v a="$s0" -v b="$s1" -v hz="$hz" -v s="$measure" 'BEGIN {printf "%.1f%% total", (b - a) / hz / s * 100}')"
     for p in "${peers[@]}"; do wait "${pid[$p]}" 2>/dev/null || true; done
     pids=("$server")
     unset pid t0 cpu rss
   done
+done
+kill "$server" 2>/dev/null || true
+wait "$server" 2>/dev/null || true
 done

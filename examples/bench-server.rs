@@ -1,18 +1,21 @@
 //! The benchmark's RTSP server: encodes a clip once (videotestsrc snow, so the encoder really spends the
-//! bitrate; x264enc at bench time, not in real time) and serves
+//! bitrate; x264enc or x265enc at bench time, not in real time) and serves
 //! its RTP packets, paced by their timestamps, to every client over UDP or TCP — cheap enough that the
 //! receivers, not the sender, are what a benchmark measures. 127.0.0.1 only.
 //!
 //!     cargo run --release --example bench-server -- [--size 1920x1080] [--bitrate 8000] [--seconds 10]
+//!         [--codec h264|h265]
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::fake_camera::h265_packets::{encode_sized, packetize, Packing};
 use common::fake_camera::{encode, FakeCamera, Script};
 
 fn main() {
     let (mut w, mut h, mut kbps, mut secs) = (1920u32, 1080u32, 8000u32, 10u32);
     let mut drop_every = 0usize;
+    let mut codec = String::from("h264");
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_default();
@@ -24,15 +27,29 @@ fn main() {
             "--bitrate" => kbps = v.parse().expect("--bitrate kbit/s"),
             "--seconds" => secs = v.parse().expect("--seconds"),
             "--drop-every" => drop_every = v.parse().expect("--drop-every N"),
+            "--codec" => codec = v,
             _ => {
-                eprintln!("usage: bench-server [--size WxH] [--bitrate KBPS] [--seconds N] [--drop-every N]");
+                eprintln!("usage: bench-server [--size WxH] [--bitrate KBPS] [--seconds N] [--drop-every N] [--codec h264|h265]");
                 std::process::exit(2);
             }
         }
     }
-    eprintln!("bench-server: encoding {secs} s of {w}x{h} at {kbps} kbit/s ...");
-    let packets: &'static [Vec<u8>] =
-        Box::leak(encode(w, h, kbps, secs * 30, 1400, "snow").into_boxed_slice());
+    eprintln!("bench-server: encoding {secs} s of {w}x{h} {codec} at {kbps} kbit/s ...");
+    let (packets, h265) = match codec.as_str() {
+        "h265" => {
+            let pictures = encode_sized(w, h, kbps, secs * 30, "snow");
+            let (packets, fmtp) = packetize(
+                &pictures,
+                Packing {
+                    mtu: 1400,
+                    ..Default::default()
+                },
+            );
+            (packets, Some(fmtp))
+        }
+        _ => (encode(w, h, kbps, secs * 30, 1400, "snow"), None),
+    };
+    let packets: &'static [Vec<u8>] = Box::leak(packets.into_boxed_slice());
     let bytes: usize = packets.iter().map(Vec::len).sum();
     eprintln!(
         "bench-server: {} packets, {:.1} Mbit/s",
@@ -41,6 +58,8 @@ fn main() {
     );
     let script = Script {
         drop: (drop_every > 0).then_some(drop_fn(drop_every)),
+        encoding: h265.is_some().then_some("H265"),
+        fmtp: h265,
         ..Default::default()
     };
     let cam = FakeCamera::start_with(script, packets);

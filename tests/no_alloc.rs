@@ -39,10 +39,8 @@ fn allocs() -> u64 {
     ALLOCS.with(|c| c.get())
 }
 
-#[test]
-fn depacketizer_allocates_per_access_unit_not_per_packet() {
-    let pkts = packets();
-    let mut inbound = Inbound::new(Duration::from_millis(50), false);
+/// Feeds `pkts` through `inbound` and checks the second half allocates per access unit, not per packet.
+fn allocates_per_access_unit(mut inbound: Inbound, pkts: &[Vec<u8>]) {
     inbound.set_format(96, 90_000);
     let t = Instant::now();
     // Warm up: buffers reach their working sizes.
@@ -70,6 +68,36 @@ fn depacketizer_allocates_per_access_unit_not_per_packet() {
         (rest.len() as u64) > 2 * aus,
         "test needs several packets per access unit"
     );
+}
+
+#[test]
+fn depacketizer_allocates_per_access_unit_not_per_packet() {
+    allocates_per_access_unit(Inbound::new(Duration::from_millis(50), false), &packets());
+}
+
+#[test]
+fn h265_depacketizer_allocates_per_access_unit_not_per_packet() {
+    use common::fake_camera::h265_packets::{encode, packetize, Packing};
+    let (pkts, _) = packetize(
+        &encode(120),
+        Packing {
+            mtu: 400,
+            params_in_one_ap: true,
+            ..Default::default()
+        },
+    );
+    // SSRC and sequence numbers as the camera would send them.
+    let pkts: Vec<Vec<u8>> = pkts
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut p)| {
+            p[2..4].copy_from_slice(&(i as u16).to_be_bytes());
+            p
+        })
+        .collect();
+    let mut inbound = Inbound::new(Duration::from_millis(50), false);
+    inbound.set_codec(gstrustrtsp::rtsp::sdp::Codec::H265, false);
+    allocates_per_access_unit(inbound, &pkts);
 }
 
 #[test]

@@ -9,10 +9,15 @@ pub type Picture = (u32, Vec<Vec<u8>>);
 /// Encodes `frames` frames of 320x240 30 fps with x265enc (a keyframe a second), as NAL units per
 /// picture.
 pub fn encode(frames: u32) -> Vec<Picture> {
+    encode_sized(320, 240, 600, frames, "ball")
+}
+
+/// Like `encode`, at another size, bitrate (kbit/s) and videotestsrc pattern.
+pub fn encode_sized(width: u32, height: u32, kbps: u32, frames: u32, pattern: &str) -> Vec<Picture> {
     super::super::init();
     let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 \
-         ! x265enc speed-preset=ultrafast tune=zerolatency key-int-max=30 bitrate=600 \
+        "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,format=I420,width={width},height={height},framerate=30/1 \
+         ! x265enc speed-preset=ultrafast tune=zerolatency key-int-max=30 bitrate={kbps} \
          ! h265parse config-interval=-1 ! video/x-h265,stream-format=byte-stream,alignment=au \
          ! appsink name=sink sync=false"
     ))
