@@ -72,7 +72,7 @@ fn allocates_per_access_unit(mut inbound: Inbound, pkts: &[Vec<u8>]) {
 
 #[test]
 fn depacketizer_allocates_per_access_unit_not_per_packet() {
-    allocates_per_access_unit(Inbound::new(Duration::from_millis(50), false), &packets());
+    allocates_per_access_unit(Inbound::new(Duration::from_millis(50), false), packets());
 }
 
 #[test]
