@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Records ten seconds of H.264 to a playable file with rustrtspsrc.
-#   scripts/record.sh                                  # from an embedded local test RTSP server
-#   scripts/record.sh rtsp://user:pass@camera/stream   # from a camera
-# Environment: OUT (output file, default recording.h264), SECONDS_TO_RECORD (default 10).
+# Records ten seconds of H.264 or H.265 to a playable file with rustrtspsrc.
+#   scripts/record.sh                                  # from an embedded local test RTSP server (H.264)
+#   CODEC=h265 scripts/record.sh                       # the same server sending H.265
+#   scripts/record.sh rtsp://user:pass@camera/stream   # from a camera (whatever it sends)
+# Environment: OUT (output file, default recording.h264 or .h265), SECONDS_TO_RECORD (default 10),
+# CODEC (h264 or h265: what the local test server sends).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
 url="${1:-}"
-out="${OUT:-recording.h264}"
+codec="${CODEC:-h264}"
+case "$codec" in h264|h265) ;; *) echo "record: CODEC is h264 or h265" >&2; exit 2 ;; esac
+out="${OUT:-recording.$codec}"
 secs="${SECONDS_TO_RECORD:-10}"
 
 cargo build --release --lib --example test-server
@@ -20,7 +24,7 @@ cleanup() { if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true
 trap cleanup EXIT
 if [ -z "$url" ]; then
   log=$(mktemp)
-  ./target/release/examples/test-server --port 0 --size 1280x720 --bitrate 2000 >"$log" 2>&1 &
+  ./target/release/examples/test-server --port 0 --size 1280x720 --bitrate 2000 --codec "$codec" >"$log" 2>&1 &
   server_pid=$!
   for _ in $(seq 50); do
     url=$(sed -n 's/^serving \(rtsp:[^ ]*\).*/\1/p' "$log")
