@@ -183,6 +183,10 @@ mod tests {
         let au = d.pop().unwrap();
         assert!(!au.keyframe);
         assert_eq!(au.data, annexb(&[TRAIL]));
+        // retina#123: an access unit of a single TRAIL_N (type 0) is a picture too.
+        let trail_n = [0x00, 0x01, 0xd0, 5];
+        push(&mut d, 6, 6000, true, &trail_n);
+        assert_eq!(d.pop().unwrap().data, annexb(&[&trail_n]));
     }
 
     #[test]
