@@ -160,6 +160,14 @@ fn every_packet_type(protocols: &str) {
                 ..Default::default()
             },
         ),
+        (
+            "parameter sets only in the stream",
+            Packing {
+                mtu: MTU,
+                params_only_in_band: true,
+                ..Default::default()
+            },
+        ),
     ] {
         let cam = camera(packing, Script::default());
         let rec = record_clean(

@@ -13,7 +13,13 @@ pub fn encode(frames: u32) -> Vec<Picture> {
 }
 
 /// Like `encode`, at another size, bitrate (kbit/s) and videotestsrc pattern.
-pub fn encode_sized(width: u32, height: u32, kbps: u32, frames: u32, pattern: &str) -> Vec<Picture> {
+pub fn encode_sized(
+    width: u32,
+    height: u32,
+    kbps: u32,
+    frames: u32,
+    pattern: &str,
+) -> Vec<Picture> {
     super::super::init();
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,format=I420,width={width},height={height},framerate=30/1 \
@@ -58,6 +64,8 @@ pub struct Packing {
     pub params_in_one_ap: bool,
     /// Parameter sets left out of the stream (only in the SDP).
     pub params_only_in_sdp: bool,
+    /// Parameter sets left out of the SDP (only in the stream).
+    pub params_only_in_band: bool,
 }
 
 fn is_param(nal: &[u8]) -> bool {
@@ -82,12 +90,16 @@ pub fn packetize(pictures: &[Picture], p: Packing) -> (Vec<Vec<u8>>, String) {
             .find(|n| (n[0] >> 1) & 0x3f == t)
             .map(|n| b64(n))
     };
-    let mut fmtp = format!(
-        "sprop-vps={};sprop-sps={};sprop-pps={}",
-        find(32).unwrap_or_default(),
-        find(33).unwrap_or_default(),
-        find(34).unwrap_or_default()
-    );
+    let mut fmtp = if p.params_only_in_band {
+        "profile-id=1".to_string()
+    } else {
+        format!(
+            "sprop-vps={};sprop-sps={};sprop-pps={}",
+            find(32).unwrap_or_default(),
+            find(33).unwrap_or_default(),
+            find(34).unwrap_or_default()
+        )
+    };
     if p.don {
         fmtp.push_str(";sprop-max-don-diff=2");
     }
