@@ -88,11 +88,7 @@ fn caps_follow_a_new_resolution_across_a_reconnect(protocols: &str) {
         Some((Duration::from_secs(2), restart)),
     );
     assert!(rec.errors.is_empty(), "{protocols}: {:?}", rec.errors);
-    let widths: Vec<i32> = rec
-        .caps
-        .iter()
-        .map(|c| c.structure(0).unwrap().get::<i32>("width").unwrap())
-        .collect();
+    let widths = rec.widths();
     assert_eq!(widths, vec![320, 640], "{protocols}: {:?}", rec.caps);
     rec.assert_plays();
 }

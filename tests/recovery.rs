@@ -304,11 +304,7 @@ fn caps_follow_a_stream_that_changed_across_a_reconnect() {
         ..Default::default()
     });
     let rec = record_clean(&cam.url(), secs(6), &[]);
-    let widths: Vec<i32> = rec
-        .caps
-        .iter()
-        .map(|c| c.structure(0).unwrap().get::<i32>("width").unwrap())
-        .collect();
+    let widths = rec.widths();
     assert_eq!(widths, vec![320, 640], "{:?}", rec.caps);
     rec.assert_plays();
 }

@@ -10,7 +10,6 @@ mod sender;
 
 pub use captured::Captured;
 use digest::{digest_ok, digest_param};
-use gst::prelude::*;
 use sender::{Dest, Sender};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -158,28 +157,11 @@ pub fn encode_with(
     pattern: &str,
     x264: &str,
 ) -> Vec<Vec<u8>> {
-    super::init();
-    let pipeline = gst::parse::launch(&format!(
+    super::pull_all(&format!(
         "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,format=I420,width={width},height={height},framerate=30/1 \
          ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate={kbps} {x264} \
          ! rtph264pay pt=96 mtu={mtu} config-interval=-1 ! appsink name=sink sync=false"
     ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let mut out = Vec::new();
-    while let Ok(sample) = sink.pull_sample() {
-        let buf = sample.buffer().unwrap();
-        out.push(buf.map_readable().unwrap().to_vec());
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    out
 }
 
 impl FakeCamera {

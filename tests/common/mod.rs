@@ -199,6 +199,27 @@ pub fn record_with_actions(
     std::mem::take(&mut *rec)
 }
 
+/// Runs `launch` (ending in `appsink name=sink`) to its end, as fast as it goes; returns every buffer.
+pub fn pull_all(launch: &str) -> Vec<Vec<u8>> {
+    init();
+    let pipeline = gst::parse::launch(launch)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut out = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        out.push(sample.buffer().unwrap().map_readable().unwrap().to_vec());
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    out
+}
+
 /// Decodes an Annex-B H.264 stream with avdec_h264; returns frames decoded and any error/warning.
 pub fn decode(annexb: &[u8]) -> (usize, Vec<String>) {
     decode_as("h264", annexb)
@@ -312,6 +333,14 @@ impl Recording {
             Some("video/x-h265") => "h265",
             _ => "h264",
         }
+    }
+
+    /// The width of each caps the element set, in order.
+    pub fn widths(&self) -> Vec<i32> {
+        self.caps
+            .iter()
+            .map(|c| c.structure(0).unwrap().get::<i32>("width").unwrap())
+            .collect()
     }
 
     /// The longest wait between two buffers reaching the sink.

@@ -1,8 +1,6 @@
 //! H.265 for the fake camera, packetized by hand so that the packet types no GStreamer payloader sends
 //! can be tried: aggregation packets, fragmentation units, PACI packets and DONL/DOND fields (RFC 7798).
 
-use gst::prelude::*;
-
 /// One picture: its RTP timestamp and NAL units (header included).
 pub type Picture = (u32, Vec<Vec<u8>>);
 
@@ -20,34 +18,21 @@ pub fn encode_sized(
     frames: u32,
     pattern: &str,
 ) -> Vec<Picture> {
-    super::super::init();
-    let pipeline = gst::parse::launch(&format!(
+    let aus = super::super::pull_all(&format!(
         "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,format=I420,width={width},height={height},framerate=30/1 \
          ! x265enc speed-preset=ultrafast tune=zerolatency key-int-max=30 bitrate={kbps} \
          ! h265parse config-interval=-1 ! video/x-h265,stream-format=byte-stream,alignment=au \
          ! appsink name=sink sync=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let mut out = Vec::new();
-    let mut i = 0u32;
-    while let Ok(sample) = sink.pull_sample() {
-        let map = sample.buffer().unwrap().map_readable().unwrap();
-        let nals = gstrustrtsp::au::annexb::split_annexb(&map)
-            .map(<[u8]>::to_vec)
-            .collect();
-        out.push((i * 3000, nals));
-        i += 1;
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    out
+    ));
+    aus.iter()
+        .enumerate()
+        .map(|(i, au)| {
+            let nals = gstrustrtsp::au::annexb::split_annexb(au)
+                .map(<[u8]>::to_vec)
+                .collect();
+            (i as u32 * 3000, nals)
+        })
+        .collect()
 }
 
 /// How the camera packs its pictures.
