@@ -408,6 +408,12 @@ impl BaseSrcImpl for RustRtspSrc {
         false
     }
 
+    /// The caps come from the stream's SPS with its first buffer (`create`); basesrc's default would
+    /// fixate the pad template first and announce H.264 to an H.265 pipeline.
+    fn negotiate(&self) -> Result<(), gst::LoggableError> {
+        Ok(())
+    }
+
     fn query(&self, query: &mut gst::QueryRef) -> bool {
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
             // The reorder window, and for streams with B-frames the reorder depth PTS are moved by.
