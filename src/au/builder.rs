@@ -23,6 +23,9 @@ const MAX_CAPACITY: usize = 1024 * 1024;
 /// A stream with neither keyframes nor recovery points for this long (90 kHz RTP time, the clock of
 /// both codecs) starts at the next picture anyway: never nothing, silently.
 const START_ANYWAY: u64 = 5 * 90_000;
+/// Decoding order numbers kept per access unit. Real interleaved senders put a few dozen NAL units in a
+/// picture; past this many the access unit goes out in arrival order rather than cost memory and time.
+const MAX_DONS: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessUnit {
@@ -76,7 +79,8 @@ pub struct AuBuilder<C: NalSyntax> {
     ended_by_marker: bool,
     /// Things the application should hear about (taken by `take_warnings`).
     warnings: Vec<String>,
-    /// RFC 7798 decoding order numbers of this access unit's NAL units: (DON, start code offset).
+    /// RFC 7798 decoding order numbers of this access unit's NAL units: (DON, start code offset), in
+    /// offset order.
     dons: Vec<(u16, usize)>,
     /// The DON of the next NAL unit begun.
     next_don: Option<u16>,
@@ -158,7 +162,9 @@ impl<C: NalSyntax> AuBuilder<C> {
         }
         self.nal_start = Some(self.buf.len());
         if let Some(don) = self.next_don.take() {
-            self.dons.push((don, self.buf.len()));
+            if self.dons.len() < MAX_DONS {
+                self.dons.push((don, self.buf.len()));
+            }
         }
         self.buf.extend_from_slice(&START_CODE);
         self.buf.extend_from_slice(header);
@@ -197,7 +203,7 @@ impl<C: NalSyntax> AuBuilder<C> {
         };
         let body = 4 + C::HEADER_LEN;
         if self.buf.len() < start + body {
-            self.buf.truncate(start);
+            self.drop_from(start);
             return;
         }
         // A NAL unit never holds 00 00 01 (emulation prevention), so one found here is a start code:
@@ -241,7 +247,7 @@ impl<C: NalSyntax> AuBuilder<C> {
             self.buf.pop();
         }
         if self.buf.len() < start + 4 + C::HEADER_LEN {
-            self.buf.truncate(start);
+            self.drop_from(start);
             return;
         }
         let mut start = start;
@@ -252,8 +258,7 @@ impl<C: NalSyntax> AuBuilder<C> {
             // a slice belong to the next access unit.
             Nal::Param(k) if self.has_vcl => {
                 if self.params.is_known(k, &self.buf[start + 4..]) {
-                    self.buf.truncate(start);
-                    self.dons.retain(|d| d.1 < start);
+                    self.drop_from(start);
                     return;
                 }
                 // Unless its decoding order number puts it before the slices (an interleaving
@@ -270,9 +275,9 @@ impl<C: NalSyntax> AuBuilder<C> {
         if next_picture {
             let ts = self.ts;
             let tail = self.buf.split_off(start);
-            let moved: Vec<(u16, usize)> =
-                self.dons.iter().filter(|d| d.1 >= start).copied().collect();
-            self.dons.retain(|d| d.1 < start);
+            let moved = self
+                .dons
+                .split_off(self.dons.partition_point(|d| d.1 < start));
             self.ended_by_marker = false;
             self.finish();
             self.ts = ts;
@@ -291,7 +296,7 @@ impl<C: NalSyntax> AuBuilder<C> {
             Nal::Param(k) => {
                 if !self.params.store(k, &self.buf[start + 4..]) {
                     crate::log!(self.log, Debug, "unusable parameter set dropped");
-                    self.buf.truncate(start);
+                    self.drop_from(start);
                 }
             }
             Nal::Sei { recovery_point } => self.recovery_point |= recovery_point,
@@ -301,7 +306,10 @@ impl<C: NalSyntax> AuBuilder<C> {
 
     /// Whether the NAL unit at `start` comes before the first slice in decoding order (by DON).
     fn before_first_slice(&self, start: usize) -> bool {
-        let don_at = |at: usize| self.dons.iter().find(|d| d.1 == at).map(|d| d.0);
+        let don_at = |at: usize| {
+            let i = self.dons.binary_search_by_key(&at, |d| d.1).ok()?;
+            Some(self.dons[i].0)
+        };
         match (don_at(start), self.first_slice.and_then(don_at)) {
             (Some(d), Some(slice)) => (slice.wrapping_sub(d) as i16) > 0,
             _ => false,
@@ -311,9 +319,15 @@ impl<C: NalSyntax> AuBuilder<C> {
     /// Drops the open NAL unit (a fragment went missing).
     pub fn abort_nal(&mut self) {
         if let Some(start) = self.nal_start.take() {
-            self.buf.truncate(start);
-            self.dons.retain(|d| d.1 < start);
+            self.drop_from(start);
         }
+    }
+
+    /// Drops the NAL unit whose start code is at `start`, and everything after it.
+    fn drop_from(&mut self, start: usize) {
+        self.buf.truncate(start);
+        let keep = self.dons.partition_point(|d| d.1 < start);
+        self.dons.truncate(keep);
     }
 
     /// Packets were lost before the next one.
@@ -493,8 +507,14 @@ fn in_decoding_order(au: &[u8], dons: &[(u16, usize)]) -> Option<Vec<u8>> {
         return None;
     }
     let mut ranked: Vec<(u16, &[u8])> = Vec::with_capacity(dons.len());
+    let mut dons = dons.iter();
     for (at, unit) in units(au) {
-        let &(don, _) = dons.iter().find(|d| d.1 == at)?;
+        // Both in offset order: a unit without a DON (past MAX_DONS, or split out of an Annex-B blob)
+        // leaves the access unit as it came.
+        let &(don, don_at) = dons.next()?;
+        if don_at != at {
+            return None;
+        }
         ranked.push((rank(don), unit));
     }
     ranked.sort_by_key(|(r, _)| *r);

@@ -320,3 +320,46 @@ fn h265_pictures_without_marker_split_at_first_slice_segment() {
     b.marker();
     assert!(!b.pop().unwrap().keyframe);
 }
+
+#[test]
+fn decoding_order_bookkeeping_is_bounded() {
+    // A hostile interleaving sender: thousands of tiny NAL units in one picture, each with a DON
+    // that puts it before the last. Past MAX_DONS the picture goes out as it came, in linear time.
+    use crate::h265::nal::H265;
+    let mut b = AuBuilder::<H265>::new(false);
+    let idr = [19 << 1, 1, 0x80 | 0x2a, 1];
+    b.set_don(u16::MAX);
+    b.begin_nal(0, &idr[..2]);
+    b.extend(&idr[2..]);
+    b.end_nal();
+    let other = [41 << 1, 1, 7];
+    let count = MAX_DONS * 4;
+    for i in 0..count {
+        b.set_don(u16::MAX - 1 - i as u16);
+        b.begin_nal(0, &other[..2]);
+        b.extend(&other[2..]);
+        b.end_nal();
+        assert!(b.dons.len() <= MAX_DONS);
+    }
+    b.marker();
+    let au = b.pop().unwrap();
+    let mut arrival = vec![&idr[..]];
+    arrival.extend(std::iter::repeat_n(&other[..], count));
+    assert_eq!(au.data, annexb(&arrival));
+    // Units dropped from an access unit take their DONs with them: a unit later written at the same
+    // offset is ordered by its own. Here a PPS whose id (64) is out of range.
+    b.set_don(0);
+    b.begin_nal(3000, &[34 << 1, 1]);
+    b.extend(&[0x02, 0x0c]);
+    b.end_nal();
+    b.set_don(2);
+    b.begin_nal(3000, &idr[..2]);
+    b.extend(&idr[2..]);
+    b.end_nal();
+    b.set_don(1);
+    b.begin_nal(3000, &other[..2]);
+    b.extend(&other[2..]);
+    b.end_nal();
+    b.marker();
+    assert_eq!(b.pop().unwrap().data, annexb(&[&other, &idr]));
+}
