@@ -10,14 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn plugin_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--lib", "--quiet"])
-        .current_dir(root)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    root.join("target/debug")
+    common::cargo_build(&["--lib", "--quiet"])
 }
 
 fn server() -> TestServer {

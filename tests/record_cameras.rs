@@ -11,14 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn example() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--example", "record-cameras"])
-        .current_dir(root)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    root.join("target/debug/examples/record-cameras")
+    common::cargo_build(&["--example", "record-cameras"]).join("examples/record-cameras")
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {

@@ -7,6 +7,7 @@ pub mod fake_camera;
 pub mod server;
 
 use gst::prelude::*;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
@@ -403,4 +404,20 @@ impl Recording {
             assert!(errors.is_empty(), "ffmpeg: {errors}");
         }
     }
+}
+
+/// Runs `cargo build <args>` for this package (what a user's build makes: the plugin file, an example)
+/// and returns the directory the artifacts land in, honouring CARGO_TARGET_DIR.
+pub fn cargo_build(args: &[&str]) -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let status = std::process::Command::new(env!("CARGO"))
+        .arg("build")
+        .args(args)
+        .current_dir(&manifest)
+        .status()
+        .expect("cargo build");
+    assert!(status.success(), "cargo build {args:?}");
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| manifest.join("target"), PathBuf::from)
+        .join("debug")
 }
