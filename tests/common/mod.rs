@@ -391,10 +391,17 @@ impl Recording {
             .iter()
             .map(|f| f.pts.expect("PTS").nseconds())
             .collect();
-        assert!(
-            pts.windows(2).all(|w| w[1] > w[0]),
-            "PTS not increasing: {pts:?}"
-        );
+        if let Some(i) = pts.windows(2).position(|w| w[1] <= w[0]) {
+            // Enough to tell a picture split in two from a timing fault.
+            let around: Vec<_> = self.frames[i..i + 2]
+                .iter()
+                .map(|f| (f.data.len(), f.flags, nal_types(&f.data)))
+                .collect();
+            panic!(
+                "PTS not increasing at {i}: {around:?}; stats {:?}; PTS {pts:?}",
+                self.stats
+            );
+        }
         let stream = self.annexb();
         let codec = self.codec();
         let (decoded, problems) = decode_as(codec, &stream);
