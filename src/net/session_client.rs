@@ -27,6 +27,10 @@ const TEARDOWN_WAIT: Duration = Duration::from_millis(200);
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 /// Datagrams read per wake-up before the other sockets get a look.
 const UDP_BATCH: usize = 4 * BATCH;
+/// RTP kept from before the PLAY reply is read (Reolink and v4l2rtspserver send data first; over UDP
+/// the reply may simply be read later): a keyframe's first packets, bounded in count and bytes.
+const EARLY_RTP_PACKETS: usize = 256;
+const EARLY_RTP_BYTES: usize = 2 * 1024 * 1024;
 const TOKEN_WAKE: u8 = 0;
 const TOKEN_RTSP: u8 = 1;
 const TOKEN_RTP: u8 = 2;
@@ -77,6 +81,8 @@ pub struct SessionClient {
     channels: Option<(u8, u8)>,
     /// When PLAY was answered.
     playing_since: Option<Instant>,
+    /// Interleaved RTP that came before the PLAY reply, for once RTP-Info has named the SSRC.
+    early_rtp: Vec<Vec<u8>>,
     next_rtcp: Instant,
     our_ssrc: u32,
     ssrc_from_setup: bool,
@@ -153,6 +159,7 @@ impl SessionClient {
             server_rtcp: None,
             channels: None,
             playing_since: None,
+            early_rtp: Vec::new(),
             next_rtcp: now,
             our_ssrc: (crate::rtsp::backoff::random_u64() >> 32) as u32,
             ssrc_from_setup: false,
@@ -380,15 +387,20 @@ impl SessionClient {
                     }
                 }
                 Message::Data { channel, payload } => {
-                    // Only channels we set up, and only once PLAY was answered (Reolink and
-                    // v4l2rtspserver send data before the reply).
+                    // Only channels we set up. Reolink and v4l2rtspserver send data before the
+                    // PLAY reply: RTP is kept until the reply's RTP-Info names the SSRC (the first
+                    // packets hold the keyframe's parameter sets), RTCP is not needed yet.
                     let payload = self.conn.bytes(at + payload.start..at + payload.end);
-                    match self.channels.filter(|_| self.playing_since.is_some()) {
-                        Some((rtp, _)) if channel == rtp => {
+                    let playing = self.playing_since.is_some();
+                    match self.channels {
+                        Some((rtp, _)) if channel == rtp && playing => {
                             self.inbound.on_packet(payload, now);
                         }
+                        Some((rtp, _)) if channel == rtp => {
+                            hold_early(&mut self.early_rtp, payload)
+                        }
                         Some((_, rtcp))
-                            if channel == rtcp && self.inbound.on_rtcp(payload, now) =>
+                            if playing && channel == rtcp && self.inbound.on_rtcp(payload, now) =>
                         {
                             break Err(ClientError::Bye);
                         }
@@ -477,6 +489,9 @@ impl SessionClient {
                 );
                 self.playing_since = Some(now);
                 self.next_rtcp = now + Duration::from_millis(500);
+                for packet in std::mem::take(&mut self.early_rtp) {
+                    self.inbound.on_packet(&packet, now);
+                }
             }
         }
         Ok(())
@@ -489,6 +504,7 @@ impl SessionClient {
         };
         let expected = self.source_ip.unwrap_or(self.server_ip);
         let (inbound, server_ip) = (&mut self.inbound, self.server_ip);
+        let (early, playing) = (&mut self.early_rtp, self.playing_since.is_some());
         let now = Instant::now();
         self.rtp_backlog = reader
             .read(
@@ -499,7 +515,8 @@ impl SessionClient {
                     (_, Some(from)) if from != expected && from != server_ip => {
                         inbound.foreign_source()
                     }
-                    (Some(data), _) => inbound.on_packet(data, now),
+                    (Some(data), _) if playing => inbound.on_packet(data, now),
+                    (Some(data), _) => hold_early(early, data),
                     (None, _) => inbound.oversized(),
                 },
             )
@@ -542,5 +559,15 @@ impl SessionClient {
         if let Err(e) = result {
             crate::log!(self.cfg.log, Debug, "RTCP receiver report not sent: {}", e);
         }
+    }
+}
+
+/// Keeps an RTP packet that came before the PLAY reply, while within the bounds; it goes to the
+/// inbound stream once the reply's RTP-Info has named the SSRC (else the first packet, perhaps a
+/// stranger's, would choose it).
+fn hold_early(early: &mut Vec<Vec<u8>>, packet: &[u8]) {
+    let held: usize = early.iter().map(Vec::len).sum();
+    if early.len() < EARLY_RTP_PACKETS && held + packet.len() <= EARLY_RTP_BYTES {
+        early.push(packet.to_vec());
     }
 }

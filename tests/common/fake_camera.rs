@@ -65,6 +65,8 @@ pub struct Script {
     pub outlier_frame: Option<usize>,
     /// Never answer TEARDOWN (and keep streaming).
     pub ignore_teardown: bool,
+    /// Reolink: this many packets go out before the PLAY reply.
+    pub packets_before_play_reply: usize,
     /// Real replies served instead of the fake camera's own (tests/fixtures/retina).
     pub captured: Option<Captured>,
     /// How many connections in a row `close_after` cuts (0 counts as 1).
@@ -484,6 +486,13 @@ impl Connection {
                             self.shared.clone(),
                         );
                         thread::spawn(move || sender.run(packets, &script, &stop, &shared));
+                        let until = Instant::now() + Duration::from_secs(2);
+                        while self.shared.sent.load(Ordering::SeqCst)
+                            < self.script.packets_before_play_reply
+                            && Instant::now() < until
+                        {
+                            thread::sleep(Duration::from_millis(1));
+                        }
                     }
                 }
                 "TEARDOWN" if self.script.ignore_teardown => continue,
