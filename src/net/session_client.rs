@@ -564,8 +564,11 @@ impl SessionClient {
 
 /// Keeps an RTP packet that came before the PLAY reply, while within the bounds; it goes to the
 /// inbound stream once the reply's RTP-Info has named the SSRC (else the first packet, perhaps a
-/// stranger's, would choose it).
+/// stranger's, would choose it). What is not RTP is dropped uncounted, as before the stream began.
 fn hold_early(early: &mut Vec<Vec<u8>>, packet: &[u8]) {
+    if crate::rtp::packet::RtpPacket::parse(packet).is_err() {
+        return;
+    }
     let held: usize = early.iter().map(Vec::len).sum();
     if early.len() < EARLY_RTP_PACKETS && held + packet.len() <= EARLY_RTP_BYTES {
         early.push(packet.to_vec());
