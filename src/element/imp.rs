@@ -2,7 +2,7 @@
 
 use super::caps::base_caps;
 use super::settings::{self, parse_port_range, Protocols, Settings};
-use super::supervisor::{Notice, Stats, Supervisor, SupervisorError};
+use super::supervisor::{Notice, Stats, Supervisor, SupervisorError, WallTimeConfig};
 use crate::net::epoll::Waker;
 use crate::net::session_client::ClientConfig;
 use crate::rtsp::url::{redact, Credentials, RtspUrl};
@@ -200,6 +200,16 @@ impl ObjectImpl for RustRtspSrc {
                     .blurb("Which video to record when the camera offers several: the first H.264 or H.265 in the SDP (auto), or only one codec")
                     .default_value(settings::VideoCodec::Auto)
                     .build(),
+                glib::ParamSpecBoolean::builder("add-reference-timestamp-meta")
+                    .nick("Add reference timestamp meta")
+                    .blurb("Put the camera's wall-clock capture time on every buffer, as a GstReferenceTimestampMeta with caps timestamp/x-ntp (ns since 1900), from its RTCP sender reports or the ONVIF replay header extension; buffers before the first of those carry none")
+                    .default_value(settings::DEFAULT_REFERENCE_TIMESTAMP_META)
+                    .build(),
+                glib::ParamSpecBoolean::builder("ntp-sync")
+                    .nick("NTP sync")
+                    .blurb("Derive PTS from the camera's NTP capture time (through this host's real-time clock), so that cameras with synchronised clocks get aligned PTS in one pipeline; the latency reported grows by the camera-to-here delay. Ignored, with a warning, when the camera's clock is seconds away from this host's")
+                    .default_value(settings::DEFAULT_NTP_SYNC)
+                    .build(),
                 glib::ParamSpecBoolean::builder("wait-for-keyframe")
                     .nick("Wait for keyframe")
                     .blurb("After packet loss, drop frames until the next keyframe instead of passing them on with DISCONT")
@@ -254,6 +264,10 @@ impl ObjectImpl for RustRtspSrc {
             "udp-timeout" => s.udp_timeout_ms = value.get().expect("type checked upstream"),
             "retry" => s.retry = value.get().expect("type checked upstream"),
             "video-codec" => s.video_codec = value.get().expect("type checked upstream"),
+            "add-reference-timestamp-meta" => {
+                s.reference_timestamp_meta = value.get().expect("type checked upstream")
+            }
+            "ntp-sync" => s.ntp_sync = value.get().expect("type checked upstream"),
             _ => unimplemented!(),
         }
     }
@@ -276,6 +290,8 @@ impl ObjectImpl for RustRtspSrc {
             "udp-timeout" => s.udp_timeout_ms.to_value(),
             "retry" => s.retry.to_value(),
             "video-codec" => s.video_codec.to_value(),
+            "add-reference-timestamp-meta" => s.reference_timestamp_meta.to_value(),
+            "ntp-sync" => s.ntp_sync.to_value(),
             "stats" => self.stats.lock().unwrap().to_structure().to_value(),
             _ => unimplemented!(),
         }
@@ -388,10 +404,22 @@ impl BaseSrcImpl for RustRtspSrc {
             )
         })?;
         *self.waker.lock().unwrap() = Some(waker.clone());
-        let retry = self.settings.lock().unwrap().retry;
+        let (retry, wall_time) = {
+            let s = self.settings.lock().unwrap();
+            let wall_time = WallTimeConfig {
+                meta: s.reference_timestamp_meta,
+                ntp_sync: s.ntp_sync,
+            };
+            (s.retry, wall_time)
+        };
         *self.stats.lock().unwrap() = Stats::default();
-        *self.supervisor.lock().unwrap() =
-            Some(Supervisor::new(cfg, retry, waker, self.stats.clone()));
+        *self.supervisor.lock().unwrap() = Some(Supervisor::new(
+            cfg,
+            retry,
+            waker,
+            self.stats.clone(),
+            wall_time,
+        ));
         Ok(())
     }
 
@@ -416,10 +444,15 @@ impl BaseSrcImpl for RustRtspSrc {
 
     fn query(&self, query: &mut gst::QueryRef) -> bool {
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
-            // The reorder window, and for streams with B-frames the reorder depth PTS are moved by.
+            // The reorder window, for streams with B-frames the reorder depth PTS are moved by, and
+            // with ntp-sync how far capture times are behind arrivals.
+            let added = {
+                let st = self.stats.lock().unwrap();
+                st.reorder_ns + st.ntp_sync_ns
+            };
             let latency =
                 gst::ClockTime::from_mseconds(self.settings.lock().unwrap().latency_ms.into())
-                    + gst::ClockTime::from_nseconds(self.stats.lock().unwrap().reorder_ns);
+                    + gst::ClockTime::from_nseconds(added);
             q.set(true, latency, Some(latency));
             return true;
         }

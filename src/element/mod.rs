@@ -6,6 +6,7 @@ use gst::prelude::*;
 mod caps;
 mod decode_times;
 mod imp;
+mod ntp_sync;
 mod settings;
 mod supervisor;
 mod timing;

@@ -12,6 +12,9 @@ pub const DEFAULT_WAIT_FOR_KEYFRAME: bool = false;
 pub const DEFAULT_UDP_TIMEOUT_MS: u32 = 3000;
 /// 0: reconnect forever, which is what a recorder of a live camera wants.
 pub const DEFAULT_RETRY: u32 = 0;
+/// Recording users need the capture time of every frame, and the meta costs nanoseconds per buffer.
+pub const DEFAULT_REFERENCE_TIMESTAMP_META: bool = true;
+pub const DEFAULT_NTP_SYNC: bool = false;
 
 /// Lower transports, with rtspsrc's `GstRTSPLowerTrans` values so the same numbers work for both.
 #[glib::flags(name = "GstRustRtspSrcProtocols")]
@@ -65,6 +68,8 @@ pub struct Settings {
     pub udp_timeout_ms: u32,
     pub retry: u32,
     pub video_codec: VideoCodec,
+    pub reference_timestamp_meta: bool,
+    pub ntp_sync: bool,
 }
 
 /// Shows the location redacted and whether a password is set, never the password.
@@ -82,6 +87,8 @@ impl std::fmt::Debug for Settings {
             .field("protocols", &self.protocols)
             .field("retry", &self.retry)
             .field("video_codec", &self.video_codec)
+            .field("reference_timestamp_meta", &self.reference_timestamp_meta)
+            .field("ntp_sync", &self.ntp_sync)
             .finish_non_exhaustive()
     }
 }
@@ -103,6 +110,8 @@ impl Default for Settings {
             udp_timeout_ms: DEFAULT_UDP_TIMEOUT_MS,
             retry: DEFAULT_RETRY,
             video_codec: VideoCodec::Auto,
+            reference_timestamp_meta: DEFAULT_REFERENCE_TIMESTAMP_META,
+            ntp_sync: DEFAULT_NTP_SYNC,
         }
     }
 }

@@ -4,16 +4,31 @@
 
 use super::caps::caps_for;
 use super::decode_times::DecodeTimes;
+use super::ntp_sync::{capture_running_time, SyncDelay};
 use super::timing::Timeline;
 use crate::net::epoll::{wait_one, Waited, Waker};
 use crate::net::session_client::{ClientConfig, ClientError, SessionClient};
 use crate::rtp::inbound::InboundStats;
+use crate::rtp::wall_clock::WallClockStats;
 use crate::rtsp::auth::AuthError;
 use crate::rtsp::backoff::{self, Backoff};
 use crate::rtsp::sdp::Codec;
 use crate::rtsp::session::SessionError;
+use once_cell::sync::Lazy;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The reference of the wall-clock meta, as rtpjitterbuffer writes it.
+static NTP_CAPS: Lazy<gst::Caps> = Lazy::new(|| gst::Caps::new_empty_simple("timestamp/x-ntp"));
+
+/// What the element does with the camera's wall-clock time.
+#[derive(Debug, Clone, Copy)]
+pub struct WallTimeConfig {
+    /// `add-reference-timestamp-meta`
+    pub meta: bool,
+    /// `ntp-sync`
+    pub ntp_sync: bool,
+}
 
 pub enum SupervisorError {
     Flushing,
@@ -31,7 +46,7 @@ pub enum Notice {
     Reconnected {
         attempts: u32,
     },
-    /// PTS moved later for B-frames: the element's latency grew.
+    /// PTS moved later for B-frames, or behind arrival for `ntp-sync`: the element's latency grew.
     LatencyChanged,
 }
 
@@ -56,6 +71,10 @@ pub struct Stats {
     pub reorder_ns: u64,
     /// Pictures dropped for a timestamp seconds away from the stream's.
     pub timestamp_outliers: u64,
+    /// The camera's wall clock as its sender reports give it.
+    pub wall: WallClockStats,
+    /// How far `ntp-sync` PTS are behind arrival (ns): part of the element's latency.
+    pub ntp_sync_ns: u64,
     rate_window: Option<(Instant, u64)>,
 }
 
@@ -72,6 +91,13 @@ impl Stats {
         s.set("transport", if self.tcp { "tcp" } else { "udp" });
         s.set("bitrate", self.bitrate);
         s.set("timestamp-outliers-dropped", self.timestamp_outliers);
+        let (rtp, ntp) = self.wall.last.unwrap_or_default();
+        s.set("ntp-time", ntp);
+        s.set("ntp-rtp-time", rtp);
+        s.set(
+            "clock-deviation-ppm",
+            self.wall.deviation_ppm.unwrap_or(0.0),
+        );
         s
     }
 
@@ -85,7 +111,10 @@ impl Stats {
             " access-units-pushed, keyframes: buffers pushed and how many were keyframes; \
              reconnects: reconnects since start; transport (string): udp or tcp; \
              bitrate: bits per second over the last second or so; timestamp-outliers-dropped: \
-             pictures whose RTP time was seconds away from the stream's, dropped",
+             pictures whose RTP time was seconds away from the stream's, dropped; \
+             ntp-time, ntp-rtp-time (uint): the latest sender report's NTP time (ns since 1900) and \
+             RTP time, 0 before one came; clock-deviation-ppm (double): how fast the camera's RTP \
+             clock runs against its NTP clock, measured over its sender reports (0 until known)",
         );
         d
     }
@@ -104,10 +133,21 @@ pub struct Supervisor {
     played: bool,
     discont: bool,
     stats: Arc<Mutex<Stats>>,
+    wall_time: WallTimeConfig,
+    sync_delay: SyncDelay,
+    /// Warnings posted once per element: the camera's clock jumped; it is too far off for `ntp-sync`.
+    warned_ntp_jump: bool,
+    warned_clock_off: bool,
 }
 
 impl Supervisor {
-    pub fn new(cfg: ClientConfig, retry: u32, waker: Waker, stats: Arc<Mutex<Stats>>) -> Self {
+    pub fn new(
+        cfg: ClientConfig,
+        retry: u32,
+        waker: Waker,
+        stats: Arc<Mutex<Stats>>,
+        wall_time: WallTimeConfig,
+    ) -> Self {
         Supervisor {
             cfg,
             retry,
@@ -120,6 +160,10 @@ impl Supervisor {
             played: false,
             discont: false,
             stats,
+            wall_time,
+            sync_delay: SyncDelay::default(),
+            warned_ntp_jump: false,
+            warned_clock_off: false,
         }
     }
 
@@ -153,13 +197,16 @@ impl Supervisor {
                         self.backoff.reset();
                     }
                     self.played = true;
-                    let Some(produced) = self.produce(au, completed, &running_time) else {
+                    let Some(produced) = self.produce(au, completed, &running_time, &notify) else {
                         continue;
                     };
                     let reorder = self.decode_times.reorder();
-                    if std::mem::replace(&mut self.stats.lock().unwrap().reorder_ns, reorder)
-                        != reorder
-                    {
+                    let sync = self.sync_delay.ns();
+                    let mut st = self.stats.lock().unwrap();
+                    let changed = std::mem::replace(&mut st.reorder_ns, reorder) != reorder
+                        || std::mem::replace(&mut st.ntp_sync_ns, sync) != sync;
+                    drop(st);
+                    if changed {
                         notify(Notice::LatencyChanged);
                     }
                     return Ok(produced);
@@ -180,6 +227,7 @@ impl Supervisor {
         au: crate::au::AccessUnit,
         completed: Instant,
         running_time: &impl Fn() -> Option<u64>,
+        notify: &impl Fn(Notice),
     ) -> Option<Produced> {
         let client = self.client.as_ref().expect("a client produced this");
         // The access unit whose SPS changed carries it: caps change with that very picture.
@@ -209,7 +257,23 @@ impl Supervisor {
         let now_rt = running_time().unwrap_or(0);
         let waited = Instant::now().duration_since(completed).as_nanos() as u64;
         let arrival = now_rt.saturating_sub(waited);
-        let stamp = self.timeline.pts(au.rtp_ts, client.clock_rate(), arrival);
+        let ntp = client.ntp_of(au.rtp_ts);
+        let wall = client.wall_clock_stats().clone();
+        if wall.jumps > 0 && !std::mem::replace(&mut self.warned_ntp_jump, true) {
+            notify(Notice::Warning(
+                "the camera's clock jumped (its RTCP sender reports moved by more than a second): \
+                 wall-clock times follow its new time"
+                    .into(),
+            ));
+        }
+        // With ntp-sync the timeline follows capture times instead of arrivals: the same
+        // monotonic, B-frame-aware PTS, aligned across cameras.
+        let basis = match ntp.filter(|_| self.wall_time.ntp_sync) {
+            Some(ntp) => self.capture_time(ntp, now_rt, arrival, notify),
+            None => arrival,
+        };
+        let client = self.client.as_ref().expect("a client produced this");
+        let stamp = self.timeline.pts(au.rtp_ts, client.clock_rate(), basis);
         if stamp.outlier {
             crate::log!(
                 self.cfg.log,
@@ -229,6 +293,7 @@ impl Supervisor {
             st.access_units += 1;
             st.keyframes += u64::from(au.keyframe);
             st.tcp = client.uses_tcp();
+            st.wall = wall;
             let bytes = st.earlier.bytes + st.inbound.bytes;
             match st.rate_window {
                 Some((t, b)) if completed.duration_since(t) >= Duration::from_secs(1) => {
@@ -256,8 +321,46 @@ impl Supervisor {
                 flags |= gst::BufferFlags::DISCONT;
             }
             b.set_flags(flags);
+            if let Some(ntp) = ntp.filter(|_| self.wall_time.meta) {
+                gst::ReferenceTimestampMeta::add(
+                    b,
+                    &NTP_CAPS,
+                    gst::ClockTime::from_nseconds(ntp),
+                    gst::ClockTime::NONE,
+                );
+            }
         }
         Some(Produced { buffer, caps })
+    }
+
+    /// `ntp-sync`: the running time of a frame's capture by the camera's clock, or its arrival when
+    /// that clock is not synchronised with ours (warned once).
+    fn capture_time(
+        &mut self,
+        ntp: u64,
+        now_rt: u64,
+        arrival: u64,
+        notify: &impl Fn(Notice),
+    ) -> u64 {
+        let unix_now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        match capture_running_time(ntp, unix_now, now_rt) {
+            Ok(captured) => {
+                self.sync_delay.observe(captured, arrival);
+                captured
+            }
+            Err(age) => {
+                if !std::mem::replace(&mut self.warned_clock_off, true) {
+                    notify(Notice::Warning(format!(
+                        "ntp-sync: the camera's clock is {:.1} s away from this host's; \
+                         timestamps follow arrival instead (synchronise both clocks with NTP)",
+                        age as f64 / 1e9
+                    )));
+                }
+                arrival
+            }
+        }
     }
 
     /// Closes the client (TEARDOWN first unless the connection is known gone) and keeps its counters.

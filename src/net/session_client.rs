@@ -182,6 +182,15 @@ impl SessionClient {
         self.inbound.snapshot()
     }
 
+    /// The camera's NTP time (ns since 1900) of the access unit at `rtp_ts`, once known.
+    pub fn ntp_of(&self, rtp_ts: u64) -> Option<u64> {
+        self.inbound.ntp_of(rtp_ts)
+    }
+
+    pub fn wall_clock_stats(&self) -> &crate::rtp::wall_clock::WallClockStats {
+        self.inbound.wall_clock_stats()
+    }
+
     /// Changes when RTP timestamps start over (the camera switched SSRC).
     pub fn timeline_epoch(&self) -> u32 {
         self.inbound.depay.timeline_epoch()

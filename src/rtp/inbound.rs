@@ -6,6 +6,7 @@ pub use super::inbound_stats::InboundStats;
 use super::packet::{seq_delta, RtpPacket};
 use super::reorder::{ReorderWindow, Verdict};
 use super::rtcp::{find_sender_report, has_bye_for, ReceptionStats, REPORT_LEN};
+use super::wall_clock::{WallClock, WallClockStats};
 use crate::au::AccessUnit;
 use crate::au::Depacketize;
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ pub struct Inbound {
     reorder: ReorderWindow,
     pub depay: Box<dyn Depacketize>,
     reception: ReceptionStats,
+    wall_clock: WallClock,
     last_ext_seq: Option<u32>,
     epoch: Instant,
     last_packet: Option<Instant>,
@@ -44,6 +46,8 @@ const SSRC_SWITCH_PACKETS: u32 = 30;
 /// for this long (or `SSRC_SWITCH_PACKETS` packets), that one is the stream (H264DVR announces
 /// `ssrc=0`, another camera a 4-digit value, and both send something else).
 const SSRC_HINT_PATIENCE: Duration = Duration::from_millis(500);
+/// The header extension profile of the ONVIF replay extension (NTP time per access unit).
+const ONVIF_REPLAY: u16 = 0xabac;
 
 impl Inbound {
     pub fn new(latency: Duration, wait_for_keyframe: bool) -> Self {
@@ -54,6 +58,7 @@ impl Inbound {
             reorder: ReorderWindow::new(latency),
             depay: Box::new(crate::h264::depacketizer::depacketizer(wait_for_keyframe)),
             reception: ReceptionStats::default(),
+            wall_clock: WallClock::new(90_000),
             last_ext_seq: None,
             epoch: Instant::now(),
             last_packet: None,
@@ -71,6 +76,7 @@ impl Inbound {
     pub fn set_format(&mut self, payload_type: u8, clock_rate: u32) {
         self.payload_type = Some(payload_type);
         self.clock_rate = clock_rate;
+        self.wall_clock.set_clock_rate(clock_rate);
     }
 
     /// The codec DESCRIBE chose (before any packet): its depacketizer replaces the H.264 default.
@@ -102,8 +108,20 @@ impl Inbound {
             malformed: self.stats.malformed + depay.malformed,
             nals_dropped: depay.nals_dropped,
             access_units_dropped: au.dropped_waiting + au.dropped_oversize,
+            sender_reports: self.wall_clock.stats.sender_reports,
+            ntp_jumps: self.wall_clock.stats.jumps,
             ..self.stats.clone()
         }
+    }
+
+    /// The camera's NTP time (ns since 1900) of the access unit at `rtp_ts`, once a sender report or
+    /// the ONVIF extension gave one.
+    pub fn ntp_of(&self, rtp_ts: u64) -> Option<u64> {
+        self.wall_clock.ntp_of(rtp_ts as u32)
+    }
+
+    pub fn wall_clock_stats(&self) -> &WallClockStats {
+        &self.wall_clock.stats
     }
 
     pub fn ssrc(&self) -> Option<u32> {
@@ -177,6 +195,13 @@ impl Inbound {
         }
         self.last_packet = Some(now);
         self.stats.packets += 1;
+        // ONVIF replay extension (ONVIF Streaming Spec §6.3): the access unit's NTP time.
+        if let Some((ONVIF_REPLAY, ext)) = pkt.extension {
+            if let Some(ntp) = ext.get(..8) {
+                let ntp = u64::from_be_bytes(ntp.try_into().expect("8 bytes"));
+                self.wall_clock.on_exact(pkt.timestamp, ntp);
+            }
+        }
         self.stats.bytes += buf.len() as u64;
         let ext_seq = match self.last_ext_seq {
             None => u32::from(pkt.sequence),
@@ -296,6 +321,7 @@ impl Inbound {
         self.reorder.reset();
         self.last_ext_seq = None;
         self.reception = ReceptionStats::default();
+        self.wall_clock.reset();
         self.depay.reset_timeline();
         true
     }
@@ -324,11 +350,19 @@ impl Inbound {
         let Some(ours) = self.ssrc else {
             return false;
         };
-        if let Some((ssrc, ntp_mid)) = find_sender_report(buf) {
+        if let Some(sr) = find_sender_report(buf) {
             // Tapo C320WS sends reports for a foreign SSRC.
-            if ssrc == ours {
+            if sr.ssrc == ours {
                 let us = now.duration_since(self.epoch).as_micros() as u64;
-                self.reception.on_sender_report(ntp_mid, us);
+                self.reception.on_sender_report(sr.ntp_middle(), us);
+                if self.wall_clock.on_sender_report(sr.rtp, sr.ntp) {
+                    crate::log!(
+                        self.log,
+                        Info,
+                        "the camera's clock jumped: new NTP mapping from RTP time {}",
+                        sr.rtp
+                    );
+                }
             }
         }
         has_bye_for(buf, ours)

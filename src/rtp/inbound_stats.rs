@@ -53,6 +53,13 @@ counters! {
     nals_dropped => "nals-dropped",
     /// Access units dropped while waiting for a keyframe or for exceeding the size bound.
     access_units_dropped => "access-units-dropped",
+    /// RTCP sender reports of the stream received.
+    sender_reports => "sender-reports",
+    /// Sender reports whose NTP time contradicted the mapping by more than a second (the camera
+    /// stepped its clock).
+    ntp_jumps => "ntp-jumps",
+    /// Keyframe requests (RTCP PLI or FIR) sent to the camera.
+    keyframe_requests => "keyframe-requests",
 }
 
 #[cfg(test)]
@@ -71,7 +78,7 @@ mod tests {
         a.for_each(|name, v| seen.push((name, v)));
         assert_eq!(seen.len(), InboundStats::FIELDS.len());
         assert_eq!(seen[0], ("packets-received", 2));
-        assert_eq!(seen.last(), Some(&("access-units-dropped", 4)));
+        assert_eq!(seen.last(), Some(&("keyframe-requests", 0)));
         assert!(InboundStats::FIELDS.iter().all(|(_, doc)| !doc.is_empty()));
     }
 }

@@ -1,7 +1,9 @@
-//! RTP and RTCP: packet parsing, receiver statistics and reports, and the reorder window.
+//! RTP and RTCP: packet parsing, receiver statistics and reports, the reorder window,
+//! and the camera's wall-clock time of each frame.
 
 pub mod inbound;
 pub mod inbound_stats;
 pub mod packet;
 pub mod reorder;
 pub mod rtcp;
+pub mod wall_clock;

@@ -7,6 +7,8 @@ pub struct RtpPacket<'a> {
     pub sequence: u16,
     pub timestamp: u32,
     pub ssrc: u32,
+    /// The header extension (RFC 3550 §5.3.1): its profile-defined 16 bits and its data.
+    pub extension: Option<(u16, &'a [u8])>,
     pub payload: &'a [u8],
 }
 
@@ -51,13 +53,16 @@ impl<'a> RtpPacket<'a> {
         if start > buf.len() {
             return Err(RtpError::BadCsrcCount);
         }
+        let mut ext_data = None;
         if extension {
             let ext = buf.get(start..start + 4).ok_or(RtpError::BadExtension)?;
+            let profile = u16::from_be_bytes([ext[0], ext[1]]);
             let words = usize::from(u16::from_be_bytes([ext[2], ext[3]]));
+            let data = buf
+                .get(start + 4..start + 4 + 4 * words)
+                .ok_or(RtpError::BadExtension)?;
+            ext_data = Some((profile, data));
             start += 4 + 4 * words;
-            if start > buf.len() {
-                return Err(RtpError::BadExtension);
-            }
         }
         let mut end = buf.len();
         if padding {
@@ -73,6 +78,7 @@ impl<'a> RtpPacket<'a> {
             sequence: u16::from_be_bytes([buf[2], buf[3]]),
             timestamp: u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
             ssrc: u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]),
+            extension: ext_data,
             payload: &buf[start..end],
         })
     }
@@ -142,7 +148,9 @@ pub mod tests {
         b.extend_from_slice(&[0xbe, 0xde, 0, 1, 1, 2, 3, 4]); // one-word extension
         b.extend_from_slice(b"\x41xy");
         b.extend_from_slice(&[0, 0, 3]); // 3 bytes of padding
-        assert_eq!(RtpPacket::parse(&b).unwrap().payload, b"\x41xy");
+        let p = RtpPacket::parse(&b).unwrap();
+        assert_eq!(p.payload, b"\x41xy");
+        assert_eq!(p.extension, Some((0xbede, &[1u8, 2, 3, 4][..])));
     }
 
     #[test]

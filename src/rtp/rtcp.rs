@@ -153,13 +153,35 @@ pub fn has_bye_for(buf: &[u8], ssrc: u32) -> bool {
     })
 }
 
-/// Finds a sender report in a compound RTCP packet: (sender SSRC, middle 32 bits of its NTP time).
-pub fn find_sender_report(buf: &[u8]) -> Option<(u32, u32)> {
+/// The sender info of a sender report (RFC 3550 §6.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderReport {
+    pub ssrc: u32,
+    /// NTP timestamp, 32.32 fixed-point seconds since 1900.
+    pub ntp: u64,
+    /// The same instant in RTP time.
+    pub rtp: u32,
+}
+
+impl SenderReport {
+    /// The middle 32 bits of the NTP time: what receiver reports echo as LSR.
+    pub fn ntp_middle(&self) -> u32 {
+        (self.ntp >> 16) as u32
+    }
+}
+
+/// Finds a sender report in a compound RTCP packet.
+pub fn find_sender_report(buf: &[u8]) -> Option<SenderReport> {
     packets(buf).find_map(|p| {
-        (p[1] == 200 && p.len() >= 20).then(|| {
-            let ssrc = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
-            let ntp_mid = u32::from_be_bytes([p[10], p[11], p[12], p[13]]);
-            (ssrc, ntp_mid)
+        let word = |at: usize| {
+            p.get(at..at + 4)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        (p[1] == 200).then_some(())?;
+        Some(SenderReport {
+            ssrc: word(4)?,
+            ntp: u64::from(word(8)?) << 32 | u64::from(word(12)?),
+            rtp: word(16)?,
         })
     })
 }
@@ -220,10 +242,14 @@ mod tests {
     fn finds_sr_in_compound() {
         let mut buf = vec![0x80, 201, 0, 1, 0, 0, 0, 9]; // empty RR first
         buf.extend_from_slice(&[
-            0x80, 200, 0, 6, 0, 0, 0, 7, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
+            0x80, 200, 0, 6, 0, 0, 0, 7, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0, 1, 0, 2,
         ]);
-        buf.extend_from_slice(&[0; 14]);
-        assert_eq!(find_sender_report(&buf), Some((7, 0x33445566)));
+        buf.extend_from_slice(&[0; 8]);
+        let sr = find_sender_report(&buf).unwrap();
+        assert_eq!(sr.ssrc, 7);
+        assert_eq!(sr.ntp, 0x1122_3344_5566_7788);
+        assert_eq!(sr.ntp_middle(), 0x33445566);
+        assert_eq!(sr.rtp, 0x0001_0002);
         assert_eq!(find_sender_report(&[0x80, 200, 0, 9]), None);
         assert_eq!(find_sender_report(&[0x00, 200, 0, 0]), None);
         assert_eq!(find_sender_report(&[]), None);

@@ -4,11 +4,14 @@
 //! x264enc, packetized by rtph264pay) over RTP/UDP or interleaved on TCP, on 127.0.0.1 only.
 
 pub mod captured;
+mod clock;
 mod digest;
 pub mod h265_packets;
 mod sender;
 
 pub use captured::Captured;
+use clock::count_rtcp;
+pub use clock::CameraClock;
 use digest::{digest_ok, digest_param};
 use sender::{Dest, Sender};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -79,6 +82,14 @@ pub struct Script {
     pub stall_after: Option<usize>,
     /// The first session sends an RTCP BYE for its SSRC after this many packets, then stops sending.
     pub bye_after: Option<usize>,
+    /// The camera's NTP and RTP clocks, against the host's.
+    pub clock: CameraClock,
+    /// Send RTCP sender reports this often (the first at PLAY).
+    pub sender_reports: Option<Duration>,
+    /// Every access unit's first packet carries the ONVIF replay extension with its NTP time.
+    pub onvif_ntp: bool,
+    /// `a=rtcp-fb:96 …` lines in the SDP ("nack pli", "ccm fir").
+    pub rtcp_fb: &'static [&'static str],
     /// How connection 2, 3, … answer DESCRIBE, while the list lasts: a status (404, 503, 401), or 0 for
     /// an SDP without the video track (a camera still booting).
     pub describe_after_reconnect: &'static [u16],
@@ -115,6 +126,13 @@ pub struct Shared {
     pub session_ended: Mutex<Option<Instant>>,
     /// With `Script::log_frames`: (RTP timestamp, when its last packet left, keyframe) per frame sent.
     pub frames: Mutex<Vec<(u32, Instant, bool)>>,
+    /// The camera's NTP time (ns since 1900) of every frame sent, by its own clock.
+    pub frame_ntp: Mutex<Vec<u64>>,
+    /// Sender reports sent.
+    pub sender_reports: AtomicUsize,
+    /// Keyframe requests received in compound RTCP: PLI and FIR.
+    pub plis: AtomicUsize,
+    pub firs: AtomicUsize,
 }
 
 impl Shared {
@@ -295,7 +313,7 @@ impl Connection {
                     if reader.read_exact(&mut frame).is_err() {
                         break;
                     }
-                    count_receiver_report(&frame, &self.shared);
+                    count_rtcp(&frame, &self.shared);
                     continue;
                 }
                 Ok([]) => break,
@@ -410,10 +428,11 @@ impl Connection {
                     body = format!(
                         "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 {}\r\nt=0 0\r\na=control:*\r\n\
                          m=video 0 RTP/AVP 96\r\na=rtpmap:96 {}/90000\r\na=fmtp:96 packetization-mode=1{}\r\n\
-                         a=control:trackID=1\r\n",
+                         a=control:trackID=1\r\n{}",
                         self.script.sdp_connection.unwrap_or("0.0.0.0"),
                         self.script.encoding.unwrap_or("H264"),
-                        self.script.fmtp.as_deref().map(|f| format!(";{f}")).unwrap_or_default()
+                        self.script.fmtp.as_deref().map(|f| format!(";{f}")).unwrap_or_default(),
+                        self.script.rtcp_fb.iter().map(|f| format!("a=rtcp-fb:96 {f}\r\n")).collect::<String>()
                     );
                     extra.push_str(&format!(
                         "Content-Type: application/sdp\r\nContent-Base: {base}/\r\n"
@@ -541,7 +560,7 @@ impl Connection {
             let mut buf = [0u8; 1500];
             while !stop.load(Ordering::SeqCst) {
                 if let Ok(n) = sock.recv(&mut buf) {
-                    count_receiver_report(&buf[..n], &shared);
+                    count_rtcp(&buf[..n], &shared);
                 }
             }
         });
@@ -571,26 +590,4 @@ fn no_data_yet(e: &std::io::Error) -> bool {
         e.kind(),
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
     )
-}
-
-/// Counts compound receiver reports as a strict server takes them (RFC 3550 §6.1): an RR first, and an
-/// SDES with a CNAME in the same packet; others are dropped.
-fn count_receiver_report(rtcp: &[u8], shared: &Shared) {
-    let mut rest = rtcp;
-    let (mut rr, mut cname) = (false, false);
-    while rest.len() >= 4 {
-        let len = (usize::from(u16::from_be_bytes([rest[2], rest[3]])) + 1) * 4;
-        let Some(packet) = rest.get(..len) else {
-            return;
-        };
-        match packet[1] {
-            201 => rr = true,
-            202 => cname |= packet.get(8) == Some(&1),
-            _ => {}
-        }
-        rest = &rest[len..];
-    }
-    if rr && cname {
-        shared.receiver_reports.fetch_add(1, Ordering::SeqCst);
-    }
 }

@@ -45,6 +45,10 @@ pub struct Frame {
     pub data: Vec<u8>,
     /// When the sink got it.
     pub at: Instant,
+    /// The host's wall clock then (ns since 1970).
+    pub wall: u64,
+    /// The reference timestamp meta with caps `timestamp/x-ntp` (ns since 1900), if any.
+    pub ntp: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -73,6 +77,25 @@ impl Recording {
             .flat_map(|f| f.data.iter().copied())
             .collect()
     }
+}
+
+/// The host's real-time clock, ns since 1970.
+pub fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// The time of a buffer's reference timestamp meta with caps `timestamp/x-ntp`.
+pub fn ntp_meta(buf: &gst::BufferRef) -> Option<u64> {
+    buf.iter_meta::<gst::ReferenceTimestampMeta>()
+        .find(|m| {
+            m.reference()
+                .structure(0)
+                .is_some_and(|s| s.name() == "timestamp/x-ntp")
+        })
+        .map(|m| m.timestamp().nseconds())
 }
 
 /// Records from `location` for `duration` (or until an error), with extra element properties.
@@ -155,6 +178,8 @@ pub fn record_with_actions(
                     flags: buf.flags(),
                     data: map.to_vec(),
                     at: Instant::now(),
+                    wall: unix_now_ns(),
+                    ntp: ntp_meta(buf),
                 });
                 Ok(gst::FlowSuccess::Ok)
             })

@@ -1,6 +1,7 @@
 //! The fake camera's RTP sender: one thread per session, pacing the encoded packets by their timestamps
 //! and applying the script's loss, reordering, strangers, stalls and BYE.
 
+use super::clock::{with_onvif, SessionClock};
 use super::Script;
 use super::Shared;
 use std::io::Write;
@@ -50,25 +51,32 @@ impl Sender {
         }
     }
 
-    /// RTCP BYE for our SSRC: to the client's RTCP port over UDP, on channel 1 over TCP.
-    fn send_bye(&self, sock: &UdpSocket) {
-        let mut bye = vec![0x81, 203, 0, 1];
-        bye.extend_from_slice(&self.ssrc.to_be_bytes());
+    /// RTCP: to the client's RTCP port over UDP, on channel 1 over TCP.
+    fn send_rtcp(&self, sock: &UdpSocket, rtcp: &[u8]) {
         match self.dest {
             Dest::Udp(addr) => {
-                let _ = sock.send_to(&bye, SocketAddr::new(addr.ip(), addr.port() + 1));
+                let _ = sock.send_to(rtcp, SocketAddr::new(addr.ip(), addr.port() + 1));
             }
             Dest::Tcp => {
-                let mut frame = vec![b'$', 1, 0, bye.len() as u8];
-                frame.extend_from_slice(&bye);
+                let mut frame = vec![b'$', 1, 0, rtcp.len() as u8];
+                frame.extend_from_slice(rtcp);
                 let _ = self.writer.lock().unwrap().write_all(&frame);
             }
         }
     }
 
+    /// RTCP BYE for our SSRC.
+    fn send_bye(&self, sock: &UdpSocket) {
+        let mut bye = vec![0x81, 203, 0, 1];
+        bye.extend_from_slice(&self.ssrc.to_be_bytes());
+        self.send_rtcp(sock, &bye);
+    }
+
     pub fn run(self, packets: &[Vec<u8>], script: &Script, stop: &AtomicBool, shared: &Shared) {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         let start = Instant::now();
+        let clock = SessionClock::new(script.clock, start);
+        let mut next_sr = script.sender_reports.map(|_| start);
         let ts0 = u32::from_be_bytes(packets[0][4..8].try_into().unwrap());
         let mut held: Option<Vec<u8>> = None;
         let mut index = 0usize;
@@ -108,20 +116,33 @@ impl Sender {
                         return;
                     }
                 }
+                if let (Some(at), Some(every)) = (next_sr, script.sender_reports) {
+                    if Instant::now() >= at {
+                        self.send_rtcp(&sock, &clock.sender_report(self.ssrc));
+                        shared.sender_reports.fetch_add(1, Ordering::SeqCst);
+                        next_sr = Some(at + every);
+                    }
+                }
                 let mut pkt = p.clone();
                 // Timestamps and sequence numbers go on across laps; our own SSRC.
-                let ts = u32::from_be_bytes(pkt[4..8].try_into().unwrap())
-                    .wrapping_sub(ts0)
-                    .wrapping_add(lap.wrapping_mul(lap_ts));
+                let nominal = u64::from(lap) * u64::from(lap_ts)
+                    + u64::from(
+                        u32::from_be_bytes(pkt[4..8].try_into().unwrap()).wrapping_sub(ts0),
+                    );
+                let ts = nominal as u32;
+                let mut first_of_frame = false;
                 if last_ts != Some(ts) {
                     frame += 1;
                     last_ts = Some(ts);
+                    first_of_frame = true;
+                    let ntp = clock.ntp_ns(SessionClock::at(nominal));
+                    shared.frame_ntp.lock().unwrap().push(ntp);
                 }
                 pkt[2..4].copy_from_slice(&(index as u16).to_be_bytes());
                 // Intelbras DVR: one picture's timestamp ten hours off.
                 let stamped = match script.outlier_frame {
-                    Some(n) if frame == n => ts.wrapping_add(10 * 3600 * 90_000),
-                    _ => ts,
+                    Some(n) if frame == n => clock.rtp(nominal).wrapping_add(10 * 3600 * 90_000),
+                    _ => clock.rtp(nominal),
                 };
                 pkt[4..8].copy_from_slice(&stamped.to_be_bytes());
                 pkt[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
@@ -149,6 +170,9 @@ impl Sender {
                             .push((ts, Instant::now(), keyframe));
                         keyframe = false;
                     }
+                }
+                if script.onvif_ntp && first_of_frame {
+                    pkt = with_onvif(&pkt, clock.ntp_ns(SessionClock::at(nominal)));
                 }
                 if script.drop.is_some_and(|f| f(i)) {
                     shared.dropped.fetch_add(1, Ordering::SeqCst);
