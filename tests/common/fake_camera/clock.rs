@@ -20,6 +20,8 @@ pub struct CameraClock {
     pub rtp_offset: u32,
     /// After this long, the NTP clock steps by this many ms (a camera resynchronising its clock).
     pub jump: Option<(Duration, i64)>,
+    /// A frame goes out this long after its capture (encoder and camera buffering).
+    pub latency: Duration,
 }
 
 /// One session's clock: `start` is camera time 0 and nominal RTP time 0.
@@ -55,6 +57,11 @@ impl SessionClock {
     pub fn rtp(&self, nominal: u64) -> u32 {
         let ticks = i128::from(nominal) * (1_000_000 + i128::from(self.cfg.ppm)) / 1_000_000;
         self.cfg.rtp_offset.wrapping_add(ticks as u32)
+    }
+
+    /// When the frame captured at `nominal` ticks goes out.
+    pub fn send_time(&self, nominal: u64) -> Instant {
+        self.start + Self::at(nominal) + self.cfg.latency
     }
 
     /// Camera time of `nominal` ticks.

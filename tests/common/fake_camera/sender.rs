@@ -146,7 +146,7 @@ impl Sender {
                 };
                 pkt[4..8].copy_from_slice(&stamped.to_be_bytes());
                 pkt[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
-                let due = start + Duration::from_micros(u64::from(ts) * 100 / 9);
+                let due = clock.send_time(nominal);
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     thread::sleep(wait);
                 }
