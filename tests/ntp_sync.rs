@@ -26,13 +26,16 @@ fn camera(ntp_offset_ms: i64, rtp_offset: u32, ppm: i64, latency_ms: u64) -> Fak
     })
 }
 
+/// (PTS, reference timestamp meta) of each buffer of one branch.
+type Buffers = Vec<(i64, Option<u64>)>;
+
 /// Runs one pipeline with a `rustrtspsrc ntp-sync=true ! appsink` branch per URL; returns per branch the
 /// (PTS, meta) of every buffer, and the latency each source reports at the end.
 fn record_together(
     urls: &[String],
     protocols: &str,
     duration: Duration,
-) -> (Vec<Vec<(i64, Option<u64>)>>, Vec<gst::ClockTime>) {
+) -> (Vec<Buffers>, Vec<gst::ClockTime>) {
     common::init();
     let pipeline = gst::Pipeline::new();
     let mut outs = Vec::new();
@@ -91,7 +94,7 @@ fn record_together(
 
 /// PTS minus capture time (by the meta, checked against the camera in `wall_clock.rs`) of every buffer
 /// past the first second.
-fn offsets(buffers: &[(i64, Option<u64>)]) -> Vec<i64> {
+fn offsets(buffers: &Buffers) -> Vec<i64> {
     let first = buffers
         .iter()
         .find_map(|b| b.1)

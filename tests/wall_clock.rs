@@ -50,7 +50,7 @@ fn sender_reports_at(protocols: &str, ppm: i64) {
             ntp_offset_ms: -37_000,
             ppm,
             rtp_offset: 0x8000_0000,
-            jump: None,
+            ..Default::default()
         },
         sender_reports: Some(Duration::from_secs(1)),
         ..Default::default()
