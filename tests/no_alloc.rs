@@ -103,7 +103,12 @@ fn h265_depacketizer_allocates_per_access_unit_not_per_packet() {
 #[test]
 fn socket_loop_allocates_per_access_unit_not_per_packet() {
     common::init();
-    let cam = FakeCamera::start(Script::default());
+    // Sender reports and the ONVIF extension on every frame: the wall-clock path is on the data path.
+    let cam = FakeCamera::start(Script {
+        sender_reports: Some(Duration::from_millis(500)),
+        onvif_ntp: true,
+        ..Default::default()
+    });
     let cfg = ClientConfig {
         url: RtspUrl::parse(&cam.url()).unwrap(),
         credentials: None,
@@ -118,6 +123,7 @@ fn socket_loop_allocates_per_access_unit_not_per_packet() {
         keep_alive: false,
         wait_for_keyframe: false,
         codec: None,
+        keyframe_wanted: Default::default(),
         log: Default::default(),
     };
     let mut r = SessionClient::connect(cfg, Waker::new().unwrap()).unwrap();

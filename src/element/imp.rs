@@ -25,6 +25,8 @@ pub struct RustRtspSrc {
     stats: Arc<Mutex<Stats>>,
     /// PLAYING → PAUSED happened and PLAYING has not come back.
     paused: AtomicBool,
+    /// Downstream asked for a keyframe; the session client sends the request.
+    keyframe_wanted: Arc<AtomicBool>,
 }
 
 #[glib::object_subclass]
@@ -88,6 +90,7 @@ impl RustRtspSrc {
             keep_alive: s.keep_alive,
             wait_for_keyframe: s.wait_for_keyframe,
             codec: s.video_codec.wanted(),
+            keyframe_wanted: self.keyframe_wanted.clone(),
             log: crate::log::Log::new(&*self.obj()),
         })
     }
@@ -440,6 +443,21 @@ impl BaseSrcImpl for RustRtspSrc {
     /// fixate the pad template first and announce H.264 to an H.265 pipeline.
     fn negotiate(&self) -> Result<(), gst::LoggableError> {
         Ok(())
+    }
+
+    /// An upstream ForceKeyUnit (splitmuxsink starting a file, a new viewer) becomes an RTCP PLI or FIR
+    /// when the camera offered one.
+    fn event(&self, event: &gst::Event) -> bool {
+        if event.type_() == gst::EventType::CustomUpstream
+            && event
+                .structure()
+                .is_some_and(|s| s.name() == "GstForceKeyUnit")
+        {
+            gst::debug!(CAT, imp = self, "downstream asks for a keyframe");
+            self.keyframe_wanted.store(true, Ordering::Relaxed);
+            return true;
+        }
+        self.parent_event(event)
     }
 
     fn query(&self, query: &mut gst::QueryRef) -> bool {

@@ -10,8 +10,9 @@ use super::rtsp_connection::RtspConnection;
 use super::steering::{RtpReader, WakePolicy};
 use super::udp::UdpPorts;
 use crate::au::AccessUnit;
+use crate::rtp::inbound::RTCP_MAX;
 use crate::rtp::inbound::{Inbound, InboundStats};
-use crate::rtp::rtcp::REPORT_LEN;
+use crate::rtp::keyframe_request::KeyframeFeedback;
 use crate::rtsp::message::{Message, Request};
 use crate::rtsp::sdp::Codec;
 use crate::rtsp::session::{Output, Session, SessionConfig};
@@ -19,6 +20,8 @@ use crate::rtsp::url::{Credentials, RtspUrl};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long TEARDOWN may take when the client stops: a camera that never answers must not hold up a
@@ -55,6 +58,8 @@ pub struct ClientConfig {
     pub wait_for_keyframe: bool,
     /// The video codec to pick when the camera offers several (`None`: the first it can depacketize).
     pub codec: Option<Codec>,
+    /// Set by the element when downstream asks for a keyframe (ForceKeyUnit); read and cleared here.
+    pub keyframe_wanted: Arc<AtomicBool>,
     pub log: crate::log::Log,
 }
 
@@ -224,7 +229,12 @@ impl SessionClient {
             }
             if let Some(since) = self.playing_since {
                 self.check_data_timeouts(since, now)?;
-                if self.cfg.do_rtcp && now >= self.next_rtcp {
+                if self.cfg.keyframe_wanted.swap(false, Ordering::Relaxed) {
+                    self.inbound.request_keyframe();
+                }
+                if self.cfg.do_rtcp
+                    && (now >= self.next_rtcp || self.inbound.keyframe_request_due(now))
+                {
                     self.send_receiver_report(now);
                 }
             }
@@ -436,6 +446,13 @@ impl SessionClient {
                     media.packetization_mode
                 );
                 self.inbound.set_codec(media.codec, media.don);
+                // PLI where offered: it is the lighter request, and the one cameras implement.
+                self.inbound
+                    .set_keyframe_feedback(match (media.pli, media.fir) {
+                        (true, _) => Some(KeyframeFeedback::Pli),
+                        (false, true) => Some(KeyframeFeedback::Fir),
+                        (false, false) => None,
+                    });
                 self.inbound
                     .set_format(media.payload_type, media.clock_rate);
                 if let Some(ip) = media.connection.as_deref().and_then(|c| c.parse().ok()) {
@@ -551,9 +568,9 @@ impl SessionClient {
 
     fn send_receiver_report(&mut self, now: Instant) {
         self.next_rtcp = now + RTCP_INTERVAL;
-        let mut rr = [0u8; 4 + REPORT_LEN];
+        let mut rr = [0u8; 4 + RTCP_MAX];
         let (head, body) = rr.split_at_mut(4);
-        let body: &mut [u8; REPORT_LEN] = body.try_into().expect("REPORT_LEN bytes");
+        let body: &mut [u8; RTCP_MAX] = body.try_into().expect("RTCP_MAX bytes");
         let Some(n) = self.inbound.receiver_report(self.our_ssrc, now, body) else {
             return;
         };

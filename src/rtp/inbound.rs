@@ -3,6 +3,7 @@
 //! serves UDP datagrams and TCP-interleaved frames.
 
 pub use super::inbound_stats::InboundStats;
+use super::keyframe_request::{KeyframeFeedback, KeyframeRequests, FEEDBACK_MAX};
 use super::packet::{seq_delta, RtpPacket};
 use super::reorder::{ReorderWindow, Verdict};
 use super::rtcp::{find_sender_report, has_bye_for, ReceptionStats, REPORT_LEN};
@@ -20,6 +21,7 @@ pub struct Inbound {
     pub depay: Box<dyn Depacketize>,
     reception: ReceptionStats,
     wall_clock: WallClock,
+    keyframes: KeyframeRequests,
     last_ext_seq: Option<u32>,
     epoch: Instant,
     last_packet: Option<Instant>,
@@ -46,6 +48,8 @@ const SSRC_SWITCH_PACKETS: u32 = 30;
 /// for this long (or `SSRC_SWITCH_PACKETS` packets), that one is the stream (H264DVR announces
 /// `ssrc=0`, another camera a 4-digit value, and both send something else).
 const SSRC_HINT_PATIENCE: Duration = Duration::from_millis(500);
+/// The longest compound RTCP packet sent: a receiver report and a keyframe request.
+pub const RTCP_MAX: usize = REPORT_LEN + FEEDBACK_MAX;
 /// The header extension profile of the ONVIF replay extension (NTP time per access unit).
 const ONVIF_REPLAY: u16 = 0xabac;
 
@@ -59,6 +63,7 @@ impl Inbound {
             depay: Box::new(crate::h264::depacketizer::depacketizer(wait_for_keyframe)),
             reception: ReceptionStats::default(),
             wall_clock: WallClock::new(90_000),
+            keyframes: KeyframeRequests::default(),
             last_ext_seq: None,
             epoch: Instant::now(),
             last_packet: None,
@@ -139,9 +144,38 @@ impl Inbound {
 
     pub fn deadline(&self) -> Option<Instant> {
         let tail = self.tail_wait.map(|(t, _)| t);
-        match (self.reorder.deadline(), tail) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [self.reorder.deadline(), tail, self.keyframes.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// How to ask this camera for a keyframe, from the SDP.
+    pub fn set_keyframe_feedback(&mut self, kind: Option<KeyframeFeedback>) {
+        self.keyframes.set_kind(kind);
+    }
+
+    /// Asks the camera for a keyframe with the next RTCP packet (at most one a second).
+    pub fn request_keyframe(&mut self) {
+        if !self.keyframes.want() {
+            crate::log!(
+                self.log,
+                Debug,
+                "keyframe wanted, but the camera's SDP offers no way to ask (no rtcp-fb nack pli or ccm fir)"
+            );
+        }
+    }
+
+    /// Whether a keyframe request is waiting to go out now.
+    pub fn keyframe_request_due(&self, now: Instant) -> bool {
+        self.keyframes.is_due(now)
+    }
+
+    /// Packets were lost: with wait-for-keyframe the picture is gone until the next keyframe, so ask for
+    /// one.
+    fn on_loss(&mut self) {
+        if self.wait_for_keyframe {
+            self.request_keyframe();
         }
     }
 
@@ -269,6 +303,9 @@ impl Inbound {
                     self.stats.reordered += 1;
                 }
                 self.stats.lost += u64::from(lost);
+                if lost > 0 {
+                    self.on_loss();
+                }
                 self.depay.push(pkt, lost > 0);
             }
             // Waiting behind a gap with the next picture's packet in hand: what is missing includes the
@@ -338,6 +375,9 @@ impl Inbound {
             self.tail_wait = None;
             self.last_push = Some(now);
             self.stats.lost += u64::from(lost);
+            if lost > 0 && self.wait_for_keyframe {
+                self.keyframes.want();
+            }
             // Stored packets were parsed once already, so this cannot fail.
             if let Ok(pkt) = RtpPacket::parse(bytes) {
                 self.depay.push(&pkt, lost > 0);
@@ -368,19 +408,34 @@ impl Inbound {
         has_bye_for(buf, ours)
     }
 
-    /// A receiver report about our source, once we know it.
+    /// A receiver report about our source, once we know it, followed by a keyframe request when one is
+    /// due (RFC 4585 feedback goes in a compound packet after the report).
     pub fn receiver_report(
         &mut self,
         our_ssrc: u32,
         now: Instant,
-        out: &mut [u8; REPORT_LEN],
+        out: &mut [u8; RTCP_MAX],
     ) -> Option<usize> {
         let ssrc = self.ssrc?;
         let us = now.duration_since(self.epoch).as_micros() as u64;
-        Some(
-            self.reception
-                .write_receiver_report(our_ssrc, ssrc, us, out),
-        )
+        let (report, feedback) = out.split_at_mut(REPORT_LEN);
+        let report: &mut [u8; REPORT_LEN] = report.try_into().expect("REPORT_LEN bytes");
+        let mut n = self
+            .reception
+            .write_receiver_report(our_ssrc, ssrc, us, report);
+        if let Some(kind) = self.keyframes.due(now) {
+            let feedback: &mut [u8; FEEDBACK_MAX] =
+                feedback.try_into().expect("FEEDBACK_MAX bytes");
+            n += self.keyframes.write(kind, our_ssrc, ssrc, feedback);
+            self.stats.keyframe_requests += 1;
+            crate::log!(
+                self.log,
+                Debug,
+                "asking the camera for a keyframe ({:?})",
+                kind
+            );
+        }
+        Some(n)
     }
 }
 
@@ -470,7 +525,7 @@ mod tests {
         assert_eq!(s.stats.foreign_payload_type, 1);
         assert_eq!(s.stats.malformed, 1);
         assert_eq!(s.stats.packets, 1);
-        let mut rr = [0u8; REPORT_LEN];
+        let mut rr = [0u8; RTCP_MAX];
         assert_eq!(s.receiver_report(7, t, &mut rr), Some(REPORT_LEN));
         // Tapo C320WS: a sender report for a foreign SSRC leaves LSR alone.
         let mut sr = vec![
@@ -613,5 +668,24 @@ mod tests {
             assert!(frames >= 10, "{frames} frames");
             assert_eq!(s.snapshot().ssrc_switches, 1);
         }
+    }
+}
+
+#[cfg(test)]
+mod keyframe_tests {
+    use super::*;
+    use crate::rtp::packet::tests::build;
+
+    #[test]
+    fn loss_asks_for_a_keyframe_with_wait_for_keyframe() {
+        let mut s = Inbound::new(Duration::from_millis(50), true);
+        s.set_format(96, 90_000);
+        s.set_keyframe_feedback(Some(KeyframeFeedback::Pli));
+        let t = Instant::now();
+        s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
+        s.on_packet(&build(3, 6000, true, &[0x41, 1]), t);
+        assert!(!s.keyframe_request_due(t));
+        s.release(t + Duration::from_millis(60), false);
+        assert!(s.keyframe_request_due(t + Duration::from_millis(60)));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod inbound;
 pub mod inbound_stats;
+pub mod keyframe_request;
 pub mod packet;
 pub mod reorder;
 pub mod rtcp;

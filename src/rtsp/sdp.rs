@@ -45,6 +45,9 @@ pub struct VideoMedia {
     pub don: bool,
     /// `c=IN IP4 0.0.0.0` (or no `c=`): media comes from the RTSP server's address.
     pub connection: Option<String>,
+    /// `a=rtcp-fb:<pt or *> nack pli` (RFC 4585) and `ccm fir` (RFC 5104): how to ask for a keyframe.
+    pub pli: bool,
+    pub fir: bool,
 }
 
 /// The control URL shown redacted (a camera may take credentials in the query).
@@ -59,6 +62,8 @@ impl fmt::Debug for VideoMedia {
             .field("packetization_mode", &self.packetization_mode)
             .field("don", &self.don)
             .field("connection", &self.connection)
+            .field("pli", &self.pli)
+            .field("fir", &self.fir)
             .finish()
     }
 }
@@ -113,7 +118,12 @@ struct MediaDraft {
     fmtps: Vec<(u8, String)>,
     control: Option<String>,
     connection: Option<String>,
+    /// (pt or `*`, feedback type and parameters) of `a=rtcp-fb`.
+    rtcp_fb: Vec<(String, String)>,
 }
+
+/// `a=rtcp-fb` lines kept per media: a hostile SDP may repeat them without end.
+const MAX_RTCP_FB: usize = 32;
 
 /// Parses `body` and returns the first H.264 or H.265 video media, or the first of `wanted`. `base` is
 /// the URL control attributes are relative to (Content-Base, else Content-Location, else the DESCRIBE
@@ -168,6 +178,12 @@ pub fn find_video(body: &[u8], base: &str, wanted: Option<Codec>) -> Result<Vide
                             if let Ok(pt) = pt.parse() {
                                 m.fmtps.push((pt, params.trim().to_string()));
                             }
+                        }
+                    }
+                    ("rtcp-fb", Some(m)) if m.rtcp_fb.len() < MAX_RTCP_FB => {
+                        if let Some((pt, fb)) = val.split_once(char::is_whitespace) {
+                            let fb = fb.split_whitespace().collect::<Vec<_>>().join(" ");
+                            m.rtcp_fb.push((pt.to_string(), fb.to_ascii_lowercase()));
                         }
                     }
                     _ => {}
@@ -236,6 +252,11 @@ pub fn find_video(body: &[u8], base: &str, wanted: Option<Codec>) -> Result<Vide
             .clone()
             .or_else(|| session_connection.clone())
             .filter(|a| a != "0.0.0.0" && a != "::");
+        let feedback = |wanted: &str| {
+            m.rtcp_fb
+                .iter()
+                .any(|(p, fb)| (p == "*" || p.parse() == Ok(pt)) && fb == wanted)
+        };
         return Ok(VideoMedia {
             codec,
             payload_type: pt,
@@ -252,6 +273,8 @@ pub fn find_video(body: &[u8], base: &str, wanted: Option<Codec>) -> Result<Vide
             don: codec == Codec::H265
                 && (positive("sprop-max-don-diff") || positive("sprop-depack-buf-nalus")),
             connection,
+            pli: feedback("nack pli"),
+            fir: feedback("ccm fir"),
         });
     }
     Err(SdpError::NoVideo(wanted, found))
@@ -418,6 +441,33 @@ a=rtpmap:96 MPEG4-GENERIC/16000\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na
             (Codec::H265, "rtsp://h/b")
         );
         assert!(h265.don);
+    }
+
+    #[test]
+    fn keyframe_request_feedback() {
+        let sdp = |fb: &str| format!("m=video 0 RTP/AVPF 96 97\r\na=rtpmap:96 H264/90000\r\n{fb}");
+        let v = find_video(
+            sdp("a=rtcp-fb:96 nack pli\r\n").as_bytes(),
+            "rtsp://h/",
+            None,
+        )
+        .unwrap();
+        assert!(v.pli && !v.fir);
+        let v = find_video(
+            sdp("a=rtcp-fb:* ccm  FIR\r\n").as_bytes(),
+            "rtsp://h/",
+            None,
+        )
+        .unwrap();
+        assert!(!v.pli && v.fir);
+        // Another payload type's, or plain NACK: nothing.
+        let v = find_video(
+            sdp("a=rtcp-fb:97 nack pli\r\na=rtcp-fb:96 nack\r\n").as_bytes(),
+            "rtsp://h/",
+            None,
+        )
+        .unwrap();
+        assert!(!v.pli && !v.fir);
     }
 
     #[test]
