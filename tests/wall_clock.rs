@@ -242,3 +242,65 @@ fn server_reports(protocols: &str) {
 over_udp_and_tcp! {
     rtsp_server => super::server_reports;
 }
+
+/// After a reconnect (the camera rebooted) the meta resumes from the new session's first report, and
+/// PTS keep increasing.
+fn across_a_reconnect(protocols: &str) {
+    let script = Script {
+        close_after: Some(400),
+        down_after_close: Some(Duration::from_millis(500)),
+        sender_reports: Some(Duration::from_secs(1)),
+        clock: CameraClock {
+            ntp_offset_ms: 20_000,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let cam = FakeCamera::start(script);
+    let rec = record_clean(
+        &cam.url(),
+        Duration::from_secs(6),
+        &[("protocols", &protocols)],
+    );
+    assert_eq!(
+        rec.messages_named("rustrtspsrc-reconnected").len(),
+        1,
+        "{protocols}"
+    );
+    let frame_ntp = cam.shared.frame_ntp.lock().unwrap().clone();
+    let matches = matched(&rec, &frame_ntp);
+    // The first buffer of each session may come before that session's first report.
+    let resumed = rec
+        .frames
+        .iter()
+        .skip(1)
+        .position(|f| f.flags.contains(gst::BufferFlags::DISCONT));
+    let resumed = resumed.expect("a DISCONT after the reconnect") + 1;
+    let missing = rec
+        .frames
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| f.ntp.is_none() && *i > 0 && *i != resumed)
+        .count();
+    assert_eq!(missing, 0, "{protocols}: buffers without a meta");
+    assert!(
+        matches.iter().all(|&(_, e)| e.unsigned_abs() <= 100_000),
+        "{protocols}: {matches:?}"
+    );
+    assert!(
+        rec.frames[resumed..]
+            .iter()
+            .filter(|f| f.ntp.is_some())
+            .count()
+            > 30
+    );
+    let pts: Vec<_> = rec.frames.iter().map(|f| f.pts.unwrap()).collect();
+    assert!(
+        pts.windows(2).all(|w| w[1] > w[0]),
+        "{protocols}: PTS went back"
+    );
+}
+
+over_udp_and_tcp! {
+    reconnect => super::across_a_reconnect;
+}
