@@ -75,6 +75,8 @@ pub struct Stats {
     pub wall: WallClockStats,
     /// How far `ntp-sync` PTS are behind arrival (ns): part of the element's latency.
     pub ntp_sync_ns: u64,
+    /// Round-trip time to the camera (ns), 0 until it answered a reference time.
+    pub round_trip_ns: u64,
     rate_window: Option<(Instant, u64)>,
 }
 
@@ -98,6 +100,7 @@ impl Stats {
             "clock-deviation-ppm",
             self.wall.deviation_ppm.unwrap_or(0.0),
         );
+        s.set("round-trip-time", self.round_trip_ns);
         s
     }
 
@@ -114,7 +117,9 @@ impl Stats {
              pictures whose RTP time was seconds away from the stream's, dropped; \
              ntp-time, ntp-rtp-time (uint): the latest sender report's NTP time (ns since 1900) and \
              RTP time, 0 before one came; clock-deviation-ppm (double): how fast the camera's RTP \
-             clock runs against its NTP clock, measured over its sender reports (0 until known)",
+             clock runs against its NTP clock, measured over its sender reports (0 until known); \
+             round-trip-time: to the camera in ns, from its RTCP XR replies to our reference times \
+             (RFC 3611; 0 while it has not answered: many cameras never do)",
         );
         d
     }
@@ -294,6 +299,7 @@ impl Supervisor {
             st.keyframes += u64::from(au.keyframe);
             st.tcp = client.uses_tcp();
             st.wall = wall;
+            st.round_trip_ns = client.round_trip().map_or(0, |d| d.as_nanos() as u64);
             let bytes = st.earlier.bytes + st.inbound.bytes;
             match st.rate_window {
                 Some((t, b)) if completed.duration_since(t) >= Duration::from_secs(1) => {

@@ -192,6 +192,11 @@ impl SessionClient {
         self.inbound.ntp_of(rtp_ts)
     }
 
+    /// The round-trip time to the camera, when it answers our RTCP reference times.
+    pub fn round_trip(&self) -> Option<Duration> {
+        self.inbound.round_trip()
+    }
+
     pub fn wall_clock_stats(&self) -> &crate::rtp::wall_clock::WallClockStats {
         self.inbound.wall_clock_stats()
     }
@@ -419,7 +424,9 @@ impl SessionClient {
                             hold_early(&mut self.early_rtp, payload)
                         }
                         Some((_, rtcp))
-                            if playing && channel == rtcp && self.inbound.on_rtcp(payload, now) =>
+                            if playing
+                                && channel == rtcp
+                                && self.inbound.on_rtcp(payload, self.our_ssrc, now) =>
                         {
                             break Err(ClientError::Bye);
                         }
@@ -557,7 +564,9 @@ impl SessionClient {
         let mut bye = false;
         while let Ok((n, from)) = udp.rtcp.recv_from(&mut buf) {
             if from.ip() == self.server_ip || Some(from.ip()) == self.source_ip {
-                bye |= self.inbound.on_rtcp(&buf[..n], Instant::now());
+                bye |= self
+                    .inbound
+                    .on_rtcp(&buf[..n], self.our_ssrc, Instant::now());
             }
         }
         if bye {

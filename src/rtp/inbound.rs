@@ -6,7 +6,10 @@ pub use super::inbound_stats::InboundStats;
 use super::keyframe_request::{KeyframeFeedback, KeyframeRequests, FEEDBACK_MAX};
 use super::packet::{seq_delta, RtpPacket};
 use super::reorder::{ReorderWindow, Verdict};
-use super::rtcp::{find_sender_report, has_bye_for, ReceptionStats, REPORT_LEN};
+use super::rtcp::{
+    find_dlrr_for, find_sender_report, has_bye_for, write_rrtr, ReceptionStats, REPORT_LEN,
+    RRTR_LEN,
+};
 use super::wall_clock::{WallClock, WallClockStats};
 use crate::au::AccessUnit;
 use crate::au::Depacketize;
@@ -22,6 +25,8 @@ pub struct Inbound {
     reception: ReceptionStats,
     wall_clock: WallClock,
     keyframes: KeyframeRequests,
+    /// From the camera's DLRR replies to our reference times.
+    round_trip: Option<Duration>,
     last_ext_seq: Option<u32>,
     epoch: Instant,
     last_packet: Option<Instant>,
@@ -48,8 +53,8 @@ const SSRC_SWITCH_PACKETS: u32 = 30;
 /// for this long (or `SSRC_SWITCH_PACKETS` packets), that one is the stream (H264DVR announces
 /// `ssrc=0`, another camera a 4-digit value, and both send something else).
 const SSRC_HINT_PATIENCE: Duration = Duration::from_millis(500);
-/// The longest compound RTCP packet sent: a receiver report and a keyframe request.
-pub const RTCP_MAX: usize = REPORT_LEN + FEEDBACK_MAX;
+/// The longest compound RTCP packet sent: a receiver report, our reference time, a keyframe request.
+pub const RTCP_MAX: usize = REPORT_LEN + RRTR_LEN + FEEDBACK_MAX;
 /// The header extension profile of the ONVIF replay extension (NTP time per access unit).
 const ONVIF_REPLAY: u16 = 0xabac;
 
@@ -64,6 +69,7 @@ impl Inbound {
             reception: ReceptionStats::default(),
             wall_clock: WallClock::new(90_000),
             keyframes: KeyframeRequests::default(),
+            round_trip: None,
             last_ext_seq: None,
             epoch: Instant::now(),
             last_packet: None,
@@ -385,8 +391,28 @@ impl Inbound {
         }
     }
 
-    /// Takes an RTCP packet from the camera; returns true when it is a BYE for our source.
-    pub fn on_rtcp(&mut self, buf: &[u8], now: Instant) -> bool {
+    /// The round-trip time to the camera, once it answered our reference time (RFC 3611 DLRR).
+    pub fn round_trip(&self) -> Option<Duration> {
+        self.round_trip
+    }
+
+    /// Our clock in NTP format for reference times: time since the epoch (only differences matter).
+    fn ntp_now(&self, now: Instant) -> u64 {
+        let d = now.duration_since(self.epoch);
+        (d.as_secs() << 32) | ((u64::from(d.subsec_nanos()) << 32) / 1_000_000_000)
+    }
+
+    /// Takes an RTCP packet from the camera (we send as `our_ssrc`); returns true when it is a BYE for
+    /// our source.
+    pub fn on_rtcp(&mut self, buf: &[u8], our_ssrc: u32, now: Instant) -> bool {
+        if let Some((lrr, dlrr)) = find_dlrr_for(buf, our_ssrc).filter(|&(lrr, _)| lrr != 0) {
+            let middle = (self.ntp_now(now) >> 16) as u32;
+            let rtt = middle.wrapping_sub(lrr).wrapping_sub(dlrr);
+            // Negative (a camera's DLRR larger than the time since): not a measurement.
+            if rtt < 1 << 31 {
+                self.round_trip = Some(Duration::from_nanos(u64::from(rtt) * 1_000_000_000 >> 16));
+            }
+        }
         let Some(ours) = self.ssrc else {
             return false;
         };
@@ -423,6 +449,10 @@ impl Inbound {
         let mut n = self
             .reception
             .write_receiver_report(our_ssrc, ssrc, us, report);
+        let (rrtr, feedback) = feedback.split_at_mut(RRTR_LEN);
+        let rrtr: &mut [u8; RRTR_LEN] = rrtr.try_into().expect("RRTR_LEN bytes");
+        write_rrtr(our_ssrc, self.ntp_now(now).max(1), rrtr);
+        n += RRTR_LEN;
         if let Some(kind) = self.keyframes.due(now) {
             let feedback: &mut [u8; FEEDBACK_MAX] =
                 feedback.try_into().expect("FEEDBACK_MAX bytes");
@@ -526,17 +556,20 @@ mod tests {
         assert_eq!(s.stats.malformed, 1);
         assert_eq!(s.stats.packets, 1);
         let mut rr = [0u8; RTCP_MAX];
-        assert_eq!(s.receiver_report(7, t, &mut rr), Some(REPORT_LEN));
+        assert_eq!(
+            s.receiver_report(7, t, &mut rr),
+            Some(REPORT_LEN + RRTR_LEN)
+        );
         // Tapo C320WS: a sender report for a foreign SSRC leaves LSR alone.
         let mut sr = vec![
             0x80, 200, 0, 6, 0, 0, 0, 9, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
         ];
         sr.extend_from_slice(&[0; 14]);
-        s.on_rtcp(&sr, t);
+        s.on_rtcp(&sr, 7, t);
         s.receiver_report(7, t, &mut rr);
         assert_eq!(&rr[24..28], &[0, 0, 0, 0]);
         sr[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
-        s.on_rtcp(&sr, t);
+        s.on_rtcp(&sr, 7, t);
         s.receiver_report(7, t, &mut rr);
         assert_eq!(&rr[24..28], &[0x33, 0x44, 0x55, 0x66]);
     }
@@ -672,7 +705,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod keyframe_tests {
+mod rtcp_tests {
     use super::*;
     use crate::rtp::packet::tests::build;
 
@@ -687,5 +720,32 @@ mod keyframe_tests {
         assert!(!s.keyframe_request_due(t));
         s.release(t + Duration::from_millis(60), false);
         assert!(s.keyframe_request_due(t + Duration::from_millis(60)));
+    }
+
+    #[test]
+    fn round_trip_from_the_cameras_dlrr() {
+        let mut s = Inbound::new(Duration::from_millis(50), false);
+        s.set_format(96, 90_000);
+        let t = Instant::now() + Duration::from_secs(3);
+        s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
+        let mut out = [0u8; RTCP_MAX];
+        let n = s.receiver_report(7, t, &mut out).unwrap();
+        let rrtr = &out[REPORT_LEN..n];
+        assert_eq!(&rrtr[..2], &[0x80, 207]);
+        let lrr = u32::from_be_bytes(rrtr[14..18].try_into().unwrap());
+        // The camera held it 10 ms; its reply comes 60 ms after we sent it.
+        let mut xr = vec![
+            0x80, 207, 0, 5, 0x12, 0x34, 0x56, 0x78, 5, 0, 0, 3, 0, 0, 0, 7,
+        ];
+        xr.extend_from_slice(&lrr.to_be_bytes());
+        xr.extend_from_slice(&(65536u32 / 100).to_be_bytes());
+        assert_eq!(s.round_trip(), None);
+        s.on_rtcp(&xr, 7, t + Duration::from_millis(60));
+        let rtt = s.round_trip().unwrap().as_secs_f64() * 1000.0;
+        assert!((rtt - 50.0).abs() < 0.1, "{rtt} ms");
+        // A reply about another receiver is not ours.
+        xr[12..16].copy_from_slice(&8u32.to_be_bytes());
+        s.on_rtcp(&xr, 7, t + Duration::from_millis(500));
+        assert!((s.round_trip().unwrap().as_secs_f64() * 1000.0 - 50.0).abs() < 0.1);
     }
 }

@@ -1,5 +1,7 @@
 //! RTCP (RFC 3550 §6): what a receiver needs — the LSR of sender reports, BYE, and compound receiver
-//! reports (RR with loss and jitter, then the SDES CNAME §6.1 requires) built without allocating.
+//! reports (RR with loss and jitter, then the SDES CNAME §6.1 requires) built without allocating. A
+//! receiver that sends no media gets no round-trip time from RFC 3550's LSR/DLSR (those answer sender
+//! reports); RFC 3611's receiver reference time (RRTR) and the sender's DLRR reply give it.
 
 /// Length of a compound receiver report: RR with one block (32 bytes), SDES with one CNAME chunk (32).
 pub const REPORT_LEN: usize = 64;
@@ -127,6 +129,46 @@ fn write_sdes_cname(our_ssrc: u32, out: &mut [u8]) {
     // The rest stays zero: the END item and padding.
 }
 
+/// Length of an XR packet with one RRTR block.
+pub const RRTR_LEN: usize = 20;
+
+/// An XR packet (RFC 3611 §4.4) with a receiver reference time report block: `ntp` is our clock in
+/// NTP format; the camera echoes its middle 32 bits in a DLRR block.
+pub fn write_rrtr(our_ssrc: u32, ntp: u64, out: &mut [u8; RRTR_LEN]) {
+    out[0] = 0x80;
+    out[1] = 207; // XR
+    out[2..4].copy_from_slice(&4u16.to_be_bytes());
+    out[4..8].copy_from_slice(&our_ssrc.to_be_bytes());
+    out[8..12].copy_from_slice(&[4, 0, 0, 2]); // RRTR, two words
+    out[12..20].copy_from_slice(&ntp.to_be_bytes());
+}
+
+/// The DLRR sub-block (RFC 3611 §4.5) about `ssrc` in a compound RTCP packet: (LRR, DLRR), the middle
+/// 32 bits of our reference time and the delay since the camera received it, in 1/65536 s.
+pub fn find_dlrr_for(buf: &[u8], ssrc: u32) -> Option<(u32, u32)> {
+    let word = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    packets(buf).filter(|p| p[1] == 207).find_map(|p| {
+        let mut blocks = p.get(8..)?;
+        while blocks.len() >= 4 {
+            let len = 4 + 4 * usize::from(u16::from_be_bytes([blocks[2], blocks[3]]));
+            let block = blocks.get(..len)?;
+            if block[0] == 5 {
+                let found = block[4..].chunks_exact(12).find_map(|sub| {
+                    (word(sub, 0)? == ssrc).then_some((word(sub, 4)?, word(sub, 8)?))
+                });
+                if found.is_some() {
+                    return found;
+                }
+            }
+            blocks = &blocks[len..];
+        }
+        None
+    })
+}
+
 /// The packets of a compound RTCP packet; stops at the first malformed one.
 fn packets(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = buf;
@@ -224,6 +266,26 @@ mod tests {
             "item list ends with a null"
         );
         assert_eq!(packets(&out).count(), 2);
+    }
+
+    #[test]
+    fn rrtr_and_dlrr() {
+        let mut out = [0u8; RRTR_LEN];
+        write_rrtr(9, 0x1122_3344_5566_7788, &mut out);
+        assert_eq!(&out[..12], &[0x80, 207, 0, 4, 0, 0, 0, 9, 4, 0, 0, 2]);
+        assert_eq!(packets(&out).count(), 1);
+        // A camera's XR: an unknown block, then DLRR with two sub-blocks, the second ours.
+        let mut xr = vec![
+            0x80, 207, 0, 10, 0, 0, 0, 1, 99, 0, 0, 1, 0, 0, 0, 0, 5, 0, 0, 6,
+        ];
+        xr.extend_from_slice(&[0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 2]);
+        xr.extend_from_slice(&[0, 0, 0, 9, 0x33, 0x44, 0x55, 0x66, 0, 0, 0x10, 0]);
+        assert_eq!(find_dlrr_for(&xr, 9), Some((0x3344_5566, 0x1000)));
+        assert_eq!(find_dlrr_for(&xr, 7), None);
+        // Block lengths past the packet end the search.
+        xr[19] = 60;
+        assert_eq!(find_dlrr_for(&xr, 9), None);
+        assert_eq!(find_dlrr_for(&out, 9), None);
     }
 
     #[test]

@@ -7,15 +7,16 @@ pub mod captured;
 mod clock;
 mod digest;
 pub mod h265_packets;
+mod rtcp;
 mod sender;
 
 pub use captured::Captured;
-use clock::count_rtcp;
+
 pub use clock::CameraClock;
 use digest::{digest_ok, digest_param};
 use sender::{Dest, Sender};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
@@ -88,6 +89,9 @@ pub struct Script {
     pub sender_reports: Option<Duration>,
     /// Every access unit's first packet carries the ONVIF replay extension with its NTP time.
     pub onvif_ntp: bool,
+    /// Answer the client's reference times (RFC 3611 RRTR) with a DLRR after the first duration, claiming
+    /// to have held them the second.
+    pub answer_rrtr: Option<(Duration, Duration)>,
     /// `a=rtcp-fb:96 …` lines in the SDP ("nack pli", "ccm fir").
     pub rtcp_fb: &'static [&'static str],
     /// How connection 2, 3, … answer DESCRIBE, while the list lasts: a status (404, 503, 401), or 0 for
@@ -313,7 +317,13 @@ impl Connection {
                     if reader.read_exact(&mut frame).is_err() {
                         break;
                     }
-                    count_rtcp(&frame, &self.shared);
+                    rtcp::take_interleaved(
+                        &frame,
+                        &self.script,
+                        self.ssrc(),
+                        &self.shared,
+                        &writer,
+                    );
                     continue;
                 }
                 Ok([]) => break,
@@ -453,7 +463,8 @@ impl Connection {
                         .and_then(|p| p.split('-').next()?.parse().ok())
                         .unwrap_or(0);
                     dest = Some(Dest::Udp(SocketAddr::from(([127, 0, 0, 1], port))));
-                    let rtcp_port = self.rtcp_listener();
+                    let rtcp_port =
+                        rtcp::listen(&self.script, self.ssrc(), &self.stop, &self.shared);
                     extra.push_str(&format!(
                         "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP;unicast;client_port={}-{};server_port={}-{rtcp_port};ssrc={}{}\r\n",
                         port,
@@ -547,24 +558,6 @@ impl Connection {
         }
         playing.store(false, Ordering::SeqCst);
         let _ = writer.lock().unwrap().shutdown(std::net::Shutdown::Both);
-    }
-
-    /// A socket for the client's RTCP over UDP, counting its receiver reports; returns its port.
-    fn rtcp_listener(&self) -> u16 {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        let port = sock.local_addr().unwrap().port();
-        let (stop, shared) = (self.stop.clone(), self.shared.clone());
-        thread::spawn(move || {
-            let mut buf = [0u8; 1500];
-            while !stop.load(Ordering::SeqCst) {
-                if let Ok(n) = sock.recv(&mut buf) {
-                    count_rtcp(&buf[..n], &shared);
-                }
-            }
-        });
-        port
     }
 
     /// The scripted DESCRIBE answer of a camera still coming back from a reboot, if this connection has one.

@@ -1,9 +1,7 @@
-//! The fake camera's clocks and the RTCP it sends and counts: sender reports from an NTP clock offset from
-//! the host's (and stepped, when scripted) with an RTP clock running fast or slow by a known ppm, the
-//! ONVIF replay header extension, and the receiver reports and keyframe requests (PLI, FIR) it receives.
+//! The fake camera's clocks: an NTP clock offset from the host's (and stepped, when scripted), an RTP
+//! clock running fast or slow by a known ppm, and what carries them to the client: sender reports and
+//! the ONVIF replay header extension.
 
-use super::Shared;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Seconds from 1900 to 1970.
@@ -99,35 +97,4 @@ pub fn with_onvif(pkt: &[u8], ntp_ns: u64) -> Vec<u8> {
     out.extend_from_slice(&[0x80, 0, 0, 0]); // C: a clean point
     out.extend_from_slice(&pkt[12..]);
     out
-}
-
-/// Counts what the client's RTCP holds. Receiver reports count as a strict server takes them (RFC 3550
-/// §6.1): an RR first and an SDES with a CNAME in the same compound packet; keyframe requests (PLI,
-/// RFC 4585 §6.3.1; FIR, RFC 5104 §4.3.1) only in such a compound packet too.
-pub fn count_rtcp(rtcp: &[u8], shared: &Shared) {
-    let mut rest = rtcp;
-    let (mut rr, mut cname, mut pli, mut fir) = (false, false, false, false);
-    while rest.len() >= 4 {
-        let len = (usize::from(u16::from_be_bytes([rest[2], rest[3]])) + 1) * 4;
-        let Some(packet) = rest.get(..len) else {
-            return;
-        };
-        match (packet[1], packet[0] & 0x1f) {
-            (201, _) => rr = true,
-            (202, _) => cname |= packet.get(8) == Some(&1),
-            (206, 1) => pli = len == 12,
-            (206, 4) => fir = len == 20,
-            _ => {}
-        }
-        rest = &rest[len..];
-    }
-    if rr && cname {
-        shared.receiver_reports.fetch_add(1, Ordering::SeqCst);
-        if pli {
-            shared.plis.fetch_add(1, Ordering::SeqCst);
-        }
-        if fir {
-            shared.firs.fetch_add(1, Ordering::SeqCst);
-        }
-    }
 }

@@ -1,7 +1,8 @@
-//! Keyframes on request, end to end over UDP and TCP: an upstream ForceKeyUnit event (what splitmuxsink
-//! sends when it starts a file) becomes an RTCP PLI or FIR as the camera's SDP offers, at most one a
-//! second and none lost; a camera offering neither gets nothing; with wait-for-keyframe a loss asks too.
-//! The fake camera counts the requests it receives in compound RTCP packets.
+//! What the element tells the camera over RTCP and learns back, end to end over UDP and TCP. Keyframes on
+//! request: an upstream ForceKeyUnit event (what splitmuxsink sends when it starts a file) becomes an
+//! RTCP PLI or FIR as the camera's SDP offers, at most one a second and none lost; a camera offering
+//! neither gets nothing; with wait-for-keyframe a loss asks too. The round-trip time, from a camera that
+//! answers our reference times. The fake camera counts what it receives in compound RTCP packets.
 
 mod common;
 
@@ -92,21 +93,48 @@ fn nothing_when_nothing_is_offered(protocols: &str) {
     assert_eq!(rec.stat("keyframe-requests"), 0);
     // Receiver reports still went out: the request was not sent, not the RTCP.
     assert!(cam.shared.receiver_reports.load(SeqCst) >= 1);
+    // This camera does not answer reference times: no round trip known.
+    assert_eq!(rec.stat("round-trip-time"), 0);
 }
 
 fn loss_asks_with_wait_for_keyframe(protocols: &str) {
     let script = Script {
         rtcp_fb: &["nack pli"],
-        // One packet lost early in the stream.
-        drop: Some(|i| i == 300),
+        // One packet lost a second into the stream (about 100 packets a second).
+        drop: Some(|i| i == 100),
         ..Default::default()
     };
     let (cam, rec) = run(script, protocols, &[("wait-for-keyframe", &true)], vec![]);
-    assert_eq!(rec.stat("packets-lost"), 1, "{protocols}");
-    assert_eq!(cam.shared.plis.load(SeqCst), 1, "{protocols}");
+    assert_eq!(
+        rec.stat("packets-lost"),
+        1,
+        "{protocols}: {:?} {}",
+        rec.stats,
+        cam.shared.dropped.load(SeqCst)
+    );
+    assert_eq!(
+        cam.shared.plis.load(SeqCst),
+        1,
+        "{protocols}: {} sent, {} receiver reports; {:?}",
+        rec.stat("keyframe-requests"),
+        cam.shared.receiver_reports.load(SeqCst),
+        rec.stats
+    );
+}
+
+fn round_trip_time(protocols: &str) {
+    // The camera answers 80 ms after our report and says it held it 30 ms: 50 ms there and back.
+    let script = Script {
+        answer_rrtr: Some((Duration::from_millis(80), Duration::from_millis(30))),
+        ..Default::default()
+    };
+    let (_cam, rec) = run(script, protocols, &[], vec![]);
+    let rtt = rec.stat("round-trip-time") as f64 / 1e6;
+    assert!((49.0..150.0).contains(&rtt), "{protocols}: {rtt} ms");
 }
 
 over_udp_and_tcp! {
+    round_trip => super::round_trip_time;
     pli => super::pli_once_a_second;
     fir => super::fir_when_only_fir_is_offered;
     not_offered => super::nothing_when_nothing_is_offered;
