@@ -410,7 +410,8 @@ impl Inbound {
             let rtt = middle.wrapping_sub(lrr).wrapping_sub(dlrr);
             // Negative (a camera's DLRR larger than the time since): not a measurement.
             if rtt < 1 << 31 {
-                self.round_trip = Some(Duration::from_nanos(u64::from(rtt) * 1_000_000_000 >> 16));
+                self.round_trip =
+                    Some(Duration::from_nanos((u64::from(rtt) * 1_000_000_000) >> 16));
             }
         }
         let Some(ours) = self.ssrc else {
