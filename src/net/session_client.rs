@@ -10,7 +10,6 @@ use super::rtsp_connection::RtspConnection;
 use super::steering::{RtpReader, WakePolicy};
 use super::udp::UdpPorts;
 use crate::au::AccessUnit;
-use crate::rtp::inbound::RTCP_MAX;
 use crate::rtp::inbound::{Inbound, InboundStats};
 use crate::rtp::keyframe_request::KeyframeFeedback;
 use crate::rtsp::message::{Message, Request};
@@ -23,6 +22,8 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod rtcp;
 
 /// How long TEARDOWN may take when the client stops: a camera that never answers must not hold up a
 /// state change.
@@ -555,45 +556,6 @@ impl SessionClient {
             )
             .map_err(|e| ClientError::Io("receiving RTP".into(), e))?;
         Ok(())
-    }
-
-    /// Reads the camera's RTCP over UDP; a BYE for our source ends the session.
-    fn read_rtcp(&mut self) -> Result<(), ClientError> {
-        let Some(udp) = &self.udp else { return Ok(()) };
-        let mut buf = [0u8; 1500];
-        let mut bye = false;
-        while let Ok((n, from)) = udp.rtcp.recv_from(&mut buf) {
-            if from.ip() == self.server_ip || Some(from.ip()) == self.source_ip {
-                bye |= self
-                    .inbound
-                    .on_rtcp(&buf[..n], self.our_ssrc, Instant::now());
-            }
-        }
-        if bye {
-            return Err(ClientError::Bye);
-        }
-        Ok(())
-    }
-
-    fn send_receiver_report(&mut self, now: Instant) {
-        self.next_rtcp = now + RTCP_INTERVAL;
-        let mut rr = [0u8; 4 + RTCP_MAX];
-        let (head, body) = rr.split_at_mut(4);
-        let body: &mut [u8; RTCP_MAX] = body.try_into().expect("RTCP_MAX bytes");
-        let Some(n) = self.inbound.receiver_report(self.our_ssrc, now, body) else {
-            return;
-        };
-        let result = match (self.channels, &self.udp, self.server_rtcp) {
-            (Some((_, ch)), _, _) => {
-                head.copy_from_slice(&[b'$', ch, 0, n as u8]);
-                self.conn.write(&rr[..4 + n])
-            }
-            (None, Some(udp), Some(dest)) => udp.rtcp.send_to(&rr[4..4 + n], dest).map(|_| ()),
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            crate::log!(self.cfg.log, Debug, "RTCP receiver report not sent: {}", e);
-        }
     }
 }
 
