@@ -7,6 +7,8 @@
 #
 #   benches/compare.sh                 # H.264 and H.265, N in 1 8 32 64, UDP and TCP
 #   CODECS=h265 COUNTS="1 8" TRANSPORTS=udp SECONDS_MEASURED=10 benches/compare.sh
+#   WITHOUT_META=1 benches/compare.sh  # adds rustrtspsrc with add-reference-timestamp-meta=false: what the
+#                                      # wall-clock meta costs (the sender sends reports every 5 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +53,11 @@ start_peer() { # name transport n
     rustrtspsrc)
       for i in $(seq "$n"); do args+=(rustrtspsrc "location=$url" "protocols=$t" ! fakesink sync=false); done
       gst-launch-1.0 -q "${args[@]}" >/dev/null 2>&1 & ;;
+    no-meta)
+      for i in $(seq "$n"); do
+        args+=(rustrtspsrc "location=$url" "protocols=$t" add-reference-timestamp-meta=false ! fakesink sync=false)
+      done
+      gst-launch-1.0 -q "${args[@]}" >/dev/null 2>&1 & ;;
     rtspsrc)
       for i in $(seq "$n"); do
         args+=(rtspsrc "location=$url" "protocols=$t" latency=50 ! "rtp${codec}depay" ! "video/x-${codec},alignment=au" ! fakesink sync=false)
@@ -70,6 +77,7 @@ start_server "$codec"
 for t in $transports; do
   for n in $counts; do
     peers=(rustrtspsrc rtspsrc)
+    [ "${WITHOUT_META:-0}" = 1 ] && peers+=(no-meta)
     [ $have_ffmpeg = 1 ] && peers+=(ffmpeg)
     declare -A pid=() t0=() cpu=() rss=()
     for p in "${peers[@]}"; do pid[$p]=$(start_peer "$p" "$t" "$n"); pids+=("${pid[$p]}"); done

@@ -60,6 +60,8 @@ fn main() {
         drop: (drop_every > 0).then_some(drop_fn(drop_every)),
         encoding: h265.is_some().then_some("H265"),
         fmtp: h265,
+        // Sender reports every 5 s, as cameras send them: every receiver maps them to wall-clock time.
+        sender_reports: Some(std::time::Duration::from_secs(5)),
         ..Default::default()
     };
     let cam = FakeCamera::start_with(script, packets);

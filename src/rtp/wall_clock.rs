@@ -113,6 +113,10 @@ impl WallClock {
 
     /// The exact NTP time of the access unit at `rtp32` (ONVIF replay extension).
     pub fn on_exact(&mut self, rtp32: u32, ntp: u64) {
+        // An extension left unfilled carries no time.
+        if ntp == 0 {
+            return;
+        }
         let ntp_ns = ntp_to_ns(ntp);
         let newest = (self.next_exact + EXACT - 1) % EXACT;
         if self.exact[newest].is_some_and(|(r, _)| r == rtp32) {
