@@ -13,6 +13,19 @@ use std::time::Duration;
 const MS: u64 = 1_000_000;
 const S: u64 = 1_000_000_000;
 
+/// Records `secs` from a fake camera running `script`; returns the recording and the camera's NTP time
+/// of every frame it sent.
+fn record_camera(script: Script, protocols: &str, secs: u64) -> (Recording, Vec<u64>) {
+    let cam = FakeCamera::start(script);
+    let rec = record_clean(
+        &cam.url(),
+        Duration::from_secs(secs),
+        &[("protocols", &protocols)],
+    );
+    let frame_ntp = cam.shared.frame_ntp.lock().unwrap().clone();
+    (rec, frame_ntp)
+}
+
 /// For each buffer with a meta: (the camera's NTP time of the frame nearest to it, the meta's error).
 fn matched(rec: &Recording, frame_ntp: &[u64]) -> Vec<(u64, i64)> {
     rec.frames
@@ -55,13 +68,7 @@ fn sender_reports_at(protocols: &str, ppm: i64) {
         sender_reports: Some(Duration::from_secs(1)),
         ..Default::default()
     };
-    let cam = FakeCamera::start(script);
-    let rec = record_clean(
-        &cam.url(),
-        Duration::from_secs(5),
-        &[("protocols", &protocols)],
-    );
-    let frame_ntp = cam.shared.frame_ntp.lock().unwrap().clone();
+    let (rec, frame_ntp) = record_camera(script, protocols, 5);
     let matches = matched(&rec, &frame_ntp);
     let what = format!("{protocols}, {ppm} ppm");
     // The first report goes out before the first packet; over UDP it may be read after the first
@@ -104,13 +111,7 @@ fn onvif_times_are_exact(protocols: &str) {
         onvif_ntp: true,
         ..Default::default()
     };
-    let cam = FakeCamera::start(script);
-    let rec = record_clean(
-        &cam.url(),
-        Duration::from_secs(3),
-        &[("protocols", &protocols)],
-    );
-    let frame_ntp = cam.shared.frame_ntp.lock().unwrap().clone();
+    let (rec, frame_ntp) = record_camera(script, protocols, 3);
     let matches = matched(&rec, &frame_ntp);
     assert_meta_on_every_buffer(&rec, 0, &matches, protocols);
     // 32.32 fixed point: within a nanosecond.
@@ -128,13 +129,7 @@ fn a_clock_jump_is_followed(protocols: &str) {
         sender_reports: Some(Duration::from_secs(1)),
         ..Default::default()
     };
-    let cam = FakeCamera::start(script);
-    let rec = record_clean(
-        &cam.url(),
-        Duration::from_secs(5),
-        &[("protocols", &protocols)],
-    );
-    let frame_ntp = cam.shared.frame_ntp.lock().unwrap().clone();
+    let (rec, frame_ntp) = record_camera(script, protocols, 5);
     let jump_at = frame_ntp[0] + 2 * S;
     let matches = matched(&rec, &frame_ntp);
     assert_meta_on_every_buffer(&rec, 1, &matches, protocols);
@@ -256,18 +251,12 @@ fn across_a_reconnect(protocols: &str) {
         },
         ..Default::default()
     };
-    let cam = FakeCamera::start(script);
-    let rec = record_clean(
-        &cam.url(),
-        Duration::from_secs(6),
-        &[("protocols", &protocols)],
-    );
+    let (rec, frame_ntp) = record_camera(script, protocols, 6);
     assert_eq!(
         rec.messages_named("rustrtspsrc-reconnected").len(),
         1,
         "{protocols}"
     );
-    let frame_ntp = cam.shared.frame_ntp.lock().unwrap().clone();
     let matches = matched(&rec, &frame_ntp);
     // The first buffer of each session may come before that session's first report.
     let resumed = rec
