@@ -124,6 +124,7 @@ fn socket_loop_allocates_per_access_unit_not_per_packet() {
         wait_for_keyframe: false,
         codec: None,
         keyframe_wanted: Default::default(),
+        nat_dummy_packets: true,
         log: Default::default(),
     };
     let mut r = SessionClient::connect(cfg, Waker::new().unwrap()).unwrap();

@@ -91,6 +91,7 @@ impl RustRtspSrc {
             wait_for_keyframe: s.wait_for_keyframe,
             codec: s.video_codec.wanted(),
             keyframe_wanted: self.keyframe_wanted.clone(),
+            nat_dummy_packets: s.nat_method == settings::NatMethod::Dummy,
             log: crate::log::Log::new(&*self.obj()),
         })
     }
@@ -203,6 +204,11 @@ impl ObjectImpl for RustRtspSrc {
                     .blurb("Which video to record when the camera offers several: the first H.264 or H.265 in the SDP (auto), or only one codec")
                     .default_value(settings::VideoCodec::Auto)
                     .build(),
+                glib::ParamSpecEnum::builder::<settings::NatMethod>("nat-method")
+                    .nick("NAT method")
+                    .blurb("How to open a NAT in front of this host for the camera's UDP packets: dummy sends a few packets from our RTP and RTCP ports to the camera's after SETUP, before PLAY")
+                    .default_value(settings::NatMethod::Dummy)
+                    .build(),
                 glib::ParamSpecBoolean::builder("add-reference-timestamp-meta")
                     .nick("Add reference timestamp meta")
                     .blurb("Put the camera's wall-clock capture time on every buffer, as a GstReferenceTimestampMeta with caps timestamp/x-ntp (ns since 1900), from its RTCP sender reports or the ONVIF replay header extension; buffers before the first of those carry none")
@@ -271,6 +277,7 @@ impl ObjectImpl for RustRtspSrc {
                 s.reference_timestamp_meta = value.get().expect("type checked upstream")
             }
             "ntp-sync" => s.ntp_sync = value.get().expect("type checked upstream"),
+            "nat-method" => s.nat_method = value.get().expect("type checked upstream"),
             _ => unimplemented!(),
         }
     }
@@ -295,6 +302,7 @@ impl ObjectImpl for RustRtspSrc {
             "video-codec" => s.video_codec.to_value(),
             "add-reference-timestamp-meta" => s.reference_timestamp_meta.to_value(),
             "ntp-sync" => s.ntp_sync.to_value(),
+            "nat-method" => s.nat_method.to_value(),
             "stats" => self.stats.lock().unwrap().to_structure().to_value(),
             _ => unimplemented!(),
         }

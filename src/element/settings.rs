@@ -25,6 +25,21 @@ pub enum Protocols {
     TCP = 0b0000_0100,
 }
 
+/// How to open a NAT in front of the client for the camera's UDP packets (`nat-method`), with rtspsrc's
+/// `GstRTSPNatMethod` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstRustRtspSrcNatMethod")]
+pub enum NatMethod {
+    #[enum_value(name = "None", nick = "none")]
+    None = 0,
+    #[default]
+    #[enum_value(
+        name = "Send dummy packets to the camera's ports after SETUP",
+        nick = "dummy"
+    )]
+    Dummy = 1,
+}
+
 /// Which video to take when a camera offers several (`video-codec`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
 #[enum_type(name = "GstRustRtspSrcVideoCodec")]
@@ -70,6 +85,7 @@ pub struct Settings {
     pub video_codec: VideoCodec,
     pub reference_timestamp_meta: bool,
     pub ntp_sync: bool,
+    pub nat_method: NatMethod,
 }
 
 /// Shows the location redacted and whether a password is set, never the password.
@@ -112,6 +128,7 @@ impl Default for Settings {
             video_codec: VideoCodec::Auto,
             reference_timestamp_meta: DEFAULT_REFERENCE_TIMESTAMP_META,
             ntp_sync: DEFAULT_NTP_SYNC,
+            nat_method: NatMethod::Dummy,
         }
     }
 }

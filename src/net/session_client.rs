@@ -61,6 +61,8 @@ pub struct ClientConfig {
     pub codec: Option<Codec>,
     /// Set by the element when downstream asks for a keyframe (ForceKeyUnit); read and cleared here.
     pub keyframe_wanted: Arc<AtomicBool>,
+    /// `nat-method=dummy`: after SETUP over UDP, packets from our ports to the camera's before PLAY.
+    pub nat_dummy_packets: bool,
     pub log: crate::log::Log,
 }
 
@@ -502,6 +504,11 @@ impl SessionClient {
                     self.server_rtcp = transport
                         .server_port
                         .map(|(_, rtcp)| SocketAddr::new(self.server_ip, rtcp));
+                    if let Some(ports) =
+                        transport.server_port.filter(|_| self.cfg.nat_dummy_packets)
+                    {
+                        self.open_nat(ports);
+                    }
                 }
             }
             Output::Playing(info) => {

@@ -16,7 +16,7 @@ pub use clock::CameraClock;
 use digest::{digest_ok, digest_param};
 use sender::{Dest, Sender};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
@@ -134,6 +134,10 @@ pub struct Shared {
     pub frame_ntp: Mutex<Vec<u64>>,
     /// Sender reports sent.
     pub sender_reports: AtomicUsize,
+    /// NAT dummy packets: on the RTP port before the PLAY request, and RTCP without a CNAME (our
+    /// reports always have one).
+    pub nat_rtp_before_play: AtomicUsize,
+    pub nat_rtcp: AtomicUsize,
     /// Keyframe requests received in compound RTCP: PLI and FIR.
     pub plis: AtomicUsize,
     pub firs: AtomicUsize,
@@ -294,6 +298,8 @@ impl Connection {
         let last_request = Arc::new(Mutex::new(Instant::now()));
         let expired = Arc::new(AtomicBool::new(false));
         let mut dest = None;
+        // The camera's RTP port, where NAT dummy packets land (it sends from another socket).
+        let mut rtp_port_socket = None;
         let mut nonce = 0;
         let mut keepalives = 0;
         let mut prev_cseq = String::from("0");
@@ -465,6 +471,7 @@ impl Connection {
                     dest = Some(Dest::Udp(SocketAddr::from(([127, 0, 0, 1], port))));
                     let rtcp_port =
                         rtcp::listen(&self.script, self.ssrc(), &self.stop, &self.shared);
+                    rtp_port_socket = UdpSocket::bind(("127.0.0.1", rtcp_port - 1)).ok();
                     extra.push_str(&format!(
                         "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP;unicast;client_port={}-{};server_port={}-{rtcp_port};ssrc={}{}\r\n",
                         port,
@@ -481,6 +488,9 @@ impl Connection {
                         .store(rtcp_port.into(), Ordering::SeqCst);
                 }
                 "PLAY" => {
+                    if let Some(sock) = rtp_port_socket.take() {
+                        rtcp::count_nat_probes(&sock, &self.shared);
+                    }
                     if self.script.junk_frames && matches!(dest, Some(Dest::Tcp)) {
                         // Reolink, v4l2rtspserver: interleaved data before the PLAY reply.
                         let junk = b"\r\n$\x00\x00\x0c\x00junk-junk-j";

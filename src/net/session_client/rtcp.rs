@@ -1,9 +1,14 @@
 //! The session client's RTCP: the camera's reports over UDP (a BYE for our source ends the session), and
-//! our compound receiver reports, with a keyframe request when one is due.
+//! our compound receiver reports, with a keyframe request when one is due. Also the packets that open a
+//! NAT for the camera's, which go from the same ports.
 
 use super::{ClientError, SessionClient, RTCP_INTERVAL};
 use crate::rtp::inbound::RTCP_MAX;
+use std::net::SocketAddr;
 use std::time::Instant;
+
+/// Dummy packets sent to each of the camera's ports: one may be lost.
+const NAT_PACKETS: usize = 2;
 
 impl SessionClient {
     /// Reads the camera's RTCP over UDP; a BYE for our source ends the session.
@@ -43,5 +48,40 @@ impl SessionClient {
         if let Err(e) = result {
             crate::log!(self.cfg.log, Debug, "RTCP receiver report not sent: {}", e);
         }
+    }
+
+    /// `nat-method=dummy`: a NAT in front of us lets the camera's packets in only on ports we sent from,
+    /// to the address and port we sent to. Sent before PLAY, to the RTSP server's address (as RTCP):
+    /// an empty RTP packet of our SSRC (no payload, nothing a camera could take for media) and an empty
+    /// receiver report.
+    pub(super) fn open_nat(&self, (rtp_port, rtcp_port): (u16, u16)) {
+        let Some(udp) = &self.udp else { return };
+        let mut rtp = [0u8; 12];
+        rtp[0] = 0x80;
+        rtp[1] = self.session.media().map_or(96, |m| m.payload_type) & 0x7f;
+        rtp[8..12].copy_from_slice(&self.our_ssrc.to_be_bytes());
+        let mut rr = [0x80, 201, 0, 1, 0, 0, 0, 0];
+        rr[4..8].copy_from_slice(&self.our_ssrc.to_be_bytes());
+        for _ in 0..NAT_PACKETS {
+            let sent = udp
+                .rtp
+                .send_to(&rtp, SocketAddr::new(self.server_ip, rtp_port))
+                .and_then(|_| {
+                    udp.rtcp
+                        .send_to(&rr, SocketAddr::new(self.server_ip, rtcp_port))
+                });
+            if let Err(e) = sent {
+                crate::log!(self.cfg.log, Debug, "NAT dummy packet not sent: {}", e);
+                return;
+            }
+        }
+        crate::log!(
+            self.cfg.log,
+            Debug,
+            "sent {} dummy packets to the camera's ports {}-{} to open a NAT",
+            NAT_PACKETS,
+            rtp_port,
+            rtcp_port
+        );
     }
 }

@@ -32,6 +32,16 @@ pub fn listen(script: &Script, ssrc: u32, stop: &Arc<AtomicBool>, shared: &Arc<S
     port
 }
 
+/// Counts the datagrams on the camera's RTP port so far: the client sends its NAT dummy packets before
+/// PLAY, and on loopback they are queued by the time the request is read.
+pub fn count_nat_probes(sock: &UdpSocket, shared: &Shared) {
+    sock.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 1500];
+    while sock.recv(&mut buf).is_ok() {
+        shared.nat_rtp_before_play.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// RTCP interleaved on the RTSP connection: counted, and answered on channel 1 when scripted.
 pub fn take_interleaved(
     rtcp: &[u8],
@@ -91,6 +101,9 @@ pub fn count_rtcp(rtcp: &[u8], shared: &Shared) -> Option<(u32, u32)> {
             _ => {}
         }
         rest = &rest[len..];
+    }
+    if rr && !cname {
+        shared.nat_rtcp.fetch_add(1, Ordering::SeqCst);
     }
     if rr && cname {
         shared.receiver_reports.fetch_add(1, Ordering::SeqCst);
