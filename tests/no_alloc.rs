@@ -125,6 +125,7 @@ fn socket_loop_allocates_per_access_unit_not_per_packet() {
         codec: None,
         keyframe_wanted: Default::default(),
         nat_dummy_packets: true,
+        tls: None,
         log: Default::default(),
     };
     let mut r = SessionClient::connect(cfg, Waker::new().unwrap()).unwrap();

@@ -76,7 +76,18 @@ impl RustRtspSrc {
                 ["protocols allows no transport: set udp, tcp or both"]
             ));
         }
+        let tls = if url.tls {
+            let settings = s
+                .tls()
+                .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
+            let config = crate::net::tls::client_config(&settings)
+                .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
+            Some(config)
+        } else {
+            None
+        };
         Ok(ClientConfig {
+            tls,
             udp,
             tcp,
             udp_timeout: std::time::Duration::from_millis(s.udp_timeout_ms.into()),
@@ -209,6 +220,19 @@ impl ObjectImpl for RustRtspSrc {
                     .blurb("How to open a NAT in front of this host for the camera's UDP packets: dummy sends a few packets from our RTP and RTCP ports to the camera's after SETUP, before PLAY")
                     .default_value(settings::NatMethod::Dummy)
                     .build(),
+                glib::ParamSpecFlags::builder::<settings::TlsValidationFlags>("tls-validation-flags")
+                    .nick("TLS validation flags")
+                    .blurb("For rtsps:// cameras: the certificate problems that reject it (rtspsrc's flags); 0 accepts any certificate, as most cameras' are self-signed. A rejected certificate is a NOT_AUTHORIZED error naming the check and its fingerprint")
+                    .default_value(settings::TlsValidationFlags::VALIDATE_ALL)
+                    .build(),
+                glib::ParamSpecString::builder("tls-ca-file")
+                    .nick("TLS CA file")
+                    .blurb("For rtsps:// cameras: a PEM file of CA certificates trusted besides the system's (a private CA)")
+                    .build(),
+                glib::ParamSpecString::builder("tls-certificate-sha256")
+                    .nick("TLS certificate SHA-256")
+                    .blurb("For rtsps:// cameras: accept exactly the certificate with this SHA-256 fingerprint (64 hex digits, colons allowed), whatever tls-validation-flags say; the element logs each camera's fingerprint at INFO")
+                    .build(),
                 glib::ParamSpecBoolean::builder("add-reference-timestamp-meta")
                     .nick("Add reference timestamp meta")
                     .blurb("Put the camera's wall-clock capture time on every buffer, as a GstReferenceTimestampMeta with caps timestamp/x-ntp (ns since 1900), from its RTCP sender reports or the ONVIF replay header extension; buffers before the first of those carry none")
@@ -278,6 +302,13 @@ impl ObjectImpl for RustRtspSrc {
             }
             "ntp-sync" => s.ntp_sync = value.get().expect("type checked upstream"),
             "nat-method" => s.nat_method = value.get().expect("type checked upstream"),
+            "tls-validation-flags" => {
+                s.tls_validation_flags = value.get().expect("type checked upstream")
+            }
+            "tls-ca-file" => s.tls_ca_file = value.get().expect("type checked upstream"),
+            "tls-certificate-sha256" => {
+                s.tls_certificate_sha256 = value.get().expect("type checked upstream")
+            }
             _ => unimplemented!(),
         }
     }
@@ -303,6 +334,9 @@ impl ObjectImpl for RustRtspSrc {
             "add-reference-timestamp-meta" => s.reference_timestamp_meta.to_value(),
             "ntp-sync" => s.ntp_sync.to_value(),
             "nat-method" => s.nat_method.to_value(),
+            "tls-validation-flags" => s.tls_validation_flags.to_value(),
+            "tls-ca-file" => s.tls_ca_file.to_value(),
+            "tls-certificate-sha256" => s.tls_certificate_sha256.to_value(),
             "stats" => self.stats.lock().unwrap().to_structure().to_value(),
             _ => unimplemented!(),
         }
@@ -387,7 +421,7 @@ impl URIHandlerImpl for RustRtspSrc {
     const URI_TYPE: gst::URIType = gst::URIType::Src;
 
     fn protocols() -> &'static [&'static str] {
-        &["rtsp"]
+        &["rtsp", "rtspt", "rtsps"]
     }
 
     fn uri(&self) -> Option<String> {

@@ -25,6 +25,34 @@ pub enum Protocols {
     TCP = 0b0000_0100,
 }
 
+/// Problems that reject the camera's TLS certificate (`tls-validation-flags`): GTlsCertificateFlags'
+/// values and nicks, as rtspsrc takes them.
+#[glib::flags(name = "GstRustRtspSrcTlsValidationFlags")]
+pub enum TlsValidationFlags {
+    #[flags_value(name = "Not signed by a trusted CA", nick = "unknown-ca")]
+    UNKNOWN_CA = 1,
+    #[flags_value(
+        name = "Not issued for the camera's host name or address",
+        nick = "bad-identity"
+    )]
+    BAD_IDENTITY = 2,
+    #[flags_value(name = "Not valid yet", nick = "not-activated")]
+    NOT_ACTIVATED = 4,
+    #[flags_value(name = "Expired", nick = "expired")]
+    EXPIRED = 8,
+    #[flags_value(name = "Revoked", nick = "revoked")]
+    REVOKED = 16,
+    #[flags_value(
+        name = "Insecure algorithm (always refused by rustls)",
+        nick = "insecure"
+    )]
+    INSECURE = 32,
+    #[flags_value(name = "Malformed or otherwise unusable", nick = "generic-error")]
+    GENERIC_ERROR = 64,
+    #[flags_value(name = "All of the above", nick = "validate-all")]
+    VALIDATE_ALL = 127,
+}
+
 /// How to open a NAT in front of the client for the camera's UDP packets (`nat-method`), with rtspsrc's
 /// `GstRTSPNatMethod` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
@@ -86,6 +114,9 @@ pub struct Settings {
     pub reference_timestamp_meta: bool,
     pub ntp_sync: bool,
     pub nat_method: NatMethod,
+    pub tls_validation_flags: TlsValidationFlags,
+    pub tls_ca_file: Option<String>,
+    pub tls_certificate_sha256: Option<String>,
 }
 
 /// Shows the location redacted and whether a password is set, never the password.
@@ -105,6 +136,9 @@ impl std::fmt::Debug for Settings {
             .field("video_codec", &self.video_codec)
             .field("reference_timestamp_meta", &self.reference_timestamp_meta)
             .field("ntp_sync", &self.ntp_sync)
+            .field("tls_validation_flags", &self.tls_validation_flags)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_certificate_sha256", &self.tls_certificate_sha256)
             .finish_non_exhaustive()
     }
 }
@@ -129,11 +163,27 @@ impl Default for Settings {
             reference_timestamp_meta: DEFAULT_REFERENCE_TIMESTAMP_META,
             ntp_sync: DEFAULT_NTP_SYNC,
             nat_method: NatMethod::Dummy,
+            tls_validation_flags: TlsValidationFlags::VALIDATE_ALL,
+            tls_ca_file: None,
+            tls_certificate_sha256: None,
         }
     }
 }
 
 impl Settings {
+    /// The TLS settings for an `rtsps://` camera; a malformed pin is an error to show.
+    pub fn tls(&self) -> Result<crate::net::tls::TlsSettings, String> {
+        Ok(crate::net::tls::TlsSettings {
+            validation_flags: self.tls_validation_flags.bits(),
+            ca_file: self.tls_ca_file.as_ref().map(Into::into),
+            pin: self
+                .tls_certificate_sha256
+                .as_deref()
+                .map(crate::net::tls::parse_pin)
+                .transpose()?,
+        })
+    }
+
     pub fn latency(&self) -> Duration {
         Duration::from_millis(self.latency_ms.into())
     }

@@ -473,6 +473,10 @@ fn to_stream_error(e: ClientError) -> SupervisorError {
         ClientError::Session(SessionError::Auth(_)) => R::NotAuthorized,
         ClientError::Session(SessionError::Sdp(_)) => R::Settings,
         ClientError::Session(_) | ClientError::Io(..) => R::Read,
+        ClientError::Tls {
+            certificate: true, ..
+        } => R::NotAuthorized,
+        ClientError::Tls { .. } => R::OpenRead,
         ClientError::Parse(_)
         | ClientError::Closed
         | ClientError::UdpSilent(_)

@@ -29,6 +29,11 @@ pub enum ClientError {
     },
     /// The camera said goodbye (RTCP BYE for the stream's SSRC).
     Bye,
+    /// RTSPS failed: `certificate` when the camera's certificate was rejected (a setting to change).
+    Tls {
+        certificate: bool,
+        message: String,
+    },
 }
 
 impl fmt::Display for ClientError {
@@ -73,6 +78,7 @@ impl fmt::Display for ClientError {
                 after.as_secs()
             ),
             ClientError::Bye => write!(f, "the camera ended the stream (RTCP BYE)"),
+            ClientError::Tls { message, .. } => write!(f, "{message}"),
         }
     }
 }

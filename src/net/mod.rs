@@ -7,4 +7,5 @@ pub mod epoll;
 pub mod rtsp_connection;
 pub mod session_client;
 pub mod steering;
+pub mod tls;
 pub mod udp;

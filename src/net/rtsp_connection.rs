@@ -1,9 +1,15 @@
 //! The RTSP connection as a byte stream: requests go out, replies and interleaved `$` frames come in,
 //! read into one bounded buffer and parsed incrementally (`MessageReader`). Interleaved payloads are
 //! handed out as slices of that buffer: RTP over TCP is never copied before the access unit.
+//!
+//! The stream is plain TCP or TLS (RTSPS). TLS runs on the same socket from the receive loop: each time
+//! the socket is readable, one read feeds rustls and its plaintext is taken into the buffer; handshake
+//! messages go out as rustls produces them. No thread, and no blocking handshake: a state change or
+//! `unlock` never waits for a camera that stopped answering mid-handshake.
 
 use super::client_error::ClientError;
 use super::epoll::{wait_one, Waited};
+use super::tls;
 use crate::rtsp::message::{Message, MessageReader, ParseError, MAX_BODY_BYTES, MAX_HEADER_BYTES};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, TcpStream};
@@ -16,6 +22,14 @@ const READ_SIZE: usize = 64 * 1024;
 
 pub struct RtspConnection {
     stream: TcpStream,
+    /// RTSPS: the TLS session over `stream`.
+    tls: Option<Box<rustls::ClientConnection>>,
+    /// The certificate fingerprint was logged (once per connection, when the handshake completes).
+    tls_announced: bool,
+    /// TLS records read from the socket and not yet given to rustls: one large read per wake-up
+    /// (rustls' own reads from a socket take 4 KiB at a time).
+    tls_in: Vec<u8>,
+    tls_in_range: Range<usize>,
     /// Stays zeroed past `len`: growing only when a message needs more room avoids clearing 64 KiB
     /// before every read.
     buf: Vec<u8>,
@@ -23,19 +37,35 @@ pub struct RtspConnection {
     /// Start of the bytes not yet parsed.
     pos: usize,
     reader: MessageReader,
+    log: crate::log::Log,
 }
 
 impl RtspConnection {
-    pub fn new(stream: TcpStream) -> io::Result<Self> {
+    pub fn new(
+        stream: TcpStream,
+        tls: Option<rustls::ClientConnection>,
+        log: crate::log::Log,
+    ) -> io::Result<Self> {
         stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(super::connect::CONNECT_TIMEOUT))?;
-        Ok(RtspConnection {
+        let mut conn = RtspConnection {
             stream,
+            tls_in: if tls.is_some() {
+                vec![0; READ_SIZE]
+            } else {
+                Vec::new()
+            },
+            tls_in_range: 0..0,
+            tls: tls.map(Box::new),
+            tls_announced: false,
             buf: vec![0; READ_SIZE * 2],
             len: 0,
             pos: 0,
             reader: MessageReader::default(),
-        })
+            log,
+        };
+        conn.flush_tls()?;
+        Ok(conn)
     }
 
     pub fn fd(&self) -> RawFd {
@@ -46,8 +76,25 @@ impl RtspConnection {
         Ok(self.stream.peer_addr()?.ip())
     }
 
-    pub fn write(&self, bytes: &[u8]) -> io::Result<()> {
-        (&self.stream).write_all(bytes)
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.tls {
+            None => (&self.stream).write_all(bytes),
+            // Held by rustls until the handshake is done, then sent by `flush_tls`.
+            Some(tls) => {
+                tls.writer().write_all(bytes)?;
+                self.flush_tls()
+            }
+        }
+    }
+
+    /// Sends what rustls has to send: handshake messages, alerts, encrypted requests.
+    fn flush_tls(&mut self) -> io::Result<()> {
+        if let Some(tls) = &mut self.tls {
+            while tls.wants_write() {
+                tls.write_tls(&mut self.stream)?;
+            }
+        }
+        Ok(())
     }
 
     /// Reads what the socket holds. `Ok(false)`: nothing to read now.
@@ -62,22 +109,100 @@ impl RtspConnection {
                 self.buf.resize(want, 0);
             }
         }
+        if self.tls.is_some() {
+            return self.fill_tls();
+        }
         match self.stream.read(&mut self.buf[self.len..]) {
             Ok(0) => Err(ClientError::Closed),
             Ok(n) => {
                 self.len += n;
                 Ok(true)
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                Ok(false)
-            }
+            Err(e) if would_block(&e) => Ok(false),
             Err(e) => Err(ClientError::Io("reading from the camera".into(), e)),
         }
+    }
+
+    /// TLS: plaintext rustls already holds, else the records read before, else one read from the socket.
+    fn fill_tls(&mut self) -> Result<bool, ClientError> {
+        let io_err = |e| ClientError::Io("reading from the camera".into(), e);
+        let mut read_socket = false;
+        loop {
+            let tls = self.tls.as_mut().expect("a TLS connection");
+            match tls.reader().read(&mut self.buf[self.len..]) {
+                Ok(0) => return Err(ClientError::Closed),
+                Ok(n) => {
+                    self.len += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Err(ClientError::Closed)
+                }
+                Err(e) => return Err(io_err(e)),
+            }
+            if self.tls_in_range.is_empty() {
+                if read_socket {
+                    return Ok(false);
+                }
+                read_socket = true;
+                match self.stream.read(&mut self.tls_in) {
+                    Ok(0) => return Err(ClientError::Closed),
+                    Ok(n) => self.tls_in_range = 0..n,
+                    Err(e) if would_block(&e) => return Ok(false),
+                    Err(e) => return Err(io_err(e)),
+                }
+            }
+            let mut records = &self.tls_in[self.tls_in_range.clone()];
+            let taken = tls.read_tls(&mut records).map_err(io_err)?;
+            self.tls_in_range.start += taken;
+            if let Err(e) = tls.process_new_packets() {
+                // Tell the camera why (a bad certificate alert) before the connection closes.
+                let _ = self.flush_tls();
+                let (certificate, message) = tls::describe(&e);
+                return Err(ClientError::Tls {
+                    certificate,
+                    message,
+                });
+            }
+            self.flush_tls()
+                .map_err(|e| ClientError::Io("sending to the camera".into(), e))?;
+            self.announce_tls();
+        }
+    }
+
+    /// Once per connection, when the handshake is done: the certificate's fingerprint, so that a user
+    /// can pin it.
+    fn announce_tls(&mut self) {
+        let Some(tls) = self.tls.as_ref().filter(|t| !t.is_handshaking()) else {
+            return;
+        };
+        if std::mem::replace(&mut self.tls_announced, true) {
+            return;
+        }
+        let fingerprint = tls
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| tls::fingerprint(c))
+            .unwrap_or_default();
+        crate::log!(
+            self.log,
+            Info,
+            "TLS ({:?}) with the camera, whose certificate's SHA-256 is {} (tls-certificate-sha256 accepts exactly it)",
+            tls.protocol_version(),
+            fingerprint
+        );
+    }
+
+    /// Whether TLS records or decrypted bytes wait in the TLS layer: read again without waiting for the
+    /// socket.
+    pub fn pending(&mut self) -> bool {
+        let staged = !self.tls_in_range.is_empty();
+        self.tls.as_mut().is_some_and(|t| {
+            staged
+                || t.process_new_packets()
+                    .is_ok_and(|s| s.plaintext_bytes_to_read() > 0)
+        })
     }
 
     /// The next complete message, with the offset its `Data` payload range is relative to.
@@ -110,18 +235,27 @@ impl RtspConnection {
     /// dropped, the connection being about to close.
     pub fn await_reply(&mut self, limit: Duration) {
         let deadline = Instant::now() + limit;
-        let mut buf = [0u8; 4096];
+        self.pos = self.len;
+        self.compact();
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            if !matches!(
-                wait_one(Some(self.fd()), false, None, Some(left)),
-                Ok(Waited::Ready)
-            ) {
+            if !self.pending()
+                && !matches!(
+                    wait_one(Some(self.fd()), false, None, Some(left)),
+                    Ok(Waited::Ready)
+                )
+            {
                 return;
             }
-            match self.stream.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) if buf[..n].windows(5).any(|w| w == b"RTSP/") => return,
+            let before = self.len.saturating_sub(4);
+            match self.fill() {
+                Ok(true) if self.buf[before..self.len].windows(5).any(|w| w == b"RTSP/") => return,
                 Ok(_) => {}
+                Err(_) => return,
+            }
+            // Keep the buffer small: only a reply's start is looked for.
+            if self.len > READ_SIZE {
+                self.pos = self.len - 4;
+                self.compact();
             }
         }
     }
@@ -130,4 +264,11 @@ impl RtspConnection {
     pub fn limit_writes(&self, limit: Duration) {
         let _ = self.stream.set_write_timeout(Some(limit));
     }
+}
+
+fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
 }

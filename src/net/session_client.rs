@@ -63,6 +63,8 @@ pub struct ClientConfig {
     pub keyframe_wanted: Arc<AtomicBool>,
     /// `nat-method=dummy`: after SETUP over UDP, packets from our ports to the camera's before PLAY.
     pub nat_dummy_packets: bool,
+    /// RTSPS: how to speak TLS and check the camera's certificate (`None` for plain RTSP).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     pub log: crate::log::Log,
 }
 
@@ -82,6 +84,8 @@ pub struct SessionClient {
     wake_policy: WakePolicy,
     /// The last read stopped with datagrams still queued or held: read again without waiting.
     rtp_backlog: bool,
+    /// Decrypted RTSP bytes wait in the TLS layer: read again without waiting.
+    rtsp_backlog: bool,
     inbound: Inbound,
     source_ip: Option<IpAddr>,
     server_rtcp: Option<SocketAddr>,
@@ -106,7 +110,19 @@ impl SessionClient {
             _ => ClientError::Connect { host, port, error },
         })?;
         let setup_err = |e| ClientError::Io("socket setup".into(), e);
-        let conn = RtspConnection::new(stream).map_err(setup_err)?;
+        let tls = match &cfg.tls {
+            Some(config) => {
+                let tls_err = |e: &dyn std::fmt::Display| ClientError::Tls {
+                    certificate: false,
+                    message: format!("cannot start TLS with {}: {e}", cfg.url.host),
+                };
+                let name = rustls::pki_types::ServerName::try_from(cfg.url.host.clone())
+                    .map_err(|e| tls_err(&e))?;
+                Some(rustls::ClientConnection::new(config.clone(), name).map_err(|e| tls_err(&e))?)
+            }
+            None => None,
+        };
+        let conn = RtspConnection::new(stream, tls, cfg.log.clone()).map_err(setup_err)?;
         let server_ip = conn.peer_ip().map_err(setup_err)?;
         let udp = if cfg.udp {
             Some(
@@ -162,6 +178,7 @@ impl SessionClient {
             bulk_watched,
             wake_policy: WakePolicy::default(),
             rtp_backlog: false,
+            rtsp_backlog: false,
             rtp_reader,
             source_ip: None,
             server_rtcp: None,
@@ -261,7 +278,7 @@ impl SessionClient {
                 .map_err(|e| ClientError::Io("timerfd".into(), e))?;
             self.watch_bulk(now)
                 .map_err(|e| ClientError::Io("epoll".into(), e))?;
-            let timeout = if self.rtp_backlog {
+            let timeout = if self.rtp_backlog || self.rtsp_backlog {
                 Some(Duration::ZERO)
             } else {
                 timeout
@@ -273,8 +290,9 @@ impl SessionClient {
             if ready & (1 << TOKEN_WAKE) != 0 {
                 return Err(ClientError::Flushing);
             }
-            if ready & (1 << TOKEN_RTSP) != 0 {
+            if self.rtsp_backlog || ready & (1 << TOKEN_RTSP) != 0 {
                 self.read_rtsp()?;
+                self.rtsp_backlog = self.conn.pending();
             }
             if self.rtp_backlog || ready & (1 << TOKEN_RTP | 1 << TOKEN_RTP_BULK) != 0 {
                 self.read_rtp()?;

@@ -472,7 +472,11 @@ impl Session {
             .authorization(template.method.as_str(), &template.uri)
         {
             req = req.with_header("Authorization", auth);
-            if self.auth.is_basic() && !std::mem::replace(&mut self.warned_basic, true) {
+            // Over TLS (rtsps://) the password is encrypted like everything else.
+            if self.auth.is_basic()
+                && !self.cfg.url.tls
+                && !std::mem::replace(&mut self.warned_basic, true)
+            {
                 self.warnings.push(
                     "the camera accepts only Basic authentication: the password crosses the network \
                      in the clear (base64) on every request"

@@ -6,6 +6,8 @@
 use std::fmt;
 
 pub const DEFAULT_PORT: u16 = 554;
+/// RTSPS' registered port (UniFi Protect uses 7441, given in its URLs).
+pub const DEFAULT_TLS_PORT: u16 = 322;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -28,6 +30,8 @@ pub struct RtspUrl {
     pub credentials: Option<Credentials>,
     /// `rtspt://`: RTP over the RTSP connection only.
     pub tcp_only: bool,
+    /// `rtsps://`: RTSP over TLS.
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +47,7 @@ impl fmt::Display for UrlError {
             UrlError::Invalid(e) => write!(f, "invalid RTSP URL: {e}"),
             UrlError::Scheme(s) => write!(
                 f,
-                "unsupported URL scheme {s:?}; use rtsp://host[:port]/path (or rtspt:// for TCP only)"
+                "unsupported URL scheme {s:?}; use rtsp://host[:port]/path (rtspt:// for TCP only, rtsps:// for TLS)"
             ),
             UrlError::NoHost => write!(f, "the RTSP URL has no host"),
         }
@@ -55,18 +59,23 @@ impl std::error::Error for UrlError {}
 impl RtspUrl {
     pub fn parse(s: &str) -> Result<Self, UrlError> {
         let mut url = url::Url::parse(s.trim()).map_err(|e| UrlError::Invalid(e.to_string()))?;
-        let tcp_only = match url.scheme() {
-            "rtsp" => false,
-            "rtspt" => true,
+        let (tcp_only, tls) = match url.scheme() {
+            "rtsp" => (false, false),
+            "rtspt" => (true, false),
+            "rtsps" => (false, true),
             other => return Err(UrlError::Scheme(other.to_string())),
         };
-        // Servers know only rtsp:// in request lines.
-        let _ = url.set_scheme("rtsp");
+        // Servers know rtsp:// and rtsps:// in request lines, not rtspt://.
+        if !tls {
+            let _ = url.set_scheme("rtsp");
+        }
         let host = url.host_str().ok_or(UrlError::NoHost)?.to_string();
         if host.is_empty() {
             return Err(UrlError::NoHost);
         }
-        let port = url.port().unwrap_or(DEFAULT_PORT);
+        let port = url
+            .port()
+            .unwrap_or(if tls { DEFAULT_TLS_PORT } else { DEFAULT_PORT });
         let user = decode(url.username());
         let password = url.password().map(decode).unwrap_or_default();
         let credentials =
@@ -83,6 +92,7 @@ impl RtspUrl {
             port,
             credentials,
             tcp_only,
+            tls,
         })
     }
 
@@ -104,6 +114,7 @@ impl fmt::Debug for RtspUrl {
             .field("url", &redact(self.url.as_str()))
             .field("credentials", &self.credentials)
             .field("tcp_only", &self.tcp_only)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -232,6 +243,17 @@ mod tests {
         assert!(u.tcp_only);
         assert_eq!(u.as_str(), "rtsp://127.0.0.1/s");
         assert!(!RtspUrl::parse("rtsp://127.0.0.1/s").unwrap().tcp_only);
+    }
+
+    #[test]
+    fn rtsps_means_tls_on_port_322() {
+        let u = RtspUrl::parse("rtsps://u:p@192.168.1.1/proxy/abc").unwrap();
+        assert!(u.tls && !u.tcp_only);
+        assert_eq!(u.port, 322);
+        assert_eq!(u.as_str(), "rtsps://192.168.1.1/proxy/abc");
+        // UniFi Protect.
+        let u = RtspUrl::parse("rtsps://nvr:7441/Xj3kd9?enableSrtp").unwrap();
+        assert_eq!((u.port, u.tls), (7441, true));
     }
 
     #[test]

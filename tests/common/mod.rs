@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod fake_camera;
 pub mod server;
+pub mod tls_proxy;
 
 use gst::prelude::*;
 use std::path::PathBuf;

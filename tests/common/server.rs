@@ -24,6 +24,8 @@ pub struct ServerOptions {
     pub bframes: u32,
     /// "h264" or "h265".
     pub codec: &'static str,
+    /// RTSPS: the server's certificate chain and key, PEM (clients then speak TLS).
+    pub tls_pem: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +48,7 @@ impl Default for ServerOptions {
             session_timeout: None,
             bframes: 0,
             codec: "h264",
+            tls_pem: None,
         }
     }
 }
@@ -53,6 +56,8 @@ impl Default for ServerOptions {
 pub struct TestServer {
     pub port: u16,
     pub path: String,
+    /// Clients speak TLS (RTSPS).
+    pub tls: bool,
     main_loop: glib::MainLoop,
     context: glib::MainContext,
     server: gst_rtsp_server::RTSPServer,
@@ -100,8 +105,27 @@ impl TestServer {
             opts.width, opts.height, opts.fps
         ));
         factory.set_shared(false);
+        let rtsp_auth = gst_rtsp_server::RTSPAuth::new();
+        if let Some(pem) = &opts.tls_pem {
+            let cert = gio::TlsCertificate::from_pem(pem)
+                .map_err(|e| glib::bool_error!("TLS certificate: {}", e))?;
+            rtsp_auth.set_tls_certificate(Some(&cert));
+            server.set_auth(Some(&rtsp_auth));
+            if opts.auth.is_none() {
+                // Anyone may watch: the default token's role may access and construct the media.
+                let mut token = gst_rtsp_server::RTSPToken::builder()
+                    .field(gst_rtsp_server::RTSP_TOKEN_MEDIA_FACTORY_ROLE, "anonymous")
+                    .build();
+                rtsp_auth.set_default_token(Some(&mut token));
+                factory.add_role_from_structure(
+                    &gst::Structure::builder("anonymous")
+                        .field(gst_rtsp_server::RTSP_PERM_MEDIA_FACTORY_ACCESS, true)
+                        .field(gst_rtsp_server::RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, true)
+                        .build(),
+                );
+            }
+        }
         if let Some(auth) = &opts.auth {
-            let rtsp_auth = gst_rtsp_server::RTSPAuth::new();
             let token = gst_rtsp_server::RTSPToken::builder()
                 .field(gst_rtsp_server::RTSP_TOKEN_MEDIA_FACTORY_ROLE, "user")
                 .build();
@@ -152,6 +176,7 @@ impl TestServer {
         let thread = std::thread::spawn(move || ml.run());
         Ok(TestServer {
             port,
+            tls: opts.tls_pem.is_some(),
             path: opts.path,
             main_loop,
             context: ctx,
@@ -165,7 +190,8 @@ impl TestServer {
 
     /// `rtsp://[user:pass@]127.0.0.1:PORT/path`
     pub fn url(&self) -> String {
-        format!("rtsp://127.0.0.1:{}{}", self.port, self.path)
+        let scheme = if self.tls { "rtsps" } else { "rtsp" };
+        format!("{scheme}://127.0.0.1:{}{}", self.port, self.path)
     }
 
     /// TEARDOWN requests the server has seen.

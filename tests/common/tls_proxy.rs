@@ -1,0 +1,136 @@
+//! A TLS front for the fake camera, as stunnel or a camera's own TLS listener would be: it accepts RTSPS
+//! on 127.0.0.1, and relays the plaintext both ways to the camera's RTSP port, one plain connection per
+//! TLS one. Every fake camera script then runs over TLS too (reconnects, keep-alives, interleaved RTP);
+//! UDP media goes straight from the camera as it does for a real one. A connection the camera closes is
+//! closed on the TLS side too.
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+pub struct TlsProxy {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl TlsProxy {
+    /// Serves TLS with `cert` (DER) and its PKCS#8 `key`, relaying to 127.0.0.1:`backend`.
+    pub fn start(backend: u16, cert: &[u8], key: &[u8]) -> TlsProxy {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(cert.to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec())),
+            )
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let (config, s) = (config.clone(), s.clone());
+                        thread::spawn(move || relay(client, backend, config, &s));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        TlsProxy { port, stop }
+    }
+
+    /// The camera's URL through the proxy.
+    pub fn url(&self) -> String {
+        format!("rtsps://127.0.0.1:{}/stream", self.port)
+    }
+}
+
+impl Drop for TlsProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Readable descriptors among `fds`, waiting up to 50 ms.
+fn readable(fds: [i32; 2]) -> [bool; 2] {
+    let mut p = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    // SAFETY: `p` is a valid array of two pollfd for the duration of the call.
+    let n = unsafe { libc::poll(p.as_mut_ptr(), 2, 50) };
+    if n <= 0 {
+        return [false, false];
+    }
+    p.map(|p| p.revents != 0)
+}
+
+fn relay(
+    mut client: TcpStream,
+    backend: u16,
+    config: Arc<rustls::ServerConfig>,
+    stop: &AtomicBool,
+) {
+    let Ok(mut camera) = TcpStream::connect(("127.0.0.1", backend)) else {
+        return;
+    };
+    let mut tls = rustls::ServerConnection::new(config).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let fds = [client.as_raw_fd(), camera.as_raw_fd()];
+    while !stop.load(Ordering::SeqCst) {
+        let [from_client, from_camera] = readable(fds);
+        if from_client {
+            match tls.read_tls(&mut client) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if tls.process_new_packets().is_err() {
+                let _ = tls.write_tls(&mut client);
+                break;
+            }
+            loop {
+                match tls.reader().read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        if camera.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        if from_camera {
+            match camera.read(&mut buf) {
+                Ok(0) | Err(_) => {
+                    tls.send_close_notify();
+                    let _ = tls.write_tls(&mut client);
+                    break;
+                }
+                Ok(n) => {
+                    if tls.writer().write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        while tls.wants_write() {
+            if tls.write_tls(&mut client).is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! RTSPS end to end, with RTP over UDP and interleaved on the TLS connection: gst-rtsp-server with a TLS
+//! certificate made at run time, recorded with validation off, with the right pin, with a test CA in
+//! `tls-ca-file`; a wrong pin and an untrusted certificate fail fast with an error that says which check
+//! failed and what accepts it. Through a TLS front for the fake camera: reconnects after the camera
+//! drops the connection, and a Tapo camera's refused keep-alives on a 5 s session.
+
+mod common;
+
+use common::certs::{self, ServerCert};
+use common::fake_camera::{FakeCamera, Script};
+use common::server::{Auth, ServerOptions, TestServer};
+use common::tls_proxy::TlsProxy;
+use common::{record, record_clean, Recording};
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Duration;
+
+fn tls_server(cert: &ServerCert, auth: Option<Auth>) -> TestServer {
+    TestServer::start(ServerOptions {
+        tls_pem: Some(cert.pem.clone()),
+        auth,
+        ..Default::default()
+    })
+    .expect("gst-rtsp-server with TLS (needs glib-networking)")
+}
+
+fn validation_off(protocols: &str) {
+    let cert = certs::self_signed();
+    let server = tls_server(&cert, None);
+    let rec = record_clean(
+        &server.url(),
+        Duration::from_secs(3),
+        &[("protocols", &protocols), ("tls-validation-flags", &"0")],
+    );
+    rec.assert_plays();
+    assert_eq!(rec.transport(), protocols);
+}
+
+fn right_pin(protocols: &str) {
+    let cert = certs::self_signed();
+    let server = tls_server(&cert, None);
+    // As a browser shows it: upper case with colons.
+    let pin = certs::sha256(&cert.cert_der)
+        .to_uppercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(":");
+    let rec = record_clean(
+        &server.url(),
+        Duration::from_secs(3),
+        &[("protocols", &protocols), ("tls-certificate-sha256", &pin)],
+    );
+    rec.assert_plays();
+}
+
+fn private_ca(protocols: &str) {
+    let cert = certs::ca_signed();
+    let server = tls_server(&cert, None);
+    let dir =
+        std::env::temp_dir().join(format!("rustrtspsrc-ca-{}-{protocols}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, &cert.ca_pem).unwrap();
+    let rec = record_clean(
+        &server.url(),
+        Duration::from_secs(3),
+        &[
+            ("protocols", &protocols),
+            ("tls-ca-file", &ca_file.to_str().unwrap()),
+        ],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    rec.assert_plays();
+}
+
+/// A rejected certificate: NOT_AUTHORIZED within 2 s, naming what failed, the fingerprint and the fix.
+fn assert_rejected(rec: &Recording, fingerprint: &str, says: &str, protocols: &str) {
+    assert!(rec.frames.is_empty());
+    assert_eq!(
+        rec.error_kind,
+        Some(gst::ResourceError::NotAuthorized),
+        "{protocols}: {:?}",
+        rec.errors
+    );
+    assert!(
+        rec.error_after.unwrap() < Duration::from_secs(2),
+        "{protocols}: {:?}",
+        rec.error_after
+    );
+    // The message, then the details (what failed and what to do).
+    let message = &rec.errors[0].1;
+    assert!(message.contains(fingerprint), "{protocols}: {message}");
+    assert!(message.contains(says), "{protocols}: {message}");
+}
+
+fn wrong_pin(protocols: &str) {
+    let cert = certs::self_signed();
+    let server = tls_server(&cert, None);
+    let rec = record(
+        &server.url(),
+        Duration::from_secs(5),
+        &[
+            ("protocols", &protocols),
+            ("tls-certificate-sha256", &"00".repeat(32)),
+        ],
+    );
+    assert_rejected(
+        &rec,
+        &certs::sha256(&cert.cert_der),
+        "tls-certificate-sha256",
+        protocols,
+    );
+}
+
+fn untrusted(protocols: &str) {
+    let cert = certs::self_signed();
+    let server = tls_server(&cert, None);
+    let rec = record(
+        &server.url(),
+        Duration::from_secs(5),
+        &[("protocols", &protocols)],
+    );
+    assert_rejected(
+        &rec,
+        &certs::sha256(&cert.cert_der),
+        "tls-validation-flags=0",
+        protocols,
+    );
+    assert!(
+        rec.errors[0].1.contains("not signed by a trusted CA"),
+        "{:?}",
+        rec.errors
+    );
+}
+
+fn basic_over_tls_is_not_warned_about(protocols: &str) {
+    let cert = certs::self_signed();
+    let auth = Auth {
+        user: "admin".into(),
+        password: "Secret-1".into(),
+        digest: false,
+    };
+    let server = tls_server(&cert, Some(auth));
+    let rec = record_clean(
+        &server.url(),
+        Duration::from_secs(3),
+        &[
+            ("protocols", &protocols),
+            ("tls-validation-flags", &"0"),
+            ("user-id", &"admin"),
+            ("user-pw", &"Secret-1"),
+        ],
+    );
+    rec.assert_plays();
+    assert!(
+        !rec.warnings.iter().any(|w| w.contains("in the clear")),
+        "{:?}",
+        rec.warnings
+    );
+}
+
+/// The fake camera behind a TLS front, accepted by its pin.
+fn camera_over_tls(script: Script) -> (FakeCamera, TlsProxy, String) {
+    let cert = certs::self_signed();
+    let cam = FakeCamera::start(script);
+    let proxy = TlsProxy::start(cam.port, &cert.cert_der, &cert.key_der);
+    (cam, proxy, certs::sha256(&cert.cert_der))
+}
+
+fn reconnects_over_tls(protocols: &str) {
+    let (cam, proxy, pin) = camera_over_tls(Script {
+        close_after: Some(150),
+        reboots: 2,
+        ..Default::default()
+    });
+    let rec = record_clean(
+        &proxy.url(),
+        Duration::from_secs(6),
+        &[("protocols", &protocols), ("tls-certificate-sha256", &pin)],
+    );
+    assert_eq!(
+        rec.messages_named("rustrtspsrc-reconnected").len(),
+        2,
+        "{protocols}"
+    );
+    assert!(cam.shared.connections.load(SeqCst) >= 3);
+    rec.assert_plays();
+}
+
+fn tapo_keepalive_over_tls(protocols: &str) {
+    // Tapo: GET_PARAMETER refused and not counted as alive, a 5 s session: the OPTIONS fallback must
+    // land inside it, over TLS as over plain TCP.
+    let (cam, proxy, pin) = camera_over_tls(Script {
+        get_parameter_status: Some(400),
+        keepalive_wrong_cseq: true,
+        session_timeout: Some(5),
+        ..Default::default()
+    });
+    let rec = record_clean(
+        &proxy.url(),
+        Duration::from_secs(12),
+        &[("protocols", &protocols), ("tls-certificate-sha256", &pin)],
+    );
+    rec.assert_plays();
+    assert_eq!(
+        cam.shared.expiries.load(SeqCst),
+        0,
+        "{protocols}: the session expired"
+    );
+    assert!(
+        cam.shared.count("OPTIONS") >= 3,
+        "{protocols}: {:?}",
+        cam.shared.requests()
+    );
+    assert_eq!(cam.shared.connections.load(SeqCst), 1, "{protocols}");
+    assert!(
+        rec.longest_gap() < Duration::from_secs(1),
+        "{protocols}: {:?}",
+        rec.longest_gap()
+    );
+}
+
+over_udp_and_tcp! {
+    validation_off => super::validation_off;
+    pinned => super::right_pin;
+    ca_file => super::private_ca;
+    wrong_pin_fails_fast => super::wrong_pin;
+    untrusted_fails_fast => super::untrusted;
+    basic_auth => super::basic_over_tls_is_not_warned_about;
+    reconnect => super::reconnects_over_tls;
+    tapo_keepalive => super::tapo_keepalive_over_tls;
+}
