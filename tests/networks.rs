@@ -1,11 +1,14 @@
 //! Cameras behind networks other than a flat LAN, end to end over UDP and TCP. NAT: after SETUP over UDP
 //! the element sends dummy packets from its RTP and RTCP ports to the camera's before PLAY, so that a NAT
-//! in front of it lets the camera's packets in (rtspsrc's `nat-method=dummy`).
+//! in front of it lets the camera's packets in (rtspsrc's `nat-method=dummy`). HTTP tunnelling
+//! (`rtsph://`) through gst-rtsp-server's own tunnel, with and without Digest, whatever `protocols` say
+//! (the tunnel carries RTP interleaved); a server that does not tunnel is an error at once.
 
 mod common;
 
 use common::fake_camera::{FakeCamera, Script};
-use common::record_clean;
+use common::server::{Auth, ServerOptions, TestServer};
+use common::{record, record_clean};
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
@@ -30,6 +33,63 @@ fn nat_dummy_packets(protocols: &str) {
     }
 }
 
+fn tunnelled(protocols: &str) {
+    for auth in [
+        None,
+        Some(Auth {
+            user: "viewer".into(),
+            password: "Tunnel-9".into(),
+            digest: true,
+        }),
+    ] {
+        let server = TestServer::start(ServerOptions {
+            auth: auth.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+        let url = server.url().replace("rtsp://", "rtsph://");
+        let rec = record_clean(
+            &url,
+            Duration::from_secs(3),
+            &[
+                ("protocols", &protocols),
+                ("user-id", &"viewer"),
+                ("user-pw", &"Tunnel-9"),
+            ],
+        );
+        rec.assert_plays();
+        assert_eq!(
+            rec.transport(),
+            "tcp",
+            "{protocols}, auth {}",
+            auth.is_some()
+        );
+        assert!(server.teardowns() >= 1, "TEARDOWN went through the tunnel");
+    }
+}
+
+fn tunnel_refused(protocols: &str) {
+    // The fake camera speaks RTSP only: it answers the GET as an RTSP request.
+    let cam = FakeCamera::start(Script::default());
+    let url = cam.url().replace("rtsp://", "rtsph://");
+    let rec = record(&url, Duration::from_secs(4), &[("protocols", &protocols)]);
+    assert!(rec.frames.is_empty());
+    assert_eq!(
+        rec.error_kind,
+        Some(gst::ResourceError::OpenRead),
+        "{:?}",
+        rec.errors
+    );
+    assert!(rec.error_after.unwrap() < Duration::from_secs(2));
+    assert!(
+        rec.errors[0].1.contains("does not tunnel RTSP over HTTP"),
+        "{:?}",
+        rec.errors
+    );
+}
+
 over_udp_and_tcp! {
     nat => super::nat_dummy_packets;
+    http_tunnel => super::tunnelled;
+    http_tunnel_refused => super::tunnel_refused;
 }

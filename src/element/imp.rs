@@ -68,6 +68,7 @@ impl RustRtspSrc {
                 password: password.unwrap_or_default(),
             }),
         };
+        // rtspt:// and rtsph:// carry RTP on the RTSP connection whatever protocols say.
         let tcp = s.protocols.contains(Protocols::TCP) || url.tcp_only;
         let udp = s.protocols.contains(Protocols::UDP) && !url.tcp_only;
         if !tcp && !udp {
@@ -421,7 +422,7 @@ impl URIHandlerImpl for RustRtspSrc {
     const URI_TYPE: gst::URIType = gst::URIType::Src;
 
     fn protocols() -> &'static [&'static str] {
-        &["rtsp", "rtspt", "rtsps"]
+        &["rtsp", "rtspt", "rtsps", "rtsph"]
     }
 
     fn uri(&self) -> Option<String> {

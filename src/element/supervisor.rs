@@ -476,7 +476,7 @@ fn to_stream_error(e: ClientError) -> SupervisorError {
         ClientError::Tls {
             certificate: true, ..
         } => R::NotAuthorized,
-        ClientError::Tls { .. } => R::OpenRead,
+        ClientError::Tls { .. } | ClientError::Tunnel(_) => R::OpenRead,
         ClientError::Parse(_)
         | ClientError::Closed
         | ClientError::UdpSilent(_)

@@ -4,6 +4,7 @@ pub mod batch;
 pub mod client_error;
 pub mod connect;
 pub mod epoll;
+pub mod http_tunnel;
 pub mod rtsp_connection;
 pub mod session_client;
 pub mod steering;

@@ -2,19 +2,24 @@
 //! read into one bounded buffer and parsed incrementally (`MessageReader`). Interleaved payloads are
 //! handed out as slices of that buffer: RTP over TCP is never copied before the access unit.
 //!
-//! The stream is plain TCP or TLS (RTSPS). TLS runs on the same socket from the receive loop: each time
+//! The stream is plain TCP, an HTTP tunnel (`rtsph://`: replies read from a GET connection after its HTTP
+//! head, requests written base64 on a POST connection; see `http_tunnel.rs`) or TLS (RTSPS). TLS runs on the same socket from the receive loop: each time
 //! the socket is readable, one read feeds rustls and its plaintext is taken into the buffer; handshake
 //! messages go out as rustls produces them. No thread, and no blocking handshake: a state change or
 //! `unlock` never waits for a camera that stopped answering mid-handshake.
 
 use super::client_error::ClientError;
-use super::epoll::{wait_one, Waited};
+use super::connect::connect;
+use super::epoll::{wait_one, Waited, Waker};
+use super::http_tunnel;
 use super::tls;
 use crate::rtsp::message::{Message, MessageReader, ParseError, MAX_BODY_BYTES, MAX_HEADER_BYTES};
+use crate::rtsp::url::RtspUrl;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, TcpStream};
 use std::ops::Range;
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Bytes asked for per read.
@@ -24,6 +29,10 @@ pub struct RtspConnection {
     stream: TcpStream,
     /// RTSPS: the TLS session over `stream`.
     tls: Option<Box<rustls::ClientConnection>>,
+    /// HTTP tunnel: `stream` is the GET connection; requests go on this POST one.
+    post: Option<TcpStream>,
+    /// The GET reply's HTTP head has not been read past yet.
+    http_head_pending: bool,
     /// The certificate fingerprint was logged (once per connection, when the handshake completes).
     tls_announced: bool,
     /// TLS records read from the socket and not yet given to rustls: one large read per wake-up
@@ -41,6 +50,56 @@ pub struct RtspConnection {
 }
 
 impl RtspConnection {
+    /// Connects to the camera `url` names, the way its scheme says: plain, TLS with `tls`, or an HTTP
+    /// tunnel. Returns fast on refusal; gives way when the waker fires.
+    pub fn open(
+        url: &RtspUrl,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        user_agent: &str,
+        waker: &Waker,
+        log: &crate::log::Log,
+    ) -> Result<Self, ClientError> {
+        let (host, port) = (url.host.clone(), url.port);
+        let tcp = || {
+            connect(&host, port, waker).map_err(|error| match error.kind() {
+                io::ErrorKind::Interrupted => ClientError::Flushing,
+                _ => ClientError::Connect {
+                    host: host.clone(),
+                    port,
+                    error,
+                },
+            })
+        };
+        let setup_err = |e| ClientError::Io("socket setup".into(), e);
+        if url.http_tunnel {
+            let (get, post) = (tcp()?, tcp()?);
+            let mut target = match url.url.path() {
+                "" => "/".to_string(),
+                p => p.to_string(),
+            };
+            if let Some(q) = url.url.query() {
+                target = format!("{target}?{q}");
+            }
+            let host_header = format!("{host}:{port}");
+            return Self::tunnel(get, post, &target, &host_header, user_agent, log.clone())
+                .map_err(setup_err);
+        }
+        let stream = tcp()?;
+        let tls = match tls {
+            Some(config) => {
+                let tls_err = |e: &dyn std::fmt::Display| ClientError::Tls {
+                    certificate: false,
+                    message: format!("cannot start TLS with {host}: {e}"),
+                };
+                let name = rustls::pki_types::ServerName::try_from(host.clone())
+                    .map_err(|e| tls_err(&e))?;
+                Some(rustls::ClientConnection::new(config, name).map_err(|e| tls_err(&e))?)
+            }
+            None => None,
+        };
+        Self::new(stream, tls, log.clone()).map_err(setup_err)
+    }
+
     pub fn new(
         stream: TcpStream,
         tls: Option<rustls::ClientConnection>,
@@ -57,6 +116,8 @@ impl RtspConnection {
             },
             tls_in_range: 0..0,
             tls: tls.map(Box::new),
+            post: None,
+            http_head_pending: false,
             tls_announced: false,
             buf: vec![0; READ_SIZE * 2],
             len: 0,
@@ -65,6 +126,28 @@ impl RtspConnection {
             log,
         };
         conn.flush_tls()?;
+        Ok(conn)
+    }
+
+    /// An HTTP tunnel over `get` and `post`, both connected to the server: sends the two HTTP requests.
+    pub fn tunnel(
+        get: TcpStream,
+        post: TcpStream,
+        target: &str,
+        host: &str,
+        user_agent: &str,
+        log: crate::log::Log,
+    ) -> io::Result<Self> {
+        let cookie = http_tunnel::session_cookie();
+        post.set_nodelay(true)?;
+        post.set_write_timeout(Some(super::connect::CONNECT_TIMEOUT))?;
+        let mut conn = Self::new(get, None, log)?;
+        (&conn.stream)
+            .write_all(http_tunnel::get_request(target, host, &cookie, user_agent).as_bytes())?;
+        (&post)
+            .write_all(http_tunnel::post_request(target, host, &cookie, user_agent).as_bytes())?;
+        conn.post = Some(post);
+        conn.http_head_pending = true;
         Ok(conn)
     }
 
@@ -77,6 +160,9 @@ impl RtspConnection {
     }
 
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if let Some(post) = &self.post {
+            return (&*post).write_all(http_tunnel::encode(bytes).as_bytes());
+        }
         match &mut self.tls {
             None => (&self.stream).write_all(bytes),
             // Held by rustls until the handshake is done, then sent by `flush_tls`.
@@ -116,10 +202,26 @@ impl RtspConnection {
             Ok(0) => Err(ClientError::Closed),
             Ok(n) => {
                 self.len += n;
-                Ok(true)
+                self.skip_http_head()
             }
             Err(e) if would_block(&e) => Ok(false),
             Err(e) => Err(ClientError::Io("reading from the camera".into(), e)),
+        }
+    }
+
+    /// HTTP tunnel: the GET reply's head comes before anything RTSP; `Ok(false)` until it is whole.
+    fn skip_http_head(&mut self) -> Result<bool, ClientError> {
+        if !self.http_head_pending {
+            return Ok(true);
+        }
+        match http_tunnel::reply_head(&self.buf[self.pos..self.len]) {
+            Ok(Some(head)) => {
+                self.pos += head;
+                self.http_head_pending = false;
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => Err(ClientError::Tunnel(e)),
         }
     }
 
@@ -263,6 +365,9 @@ impl RtspConnection {
     /// Sending may block this long at most from now on (TEARDOWN to a camera that stopped reading).
     pub fn limit_writes(&self, limit: Duration) {
         let _ = self.stream.set_write_timeout(Some(limit));
+        if let Some(post) = &self.post {
+            let _ = post.set_write_timeout(Some(limit));
+        }
     }
 }
 

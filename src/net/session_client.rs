@@ -4,7 +4,6 @@
 
 use super::batch::BATCH;
 pub use super::client_error::ClientError;
-use super::connect::connect;
 use super::epoll::{Poller, Waker};
 use super::rtsp_connection::RtspConnection;
 use super::steering::{RtpReader, WakePolicy};
@@ -104,25 +103,9 @@ impl SessionClient {
     /// Connects to the server and sends the first request. Returns fast on refusal; at most
     /// `CONNECT_TIMEOUT` per address otherwise.
     pub fn connect(cfg: ClientConfig, waker: Waker) -> Result<Self, ClientError> {
-        let (host, port) = (cfg.url.host.clone(), cfg.url.port);
-        let stream = connect(&host, port, &waker).map_err(|error| match error.kind() {
-            io::ErrorKind::Interrupted => ClientError::Flushing,
-            _ => ClientError::Connect { host, port, error },
-        })?;
+        let conn =
+            RtspConnection::open(&cfg.url, cfg.tls.clone(), &cfg.user_agent, &waker, &cfg.log)?;
         let setup_err = |e| ClientError::Io("socket setup".into(), e);
-        let tls = match &cfg.tls {
-            Some(config) => {
-                let tls_err = |e: &dyn std::fmt::Display| ClientError::Tls {
-                    certificate: false,
-                    message: format!("cannot start TLS with {}: {e}", cfg.url.host),
-                };
-                let name = rustls::pki_types::ServerName::try_from(cfg.url.host.clone())
-                    .map_err(|e| tls_err(&e))?;
-                Some(rustls::ClientConnection::new(config.clone(), name).map_err(|e| tls_err(&e))?)
-            }
-            None => None,
-        };
-        let conn = RtspConnection::new(stream, tls, cfg.log.clone()).map_err(setup_err)?;
         let server_ip = conn.peer_ip().map_err(setup_err)?;
         let udp = if cfg.udp {
             Some(

@@ -8,6 +8,8 @@ use std::fmt;
 pub const DEFAULT_PORT: u16 = 554;
 /// RTSPS' registered port (UniFi Protect uses 7441, given in its URLs).
 pub const DEFAULT_TLS_PORT: u16 = 322;
+/// RTSP tunnelled in HTTP goes to the HTTP port.
+pub const DEFAULT_HTTP_PORT: u16 = 80;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -32,6 +34,8 @@ pub struct RtspUrl {
     pub tcp_only: bool,
     /// `rtsps://`: RTSP over TLS.
     pub tls: bool,
+    /// `rtsph://`: RTSP tunnelled in HTTP (RTP interleaved only).
+    pub http_tunnel: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +51,7 @@ impl fmt::Display for UrlError {
             UrlError::Invalid(e) => write!(f, "invalid RTSP URL: {e}"),
             UrlError::Scheme(s) => write!(
                 f,
-                "unsupported URL scheme {s:?}; use rtsp://host[:port]/path (rtspt:// for TCP only, rtsps:// for TLS)"
+                "unsupported URL scheme {s:?}; use rtsp://host[:port]/path (rtspt:// for TCP only, rtsps:// for TLS, rtsph:// for a tunnel in HTTP)"
             ),
             UrlError::NoHost => write!(f, "the RTSP URL has no host"),
         }
@@ -59,13 +63,14 @@ impl std::error::Error for UrlError {}
 impl RtspUrl {
     pub fn parse(s: &str) -> Result<Self, UrlError> {
         let mut url = url::Url::parse(s.trim()).map_err(|e| UrlError::Invalid(e.to_string()))?;
-        let (tcp_only, tls) = match url.scheme() {
-            "rtsp" => (false, false),
-            "rtspt" => (true, false),
-            "rtsps" => (false, true),
+        let (tcp_only, tls, http_tunnel) = match url.scheme() {
+            "rtsp" => (false, false, false),
+            "rtspt" => (true, false, false),
+            "rtsps" => (false, true, false),
+            "rtsph" => (true, false, true),
             other => return Err(UrlError::Scheme(other.to_string())),
         };
-        // Servers know rtsp:// and rtsps:// in request lines, not rtspt://.
+        // Servers know rtsp:// and rtsps:// in request lines, not rtspt:// or rtsph://.
         if !tls {
             let _ = url.set_scheme("rtsp");
         }
@@ -73,9 +78,11 @@ impl RtspUrl {
         if host.is_empty() {
             return Err(UrlError::NoHost);
         }
-        let port = url
-            .port()
-            .unwrap_or(if tls { DEFAULT_TLS_PORT } else { DEFAULT_PORT });
+        let port = url.port().unwrap_or(match (tls, http_tunnel) {
+            (true, _) => DEFAULT_TLS_PORT,
+            (_, true) => DEFAULT_HTTP_PORT,
+            _ => DEFAULT_PORT,
+        });
         let user = decode(url.username());
         let password = url.password().map(decode).unwrap_or_default();
         let credentials =
@@ -93,6 +100,7 @@ impl RtspUrl {
             credentials,
             tcp_only,
             tls,
+            http_tunnel,
         })
     }
 
@@ -115,6 +123,7 @@ impl fmt::Debug for RtspUrl {
             .field("credentials", &self.credentials)
             .field("tcp_only", &self.tcp_only)
             .field("tls", &self.tls)
+            .field("http_tunnel", &self.http_tunnel)
             .finish()
     }
 }
@@ -254,6 +263,17 @@ mod tests {
         // UniFi Protect.
         let u = RtspUrl::parse("rtsps://nvr:7441/Xj3kd9?enableSrtp").unwrap();
         assert_eq!((u.port, u.tls), (7441, true));
+    }
+
+    #[test]
+    fn rtsph_means_an_http_tunnel() {
+        let u = RtspUrl::parse("rtsph://cam/axis-media/media.amp?videocodec=h264").unwrap();
+        assert!(u.http_tunnel && u.tcp_only && !u.tls);
+        assert_eq!(u.port, 80);
+        assert_eq!(
+            u.as_str(),
+            "rtsp://cam/axis-media/media.amp?videocodec=h264"
+        );
     }
 
     #[test]
