@@ -118,6 +118,8 @@ fn socket_loop_allocates_per_access_unit_not_per_packet() {
         udp_timeout: Duration::from_secs(3),
         port_range: None,
         udp: true,
+        multicast: false,
+        multicast_iface: None,
         tcp: true,
         do_rtcp: false,
         keep_alive: false,

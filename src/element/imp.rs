@@ -71,10 +71,11 @@ impl RustRtspSrc {
         // rtspt:// and rtsph:// carry RTP on the RTSP connection whatever protocols say.
         let tcp = s.protocols.contains(Protocols::TCP) || url.tcp_only;
         let udp = s.protocols.contains(Protocols::UDP) && !url.tcp_only;
-        if !tcp && !udp {
+        let multicast = s.protocols.contains(Protocols::UDP_MCAST) && !url.tcp_only;
+        if !tcp && !udp && !multicast {
             return Err(gst::error_msg!(
                 gst::ResourceError::Settings,
-                ["protocols allows no transport: set udp, tcp or both"]
+                ["protocols allows no transport: set udp, udp-mcast, tcp or several"]
             ));
         }
         let tls = if url.tls {
@@ -89,6 +90,8 @@ impl RustRtspSrc {
         };
         Ok(ClientConfig {
             tls,
+            multicast,
+            multicast_iface: s.multicast_iface.clone(),
             udp,
             tcp,
             udp_timeout: std::time::Duration::from_millis(s.udp_timeout_ms.into()),
@@ -191,7 +194,7 @@ impl ObjectImpl for RustRtspSrc {
                     .build(),
                 glib::ParamSpecFlags::builder::<Protocols>("protocols")
                     .nick("Protocols")
-                    .blurb("Allowed lower transports, tried in this order: UDP, then RTP interleaved on the RTSP TCP connection")
+                    .blurb("Allowed lower transports, tried in this order: UDP unicast, UDP multicast (the group the camera names), then RTP interleaved on the RTSP TCP connection; rtspsrc's values")
                     .default_value(Protocols::UDP | Protocols::TCP)
                     .build(),
                 glib::ParamSpecUInt::builder("udp-timeout")
@@ -215,6 +218,10 @@ impl ObjectImpl for RustRtspSrc {
                     .nick("Video codec")
                     .blurb("Which video to record when the camera offers several: the first H.264 or H.265 in the SDP (auto), or only one codec")
                     .default_value(settings::VideoCodec::Auto)
+                    .build(),
+                glib::ParamSpecString::builder("multicast-iface")
+                    .nick("Multicast interface")
+                    .blurb("Network interface to join multicast groups on (e.g. eth0); default: the one the routing table picks")
                     .build(),
                 glib::ParamSpecEnum::builder::<settings::NatMethod>("nat-method")
                     .nick("NAT method")
@@ -303,6 +310,7 @@ impl ObjectImpl for RustRtspSrc {
             }
             "ntp-sync" => s.ntp_sync = value.get().expect("type checked upstream"),
             "nat-method" => s.nat_method = value.get().expect("type checked upstream"),
+            "multicast-iface" => s.multicast_iface = value.get().expect("type checked upstream"),
             "tls-validation-flags" => {
                 s.tls_validation_flags = value.get().expect("type checked upstream")
             }
@@ -335,6 +343,7 @@ impl ObjectImpl for RustRtspSrc {
             "add-reference-timestamp-meta" => s.reference_timestamp_meta.to_value(),
             "ntp-sync" => s.ntp_sync.to_value(),
             "nat-method" => s.nat_method.to_value(),
+            "multicast-iface" => s.multicast_iface.to_value(),
             "tls-validation-flags" => s.tls_validation_flags.to_value(),
             "tls-ca-file" => s.tls_ca_file.to_value(),
             "tls-certificate-sha256" => s.tls_certificate_sha256.to_value(),

@@ -21,6 +21,8 @@ pub const DEFAULT_NTP_SYNC: bool = false;
 pub enum Protocols {
     #[flags_value(name = "RTP over UDP", nick = "udp")]
     UDP = 0b0000_0001,
+    #[flags_value(name = "RTP over UDP multicast", nick = "udp-mcast")]
+    UDP_MCAST = 0b0000_0010,
     #[flags_value(name = "RTP interleaved on the RTSP TCP connection", nick = "tcp")]
     TCP = 0b0000_0100,
 }
@@ -117,6 +119,7 @@ pub struct Settings {
     pub tls_validation_flags: TlsValidationFlags,
     pub tls_ca_file: Option<String>,
     pub tls_certificate_sha256: Option<String>,
+    pub multicast_iface: Option<String>,
 }
 
 /// Shows the location redacted and whether a password is set, never the password.
@@ -166,6 +169,7 @@ impl Default for Settings {
             tls_validation_flags: TlsValidationFlags::VALIDATE_ALL,
             tls_ca_file: None,
             tls_certificate_sha256: None,
+            multicast_iface: None,
         }
     }
 }

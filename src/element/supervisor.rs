@@ -13,7 +13,7 @@ use crate::rtp::wall_clock::WallClockStats;
 use crate::rtsp::auth::AuthError;
 use crate::rtsp::backoff::{self, Backoff};
 use crate::rtsp::sdp::Codec;
-use crate::rtsp::session::SessionError;
+use crate::rtsp::session::{Lower, SessionError};
 use once_cell::sync::Lazy;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -65,7 +65,8 @@ pub struct Stats {
     pub access_units: u64,
     pub keyframes: u64,
     pub reconnects: u64,
-    pub tcp: bool,
+    /// "udp", "udp-mcast" or "tcp".
+    pub transport: &'static str,
     pub bitrate: u64,
     /// How much later PTS go out for B-frame reordering (ns): part of the element's latency.
     pub reorder_ns: u64,
@@ -90,7 +91,7 @@ impl Stats {
         s.set("access-units-pushed", self.access_units);
         s.set("keyframes", self.keyframes);
         s.set("reconnects", self.reconnects);
-        s.set("transport", if self.tcp { "tcp" } else { "udp" });
+        s.set("transport", self.transport);
         s.set("bitrate", self.bitrate);
         s.set("timestamp-outliers-dropped", self.timestamp_outliers);
         let (rtp, ntp) = self.wall.last.unwrap_or_default();
@@ -112,7 +113,7 @@ impl Stats {
         }
         d.push_str(
             " access-units-pushed, keyframes: buffers pushed and how many were keyframes; \
-             reconnects: reconnects since start; transport (string): udp or tcp; \
+             reconnects: reconnects since start; transport (string): udp, udp-mcast or tcp; \
              bitrate: bits per second over the last second or so; timestamp-outliers-dropped: \
              pictures whose RTP time was seconds away from the stream's, dropped; \
              ntp-time, ntp-rtp-time (uint): the latest sender report's NTP time (ns since 1900) and \
@@ -218,9 +219,20 @@ impl Supervisor {
                 }
                 Err(ClientError::Flushing) => return Err(SupervisorError::Flushing),
                 Err(e @ ClientError::UdpSilent(_)) => {
-                    notify(Notice::Warning(format!("{e}; switching to RTP over TCP")));
+                    // Unicast silent: multicast next if allowed, then TCP; multicast silent: TCP.
+                    let was_multicast = client.lower() == Lower::Multicast;
+                    let next = if !was_multicast && self.cfg.multicast {
+                        "multicast"
+                    } else {
+                        "RTP over TCP"
+                    };
+                    notify(Notice::Warning(format!("{e}; switching to {next}")));
                     self.drop_client(true);
-                    self.cfg.udp = false;
+                    if was_multicast {
+                        self.cfg.multicast = false;
+                    } else {
+                        self.cfg.udp = false;
+                    }
                 }
                 Err(e) => self.recover(e, &notify)?,
             }
@@ -297,7 +309,11 @@ impl Supervisor {
             st.inbound = client.stats();
             st.access_units += 1;
             st.keyframes += u64::from(au.keyframe);
-            st.tcp = client.uses_tcp();
+            st.transport = match client.lower() {
+                Lower::Udp => "udp",
+                Lower::Multicast => "udp-mcast",
+                Lower::Tcp => "tcp",
+            };
             st.wall = wall;
             st.round_trip_ns = client.round_trip().map_or(0, |d| d.as_nanos() as u64);
             let bytes = st.earlier.bytes + st.inbound.bytes;
@@ -476,7 +492,7 @@ fn to_stream_error(e: ClientError) -> SupervisorError {
         ClientError::Tls {
             certificate: true, ..
         } => R::NotAuthorized,
-        ClientError::Tls { .. } | ClientError::Tunnel(_) => R::OpenRead,
+        ClientError::Tls { .. } | ClientError::Tunnel(_) | ClientError::Multicast(_) => R::OpenRead,
         ClientError::Parse(_)
         | ClientError::Closed
         | ClientError::UdpSilent(_)

@@ -29,6 +29,8 @@ pub enum ClientError {
     },
     /// The camera said goodbye (RTCP BYE for the stream's SSRC).
     Bye,
+    /// The multicast group the camera named cannot be received.
+    Multicast(String),
     /// The HTTP tunnel was refused.
     Tunnel(super::http_tunnel::TunnelError),
     /// RTSPS failed: `certificate` when the camera's certificate was rejected (a setting to change).
@@ -82,6 +84,7 @@ impl fmt::Display for ClientError {
             ClientError::Bye => write!(f, "the camera ended the stream (RTCP BYE)"),
             ClientError::Tls { message, .. } => write!(f, "{message}"),
             ClientError::Tunnel(e) => write!(f, "{e}"),
+            ClientError::Multicast(why) => write!(f, "cannot receive the camera's multicast group: {why}"),
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod client_error;
 pub mod connect;
 pub mod epoll;
 pub mod http_tunnel;
+pub mod multicast;
 pub mod rtsp_connection;
 pub mod session_client;
 pub mod steering;

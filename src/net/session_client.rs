@@ -13,7 +13,7 @@ use crate::rtp::inbound::{Inbound, InboundStats};
 use crate::rtp::keyframe_request::KeyframeFeedback;
 use crate::rtsp::message::{Message, Request};
 use crate::rtsp::sdp::Codec;
-use crate::rtsp::session::{Output, Session, SessionConfig};
+use crate::rtsp::session::{Lower, Output, Session, SessionConfig};
 use crate::rtsp::url::{Credentials, RtspUrl};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod multicast;
 mod rtcp;
 
 /// How long TEARDOWN may take when the client stops: a camera that never answers must not hold up a
@@ -52,6 +53,9 @@ pub struct ClientConfig {
     pub udp_timeout: Duration,
     pub port_range: Option<(u16, u16)>,
     pub udp: bool,
+    /// RTP multicast allowed (after unicast UDP, before TCP), received on `multicast_iface` if set.
+    pub multicast: bool,
+    pub multicast_iface: Option<String>,
     pub tcp: bool,
     pub do_rtcp: bool,
     pub keep_alive: bool,
@@ -120,6 +124,7 @@ impl SessionClient {
             credentials: cfg.credentials.clone(),
             user_agent: cfg.user_agent.clone(),
             udp_ports: udp.as_ref().map(|u| (u.rtp_port(), u.rtp_port() + 1)),
+            multicast_allowed: cfg.multicast,
             tcp_allowed: cfg.tcp,
             keep_alive: cfg.keep_alive,
             codec: cfg.codec,
@@ -221,6 +226,11 @@ impl SessionClient {
         self.session.uses_tcp()
     }
 
+    /// How RTP comes.
+    pub fn lower(&self) -> Lower {
+        self.session.lower()
+    }
+
     /// Runs until an access unit is complete. Returns it with the time its last packet was processed.
     pub fn next_access_unit(&mut self) -> Result<(AccessUnit, Instant), ClientError> {
         loop {
@@ -309,11 +319,16 @@ impl SessionClient {
         Ok(())
     }
 
+    /// Whether silent UDP has a next transport to go to: multicast after unicast, TCP after either.
+    fn can_fall_back(&self) -> bool {
+        self.cfg.tcp || (self.session.lower() == Lower::Udp && self.cfg.multicast)
+    }
+
     fn check_data_timeouts(&self, since: Instant, now: Instant) -> Result<(), ClientError> {
         let tcp = self.session.uses_tcp();
         let last = self.inbound.last_packet();
         if !tcp
-            && self.cfg.tcp
+            && self.can_fall_back()
             && last.is_none()
             && now.duration_since(since) >= self.cfg.udp_timeout
         {
@@ -339,7 +354,9 @@ impl SessionClient {
             since.filter(|_| self.cfg.do_rtcp).map(|_| self.next_rtcp),
             since
                 .filter(|_| {
-                    self.cfg.tcp && !self.session.uses_tcp() && self.inbound.last_packet().is_none()
+                    self.can_fall_back()
+                        && !self.session.uses_tcp()
+                        && self.inbound.last_packet().is_none()
                 })
                 .map(|s| s + self.cfg.udp_timeout),
             self.cfg.timeout.zip(last).map(|(t, l)| l + t),
@@ -489,26 +506,28 @@ impl SessionClient {
                     self.inbound.depay.set_parameter_set(nal);
                 }
             }
-            Output::SetUp { transport, tcp } => {
+            Output::SetUp { transport, lower } => {
                 self.ssrc_from_setup = transport.ssrc.is_some();
                 self.inbound.set_ssrc(transport.ssrc);
-                if tcp {
+                match lower {
                     // The reorder window stays: NVRs and RTSP proxies relaying a UDP source forward
                     // its reordering on the interleaved connection.
-                    self.channels = Some(transport.interleaved.unwrap_or((0, 1)));
-                } else {
-                    if let Some(ip) = transport.source.as_deref().and_then(|s| s.parse().ok()) {
-                        self.source_ip = Some(ip);
-                    }
-                    // SessionClient reports go to the RTSP server's own address, never to one an SDP or a
-                    // Transport header names (a camera's SDP may name its LAN address, or any host).
-                    self.server_rtcp = transport
-                        .server_port
-                        .map(|(_, rtcp)| SocketAddr::new(self.server_ip, rtcp));
-                    if let Some(ports) =
-                        transport.server_port.filter(|_| self.cfg.nat_dummy_packets)
-                    {
-                        self.open_nat(ports);
+                    Lower::Tcp => self.channels = Some(transport.interleaved.unwrap_or((0, 1))),
+                    Lower::Multicast => self.join_group(&transport)?,
+                    Lower::Udp => {
+                        if let Some(ip) = transport.source.as_deref().and_then(|s| s.parse().ok()) {
+                            self.source_ip = Some(ip);
+                        }
+                        // Reports go to the RTSP server's own address, never to one an SDP or a
+                        // Transport header names (a camera's SDP may name its LAN address, or any host).
+                        self.server_rtcp = transport
+                            .server_port
+                            .map(|(_, rtcp)| SocketAddr::new(self.server_ip, rtcp));
+                        if let Some(ports) =
+                            transport.server_port.filter(|_| self.cfg.nat_dummy_packets)
+                        {
+                            self.open_nat(ports);
+                        }
                     }
                 }
             }

@@ -25,6 +25,11 @@ pub struct Transport {
     pub source: Option<String>,
     pub ssrc: Option<u32>,
     pub interleaved: Option<(u8, u8)>,
+    /// Multicast: the group (`destination=`), its RTP/RTCP ports (`port=`) and `ttl=`.
+    pub multicast: bool,
+    pub destination: Option<String>,
+    pub port: Option<(u16, u16)>,
+    pub ttl: Option<u8>,
 }
 
 pub fn parse_transport(value: &str) -> Transport {
@@ -33,6 +38,7 @@ pub fn parse_transport(value: &str) -> Transport {
     let first = value.split(',').next().unwrap_or_default();
     for part in first.split(';') {
         let Some((k, v)) = part.split_once('=') else {
+            t.multicast |= part.trim().eq_ignore_ascii_case("multicast");
             continue;
         };
         let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
@@ -43,6 +49,9 @@ pub fn parse_transport(value: &str) -> Transport {
                     .and_then(|(a, b)| Some((u8::try_from(a).ok()?, u8::try_from(b).ok()?)))
             }
             "source" => t.source = Some(v.to_string()),
+            "destination" => t.destination = Some(v.to_string()),
+            "port" => t.port = parse_pair(v),
+            "ttl" => t.ttl = v.parse().ok(),
             // Hikvision sends `ssrc= d6d6627`; some send fewer than 8 digits.
             "ssrc" => t.ssrc = parse_ssrc(v),
             _ => {}

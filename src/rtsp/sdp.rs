@@ -48,6 +48,8 @@ pub struct VideoMedia {
     /// `a=rtcp-fb:<pt or *> nack pli` (RFC 4585) and `ccm fir` (RFC 5104): how to ask for a keyframe.
     pub pli: bool,
     pub fir: bool,
+    /// `a=source-filter: incl …` (RFC 4570): the one sender of a source-specific multicast group.
+    pub source_filter: Option<String>,
 }
 
 /// The control URL shown redacted (a camera may take credentials in the query).
@@ -64,6 +66,7 @@ impl fmt::Debug for VideoMedia {
             .field("connection", &self.connection)
             .field("pli", &self.pli)
             .field("fir", &self.fir)
+            .field("source_filter", &self.source_filter)
             .finish()
     }
 }
@@ -120,6 +123,17 @@ struct MediaDraft {
     connection: Option<String>,
     /// (pt or `*`, feedback type and parameters) of `a=rtcp-fb`.
     rtcp_fb: Vec<(String, String)>,
+    source_filter: Option<String>,
+}
+
+/// The first source of an inclusive `a=source-filter` (`incl IN IP4 <group> <source> …`).
+fn parse_source_filter(val: &str) -> Option<String> {
+    let mut parts = val.split_whitespace();
+    (parts.next()? == "incl").then_some(())?;
+    let _net = parts.next()?;
+    let _family = parts.next()?;
+    let _group = parts.next()?;
+    parts.next().map(str::to_string)
 }
 
 /// `a=rtcp-fb` lines kept per media: a hostile SDP may repeat them without end.
@@ -132,6 +146,7 @@ pub fn find_video(body: &[u8], base: &str, wanted: Option<Codec>) -> Result<Vide
     let text = std::str::from_utf8(body).map_err(|_| SdpError::NotUtf8)?;
     let mut session_control = None;
     let mut session_connection = None;
+    let mut session_source_filter = None;
     let mut media: Vec<MediaDraft> = Vec::new();
     for line in text.lines() {
         let line = line.trim();
@@ -180,6 +195,8 @@ pub fn find_video(body: &[u8], base: &str, wanted: Option<Codec>) -> Result<Vide
                             }
                         }
                     }
+                    ("source-filter", None) => session_source_filter = parse_source_filter(val),
+                    ("source-filter", Some(m)) => m.source_filter = parse_source_filter(val),
                     ("rtcp-fb", Some(m)) if m.rtcp_fb.len() < MAX_RTCP_FB => {
                         if let Some((pt, fb)) = val.split_once(char::is_whitespace) {
                             let fb = fb.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -275,6 +292,10 @@ pub fn find_video(body: &[u8], base: &str, wanted: Option<Codec>) -> Result<Vide
             connection,
             pli: feedback("nack pli"),
             fir: feedback("ccm fir"),
+            source_filter: m
+                .source_filter
+                .clone()
+                .or_else(|| session_source_filter.clone()),
         });
     }
     Err(SdpError::NoVideo(wanted, found))
@@ -468,6 +489,16 @@ a=rtpmap:96 MPEG4-GENERIC/16000\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na
         )
         .unwrap();
         assert!(!v.pli && !v.fir);
+    }
+
+    #[test]
+    fn source_specific_multicast() {
+        let sdp = "v=0\r\na=source-filter: incl IN IP4 232.1.1.1 10.0.0.5\r\n\
+                   m=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+        let v = find_video(sdp.as_bytes(), "rtsp://h/", None).unwrap();
+        assert_eq!(v.source_filter.as_deref(), Some("10.0.0.5"));
+        assert_eq!(parse_source_filter("excl IN IP4 232.1.1.1 10.0.0.5"), None);
+        assert_eq!(parse_source_filter("incl IN IP4"), None);
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct SessionConfig {
     pub user_agent: String,
     /// Our RTP/RTCP UDP ports; `None` when UDP is not to be used.
     pub udp_ports: Option<(u16, u16)>,
+    /// Whether RTP multicast may be used: after unicast UDP, before TCP.
+    pub multicast_allowed: bool,
     /// Whether RTP over the RTSP connection (interleaved) may be used, first or as the fallback.
     pub tcp_allowed: bool,
     pub keep_alive: bool,
@@ -33,16 +35,27 @@ pub struct SessionConfig {
     pub log: crate::log::Log,
 }
 
+/// How RTP comes: rtspsrc's lower transports, in the order they are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lower {
+    /// Unicast UDP to our port pair.
+    Udp,
+    /// UDP to a multicast group the SETUP reply names.
+    Multicast,
+    /// Interleaved on the RTSP connection.
+    Tcp,
+}
+
 /// What the I/O layer must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     Send(Request),
     /// DESCRIBE answered: this is the stream that will be set up.
     Described(VideoMedia),
-    /// SETUP answered with this transport; `tcp`: RTP comes interleaved on the RTSP connection.
+    /// SETUP answered with this transport, over `lower`.
     SetUp {
         transport: Transport,
-        tcp: bool,
+        lower: Lower,
     },
     /// PLAY answered: media flows. RTP-Info of our stream, if any.
     Playing(Option<RtpInfo>),
@@ -137,7 +150,7 @@ pub struct Session {
     media: Option<VideoMedia>,
     keepalive_method: Method,
     next_keepalive: Option<Instant>,
-    tcp: bool,
+    lower: Lower,
     warned_basic: bool,
     /// Warnings for the application (bus), taken with `take_warnings`.
     warnings: Vec<String>,
@@ -152,7 +165,7 @@ impl fmt::Debug for Session {
             .field("auth", &self.auth)
             .field("timeout", &self.timeout())
             .field("keepalive_method", &self.keepalive_method)
-            .field("tcp", &self.tcp)
+            .field("lower", &self.lower)
             .finish_non_exhaustive()
     }
 }
@@ -164,7 +177,11 @@ impl Session {
             .clone()
             .or_else(|| cfg.url.credentials.clone());
         Session {
-            tcp: cfg.udp_ports.is_none(),
+            lower: match (cfg.udp_ports, cfg.multicast_allowed) {
+                (Some(_), _) => Lower::Udp,
+                (None, true) => Lower::Multicast,
+                (None, false) => Lower::Tcp,
+            },
             base_url: cfg.url.as_str().to_string(),
             auth: Authenticator::new(credentials),
             cfg,
@@ -205,7 +222,21 @@ impl Session {
 
     /// Whether the session uses (or will set up) TCP-interleaved RTP.
     pub fn uses_tcp(&self) -> bool {
-        self.tcp
+        self.lower == Lower::Tcp
+    }
+
+    /// How RTP comes (or will, once SETUP is answered).
+    pub fn lower(&self) -> Lower {
+        self.lower
+    }
+
+    /// The transport to try after `lower` was refused, if the settings allow one.
+    fn next_lower(&self) -> Option<Lower> {
+        match self.lower {
+            Lower::Udp if self.cfg.multicast_allowed => Some(Lower::Multicast),
+            Lower::Udp | Lower::Multicast if self.cfg.tcp_allowed => Some(Lower::Tcp),
+            _ => None,
+        }
     }
 
     /// Warnings since the last call: things the application should hear about.
@@ -345,15 +376,19 @@ impl Session {
                 ])
             }
             (State::Setup, Method::Setup) => {
-                if !self.tcp && self.cfg.tcp_allowed && (400..500).contains(&resp.status) {
-                    // 461 Unsupported Transport, or another refusal of UDP: try RTP over the connection.
+                let next = self.next_lower();
+                if let Some(next) = next.filter(|_| (400..500).contains(&resp.status)) {
+                    // 461 Unsupported Transport, or another refusal: the next transport allowed
+                    // (unicast UDP, then multicast, then RTP over the connection, as rtspsrc).
                     crate::log!(
                         self.cfg.log,
                         Debug,
-                        "SETUP over UDP refused ({}); trying TCP",
-                        resp.status
+                        "SETUP over {:?} refused ({}); trying {:?}",
+                        self.lower,
+                        resp.status,
+                        next
                     );
-                    self.tcp = true;
+                    self.lower = next;
                     let setup = self.setup_request(&pending.template.uri);
                     return Ok(vec![Output::Send(self.send(setup, now))]);
                 }
@@ -370,7 +405,7 @@ impl Session {
                 Ok(vec![
                     Output::SetUp {
                         transport,
-                        tcp: self.tcp,
+                        lower: self.lower,
                     },
                     Output::Send(self.send(play, now)),
                 ])
@@ -426,8 +461,12 @@ impl Session {
     }
 
     fn setup_request(&self, control: &str) -> Request {
-        let transport = match self.cfg.udp_ports {
-            Some((rtp, rtcp)) if !self.tcp => format!("RTP/AVP;unicast;client_port={rtp}-{rtcp}"),
+        let transport = match (self.lower, self.cfg.udp_ports) {
+            (Lower::Udp, Some((rtp, rtcp))) => {
+                format!("RTP/AVP;unicast;client_port={rtp}-{rtcp}")
+            }
+            // The server picks the group and ports (from its address pool).
+            (Lower::Multicast, _) => "RTP/AVP;multicast".to_string(),
             _ => "RTP/AVP/TCP;unicast;interleaved=0-1".to_string(),
         };
         Request::new(Method::Setup, control).with_header("Transport", transport)

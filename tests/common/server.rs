@@ -26,6 +26,12 @@ pub struct ServerOptions {
     pub codec: &'static str,
     /// RTSPS: the server's certificate chain and key, PEM (clients then speak TLS).
     pub tls_pem: Option<String>,
+    /// Lower transports the server accepts (all by default); with UDP_MCAST, groups 224.3.0.1-10.
+    pub protocols: Option<gst_rtsp::RTSPLowerTrans>,
+    /// One media for all clients (what multicast to several receivers needs).
+    pub shared: bool,
+    /// The address to listen on (127.0.0.1 unless a test's own network namespace says otherwise).
+    pub address: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +55,9 @@ impl Default for ServerOptions {
             bframes: 0,
             codec: "h264",
             tls_pem: None,
+            protocols: None,
+            shared: false,
+            address: "127.0.0.1",
         }
     }
 }
@@ -58,6 +67,7 @@ pub struct TestServer {
     pub path: String,
     /// Clients speak TLS (RTSPS).
     pub tls: bool,
+    pub address: &'static str,
     main_loop: glib::MainLoop,
     context: glib::MainContext,
     server: gst_rtsp_server::RTSPServer,
@@ -71,7 +81,7 @@ impl TestServer {
     pub fn start(opts: ServerOptions) -> Result<TestServer, glib::BoolError> {
         gst::init().map_err(|e| glib::bool_error!("gst::init: {}", e))?;
         let server = gst_rtsp_server::RTSPServer::new();
-        server.set_address("127.0.0.1");
+        server.set_address(opts.address);
         server.set_service(&opts.port.to_string());
         let factory = gst_rtsp_server::RTSPMediaFactory::new();
         // zerolatency turns B-frames off; with them, a fixed pattern (I P B B P B B ...), and the main
@@ -104,7 +114,16 @@ impl TestServer {
              ! {encoder} ! {payloader} name=pay0 pt=96 config-interval=-1 )",
             opts.width, opts.height, opts.fps
         ));
-        factory.set_shared(false);
+        factory.set_shared(opts.shared);
+        if let Some(protocols) = opts.protocols {
+            factory.set_protocols(protocols);
+            if protocols.contains(gst_rtsp::RTSPLowerTrans::UDP_MCAST) {
+                let pool = gst_rtsp_server::RTSPAddressPool::new();
+                pool.add_range("224.3.0.1", "224.3.0.10", 5000, 5020, 16)
+                    .map_err(|_| glib::bool_error!("multicast address pool"))?;
+                factory.set_address_pool(Some(&pool));
+            }
+        }
         let rtsp_auth = gst_rtsp_server::RTSPAuth::new();
         if let Some(pem) = &opts.tls_pem {
             let cert = gio::TlsCertificate::from_pem(pem)
@@ -177,6 +196,7 @@ impl TestServer {
         Ok(TestServer {
             port,
             tls: opts.tls_pem.is_some(),
+            address: opts.address,
             path: opts.path,
             main_loop,
             context: ctx,
@@ -191,7 +211,7 @@ impl TestServer {
     /// `rtsp://[user:pass@]127.0.0.1:PORT/path`
     pub fn url(&self) -> String {
         let scheme = if self.tls { "rtsps" } else { "rtsp" };
-        format!("{scheme}://127.0.0.1:{}{}", self.port, self.path)
+        format!("{scheme}://{}:{}{}", self.address, self.port, self.path)
     }
 
     /// TEARDOWN requests the server has seen.

@@ -12,6 +12,7 @@ fn cfg(url: &str) -> SessionConfig {
         credentials: None,
         user_agent: "test".into(),
         udp_ports: Some((5000, 5001)),
+        multicast_allowed: false,
         tcp_allowed: true,
         keep_alive: true,
         codec: None,
@@ -93,7 +94,7 @@ fn playing(public: &str) -> (Session, Instant) {
                 ssrc: Some(0x1234abcd),
                 ..Default::default()
             },
-            tcp: false
+            lower: Lower::Udp
         }
     );
     let play = sent(&out);
@@ -413,6 +414,64 @@ fn stale_cseq_is_ignored_during_handshake() {
 }
 
 #[test]
+fn unicast_then_multicast_then_tcp() {
+    let now = Instant::now();
+    let mut c = cfg("rtsp://127.0.0.1/s");
+    c.multicast_allowed = true;
+    let mut s = Session::new(c);
+    s.start(now);
+    s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+    let out = s
+        .handle_response(&reply(2, "200 OK", "", SDP), now)
+        .unwrap();
+    assert!(sent(&out)
+        .headers
+        .get("Transport")
+        .unwrap()
+        .contains("unicast"));
+    let out = s
+        .handle_response(&reply(3, "461 Unsupported Transport", "", ""), now)
+        .unwrap();
+    assert_eq!(
+        sent(&out).headers.get("Transport"),
+        Some("RTP/AVP;multicast")
+    );
+    let out = s
+        .handle_response(&reply(4, "461 Unsupported Transport", "", ""), now)
+        .unwrap();
+    assert!(sent(&out).headers.get("Transport").unwrap().contains("TCP"));
+    // A multicast reply as gst-rtsp-server gives it.
+    let mut c = cfg("rtsp://127.0.0.1/s");
+    (c.udp_ports, c.multicast_allowed) = (None, true);
+    let mut s = Session::new(c);
+    s.start(now);
+    s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+    s.handle_response(&reply(2, "200 OK", "", SDP), now)
+        .unwrap();
+    let out = s
+        .handle_response(
+            &reply(
+                3,
+                "200 OK",
+                "Session: m\r\nTransport: RTP/AVP;multicast;destination=224.3.0.1;ttl=16;port=5000-5001;mode=\"PLAY\"\r\n",
+                "",
+            ),
+            now,
+        )
+        .unwrap();
+    let Output::SetUp { transport, lower } = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(*lower, Lower::Multicast);
+    assert!(transport.multicast);
+    assert_eq!(transport.destination.as_deref(), Some("224.3.0.1"));
+    assert_eq!(
+        (transport.port, transport.ttl),
+        (Some((5000, 5001)), Some(16))
+    );
+}
+
+#[test]
 fn udp_refused_falls_back_to_tcp() {
     let now = Instant::now();
     let mut s = Session::new(cfg("rtsp://127.0.0.1/s"));
@@ -441,7 +500,7 @@ fn udp_refused_falls_back_to_tcp() {
         )
         .unwrap();
     assert!(
-        matches!(&out[0], Output::SetUp { transport, tcp: true } if transport.interleaved == Some((2, 3)))
+        matches!(&out[0], Output::SetUp { transport, lower: Lower::Tcp } if transport.interleaved == Some((2, 3)))
     );
     // Refused over TCP as well: an error, no loop.
     let mut c = cfg("rtsp://127.0.0.1/s");

@@ -1,0 +1,76 @@
+//! The session client on a multicast group: the SETUP reply names the group and its ports; the
+//! sockets joined there replace the unicast pair in the receive loop, and receiver reports go to the
+//! group (where the camera listens, as RFC 3550 §6 has every member do).
+
+use super::{ClientError, SessionClient, TOKEN_RTCP, TOKEN_RTP};
+use crate::net::multicast::{self, Group};
+use crate::net::steering::RtpReader;
+use crate::rtsp::headers::Transport;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+
+/// TTL when the reply names none (gst-rtsp-server's and rtspsrc's default).
+const DEFAULT_TTL: u8 = 16;
+
+impl SessionClient {
+    pub(super) fn join_group(&mut self, transport: &Transport) -> Result<(), ClientError> {
+        let err = |why: String| ClientError::Multicast(why);
+        let address: IpAddr = transport
+            .destination
+            .as_deref()
+            .ok_or_else(|| err("the SETUP reply names no destination group".into()))?
+            .parse()
+            .map_err(|_| {
+                err(format!(
+                    "the SETUP reply's destination {:?} is not an address",
+                    transport.destination.as_deref().unwrap_or_default()
+                ))
+            })?;
+        let ports = transport
+            .port
+            .or(transport.server_port)
+            .ok_or_else(|| err("the SETUP reply names no port for the group".into()))?;
+        // Source-specific: the SDP's source filter; the packets must come from there too.
+        let source = self
+            .session
+            .media()
+            .and_then(|m| m.source_filter.as_deref())
+            .or(transport.source.as_deref())
+            .and_then(|s| s.parse().ok());
+        let group = Group {
+            address,
+            ports,
+            source,
+            ttl: transport.ttl.unwrap_or(DEFAULT_TTL),
+        };
+        let udp = multicast::bind(&group, self.cfg.multicast_iface.as_deref())
+            .map_err(|e| err(format!("joining {address} port {}: {e}", ports.0)))?;
+        let setup_err = |e| ClientError::Io("epoll".into(), e);
+        self.poller
+            .add(udp.rtp.as_raw_fd(), TOKEN_RTP)
+            .map_err(setup_err)?;
+        self.poller
+            .add(udp.rtcp.as_raw_fd(), TOKEN_RTCP)
+            .map_err(setup_err)?;
+        crate::log!(
+            self.cfg.log,
+            Debug,
+            "receiving multicast group {} ports {}-{}{}",
+            address,
+            ports.0,
+            ports.1,
+            source
+                .map(|s| format!(" from {s} only"))
+                .unwrap_or_default()
+        );
+        if let Some(s) = source {
+            self.source_ip = Some(s);
+        }
+        self.server_rtcp = Some(SocketAddr::new(address, ports.1));
+        self.rtp_reader.get_or_insert_with(RtpReader::new);
+        self.bulk_watched = false;
+        // The unicast pair, if any, is closed (and so leaves the epoll set).
+        self.udp = Some(udp);
+        Ok(())
+    }
+}
