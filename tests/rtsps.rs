@@ -2,7 +2,8 @@
 //! certificate made at run time, recorded with validation off, with the right pin, with a test CA in
 //! `tls-ca-file`; a wrong pin and an untrusted certificate fail fast with an error that says which check
 //! failed and what accepts it. Through a TLS front for the fake camera: reconnects after the camera
-//! drops the connection, and a Tapo camera's refused keep-alives on a 5 s session.
+//! drops the connection, a Tapo camera's refused keep-alives on a 5 s session, and a Digest nonce that
+//! changes mid-session.
 
 mod common;
 
@@ -221,7 +222,36 @@ fn tapo_keepalive_over_tls(protocols: &str) {
     );
 }
 
+fn digest_nonce_rotation_over_tls(protocols: &str) {
+    // The nonce changes on the first keep-alive of a 2 s session: answered again over TLS too.
+    let (cam, proxy, pin) = camera_over_tls(Script {
+        session_timeout: Some(2),
+        digest: Some(("admin".into(), "pw".into())),
+        ..Default::default()
+    });
+    let url = proxy.url().replace("rtsps://", "rtsps://admin:pw@");
+    let rec = record_clean(
+        &url,
+        Duration::from_secs(3),
+        &[("protocols", &protocols), ("tls-certificate-sha256", &pin)],
+    );
+    rec.assert_plays();
+    assert!(
+        rec.element_messages.is_empty(),
+        "{:?}",
+        rec.element_messages
+    );
+    assert_eq!(cam.shared.expiries.load(SeqCst), 0, "{protocols}");
+    assert!(
+        cam.shared.count("GET_PARAMETER") >= 2,
+        "{:?}",
+        cam.shared.requests()
+    );
+    assert!(cam.shared.digest_responses.lock().unwrap().len() >= 5);
+}
+
 over_udp_and_tcp! {
+    digest => super::digest_nonce_rotation_over_tls;
     validation_off => super::validation_off;
     pinned => super::right_pin;
     ca_file => super::private_ca;
