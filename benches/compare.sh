@@ -5,7 +5,8 @@
 # N streams, for each codec, N and transport. Prints CPU % of one core per stream, RSS, and the ratio to
 # rtspsrc.
 #
-#   benches/compare.sh                 # H.264 and H.265, N in 1 8 32 64, UDP and TCP
+#   benches/compare.sh                 # H.264 and H.265, N in 1 8 32 64, UDP, TCP and TLS (RTSPS,
+#                                      # interleaved; the server's TLS front counts as the sender)
 #   CODECS=h265 COUNTS="1 8" TRANSPORTS=udp SECONDS_MEASURED=10 benches/compare.sh
 #   WITHOUT_META=1 benches/compare.sh  # adds rustrtspsrc with add-reference-timestamp-meta=false: what the
 #                                      # wall-clock meta costs (the sender sends reports every 5 s)
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 codecs=${CODECS:-"h264 h265"}
 counts=${COUNTS:-"1 8 32 64"}
-transports=${TRANSPORTS:-"udp tcp"}
+transports=${TRANSPORTS:-"udp tcp tls"}
 warmup=${WARMUP:-5}
 measure=${SECONDS_MEASURED:-20}
 size=${SIZE:-1920x1080}
@@ -34,6 +35,7 @@ start_server() { # codec
   pids=("$server")
   for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.5; done
   url=$(sed -n 's/^serving \(rtsp:[^ ]*\)$/\1/p' "$log")
+  tls_url=$(sed -n 's/^serving-tls \(rtsps:[^ ]*\)$/\1/p' "$log")
   [ -n "$url" ] || { cat "$log" >&2; echo "bench server did not start" >&2; exit 1; }
   grep bench-server "$log" >&2
 }
@@ -48,19 +50,21 @@ have_ffmpeg=0
 command -v ffmpeg >/dev/null && have_ffmpeg=1
 
 start_peer() { # name transport n
-  local name=$1 t=$2 n=$3 args=() i
+  local name=$1 t=$2 n=$3 args=() i url=$url tls=()
+  # RTSPS: interleaved on the TLS connection; every peer accepts the self-signed certificate.
+  if [ "$t" = tls ]; then url=$tls_url t=tcp tls=(tls-validation-flags=0); fi
   case $name in
     rustrtspsrc)
-      for i in $(seq "$n"); do args+=(rustrtspsrc "location=$url" "protocols=$t" ! fakesink sync=false); done
+      for i in $(seq "$n"); do args+=(rustrtspsrc "location=$url" "protocols=$t" "${tls[@]}" ! fakesink sync=false); done
       gst-launch-1.0 -q "${args[@]}" >/dev/null 2>&1 & ;;
     no-meta)
       for i in $(seq "$n"); do
-        args+=(rustrtspsrc "location=$url" "protocols=$t" add-reference-timestamp-meta=false ! fakesink sync=false)
+        args+=(rustrtspsrc "location=$url" "protocols=$t" "${tls[@]}" add-reference-timestamp-meta=false ! fakesink sync=false)
       done
       gst-launch-1.0 -q "${args[@]}" >/dev/null 2>&1 & ;;
     rtspsrc)
       for i in $(seq "$n"); do
-        args+=(rtspsrc "location=$url" "protocols=$t" latency=50 ! "rtp${codec}depay" ! "video/x-${codec},alignment=au" ! fakesink sync=false)
+        args+=(rtspsrc "location=$url" "protocols=$t" "${tls[@]}" latency=50 ! "rtp${codec}depay" ! "video/x-${codec},alignment=au" ! fakesink sync=false)
       done
       gst-launch-1.0 -q "${args[@]}" >/dev/null 2>&1 & ;;
     ffmpeg)

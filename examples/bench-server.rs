@@ -5,6 +5,9 @@
 //!
 //!     cargo run --release --example bench-server -- [--size 1920x1080] [--bitrate 8000] [--seconds 10]
 //!         [--codec h264|h265]
+//!
+//! It also serves the same stream over RTSPS (a TLS front with a self-signed certificate, as cameras
+//! have), printed on a second line.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -65,7 +68,10 @@ fn main() {
         ..Default::default()
     };
     let cam = FakeCamera::start_with(script, packets);
+    let cert = common::certs::self_signed();
+    let tls = common::tls_proxy::TlsProxy::start(cam.port, &cert.cert_der, &cert.key_der);
     println!("serving {}", cam.url());
+    println!("serving-tls {}", tls.url());
     loop {
         std::thread::park();
     }
