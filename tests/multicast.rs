@@ -4,7 +4,8 @@
 //! gst-rtsp-server binds the group's ports exclusively (0.0.0.0:port, no SO_REUSEADDR), so a receiver
 //! cannot share its network stack. `in_two_network_namespaces` therefore builds a small network of its
 //! own: the server in one new namespace, the receivers in another, a veth pair between them
-//! (10.99.0.1 ↔ 10.99.0.2) with 224.0.0.0/4 routed over it. It runs this file's ignored tests there:
+//! (10.99.0.1 ↔ 10.99.0.2, fd99::1 ↔ fd99::2) with 224.0.0.0/4 routed over it (IPv6 multicast takes
+//! the link's own route). It runs this file's ignored tests there:
 //! `serve` on the server side, the others on the receiving side. That needs root (CI has it) and
 //! iproute2; without them the test fails and says why.
 
@@ -19,9 +20,10 @@ use std::time::Duration;
 /// Set inside the receivers' namespace: the server's address.
 const SERVER: &str = "RUSTRTSPSRC_MCAST_SERVER";
 /// The receiving tests, each asserting on its own.
-const RECEIVING_TESTS: usize = 4;
-/// The servers `serve` starts: multicast only, the same but one media shared by all, TCP only.
-const PORTS: [u16; 3] = [8601, 8602, 8603];
+const RECEIVING_TESTS: usize = 5;
+/// The servers `serve` starts: multicast only, the same but one media shared by all, TCP only, and
+/// multicast only over IPv6.
+const PORTS: [u16; 4] = [8601, 8602, 8603, 8604];
 
 const NETWORK: &str = r#"
 set -eu
@@ -31,15 +33,15 @@ ip link add rc type veth peer name rs
 # The server's namespace: it waits for its end of the pair, configures it, then serves.
 unshare --net sh -c '
   while ! ip link show rs >/dev/null 2>&1; do sleep 0.05; done
-  ip link set lo up && ip addr add 10.99.0.1/24 dev rs && ip link set rs up
-  ip route add 224.0.0.0/4 dev rs
+  ip link set lo up && ip addr add 10.99.0.1/24 dev rs && ip addr add fd99::1/64 dev rs nodad
+  ip link set rs up && ip route add 224.0.0.0/4 dev rs
   exec "$0" --ignored --exact serve --nocapture' "$exe" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 here=$(readlink /proc/self/ns/net)
 while [ "$(readlink /proc/$server/ns/net)" = "$here" ]; do sleep 0.05; done
 ip link set rs netns $server
-ip addr add 10.99.0.2/24 dev rc && ip link set rc up
+ip addr add 10.99.0.2/24 dev rc && ip addr add fd99::2/64 dev rc nodad && ip link set rc up
 ip route add 224.0.0.0/4 dev rc
 for i in $(seq 100); do
   if (exec 3<>/dev/tcp/10.99.0.1/8603) 2>/dev/null; then break; fi
@@ -90,6 +92,13 @@ fn serve() {
         serve(PORTS[1], RTSPLowerTrans::UDP_MCAST, true),
         serve(PORTS[2], RTSPLowerTrans::TCP, false),
     ];
+    let _v6 = TestServer::start(ServerOptions {
+        port: PORTS[3],
+        address: "fd99::1",
+        protocols: Some(RTSPLowerTrans::UDP_MCAST),
+        ..Default::default()
+    })
+    .unwrap();
     println!("serving");
     loop {
         std::thread::park();
@@ -102,7 +111,10 @@ fn server_url(i: usize) -> Option<String> {
         eprintln!("skipped: run by in_two_network_namespaces");
         return None;
     };
-    Some(format!("rtsp://{host}:{}/test", PORTS[i]))
+    Some(match i {
+        3 => format!("rtsp://[fd99::1]:{}/test", PORTS[i]),
+        _ => format!("rtsp://{host}:{}/test", PORTS[i]),
+    })
 }
 
 fn record_on_rc(url: &str, protocols: &str) -> Recording {
@@ -146,6 +158,15 @@ fn two_receivers_share_a_group() {
         assert_eq!(rec.transport(), "udp-mcast");
         assert!(rec.frames.len() > 40, "{} frames", rec.frames.len());
     }
+}
+
+#[test]
+#[ignore = "run in its own network namespace by in_two_network_namespaces"]
+fn records_an_ipv6_group() {
+    let Some(url) = server_url(3) else { return };
+    let rec = record_on_rc(&url, "udp-mcast");
+    rec.assert_plays();
+    assert_eq!(rec.transport(), "udp-mcast");
 }
 
 #[test]

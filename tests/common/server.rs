@@ -26,7 +26,8 @@ pub struct ServerOptions {
     pub codec: &'static str,
     /// RTSPS: the server's certificate chain and key, PEM (clients then speak TLS).
     pub tls_pem: Option<String>,
-    /// Lower transports the server accepts (all by default); with UDP_MCAST, groups 224.3.0.1-10.
+    /// Lower transports the server accepts (all by default); with UDP_MCAST, groups 224.3.0.1-10
+    /// (ff15::3:1-10 when `address` is IPv6).
     pub protocols: Option<gst_rtsp::RTSPLowerTrans>,
     /// One media for all clients (what multicast to several receivers needs).
     pub shared: bool,
@@ -119,7 +120,11 @@ impl TestServer {
             factory.set_protocols(protocols);
             if protocols.contains(gst_rtsp::RTSPLowerTrans::UDP_MCAST) {
                 let pool = gst_rtsp_server::RTSPAddressPool::new();
-                pool.add_range("224.3.0.1", "224.3.0.10", 5000, 5020, 16)
+                let (first, last) = match opts.address.contains(':') {
+                    true => ("ff15::3:1", "ff15::3:10"),
+                    false => ("224.3.0.1", "224.3.0.10"),
+                };
+                pool.add_range(first, last, 5000, 5020, 16)
                     .map_err(|_| glib::bool_error!("multicast address pool"))?;
                 factory.set_address_pool(Some(&pool));
             }
@@ -211,7 +216,11 @@ impl TestServer {
     /// `rtsp://[user:pass@]127.0.0.1:PORT/path`
     pub fn url(&self) -> String {
         let scheme = if self.tls { "rtsps" } else { "rtsp" };
-        format!("{scheme}://{}:{}{}", self.address, self.port, self.path)
+        let host = match self.address.contains(':') {
+            true => format!("[{}]", self.address),
+            false => self.address.to_string(),
+        };
+        format!("{scheme}://{host}:{}{}", self.port, self.path)
     }
 
     /// TEARDOWN requests the server has seen.
