@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 /// RTSP reader fed in pieces: the first byte picks where the input is split, as reads from a socket do;
 /// one incremental reader reads them, and must agree with a fresh parse of the same bytes.
 pub fn rtsp_stream(data: &[u8]) {
+    // The same bytes as an HTTP tunnel's GET reply.
+    let _ = crate::net::http_tunnel::reply_head(data);
     let Some((&split, data)) = data.split_first() else {
         return;
     };
@@ -53,10 +55,32 @@ pub fn sdp(data: &[u8]) {
     let _ = sdp::find_video(data, "rtsp://127.0.0.1/s", Some(sdp::Codec::H265));
 }
 
+/// RTP and RTCP parsing; then the input as RTCP fed to a stream (sender reports move its wall clock,
+/// XR replies its round-trip time), and as (RTP time, NTP time) records fed to a wall clock directly,
+/// each followed by a frame-time query: no panic, no overflow, whatever the reports say.
 pub fn rtp_rtcp(data: &[u8]) {
+    use crate::rtp::wall_clock::WallClock;
     let _ = RtpPacket::parse(data);
     let _ = find_sender_report(data);
     let _ = crate::rtp::rtcp::has_bye_for(data, 0x1234_5678);
+    let _ = crate::rtp::rtcp::find_dlrr_for(data, 0x1234_5678);
+    let mut inbound = Inbound::new(Duration::from_millis(20), false);
+    inbound.set_format(96, 90_000);
+    inbound.set_ssrc(Some(0x1234_5678));
+    let now = Instant::now();
+    inbound.on_rtcp(data, 0x1234_5678, now);
+    let _ = inbound.ntp_of(0);
+    let mut clock = WallClock::new(90_000);
+    for (i, record) in data.chunks_exact(12).enumerate() {
+        let rtp = u32::from_be_bytes([record[0], record[1], record[2], record[3]]);
+        let ntp = u64::from_be_bytes(record[4..12].try_into().expect("8 bytes"));
+        if i % 3 == 2 {
+            clock.on_exact(rtp, ntp);
+        } else {
+            clock.on_sender_report(rtp, ntp);
+        }
+        let _ = clock.ntp_of(rtp.wrapping_add(3000));
+    }
 }
 
 /// A sequence of RTP packets, each as `[len: u16 BE][advance ms: u8][packet]`, through the reorder window
