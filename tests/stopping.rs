@@ -1,5 +1,6 @@
-//! Stopping and pausing: a pipeline stops within 0.5 s whatever the camera or the name server do, and
-//! a pause of 30 s resumes within a second with a keyframe, no stale backlog and no expired session.
+//! Stopping and pausing: a pipeline stops within 0.5 s whatever the camera or the name server do (a
+//! camera silent mid-handshake too, over plain RTSP, TLS and an HTTP tunnel), and a pause of 30 s resumes
+//! within a second with a keyframe, no stale backlog and no expired session.
 
 mod common;
 
@@ -42,6 +43,35 @@ fn stops_while_the_host_name_is_being_looked_up() {
     let start = Instant::now();
     pipeline.set_state(gst::State::Null).unwrap();
     assert!(start.elapsed() <= STOP_WITHIN, "took {:?}", start.elapsed());
+}
+
+fn stops_while_the_camera_says_nothing(protocols: &str) {
+    // A port that accepts and never answers: not the RTSP reply, not the TLS handshake (our
+    // ClientHello waits unanswered), not the HTTP tunnel's reply.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let conns: Vec<_> = listener.incoming().take(2).collect();
+        std::thread::sleep(Duration::from_secs(3));
+        drop(conns);
+    });
+    common::init();
+    for scheme in ["rtsp", "rtsps", "rtsph"] {
+        let pipeline = gst::parse::launch(&format!(
+            "rustrtspsrc location={scheme}://127.0.0.1:{port}/stream protocols={protocols} ! fakesink"
+        ))
+        .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let start = Instant::now();
+        pipeline.set_state(gst::State::Null).unwrap();
+        assert!(
+            start.elapsed() <= STOP_WITHIN,
+            "{scheme}, {protocols}: took {:?}",
+            start.elapsed()
+        );
+    }
+    drop(held);
 }
 
 fn pause_for_30s_and_resume(protocols: &str) {
@@ -113,4 +143,5 @@ fn pause_for_30s_and_resume(protocols: &str) {
 over_udp_and_tcp! {
     stops_when_teardown_is_never_answered => super::stops_when_teardown_is_never_answered;
     pause_for_30s_and_resume => super::pause_for_30s_and_resume;
+    stops_while_the_camera_says_nothing => super::stops_while_the_camera_says_nothing;
 }
