@@ -8,6 +8,8 @@
 #   benches/compare.sh                 # H.264 and H.265, N in 1 8 32 64, UDP, TCP and TLS (RTSPS,
 #                                      # interleaved; the server's TLS front counts as the sender)
 #   CODECS=h265 COUNTS="1 8" TRANSPORTS=udp SECONDS_MEASURED=10 benches/compare.sh
+#   LOSS_PERMILLE=5 REORDER_PERMILLE=10 benches/compare.sh  # the sender drops 0.5 % and swaps 1 % of
+#                                      # packets with the next (the same packets every run)
 #   WITHOUT_META=1 benches/compare.sh  # adds rustrtspsrc with add-reference-timestamp-meta=false: what the
 #                                      # wall-clock meta costs (the sender sends reports every 5 s)
 set -euo pipefail
@@ -30,7 +32,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 start_server() { # codec
   log=$(mktemp)
-  ./target/release/examples/bench-server --size "$size" --bitrate "$bitrate" --codec "$1" >"$log" 2>&1 &
+  ./target/release/examples/bench-server --size "$size" --bitrate "$bitrate" --codec "$1" \
+    --loss-permille "${LOSS_PERMILLE:-0}" --reorder-permille "${REORDER_PERMILLE:-0}" >"$log" 2>&1 &
   server=$!
   pids=("$server")
   for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.5; done

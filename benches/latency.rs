@@ -2,6 +2,12 @@
 //! frame's buffer leaves the receiver. rustrtspsrc against `rtspsrc ! rtph264depay` at the same `latency`,
 //! with no loss and with 1 % loss. Prints p50/p90/p99/max in ms.
 //!
+//! Buffers are paired with frames by the camera's own time of each frame where the receiver gives it:
+//! the camera sends the ONVIF replay extension, and rustrtspsrc puts that time on each buffer. rtspsrc
+//! does not, so its buffers are paired by PTS differences, which holds while its PTS follow the RTP
+//! clock exactly. (Pairing rustrtspsrc's by PTS was wrong under loss: its PTS slew toward arrival times
+//! by design, a few frames' worth over a run, and the pairing slipped by two frames.)
+//!
 //!     cargo bench --bench latency
 
 #[path = "../tests/common/mod.rs"]
@@ -39,12 +45,21 @@ fn main() {
             let script = Script {
                 log_frames: true,
                 drop: loss.then_some(|i| i % 100 == 50),
+                onvif_ntp: true,
                 ..Default::default()
             };
             let cam = FakeCamera::start_with(script, packets);
             let pushed = run(receiver, &cam.url());
             let sent = cam.shared.frames.lock().unwrap().clone();
-            let mut lat = match_latencies(&sent, &pushed);
+            let first_ntp = cam.shared.frame_ntp.lock().unwrap().first().copied();
+            let mut lat = match first_ntp.filter(|_| receiver == "rustrtspsrc") {
+                Some(ntp0) => latencies_by_camera_time(&sent, &pushed, ntp0),
+                None => {
+                    let by_pts: Vec<(Instant, u64)> =
+                        pushed.iter().map(|&(t, pts, _)| (t, pts)).collect();
+                    match_latencies(&sent, &by_pts)
+                }
+            };
             lat.sort_by(f64::total_cmp);
             let q = |p: f64| {
                 lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
@@ -65,8 +80,8 @@ fn main() {
     }
 }
 
-/// (push time, PTS in ns) of every buffer leaving the receiver.
-fn run(receiver: &str, url: &str) -> Vec<(Instant, u64)> {
+/// (push time, PTS in ns, the camera's time of the frame) of every buffer leaving the receiver.
+fn run(receiver: &str, url: &str) -> Vec<(Instant, u64, Option<u64>)> {
     let desc = match receiver {
         "rustrtspsrc" => format!("rustrtspsrc name=out location={url} latency={WINDOW_MS} ! fakesink sync=false"),
         _ => format!(
@@ -83,7 +98,10 @@ fn run(receiver: &str, url: &str) -> Vec<(Instant, u64)> {
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         if let Some(buf) = info.buffer() {
             if let Some(pts) = buf.pts() {
-                p.lock().unwrap().push((Instant::now(), pts.nseconds()));
+                let ntp = common::ntp_meta(buf);
+                p.lock()
+                    .unwrap()
+                    .push((Instant::now(), pts.nseconds(), ntp));
             }
         }
         gst::PadProbeReturn::Ok
@@ -139,4 +157,24 @@ fn match_latencies(sent: &[(u32, Instant, bool)], pushed: &[(Instant, u64)]) -> 
         }
     }
     best.unwrap_or_default()
+}
+
+/// Latencies of buffers that carry the camera's time of their frame: the frame's RTP time follows from
+/// it (the camera's clock and its 90 kHz RTP clock start together at its first frame, `ntp0`).
+fn latencies_by_camera_time(
+    sent: &[(u32, Instant, bool)],
+    pushed: &[(Instant, u64, Option<u64>)],
+    ntp0: u64,
+) -> Vec<f64> {
+    let by_ts: BTreeMap<u32, Instant> = sent.iter().map(|&(ts, t, _)| (ts, t)).collect();
+    pushed
+        .iter()
+        .filter_map(|&(t, _, ntp)| {
+            let ts = (ntp?.checked_sub(ntp0)? as u128 * 90_000 / 1_000_000_000) as u32;
+            let (_, sent_at) = by_ts
+                .range(ts.saturating_sub(1500)..ts.saturating_add(1500))
+                .next()?;
+            Some(t.saturating_duration_since(*sent_at).as_secs_f64() * 1000.0)
+        })
+        .collect()
 }

@@ -4,7 +4,7 @@
 //! receivers, not the sender, are what a benchmark measures. 127.0.0.1 only.
 //!
 //!     cargo run --release --example bench-server -- [--size 1920x1080] [--bitrate 8000] [--seconds 10]
-//!         [--codec h264|h265]
+//!         [--codec h264|h265] [--loss-permille 5] [--reorder-permille 10]
 //!
 //! It also serves the same stream over RTSPS (a TLS front with a self-signed certificate, as cameras
 //! have), printed on a second line.
@@ -14,10 +14,12 @@ mod common;
 
 use common::fake_camera::h265_packets::{encode_sized, packetize, Packing};
 use common::fake_camera::{encode, FakeCamera, Script};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 fn main() {
     let (mut w, mut h, mut kbps, mut secs) = (1920u32, 1080u32, 8000u32, 10u32);
     let mut drop_every = 0usize;
+    let (mut loss, mut reorder) = (0u64, 0u64);
     let mut codec = String::from("h264");
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -30,9 +32,11 @@ fn main() {
             "--bitrate" => kbps = v.parse().expect("--bitrate kbit/s"),
             "--seconds" => secs = v.parse().expect("--seconds"),
             "--drop-every" => drop_every = v.parse().expect("--drop-every N"),
+            "--loss-permille" => loss = v.parse().expect("--loss-permille N"),
+            "--reorder-permille" => reorder = v.parse().expect("--reorder-permille N"),
             "--codec" => codec = v,
             _ => {
-                eprintln!("usage: bench-server [--size WxH] [--bitrate KBPS] [--seconds N] [--drop-every N] [--codec h264|h265]");
+                eprintln!("usage: bench-server [--size WxH] [--bitrate KBPS] [--seconds N] [--drop-every N] [--loss-permille N] [--reorder-permille N] [--codec h264|h265]");
                 std::process::exit(2);
             }
         }
@@ -59,8 +63,15 @@ fn main() {
         packets.len(),
         bytes as f64 * 8.0 / f64::from(secs) / 1e6
     );
+    LOSS_PERMILLE.store(loss, Ordering::Relaxed);
+    REORDER_PERMILLE.store(reorder, Ordering::Relaxed);
     let script = Script {
-        drop: (drop_every > 0).then_some(drop_fn(drop_every)),
+        drop: match (drop_every, loss) {
+            (0, 0) => None,
+            (0, _) => Some(seeded_loss),
+            (n, _) => Some(drop_fn(n)),
+        },
+        swap: (reorder > 0).then_some(seeded_reorder as fn(usize) -> bool),
         encoding: h265.is_some().then_some("H265"),
         fmtp: h265,
         // Sender reports every 5 s, as cameras send them: every receiver maps them to wall-clock time.
@@ -75,6 +86,27 @@ fn main() {
     loop {
         std::thread::park();
     }
+}
+
+static LOSS_PERMILLE: AtomicU64 = AtomicU64::new(0);
+static REORDER_PERMILLE: AtomicU64 = AtomicU64::new(0);
+
+/// Packet `i`'s place in [0, 1000), the same every run (a fixed-seed hash of the index): loss and
+/// reordering hit the same packets for every receiver and every run.
+fn permille(i: usize, salt: u64) -> u64 {
+    let mut x = (i as u64) ^ salt;
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (x ^ (x >> 31)) % 1000
+}
+
+fn seeded_loss(i: usize) -> bool {
+    permille(i, 0x5eed_0001) < LOSS_PERMILLE.load(Ordering::Relaxed)
+}
+
+/// Swaps packet `i` with the next one.
+fn seeded_reorder(i: usize) -> bool {
+    permille(i, 0x5eed_0002) < REORDER_PERMILLE.load(Ordering::Relaxed)
 }
 
 /// 1 % loss (every 100th packet) or 0.5 % (every 200th): the script takes plain function pointers.
