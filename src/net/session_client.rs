@@ -87,6 +87,8 @@ pub struct SessionClient {
     wake_policy: WakePolicy,
     /// The last read stopped with datagrams still queued or held: read again without waiting.
     rtp_backlog: bool,
+    /// The arrival time the last RTP read went by (arrival times never go back).
+    last_rtp_read: Instant,
     /// Decrypted RTSP bytes wait in the TLS layer: read again without waiting.
     rtsp_backlog: bool,
     inbound: Inbound,
@@ -166,6 +168,7 @@ impl SessionClient {
             bulk_watched,
             wake_policy: WakePolicy::default(),
             rtp_backlog: false,
+            last_rtp_read: now,
             rtsp_backlog: false,
             rtp_reader,
             source_ip: None,
@@ -235,11 +238,10 @@ impl SessionClient {
     pub fn next_access_unit(&mut self) -> Result<(AccessUnit, Instant), ClientError> {
         loop {
             let now = Instant::now();
-            if let Some(au) = self.inbound.pop() {
-                return Ok((au, now));
-            }
             self.inbound.release(now, false);
             if let Some(au) = self.inbound.pop() {
+                self.wake_policy
+                    .on_access_unit(au.rtp_ts, self.inbound.clock_rate(), now);
                 return Ok((au, now));
             }
             if let Some(req) = self.session.poll(now)? {
@@ -269,7 +271,7 @@ impl SessionClient {
                         .map(|d| d.saturating_duration_since(now)),
                 )
                 .map_err(|e| ClientError::Io("timerfd".into(), e))?;
-            self.watch_bulk(now)
+            self.watch_bulk()
                 .map_err(|e| ClientError::Io("epoll".into(), e))?;
             let timeout = if self.rtp_backlog || self.rtsp_backlog {
                 Some(Duration::ZERO)
@@ -287,8 +289,23 @@ impl SessionClient {
                 self.read_rtsp()?;
                 self.rtsp_backlog = self.conn.pending();
             }
-            if self.rtp_backlog || ready & (1 << TOKEN_RTP | 1 << TOKEN_RTP_BULK) != 0 {
-                self.read_rtp()?;
+            // A frame overdue while only marker packets wake the loop: its marker packet may be lost,
+            // its other packets waiting in the bulk socket.
+            let overdue = self.steered_quietly()
+                && self
+                    .wake_policy
+                    .overdue()
+                    .is_some_and(|o| Instant::now() >= o);
+            let mut arrival = Instant::now();
+            if overdue {
+                if let Some(due) = self.wake_policy.due() {
+                    arrival = due.max(self.last_rtp_read).min(arrival);
+                }
+                self.wake_policy
+                    .looked(Instant::now(), self.inbound.clock_rate());
+            }
+            if overdue || self.rtp_backlog || ready & (1 << TOKEN_RTP | 1 << TOKEN_RTP_BULK) != 0 {
+                self.read_rtp(arrival)?;
             }
             if ready & (1 << TOKEN_RTCP) != 0 {
                 self.read_rtcp()?;
@@ -298,12 +315,11 @@ impl SessionClient {
 
     /// With marker steering: lets only the wake socket wake the loop while the stream is steady, and
     /// every packet otherwise (so that gaps, deadlines and markerless cameras are served as they come).
-    fn watch_bulk(&mut self, now: Instant) -> io::Result<()> {
+    fn watch_bulk(&mut self) -> io::Result<()> {
         let Some(bulk) = self.udp.as_ref().and_then(|u| u.rtp_bulk.as_ref()) else {
             return Ok(());
         };
         let want = self.wake_policy.every_packet(
-            now,
             self.playing_since.is_some(),
             self.inbound.depay.ended_by_marker(),
             self.inbound.waiting_on_gap(),
@@ -317,6 +333,11 @@ impl SessionClient {
             self.bulk_watched = want;
         }
         Ok(())
+    }
+
+    /// Whether only the wake socket of a steered pair wakes the loop now.
+    fn steered_quietly(&self) -> bool {
+        !self.bulk_watched && self.udp.as_ref().is_some_and(|u| u.rtp_bulk.is_some())
     }
 
     /// Whether silent UDP has a next transport to go to: multicast after unicast, TCP after either.
@@ -360,6 +381,9 @@ impl SessionClient {
                 })
                 .map(|s| s + self.cfg.udp_timeout),
             self.cfg.timeout.zip(last).map(|(t, l)| l + t),
+            self.wake_policy
+                .overdue()
+                .filter(|_| self.steered_quietly()),
         ]
         .into_iter()
         .flatten()
@@ -558,15 +582,15 @@ impl SessionClient {
         Ok(())
     }
 
-    /// Reads the queued datagrams, in sequence order across the steered pair.
-    fn read_rtp(&mut self) -> Result<(), ClientError> {
+    /// Reads the queued datagrams, in sequence order across the steered pair, as arrived at `now`.
+    fn read_rtp(&mut self, now: Instant) -> Result<(), ClientError> {
+        self.last_rtp_read = now;
         let (Some(udp), Some(reader)) = (&self.udp, &mut self.rtp_reader) else {
             return Ok(());
         };
         let expected = self.source_ip.unwrap_or(self.server_ip);
         let (inbound, server_ip) = (&mut self.inbound, self.server_ip);
         let (early, playing) = (&mut self.early_rtp, self.playing_since.is_some());
-        let now = Instant::now();
         self.rtp_backlog = reader
             .read(
                 &udp.rtp,

@@ -8,8 +8,8 @@
 //! classic BPF program picks the one each datagram goes to: packets with the marker bit, and every
 //! `WAKE_EVERY`th sequence number so that at most that many packets wait unread, go to the *wake* socket
 //! that the receive loop watches; the rest go to the *bulk* socket, read whenever the wake socket fires.
-//! The receive loop watches both sockets whenever order or timing matters (start-up, loss, reordering
-//! and a while after, cameras that do not set the marker bit); see `WakePolicy`.
+//! The receive loop watches both sockets whenever order or timing matters (start-up, an open gap in the
+//! sequence, cameras that do not set the marker bit); see `WakePolicy`.
 //!
 //! Unprivileged and local to the two sockets: SO_ATTACH_REUSEPORT_CBPF (Linux 4.5+). Where it is not
 //! available the port gets one socket and every packet wakes the loop, as before.
@@ -203,33 +203,82 @@ impl RtpReader {
     }
 }
 
-/// After a gap (loss or reordering), every packet wakes the loop for this long.
-pub const AFTER_GAP: Duration = Duration::from_secs(10);
+/// How long past the expected end of the next frame the loop looks at the bulk socket anyway, as a
+/// share of the frame interval.
+const OVERDUE_SHARE: u32 = 4;
+/// Frame intervals are taken in this range (a 120 fps camera, a 1 fps substream).
+const MIN_INTERVAL: Duration = Duration::from_millis(5);
+const MAX_INTERVAL: Duration = Duration::from_secs(2);
+/// Access units over which the frame interval is the smallest step of RTP time (B-frames step back and
+/// forth; the smallest step is one frame).
+const INTERVAL_WINDOW: usize = 16;
 
 /// Decides whether every packet should wake the receive loop (the bulk socket watched) or only the
-/// wake socket's.
+/// wake socket's, and when the loop must look at the bulk socket anyway.
 ///
-/// Only wake packets while the stream is steady: playing, access units ended by the marker bit, and no
-/// gap or deadline pending, not even in the last `AFTER_GAP`: on a lossy link a lost marker packet
-/// would otherwise be noticed only when the next frame's marker comes, a frame interval on top of the
-/// reorder window for that frame, because the frame's other packets would sit unread in the bulk
-/// socket. On a clean link that cost is paid at most once per `AFTER_GAP`.
+/// Every packet wakes the loop while it matters: before PLAY, for cameras that do not set the marker
+/// bit, and while the reorder window waits on a missing packet. Otherwise only marker packets do, and a
+/// lost marker packet is caught by a timer instead: the next frame is due one frame interval after the
+/// last one completed; a quarter interval past that, the loop reads the bulk socket, finds the frame's
+/// packets, and the reorder window takes over. A loss thus costs wake-ups only while its gap is open,
+/// not for seconds after it (at 0.5 % loss, "after a gap" was always).
 #[derive(Debug, Default)]
 pub struct WakePolicy {
-    last_gap: Option<Instant>,
+    /// RTP time steps of the last access units, in clock ticks.
+    steps: [u32; INTERVAL_WINDOW],
+    next_step: usize,
+    last_ts: Option<u64>,
+    /// When the next frame should have completed, and when to look if it has not.
+    due: Option<Instant>,
+    overdue: Option<Instant>,
 }
 
 impl WakePolicy {
     /// `markers`: the camera ends access units with the marker bit. `gap`: the reorder window waits on a
     /// missing packet (or a picture on its missing tail).
-    pub fn every_packet(&mut self, now: Instant, playing: bool, markers: bool, gap: bool) -> bool {
-        if gap {
-            self.last_gap = Some(now);
+    pub fn every_packet(&mut self, playing: bool, markers: bool, gap: bool) -> bool {
+        !playing || !markers || gap
+    }
+
+    /// An access unit completed at `now`: the next one is due a frame interval later.
+    pub fn on_access_unit(&mut self, rtp_ts: u64, clock_rate: u32, now: Instant) {
+        if let Some(last) = self.last_ts {
+            // Between neighbours in decoding order: B-frames step back, then forward by one frame.
+            let step = rtp_ts.abs_diff(last).min(u64::from(u32::MAX)) as u32;
+            if step > 0 {
+                self.steps[self.next_step] = step;
+                self.next_step = (self.next_step + 1) % INTERVAL_WINDOW;
+            }
         }
-        let recent_gap = self
-            .last_gap
-            .is_some_and(|t| now.saturating_duration_since(t) < AFTER_GAP);
-        !playing || !markers || recent_gap
+        self.last_ts = Some(rtp_ts);
+        let interval = self.interval(clock_rate);
+        self.due = interval.map(|i| now + i);
+        self.overdue = interval.map(|i| now + i + i / OVERDUE_SHARE);
+    }
+
+    /// When the next frame should have completed: what the bulk socket's packets read when overdue are
+    /// taken to have arrived at (they came about then; reading them a quarter interval later must not
+    /// count against the reorder window of a frame whose marker packet was lost).
+    pub fn due(&self) -> Option<Instant> {
+        self.due
+    }
+
+    /// The frame interval: the smallest step of RTP time between neighbouring access units lately.
+    fn interval(&self, clock_rate: u32) -> Option<Duration> {
+        let ticks = self.steps.iter().copied().filter(|&s| s > 0).min()?;
+        let ns = u64::from(ticks) * 1_000_000_000 / u64::from(clock_rate.max(1));
+        Some(Duration::from_nanos(ns).clamp(MIN_INTERVAL, MAX_INTERVAL))
+    }
+
+    /// When the loop must read the bulk socket even without a wake packet.
+    pub fn overdue(&self) -> Option<Instant> {
+        self.overdue
+    }
+
+    /// The bulk socket was read at `now` for being overdue: look again an interval later if still
+    /// nothing completes (a camera pausing, a 1 fps substream running late), not at once.
+    pub fn looked(&mut self, now: Instant, clock_rate: u32) {
+        self.overdue = Some(now + self.interval(clock_rate).unwrap_or(MAX_INTERVAL));
     }
 }
 
@@ -368,22 +417,49 @@ mod tests {
     }
 
     #[test]
-    fn every_packet_wakes_until_steady_and_for_a_while_after_a_gap() {
+    fn every_packet_wakes_only_until_steady_and_while_a_gap_is_open() {
+        let mut p = WakePolicy::default();
+        assert!(p.every_packet(false, false, false), "before PLAY");
+        assert!(p.every_packet(true, false, false), "markers not seen yet");
+        assert!(!p.every_packet(true, true, false));
+        assert!(p.every_packet(true, true, true), "a gap");
+        assert!(
+            !p.every_packet(true, true, false),
+            "the gap closed: steady again"
+        );
+    }
+
+    #[test]
+    fn the_bulk_socket_is_read_when_a_frame_is_overdue() {
         let mut p = WakePolicy::default();
         let t = Instant::now();
-        assert!(p.every_packet(t, false, false, false), "before PLAY");
+        let ms = Duration::from_millis;
+        assert_eq!(p.overdue(), None);
+        // 30 fps with B-frames in decoding order: I0 P3 B1 B2 P6 B4 B5 …, one every 33 ms.
+        for (i, frame) in [0u64, 3, 1, 2, 6, 4, 5, 9, 7, 8].into_iter().enumerate() {
+            p.on_access_unit(1 << 32 | frame * 3000, 90_000, t + ms(33) * i as u32);
+        }
+        let last = t + ms(33) * 9;
+        let due = p.overdue().unwrap() - last;
         assert!(
-            p.every_packet(t, true, false, false),
-            "markers not seen yet"
+            due > ms(41) && due < ms(42),
+            "{due:?}: an interval and a quarter"
         );
-        assert!(!p.every_packet(t, true, true, false));
-        assert!(p.every_packet(t, true, true, true), "a gap");
-        let later = t + AFTER_GAP / 2;
-        assert!(
-            p.every_packet(later, true, true, false),
-            "gap filled, but recent"
+        // Looked and found nothing: again an interval later, not at once.
+        p.looked(last + due, 90_000);
+        assert_eq!(
+            p.overdue(),
+            Some(last + due + Duration::from_nanos(33_333_333))
         );
-        assert!(!p.every_packet(t + AFTER_GAP, true, true, false));
+        // A 1 fps substream, and nonsense: within bounds.
+        let mut slow = WakePolicy::default();
+        slow.on_access_unit(0, 90_000, t);
+        slow.on_access_unit(90_000, 90_000, t);
+        assert_eq!(slow.overdue(), Some(t + ms(1250)));
+        let mut odd = WakePolicy::default();
+        odd.on_access_unit(0, 0, t);
+        odd.on_access_unit(u64::MAX, 0, t);
+        assert_eq!(odd.overdue(), Some(t + MAX_INTERVAL + MAX_INTERVAL / 4));
     }
 
     #[test]
