@@ -437,7 +437,7 @@ mod tests {
         assert_eq!(p.overdue(), None);
         // 30 fps with B-frames in decoding order: I0 P3 B1 B2 P6 B4 B5 …, one every 33 ms.
         for (i, frame) in [0u64, 3, 1, 2, 6, 4, 5, 9, 7, 8].into_iter().enumerate() {
-            p.on_access_unit(1 << 32 | frame * 3000, 90_000, t + ms(33) * i as u32);
+            p.on_access_unit((1 << 32) | (frame * 3000), 90_000, t + ms(33) * i as u32);
         }
         let last = t + ms(33) * 9;
         let due = p.overdue().unwrap() - last;
