@@ -34,6 +34,17 @@ fn reply(cseq: u32, status: &str, extra: &str, body: &str) -> Response {
     ))
 }
 
+/// A session through OPTIONS and DESCRIBE: the outputs of the DESCRIBE reply (the SETUP to send).
+fn described(c: SessionConfig, now: Instant) -> (Session, Vec<Output>) {
+    let mut s = Session::new(c);
+    s.start(now);
+    s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+    let out = s
+        .handle_response(&reply(2, "200 OK", "", SDP), now)
+        .unwrap();
+    (s, out)
+}
+
 fn sent(out: &[Output]) -> &Request {
     out.iter()
         .find_map(|o| match o {
@@ -418,12 +429,7 @@ fn unicast_then_multicast_then_tcp() {
     let now = Instant::now();
     let mut c = cfg("rtsp://127.0.0.1/s");
     c.multicast_allowed = true;
-    let mut s = Session::new(c);
-    s.start(now);
-    s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
-    let out = s
-        .handle_response(&reply(2, "200 OK", "", SDP), now)
-        .unwrap();
+    let (mut s, out) = described(c, now);
     assert!(sent(&out)
         .headers
         .get("Transport")
@@ -505,12 +511,7 @@ fn udp_refused_falls_back_to_tcp() {
     // Refused over TCP as well: an error, no loop.
     let mut c = cfg("rtsp://127.0.0.1/s");
     c.udp_ports = None;
-    let mut s = Session::new(c);
-    s.start(now);
-    s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
-    let out = s
-        .handle_response(&reply(2, "200 OK", "", SDP), now)
-        .unwrap();
+    let (mut s, out) = described(c, now);
     assert!(sent(&out).headers.get("Transport").unwrap().contains("TCP"));
     let e = s
         .handle_response(&reply(3, "461 Unsupported Transport", "", ""), now)
