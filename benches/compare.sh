@@ -2,12 +2,16 @@
 # CPU and memory per stream: rustrtspsrc vs `rtspsrc ! rtph264depay` (rtph265depay) vs FFmpeg, side by side
 # in one run. One RTSP server on 127.0.0.1 (examples/bench-server: a 1080p30 8 Mbit/s clip encoded with
 # x264enc or x265enc at bench time, sent paced by RTP time) feeds three processes at once, each receiving
-# N streams, for each codec, N and transport. Prints CPU % of one core per stream, RSS, and the ratio to
-# rtspsrc.
+# N streams, for each codec, N and transport. Prints CPU % of one core per stream, RSS, the ratio to
+# rtspsrc, and the frames each receiver delivered per second per stream (the sender sends 30): a receiver
+# that falls behind cannot look cheap. The GStreamer receivers run in examples/bench-receiver (gst-launch
+# with a frame count); FFmpeg's count is its first output's, times N.
 #
 #   benches/compare.sh                 # H.264 and H.265, N in 1 8 32 64, UDP, TCP and TLS (RTSPS,
 #                                      # interleaved; the server's TLS front counts as the sender)
 #   CODECS=h265 COUNTS="1 8" TRANSPORTS=udp SECONDS_MEASURED=10 benches/compare.sh
+#   PACE_KBPS=16000 benches/compare.sh # the sender paces packets at 16 Mbit/s instead of sending each
+#                                      # frame as one burst (cameras with traffic shaping)
 #   LOSS_PERMILLE=5 REORDER_PERMILLE=10 benches/compare.sh  # the sender drops 0.5 % and swaps 1 % of
 #                                      # packets with the next (the same packets every run)
 #   WITHOUT_META=1 benches/compare.sh  # adds rustrtspsrc with add-reference-timestamp-meta=false: what the
@@ -23,17 +27,18 @@ measure=${SECONDS_MEASURED:-20}
 size=${SIZE:-1920x1080}
 bitrate=${BITRATE:-8000}
 
-cargo build --release --lib --example bench-server >&2
+cargo build --release --lib --example bench-server --example bench-receiver >&2
 export GST_PLUGIN_PATH="$PWD/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 hz=$(getconf CLK_TCK)
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "${frames_dir:-}"; }
 trap cleanup EXIT
 start_server() { # codec
   log=$(mktemp)
   ./target/release/examples/bench-server --size "$size" --bitrate "$bitrate" --codec "$1" \
-    --loss-permille "${LOSS_PERMILLE:-0}" --reorder-permille "${REORDER_PERMILLE:-0}" >"$log" 2>&1 &
+    --loss-permille "${LOSS_PERMILLE:-0}" --reorder-permille "${REORDER_PERMILLE:-0}" \
+    --pace-kbps "${PACE_KBPS:-0}" >"$log" 2>&1 &
   server=$!
   pids=("$server")
   for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.5; done
@@ -52,33 +57,45 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 have_ffmpeg=0
 command -v ffmpeg >/dev/null && have_ffmpeg=1
 
+# Each peer writes the frames it has delivered so far, ten times a second, to $frames_dir/<name>.
+frames_dir=$(mktemp -d)
+last_count() { # name n
+  if [ -e "$frames_dir/$1.progress" ]; then
+    awk -F= -v n="$2" '/^frame=/ {f = $2} END {print f * n}' "$frames_dir/$1.progress"
+  else
+    tail -n 1 "$frames_dir/$1" 2>/dev/null || echo 0
+  fi
+}
+
 start_peer() { # name transport n
   local name=$1 t=$2 n=$3 args=() i url=$url tls=()
+  local counts="$frames_dir/$name"
   # RTSPS: interleaved on the TLS connection; every peer accepts the self-signed certificate.
   if [ "$t" = tls ]; then url=$tls_url t=tcp tls=(tls-validation-flags=0); fi
   case $name in
     rustrtspsrc)
       for i in $(seq "$n"); do args+=(rustrtspsrc "location=$url" "protocols=$t" "${tls[@]}" ! fakesink sync=false); done
-      gst-launch-1.0 -q "${args[@]}" >/dev/null 2>&1 & ;;
+      ./target/release/examples/bench-receiver "${args[@]}" >"$counts" 2>/dev/null & ;;
     no-meta)
       for i in $(seq "$n"); do
         args+=(rustrtspsrc "location=$url" "protocols=$t" "${tls[@]}" add-reference-timestamp-meta=false ! fakesink sync=false)
       done
-      gst-launch-1.0 -q "${args[@]}" >/dev/null 2>&1 & ;;
+      ./target/release/examples/bench-receiver "${args[@]}" >"$counts" 2>/dev/null & ;;
     rtspsrc)
       for i in $(seq "$n"); do
         args+=(rtspsrc "location=$url" "protocols=$t" "${tls[@]}" latency=50 ! "rtp${codec}depay" ! "video/x-${codec},alignment=au" ! fakesink sync=false)
       done
-      gst-launch-1.0 -q "${args[@]}" >/dev/null 2>&1 & ;;
+      ./target/release/examples/bench-receiver "${args[@]}" >"$counts" 2>/dev/null & ;;
     ffmpeg)
       for i in $(seq "$n"); do args+=(-rtsp_transport "$t" -i "$url"); done
       for i in $(seq 0 $((n - 1))); do args+=(-map "$i:v" -c copy -f null -); done
-      ffmpeg -nostdin -loglevel error "${args[@]}" >/dev/null 2>&1 & ;;
+      # -progress gives the first output's frame count (times N for all, in last_count).
+      ffmpeg -nostdin -loglevel error -progress "$counts.progress" "${args[@]}" >/dev/null 2>&1 & ;;
   esac
   echo $!
 }
 
-printf '%-5s %-9s %4s  %-12s %10s %10s %12s %10s %s\n' codec transport N receiver "cpu%/strm" "vs rtspsrc" "RSS MB" "MB/strm" note
+printf '%-5s %-9s %4s  %-12s %10s %10s %12s %10s %9s %s\n' codec transport N receiver "cpu%/strm" "vs rtspsrc" "RSS MB" "MB/strm" "fps/strm" note
 for codec in $codecs; do
 start_server "$codec"
 for t in $transports; do
@@ -86,11 +103,11 @@ for t in $transports; do
     peers=(rustrtspsrc rtspsrc)
     [ "${WITHOUT_META:-0}" = 1 ] && peers+=(no-meta)
     [ $have_ffmpeg = 1 ] && peers+=(ffmpeg)
-    declare -A pid=() t0=() cpu=() rss=()
+    declare -A pid=() t0=() cpu=() rss=() f0=() fps=()
     for p in "${peers[@]}"; do pid[$p]=$(start_peer "$p" "$t" "$n"); pids+=("${pid[$p]}"); done
     sleep "$warmup"
     s0=$(ticks "$server")
-    for p in "${peers[@]}"; do t0[$p]=$(cpu_ns "${pid[$p]}"); done
+    for p in "${peers[@]}"; do t0[$p]=$(cpu_ns "${pid[$p]}"); f0[$p]=$(last_count "$p" "$n"); done
     sleep "$measure"
     s1=$(ticks "$server")
     for p in "${peers[@]}"; do
@@ -98,6 +115,9 @@ for t in $transports; do
         cpu[$p]=$(awk -v a="${t0[$p]}" -v b="$(cpu_ns "${pid[$p]}")" -v s="$measure" -v n="$n" \
           'BEGIN {printf "%.3f", (b - a) / 1e9 / s * 100 / n}')
         rss[$p]=$(rss_kb "${pid[$p]}")
+        # Frames delivered per second per stream over the measured window (the sender sends 30).
+        fps[$p]=$(awk -v a="${f0[$p]}" -v b="$(last_count "$p" "$n")" -v s="$measure" -v n="$n" \
+          'BEGIN {printf "%.1f", (b - a) / s / n}')
       else
         cpu[$p]=""; rss[$p]=0
       fi
@@ -107,14 +127,16 @@ for t in $transports; do
       note=""
       [ -z "${cpu[$p]}" ] && note="(exited early)"
       ratio=$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[rtspsrc]:-0}" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}')
-      printf '%-5s %-9s %4s  %-12s %10s %10s %12.1f %10.2f %s\n' "$codec" "$t" "$n" "$p" "${cpu[$p]:--}" "$ratio" \
-        "$(awk -v r="${rss[$p]}" 'BEGIN {print r / 1024}')" "$(awk -v r="${rss[$p]}" -v n="$n" 'BEGIN {print r / 1024 / n}')" "$note"
+      printf '%-5s %-9s %4s  %-12s %10s %10s %12.1f %10.2f %9s %s\n' "$codec" "$t" "$n" "$p" "${cpu[$p]:--}" "$ratio" \
+        "$(awk -v r="${rss[$p]}" 'BEGIN {print r / 1024}')" "$(awk -v r="${rss[$p]}" -v n="$n" 'BEGIN {print r / 1024 / n}')" \
+        "${fps[$p]:--}" "$note"
     done
     printf '%-5s %-9s %4s  %-12s %10s\n' "$codec" "$t" "$n" "(sender)" \
       "$(awk -v a="$s0" -v b="$s1" -v hz="$hz" -v s="$measure" 'BEGIN {printf "%.1f%% total", (b - a) / hz / s * 100}')"
     for p in "${peers[@]}"; do wait "${pid[$p]}" 2>/dev/null || true; done
     pids=("$server")
-    unset pid t0 cpu rss
+    unset pid t0 cpu rss f0 fps
+    rm -f "$frames_dir"/*
   done
 done
 kill "$server" 2>/dev/null || true

@@ -4,7 +4,10 @@
 //! receivers, not the sender, are what a benchmark measures. 127.0.0.1 only.
 //!
 //!     cargo run --release --example bench-server -- [--size 1920x1080] [--bitrate 8000] [--seconds 10]
-//!         [--codec h264|h265] [--loss-permille 5] [--reorder-permille 10]
+//!         [--codec h264|h265] [--loss-permille 5] [--reorder-permille 10] [--pace-kbps 16000]
+//!
+//! By default a frame's packets go out as one burst, as most cameras send them; `--pace-kbps` spaces
+//! them at that rate instead.
 //!
 //! It also serves the same stream over RTSPS (a TLS front with a self-signed certificate, as cameras
 //! have), printed on a second line.
@@ -19,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 fn main() {
     let (mut w, mut h, mut kbps, mut secs) = (1920u32, 1080u32, 8000u32, 10u32);
     let mut drop_every = 0usize;
-    let (mut loss, mut reorder) = (0u64, 0u64);
+    let (mut loss, mut reorder, mut pace) = (0u64, 0u64, 0u64);
     let mut codec = String::from("h264");
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -34,9 +37,10 @@ fn main() {
             "--drop-every" => drop_every = v.parse().expect("--drop-every N"),
             "--loss-permille" => loss = v.parse().expect("--loss-permille N"),
             "--reorder-permille" => reorder = v.parse().expect("--reorder-permille N"),
+            "--pace-kbps" => pace = v.parse().expect("--pace-kbps N"),
             "--codec" => codec = v,
             _ => {
-                eprintln!("usage: bench-server [--size WxH] [--bitrate KBPS] [--seconds N] [--drop-every N] [--loss-permille N] [--reorder-permille N] [--codec h264|h265]");
+                eprintln!("usage: bench-server [--size WxH] [--bitrate KBPS] [--seconds N] [--drop-every N] [--loss-permille N] [--reorder-permille N] [--pace-kbps N] [--codec h264|h265]");
                 std::process::exit(2);
             }
         }
@@ -72,6 +76,7 @@ fn main() {
             (n, _) => Some(drop_fn(n)),
         },
         swap: (reorder > 0).then_some(seeded_reorder as fn(usize) -> bool),
+        pace_bps: (pace > 0).then_some(pace * 1000),
         encoding: h265.is_some().then_some("H265"),
         fmtp: h265,
         // Sender reports every 5 s, as cameras send them: every receiver maps them to wall-clock time.

@@ -94,6 +94,8 @@ pub struct Script {
     pub answer_rrtr: Option<(Duration, Duration)>,
     /// `a=rtcp-fb:96 …` lines in the SDP ("nack pli", "ccm fir").
     pub rtcp_fb: &'static [&'static str],
+    /// Space packets at this many bits per second instead of sending each frame as one burst.
+    pub pace_bps: Option<u64>,
     /// How connection 2, 3, … answer DESCRIBE, while the list lasts: a status (404, 503, 401), or 0 for
     /// an SDP without the video track (a camera still booting).
     pub describe_after_reconnect: &'static [u16],

@@ -77,6 +77,8 @@ impl Sender {
         let start = Instant::now();
         let clock = SessionClock::new(script.clock, start);
         let mut next_sr = script.sender_reports.map(|_| start);
+        // With pacing: when the link is free for the next packet.
+        let mut link_free = start;
         let ts0 = u32::from_be_bytes(packets[0][4..8].try_into().unwrap());
         let mut held: Option<Vec<u8>> = None;
         let mut index = 0usize;
@@ -146,7 +148,11 @@ impl Sender {
                 };
                 pkt[4..8].copy_from_slice(&stamped.to_be_bytes());
                 pkt[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
-                let due = clock.send_time(nominal);
+                let mut due = clock.send_time(nominal);
+                if let Some(bps) = script.pace_bps {
+                    due = due.max(link_free);
+                    link_free = due + Duration::from_nanos(pkt.len() as u64 * 8_000_000_000 / bps.max(1));
+                }
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     thread::sleep(wait);
                 }

@@ -1,0 +1,40 @@
+//! The benchmark's GStreamer receivers, counting what they deliver: runs a gst-launch pipeline given as
+//! arguments (several `… ! fakesink` branches) and prints, ten times a second, the buffers all its
+//! fakesinks have received so far. A receiver that falls behind shows as fewer frames, not as a lower CPU figure.
+//! Otherwise it is `gst-launch-1.0 -q`: the same elements, the same threads.
+//!
+//!     bench-receiver rtspsrc location=rtsp://… ! rtph264depay ! fakesink sync=false …
+
+use gst::prelude::*;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+fn main() {
+    gst::init().expect("GStreamer");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let pipeline = gst::parse::launchv(&argv).expect("a gst-launch pipeline");
+    let count = Arc::new(AtomicU64::new(0));
+    if let Some(bin) = pipeline.downcast_ref::<gst::Bin>() {
+        for element in bin.iterate_recurse().into_iter().flatten() {
+            let is_sink = element
+                .factory()
+                .is_some_and(|f| f.name() == "fakesink");
+            if let (true, Some(pad)) = (is_sink, element.static_pad("sink")) {
+                let c = count.clone();
+                pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                    c.fetch_add(1, Ordering::Relaxed);
+                    gst::PadProbeReturn::Ok
+                });
+            }
+        }
+    }
+    pipeline.set_state(gst::State::Playing).expect("PLAYING");
+    let mut out = std::io::stdout();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let _ = writeln!(out, "{}", count.load(Ordering::Relaxed));
+        let _ = out.flush();
+    }
+}
