@@ -18,9 +18,7 @@ fn main() {
     let count = Arc::new(AtomicU64::new(0));
     if let Some(bin) = pipeline.downcast_ref::<gst::Bin>() {
         for element in bin.iterate_recurse().into_iter().flatten() {
-            let is_sink = element
-                .factory()
-                .is_some_and(|f| f.name() == "fakesink");
+            let is_sink = element.factory().is_some_and(|f| f.name() == "fakesink");
             if let (true, Some(pad)) = (is_sink, element.static_pad("sink")) {
                 let c = count.clone();
                 pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {

@@ -6,6 +6,7 @@
 
 pub mod annexb;
 pub mod bits;
+pub mod buffer_pool;
 pub mod builder;
 pub mod depacketizer;
 pub mod param_sets;

@@ -151,7 +151,8 @@ impl Sender {
                 let mut due = clock.send_time(nominal);
                 if let Some(bps) = script.pace_bps {
                     due = due.max(link_free);
-                    link_free = due + Duration::from_nanos(pkt.len() as u64 * 8_000_000_000 / bps.max(1));
+                    link_free =
+                        due + Duration::from_nanos(pkt.len() as u64 * 8_000_000_000 / bps.max(1));
                 }
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     thread::sleep(wait);
