@@ -15,17 +15,15 @@ const DEFAULT_TTL: u8 = 16;
 impl SessionClient {
     pub(super) fn join_group(&mut self, transport: &Transport) -> Result<(), ClientError> {
         let err = |why: String| ClientError::Multicast(why);
-        let address: IpAddr = transport
+        // The reply's destination; servers that leave it out mean the SDP's c= group.
+        let named = transport
             .destination
-            .as_deref()
-            .ok_or_else(|| err("the SETUP reply names no destination group".into()))?
+            .clone()
+            .or_else(|| self.session.media().and_then(|m| m.connection.clone()))
+            .ok_or_else(|| err("neither the SETUP reply nor the SDP names a group".into()))?;
+        let address: IpAddr = named
             .parse()
-            .map_err(|_| {
-                err(format!(
-                    "the SETUP reply's destination {:?} is not an address",
-                    transport.destination.as_deref().unwrap_or_default()
-                ))
-            })?;
+            .map_err(|_| err(format!("the group {named:?} is not an address")))?;
         let ports = transport
             .port
             .or(transport.server_port)
