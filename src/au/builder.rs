@@ -86,8 +86,6 @@ pub struct AuBuilder<C: NalSyntax> {
     next_don: Option<u16>,
     pub stats: AuStats,
     pub log: crate::log::Log,
-    /// Where access-unit memory comes from and goes back to.
-    pub pool: std::sync::Arc<super::buffer_pool::BufferPool>,
 }
 
 impl<C: NalSyntax> AuBuilder<C> {
@@ -117,7 +115,6 @@ impl<C: NalSyntax> AuBuilder<C> {
             next_don: None,
             stats: AuStats::default(),
             log: Default::default(),
-            pool: Default::default(),
         }
     }
 
@@ -438,7 +435,7 @@ impl<C: NalSyntax> AuBuilder<C> {
         self.waiting = false;
         self.waiting_since = None;
         self.started = true;
-        let mut data = std::mem::replace(&mut self.buf, self.pool.take(self.capacity_hint));
+        let mut data = std::mem::replace(&mut self.buf, Vec::with_capacity(self.capacity_hint));
         // Sized for a typical access unit, so most never reallocate while being filled. One huge
         // access unit counts as at most twice the current hint, so it cannot inflate every later one.
         let sample = (data.len() * 5 / 4).min(self.capacity_hint * 2);
@@ -458,7 +455,7 @@ impl<C: NalSyntax> AuBuilder<C> {
             chain[ParamKind::Sps as usize],
         );
         if self.keyframe {
-            data = with_parameter_sets::<C>(data, chain, &self.pool);
+            data = with_parameter_sets::<C>(data, chain);
         }
         self.stats.access_units += 1;
         if self.keyframe {
@@ -538,11 +535,7 @@ fn slice_at(au: &[u8], at: usize) -> &[u8] {
 /// Puts the parameter sets of `chain` that the keyframe `au` lacks in front of the first unit that must
 /// follow them: after a leading AUD, before any SEI or slice, and after the sets of an earlier kind the
 /// access unit has itself (so a lone missing PPS follows the SPS it refers to).
-fn with_parameter_sets<C: NalSyntax>(
-    au: Vec<u8>,
-    chain: [Option<&[u8]>; 3],
-    pool: &super::buffer_pool::BufferPool,
-) -> Vec<u8> {
+fn with_parameter_sets<C: NalSyntax>(au: Vec<u8>, chain: [Option<&[u8]>; 3]) -> Vec<u8> {
     let present = |set: &[u8]| units(&au).any(|(_, u)| u == set);
     let missing: Vec<(usize, &[u8])> = chain
         .iter()
@@ -559,7 +552,7 @@ fn with_parameter_sets<C: NalSyntax>(
         _ => Some(3),
     };
     let extra: usize = missing.iter().map(|(_, s)| s.len() + 4).sum();
-    let mut out = pool.take(au.len() + extra);
+    let mut out = Vec::with_capacity(au.len() + extra);
     let mut pending = missing.into_iter().peekable();
     let mut copied = 0;
     for (at, unit) in units(&au) {
@@ -578,7 +571,6 @@ fn with_parameter_sets<C: NalSyntax>(
         out.extend_from_slice(&START_CODE);
         out.extend_from_slice(set);
     }
-    pool.give(au);
     out
 }
 

@@ -45,8 +45,6 @@ pub trait Depacketize: std::fmt::Debug + Send {
     fn take_warnings(&mut self) -> Vec<String>;
     fn set_log(&mut self, log: Log);
     fn stats(&self) -> (DepayStats, AuStats);
-    /// Access-unit memory comes from, and goes back to, `pool`.
-    fn set_buffer_pool(&mut self, pool: std::sync::Arc<super::buffer_pool::BufferPool>);
 }
 
 /// The shared state of a depacketizer; payload formats write into it.
@@ -266,10 +264,6 @@ impl<F: PayloadFormat> Depacketize for Depay<F> {
 
     fn set_log(&mut self, log: Log) {
         self.core.au.log = log;
-    }
-
-    fn set_buffer_pool(&mut self, pool: std::sync::Arc<super::buffer_pool::BufferPool>) {
-        self.core.au.pool = pool;
     }
 
     fn stats(&self) -> (DepayStats, AuStats) {

@@ -6,7 +6,6 @@
 
 pub mod annexb;
 pub mod bits;
-pub mod buffer_pool;
 pub mod builder;
 pub mod depacketizer;
 pub mod param_sets;

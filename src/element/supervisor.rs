@@ -330,14 +330,7 @@ impl Supervisor {
 
         let discont = au.discont || stamp.resynced || std::mem::take(&mut self.discont);
         let keyframe = au.keyframe;
-        // The memory goes back to the stream's pool when downstream frees the buffer.
-        let pool = self
-            .client
-            .as_ref()
-            .expect("a client produced this")
-            .buffer_pool();
-        let mut buffer =
-            gst::Buffer::from_mut_slice(crate::au::buffer_pool::Recycled::new(au.data, pool));
+        let mut buffer = gst::Buffer::from_mut_slice(au.data);
         {
             let b = buffer.get_mut().expect("a new buffer is writable");
             b.set_pts(gst::ClockTime::from_nseconds(pts));

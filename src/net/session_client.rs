@@ -203,11 +203,6 @@ impl SessionClient {
         self.inbound.ntp_of(rtp_ts)
     }
 
-    /// Where the access units' memory goes back to once downstream frees it.
-    pub fn buffer_pool(&self) -> std::sync::Arc<crate::au::buffer_pool::BufferPool> {
-        self.inbound.buffer_pool()
-    }
-
     /// The round-trip time to the camera, when it answers our RTCP reference times.
     pub fn round_trip(&self) -> Option<Duration> {
         self.inbound.round_trip()

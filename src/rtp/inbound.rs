@@ -22,8 +22,6 @@ pub struct Inbound {
     ssrc: Option<u32>,
     reorder: ReorderWindow,
     pub depay: Box<dyn Depacketize>,
-    /// Access-unit memory, recycled when downstream frees it.
-    pool: std::sync::Arc<crate::au::buffer_pool::BufferPool>,
     reception: ReceptionStats,
     wall_clock: WallClock,
     keyframes: KeyframeRequests,
@@ -62,16 +60,12 @@ const ONVIF_REPLAY: u16 = 0xabac;
 
 impl Inbound {
     pub fn new(latency: Duration, wait_for_keyframe: bool) -> Self {
-        let pool = std::sync::Arc::new(crate::au::buffer_pool::BufferPool::default());
-        let mut depay = Box::new(crate::h264::depacketizer::depacketizer(wait_for_keyframe));
-        depay.set_buffer_pool(pool.clone());
         Inbound {
             payload_type: None,
             clock_rate: 90_000,
             ssrc: None,
             reorder: ReorderWindow::new(latency),
-            depay,
-            pool,
+            depay: Box::new(crate::h264::depacketizer::depacketizer(wait_for_keyframe)),
             reception: ReceptionStats::default(),
             wall_clock: WallClock::new(90_000),
             keyframes: KeyframeRequests::default(),
@@ -105,7 +99,6 @@ impl Inbound {
             Codec::H265 => Box::new(crate::h265::depacketizer::depacketizer(don, wait)),
         };
         self.depay.set_log(self.log.clone());
-        self.depay.set_buffer_pool(self.pool.clone());
     }
 
     /// Logs as this element from now on.
@@ -140,11 +133,6 @@ impl Inbound {
 
     pub fn wall_clock_stats(&self) -> &WallClockStats {
         &self.wall_clock.stats
-    }
-
-    /// Where the access units' memory goes back to once downstream frees it.
-    pub fn buffer_pool(&self) -> std::sync::Arc<crate::au::buffer_pool::BufferPool> {
-        self.pool.clone()
     }
 
     pub fn ssrc(&self) -> Option<u32> {
