@@ -236,7 +236,7 @@ pub struct WakePolicy {
 impl WakePolicy {
     /// `markers`: the camera ends access units with the marker bit. `gap`: the reorder window waits on a
     /// missing packet (or a picture on its missing tail).
-    pub fn every_packet(&mut self, playing: bool, markers: bool, gap: bool) -> bool {
+    pub fn every_packet(&self, playing: bool, markers: bool, gap: bool) -> bool {
         !playing || !markers || gap
     }
 
@@ -418,7 +418,7 @@ mod tests {
 
     #[test]
     fn every_packet_wakes_only_until_steady_and_while_a_gap_is_open() {
-        let mut p = WakePolicy::default();
+        let p = WakePolicy::default();
         assert!(p.every_packet(false, false, false), "before PLAY");
         assert!(p.every_packet(true, false, false), "markers not seen yet");
         assert!(!p.every_packet(true, true, false));

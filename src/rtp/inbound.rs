@@ -377,17 +377,19 @@ impl Inbound {
                 self.depay.picture_tail_lost(next_ts);
             }
         }
+        let mut lost_any = false;
         while let Some((bytes, lost)) = self.reorder.pop(now, force) {
             self.tail_wait = None;
             self.last_push = Some(now);
             self.stats.lost += u64::from(lost);
-            if lost > 0 && self.wait_for_keyframe {
-                self.keyframes.want();
-            }
+            lost_any |= lost > 0;
             // Stored packets were parsed once already, so this cannot fail.
             if let Ok(pkt) = RtpPacket::parse(bytes) {
                 self.depay.push(&pkt, lost > 0);
             }
+        }
+        if lost_any {
+            self.on_loss();
         }
     }
 
