@@ -4,6 +4,7 @@
 #
 #   benches/soak.sh                     # 16 streams, 720p 3 Mbit/s, 0.5 % loss + 1 % reordering, 30 min
 #   MINUTES=5 STREAMS=8 benches/soak.sh
+#   BASELINE=HEAD~3 benches/soak.sh    # also an older commit's rustrtspsrc, in a third process
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,14 @@ minutes=${MINUTES:-30}
 step=${STEP:-30}
 cargo build --release --lib --example bench-server --example bench-receiver >&2
 export GST_PLUGIN_PATH="$PWD/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+if [ -n "${BASELINE:-}" ]; then
+  # The older plugin is built from a worktree into its own target directory, so neither build
+  # disturbs the other.
+  base_tree="$PWD/target/soak-baseline"
+  [ -d "$base_tree" ] || git worktree add --detach "$base_tree" >&2
+  git -C "$base_tree" checkout --detach --quiet "$(git rev-parse "$BASELINE")"
+  (cd "$base_tree" && cargo build --release --lib >&2)
+fi
 
 log=$(mktemp)
 pids=()
@@ -33,12 +42,19 @@ done
 a=$!; pids+=($a)
 ./target/release/examples/bench-receiver "${theirs[@]}" >/dev/null 2>&1 &
 b=$!; pids+=($b)
+c=
+if [ -n "${BASELINE:-}" ]; then
+  GST_PLUGIN_PATH="$base_tree/target/release" GST_REGISTRY="$base_tree/target/registry.bin" \
+    ./target/release/examples/bench-receiver "${ours[@]}" >/dev/null 2>&1 &
+  c=$!; pids+=($c)
+fi
 
 rss() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo "-"; }
-printf '%8s %16s %16s\n' "minutes" "rustrtspsrc MB" "rtspsrc MB"
+printf '%8s %16s %16s %16s\n' "minutes" "rustrtspsrc MB" "rtspsrc MB" "${BASELINE:+$BASELINE MB}"
 end=$(( $(date +%s) + minutes * 60 ))
 start=$(date +%s)
 while [ "$(date +%s)" -lt "$end" ]; do
   sleep "$step"
-  printf '%8.1f %16s %16s\n' "$(awk -v s="$(( $(date +%s) - start ))" 'BEGIN {print s / 60}')" "$(rss $a)" "$(rss $b)"
+  printf '%8.1f %16s %16s %16s\n' "$(awk -v s="$(( $(date +%s) - start ))" 'BEGIN {print s / 60}')" \
+    "$(rss $a)" "$(rss $b)" "${c:+$(rss $c)}"
 done
