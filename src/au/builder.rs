@@ -7,6 +7,7 @@
 
 use super::annexb::{units, START_CODE, START_CODE_FINDER};
 use super::param_sets::ParamSets;
+use super::size_class::size_class;
 use super::syntax::{Nal, NalSyntax, ParamKind};
 use std::collections::VecDeque;
 
@@ -435,7 +436,10 @@ impl<C: NalSyntax> AuBuilder<C> {
         self.waiting = false;
         self.waiting_since = None;
         self.started = true;
-        let mut data = std::mem::replace(&mut self.buf, Vec::with_capacity(self.capacity_hint));
+        let mut data = std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(size_class(self.capacity_hint)),
+        );
         // Sized for a typical access unit, so most never reallocate while being filled. One huge
         // access unit counts as at most twice the current hint, so it cannot inflate every later one.
         let sample = (data.len() * 5 / 4).min(self.capacity_hint * 2);
@@ -518,7 +522,7 @@ fn in_decoding_order(au: &[u8], dons: &[(u16, usize)]) -> Option<Vec<u8>> {
         ranked.push((rank(don), unit));
     }
     ranked.sort_by_key(|(r, _)| *r);
-    let mut out = Vec::with_capacity(au.len());
+    let mut out = Vec::with_capacity(size_class(au.len()));
     for (_, unit) in ranked {
         out.extend_from_slice(&START_CODE);
         out.extend_from_slice(unit);
@@ -552,7 +556,7 @@ fn with_parameter_sets<C: NalSyntax>(au: Vec<u8>, chain: [Option<&[u8]>; 3]) -> 
         _ => Some(3),
     };
     let extra: usize = missing.iter().map(|(_, s)| s.len() + 4).sum();
-    let mut out = Vec::with_capacity(au.len() + extra);
+    let mut out = Vec::with_capacity(size_class(au.len() + extra));
     let mut pending = missing.into_iter().peekable();
     let mut copied = 0;
     for (at, unit) in units(&au) {
