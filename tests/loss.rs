@@ -4,6 +4,7 @@ mod common;
 
 use common::fake_camera::{FakeCamera, Script};
 use common::{decode, record_clean};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 fn keeps_going_through_one_percent_loss(protocols: &str) {
@@ -106,6 +107,40 @@ fn reordered_packets_are_put_back_and_strangers_ignored(protocols: &str) {
     rec.assert_plays();
 }
 
+/// Every third picture's last packet before its marker comes 125 ms late, within a 150 ms window, from a
+/// 10 fps camera pacing its packets: after the marker and the next picture's first packets, and after its
+/// marker too. The receive loop stops waking for every packet soon after a gap opens (a missing packet is
+/// usually lost), so the late one may wait unread until the window's deadline: it must be read then and
+/// put back, not given up for lost a moment before it is looked at.
+fn late_tail_is_put_back_at_the_deadline(protocols: &str) {
+    static TEN_FPS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    let packets = TEN_FPS
+        .get_or_init(|| common::fake_camera::encode_with(320, 240, 800, 100, 1000, "ball", 10, ""));
+    let cam = FakeCamera::start_with(
+        Script {
+            late_tail: Some((|n| n % 3 == 2, Duration::from_millis(125))),
+            pace_bps: Some(1_600_000),
+            ..Default::default()
+        },
+        packets,
+    );
+    let rec = record_clean(
+        &cam.url(),
+        Duration::from_secs(5),
+        &[("protocols", &protocols), ("latency", &150u32)],
+    );
+    assert_eq!(rec.transport(), protocols);
+    assert!(rec.frames.len() > 35, "{} frames", rec.frames.len());
+    assert_eq!(rec.stat("packets-lost"), 0, "a late packet was given up");
+    assert_eq!(rec.disconts(), 0);
+    assert!(
+        rec.stat("packets-reordered") >= 8,
+        "{} reordered",
+        rec.stat("packets-reordered")
+    );
+    rec.assert_plays();
+}
+
 #[test]
 fn camera_without_marker_bits_is_not_held_back() {
     // Each picture ends only when the next one's first packet comes. Marker steering must notice and
@@ -157,8 +192,16 @@ fn intra_refresh_camera(protocols: &str) {
     // An intra-refresh encoder: one IDR at the very start, recovery-point SEI after. The camera serves
     // from the second picture on, with its parameter sets in the SDP: no IDR ever reaches the element.
     use base64::Engine;
-    let all =
-        common::fake_camera::encode_with(320, 240, 800, 150, 1000, "ball", "intra-refresh=true");
+    let all = common::fake_camera::encode_with(
+        320,
+        240,
+        800,
+        150,
+        1000,
+        "ball",
+        30,
+        "intra-refresh=true",
+    );
     let ts = |p: &Vec<u8>| u32::from_be_bytes(p[4..8].try_into().unwrap());
     let first_other = all.iter().position(|p| ts(p) != ts(&all[0])).unwrap();
     let sprop: Vec<String> = parameter_sets(&all[..first_other])
@@ -204,4 +247,5 @@ over_udp_and_tcp! {
     keeps_going_through_one_percent_loss => super::keeps_going_through_one_percent_loss;
     reordered_packets_are_put_back_and_strangers_ignored => super::reordered_packets_are_put_back_and_strangers_ignored;
     intra_refresh_camera => super::intra_refresh_camera;
+    late_tail_is_put_back_at_the_deadline => super::late_tail_is_put_back_at_the_deadline;
 }

@@ -3,7 +3,7 @@
 //! RTSP connection — goes to the inbound stream. Returns as soon as an access unit is complete.
 
 pub use super::client_error::ClientError;
-use super::epoll::{Poller, Waker};
+use super::epoll::{Poller, Waker, TOKEN_TIMER};
 use super::rtsp_connection::RtspConnection;
 use super::steering::{RtpReader, WakePolicy};
 use super::udp::UdpPorts;
@@ -266,7 +266,7 @@ impl SessionClient {
                         .map(|d| d.saturating_duration_since(now)),
                 )
                 .map_err(|e| ClientError::Io("timerfd".into(), e))?;
-            self.watch_bulk()
+            self.watch_bulk(now)
                 .map_err(|e| ClientError::Io("epoll".into(), e))?;
             let timeout = if self.rtp_backlog || self.rtsp_backlog {
                 Some(Duration::ZERO)
@@ -299,7 +299,14 @@ impl SessionClient {
                 self.wake_policy
                     .looked(Instant::now(), self.inbound.clock_rate());
             }
-            if overdue || self.rtp_backlog || ready & (1 << TOKEN_RTP | 1 << TOKEN_RTP_BULK) != 0 {
+            // The reorder window's deadline while only marker packets wake the loop: a late packet
+            // may wait in the bulk socket, to be placed before the window gives up on it.
+            let deadline = self.steered_quietly() && ready & (1 << TOKEN_TIMER) != 0;
+            if overdue
+                || deadline
+                || self.rtp_backlog
+                || ready & (1 << TOKEN_RTP | 1 << TOKEN_RTP_BULK) != 0
+            {
                 self.read_rtp(arrival)?;
             }
             if ready & (1 << TOKEN_RTCP) != 0 {

@@ -213,11 +213,20 @@ const MAX_INTERVAL: Duration = Duration::from_secs(2);
 /// forth; the smallest step is one frame).
 const INTERVAL_WINDOW: usize = 16;
 
+/// How long after a gap opens every packet still wakes the loop. A reordered packet comes within a few
+/// packets' time; one that has not by then is most likely lost, and waking on each later packet until
+/// the reorder window gives up on it would cost a wake-up per packet for the whole window (at 0.5 %
+/// loss, a few times a second). Past this the loop wakes for marker packets and the window's deadline,
+/// and reads the bulk socket then, so a packet that does come late is still placed before the window
+/// lets its successors go.
+pub const GAP_WATCH: Duration = Duration::from_millis(3);
+
 /// Decides whether every packet should wake the receive loop (the bulk socket watched) or only the
 /// wake socket's, and when the loop must look at the bulk socket anyway.
 ///
 /// Every packet wakes the loop while it matters: before PLAY, for cameras that do not set the marker
-/// bit, and while the reorder window waits on a missing packet. Otherwise only marker packets do, and a
+/// bit, and for `GAP_WATCH` after the reorder window starts waiting on a missing packet. Otherwise only
+/// marker packets (and the window's deadline) do, and a
 /// lost marker packet is caught by a timer instead: the next frame is due one frame interval after the
 /// last one completed; a quarter interval past that, the loop reads the bulk socket, finds the frame's
 /// packets, and the reorder window takes over. A loss thus costs wake-ups only while its gap is open,
@@ -231,13 +240,19 @@ pub struct WakePolicy {
     /// When the next frame should have completed, and when to look if it has not.
     due: Option<Instant>,
     overdue: Option<Instant>,
+    /// Since when the reorder window has been waiting on a gap.
+    gap_since: Option<Instant>,
 }
 
 impl WakePolicy {
     /// `markers`: the camera ends access units with the marker bit. `gap`: the reorder window waits on a
     /// missing packet (or a picture on its missing tail).
-    pub fn every_packet(&self, playing: bool, markers: bool, gap: bool) -> bool {
-        !playing || !markers || gap
+    pub fn every_packet(&mut self, playing: bool, markers: bool, gap: bool, now: Instant) -> bool {
+        let fresh_gap = gap && now.duration_since(*self.gap_since.get_or_insert(now)) < GAP_WATCH;
+        if !gap {
+            self.gap_since = None;
+        }
+        !playing || !markers || fresh_gap
     }
 
     /// An access unit completed at `now`: the next one is due a frame interval later.
@@ -417,16 +432,28 @@ mod tests {
     }
 
     #[test]
-    fn every_packet_wakes_only_until_steady_and_while_a_gap_is_open() {
-        let p = WakePolicy::default();
-        assert!(p.every_packet(false, false, false), "before PLAY");
-        assert!(p.every_packet(true, false, false), "markers not seen yet");
-        assert!(!p.every_packet(true, true, false));
-        assert!(p.every_packet(true, true, true), "a gap");
+    fn every_packet_wakes_only_until_steady_and_while_a_gap_is_fresh() {
+        let mut p = WakePolicy::default();
+        let t = Instant::now();
+        assert!(p.every_packet(false, false, false, t), "before PLAY");
         assert!(
-            !p.every_packet(true, true, false),
+            p.every_packet(true, false, false, t),
+            "markers not seen yet"
+        );
+        assert!(!p.every_packet(true, true, false, t));
+        assert!(p.every_packet(true, true, true, t), "a gap");
+        assert!(p.every_packet(true, true, true, t + GAP_WATCH / 2));
+        assert!(
+            !p.every_packet(true, true, true, t + GAP_WATCH),
+            "the missing packet is late: lost, most likely"
+        );
+        assert!(
+            !p.every_packet(true, true, false, t + GAP_WATCH),
             "the gap closed: steady again"
         );
+        let later = t + GAP_WATCH * 10;
+        assert!(p.every_packet(true, true, true, later), "a new gap");
+        assert!(p.every_packet(false, true, true, later + GAP_WATCH));
     }
 
     #[test]

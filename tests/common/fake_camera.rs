@@ -97,10 +97,12 @@ pub fn encode(
     mtu: u32,
     pattern: &str,
 ) -> Vec<Vec<u8>> {
-    encode_with(width, height, kbps, frames, mtu, pattern, "")
+    encode_with(width, height, kbps, frames, mtu, pattern, 30, "")
 }
 
-/// Like `encode`, with more x264enc options (`intra-refresh=true`, …).
+/// Like `encode`, at `fps` (still one keyframe a second) and with more x264enc options
+/// (`intra-refresh=true`, …).
+#[allow(clippy::too_many_arguments)]
 pub fn encode_with(
     width: u32,
     height: u32,
@@ -108,11 +110,12 @@ pub fn encode_with(
     frames: u32,
     mtu: u32,
     pattern: &str,
+    fps: u32,
     x264: &str,
 ) -> Vec<Vec<u8>> {
     super::pull_all(&format!(
-        "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,format=I420,width={width},height={height},framerate=30/1 \
-         ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate={kbps} {x264} \
+        "videotestsrc num-buffers={frames} pattern={pattern} ! video/x-raw,format=I420,width={width},height={height},framerate={fps}/1 \
+         ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bitrate={kbps} {x264} \
          ! rtph264pay pt=96 mtu={mtu} config-interval=-1 ! appsink name=sink sync=false"
     ))
 }

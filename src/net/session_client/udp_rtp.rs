@@ -18,7 +18,7 @@ const EARLY_RTP_BYTES: usize = 2 * 1024 * 1024;
 impl SessionClient {
     /// With marker steering: lets only the wake socket wake the loop while the stream is steady, and
     /// every packet otherwise (so that gaps, deadlines and markerless cameras are served as they come).
-    pub(super) fn watch_bulk(&mut self) -> io::Result<()> {
+    pub(super) fn watch_bulk(&mut self, now: Instant) -> io::Result<()> {
         let Some(bulk) = self.udp.as_ref().and_then(|u| u.rtp_bulk.as_ref()) else {
             return Ok(());
         };
@@ -26,6 +26,7 @@ impl SessionClient {
             self.playing_since.is_some(),
             self.inbound.depay.ended_by_marker(),
             self.inbound.waiting_on_gap(),
+            now,
         );
         if want != self.bulk_watched {
             if want {

@@ -10,6 +10,10 @@ pub struct Script {
     pub drop: Option<fn(usize) -> bool>,
     /// Swap packet `index` with the next one when it returns true.
     pub swap: Option<fn(usize) -> bool>,
+    /// The packet just before frame `n`'s marker packet (`n` counted from 1 since PLAY) goes out this
+    /// much later, after the marker and whatever follows, when the function returns true: a picture's
+    /// tail held up on another path (a Wi-Fi mesh, a bonded link).
+    pub late_tail: Option<(fn(usize) -> bool, Duration)>,
     /// Before packet `index`, also send a copy of it with another SSRC when it returns true.
     pub foreign_ssrc: Option<fn(usize) -> bool>,
     /// Extra fmtp parameters for the video media.

@@ -4,6 +4,7 @@
 use super::clock::{with_onvif, SessionClock};
 use super::Script;
 use super::Shared;
+use std::collections::VecDeque;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,6 +82,7 @@ impl Sender {
         let mut link_free = start;
         let ts0 = u32::from_be_bytes(packets[0][4..8].try_into().unwrap());
         let mut held: Option<Vec<u8>> = None;
+        let mut delayed: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
         let mut index = 0usize;
         let mut lap = 0u32;
         let last = packets
@@ -90,7 +92,7 @@ impl Sender {
         let mut keyframe = false;
         let (mut frame, mut last_ts) = (0usize, None);
         loop {
-            for p in packets {
+            for (k, p) in packets.iter().enumerate() {
                 let live = self.playing.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst);
                 if !live {
                     return;
@@ -154,6 +156,18 @@ impl Sender {
                     link_free =
                         due + Duration::from_nanos(pkt.len() as u64 * 8_000_000_000 / bps.max(1));
                 }
+                // Late packets go out at their time, between the others.
+                while let Some((at, late)) = delayed.front() {
+                    if *at > due {
+                        break;
+                    }
+                    if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                        thread::sleep(wait);
+                    }
+                    self.send(&sock, late);
+                    shared.sent.fetch_add(1, Ordering::SeqCst);
+                    delayed.pop_front();
+                }
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     thread::sleep(wait);
                 }
@@ -196,6 +210,12 @@ impl Sender {
                 }
                 if script.swap.is_some_and(|f| f(i)) {
                     held = Some(pkt);
+                    continue;
+                }
+                let before_marker =
+                    pkt[1] & 0x80 == 0 && packets[(k + 1) % packets.len()][1] & 0x80 != 0;
+                if let Some((_, by)) = script.late_tail.filter(|(f, _)| before_marker && f(frame)) {
+                    delayed.push_back((Instant::now() + by, pkt));
                     continue;
                 }
                 if !self.send(&sock, &pkt) {
