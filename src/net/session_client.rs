@@ -254,6 +254,10 @@ impl SessionClient {
                 }
             }
 
+            // Before the timeout: whether only marker packets wake the loop decides whether an overdue
+            // frame is a deadline.
+            self.watch_bulk(now)
+                .map_err(|e| ClientError::Io("epoll".into(), e))?;
             let timeout = self
                 .next_deadline()
                 .map(|d| d.saturating_duration_since(now));
@@ -266,8 +270,6 @@ impl SessionClient {
                         .map(|d| d.saturating_duration_since(now)),
                 )
                 .map_err(|e| ClientError::Io("timerfd".into(), e))?;
-            self.watch_bulk(now)
-                .map_err(|e| ClientError::Io("epoll".into(), e))?;
             let timeout = if self.rtp_backlog || self.rtsp_backlog {
                 Some(Duration::ZERO)
             } else {
