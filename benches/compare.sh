@@ -14,6 +14,8 @@
 #                                      # frame as one burst (cameras with traffic shaping)
 #   LOSS_PERMILLE=5 REORDER_PERMILLE=10 benches/compare.sh  # the sender drops 0.5 % and swaps 1 % of
 #                                      # packets with the next (the same packets every run)
+#   BASELINE=HEAD~2 benches/compare.sh # adds that commit's rustrtspsrc as "baseline": before and after
+#                                      # in one run
 #   WITHOUT_META=1 benches/compare.sh  # adds rustrtspsrc with add-reference-timestamp-meta=false: what the
 #                                      # wall-clock meta costs (the sender sends reports every 5 s)
 set -euo pipefail
@@ -29,6 +31,8 @@ bitrate=${BITRATE:-8000}
 
 cargo build --release --lib --example bench-server --example bench-receiver >&2
 export GST_PLUGIN_PATH="$PWD/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+. benches/baseline.sh
+[ -n "${BASELINE:-}" ] && build_baseline
 hz=$(getconf CLK_TCK)
 
 pids=()
@@ -76,6 +80,9 @@ start_peer() { # name transport n
     rustrtspsrc)
       for i in $(seq "$n"); do args+=(rustrtspsrc "location=$url" "protocols=$t" "${tls[@]}" ! fakesink sync=false); done
       ./target/release/examples/bench-receiver "${args[@]}" >"$counts" 2>/dev/null & ;;
+    baseline)
+      for i in $(seq "$n"); do args+=(rustrtspsrc "location=$url" "protocols=$t" "${tls[@]}" ! fakesink sync=false); done
+      "${with_baseline[@]}" ./target/release/examples/bench-receiver "${args[@]}" >"$counts" 2>/dev/null & ;;
     no-meta)
       for i in $(seq "$n"); do
         args+=(rustrtspsrc "location=$url" "protocols=$t" "${tls[@]}" add-reference-timestamp-meta=false ! fakesink sync=false)
@@ -101,6 +108,7 @@ start_server "$codec"
 for t in $transports; do
   for n in $counts; do
     peers=(rustrtspsrc rtspsrc)
+    [ -n "${BASELINE:-}" ] && peers+=(baseline)
     [ "${WITHOUT_META:-0}" = 1 ] && peers+=(no-meta)
     [ $have_ffmpeg = 1 ] && peers+=(ffmpeg)
     declare -A pid=() t0=() cpu=() rss=() f0=() fps=()

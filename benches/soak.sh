@@ -13,14 +13,8 @@ minutes=${MINUTES:-30}
 step=${STEP:-30}
 cargo build --release --lib --example bench-server --example bench-receiver >&2
 export GST_PLUGIN_PATH="$PWD/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
-if [ -n "${BASELINE:-}" ]; then
-  # The older plugin is built from a worktree into its own target directory, so neither build
-  # disturbs the other.
-  base_tree="$PWD/target/soak-baseline"
-  [ -d "$base_tree" ] || git worktree add --detach "$base_tree" >&2
-  git -C "$base_tree" checkout --detach --quiet "$(git rev-parse "$BASELINE")"
-  (cd "$base_tree" && cargo build --release --lib >&2)
-fi
+. benches/baseline.sh
+[ -n "${BASELINE:-}" ] && build_baseline
 
 log=$(mktemp)
 pids=()
@@ -44,8 +38,7 @@ a=$!; pids+=($a)
 b=$!; pids+=($b)
 c=
 if [ -n "${BASELINE:-}" ]; then
-  GST_PLUGIN_PATH="$base_tree/target/release" GST_REGISTRY="$base_tree/target/registry.bin" \
-    ./target/release/examples/bench-receiver "${ours[@]}" >/dev/null 2>&1 &
+  "${with_baseline[@]}" ./target/release/examples/bench-receiver "${ours[@]}" >/dev/null 2>&1 &
   c=$!; pids+=($c)
 fi
 
