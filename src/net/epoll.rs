@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Interrupts a `poll` from another thread. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -92,7 +92,9 @@ pub struct Poller {
     /// For deadlines that must not be late by the millisecond epoll_wait rounds to (the reorder
     /// window): armed only while such a deadline exists.
     timer: std::os::fd::OwnedFd,
-    timer_armed: bool,
+    /// The deadline the timer is armed for: the loop asks every round, the kernel hears only of
+    /// changes (under loss a deadline stands for many rounds).
+    timer_due: Option<Instant>,
 }
 
 /// Token reported when the precise timer fires.
@@ -134,13 +136,6 @@ fn arm(timer: &std::os::fd::OwnedFd, after: Duration) -> io::Result<()> {
     Ok(())
 }
 
-/// Consumes a timer's expirations, which clears its readiness.
-fn clear(timer: &std::os::fd::OwnedFd) {
-    let mut expirations = [0u8; 8];
-    // SAFETY: reads at most 8 bytes into an 8-byte buffer.
-    unsafe { libc::read(timer.as_raw_fd(), expirations.as_mut_ptr().cast(), 8) };
-}
-
 impl Poller {
     pub fn new() -> io::Result<Self> {
         // SAFETY: plain syscall; the result is checked before use.
@@ -153,23 +148,32 @@ impl Poller {
         let p = Poller {
             epfd,
             timer: timerfd()?,
-            timer_armed: false,
+            timer_due: None,
         };
-        p.add(p.timer.as_raw_fd(), TOKEN_TIMER)?;
+        // Edge-triggered: each expiry is reported once, and arming it again resets its count, so its
+        // expirations never need reading.
+        p.watch_with(
+            p.timer.as_raw_fd(),
+            TOKEN_TIMER,
+            libc::EPOLLIN | libc::EPOLLET,
+        )?;
         Ok(p)
     }
 
-    /// Sets (or with `None` clears) a wake-up `after` from now, with nanosecond precision.
-    pub fn set_precise(&mut self, after: Option<Duration>) -> io::Result<()> {
-        if after.is_none() && !self.timer_armed {
+    /// Sets (or with `None` clears) a wake-up at `due`, with nanosecond precision.
+    pub fn set_precise(&mut self, due: Option<Instant>, now: Instant) -> io::Result<()> {
+        if due == self.timer_due {
             return Ok(());
         }
         // Zero disarms; keep a due deadline armed with the smallest delay.
-        let d = after
-            .map(|d| d.max(Duration::from_nanos(1)))
+        let after = due
+            .map(|d| {
+                d.saturating_duration_since(now)
+                    .max(Duration::from_nanos(1))
+            })
             .unwrap_or_default();
-        arm(&self.timer, d)?;
-        self.timer_armed = after.is_some();
+        arm(&self.timer, after)?;
+        self.timer_due = due;
         Ok(())
     }
 
@@ -180,7 +184,14 @@ impl Poller {
 
     /// Watches `fd` for input, or for output with `write`.
     fn watch(&self, fd: RawFd, token: u8, write: bool) -> io::Result<()> {
-        let events = if write { libc::EPOLLOUT } else { libc::EPOLLIN };
+        self.watch_with(
+            fd,
+            token,
+            if write { libc::EPOLLOUT } else { libc::EPOLLIN },
+        )
+    }
+
+    fn watch_with(&self, fd: RawFd, token: u8, events: libc::c_int) -> io::Result<()> {
         let mut ev = libc::epoll_event {
             events: events as u32,
             u64: u64::from(token),
@@ -226,8 +237,7 @@ impl Poller {
             acc | 1u64.checked_shl(e.u64 as u32).unwrap_or(0)
         });
         if ready & (1 << TOKEN_TIMER) != 0 {
-            clear(&self.timer);
-            self.timer_armed = false;
+            self.timer_due = None;
         }
         Ok(ready)
     }
@@ -256,13 +266,29 @@ mod tests {
     #[test]
     fn precise_timer_fires_on_time() {
         let mut p = Poller::new().unwrap();
-        let start = std::time::Instant::now();
-        p.set_precise(Some(Duration::from_micros(2500))).unwrap();
+        let start = Instant::now();
+        p.set_precise(Some(start + Duration::from_micros(2500)), start)
+            .unwrap();
         let ready = p.wait(Some(Duration::from_secs(1))).unwrap();
         assert_eq!(ready, 1 << TOKEN_TIMER);
         assert!(start.elapsed() >= Duration::from_micros(2500));
-        p.set_precise(Some(Duration::from_millis(1))).unwrap();
-        p.set_precise(None).unwrap();
+        assert_eq!(
+            p.wait(Some(Duration::from_millis(5))).unwrap(),
+            0,
+            "an expiry is reported once"
+        );
+        // Fires again when armed again, unread expirations or not.
+        let now = Instant::now();
+        p.set_precise(Some(now + Duration::from_micros(500)), now)
+            .unwrap();
+        assert_eq!(
+            p.wait(Some(Duration::from_secs(1))).unwrap(),
+            1 << TOKEN_TIMER
+        );
+        let now = Instant::now();
+        p.set_precise(Some(now + Duration::from_millis(1)), now)
+            .unwrap();
+        p.set_precise(None, now).unwrap();
         assert_eq!(p.wait(Some(Duration::from_millis(5))).unwrap(), 0);
     }
 

@@ -264,11 +264,7 @@ impl SessionClient {
             // The reorder window's deadline to the microsecond: rounded up to epoll's milliseconds it
             // would add up to a millisecond to every loss.
             self.poller
-                .set_precise(
-                    self.inbound
-                        .deadline()
-                        .map(|d| d.saturating_duration_since(now)),
-                )
+                .set_precise(self.inbound.deadline(), now)
                 .map_err(|e| ClientError::Io("timerfd".into(), e))?;
             let timeout = if self.rtp_backlog || self.rtsp_backlog {
                 Some(Duration::ZERO)
@@ -309,7 +305,12 @@ impl SessionClient {
                 || self.rtp_backlog
                 || ready & (1 << TOKEN_RTP | 1 << TOKEN_RTP_BULK) != 0
             {
-                self.read_rtp(arrival)?;
+                // Woken by the deadline alone: the wake socket is empty, epoll said so.
+                let bulk_only = deadline
+                    && !overdue
+                    && !self.rtp_backlog
+                    && ready & (1 << TOKEN_RTP | 1 << TOKEN_RTP_BULK) == 0;
+                self.read_rtp(arrival, bulk_only)?;
             }
             if ready & (1 << TOKEN_RTCP) != 0 {
                 self.read_rtcp()?;

@@ -140,21 +140,26 @@ impl RtpReader {
 
     /// Reads up to `rounds` batches, calling `visit(datagram, sender)` in sequence order (`None`: larger
     /// than a slot). Returns whether datagrams may be left: queued in the sockets or held here.
+    /// `bulk_only`: the wake socket was just found empty (the loop woke for a deadline), so its first
+    /// read is skipped.
     pub fn read(
         &mut self,
         wake: &UdpSocket,
         bulk: Option<&UdpSocket>,
         rounds: usize,
+        bulk_only: bool,
         mut visit: impl FnMut(Option<&[u8]>, Option<IpAddr>),
     ) -> io::Result<bool> {
-        for _ in 0..rounds {
+        for round in 0..rounds {
             if self.wake_pos == self.wake.len() {
                 self.wake.clear();
                 self.wake_pos = 0;
             }
             // The wake socket first: a packet reaching it after this read is one that arrived after
             // everything in it, so the bulk read below cannot overtake it by more than that instant.
-            recv(&mut self.wake, wake)?;
+            if !(bulk_only && round == 0 && bulk.is_some()) {
+                recv(&mut self.wake, wake)?;
+            }
             self.bulk.clear();
             if let Some(bulk) = bulk {
                 recv(&mut self.bulk, bulk)?;
@@ -384,7 +389,9 @@ mod tests {
         loop {
             calls += 1;
             let more = reader
-                .read(&wake, Some(&bulk), 2, |d, _| got.push(seq_of(d).unwrap()))
+                .read(&wake, Some(&bulk), 2, false, |d, _| {
+                    got.push(seq_of(d).unwrap())
+                })
                 .unwrap();
             if !more {
                 return (got, calls);
@@ -416,10 +423,10 @@ mod tests {
         let mut got = Vec::new();
         let mut visit = |d: Option<&[u8]>, _| got.push(seq_of(d).unwrap());
         assert!(
-            reader.read(&sock, None, 1, &mut visit).unwrap(),
+            reader.read(&sock, None, 1, false, &mut visit).unwrap(),
             "a full batch: maybe more"
         );
-        assert!(!reader.read(&sock, None, 1, &mut visit).unwrap());
+        assert!(!reader.read(&sock, None, 1, false, &mut visit).unwrap());
         assert_eq!(got, (0..40).collect::<Vec<_>>());
     }
 

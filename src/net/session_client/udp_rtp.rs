@@ -45,7 +45,8 @@ impl SessionClient {
     }
 
     /// Reads the queued datagrams, in sequence order across the steered pair, as arrived at `now`.
-    pub(super) fn read_rtp(&mut self, now: Instant) -> Result<(), ClientError> {
+    /// `bulk_only`: the wake socket is known to be empty.
+    pub(super) fn read_rtp(&mut self, now: Instant, bulk_only: bool) -> Result<(), ClientError> {
         self.last_rtp_read = now;
         let (Some(udp), Some(reader)) = (&self.udp, &mut self.rtp_reader) else {
             return Ok(());
@@ -58,6 +59,7 @@ impl SessionClient {
                 &udp.rtp,
                 udp.rtp_bulk.as_ref(),
                 UDP_BATCH / BATCH,
+                bulk_only,
                 |data, from| match (data, from) {
                     (_, Some(from)) if from != expected && from != server_ip => {
                         inbound.foreign_source()
