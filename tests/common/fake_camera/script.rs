@@ -3,6 +3,9 @@
 use super::{CameraClock, Captured};
 use std::time::Duration;
 
+/// Which pictures' tails come late (by picture number), and by how much.
+pub type LateTail = (fn(usize) -> bool, Duration);
+
 /// What the camera does. `index` counts packets sent since PLAY on one connection.
 #[derive(Clone, Default)]
 pub struct Script {
@@ -13,7 +16,7 @@ pub struct Script {
     /// The packet just before frame `n`'s marker packet (`n` counted from 1 since PLAY) goes out this
     /// much later, after the marker and whatever follows, when the function returns true: a picture's
     /// tail held up on another path (a Wi-Fi mesh, a bonded link).
-    pub late_tail: Option<(fn(usize) -> bool, Duration)>,
+    pub late_tail: Option<LateTail>,
     /// Before packet `index`, also send a copy of it with another SSRC when it returns true.
     pub foreign_ssrc: Option<fn(usize) -> bool>,
     /// Extra fmtp parameters for the video media.
