@@ -7,6 +7,7 @@
 //! packets ever held at once.
 
 use super::packet::seq_delta;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Slots in the window; also the largest sequence jump treated as reordering rather than a restart.
@@ -48,6 +49,10 @@ pub struct ReorderWindow {
     bytes: usize,
     /// Arrival of the earliest packet held, kept so that `deadline` needs no scan of the slots.
     oldest: Option<Instant>,
+    /// The packets held, in the order they came (arrival times never go back), so that the next
+    /// earliest is the first still held: finding it by scanning every slot each time one left cost a
+    /// scan per released packet, all of them at once behind a loss (they share a read's arrival time).
+    arrivals: VecDeque<(Instant, u16)>,
     /// Buffers of released packets, for the next early ones.
     spare: Vec<Vec<u8>>,
     /// The slot whose packet `pop` lent out last: its buffer goes back to `spare` on the next call.
@@ -71,6 +76,7 @@ impl ReorderWindow {
             buffered: 0,
             bytes: 0,
             oldest: None,
+            arrivals: VecDeque::with_capacity(SLOTS),
             spare: Vec::new(),
             lent: None,
         }
@@ -105,6 +111,7 @@ impl ReorderWindow {
         self.buffered = 0;
         self.bytes = 0;
         self.oldest = None;
+        self.arrivals.clear();
     }
 
     pub fn push(&mut self, seq: u16, packet: &[u8], now: Instant) -> Verdict {
@@ -143,6 +150,15 @@ impl ReorderWindow {
         slot.data.extend_from_slice(packet);
         self.buffered += 1;
         self.oldest = Some(self.oldest.map_or(now, |o| o.min(now)));
+        if self.arrivals.len() >= 2 * SLOTS {
+            // Left behind an early packet with a long wait: drop the entries of those gone.
+            let slots = &self.slots;
+            self.arrivals.retain(|&(_, s)| {
+                let slot = &slots[usize::from(s) % SLOTS];
+                slot.occupied && slot.seq == s
+            });
+        }
+        self.arrivals.push_back((now, seq));
         self.bytes += packet.len();
         Verdict::Buffered
     }
@@ -179,15 +195,15 @@ impl ReorderWindow {
         let idx = usize::from(seq) % SLOTS;
         self.slots[idx].occupied = false;
         self.bytes -= self.slots[idx].data.len();
-        if self.oldest == Some(self.slots[idx].arrival) {
-            // Only when the earliest one leaves (loss or reordering): find the next earliest.
-            self.oldest = self
-                .slots
-                .iter()
-                .filter(|s| s.occupied)
-                .map(|s| s.arrival)
-                .min();
+        // Entries of packets no longer held go, up to the first still held: the next earliest.
+        while let Some(&(_, held)) = self.arrivals.front() {
+            let slot = &self.slots[usize::from(held) % SLOTS];
+            if slot.occupied && slot.seq == held {
+                break;
+            }
+            self.arrivals.pop_front();
         }
+        self.oldest = self.arrivals.front().map(|&(at, _)| at);
         self.lent = Some(idx);
         Some((&self.slots[idx].data, lost))
     }
@@ -308,5 +324,29 @@ mod tests {
         let held = w.slots.iter().filter(|s| s.data.capacity() > 0).count();
         assert!(held <= 1, "{held} slots keep a buffer");
         assert!(w.spare.len() <= 3, "{} spares", w.spare.len());
+        assert!(w.arrivals.len() <= 3, "{} arrivals kept", w.arrivals.len());
+    }
+
+    #[test]
+    fn deadline_follows_the_earliest_packet_still_held() {
+        let mut w = ReorderWindow::new(W);
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        w.push(0, &[0], t);
+        assert_eq!(w.push(5, &[5], t + ms(1)), Verdict::Buffered);
+        assert_eq!(w.push(2, &[2], t + ms(2)), Verdict::Buffered);
+        assert_eq!(w.push(3, &[3], t + ms(3)), Verdict::Buffered);
+        assert_eq!(w.deadline(), Some(t + ms(1) + W));
+        assert_eq!(w.push(1, &[1], t + ms(4)), Verdict::Now { lost: 0 });
+        assert_eq!(drain(&mut w, t + ms(4), false), vec![(2, 0), (3, 0)]);
+        assert_eq!(w.deadline(), Some(t + ms(1) + W), "5 still waits on 4");
+        assert_eq!(w.push(4, &[4], t + ms(5)), Verdict::Now { lost: 0 });
+        assert_eq!(drain(&mut w, t + ms(5), false), vec![(5, 0)]);
+        assert_eq!(w.deadline(), None);
+        // Released out of arrival order: the deadline moves to the next one held.
+        assert_eq!(w.push(8, &[8], t + ms(6)), Verdict::Buffered);
+        assert_eq!(w.push(7, &[7], t + ms(7)), Verdict::Buffered);
+        assert_eq!(drain(&mut w, t + ms(6) + W, false), vec![(7, 1), (8, 0)]);
+        assert_eq!(w.deadline(), None);
     }
 }
