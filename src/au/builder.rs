@@ -75,6 +75,8 @@ pub struct AuBuilder<C: NalSyntax> {
     reported_sps: (Vec<u8>, Option<u32>),
     ready: VecDeque<AccessUnit>,
     capacity_hint: usize,
+    /// Room a keyframe starts with: a little more than recent keyframes took.
+    keyframe_hint: usize,
     warned_annexb: bool,
     /// The last access unit was ended by the RTP marker bit (not by the next one starting).
     ended_by_marker: bool,
@@ -109,6 +111,7 @@ impl<C: NalSyntax> AuBuilder<C> {
             reported_sps: (Vec::new(), None),
             ready: VecDeque::with_capacity(4),
             capacity_hint: 64 * 1024,
+            keyframe_hint: 0,
             warned_annexb: false,
             ended_by_marker: false,
             warnings: Vec::new(),
@@ -157,6 +160,14 @@ impl<C: NalSyntax> AuBuilder<C> {
             }
         }
         self.ts = Some(ts);
+        // A keyframe is several times the size of the pictures between: room for it at once, not a
+        // chain of reallocations through ever larger blocks that fragment the heap (benches/soak.sh).
+        if self.keyframe_hint > self.buf.capacity()
+            && matches!(C::classify(header), Nal::Slice { keyframe: true, .. })
+        {
+            let room = size_class(self.keyframe_hint);
+            self.buf.reserve_exact(room.saturating_sub(self.buf.len()));
+        }
         if self.buf.len() + 4 + header.len() > MAX_AU_BYTES {
             self.drop_oversize();
             self.ts = Some(ts);
@@ -450,6 +461,10 @@ impl<C: NalSyntax> AuBuilder<C> {
             self.first_slice = units(&data)
                 .find(|(_, u)| matches!(C::classify(u), Nal::Slice { .. }))
                 .map(|(at, _)| at);
+        }
+        if self.keyframe {
+            let room = (data.len() * 5 / 4).min(MAX_AU_BYTES);
+            self.keyframe_hint = room.max(self.keyframe_hint * 7 / 8);
         }
         let first_slice = self.first_slice.map_or(&[][..], |at| slice_at(&data, at));
         let chain = self.params.chain(first_slice);

@@ -44,6 +44,32 @@ fn the_ready_queue_and_capacity_are_bounded() {
 }
 
 #[test]
+fn access_unit_buffers_come_in_size_classes_and_keyframes_get_their_room_at_once() {
+    let mut b = AuBuilder::<H264>::new(false);
+    let key = [0x65u8; 150_000];
+    let p = [0x41u8; 9_000];
+    nal(&mut b, 0, &key);
+    b.marker();
+    for ts in 1..10u64 {
+        nal(&mut b, ts * 3000, &p);
+        b.marker();
+    }
+    while b.pop().is_some() {}
+    assert_eq!(
+        b.buf.capacity(),
+        size_class(b.buf.capacity()),
+        "a size class, not the running estimate itself"
+    );
+    // The next keyframe's first slice: room for the last keyframe and a quarter, in one allocation.
+    b.begin_nal(30_000, &key[..1]);
+    assert!(b.buf.capacity() >= 150_000 * 5 / 4, "{}", b.buf.capacity());
+    let room = b.buf.capacity();
+    b.extend(&key[1..]);
+    b.end_nal();
+    assert_eq!(b.buf.capacity(), room, "filled without growing");
+}
+
+#[test]
 fn waits_for_idr_then_inserts_parameter_sets() {
     let mut b = AuBuilder::<H264>::new(false);
     b.set_parameter_set(SPS);
