@@ -306,8 +306,7 @@ impl SessionClient {
                 || ready & (1 << TOKEN_RTP | 1 << TOKEN_RTP_BULK) != 0
             {
                 // Woken by the deadline alone: the wake socket is empty, epoll said so.
-                let bulk_only = deadline
-                    && !overdue
+                let bulk_only = !overdue
                     && !self.rtp_backlog
                     && ready & (1 << TOKEN_RTP | 1 << TOKEN_RTP_BULK) == 0;
                 self.read_rtp(arrival, bulk_only)?;

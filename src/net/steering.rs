@@ -231,10 +231,10 @@ pub const GAP_WATCH: Duration = Duration::from_millis(3);
 ///
 /// Every packet wakes the loop while it matters: before PLAY, for cameras that do not set the marker
 /// bit, and for `GAP_WATCH` after the reorder window starts waiting on a missing packet. Otherwise only
-/// marker packets (and the window's deadline) do, and a
-/// lost marker packet is caught by a timer instead: the next frame is due one frame interval after the
-/// last one completed; a quarter interval past that, the loop reads the bulk socket, finds the frame's
-/// packets, and the reorder window takes over. A loss thus costs wake-ups only while its gap is open,
+/// marker packets (and the window's deadline) do, and a lost marker packet is caught by a timer
+/// instead: the next frame is due one frame interval after the last one completed; a quarter interval
+/// past that, the loop reads the bulk socket, finds the frame's packets, and the reorder window takes
+/// over. A loss thus costs wake-ups only while its gap is open,
 /// not for seconds after it (at 0.5 % loss, "after a gap" was always).
 #[derive(Debug, Default)]
 pub struct WakePolicy {
