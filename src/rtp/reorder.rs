@@ -36,7 +36,6 @@ pub enum Verdict {
 struct Slot {
     seq: u16,
     occupied: bool,
-    arrival: Instant,
     data: Vec<u8>,
 }
 
@@ -47,11 +46,9 @@ pub struct ReorderWindow {
     next: Option<u16>,
     buffered: usize,
     bytes: usize,
-    /// Arrival of the earliest packet held, kept so that `deadline` needs no scan of the slots.
-    oldest: Option<Instant>,
-    /// The packets held, in the order they came (arrival times never go back), so that the next
-    /// earliest is the first still held: finding it by scanning every slot each time one left cost a
-    /// scan per released packet, all of them at once behind a loss (they share a read's arrival time).
+    /// The packets held, in the order they came (arrival times never go back), with entries of those
+    /// released dropped from the front: the first is the earliest held, which `deadline` needs. (Scanning
+    /// the slots for it each time one left cost a scan per released packet behind a loss.)
     arrivals: VecDeque<(Instant, u16)>,
     /// Buffers of released packets, for the next early ones.
     spare: Vec<Vec<u8>>,
@@ -61,21 +58,18 @@ pub struct ReorderWindow {
 
 impl ReorderWindow {
     pub fn new(window: Duration) -> Self {
-        let now = Instant::now();
         ReorderWindow {
             window,
             slots: (0..SLOTS)
                 .map(|_| Slot {
                     seq: 0,
                     occupied: false,
-                    arrival: now,
                     data: Vec::new(),
                 })
                 .collect(),
             next: None,
             buffered: 0,
             bytes: 0,
-            oldest: None,
             arrivals: VecDeque::with_capacity(SLOTS),
             spare: Vec::new(),
             lent: None,
@@ -110,7 +104,6 @@ impl ReorderWindow {
         self.next = None;
         self.buffered = 0;
         self.bytes = 0;
-        self.oldest = None;
         self.arrivals.clear();
     }
 
@@ -144,12 +137,10 @@ impl ReorderWindow {
         }
         slot.seq = seq;
         slot.occupied = true;
-        slot.arrival = now;
         slot.data = self.spare.pop().unwrap_or_default();
         slot.data.clear();
         slot.data.extend_from_slice(packet);
         self.buffered += 1;
-        self.oldest = Some(self.oldest.map_or(now, |o| o.min(now)));
         if self.arrivals.len() >= 2 * SLOTS {
             // Left behind an early packet with a long wait: drop the entries of those gone.
             let slots = &self.slots;
@@ -165,7 +156,7 @@ impl ReorderWindow {
 
     /// When the oldest buffered packet stops waiting for the gap before it.
     pub fn deadline(&self) -> Option<Instant> {
-        self.oldest.map(|t| t + self.window)
+        self.arrivals.front().map(|&(t, _)| t + self.window)
     }
 
     /// Next packet that may be processed, with how many packets before it are lost. `force` releases
@@ -203,7 +194,6 @@ impl ReorderWindow {
             }
             self.arrivals.pop_front();
         }
-        self.oldest = self.arrivals.front().map(|&(at, _)| at);
         self.lent = Some(idx);
         Some((&self.slots[idx].data, lost))
     }
