@@ -29,10 +29,7 @@ measure=${SECONDS_MEASURED:-20}
 size=${SIZE:-1920x1080}
 bitrate=${BITRATE:-8000}
 
-cargo build --release --lib --example bench-server --example bench-receiver >&2
-export GST_PLUGIN_PATH="$PWD/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
-. benches/baseline.sh
-[ -n "${BASELINE:-}" ] && build_baseline
+. benches/builds.sh
 hz=$(getconf CLK_TCK)
 
 pids=()

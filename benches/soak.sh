@@ -11,10 +11,7 @@ cd "$(dirname "$0")/.."
 streams=${STREAMS:-16}
 minutes=${MINUTES:-30}
 step=${STEP:-30}
-cargo build --release --lib --example bench-server --example bench-receiver >&2
-export GST_PLUGIN_PATH="$PWD/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
-. benches/baseline.sh
-[ -n "${BASELINE:-}" ] && build_baseline
+. benches/builds.sh
 
 log=$(mktemp)
 pids=()
