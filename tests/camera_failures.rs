@@ -209,18 +209,7 @@ fn digest_nonce_rotation(protocols: &str) {
         });
         let url = cam.url().replace("rtsp://", "rtsp://admin:pw@");
         let rec = record_clean(&url, secs(3), &[("protocols", &protocols)]);
-        assert!(
-            rec.element_messages.is_empty(),
-            "{protocols} {stale:?}: {:?}",
-            rec.element_messages
-        );
-        assert_eq!(cam.shared.expiries.load(SeqCst), 0, "{protocols} {stale:?}");
-        assert!(
-            cam.shared.count("GET_PARAMETER") >= 2,
-            "{protocols} {stale:?}: {:?}",
-            cam.shared.requests()
-        );
-        rec.assert_plays();
+        cam.assert_kept_alive(&rec, &format!("{protocols} {stale:?}"));
     }
 }
 

@@ -189,6 +189,24 @@ impl FakeCamera {
     pub fn url(&self) -> String {
         format!("rtsp://127.0.0.1:{}/stream", self.port)
     }
+
+    /// The session outlived the camera's timeout through keep-alives: no reconnect or other element
+    /// message, no expiry, GET_PARAMETER at least twice, and the recording plays. `context` names the
+    /// case in failure messages.
+    pub fn assert_kept_alive(&self, rec: &super::Recording, context: &str) {
+        assert!(
+            rec.element_messages.is_empty(),
+            "{context}: {:?}",
+            rec.element_messages
+        );
+        assert_eq!(self.shared.expiries.load(Ordering::SeqCst), 0, "{context}");
+        assert!(
+            self.shared.count("GET_PARAMETER") >= 2,
+            "{context}: {:?}",
+            self.shared.requests()
+        );
+        rec.assert_plays();
+    }
 }
 
 impl Drop for FakeCamera {
