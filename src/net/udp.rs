@@ -143,23 +143,25 @@ mod tests {
 
     #[test]
     fn from_range() {
+        // Below the kernel's ephemeral range (32768–60999): no other process's socket is handed a port
+        // here while the test runs (a bench server held 41005 once, and the pair moved on).
         let p = UdpPorts::bind(
             IpAddr::V4(Ipv4Addr::LOCALHOST),
-            Some((41001, 41010)),
+            Some((31001, 31010)),
             &Default::default(),
         )
         .unwrap();
-        assert_eq!(p.rtp_port(), 41002);
+        assert_eq!(p.rtp_port(), 31002);
         let q = UdpPorts::bind(
             IpAddr::V4(Ipv4Addr::LOCALHOST),
-            Some((41001, 41010)),
+            Some((31001, 31010)),
             &Default::default(),
         )
         .unwrap();
-        assert_eq!(q.rtp_port(), 41004);
+        assert_eq!(q.rtp_port(), 31004);
         assert!(UdpPorts::bind(
             IpAddr::V4(Ipv4Addr::LOCALHOST),
-            Some((41003, 41003)),
+            Some((31003, 31003)),
             &Default::default()
         )
         .is_err());
