@@ -1,11 +1,9 @@
 //! Reorder window for RTP over UDP: packets are released in sequence order; a missing packet is declared
 //! lost once a later one has waited for `window`, so the stream never stalls longer than that. In-order
 //! packets (the common case) pass straight through without a copy; only early packets are copied, into
-//! buffers reused from a spare list. A buffer belongs to a slot only while it holds a packet: slots are
-//! picked by sequence number, so buffers kept per slot would end up one per slot (512 packets' worth
-//! per stream after enough gaps, found by `benches/soak.sh`), while the spares number at most the
-//! packets ever held at once.
+//! a region of their own (`HeldBytes`) that gives its memory back after a large hold.
 
+use super::held_bytes::HeldBytes;
 use super::packet::seq_delta;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -32,11 +30,13 @@ pub enum Verdict {
     Overflow,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Slot {
     seq: u16,
     occupied: bool,
-    data: Vec<u8>,
+    /// The packet's place in `held`.
+    at: usize,
+    len: usize,
 }
 
 #[derive(Debug)]
@@ -48,31 +48,22 @@ pub struct ReorderWindow {
     bytes: usize,
     /// The packets held, in the order they came (arrival times never go back), with entries of those
     /// released dropped from the front: the first is the earliest held, which `deadline` needs. (Scanning
-    /// the slots for it each time one left cost a scan per released packet behind a loss.)
+    /// the slots for it each time one left cost a scan per released packet behind a loss.) Also the
+    /// order of their bytes in `held`.
     arrivals: VecDeque<(Instant, u16)>,
-    /// Buffers of released packets, for the next early ones.
-    spare: Vec<Vec<u8>>,
-    /// The slot whose packet `pop` lent out last: its buffer goes back to `spare` on the next call.
-    lent: Option<usize>,
+    held: HeldBytes,
 }
 
 impl ReorderWindow {
     pub fn new(window: Duration) -> Self {
         ReorderWindow {
             window,
-            slots: (0..SLOTS)
-                .map(|_| Slot {
-                    seq: 0,
-                    occupied: false,
-                    data: Vec::new(),
-                })
-                .collect(),
+            slots: vec![Slot::default(); SLOTS],
             next: None,
             buffered: 0,
             bytes: 0,
             arrivals: VecDeque::with_capacity(SLOTS),
-            spare: Vec::new(),
-            lent: None,
+            held: HeldBytes::new(MAX_BYTES),
         }
     }
 
@@ -84,31 +75,31 @@ impl ReorderWindow {
         self.buffered == 0
     }
 
-    /// The buffer of the packet `pop` returned last, back to the spares.
-    fn take_back(&mut self) {
-        if let Some(idx) = self.lent.take() {
-            let data = std::mem::take(&mut self.slots[idx].data);
-            self.spare.push(data);
+    /// Once the packet `pop` returned last is done with: an empty window's region starts over.
+    fn settle(&mut self) {
+        if self.buffered == 0 {
+            self.held.clear();
         }
     }
 
+    fn holds(&self, seq: u16) -> bool {
+        let slot = &self.slots[usize::from(seq) % SLOTS];
+        slot.occupied && slot.seq == seq
+    }
+
     pub fn reset(&mut self) {
-        self.take_back();
         for s in &mut self.slots {
-            if s.occupied {
-                s.occupied = false;
-                let data = std::mem::take(&mut s.data);
-                self.spare.push(data);
-            }
+            s.occupied = false;
         }
         self.next = None;
         self.buffered = 0;
         self.bytes = 0;
         self.arrivals.clear();
+        self.held.clear();
     }
 
     pub fn push(&mut self, seq: u16, packet: &[u8], now: Instant) -> Verdict {
-        self.take_back();
+        self.settle();
         let Some(next) = self.next else {
             self.next = Some(seq.wrapping_add(1));
             return Verdict::Now { lost: 0 };
@@ -131,15 +122,30 @@ impl ReorderWindow {
         if self.bytes + packet.len() > MAX_BYTES {
             return Verdict::Overflow;
         }
-        let slot = &mut self.slots[usize::from(seq) % SLOTS];
-        if slot.occupied {
+        if self.holds(seq) {
             return Verdict::Duplicate;
         }
-        slot.seq = seq;
-        slot.occupied = true;
-        slot.data = self.spare.pop().unwrap_or_default();
-        slot.data.clear();
-        slot.data.extend_from_slice(packet);
+        let at = match self.held.append(packet, self.bytes) {
+            Some(at) => at,
+            None => {
+                if !self.held.fits_after_compacting(self.bytes, packet.len()) {
+                    return Verdict::Overflow;
+                }
+                self.compact();
+                match self.held.append(packet, self.bytes) {
+                    Some(at) => at,
+                    // No memory for the region: as if full.
+                    None => return Verdict::Overflow,
+                }
+            }
+        };
+        let slot = &mut self.slots[usize::from(seq) % SLOTS];
+        *slot = Slot {
+            seq,
+            occupied: true,
+            at,
+            len: packet.len(),
+        };
         self.buffered += 1;
         if self.arrivals.len() >= 2 * SLOTS {
             // Left behind an early packet with a long wait: drop the entries of those gone.
@@ -154,6 +160,17 @@ impl ReorderWindow {
         Verdict::Buffered
     }
 
+    /// Moves the packets held down to the start of the region, in arrival order (their order in it).
+    fn compact(&mut self) {
+        let mut compaction = self.held.compact_from();
+        for &(_, seq) in &self.arrivals {
+            let slot = &mut self.slots[usize::from(seq) % SLOTS];
+            if slot.occupied && slot.seq == seq {
+                slot.at = compaction.move_down(slot.at, slot.len);
+            }
+        }
+    }
+
     /// When the oldest buffered packet stops waiting for the gap before it.
     pub fn deadline(&self) -> Option<Instant> {
         self.arrivals.front().map(|&(t, _)| t + self.window)
@@ -162,40 +179,35 @@ impl ReorderWindow {
     /// Next packet that may be processed, with how many packets before it are lost. `force` releases
     /// everything buffered regardless of time.
     pub fn pop(&mut self, now: Instant, force: bool) -> Option<(&[u8], u16)> {
-        self.take_back();
+        self.settle();
         if self.buffered == 0 {
             return None;
         }
         let next = self.next?;
-        let idx = usize::from(next) % SLOTS;
-        let lost = if self.slots[idx].occupied && self.slots[idx].seq == next {
+        let lost = if self.holds(next) {
             0
         } else {
             if !force && self.deadline().is_some_and(|d| now < d) {
                 return None;
             }
             // Skip to the first buffered packet after the gap.
-            (1..SLOTS as u16).find(|&k| {
-                let s = &self.slots[usize::from(next.wrapping_add(k)) % SLOTS];
-                s.occupied && s.seq == next.wrapping_add(k)
-            })?
+            (1..SLOTS as u16).find(|&k| self.holds(next.wrapping_add(k)))?
         };
         let seq = next.wrapping_add(lost);
         self.next = Some(seq.wrapping_add(1));
         self.buffered -= 1;
         let idx = usize::from(seq) % SLOTS;
         self.slots[idx].occupied = false;
-        self.bytes -= self.slots[idx].data.len();
+        self.bytes -= self.slots[idx].len;
         // Entries of packets no longer held go, up to the first still held: the next earliest.
         while let Some(&(_, held)) = self.arrivals.front() {
-            let slot = &self.slots[usize::from(held) % SLOTS];
-            if slot.occupied && slot.seq == held {
+            if self.holds(held) {
                 break;
             }
             self.arrivals.pop_front();
         }
-        self.lent = Some(idx);
-        Some((&self.slots[idx].data, lost))
+        let slot = self.slots[idx];
+        Some((self.held.get(slot.at, slot.len), lost))
     }
 }
 
@@ -290,7 +302,7 @@ mod tests {
     }
 
     #[test]
-    fn buffers_number_the_packets_held_at_once_not_the_slots() {
+    fn memory_follows_the_packets_held_at_once_not_the_slots() {
         let mut w = ReorderWindow::new(W);
         let t = Instant::now();
         let packet = [7u8; 1400];
@@ -311,10 +323,57 @@ mod tests {
                 seq = seq.wrapping_add(1);
             }
         }
-        let held = w.slots.iter().filter(|s| s.data.capacity() > 0).count();
-        assert!(held <= 1, "{held} slots keep a buffer");
-        assert!(w.spare.len() <= 3, "{} spares", w.spare.len());
+        assert!(
+            w.held.touched() <= 3 * 1400,
+            "{} bytes touched",
+            w.held.touched()
+        );
         assert!(w.arrivals.len() <= 3, "{} arrivals kept", w.arrivals.len());
+    }
+
+    #[test]
+    fn a_window_that_never_empties_reuses_its_memory() {
+        // One gap after another, each before the last one's deadline: something is always held, so
+        // the region never starts over and must move its live packets down instead.
+        let mut w = ReorderWindow::new(W);
+        let t = Instant::now();
+        let packet = |seq: u16| {
+            let mut p = [seq as u8; 1200];
+            p[..2].copy_from_slice(&seq.to_be_bytes());
+            p
+        };
+        w.push(0, &packet(0), t);
+        let mut seq = 1u16;
+        let mut released = 0u32;
+        let mut last: Option<u16> = None;
+        for round in 0..3000u32 {
+            let now = t + W * round;
+            seq = seq.wrapping_add(1); // lost
+            for _ in 0..4 {
+                assert_eq!(w.push(seq, &packet(seq), now), Verdict::Buffered);
+                seq = seq.wrapping_add(1);
+            }
+            // The previous round's packets are due, this round's wait behind the new gap.
+            while let Some((bytes, _)) = w.pop(now, false) {
+                let s = u16::from_be_bytes([bytes[0], bytes[1]]);
+                assert_eq!(bytes, &packet(s)[..], "the bytes held come back unchanged");
+                if let Some(l) = last {
+                    assert!(
+                        s == l.wrapping_add(1) || s == l.wrapping_add(2),
+                        "{l} then {s}"
+                    );
+                }
+                last = Some(s);
+                released += 1;
+            }
+            assert!(!w.is_empty(), "round {round}");
+        }
+        assert_eq!(released, 4 * 2999);
+        assert!(
+            w.held.touched() <= 128 * 1024,
+            "{} bytes touched",
+            w.held.touched()
+        );
     }
 
     #[test]
