@@ -130,9 +130,9 @@ struct Region {
     len: usize,
 }
 
-// The mapping is owned by one `Region` and only reached through `&`/`&mut` of it.
+// SAFETY: the mapping belongs to this `Region` alone and is reached only through it, so it may move to
+// another thread with its owner.
 unsafe impl Send for Region {}
-unsafe impl Sync for Region {}
 
 impl Region {
     fn map(len: usize) -> Option<Region> {
