@@ -122,7 +122,8 @@ impl ReorderWindow {
         if self.bytes + packet.len() > MAX_BYTES {
             return Verdict::Overflow;
         }
-        if self.holds(seq) {
+        // Held packets lie within one window of `next`, so a slot's occupant has this sequence number.
+        if self.slots[usize::from(seq) % SLOTS].occupied {
             return Verdict::Duplicate;
         }
         let at = match self.held.append(packet, self.bytes) {
