@@ -3,21 +3,19 @@
 mod common;
 
 use common::fake_camera::{FakeCamera, Script};
+use common::reach::Reach;
 use common::{decode, record_clean};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-fn keeps_going_through_one_percent_loss(protocols: &str) {
+fn keeps_going_through_one_percent_loss(transport: &str) {
     let cam = FakeCamera::start(Script {
         drop: Some(|i| i % 125 == 60),
         ..Default::default()
     });
-    let rec = record_clean(
-        &cam.url(),
-        Duration::from_secs(5),
-        &[("protocols", &protocols)],
-    );
-    assert_eq!(rec.transport(), protocols);
+    let reach = Reach::new(&cam, transport);
+    let rec = reach.record(Duration::from_secs(5), &[]);
+    assert_eq!(rec.transport(), reach.transport());
     let dropped = cam.shared.dropped.load(std::sync::atomic::Ordering::SeqCst) as u64;
     assert!(dropped > 0);
     assert!(rec.stat("packets-lost") > 0, "the loss went unnoticed");
@@ -74,20 +72,17 @@ fn wait_for_keyframe_drops_until_idr() {
     assert!(problems.is_empty(), "{problems:?}");
 }
 
-/// 5 % of adjacent packets swapped: over TCP too, where NVRs and RTSP proxies relaying a UDP source
-/// forward its reordering on the interleaved connection.
-fn reordered_packets_are_put_back_and_strangers_ignored(protocols: &str) {
+/// 5 % of adjacent packets swapped: over TCP and TLS too, where NVRs and RTSP proxies relaying a UDP
+/// source forward its reordering on the interleaved connection.
+fn reordered_packets_are_put_back_and_strangers_ignored(transport: &str) {
     let cam = FakeCamera::start(Script {
         swap: Some(|i| i % 20 == 7),
         foreign_ssrc: Some(|i| i % 50 == 3),
         ..Default::default()
     });
-    let rec = record_clean(
-        &cam.url(),
-        Duration::from_secs(4),
-        &[("protocols", &protocols)],
-    );
-    assert_eq!(rec.transport(), protocols);
+    let reach = Reach::new(&cam, transport);
+    let rec = reach.record(Duration::from_secs(4), &[]);
+    assert_eq!(rec.transport(), reach.transport());
     assert!(rec.frames.len() > 80, "{} frames", rec.frames.len());
     assert_eq!(rec.disconts(), 0, "a reordered packet was taken for lost");
     // About 20 swaps; those involving a marker packet are put back in order already when the steered
@@ -112,18 +107,18 @@ fn reordered_packets_are_put_back_and_strangers_ignored(protocols: &str) {
 /// marker too. The receive loop stops waking for every packet soon after a gap opens (a missing packet is
 /// usually lost), so the late one may wait unread until the window's deadline: it must be read then and
 /// put back, not given up for lost a moment before it is looked at.
-fn late_tail_is_put_back_at_the_deadline(protocols: &str) {
+fn late_tail_is_put_back_at_the_deadline(transport: &str) {
     static BALL: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    late_tails(protocols, |n| n % 3 == 2, ten_fps(&BALL, "ball"), 150);
+    late_tails(transport, |n| n % 3 == 2, ten_fps(&BALL, "ball"), 150);
 }
 
 /// Every picture's tail late by more than a frame interval: the next picture's packets wait behind the
 /// last one's gap, so the reorder window is seldom empty and must move the packets it holds down in its
 /// memory (`rtp::held_bytes`, five times a run) without garbling one. Snow: pictures of the full
 /// 800 kbit/s, so that enough passes through the window for that within the run.
-fn window_seldom_empty(protocols: &str) {
+fn window_seldom_empty(transport: &str) {
     static SNOW: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    late_tails(protocols, |_| true, ten_fps(&SNOW, "snow"), 300);
+    late_tails(transport, |_| true, ten_fps(&SNOW, "snow"), 300);
 }
 
 /// 320x240 at 10 fps and 800 kbit/s, encoded once per test binary.
@@ -134,7 +129,7 @@ fn ten_fps(cell: &'static OnceLock<Vec<Vec<u8>>>, pattern: &str) -> &'static [Ve
 /// A 10 fps paced camera whose pictures' tails (for `late`'s picture numbers) come 125 ms late, within a
 /// window of `window_ms`: nothing may be given up, nothing garbled.
 fn late_tails(
-    protocols: &str,
+    transport: &str,
     late: fn(usize) -> bool,
     packets: &'static [Vec<u8>],
     window_ms: u32,
@@ -147,12 +142,9 @@ fn late_tails(
         },
         packets,
     );
-    let rec = record_clean(
-        &cam.url(),
-        Duration::from_secs(5),
-        &[("protocols", &protocols), ("latency", &window_ms)],
-    );
-    assert_eq!(rec.transport(), protocols);
+    let reach = Reach::new(&cam, transport);
+    let rec = reach.record(Duration::from_secs(5), &[("latency", &window_ms)]);
+    assert_eq!(rec.transport(), reach.transport());
     assert!(rec.frames.len() > 35, "{} frames", rec.frames.len());
     assert_eq!(rec.stat("packets-lost"), 0, "a late packet was given up");
     assert_eq!(rec.disconts(), 0);
@@ -267,9 +259,12 @@ fn intra_refresh_camera(protocols: &str) {
 }
 
 over_udp_and_tcp! {
+    intra_refresh_camera => super::intra_refresh_camera;
+}
+
+over_udp_tcp_and_tls! {
     keeps_going_through_one_percent_loss => super::keeps_going_through_one_percent_loss;
     reordered_packets_are_put_back_and_strangers_ignored => super::reordered_packets_are_put_back_and_strangers_ignored;
-    intra_refresh_camera => super::intra_refresh_camera;
     late_tail_is_put_back_at_the_deadline => super::late_tail_is_put_back_at_the_deadline;
     window_seldom_empty => super::window_seldom_empty;
 }

@@ -5,6 +5,7 @@
 
 pub mod certs;
 pub mod fake_camera;
+pub mod reach;
 pub mod server;
 pub mod tls_proxy;
 
@@ -19,15 +20,29 @@ use std::time::{Duration, Instant};
 macro_rules! over_udp_and_tcp {
     ($($name:ident => $function:path;)+) => {$(
         mod $name {
-            #[test]
-            fn udp() {
-                $function("udp");
-            }
+            $crate::tests_per_transport!($function; udp tcp);
+        }
+    )+};
+}
 
-            #[test]
-            fn tcp() {
-                $function("tcp");
-            }
+/// `over_udp_tcp_and_tls!(name => function);`: as `over_udp_and_tcp!`, and `name::tls` with "tls" (the
+/// camera behind a TLS front, see `reach::Reach`).
+#[macro_export]
+macro_rules! over_udp_tcp_and_tls {
+    ($($name:ident => $function:path;)+) => {$(
+        mod $name {
+            $crate::tests_per_transport!($function; udp tcp tls);
+        }
+    )+};
+}
+
+/// One test per transport named, each calling `function` with the transport's name.
+#[macro_export]
+macro_rules! tests_per_transport {
+    ($function:path; $($transport:ident)+) => {$(
+        #[test]
+        fn $transport() {
+            $function(stringify!($transport));
         }
     )+};
 }
