@@ -6,8 +6,8 @@
 //! caps change with the very picture that changed.
 
 use super::annexb::{units, START_CODE, START_CODE_FINDER};
-use super::capacity::{size_class, Capacities};
 use super::param_sets::ParamSets;
+use super::size_class::size_class;
 use super::syntax::{Nal, NalSyntax, ParamKind};
 use std::collections::VecDeque;
 
@@ -19,6 +19,8 @@ pub const MAX_AU_BYTES: usize = 8 * 1024 * 1024;
 /// flood of tiny pictures in one read (a hostile or broken sender) could fill this; the oldest go.
 pub const MAX_READY: usize = 64;
 /// Bounds of the capacity a new access unit buffer starts with.
+const MIN_CAPACITY: usize = 16 * 1024;
+const MAX_CAPACITY: usize = 1024 * 1024;
 /// A stream with neither keyframes nor recovery points for this long (90 kHz RTP time, the clock of
 /// both codecs) starts at the next picture anyway: never nothing, silently.
 const START_ANYWAY: u64 = 5 * 90_000;
@@ -72,7 +74,9 @@ pub struct AuBuilder<C: NalSyntax> {
     /// The SPS the last access unit out used, and the parameter-set generation then.
     reported_sps: (Vec<u8>, Option<u32>),
     ready: VecDeque<AccessUnit>,
-    capacities: Capacities,
+    capacity_hint: usize,
+    /// Room a keyframe starts with: a little more than recent keyframes took.
+    keyframe_hint: usize,
     warned_annexb: bool,
     /// The last access unit was ended by the RTP marker bit (not by the next one starting).
     ended_by_marker: bool,
@@ -106,7 +110,8 @@ impl<C: NalSyntax> AuBuilder<C> {
             params: ParamSets::default(),
             reported_sps: (Vec::new(), None),
             ready: VecDeque::with_capacity(4),
-            capacities: Capacities::new(MAX_AU_BYTES),
+            capacity_hint: 64 * 1024,
+            keyframe_hint: 0,
             warned_annexb: false,
             ended_by_marker: false,
             warnings: Vec::new(),
@@ -157,10 +162,11 @@ impl<C: NalSyntax> AuBuilder<C> {
         self.ts = Some(ts);
         // A keyframe is several times the size of the pictures between: room for it at once, not a
         // chain of reallocations through ever larger blocks that fragment the heap (benches/soak.sh).
-        if let Some(room) = self.capacities.keyframe_room(self.buf.capacity()) {
-            if matches!(C::classify(header), Nal::Slice { keyframe: true, .. }) {
-                self.buf.reserve_exact(room.saturating_sub(self.buf.len()));
-            }
+        if self.keyframe_hint > self.buf.capacity()
+            && matches!(C::classify(header), Nal::Slice { keyframe: true, .. })
+        {
+            let room = size_class(self.keyframe_hint);
+            self.buf.reserve_exact(room.saturating_sub(self.buf.len()));
         }
         if self.buf.len() + 4 + header.len() > MAX_AU_BYTES {
             self.drop_oversize();
@@ -441,17 +447,24 @@ impl<C: NalSyntax> AuBuilder<C> {
         self.waiting = false;
         self.waiting_since = None;
         self.started = true;
-        self.capacities.record(self.buf.len(), self.keyframe);
         let mut data = std::mem::replace(
             &mut self.buf,
-            Vec::with_capacity(self.capacities.next_picture()),
+            Vec::with_capacity(size_class(self.capacity_hint)),
         );
-        Capacities::trim(&mut data);
+        // Sized for a typical access unit, so most never reallocate while being filled. One huge
+        // access unit counts as at most twice the current hint, so it cannot inflate every later one.
+        let sample = (data.len() * 5 / 4).min(self.capacity_hint * 2);
+        self.capacity_hint =
+            ((self.capacity_hint * 7 + sample) / 8).clamp(MIN_CAPACITY, MAX_CAPACITY);
         if let Some(ordered) = in_decoding_order(&data, &self.dons) {
             data = ordered;
             self.first_slice = units(&data)
                 .find(|(_, u)| matches!(C::classify(u), Nal::Slice { .. }))
                 .map(|(at, _)| at);
+        }
+        if self.keyframe {
+            let room = (data.len() * 5 / 4).min(MAX_AU_BYTES);
+            self.keyframe_hint = room.max(self.keyframe_hint * 7 / 8);
         }
         let first_slice = self.first_slice.map_or(&[][..], |at| slice_at(&data, at));
         let chain = self.params.chain(first_slice);
