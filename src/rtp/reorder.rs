@@ -1,7 +1,8 @@
-//! Reorder window for RTP over UDP: packets are released in sequence order; a missing packet is declared
-//! lost once a later one has waited for `window`, so the stream never stalls longer than that. In-order
-//! packets (the common case) pass straight through without a copy; only early packets are copied, into
-//! a region of their own (`HeldBytes`) that gives its memory back after a large hold.
+//! Reorder window for RTP (over UDP, and interleaved from relays that forward a UDP source's
+//! reordering): packets are released in sequence order; a missing packet is declared lost once a later
+//! one has waited for `window`, so the stream never stalls longer than that. In-order packets (the
+//! common case) pass straight through without a copy; only early packets are copied, into a region of
+//! their own (`HeldBytes`) that gives its memory back after a large hold.
 
 use super::held_bytes::HeldBytes;
 use super::packet::seq_delta;
