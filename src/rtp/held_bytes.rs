@@ -27,6 +27,8 @@ pub struct HeldBytes {
     end: usize,
     /// The highest byte written since the pages were last given back.
     touched: usize,
+    /// The system refused the mapping (strict overcommit and no memory left).
+    map_failed: bool,
 }
 
 impl HeldBytes {
@@ -37,6 +39,7 @@ impl HeldBytes {
             capacity,
             end: 0,
             touched: 0,
+            map_failed: false,
         }
     }
 
@@ -49,7 +52,8 @@ impl HeldBytes {
             return None;
         }
         if self.region.is_none() {
-            self.region = Some(Region::map(self.capacity)?);
+            self.region = Region::map(self.capacity);
+            self.map_failed = self.region.is_none();
         }
         let region = self.region.as_mut()?;
         let at = self.end;
@@ -89,6 +93,11 @@ impl HeldBytes {
             }
             self.touched = KEEP;
         }
+    }
+
+    /// Whether the system refused the region: nothing can be held.
+    pub fn map_failed(&self) -> bool {
+        self.map_failed
     }
 
     /// The bytes written since pages were last given back: what the region costs in memory.
@@ -250,5 +259,15 @@ mod tests {
         // A small hold keeps its pages.
         h.clear();
         assert_eq!(h.touched(), KEEP);
+    }
+
+    #[test]
+    fn a_refused_mapping_holds_nothing_and_says_so() {
+        // More address space than any machine has: mmap fails as it would under strict overcommit.
+        let mut h = HeldBytes::new(1 << 62);
+        assert!(!h.map_failed());
+        assert_eq!(h.append(b"abc", 0), None);
+        assert!(h.map_failed());
+        assert_eq!(h.get(0, 3), &[] as &[u8]);
     }
 }

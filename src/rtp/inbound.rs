@@ -36,6 +36,8 @@ pub struct Inbound {
     last_push: Option<Instant>,
     /// Open picture waiting for its missing tail: until when, and the next picture's RTP timestamp.
     tail_wait: Option<(Instant, u32)>,
+    /// Said once that the reorder window has no memory (`ReorderWindow::out_of_memory`).
+    warned_no_memory: bool,
     /// A packet far from the sequence, held until the next one says whether the sender restarted
     /// (empty when none is held; the buffer is kept for the next one).
     jump: Option<Vec<u8>>,
@@ -76,6 +78,7 @@ impl Inbound {
             candidate: None,
             last_push: None,
             tail_wait: None,
+            warned_no_memory: false,
             jump: None,
             stats: InboundStats::default(),
             log: Default::default(),
@@ -294,6 +297,14 @@ impl Inbound {
             j.clear();
         }
         if verdict == Verdict::Overflow {
+            if self.reorder.out_of_memory() && !self.warned_no_memory {
+                self.warned_no_memory = true;
+                crate::log!(
+                    self.log,
+                    Warning,
+                    "no memory for the reorder window: packets out of order count as lost"
+                );
+            }
             // The window is full: release what is held, then start over from here.
             self.release(now, true);
             self.reorder.reset();

@@ -76,6 +76,11 @@ impl ReorderWindow {
         self.buffered == 0
     }
 
+    /// No memory for held packets: every early one overflows the window.
+    pub fn out_of_memory(&self) -> bool {
+        self.held.map_failed()
+    }
+
     /// Once the packet `pop` returned last is done with: an empty window's region starts over.
     fn settle(&mut self) {
         if self.buffered == 0 {
@@ -376,6 +381,19 @@ mod tests {
             "{} bytes touched",
             w.held.touched()
         );
+    }
+
+    #[test]
+    fn without_memory_an_early_packet_overflows() {
+        let mut w = ReorderWindow::new(W);
+        w.held = HeldBytes::new(1 << 62);
+        let t = Instant::now();
+        w.push(0, &[0], t);
+        assert!(!w.out_of_memory());
+        assert_eq!(w.push(2, &[2], t), Verdict::Overflow);
+        assert!(w.out_of_memory());
+        assert!(w.is_empty());
+        assert_eq!(w.push(1, &[1], t), Verdict::Now { lost: 0 });
     }
 
     #[test]
