@@ -9,8 +9,8 @@ mod common;
 
 use common::certs::{self, ServerCert};
 use common::fake_camera::{FakeCamera, Script};
+use common::reach::Reach;
 use common::server::{Auth, ServerOptions, TestServer};
-use common::tls_proxy::TlsProxy;
 use common::{record, record_clean, Recording};
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
@@ -161,25 +161,23 @@ fn basic_over_tls_is_not_warned_about(protocols: &str) {
     );
 }
 
-/// The fake camera behind a TLS front, accepted by its pin.
-fn camera_over_tls(script: Script) -> (FakeCamera, TlsProxy, String) {
-    let cert = certs::self_signed();
+/// The fake camera behind a TLS front, accepted by its pin, RTP by `protocols`.
+fn camera_over_tls(script: Script, protocols: &str) -> (FakeCamera, Reach) {
     let cam = FakeCamera::start(script);
-    let proxy = TlsProxy::start(cam.port, &cert.cert_der, &cert.key_der);
-    (cam, proxy, certs::sha256(&cert.cert_der))
+    let reach = Reach::tls(&cam, protocols);
+    (cam, reach)
 }
 
 fn reconnects_over_tls(protocols: &str) {
-    let (cam, proxy, pin) = camera_over_tls(Script {
-        close_after: Some(150),
-        reboots: 2,
-        ..Default::default()
-    });
-    let rec = record_clean(
-        &proxy.url(),
-        Duration::from_secs(6),
-        &[("protocols", &protocols), ("tls-certificate-sha256", &pin)],
+    let (cam, reach) = camera_over_tls(
+        Script {
+            close_after: Some(150),
+            reboots: 2,
+            ..Default::default()
+        },
+        protocols,
     );
+    let rec = reach.record(Duration::from_secs(6), &[]);
     assert_eq!(
         rec.messages_named("rustrtspsrc-reconnected").len(),
         2,
@@ -192,17 +190,16 @@ fn reconnects_over_tls(protocols: &str) {
 fn tapo_keepalive_over_tls(protocols: &str) {
     // Tapo: GET_PARAMETER refused and not counted as alive, a 5 s session: the OPTIONS fallback must
     // land inside it, over TLS as over plain TCP.
-    let (cam, proxy, pin) = camera_over_tls(Script {
-        get_parameter_status: Some(400),
-        keepalive_wrong_cseq: true,
-        session_timeout: Some(5),
-        ..Default::default()
-    });
-    let rec = record_clean(
-        &proxy.url(),
-        Duration::from_secs(12),
-        &[("protocols", &protocols), ("tls-certificate-sha256", &pin)],
+    let (cam, reach) = camera_over_tls(
+        Script {
+            get_parameter_status: Some(400),
+            keepalive_wrong_cseq: true,
+            session_timeout: Some(5),
+            ..Default::default()
+        },
+        protocols,
     );
+    let rec = reach.record(Duration::from_secs(12), &[]);
     rec.assert_plays();
     assert_eq!(
         cam.shared.expiries.load(SeqCst),
@@ -224,17 +221,17 @@ fn tapo_keepalive_over_tls(protocols: &str) {
 
 fn digest_nonce_rotation_over_tls(protocols: &str) {
     // The nonce changes on the first keep-alive of a 2 s session: answered again over TLS too.
-    let (cam, proxy, pin) = camera_over_tls(Script {
-        session_timeout: Some(2),
-        digest: Some(("admin".into(), "pw".into())),
-        ..Default::default()
-    });
-    let url = proxy.url().replace("rtsps://", "rtsps://admin:pw@");
-    let rec = record_clean(
-        &url,
-        Duration::from_secs(3),
-        &[("protocols", &protocols), ("tls-certificate-sha256", &pin)],
+    let (cam, reach) = camera_over_tls(
+        Script {
+            session_timeout: Some(2),
+            digest: Some(("admin".into(), "pw".into())),
+            ..Default::default()
+        },
+        protocols,
     );
+    let rec = reach
+        .with_credentials("admin", "pw")
+        .record(Duration::from_secs(3), &[]);
     cam.assert_kept_alive(&rec, protocols);
     assert!(cam.shared.digest_responses.lock().unwrap().len() >= 5);
 }

@@ -1,6 +1,7 @@
-//! How a test reaches the fake camera: RTP over UDP, interleaved on a plain TCP connection, or interleaved
-//! on TLS through a TLS front (`tls_proxy`), as a camera's RTSPS listener serves it. Lets one scenario run
-//! over all three (`over_udp_tcp_and_tls!`).
+//! How a test reaches the fake camera: RTP over UDP, interleaved on a plain TCP connection, or through a
+//! TLS front (`tls_proxy`) as a camera's RTSPS listener serves it, with RTP interleaved on the TLS
+//! connection or over UDP beside it. Lets one scenario run over every transport
+//! (`over_udp_tcp_and_tls!`).
 
 use super::fake_camera::FakeCamera;
 use super::tls_proxy::TlsProxy;
@@ -10,39 +11,51 @@ use std::time::Duration;
 
 pub struct Reach {
     url: String,
-    protocols: &'static str,
-    /// The TLS front's certificate pin, with `tls`.
+    protocols: String,
+    /// The TLS front's certificate pin, behind one.
     pin: Option<String>,
     _front: Option<TlsProxy>,
 }
 
 impl Reach {
-    /// `transport`: "udp", "tcp" or "tls".
+    /// `transport`: "udp", "tcp" or "tls" (RTSPS, RTP interleaved on it).
     pub fn new(cam: &FakeCamera, transport: &str) -> Reach {
         match transport {
             "udp" | "tcp" => Reach {
                 url: cam.url(),
-                protocols: if transport == "udp" { "udp" } else { "tcp" },
+                protocols: transport.to_string(),
                 pin: None,
                 _front: None,
             },
-            "tls" => {
-                let cert = certs::self_signed();
-                let front = TlsProxy::start(cam.port, &cert.cert_der, &cert.key_der);
-                Reach {
-                    url: front.url(),
-                    protocols: "tcp",
-                    pin: Some(certs::sha256(&cert.cert_der)),
-                    _front: Some(front),
-                }
-            }
+            "tls" => Reach::tls(cam, "tcp"),
             other => panic!("no transport {other}"),
         }
     }
 
+    /// RTSPS through a TLS front with a self-signed certificate (accepted by its pin), RTP by
+    /// `protocols`.
+    pub fn tls(cam: &FakeCamera, protocols: &str) -> Reach {
+        let cert = certs::self_signed();
+        let front = TlsProxy::start(cam.port, &cert.cert_der, &cert.key_der);
+        Reach {
+            url: front.url(),
+            protocols: protocols.to_string(),
+            pin: Some(certs::sha256(&cert.cert_der)),
+            _front: Some(front),
+        }
+    }
+
+    /// The same, with `user:password@` in the URL.
+    pub fn with_credentials(mut self, user: &str, password: &str) -> Reach {
+        self.url = self
+            .url
+            .replacen("://", &format!("://{user}:{password}@"), 1);
+        self
+    }
+
     /// What the element's stats name the transport ("tcp" for TLS: interleaved on the connection).
-    pub fn transport(&self) -> &'static str {
-        self.protocols
+    pub fn transport(&self) -> &str {
+        &self.protocols
     }
 
     /// `record_clean` from the camera over this transport, with `props` besides.
