@@ -3,8 +3,8 @@
 use super::{CameraClock, Captured};
 use std::time::Duration;
 
-/// Which pictures' tails come late (by picture number), and by how much.
-pub type LateTail = (fn(usize) -> bool, Duration);
+/// Which pictures (by number) send a packet late, and by how much.
+pub type LatePacket = (fn(usize) -> bool, Duration);
 
 /// What the camera does. `index` counts packets sent since PLAY on one connection.
 #[derive(Clone, Default)]
@@ -16,7 +16,11 @@ pub struct Script {
     /// The packet just before frame `n`'s marker packet (`n` counted from 1 since PLAY) goes out this
     /// much later, after the marker and whatever follows, when the function returns true: a picture's
     /// tail held up on another path (a Wi-Fi mesh, a bonded link).
-    pub late_tail: Option<LateTail>,
+    pub late_tail: Option<LatePacket>,
+    /// Frame `n`'s second packet goes out this much later, after the rest of the picture, when the
+    /// function returns true: everything behind it waits in the reorder window (a keyframe: hundreds of
+    /// kilobytes).
+    pub late_head: Option<LatePacket>,
     /// Before packet `index`, also send a copy of it with another SSRC when it returns true.
     pub foreign_ssrc: Option<fn(usize) -> bool>,
     /// Extra fmtp parameters for the video media.

@@ -91,6 +91,8 @@ impl Sender {
         let lap_ts = last.wrapping_sub(ts0).wrapping_add(3000);
         let mut keyframe = false;
         let (mut frame, mut last_ts) = (0usize, None);
+        // The packet's place in its picture (0: the first).
+        let mut in_frame = 0usize;
         loop {
             for (k, p) in packets.iter().enumerate() {
                 let live = self.playing.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst);
@@ -139,6 +141,11 @@ impl Sender {
                     frame += 1;
                     last_ts = Some(ts);
                     first_of_frame = true;
+                    in_frame = 0;
+                } else {
+                    in_frame += 1;
+                }
+                if first_of_frame {
                     let ntp = clock.ntp_ns(SessionClock::at(nominal));
                     shared.frame_ntp.lock().unwrap().push(ntp);
                 }
@@ -214,7 +221,11 @@ impl Sender {
                 }
                 let before_marker =
                     pkt[1] & 0x80 == 0 && packets[(k + 1) % packets.len()][1] & 0x80 != 0;
-                if let Some((_, by)) = script.late_tail.filter(|(f, _)| before_marker && f(frame)) {
+                let late = [
+                    script.late_tail.filter(|(f, _)| before_marker && f(frame)),
+                    script.late_head.filter(|(f, _)| in_frame == 1 && f(frame)),
+                ];
+                if let Some((_, by)) = late.into_iter().flatten().next() {
                     delayed.push_back((Instant::now() + by, pkt));
                     continue;
                 }
