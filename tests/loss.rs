@@ -73,6 +73,40 @@ fn wait_for_keyframe_drops_until_idr(transport: &str) {
     assert!(problems.is_empty(), "{problems:?}");
 }
 
+/// With `wait-for-keyframe`, a picture whose last packet is lost (the next picture's first one shows
+/// it) is not pushed truncated: it and the pictures after it are dropped until the next keyframe.
+fn wait_for_keyframe_drops_a_picture_without_its_tail(transport: &str) {
+    static MULTI: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    // Several packets per picture, so that losing the last leaves a truncated one.
+    let packets = MULTI
+        .get_or_init(|| common::fake_camera::encode_with(640, 480, 3000, 60, 1000, "snow", 30, ""));
+    let cam = FakeCamera::start_with(
+        Script {
+            drop_marker: Some(|n| n % 30 == 10),
+            ..Default::default()
+        },
+        packets,
+    );
+    let reach = Reach::new(&cam, transport);
+    let rec = reach.record(Duration::from_secs(4), &[("wait-for-keyframe", &true)]);
+    assert_eq!(rec.transport(), reach.transport());
+    assert!(
+        rec.stat("packets-lost") >= 2,
+        "{}",
+        rec.stat("packets-lost")
+    );
+    for (i, f) in rec.frames.iter().enumerate() {
+        assert!(
+            !(f.flags.contains(gst::BufferFlags::DISCONT)
+                && f.flags.contains(gst::BufferFlags::DELTA_UNIT)),
+            "frame {i}: DISCONT on a delta frame (a truncated picture went out)"
+        );
+    }
+    assert!(rec.stat("access-units-dropped") >= 2 * 19);
+    let (_, problems) = decode(&rec.annexb());
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
 /// 5 % of adjacent packets swapped: over TCP and TLS too, where NVRs and RTSP proxies relaying a UDP
 /// source forward its reordering on the interleaved connection.
 fn reordered_packets_are_put_back_and_strangers_ignored(transport: &str) {
@@ -300,6 +334,7 @@ over_udp_and_tcp! {
 
 over_udp_tcp_and_tls! {
     wait_for_keyframe_drops_until_idr => super::wait_for_keyframe_drops_until_idr;
+    wait_for_keyframe_drops_a_picture_without_its_tail => super::wait_for_keyframe_drops_a_picture_without_its_tail;
     keeps_going_through_one_percent_loss => super::keeps_going_through_one_percent_loss;
     reordered_packets_are_put_back_and_strangers_ignored => super::reordered_packets_are_put_back_and_strangers_ignored;
     late_tail_is_put_back_at_the_deadline => super::late_tail_is_put_back_at_the_deadline;

@@ -357,6 +357,10 @@ impl<C: NalSyntax> AuBuilder<C> {
         if self.has_vcl {
             self.abort_nal();
             self.discont = true;
+            // A truncated picture is a loss: with `wait_for_keyframe` it goes, unless a keyframe.
+            if self.wait_for_keyframe {
+                self.waiting = true;
+            }
             self.finish();
         }
     }

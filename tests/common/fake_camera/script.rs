@@ -11,6 +11,9 @@ pub type LatePacket = (fn(usize) -> bool, Duration);
 pub struct Script {
     /// Drop packet `index` when it returns true.
     pub drop: Option<fn(usize) -> bool>,
+    /// Drop frame `n`'s last packet (the one with the marker bit; `n` counted from 1 since PLAY) when it
+    /// returns true: a picture whose tail is lost.
+    pub drop_marker: Option<fn(usize) -> bool>,
     /// Swap packet `index` with the next one when it returns true.
     pub swap: Option<fn(usize) -> bool>,
     /// The packet just before frame `n`'s marker packet (`n` counted from 1 since PLAY) goes out this

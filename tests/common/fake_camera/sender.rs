@@ -202,7 +202,10 @@ impl Sender {
                 if script.onvif_ntp && first_of_frame {
                     pkt = with_onvif(&pkt, clock.ntp_ns(SessionClock::at(nominal)));
                 }
-                if script.drop.is_some_and(|f| f(i)) {
+                let marker = pkt[1] & 0x80 != 0;
+                if script.drop.is_some_and(|f| f(i))
+                    || marker && script.drop_marker.is_some_and(|f| f(frame))
+                {
                     shared.dropped.fetch_add(1, Ordering::SeqCst);
                     continue;
                 }
