@@ -389,3 +389,25 @@ fn decoding_order_bookkeeping_is_bounded() {
     b.marker();
     assert_eq!(b.pop().unwrap().data, annexb(&[&other, &idr]));
 }
+
+#[test]
+fn a_truncated_picture_starts_the_wait_for_a_keyframe() {
+    let mut b = AuBuilder::<H264>::new(true);
+    nal(&mut b, 0, &[0x65, 1]);
+    b.marker();
+    assert!(b.pop().unwrap().keyframe);
+    // A picture of two slices whose last packet never came: the next picture has begun.
+    nal(&mut b, 3000, &[0x41, 2]);
+    b.begin_nal(3000, &[0x41]);
+    b.extend(&[3]);
+    b.finish_early();
+    assert_eq!(b.pop(), None, "not pushed truncated");
+    nal(&mut b, 6000, &[0x41, 4]);
+    b.marker();
+    assert_eq!(b.pop(), None, "still waiting");
+    nal(&mut b, 9000, &[0x65, 5]);
+    b.marker();
+    let au = b.pop().unwrap();
+    assert!(au.keyframe && au.discont);
+    assert_eq!(b.stats.dropped_waiting, 2);
+}
