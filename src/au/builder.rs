@@ -352,15 +352,13 @@ impl<C: NalSyntax> AuBuilder<C> {
     }
 
     /// The rest of the open picture will not come (its last packets are missing and the next picture has
-    /// begun): emit what there is now rather than when the next picture's packets are let through.
+    /// begun): emit what there is now rather than when the next picture's packets are let through. A
+    /// truncated picture is a loss: with `wait_for_keyframe` it goes, unless a keyframe.
     pub fn finish_early(&mut self) {
         if self.has_vcl {
             self.abort_nal();
             self.discont = true;
-            // A truncated picture is a loss: with `wait_for_keyframe` it goes, unless a keyframe.
-            if self.wait_for_keyframe {
-                self.waiting = true;
-            }
+            self.waiting |= self.wait_for_keyframe;
             self.finish();
         }
     }
