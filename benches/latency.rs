@@ -53,7 +53,11 @@ fn main() {
             let sent = cam.shared.frames.lock().unwrap().clone();
             let first_ntp = cam.shared.frame_ntp.lock().unwrap().first().copied();
             let mut lat = match first_ntp.filter(|_| receiver == "rustrtspsrc") {
-                Some(ntp0) => latencies_by_camera_time(&sent, &pushed, ntp0),
+                Some(ntp0) => common::latency::by_camera_time(
+                    &sent,
+                    pushed.iter().map(|&(t, _, ntp)| (t, ntp)),
+                    ntp0,
+                ),
                 None => {
                     let by_pts: Vec<(Instant, u64)> =
                         pushed.iter().map(|&(t, pts, _)| (t, pts)).collect();
@@ -157,24 +161,4 @@ fn match_latencies(sent: &[(u32, Instant, bool)], pushed: &[(Instant, u64)]) -> 
         }
     }
     best.unwrap_or_default()
-}
-
-/// Latencies of buffers that carry the camera's time of their frame: the frame's RTP time follows from
-/// it (the camera's clock and its 90 kHz RTP clock start together at its first frame, `ntp0`).
-fn latencies_by_camera_time(
-    sent: &[(u32, Instant, bool)],
-    pushed: &[(Instant, u64, Option<u64>)],
-    ntp0: u64,
-) -> Vec<f64> {
-    let by_ts: BTreeMap<u32, Instant> = sent.iter().map(|&(ts, t, _)| (ts, t)).collect();
-    pushed
-        .iter()
-        .filter_map(|&(t, _, ntp)| {
-            let ts = (ntp?.checked_sub(ntp0)? as u128 * 90_000 / 1_000_000_000) as u32;
-            let (_, sent_at) = by_ts
-                .range(ts.saturating_sub(1500)..ts.saturating_add(1500))
-                .next()?;
-            Some(t.saturating_duration_since(*sent_at).as_secs_f64() * 1000.0)
-        })
-        .collect()
 }

@@ -164,12 +164,28 @@ impl RtspConnection {
             return (&*post).write_all(http_tunnel::encode(bytes).as_bytes());
         }
         match &mut self.tls {
-            None => (&self.stream).write_all(bytes),
+            None => (&self.stream).write_all(bytes)?,
             // Held by rustls until the handshake is done, then sent by `flush_tls`.
             Some(tls) => {
                 tls.writer().write_all(bytes)?;
-                self.flush_tls()
+                self.flush_tls()?;
             }
+        }
+        self.ack_promptly();
+        Ok(())
+    }
+
+    /// Takes the connection out of TCP's interactive mode, which sending data soon after receiving some
+    /// puts it in (every request of the RTSP exchange does, and each RTCP report after). In that mode the
+    /// kernel holds back the acknowledgement of a lone segment for up to 40 ms even after it is read.
+    /// A camera whose TCP uses Nagle's algorithm (it sets no TCP_NODELAY) sends a picture's short last
+    /// segment only once the earlier ones are acknowledged, so that picture came out 20-40 ms late
+    /// (`tests/tcp_acks.rs`). The option is not sticky: the next write may enter the mode again, hence
+    /// once per write, which is rare (requests, keep-alives, reports).
+    fn ack_promptly(&self) {
+        if let Err(e) = socket2::SockRef::from(&self.stream).set_quickack(true) {
+            // Only latency is at stake: go on.
+            crate::log!(self.log, Debug, "TCP_QUICKACK refused: {}", e);
         }
     }
 

@@ -127,8 +127,8 @@ impl FakeCamera {
 
     /// Serves `packets` (from `encode`) in a loop to every client.
     pub fn start_with(script: Script, packets: &'static [Vec<u8>]) -> FakeCamera {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
+        let segments = script.ethernet_segments.then_some(ETHERNET_MSS);
+        let listener = listen(0, segments);
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared::default());
@@ -146,10 +146,7 @@ impl FakeCamera {
                         listener = None;
                         downed_for = Some(end);
                     } else if listener.is_none() && now >= end + down {
-                        let l = TcpListener::bind(("127.0.0.1", port))
-                            .expect("rebind after the reboot");
-                        l.set_nonblocking(true).unwrap();
-                        listener = Some(l);
+                        listener = Some(listen(port, segments));
                     }
                 }
                 let Some(l) = &listener else {
@@ -539,4 +536,18 @@ fn no_data_yet(e: &std::io::Error) -> bool {
         e.kind(),
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
     )
+}
+
+/// The largest TCP segment over Ethernet with timestamps: 1500 − 20 (IP) − 20 (TCP) − 12 (options).
+pub const ETHERNET_MSS: u32 = 1448;
+
+/// A non-blocking listener on 127.0.0.1:`port` (0: any), its connections' segments at most `mss` bytes
+/// (set before any connection, it is the MSS both sides announce).
+pub fn listen(port: u16, mss: Option<u32>) -> TcpListener {
+    let l = TcpListener::bind(("127.0.0.1", port)).expect("bind the camera's RTSP port");
+    if let Some(mss) = mss {
+        socket2::SockRef::from(&l).set_mss(mss).expect("TCP_MAXSEG");
+    }
+    l.set_nonblocking(true).unwrap();
+    l
 }

@@ -5,6 +5,7 @@
 
 pub mod certs;
 pub mod fake_camera;
+pub mod latency;
 pub mod reach;
 pub mod server;
 pub mod tls_proxy;

@@ -2,11 +2,13 @@
 //! on 127.0.0.1, and relays the plaintext both ways to the camera's RTSP port, one plain connection per
 //! TLS one. Every fake camera script then runs over TLS too (reconnects, keep-alives, interleaved RTP);
 //! UDP media goes straight from the camera as it does for a real one. A connection the camera closes is
-//! closed on the TLS side too.
+//! closed on the TLS side too. Towards the client it behaves as a camera on Ethernet would: segments of
+//! at most 1448 bytes, Nagle's algorithm on.
 
+use super::fake_camera::{listen, ETHERNET_MSS};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -32,8 +34,9 @@ impl TlsProxy {
             )
             .unwrap();
         let config = Arc::new(config);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
+        // Its segments as over Ethernet, and its TCP with Nagle's algorithm, as a camera's own TLS
+        // listener would be.
+        let listener = listen(0, Some(ETHERNET_MSS));
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
@@ -108,6 +111,10 @@ fn relay(
                         if camera.write_all(&buf[..n]).is_err() {
                             return;
                         }
+                        // The hop to the camera must add nothing: a request written soon after a
+                        // read puts the socket in delayed-ACK mode, and the camera's Nagle would then
+                        // hold back its replies and packets (see the element's `ack_promptly`).
+                        let _ = socket2::SockRef::from(&camera).set_quickack(true);
                     }
                     Err(_) => break,
                 }

@@ -91,6 +91,10 @@ pub struct Script {
     pub rtcp_fb: &'static [&'static str],
     /// Space packets at this many bits per second instead of sending each frame as one burst.
     pub pace_bps: Option<u64>,
+    /// TCP segments no larger than over Ethernet (MSS 1448) instead of loopback's 64 KiB. The camera's
+    /// TCP uses Nagle's algorithm (no TCP_NODELAY, as on many cameras), so the segment size decides which
+    /// writes wait for an acknowledgement: over Ethernet only a picture's short last segment does.
+    pub ethernet_segments: bool,
     /// How connection 2, 3, … answer DESCRIBE, while the list lasts: a status (404, 503, 401), or 0 for
     /// an SDP without the video track (a camera still booting).
     pub describe_after_reconnect: &'static [u16],
