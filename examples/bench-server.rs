@@ -7,7 +7,8 @@
 //!         [--codec h264|h265] [--loss-permille 5] [--reorder-permille 10] [--pace-kbps 16000]
 //!
 //! By default a frame's packets go out as one burst, as most cameras send them; `--pace-kbps` spaces
-//! them at that rate instead.
+//! them at that rate instead. Over TCP (and through the TLS front) segments are Ethernet-sized, 1448
+//! bytes, and the camera's TCP uses Nagle's algorithm, as on many cameras.
 //!
 //! It also serves the same stream over RTSPS (a TLS front with a self-signed certificate, as cameras
 //! have), printed on a second line.
@@ -81,6 +82,8 @@ fn main() {
         fmtp: h265,
         // Sender reports every 5 s, as cameras send them: every receiver maps them to wall-clock time.
         sender_reports: Some(std::time::Duration::from_secs(5)),
+        // TCP as a camera on Ethernet sends it (its TLS front too): 1448-byte segments, Nagle on.
+        ethernet_segments: true,
         ..Default::default()
     };
     let cam = FakeCamera::start_with(script, packets);
