@@ -12,6 +12,8 @@
 #   CODECS=h265 COUNTS="1 8" TRANSPORTS=udp SECONDS_MEASURED=10 benches/compare.sh
 #   PACE_KBPS=16000 benches/compare.sh # the sender paces packets at 16 Mbit/s instead of sending each
 #                                      # frame as one burst (cameras with traffic shaping)
+#   ETHERNET_SEGMENTS=1 benches/compare.sh  # the camera's TCP in 1448-byte segments as over Ethernet
+#                                      # (its acknowledgements clock the sender inside the receivers' reads)
 #   LOSS_PERMILLE=5 REORDER_PERMILLE=10 benches/compare.sh  # the sender drops 0.5 % and swaps 1 % of
 #                                      # packets with the next (the same packets every run)
 #   BASELINE=HEAD~2 benches/compare.sh # adds that commit's rustrtspsrc as "baseline": before and after
@@ -39,7 +41,7 @@ start_server() { # codec
   log=$(mktemp)
   ./target/release/examples/bench-server --size "$size" --bitrate "$bitrate" --codec "$1" \
     --loss-permille "${LOSS_PERMILLE:-0}" --reorder-permille "${REORDER_PERMILLE:-0}" \
-    --pace-kbps "${PACE_KBPS:-0}" >"$log" 2>&1 &
+    --pace-kbps "${PACE_KBPS:-0}" --ethernet-segments "${ETHERNET_SEGMENTS:-0}" >"$log" 2>&1 &
   server=$!
   pids=("$server")
   for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.5; done

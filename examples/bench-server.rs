@@ -5,10 +5,13 @@
 //!
 //!     cargo run --release --example bench-server -- [--size 1920x1080] [--bitrate 8000] [--seconds 10]
 //!         [--codec h264|h265] [--loss-permille 5] [--reorder-permille 10] [--pace-kbps 16000]
+//!         [--ethernet-segments 1]
 //!
 //! By default a frame's packets go out as one burst, as most cameras send them; `--pace-kbps` spaces
-//! them at that rate instead. Over TCP (and through the TLS front) segments are Ethernet-sized, 1448
-//! bytes, and the camera's TCP uses Nagle's algorithm, as on many cameras.
+//! them at that rate instead. The camera's TCP (and its TLS front's) uses Nagle's algorithm, as on many
+//! cameras, in loopback's 64 KiB segments, or 1448-byte ones as over Ethernet with
+//! `--ethernet-segments 1`. On loopback the receiver's acknowledgements then clock the sender: the
+//! camera's transmissions run inside the receiver's reads and count as the receiver's CPU time.
 //!
 //! It also serves the same stream over RTSPS (a TLS front with a self-signed certificate, as cameras
 //! have), printed on a second line.
@@ -25,6 +28,7 @@ fn main() {
     let mut drop_every = 0usize;
     let (mut loss, mut reorder, mut pace) = (0u64, 0u64, 0u64);
     let mut codec = String::from("h264");
+    let mut ethernet_segments = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_default();
@@ -40,8 +44,9 @@ fn main() {
             "--reorder-permille" => reorder = v.parse().expect("--reorder-permille N"),
             "--pace-kbps" => pace = v.parse().expect("--pace-kbps N"),
             "--codec" => codec = v,
+            "--ethernet-segments" => ethernet_segments = v == "1",
             _ => {
-                eprintln!("usage: bench-server [--size WxH] [--bitrate KBPS] [--seconds N] [--drop-every N] [--loss-permille N] [--reorder-permille N] [--pace-kbps N] [--codec h264|h265]");
+                eprintln!("usage: bench-server [--size WxH] [--bitrate KBPS] [--seconds N] [--drop-every N] [--loss-permille N] [--reorder-permille N] [--pace-kbps N] [--codec h264|h265] [--ethernet-segments 0|1]");
                 std::process::exit(2);
             }
         }
@@ -82,13 +87,17 @@ fn main() {
         fmtp: h265,
         // Sender reports every 5 s, as cameras send them: every receiver maps them to wall-clock time.
         sender_reports: Some(std::time::Duration::from_secs(5)),
-        // TCP as a camera on Ethernet sends it (its TLS front too): 1448-byte segments, Nagle on.
-        ethernet_segments: true,
+        ethernet_segments,
         ..Default::default()
     };
     let cam = FakeCamera::start_with(script, packets);
     let cert = common::certs::self_signed();
-    let tls = common::tls_proxy::TlsProxy::start(cam.port, &cert.cert_der, &cert.key_der);
+    let tls = common::tls_proxy::TlsProxy::start_with_segments(
+        cam.port,
+        &cert.cert_der,
+        &cert.key_der,
+        ethernet_segments.then_some(common::fake_camera::ETHERNET_MSS),
+    );
     println!("serving {}", cam.url());
     println!("serving-tls {}", tls.url());
     loop {

@@ -3,7 +3,7 @@
 //! TLS one. Every fake camera script then runs over TLS too (reconnects, keep-alives, interleaved RTP);
 //! UDP media goes straight from the camera as it does for a real one. A connection the camera closes is
 //! closed on the TLS side too. Towards the client it behaves as a camera on Ethernet would: segments of
-//! at most 1448 bytes, Nagle's algorithm on.
+//! at most 1448 bytes (unless told otherwise), Nagle's algorithm on.
 
 use super::fake_camera::{listen, ETHERNET_MSS};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -21,8 +21,19 @@ pub struct TlsProxy {
 }
 
 impl TlsProxy {
-    /// Serves TLS with `cert` (DER) and its PKCS#8 `key`, relaying to 127.0.0.1:`backend`.
+    /// Serves TLS with `cert` (DER) and its PKCS#8 `key`, relaying to 127.0.0.1:`backend`, in
+    /// Ethernet-sized segments.
     pub fn start(backend: u16, cert: &[u8], key: &[u8]) -> TlsProxy {
+        Self::start_with_segments(backend, cert, key, Some(ETHERNET_MSS))
+    }
+
+    /// The same with segments of at most `mss` bytes towards the client (`None`: loopback's 64 KiB).
+    pub fn start_with_segments(
+        backend: u16,
+        cert: &[u8],
+        key: &[u8],
+        mss: Option<u32>,
+    ) -> TlsProxy {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -34,9 +45,8 @@ impl TlsProxy {
             )
             .unwrap();
         let config = Arc::new(config);
-        // Its segments as over Ethernet, and its TCP with Nagle's algorithm, as a camera's own TLS
-        // listener would be.
-        let listener = listen(0, Some(ETHERNET_MSS));
+        // Its TCP with Nagle's algorithm, as a camera's own TLS listener's would be.
+        let listener = listen(0, mss);
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
