@@ -1,6 +1,7 @@
 //! Added latency: the fake camera notes when each frame's last packet leaves; a pad probe notes when the
 //! frame's buffer leaves the receiver. rustrtspsrc against `rtspsrc ! rtph264depay` at the same `latency`,
-//! with no loss and with 1 % loss. Prints p50/p90/p99/max in ms.
+//! over UDP with no loss and with 1 % loss, and over TCP from a camera whose TCP uses Nagle's algorithm.
+//! Prints p50/p90/p99/max in ms.
 //!
 //! Buffers are paired with frames by the camera's own time of each frame where the receiver gives it:
 //! the camera sends the ONVIF replay extension, and rustrtspsrc puts that time on each buffer. rtspsrc
@@ -37,19 +38,24 @@ fn main() {
         RUN.as_secs()
     );
     println!(
-        "{:<12} {:<8} {:>7} {:>7} {:>7} {:>7} {:>7}",
-        "receiver", "loss", "frames", "p50", "p90", "p99", "max"
+        "{:<12} {:<6} {:<8} {:>7} {:>7} {:>7} {:>7} {:>7}",
+        "receiver", "over", "loss", "frames", "p50", "p90", "p99", "max"
     );
-    for loss in [false, true] {
+    // Over TCP: a camera whose TCP uses Nagle's algorithm, in Ethernet-sized segments, pacing each
+    // frame's packets at twice the stream's rate (`tests/tcp_acks.rs`).
+    for (transport, loss) in [("udp", false), ("udp", true), ("tcp", false)] {
         for receiver in ["rustrtspsrc", "rtspsrc"] {
+            let tcp = transport == "tcp";
             let script = Script {
                 log_frames: true,
                 drop: loss.then_some(|i| i % 100 == 50),
                 onvif_ntp: true,
+                ethernet_segments: tcp,
+                pace_bps: tcp.then_some(8_000_000),
                 ..Default::default()
             };
             let cam = FakeCamera::start_with(script, packets);
-            let pushed = run(receiver, &cam.url());
+            let pushed = run(receiver, &cam.url(), transport);
             let sent = cam.shared.frames.lock().unwrap().clone();
             let first_ntp = cam.shared.frame_ntp.lock().unwrap().first().copied();
             let mut lat = match first_ntp.filter(|_| receiver == "rustrtspsrc") {
@@ -71,8 +77,9 @@ fn main() {
                     .unwrap_or(f64::NAN)
             };
             println!(
-                "{:<12} {:<8} {:>7} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
+                "{:<12} {:<6} {:<8} {:>7} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
                 receiver,
+                transport,
                 if loss { "1 %" } else { "none" },
                 lat.len(),
                 q(0.5),
@@ -85,11 +92,11 @@ fn main() {
 }
 
 /// (push time, PTS in ns, the camera's time of the frame) of every buffer leaving the receiver.
-fn run(receiver: &str, url: &str) -> Vec<(Instant, u64, Option<u64>)> {
+fn run(receiver: &str, url: &str, protocols: &str) -> Vec<(Instant, u64, Option<u64>)> {
     let desc = match receiver {
-        "rustrtspsrc" => format!("rustrtspsrc name=out location={url} latency={WINDOW_MS} ! fakesink sync=false"),
+        "rustrtspsrc" => format!("rustrtspsrc name=out location={url} protocols={protocols} latency={WINDOW_MS} ! fakesink sync=false"),
         _ => format!(
-            "rtspsrc location={url} latency={WINDOW_MS} ! rtph264depay name=out ! video/x-h264,alignment=au ! fakesink sync=false"
+            "rtspsrc location={url} protocols={protocols} latency={WINDOW_MS} ! rtph264depay name=out ! video/x-h264,alignment=au ! fakesink sync=false"
         ),
     };
     let pipeline = gst::parse::launch(&desc)

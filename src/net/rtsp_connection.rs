@@ -175,18 +175,8 @@ impl RtspConnection {
         Ok(())
     }
 
-    /// Takes the connection out of TCP's interactive mode, which sending data soon after receiving some
-    /// puts it in (every request of the RTSP exchange does, and each RTCP report after). In that mode the
-    /// kernel holds back the acknowledgement of a lone segment for up to 40 ms even after it is read.
-    /// A camera whose TCP uses Nagle's algorithm (it sets no TCP_NODELAY) sends a picture's short last
-    /// segment only once the earlier ones are acknowledged, so that picture came out 20-40 ms late
-    /// (`tests/tcp_acks.rs`). The option is not sticky: the next write may enter the mode again, hence
-    /// once per write, which is rare (requests, keep-alives, reports).
     fn ack_promptly(&self) {
-        if let Err(e) = socket2::SockRef::from(&self.stream).set_quickack(true) {
-            // Only latency is at stake: go on.
-            crate::log!(self.log, Debug, "TCP_QUICKACK refused: {}", e);
-        }
+        ack_promptly(&self.stream, &self.log);
     }
 
     /// Sends what rustls has to send: handshake messages, alerts, encrypted requests.
@@ -218,6 +208,7 @@ impl RtspConnection {
             Ok(0) => Err(ClientError::Closed),
             Ok(n) => {
                 self.len += n;
+                self.ack_promptly();
                 self.skip_http_head()
             }
             Err(e) if would_block(&e) => Ok(false),
@@ -266,7 +257,10 @@ impl RtspConnection {
                 read_socket = true;
                 match self.stream.read(&mut self.tls_in) {
                     Ok(0) => return Err(ClientError::Closed),
-                    Ok(n) => self.tls_in_range = 0..n,
+                    Ok(n) => {
+                        self.tls_in_range = 0..n;
+                        ack_promptly(&self.stream, &self.log);
+                    }
                     Err(e) if would_block(&e) => return Ok(false),
                     Err(e) => return Err(io_err(e)),
                 }
@@ -384,6 +378,21 @@ impl RtspConnection {
         if let Some(post) = &self.post {
             let _ = post.set_write_timeout(Some(limit));
         }
+    }
+}
+
+/// Has what was read acknowledged now (TCP_QUICKACK), after every read and write.
+///
+/// A camera whose TCP uses Nagle's algorithm (it sets no TCP_NODELAY) sends a picture's short last
+/// segment only once everything before it is acknowledged. Linux delays that acknowledgement by up to
+/// 40 ms when the data read was a full-sized segment, and after any read while the connection is in its
+/// interactive mode, which the RTSP exchange puts it in (a request written soon after each reply). Up to a
+/// third of the pictures came out 15-40 ms late in the tests (`tests/tcp_acks.rs`). Not sticky, the option
+/// is set after each read; it sends an acknowledgement only when one is owed.
+fn ack_promptly(stream: &TcpStream, log: &crate::log::Log) {
+    if let Err(e) = socket2::SockRef::from(stream).set_quickack(true) {
+        // Only latency is at stake: go on.
+        crate::log!(log, Debug, "TCP_QUICKACK refused: {}", e);
     }
 }
 

@@ -121,9 +121,9 @@ fn relay(
                         if camera.write_all(&buf[..n]).is_err() {
                             return;
                         }
-                        // The hop to the camera must add nothing: a request written soon after a
-                        // read puts the socket in delayed-ACK mode, and the camera's Nagle would then
-                        // hold back its replies and packets (see the element's `ack_promptly`).
+                        // The hop to the camera must add nothing: acknowledged at once after each
+                        // write and read, as the element does (its `ack_promptly`), the camera's
+                        // Nagle never holds its packets back on this hop.
                         let _ = socket2::SockRef::from(&camera).set_quickack(true);
                     }
                     Err(_) => break,
@@ -138,6 +138,7 @@ fn relay(
                     break;
                 }
                 Ok(n) => {
+                    let _ = socket2::SockRef::from(&camera).set_quickack(true);
                     if tls.writer().write_all(&buf[..n]).is_err() {
                         break;
                     }
