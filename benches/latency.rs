@@ -70,6 +70,14 @@ fn main() {
                     match_latencies(&sent, &by_pts)
                 }
             };
+            if lat.is_empty() {
+                // rtspsrc's PTS over TCP do not follow the RTP clock closely enough for the pairing.
+                let loss = if loss { "1 %" } else { "none" };
+                println!(
+                    "{receiver:<12} {transport:<6} {loss:<8} (buffers not paired with frames)"
+                );
+                continue;
+            }
             lat.sort_by(f64::total_cmp);
             let q = |p: f64| {
                 lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
