@@ -14,6 +14,7 @@
 #                                      # frame as one burst (cameras with traffic shaping)
 #   ETHERNET_SEGMENTS=1 benches/compare.sh  # the camera's TCP in 1448-byte segments as over Ethernet
 #                                      # (its acknowledgements clock the sender inside the receivers' reads)
+#   NODELAY=1 benches/compare.sh       # the camera's TCP without Nagle's algorithm (TCP_NODELAY)
 #   LOSS_PERMILLE=5 REORDER_PERMILLE=10 benches/compare.sh  # the sender drops 0.5 % and swaps 1 % of
 #                                      # packets with the next (the same packets every run)
 #   BASELINE=HEAD~2 benches/compare.sh # adds that commit's rustrtspsrc as "baseline": before and after
@@ -41,7 +42,8 @@ start_server() { # codec
   log=$(mktemp)
   ./target/release/examples/bench-server --size "$size" --bitrate "$bitrate" --codec "$1" \
     --loss-permille "${LOSS_PERMILLE:-0}" --reorder-permille "${REORDER_PERMILLE:-0}" \
-    --pace-kbps "${PACE_KBPS:-0}" --ethernet-segments "${ETHERNET_SEGMENTS:-0}" >"$log" 2>&1 &
+    --pace-kbps "${PACE_KBPS:-0}" --ethernet-segments "${ETHERNET_SEGMENTS:-0}" \
+    --nodelay "${NODELAY:-0}" >"$log" 2>&1 &
   server=$!
   pids=("$server")
   for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.5; done

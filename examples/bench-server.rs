@@ -5,12 +5,12 @@
 //!
 //!     cargo run --release --example bench-server -- [--size 1920x1080] [--bitrate 8000] [--seconds 10]
 //!         [--codec h264|h265] [--loss-permille 5] [--reorder-permille 10] [--pace-kbps 16000]
-//!         [--ethernet-segments 1]
+//!         [--ethernet-segments 1] [--nodelay 1]
 //!
 //! By default a frame's packets go out as one burst, as most cameras send them; `--pace-kbps` spaces
 //! them at that rate instead. The camera's TCP (and its TLS front's) uses Nagle's algorithm, as on many
 //! cameras, in loopback's 64 KiB segments, or 1448-byte ones as over Ethernet with
-//! `--ethernet-segments 1`. On loopback the receiver's acknowledgements then clock the sender: the
+//! `--ethernet-segments 1`; `--nodelay 1` turns Nagle's algorithm off (TCP only). On loopback the receiver's acknowledgements then clock the sender: the
 //! camera's transmissions run inside the receiver's reads and count as the receiver's CPU time.
 //!
 //! It also serves the same stream over RTSPS (a TLS front with a self-signed certificate, as cameras
@@ -29,6 +29,7 @@ fn main() {
     let (mut loss, mut reorder, mut pace) = (0u64, 0u64, 0u64);
     let mut codec = String::from("h264");
     let mut ethernet_segments = false;
+    let mut tcp_nodelay = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_default();
@@ -45,8 +46,9 @@ fn main() {
             "--pace-kbps" => pace = v.parse().expect("--pace-kbps N"),
             "--codec" => codec = v,
             "--ethernet-segments" => ethernet_segments = v == "1",
+            "--nodelay" => tcp_nodelay = v == "1",
             _ => {
-                eprintln!("usage: bench-server [--size WxH] [--bitrate KBPS] [--seconds N] [--drop-every N] [--loss-permille N] [--reorder-permille N] [--pace-kbps N] [--codec h264|h265] [--ethernet-segments 0|1]");
+                eprintln!("usage: bench-server [--size WxH] [--bitrate KBPS] [--seconds N] [--drop-every N] [--loss-permille N] [--reorder-permille N] [--pace-kbps N] [--codec h264|h265] [--ethernet-segments 0|1] [--nodelay 0|1]");
                 std::process::exit(2);
             }
         }
@@ -88,6 +90,7 @@ fn main() {
         // Sender reports every 5 s, as cameras send them: every receiver maps them to wall-clock time.
         sender_reports: Some(std::time::Duration::from_secs(5)),
         ethernet_segments,
+        tcp_nodelay,
         ..Default::default()
     };
     let cam = FakeCamera::start_with(script, packets);

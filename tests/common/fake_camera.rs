@@ -155,6 +155,9 @@ impl FakeCamera {
                 };
                 match l.accept() {
                     Ok((conn, _)) => {
+                        if script.tcp_nodelay {
+                            conn.set_nodelay(true).unwrap();
+                        }
                         let n = sh.connections.fetch_add(1, Ordering::SeqCst);
                         let conn_state = Connection {
                             script: script.clone(),

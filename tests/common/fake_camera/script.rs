@@ -95,6 +95,8 @@ pub struct Script {
     /// TCP uses Nagle's algorithm (no TCP_NODELAY, as on many cameras), so the segment size decides which
     /// writes wait for an acknowledgement: over Ethernet only a picture's short last segment does.
     pub ethernet_segments: bool,
+    /// The camera's TCP sends each write at once (TCP_NODELAY) instead of with Nagle's algorithm.
+    pub tcp_nodelay: bool,
     /// How connection 2, 3, … answer DESCRIBE, while the list lasts: a status (404, 503, 401), or 0 for
     /// an SDP without the video track (a camera still booting).
     pub describe_after_reconnect: &'static [u16],
