@@ -99,8 +99,12 @@ fn b_frames_into_mp4(protocols: &str) {
         .map(|p| p.parse().expect("a PTS"))
         .collect();
     assert_eq!(pts.len(), n, "{protocols}");
+    assert!(pts.windows(2).all(|w| w[1] > w[0]), "{protocols}: {pts:?}");
+    // The recording may stop after a reference picture whose B-frames (up to 2, sent after it) had not
+    // come yet: the last frame may then follow a hole of up to two frames.
+    let whole = &pts[..pts.len().saturating_sub(1)];
     assert!(
-        pts.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] < 0.05),
+        whole.windows(2).all(|w| w[1] - w[0] < 0.05),
         "{protocols}: {pts:?}"
     );
     // The container says every frame is there, and it decodes without a complaint.
