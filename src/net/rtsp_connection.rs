@@ -171,12 +171,8 @@ impl RtspConnection {
                 self.flush_tls()?;
             }
         }
-        self.ack_promptly();
-        Ok(())
-    }
-
-    fn ack_promptly(&self) {
         ack_promptly(&self.stream, &self.log);
+        Ok(())
     }
 
     /// Sends what rustls has to send: handshake messages, alerts, encrypted requests.
@@ -208,7 +204,7 @@ impl RtspConnection {
             Ok(0) => Err(ClientError::Closed),
             Ok(n) => {
                 self.len += n;
-                self.ack_promptly();
+                ack_promptly(&self.stream, &self.log);
                 self.skip_http_head()
             }
             Err(e) if would_block(&e) => Ok(false),
