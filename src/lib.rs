@@ -2,7 +2,8 @@
 //!
 //! Layers, each in its own folder: `rtsp` (signalling, sans-IO), `rtp` (packets, RTCP, reordering),
 //! `au` (codec-neutral access units, parameter sets, depacketizing), `h264` and `h265` (RFC 6184 and
-//! RFC 7798 payload formats, NAL syntax, SPS → caps), `net` (sockets and the receive loop), `element` (the GStreamer shell).
+//! RFC 7798 payload formats, NAL syntax, SPS → caps), `net` (sockets and the receive loop), `element` (the GStreamer shell);
+//! `mapping` holds the memory mappings that keep large buffers out of the allocator's heaps.
 
 use once_cell::sync::Lazy;
 
@@ -13,6 +14,7 @@ pub mod fuzzing;
 pub mod h264;
 pub mod h265;
 pub mod log;
+pub mod mapping;
 pub mod net;
 pub mod rtp;
 pub mod rtsp;

@@ -11,7 +11,7 @@
 //! between live ones while the window never empties (one gap after another): once the dead bytes
 //! outnumber the live ones, the window moves the live ones down (`compact_from`).
 
-use std::ptr::NonNull;
+use crate::mapping::Region;
 
 /// Bytes kept mapped in after the window empties: the few packets behind an ordinary loss.
 const KEEP: usize = 64 * 1024;
@@ -129,70 +129,6 @@ impl Compaction<'_> {
 impl Drop for Compaction<'_> {
     fn drop(&mut self) {
         self.held.end = self.next;
-    }
-}
-
-/// An anonymous private mapping: pages cost memory only once written, and can be given back.
-#[derive(Debug)]
-struct Region {
-    ptr: NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: the mapping belongs to this `Region` alone and is reached only through it, so it may move to
-// another thread with its owner.
-unsafe impl Send for Region {}
-
-impl Region {
-    fn map(len: usize) -> Option<Region> {
-        // SAFETY: a fresh anonymous mapping, no file, no fixed address; checked for failure below.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return None;
-        }
-        NonNull::new(ptr.cast()).map(|ptr| Region { ptr, len })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `len` bytes mapped readable and writable for as long as `self` lives.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
-    }
-
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as in `bytes`, and `&mut self` makes this the only reference.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
-    }
-
-    /// Gives the pages of `[from, from + len)` back; they read as zeros after. `from` is page-aligned
-    /// (a multiple of 64 KiB).
-    fn release(&self, from: usize, len: usize) {
-        let len = len.min(self.len.saturating_sub(from));
-        if len == 0 {
-            return;
-        }
-        // SAFETY: the range lies within the mapping; no reference into it outlives a `clear`, which
-        // needs `&mut HeldBytes`. A failure only leaves the pages in place.
-        unsafe {
-            libc::madvise(self.ptr.as_ptr().add(from).cast(), len, libc::MADV_DONTNEED);
-        }
-    }
-}
-
-impl Drop for Region {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `map`, unmapped once.
-        unsafe {
-            libc::munmap(self.ptr.as_ptr().cast(), self.len);
-        }
     }
 }
 
