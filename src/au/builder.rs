@@ -6,6 +6,7 @@
 //! caps change with the very picture that changed.
 
 use super::annexb::{units, START_CODE, START_CODE_FINDER};
+use super::au_bytes::AuBytes;
 use super::param_sets::ParamSets;
 use super::size_class::size_class;
 use super::syntax::{Nal, NalSyntax, ParamKind};
@@ -30,7 +31,7 @@ const MAX_DONS: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessUnit {
-    pub data: Vec<u8>,
+    pub data: AuBytes,
     /// Extended (64-bit) RTP timestamp.
     pub rtp_ts: u64,
     /// IDR / IRAP, or a recovery point: decoding can start here.
@@ -53,7 +54,7 @@ pub struct AuStats {
 
 #[derive(Debug)]
 pub struct AuBuilder<C: NalSyntax> {
-    buf: Vec<u8>,
+    buf: AuBytes,
     ts: Option<u64>,
     has_vcl: bool,
     keyframe: bool,
@@ -95,7 +96,7 @@ impl<C: NalSyntax> AuBuilder<C> {
     /// `wait_for_keyframe`: after a loss, drop everything until the next keyframe.
     pub fn new(wait_for_keyframe: bool) -> Self {
         AuBuilder {
-            buf: Vec::with_capacity(64 * 1024),
+            buf: AuBytes::with_capacity(64 * 1024),
             ts: None,
             has_vcl: false,
             keyframe: false,
@@ -451,7 +452,7 @@ impl<C: NalSyntax> AuBuilder<C> {
         self.started = true;
         let mut data = std::mem::replace(
             &mut self.buf,
-            Vec::with_capacity(size_class(self.capacity_hint)),
+            AuBytes::with_capacity(size_class(self.capacity_hint)),
         );
         // Sized for a typical access unit, so most never reallocate while being filled. One huge
         // access unit counts as at most twice the current hint, so it cannot inflate every later one.
@@ -520,7 +521,7 @@ fn changed_sps(
 
 /// `au` with its NAL units sorted by decoding order number, when every unit has one and they came out
 /// of order; `None` otherwise (the common case: nothing to do, nothing allocated).
-fn in_decoding_order(au: &[u8], dons: &[(u16, usize)]) -> Option<Vec<u8>> {
+fn in_decoding_order(au: &[u8], dons: &[(u16, usize)]) -> Option<AuBytes> {
     let first = dons.first()?.0;
     // DONs wrap at 16 bits: order by distance from the first.
     let rank = |d: u16| d.wrapping_sub(first).wrapping_add(0x8000);
@@ -539,7 +540,7 @@ fn in_decoding_order(au: &[u8], dons: &[(u16, usize)]) -> Option<Vec<u8>> {
         ranked.push((rank(don), unit));
     }
     ranked.sort_by_key(|(r, _)| *r);
-    let mut out = Vec::with_capacity(size_class(au.len()));
+    let mut out = AuBytes::with_capacity(size_class(au.len()));
     for (_, unit) in ranked {
         out.extend_from_slice(&START_CODE);
         out.extend_from_slice(unit);
@@ -556,7 +557,7 @@ fn slice_at(au: &[u8], at: usize) -> &[u8] {
 /// Puts the parameter sets of `chain` that the keyframe `au` lacks in front of the first unit that must
 /// follow them: after a leading AUD, before any SEI or slice, and after the sets of an earlier kind the
 /// access unit has itself (so a lone missing PPS follows the SPS it refers to).
-fn with_parameter_sets<C: NalSyntax>(au: Vec<u8>, chain: [Option<&[u8]>; 3]) -> Vec<u8> {
+fn with_parameter_sets<C: NalSyntax>(au: AuBytes, chain: [Option<&[u8]>; 3]) -> AuBytes {
     let present = |set: &[u8]| units(&au).any(|(_, u)| u == set);
     let missing: Vec<(usize, &[u8])> = chain
         .iter()
@@ -573,7 +574,7 @@ fn with_parameter_sets<C: NalSyntax>(au: Vec<u8>, chain: [Option<&[u8]>; 3]) -> 
         _ => Some(3),
     };
     let extra: usize = missing.iter().map(|(_, s)| s.len() + 4).sum();
-    let mut out = Vec::with_capacity(size_class(au.len() + extra));
+    let mut out = AuBytes::with_capacity(size_class(au.len() + extra));
     let mut pending = missing.into_iter().peekable();
     let mut copied = 0;
     for (at, unit) in units(&au) {

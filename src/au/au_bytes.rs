@@ -1,0 +1,272 @@
+//! The bytes of one access unit: heap memory while small, a mapping of their own from `MAPPED_FROM` up.
+//!
+//! Every access unit is its own block, freed by whatever element ends the pipeline. glibc maps blocks
+//! of 128 KiB and more only until one is freed; from then on it serves blocks up to that size from the
+//! thread's heap (its dynamic mmap threshold). So after the first keyframe every keyframe came from the
+//! streaming threads' heaps, which grew to the highest total of keyframes alive at once and by
+//! fragments around them for half an hour (`benches/soak.sh`: +1.8 % from minute 1 to 30, flat only
+//! from minute 17). In mappings of their own, keyframes leave nothing behind when the sink frees them.
+
+use crate::mapping::Region;
+use std::ops::{Deref, DerefMut};
+
+/// From this capacity on, the bytes live in a mapping: glibc's own initial threshold, above the
+/// pictures between keyframes of all but the largest streams.
+pub const MAPPED_FROM: usize = 128 * 1024;
+
+/// A growable byte buffer, like `Vec<u8>` in the ways the access-unit builder uses one.
+pub struct AuBytes {
+    store: Store,
+}
+
+enum Store {
+    Heap(Vec<u8>),
+    /// `len` bytes used of the region.
+    Mapped { region: Region, len: usize },
+}
+
+impl AuBytes {
+    pub fn new() -> Self {
+        AuBytes {
+            store: Store::Heap(Vec::new()),
+        }
+    }
+
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut b = AuBytes::new();
+        b.grow_to(capacity);
+        b
+    }
+
+    pub fn capacity(&self) -> usize {
+        match &self.store {
+            Store::Heap(v) => v.capacity(),
+            Store::Mapped { region, .. } => region.len(),
+        }
+    }
+
+    /// Whether the bytes live in a mapping of their own.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.store, Store::Mapped { .. })
+    }
+
+    /// Room for `additional` more bytes, and no more than that.
+    pub fn reserve_exact(&mut self, additional: usize) {
+        self.grow_to(self.len().saturating_add(additional));
+    }
+
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        let len = self.len();
+        let need = len.saturating_add(bytes.len());
+        if need > self.capacity() {
+            // Doubling, as a `Vec` grows, so a long run of small appends costs few moves.
+            self.grow_to(need.max(self.capacity().saturating_mul(2)));
+        }
+        match &mut self.store {
+            Store::Heap(v) => v.extend_from_slice(bytes),
+            Store::Mapped { region, len: used } => {
+                region.bytes_mut()[len..need].copy_from_slice(bytes);
+                *used = need;
+            }
+        }
+    }
+
+    pub fn truncate(&mut self, at: usize) {
+        match &mut self.store {
+            Store::Heap(v) => v.truncate(at),
+            Store::Mapped { len, .. } => *len = (*len).min(at),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.truncate(0);
+    }
+
+    pub fn pop(&mut self) -> Option<u8> {
+        let last = self.last().copied()?;
+        self.truncate(self.len() - 1);
+        Some(last)
+    }
+
+    /// Takes the bytes from `at` on (all of them past the end: none); this buffer keeps those before.
+    pub fn split_off(&mut self, at: usize) -> Vec<u8> {
+        let tail = self.get(at..).map(<[u8]>::to_vec).unwrap_or_default();
+        self.truncate(at);
+        tail
+    }
+
+    /// Makes the capacity at least `capacity`: into a mapping from `MAPPED_FROM` on. Where the system
+    /// refuses a mapping the bytes stay on the heap, as a `Vec` would.
+    fn grow_to(&mut self, capacity: usize) {
+        if capacity <= self.capacity() {
+            return;
+        }
+        if capacity >= MAPPED_FROM {
+            match &mut self.store {
+                Store::Mapped { region, .. } => {
+                    if region.resize(capacity) {
+                        return;
+                    }
+                }
+                Store::Heap(v) => {
+                    if let Some(mut region) = Region::map(capacity) {
+                        region.bytes_mut()[..v.len()].copy_from_slice(v);
+                        let len = v.len();
+                        self.store = Store::Mapped { region, len };
+                        return;
+                    }
+                }
+            }
+        }
+        match &mut self.store {
+            Store::Heap(v) => v.reserve_exact(capacity - v.len()),
+            Store::Mapped { region, len } => {
+                let mut v = Vec::with_capacity(capacity);
+                v.extend_from_slice(&region.bytes()[..*len]);
+                self.store = Store::Heap(v);
+            }
+        }
+    }
+}
+
+impl Default for AuBytes {
+    fn default() -> Self {
+        AuBytes::new()
+    }
+}
+
+impl Deref for AuBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.store {
+            Store::Heap(v) => v,
+            Store::Mapped { region, len } => &region.bytes()[..*len],
+        }
+    }
+}
+
+impl DerefMut for AuBytes {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match &mut self.store {
+            Store::Heap(v) => v,
+            Store::Mapped { region, len } => &mut region.bytes_mut()[..*len],
+        }
+    }
+}
+
+/// For `gst::Buffer::from_mut_slice`: the buffer wraps the bytes where they are.
+impl AsMut<[u8]> for AuBytes {
+    fn as_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+impl AsRef<[u8]> for AuBytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl From<Vec<u8>> for AuBytes {
+    fn from(v: Vec<u8>) -> Self {
+        AuBytes {
+            store: Store::Heap(v),
+        }
+    }
+}
+
+impl Clone for AuBytes {
+    fn clone(&self) -> Self {
+        let mut b = AuBytes::with_capacity(self.len());
+        b.extend_from_slice(self);
+        b
+    }
+}
+
+impl PartialEq for AuBytes {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for AuBytes {}
+
+impl PartialEq<Vec<u8>> for AuBytes {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        **self == other[..]
+    }
+}
+
+impl<const N: usize> PartialEq<[u8; N]> for AuBytes {
+    fn eq(&self, other: &[u8; N]) -> bool {
+        **self == other[..]
+    }
+}
+
+impl PartialEq<&[u8]> for AuBytes {
+    fn eq(&self, other: &&[u8]) -> bool {
+        **self == **other
+    }
+}
+
+/// The length and where the bytes live, not the picture itself.
+impl std::fmt::Debug for AuBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuBytes")
+            .field("len", &self.len())
+            .field("mapped", &self.is_mapped())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_buffers_stay_on_the_heap_and_large_ones_are_mapped() {
+        assert!(!AuBytes::with_capacity(MAPPED_FROM - 1).is_mapped());
+        let b = AuBytes::with_capacity(MAPPED_FROM);
+        assert!(b.is_mapped());
+        assert!(b.capacity() >= MAPPED_FROM);
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn growing_past_the_threshold_moves_the_bytes_into_a_mapping() {
+        let mut b = AuBytes::new();
+        let piece: Vec<u8> = (0..=255).collect();
+        let mut expected = Vec::new();
+        while expected.len() < 3 * MAPPED_FROM {
+            b.extend_from_slice(&piece);
+            expected.extend_from_slice(&piece);
+        }
+        assert!(b.is_mapped());
+        assert_eq!(b, expected);
+        b.reserve_exact(MAPPED_FROM);
+        assert!(b.capacity() >= b.len() + MAPPED_FROM);
+        assert_eq!(b, expected, "a resized mapping keeps its bytes");
+    }
+
+    #[test]
+    fn edits_read_the_same_in_both_stores() {
+        for capacity in [16, 2 * MAPPED_FROM] {
+            let mut b = AuBytes::with_capacity(capacity);
+            b.extend_from_slice(b"\0\0\0\x01abc\0\0");
+            assert_eq!(b.pop(), Some(0));
+            assert_eq!(b.split_off(7), vec![0]);
+            assert_eq!(b.split_off(99), Vec::<u8>::new(), "past the end: nothing");
+            assert_eq!(b, b"\0\0\0\x01abc".to_vec());
+            b[4] = b'x';
+            assert_eq!(&b[4..], b"xbc");
+            let c = b.clone();
+            b.truncate(4);
+            assert_eq!(b.len(), 4);
+            assert_eq!(c.len(), 7, "a clone has bytes of its own");
+            b.clear();
+            assert_eq!(b.pop(), None);
+            assert_eq!(format!("{b:?}"), format!("AuBytes {{ len: 0, mapped: {} }}", capacity > 16));
+        }
+    }
+}
