@@ -22,7 +22,10 @@ pub struct AuBytes {
 enum Store {
     Heap(Vec<u8>),
     /// `len` bytes used of the region.
-    Mapped { region: Region, len: usize },
+    Mapped {
+        region: Region,
+        len: usize,
+    },
 }
 
 impl AuBytes {
@@ -266,7 +269,10 @@ mod tests {
             assert_eq!(c.len(), 7, "a clone has bytes of its own");
             b.clear();
             assert_eq!(b.pop(), None);
-            assert_eq!(format!("{b:?}"), format!("AuBytes {{ len: 0, mapped: {} }}", capacity > 16));
+            assert_eq!(
+                format!("{b:?}"),
+                format!("AuBytes {{ len: 0, mapped: {} }}", capacity > 16)
+            );
         }
     }
 }

@@ -67,6 +67,9 @@ pub struct Frame {
     pub wall: u64,
     /// The reference timestamp meta with caps `timestamp/x-ntp` (ns since 1900), if any.
     pub ntp: Option<u64>,
+    /// The bytes start a memory page: an access unit in a mapping of its own (`au::au_bytes`), where a
+    /// heap block never starts.
+    pub page_aligned: bool,
 }
 
 #[derive(Debug, Default)]
@@ -198,6 +201,7 @@ pub fn record_with_actions(
                     at: Instant::now(),
                     wall: unix_now_ns(),
                     ntp: ntp_meta(buf),
+                    page_aligned: (map.as_ptr() as usize).is_multiple_of(4096),
                 });
                 Ok(gst::FlowSuccess::Ok)
             })
