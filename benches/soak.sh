@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Memory over hours: N streams with loss and reordering for a long run, rustrtspsrc and rtspsrc side by
-# side, RSS printed every STEP seconds. After the first minute a receiver's RSS should stay flat.
+# side, RSS sampled every second and printed as lowest-highest every STEP seconds. After the first minute
+# a receiver's lowest RSS should stay flat.
 #
 #   benches/soak.sh                     # 16 streams, 720p 3 Mbit/s, 0.5 % loss + 1 % reordering, 30 min
 #   MINUTES=5 STREAMS=8 benches/soak.sh
@@ -39,12 +40,28 @@ if [ -n "${BASELINE:-}" ]; then
   c=$!; pids+=($c)
 fi
 
-rss() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo "-"; }
-printf '%8s %16s %16s %16s\n' "minutes" "rustrtspsrc MB" "rtspsrc MB" "${BASELINE:+$BASELINE MB}"
+# RSS in kB (0 once the process is gone).
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+# Each row gives the lowest and highest RSS of a receiver among samples taken every second of the step.
+# Pictures alive at a sample lift it for that moment (16 streams' keyframes at once: megabytes, in
+# mappings that go away with them); the lowest is what stays, and what must stay flat.
+procs=("$a" "$b" ${c:+"$c"})
+printf '%8s %20s %20s %20s\n' "minutes" "rustrtspsrc MB" "rtspsrc MB" "${BASELINE:+$BASELINE MB}"
 end=$(( $(date +%s) + minutes * 60 ))
 start=$(date +%s)
 while [ "$(date +%s)" -lt "$end" ]; do
-  sleep "$step"
-  printf '%8.1f %16s %16s %16s\n' "$(awk -v s="$(( $(date +%s) - start ))" 'BEGIN {print s / 60}')" \
-    "$(rss $a)" "$(rss $b)" "${c:+$(rss $c)}"
+  lo=() hi=()
+  for _ in $(seq "$step"); do
+    sleep 1
+    for i in "${!procs[@]}"; do
+      k=$(rss_kb "${procs[$i]}")
+      if [ -z "${lo[$i]:-}" ] || [ "$k" -lt "${lo[$i]}" ]; then lo[$i]=$k; fi
+      if [ -z "${hi[$i]:-}" ] || [ "$k" -gt "${hi[$i]}" ]; then hi[$i]=$k; fi
+    done
+  done
+  row=()
+  for i in "${!procs[@]}"; do row+=("$(mb "${lo[$i]}")-$(mb "${hi[$i]}")"); done
+  printf '%8.1f %20s %20s %20s\n' "$(awk -v s="$(( $(date +%s) - start ))" 'BEGIN {print s / 60}')" \
+    "${row[0]}" "${row[1]}" "${row[2]:-}"
 done
