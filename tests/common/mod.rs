@@ -9,6 +9,7 @@ pub mod latency;
 pub mod reach;
 pub mod server;
 pub mod tls_proxy;
+pub mod tunnel_front;
 
 use gst::prelude::*;
 use std::path::PathBuf;

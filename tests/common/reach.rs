@@ -1,10 +1,11 @@
-//! How a test reaches the fake camera: RTP over UDP, interleaved on a plain TCP connection, or through a
+//! How a test reaches the fake camera: RTP over UDP, interleaved on a plain TCP connection, through a
 //! TLS front (`tls_proxy`) as a camera's RTSPS listener serves it, with RTP interleaved on the TLS
-//! connection or over UDP beside it. Lets one scenario run over every transport
-//! (`over_udp_tcp_and_tls!`).
+//! connection or over UDP beside it, or through an HTTP tunnel front (`tunnel_front`). Lets one scenario
+//! run over every transport (`over_udp_tcp_and_tls!`).
 
 use super::fake_camera::FakeCamera;
 use super::tls_proxy::TlsProxy;
+use super::tunnel_front::TunnelFront;
 use super::{certs, record_clean, Recording};
 use gst::prelude::*;
 use std::time::Duration;
@@ -14,11 +15,18 @@ pub struct Reach {
     protocols: String,
     /// The TLS front's certificate pin, behind one.
     pin: Option<String>,
-    _front: Option<TlsProxy>,
+    _front: Option<Front>,
+}
+
+/// What stands between the test and the camera, kept alive as long as the `Reach`.
+enum Front {
+    Tls(TlsProxy),
+    Tunnel(TunnelFront),
 }
 
 impl Reach {
-    /// `transport`: "udp", "tcp" or "tls" (RTSPS, RTP interleaved on it).
+    /// `transport`: "udp", "tcp", "tls" (RTSPS, RTP interleaved on it) or "http" (RTSP and RTP
+    /// interleaved in an HTTP tunnel).
     pub fn new(cam: &FakeCamera, transport: &str) -> Reach {
         match transport {
             "udp" | "tcp" => Reach {
@@ -28,6 +36,15 @@ impl Reach {
                 _front: None,
             },
             "tls" => Reach::tls(cam, "tcp"),
+            "http" => {
+                let front = TunnelFront::start(cam.port);
+                Reach {
+                    url: front.url(),
+                    protocols: "tcp".to_string(),
+                    pin: None,
+                    _front: Some(Front::Tunnel(front)),
+                }
+            }
             other => panic!("no transport {other}"),
         }
     }
@@ -41,7 +58,7 @@ impl Reach {
             url: front.url(),
             protocols: protocols.to_string(),
             pin: Some(certs::sha256(&cert.cert_der)),
-            _front: Some(front),
+            _front: Some(Front::Tls(front)),
         }
     }
 
@@ -53,7 +70,8 @@ impl Reach {
         self
     }
 
-    /// What the element's stats name the transport ("tcp" for TLS: interleaved on the connection).
+    /// What the element's stats name the transport ("tcp" for TLS and tunnels: interleaved on the
+    /// connection).
     pub fn transport(&self) -> &str {
         &self.protocols
     }
