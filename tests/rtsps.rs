@@ -1,18 +1,13 @@
 //! RTSPS end to end, with RTP over UDP and interleaved on the TLS connection: gst-rtsp-server with a TLS
 //! certificate made at run time, recorded with validation off, with the right pin, with a test CA in
 //! `tls-ca-file`; a wrong pin and an untrusted certificate fail fast with an error that says which check
-//! failed and what accepts it. Through a TLS front for the fake camera: reconnects after the camera
-//! drops the connection, a Tapo camera's refused keep-alives on a 5 s session, and a Digest nonce that
-//! changes mid-session.
+//! failed and what accepts it. The fake camera's failures through a TLS front are in `behind_fronts.rs`.
 
 mod common;
 
 use common::certs::{self, ServerCert};
-use common::fake_camera::{FakeCamera, Script};
-use common::reach::Reach;
 use common::server::{Auth, ServerOptions, TestServer};
 use common::{record, record_clean, Recording};
-use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 fn tls_server(cert: &ServerCert, auth: Option<Auth>) -> TestServer {
@@ -161,89 +156,11 @@ fn basic_over_tls_is_not_warned_about(protocols: &str) {
     );
 }
 
-/// The fake camera behind a TLS front, accepted by its pin, RTP by `protocols`.
-fn camera_over_tls(script: Script, protocols: &str) -> (FakeCamera, Reach) {
-    let cam = FakeCamera::start(script);
-    let reach = Reach::tls(&cam, protocols);
-    (cam, reach)
-}
-
-fn reconnects_over_tls(protocols: &str) {
-    let (cam, reach) = camera_over_tls(
-        Script {
-            close_after: Some(150),
-            reboots: 2,
-            ..Default::default()
-        },
-        protocols,
-    );
-    let rec = reach.record(Duration::from_secs(6), &[]);
-    assert_eq!(
-        rec.messages_named("rustrtspsrc-reconnected").len(),
-        2,
-        "{protocols}"
-    );
-    assert!(cam.shared.connections.load(SeqCst) >= 3);
-    rec.assert_plays();
-}
-
-fn tapo_keepalive_over_tls(protocols: &str) {
-    // Tapo: GET_PARAMETER refused and not counted as alive, a 5 s session: the OPTIONS fallback must
-    // land inside it, over TLS as over plain TCP.
-    let (cam, reach) = camera_over_tls(
-        Script {
-            get_parameter_status: Some(400),
-            keepalive_wrong_cseq: true,
-            session_timeout: Some(5),
-            ..Default::default()
-        },
-        protocols,
-    );
-    let rec = reach.record(Duration::from_secs(12), &[]);
-    rec.assert_plays();
-    assert_eq!(
-        cam.shared.expiries.load(SeqCst),
-        0,
-        "{protocols}: the session expired"
-    );
-    assert!(
-        cam.shared.count("OPTIONS") >= 3,
-        "{protocols}: {:?}",
-        cam.shared.requests()
-    );
-    assert_eq!(cam.shared.connections.load(SeqCst), 1, "{protocols}");
-    assert!(
-        rec.longest_gap() < Duration::from_secs(1),
-        "{protocols}: {:?}",
-        rec.longest_gap()
-    );
-}
-
-fn digest_nonce_rotation_over_tls(protocols: &str) {
-    // The nonce changes on the first keep-alive of a 2 s session: answered again over TLS too.
-    let (cam, reach) = camera_over_tls(
-        Script {
-            session_timeout: Some(2),
-            digest: Some(("admin".into(), "pw".into())),
-            ..Default::default()
-        },
-        protocols,
-    );
-    let rec = reach
-        .with_credentials("admin", "pw")
-        .record(Duration::from_secs(3), &[]);
-    cam.assert_kept_alive(&rec, protocols);
-    assert!(cam.shared.digest_responses.lock().unwrap().len() >= 5);
-}
-
 over_udp_and_tcp! {
-    digest => super::digest_nonce_rotation_over_tls;
     validation_off => super::validation_off;
     pinned => super::right_pin;
     ca_file => super::private_ca;
     wrong_pin_fails_fast => super::wrong_pin;
     untrusted_fails_fast => super::untrusted;
     basic_auth => super::basic_over_tls_is_not_warned_about;
-    reconnect => super::reconnects_over_tls;
-    tapo_keepalive => super::tapo_keepalive_over_tls;
 }
