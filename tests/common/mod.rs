@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod acceptor;
 pub mod certs;
 pub mod fake_camera;
 pub mod latency;

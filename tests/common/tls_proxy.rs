@@ -5,19 +5,17 @@
 //! closed on the TLS side too. Towards the client it behaves as a camera on Ethernet would: segments of
 //! at most 1448 bytes (unless told otherwise), Nagle's algorithm on.
 
-use super::fake_camera::{listen, ETHERNET_MSS};
+use super::acceptor::Acceptor;
+use super::fake_camera::ETHERNET_MSS;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread;
-use std::time::Duration;
 
 pub struct TlsProxy {
-    pub port: u16,
-    stop: Arc<AtomicBool>,
+    acceptor: Acceptor,
 }
 
 impl TlsProxy {
@@ -45,34 +43,15 @@ impl TlsProxy {
             )
             .unwrap();
         let config = Arc::new(config);
-        // Its TCP with Nagle's algorithm, as a camera's own TLS listener's would be.
-        let listener = listen(0, mss);
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((client, _)) => {
-                        let (config, s) = (config.clone(), s.clone());
-                        thread::spawn(move || relay(client, backend, config, &s));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
+        let acceptor = Acceptor::start(mss, move |client, stop| {
+            relay(client, backend, config.clone(), stop)
         });
-        TlsProxy { port, stop }
+        TlsProxy { acceptor }
     }
 
     /// The camera's URL through the proxy.
     pub fn url(&self) -> String {
-        format!("rtsps://127.0.0.1:{}/stream", self.port)
-    }
-}
-
-impl Drop for TlsProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        format!("rtsps://127.0.0.1:{}/stream", self.acceptor.port)
     }
 }
 

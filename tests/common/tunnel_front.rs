@@ -4,7 +4,8 @@
 //! opens one plain connection to the camera's RTSP port. Towards the client it behaves as a camera on
 //! Ethernet would: segments of at most 1448 bytes, Nagle's algorithm on.
 
-use super::fake_camera::{listen, ETHERNET_MSS};
+use super::acceptor::Acceptor;
+use super::fake_camera::ETHERNET_MSS;
 use base64::Engine;
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -18,41 +19,22 @@ use std::time::{Duration, Instant};
 type Waiting = Arc<Mutex<HashMap<String, TcpStream>>>;
 
 pub struct TunnelFront {
-    pub port: u16,
-    stop: Arc<AtomicBool>,
+    acceptor: Acceptor,
 }
 
 impl TunnelFront {
     /// Serves tunnels to the camera at 127.0.0.1:`backend`.
     pub fn start(backend: u16) -> TunnelFront {
-        let listener = listen(0, Some(ETHERNET_MSS));
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
         let waiting = Waiting::default();
-        let s = stop.clone();
-        thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((client, _)) => {
-                        let (waiting, s) = (waiting.clone(), s.clone());
-                        thread::spawn(move || serve(client, backend, &waiting, &s));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
+        let acceptor = Acceptor::start(Some(ETHERNET_MSS), move |client, stop| {
+            serve(client, backend, &waiting, stop)
         });
-        TunnelFront { port, stop }
+        TunnelFront { acceptor }
     }
 
     /// The camera's URL through the tunnel.
     pub fn url(&self) -> String {
-        format!("rtsph://127.0.0.1:{}/stream", self.port)
-    }
-}
-
-impl Drop for TunnelFront {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        format!("rtsph://127.0.0.1:{}/stream", self.acceptor.port)
     }
 }
 
