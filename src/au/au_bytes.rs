@@ -6,17 +6,28 @@
 //! streaming threads' heaps, which grew to the highest total of keyframes alive at once and by
 //! fragments around them for half an hour (`benches/soak.sh`: +1.8 % from minute 1 to 30, flat only
 //! from minute 17). In mappings of their own, keyframes leave nothing behind when the sink frees them.
+//!
+//! Only the outliers are mapped: a mapping costs two system calls and a page fault per 4 KiB written, a
+//! price worth paying once a keyframe, not for every picture of a high-bitrate stream, whose blocks of
+//! steady sizes the heap reuses well.
 
 use crate::mapping::Region;
 use std::ops::{Deref, DerefMut};
 
-/// From this capacity on, the bytes live in a mapping: glibc's own initial threshold, above the
-/// pictures between keyframes of all but the largest streams.
+/// No buffer below this capacity is mapped: glibc's own initial threshold.
 pub const MAPPED_FROM: usize = 128 * 1024;
+
+/// The capacity from which a stream's access units go into mappings: twice its `typical` picture, so
+/// that only keyframes and other outliers do, and at least `MAPPED_FROM`.
+pub fn map_from(typical: usize) -> usize {
+    MAPPED_FROM.max(typical.saturating_mul(2))
+}
 
 /// A growable byte buffer, like `Vec<u8>` in the ways the access-unit builder uses one.
 pub struct AuBytes {
     store: Store,
+    /// Growing to this capacity or past it moves the bytes into a mapping.
+    map_from: usize,
 }
 
 enum Store {
@@ -29,16 +40,23 @@ enum Store {
 }
 
 impl AuBytes {
-    pub fn new() -> Self {
+    /// Empty, mapped once its capacity reaches `map_from` (see `map_from()`).
+    pub fn new(map_from: usize) -> Self {
         AuBytes {
             store: Store::Heap(Vec::new()),
+            map_from: map_from.max(MAPPED_FROM),
         }
     }
 
-    pub fn with_capacity(capacity: usize) -> Self {
-        let mut b = AuBytes::new();
+    pub fn with_capacity(capacity: usize, map_from: usize) -> Self {
+        let mut b = AuBytes::new(map_from);
         b.grow_to(capacity);
         b
+    }
+
+    /// The capacity from which this buffer is mapped: for the buffers made from it.
+    pub fn map_from(&self) -> usize {
+        self.map_from
     }
 
     pub fn capacity(&self) -> usize {
@@ -98,13 +116,13 @@ impl AuBytes {
         tail
     }
 
-    /// Makes the capacity at least `capacity`: into a mapping from `MAPPED_FROM` on. Where the system
+    /// Makes the capacity at least `capacity`: into a mapping from `map_from` on. Where the system
     /// refuses a mapping the bytes stay on the heap, as a `Vec` would.
     fn grow_to(&mut self, capacity: usize) {
         if capacity <= self.capacity() {
             return;
         }
-        if capacity >= MAPPED_FROM {
+        if capacity >= self.map_from {
             match &mut self.store {
                 Store::Mapped { region, .. } => {
                     if region.resize(capacity) {
@@ -129,12 +147,6 @@ impl AuBytes {
                 self.store = Store::Heap(v);
             }
         }
-    }
-}
-
-impl Default for AuBytes {
-    fn default() -> Self {
-        AuBytes::new()
     }
 }
 
@@ -171,17 +183,9 @@ impl AsRef<[u8]> for AuBytes {
     }
 }
 
-impl From<Vec<u8>> for AuBytes {
-    fn from(v: Vec<u8>) -> Self {
-        AuBytes {
-            store: Store::Heap(v),
-        }
-    }
-}
-
 impl Clone for AuBytes {
     fn clone(&self) -> Self {
-        let mut b = AuBytes::with_capacity(self.len());
+        let mut b = AuBytes::with_capacity(self.len(), self.map_from);
         b.extend_from_slice(self);
         b
     }
@@ -229,16 +233,20 @@ mod tests {
 
     #[test]
     fn small_buffers_stay_on_the_heap_and_large_ones_are_mapped() {
-        assert!(!AuBytes::with_capacity(MAPPED_FROM - 1).is_mapped());
-        let b = AuBytes::with_capacity(MAPPED_FROM);
+        assert!(!AuBytes::with_capacity(MAPPED_FROM - 1, 0).is_mapped());
+        let b = AuBytes::with_capacity(MAPPED_FROM, 0);
         assert!(b.is_mapped());
         assert!(b.capacity() >= MAPPED_FROM);
         assert!(b.is_empty());
+        // A stream of 200 KB pictures maps only what is twice that.
+        let high = map_from(200_000);
+        assert!(!AuBytes::with_capacity(399_999, high).is_mapped());
+        assert!(AuBytes::with_capacity(400_000, high).is_mapped());
     }
 
     #[test]
     fn growing_past_the_threshold_moves_the_bytes_into_a_mapping() {
-        let mut b = AuBytes::new();
+        let mut b = AuBytes::new(MAPPED_FROM);
         let piece: Vec<u8> = (0..=255).collect();
         let mut expected = Vec::new();
         while expected.len() < 3 * MAPPED_FROM {
@@ -255,7 +263,7 @@ mod tests {
     #[test]
     fn edits_read_the_same_in_both_stores() {
         for capacity in [16, 2 * MAPPED_FROM] {
-            let mut b = AuBytes::with_capacity(capacity);
+            let mut b = AuBytes::with_capacity(capacity, MAPPED_FROM);
             b.extend_from_slice(b"\0\0\0\x01abc\0\0");
             assert_eq!(b.pop(), Some(0));
             assert_eq!(b.split_off(7), vec![0]);

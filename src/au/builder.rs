@@ -6,7 +6,7 @@
 //! caps change with the very picture that changed.
 
 use super::annexb::{units, START_CODE, START_CODE_FINDER};
-use super::au_bytes::AuBytes;
+use super::au_bytes::{map_from, AuBytes};
 use super::param_sets::ParamSets;
 use super::size_class::size_class;
 use super::syntax::{Nal, NalSyntax, ParamKind};
@@ -96,7 +96,7 @@ impl<C: NalSyntax> AuBuilder<C> {
     /// `wait_for_keyframe`: after a loss, drop everything until the next keyframe.
     pub fn new(wait_for_keyframe: bool) -> Self {
         AuBuilder {
-            buf: AuBytes::with_capacity(64 * 1024),
+            buf: AuBytes::with_capacity(64 * 1024, map_from(64 * 1024)),
             ts: None,
             has_vcl: false,
             keyframe: false,
@@ -452,7 +452,7 @@ impl<C: NalSyntax> AuBuilder<C> {
         self.started = true;
         let mut data = std::mem::replace(
             &mut self.buf,
-            AuBytes::with_capacity(size_class(self.capacity_hint)),
+            AuBytes::with_capacity(size_class(self.capacity_hint), map_from(self.capacity_hint)),
         );
         // Sized for a typical access unit, so most never reallocate while being filled. One huge
         // access unit counts as at most twice the current hint, so it cannot inflate every later one.
@@ -521,7 +521,7 @@ fn changed_sps(
 
 /// `au` with its NAL units sorted by decoding order number, when every unit has one and they came out
 /// of order; `None` otherwise (the common case: nothing to do, nothing allocated).
-fn in_decoding_order(au: &[u8], dons: &[(u16, usize)]) -> Option<AuBytes> {
+fn in_decoding_order(au: &AuBytes, dons: &[(u16, usize)]) -> Option<AuBytes> {
     let first = dons.first()?.0;
     // DONs wrap at 16 bits: order by distance from the first.
     let rank = |d: u16| d.wrapping_sub(first).wrapping_add(0x8000);
@@ -540,7 +540,7 @@ fn in_decoding_order(au: &[u8], dons: &[(u16, usize)]) -> Option<AuBytes> {
         ranked.push((rank(don), unit));
     }
     ranked.sort_by_key(|(r, _)| *r);
-    let mut out = AuBytes::with_capacity(size_class(au.len()));
+    let mut out = AuBytes::with_capacity(size_class(au.len()), au.map_from());
     for (_, unit) in ranked {
         out.extend_from_slice(&START_CODE);
         out.extend_from_slice(unit);
@@ -574,7 +574,7 @@ fn with_parameter_sets<C: NalSyntax>(au: AuBytes, chain: [Option<&[u8]>; 3]) -> 
         _ => Some(3),
     };
     let extra: usize = missing.iter().map(|(_, s)| s.len() + 4).sum();
-    let mut out = AuBytes::with_capacity(size_class(au.len() + extra));
+    let mut out = AuBytes::with_capacity(size_class(au.len() + extra), au.map_from());
     let mut pending = missing.into_iter().peekable();
     let mut copied = 0;
     for (at, unit) in units(&au) {

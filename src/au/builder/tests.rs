@@ -73,6 +73,25 @@ fn access_unit_buffers_come_in_size_classes_and_keyframes_get_their_room_at_once
 }
 
 #[test]
+fn a_high_bitrate_stream_maps_its_keyframes_but_not_every_picture() {
+    let mut b = AuBuilder::<H264>::new(false);
+    let p = vec![0x41u8; 200_000];
+    let key = vec![0x65u8; 1_000_000];
+    nal(&mut b, 0, &key);
+    b.marker();
+    for ts in 1..40u64 {
+        nal(&mut b, ts * 3000, &p);
+        b.marker();
+    }
+    nal(&mut b, 40 * 3000, &key);
+    b.marker();
+    let out: Vec<AccessUnit> = std::iter::from_fn(|| b.pop()).collect();
+    assert!(out[0].data.is_mapped() && out[40].data.is_mapped());
+    // Once the running estimate knows the stream's pictures, they stay on the heap.
+    assert!(out[20..40].iter().all(|au| !au.data.is_mapped()));
+}
+
+#[test]
 fn waits_for_idr_then_inserts_parameter_sets() {
     let mut b = AuBuilder::<H264>::new(false);
     b.set_parameter_set(SPS);
