@@ -1,4 +1,5 @@
-//! The bytes of one access unit: heap memory while small, a mapping of their own from `MAPPED_FROM` up.
+//! The bytes of one access unit: heap memory for the stream's usual pictures, a mapping of their own for
+//! keyframes and other outliers (`map_from`).
 //!
 //! Every access unit is its own block, freed by whatever element ends the pipeline. glibc maps blocks
 //! of 128 KiB and more only until one is freed; from then on it serves blocks up to that size from the
