@@ -6,10 +6,11 @@
 //! caps change with the very picture that changed.
 
 use super::annexb::{units, START_CODE, START_CODE_FINDER};
-use super::au_bytes::{map_from, AuBytes};
+use super::au_bytes::{map_from, AuBytes, SpareMapping};
 use super::param_sets::ParamSets;
 use super::size_class::size_class;
 use super::syntax::{Nal, NalSyntax, ParamKind};
+use rewrites::{in_decoding_order, with_parameter_sets};
 use std::collections::VecDeque;
 
 /// Largest NAL unit accepted (fragment reassembly bound).
@@ -55,6 +56,8 @@ pub struct AuStats {
 #[derive(Debug)]
 pub struct AuBuilder<C: NalSyntax> {
     buf: AuBytes,
+    /// Keyframes' mappings, used again (`au_bytes`).
+    spare: SpareMapping,
     ts: Option<u64>,
     has_vcl: bool,
     keyframe: bool,
@@ -95,8 +98,10 @@ pub struct AuBuilder<C: NalSyntax> {
 impl<C: NalSyntax> AuBuilder<C> {
     /// `wait_for_keyframe`: after a loss, drop everything until the next keyframe.
     pub fn new(wait_for_keyframe: bool) -> Self {
+        let spare = SpareMapping::default();
         AuBuilder {
-            buf: AuBytes::with_capacity(64 * 1024, map_from(64 * 1024)),
+            buf: AuBytes::with_capacity(64 * 1024, map_from(64 * 1024), &spare),
+            spare,
             ts: None,
             has_vcl: false,
             keyframe: false,
@@ -452,7 +457,11 @@ impl<C: NalSyntax> AuBuilder<C> {
         self.started = true;
         let mut data = std::mem::replace(
             &mut self.buf,
-            AuBytes::with_capacity(size_class(self.capacity_hint), map_from(self.capacity_hint)),
+            AuBytes::with_capacity(
+                size_class(self.capacity_hint),
+                map_from(self.capacity_hint),
+                &self.spare,
+            ),
         );
         // Sized for a typical access unit, so most never reallocate while being filled. One huge
         // access unit counts as at most twice the current hint, so it cannot inflate every later one.
@@ -519,82 +528,12 @@ fn changed_sps(
     Some(used.to_vec())
 }
 
-/// `au` with its NAL units sorted by decoding order number, when every unit has one and they came out
-/// of order; `None` otherwise (the common case: nothing to do, nothing allocated).
-fn in_decoding_order(au: &AuBytes, dons: &[(u16, usize)]) -> Option<AuBytes> {
-    let first = dons.first()?.0;
-    // DONs wrap at 16 bits: order by distance from the first.
-    let rank = |d: u16| d.wrapping_sub(first).wrapping_add(0x8000);
-    if dons.windows(2).all(|w| rank(w[0].0) <= rank(w[1].0)) {
-        return None;
-    }
-    let mut ranked: Vec<(u16, &[u8])> = Vec::with_capacity(dons.len());
-    let mut dons = dons.iter();
-    for (at, unit) in units(au) {
-        // Both in offset order: a unit without a DON (past MAX_DONS, or split out of an Annex-B blob)
-        // leaves the access unit as it came.
-        let &(don, don_at) = dons.next()?;
-        if don_at != at {
-            return None;
-        }
-        ranked.push((rank(don), unit));
-    }
-    ranked.sort_by_key(|(r, _)| *r);
-    let mut out = AuBytes::with_capacity(size_class(au.len()), au.map_from());
-    for (_, unit) in ranked {
-        out.extend_from_slice(&START_CODE);
-        out.extend_from_slice(unit);
-    }
-    Some(out)
-}
-
 /// The start of the NAL unit (header included) whose start code is at `at`: enough for its header
 /// fields, without searching the slice data for where it ends (once per picture, on the data path).
 fn slice_at(au: &[u8], at: usize) -> &[u8] {
     au.get(at + START_CODE.len()..).unwrap_or_default()
 }
 
-/// Puts the parameter sets of `chain` that the keyframe `au` lacks in front of the first unit that must
-/// follow them: after a leading AUD, before any SEI or slice, and after the sets of an earlier kind the
-/// access unit has itself (so a lone missing PPS follows the SPS it refers to).
-fn with_parameter_sets<C: NalSyntax>(au: AuBytes, chain: [Option<&[u8]>; 3]) -> AuBytes {
-    let present = |set: &[u8]| units(&au).any(|(_, u)| u == set);
-    let missing: Vec<(usize, &[u8])> = chain
-        .iter()
-        .enumerate()
-        .filter_map(|(rank, s)| s.filter(|s| !present(s)).map(|s| (rank, s)))
-        .collect();
-    if missing.is_empty() {
-        return au;
-    }
-    // Order of units in an access unit: AUD, then parameter sets by kind, then the rest.
-    let rank = |unit: &[u8]| match C::classify(unit) {
-        Nal::Aud => None,
-        Nal::Param(k) => Some(k as usize),
-        _ => Some(3),
-    };
-    let extra: usize = missing.iter().map(|(_, s)| s.len() + 4).sum();
-    let mut out = AuBytes::with_capacity(size_class(au.len() + extra), au.map_from());
-    let mut pending = missing.into_iter().peekable();
-    let mut copied = 0;
-    for (at, unit) in units(&au) {
-        let Some(r) = rank(unit) else {
-            continue;
-        };
-        while let Some((_, set)) = pending.next_if(|(m, _)| *m < r) {
-            out.extend_from_slice(&au[copied..at]);
-            copied = at;
-            out.extend_from_slice(&START_CODE);
-            out.extend_from_slice(set);
-        }
-    }
-    out.extend_from_slice(&au[copied..]);
-    for (_, set) in pending {
-        out.extend_from_slice(&START_CODE);
-        out.extend_from_slice(set);
-    }
-    out
-}
-
+mod rewrites;
 #[cfg(test)]
 pub mod tests;
