@@ -10,7 +10,7 @@
 //!
 //! Only the outliers are mapped: the heap reuses the blocks of a stream's usual pictures well, whatever
 //! the bitrate. And a mapping is used again: when the element downstream frees an access unit, its
-//! mapping becomes the stream's spare (`SpareMapping`) for the next keyframe. A fresh mapping per
+//! mapping becomes one of the stream's spares (`SpareMappings`) for the next keyframe. A fresh mapping per
 //! keyframe cost a page fault per 4 KiB written, the kernel zeroing each page, and an unmapping: 14 %
 //! more CPU per stream at 1080p30 8 Mbit/s with a keyframe a second (`perf stat`, 8 streams).
 
@@ -27,16 +27,21 @@ pub fn map_from(typical: usize) -> usize {
     MAPPED_FROM.max(typical.saturating_mul(2))
 }
 
-/// The mapping a stream's last mapped access unit gave back when it was freed, for its next one. It
-/// holds one at most: a stream keeps no more than one keyframe's pages this way.
-#[derive(Clone, Default)]
-pub struct SpareMapping(Arc<Mutex<Option<Region>>>);
+/// Mappings kept for a stream's next keyframes.
+const SPARES: usize = 2;
 
-impl SpareMapping {
-    /// A mapping of at least `len` bytes: the spare, resized if it is smaller or more than twice as
-    /// large, or else a new one. `None`: the system refused.
+/// The mappings a stream's mapped access units gave back when they were freed, for its next ones. Two:
+/// a keyframe that lacks its parameter sets is copied into a second buffer with them in front
+/// (`builder/rewrites.rs`), so the stream of a camera that sends them only in the SDP uses two at a
+/// time. Any more are unmapped: a stream keeps at most two keyframes' pages this way.
+#[derive(Clone, Default)]
+pub struct SpareMappings(Arc<Mutex<Vec<Region>>>);
+
+impl SpareMappings {
+    /// A mapping of at least `len` bytes: the last spare, resized if it is smaller or more than twice
+    /// as large, or else a new one. `None`: the system refused.
     fn take(&self, len: usize) -> Option<Region> {
-        let spare = self.0.lock().ok().and_then(|mut s| s.take());
+        let spare = self.0.lock().ok().and_then(|mut s| s.pop());
         if let Some(mut r) = spare {
             if (len..=len.saturating_mul(2)).contains(&r.len()) || r.resize(len) {
                 return Some(r);
@@ -45,20 +50,24 @@ impl SpareMapping {
         Region::map(len)
     }
 
-    /// Keeps `region` as the spare if there is none; otherwise it is unmapped.
+    /// Keeps `region` as a spare if there is room; otherwise it is unmapped.
     fn give_back(&self, region: Region) {
-        if let Ok(mut spare) = self.0.lock() {
-            if spare.is_none() {
-                *spare = Some(region);
+        if let Ok(mut spares) = self.0.lock() {
+            if spares.len() < SPARES {
+                spares.push(region);
             }
         }
     }
 }
 
-impl std::fmt::Debug for SpareMapping {
+impl std::fmt::Debug for SpareMappings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let len = self.0.lock().ok().and_then(|s| s.as_ref().map(Region::len));
-        f.debug_tuple("SpareMapping").field(&len).finish()
+        let lens: Vec<usize> = self
+            .0
+            .lock()
+            .map(|s| s.iter().map(Region::len).collect())
+            .unwrap_or_default();
+        f.debug_tuple("SpareMappings").field(&lens).finish()
     }
 }
 
@@ -68,7 +77,7 @@ pub struct AuBytes {
     /// Growing to this capacity or past it moves the bytes into a mapping.
     map_from: usize,
     /// Where mappings come from and go back to.
-    spare: SpareMapping,
+    spare: SpareMappings,
 }
 
 enum Store {
@@ -82,8 +91,8 @@ enum Store {
 
 impl AuBytes {
     /// Empty, mapped once its capacity reaches `map_from` (see `map_from()`), with the stream's `spare`
-    /// mapping.
-    pub fn new(map_from: usize, spare: &SpareMapping) -> Self {
+    /// mappings.
+    pub fn new(map_from: usize, spare: &SpareMappings) -> Self {
         AuBytes {
             store: Store::Heap(Vec::new()),
             map_from: map_from.max(MAPPED_FROM),
@@ -91,7 +100,7 @@ impl AuBytes {
         }
     }
 
-    pub fn with_capacity(capacity: usize, map_from: usize, spare: &SpareMapping) -> Self {
+    pub fn with_capacity(capacity: usize, map_from: usize, spare: &SpareMappings) -> Self {
         let mut b = AuBytes::new(map_from, spare);
         b.grow_to(capacity);
         b
@@ -284,13 +293,13 @@ impl std::fmt::Debug for AuBytes {
 mod tests {
     use super::*;
 
-    fn spare_len(spare: &SpareMapping) -> Option<usize> {
-        spare.0.lock().unwrap().as_ref().map(Region::len)
+    fn spare_lens(spare: &SpareMappings) -> Vec<usize> {
+        spare.0.lock().unwrap().iter().map(Region::len).collect()
     }
 
     #[test]
     fn small_buffers_stay_on_the_heap_and_large_ones_are_mapped() {
-        let spare = SpareMapping::default();
+        let spare = SpareMappings::default();
         assert!(!AuBytes::with_capacity(MAPPED_FROM - 1, 0, &spare).is_mapped());
         let b = AuBytes::with_capacity(MAPPED_FROM, 0, &spare);
         assert!(b.is_mapped());
@@ -304,7 +313,7 @@ mod tests {
 
     #[test]
     fn growing_past_the_threshold_moves_the_bytes_into_a_mapping() {
-        let mut b = AuBytes::new(MAPPED_FROM, &SpareMapping::default());
+        let mut b = AuBytes::new(MAPPED_FROM, &SpareMappings::default());
         let piece: Vec<u8> = (0..=255).collect();
         let mut expected = Vec::new();
         while expected.len() < 3 * MAPPED_FROM {
@@ -320,27 +329,28 @@ mod tests {
 
     #[test]
     fn a_freed_mapping_serves_the_next_keyframe() {
-        let spare = SpareMapping::default();
+        let spare = SpareMappings::default();
         let mut key = AuBytes::with_capacity(500_000, MAPPED_FROM, &spare);
         key.extend_from_slice(&[7; 400_000]);
         let at = key.as_ptr();
         drop(key);
-        assert_eq!(spare_len(&spare), Some(500_000), "kept when freed");
-        // Another stream's keyframe, or the same stream's a second later: the same pages, no new mapping.
+        assert_eq!(spare_lens(&spare), [500_000], "kept when freed");
+        // The stream's next keyframe: the same pages, no new mapping.
         let next = AuBytes::with_capacity(300_000, MAPPED_FROM, &spare);
         assert_eq!(next.as_ptr(), at);
         assert_eq!(next.capacity(), 500_000);
         assert!(next.is_empty(), "nothing of the last picture shows");
-        assert_eq!(spare_len(&spare), None);
-        // Two freed at once: one is kept, the other unmapped.
-        let other = AuBytes::with_capacity(300_000, MAPPED_FROM, &spare);
-        drop(next);
-        drop(other);
-        assert_eq!(spare_len(&spare), Some(500_000));
+        assert!(spare_lens(&spare).is_empty());
+        // Three freed at once (a queue downstream held them): two are kept, the third unmapped.
+        let second = next.sibling(300_000);
+        let third = next.sibling(300_000);
+        drop((next, second, third));
+        assert_eq!(spare_lens(&spare), [500_000, 300_000]);
         // A spare over twice the size wanted shrinks to it; a smaller one grows.
-        let small = AuBytes::with_capacity(200_000, MAPPED_FROM, &spare);
-        assert_eq!(small.capacity(), 200_000);
+        let small = AuBytes::with_capacity(140_000, MAPPED_FROM, &spare);
+        assert_eq!(small.capacity(), 140_000);
         drop(small);
+        assert_eq!(spare_lens(&spare), [500_000, 140_000]);
         let large = AuBytes::with_capacity(900_000, MAPPED_FROM, &spare);
         assert_eq!(large.capacity(), 900_000);
     }
@@ -348,7 +358,7 @@ mod tests {
     #[test]
     fn edits_read_the_same_in_both_stores() {
         for capacity in [16, 2 * MAPPED_FROM] {
-            let mut b = AuBytes::with_capacity(capacity, MAPPED_FROM, &SpareMapping::default());
+            let mut b = AuBytes::with_capacity(capacity, MAPPED_FROM, &SpareMappings::default());
             b.extend_from_slice(b"\0\0\0\x01abc\0\0");
             assert_eq!(b.pop(), Some(0));
             assert_eq!(b.split_off(7), vec![0]);
