@@ -6,6 +6,8 @@
 #   benches/soak.sh                     # 16 streams, 720p 3 Mbit/s, 0.5 % loss + 1 % reordering, 30 min
 #   MINUTES=5 STREAMS=8 benches/soak.sh
 #   BASELINE=HEAD~3 benches/soak.sh    # also an older commit's rustrtspsrc, in a third process
+#   BUSY=1 benches/soak.sh              # a busy host: every 5 minutes, 30 s with every core kept busy
+#                                       # (receivers read late, in bursts, and hold more)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,7 +52,17 @@ procs=("$a" "$b" ${c:+"$c"})
 printf '%8s %20s %20s %20s\n' "minutes" "rustrtspsrc MB" "rtspsrc MB" "${BASELINE:+$BASELINE MB}"
 end=$(( $(date +%s) + minutes * 60 ))
 start=$(date +%s)
+# BUSY=1: one spinning process per core, from 2.5 to 3 minutes into every 5.
+busy() {
+  for _ in $(seq "$(nproc)"); do timeout 30 sh -c 'while :; do :; done' & done
+  wait
+}
+next_busy=$(( $(date +%s) + 150 ))
 while [ "$(date +%s)" -lt "$end" ]; do
+  if [ -n "${BUSY:-}" ] && [ "$(date +%s)" -ge "$next_busy" ]; then
+    busy &
+    next_busy=$(( next_busy + 300 ))
+  fi
   lo=() hi=()
   for _ in $(seq "$step"); do
     sleep 1

@@ -4,11 +4,14 @@
 //! burst, the rest of that picture (a keyframe: hundreds of kilobytes). Kept as separate heap blocks,
 //! those packets stayed in the thread's heap after they left, between the access-unit blocks, and the
 //! process grew by their peak for good (`benches/compare.sh` with loss: RSS +16–19 % over no loss). Here
-//! they are appended to a region outside the heap; when the window empties, the region starts over, and
-//! its pages beyond the first `KEEP` go back to the system. (They went back only after holds over
-//! 256 KiB at first: each stream then kept the pages of the largest smaller hold it had seen, which
-//! rarer, larger holds raised for as long as the process ran, by up to 3 MB over 16 streams in
-//! `benches/soak.sh`.)
+//! they are appended to a region outside the heap; when the window empties, the region starts over.
+//!
+//! Its pages beyond the first `KEEP` go back to the system at once after a hold over `RELEASE_ABOVE`,
+//! and after smaller ones once `QUIET_HOLDS` holds in a row have not needed them. Given back only after
+//! the large holds at first, each stream kept the pages of the largest smaller hold it had ever seen,
+//! which rarer holds raised for as long as the process ran (up to 3 MB over 16 streams in
+//! `benches/soak.sh` on a busy host). Given back after every hold past `KEEP`, they cost a page fault
+//! per 4 KiB each time a stream that often holds that much wrote them again: 5 % more CPU under loss.
 //!
 //! Packets leave in sequence order, not in the order they came, so the region can hold dead bytes
 //! between live ones while the window never empties (one gap after another): once the dead bytes
@@ -16,9 +19,12 @@
 
 use crate::mapping::Region;
 
-/// Bytes kept mapped in after the window empties: the few packets behind an ordinary loss. A hold past
-/// them costs, when it ends, one system call and a page fault per 4 KiB written again.
+/// Bytes kept mapped in after the window empties: the few packets behind an ordinary loss.
 const KEEP: usize = 64 * 1024;
+/// After a hold over this much, the pages past `KEEP` go back at once: such holds are rare.
+const RELEASE_ABOVE: usize = 256 * 1024;
+/// Holds in a row within `KEEP` after which the pages past it go back.
+const QUIET_HOLDS: u32 = 64;
 
 #[derive(Debug)]
 pub struct HeldBytes {
@@ -29,6 +35,8 @@ pub struct HeldBytes {
     end: usize,
     /// The highest byte written since the pages were last given back.
     touched: usize,
+    /// Holds in a row that stayed within `KEEP`.
+    quiet_holds: u32,
     /// The system refused the mapping (strict overcommit and no memory left).
     map_failed: bool,
 }
@@ -41,6 +49,7 @@ impl HeldBytes {
             capacity,
             end: 0,
             touched: 0,
+            quiet_holds: 0,
             map_failed: false,
         }
     }
@@ -86,10 +95,19 @@ impl HeldBytes {
         }
     }
 
-    /// Nothing is held any more: the region starts over, and gives back the pages of a large hold.
+    /// Nothing is held any more: the region starts over, and gives back the pages past `KEEP` after a
+    /// large hold or enough small ones.
     pub fn clear(&mut self) {
+        if self.end > 0 {
+            self.quiet_holds = if self.end > KEEP {
+                0
+            } else {
+                self.quiet_holds.saturating_add(1)
+            };
+        }
         self.end = 0;
-        if self.touched > KEEP {
+        if self.touched > RELEASE_ABOVE || (self.touched > KEEP && self.quiet_holds >= QUIET_HOLDS)
+        {
             if let Some(r) = &self.region {
                 r.release(KEEP, self.touched - KEEP);
             }
@@ -180,25 +198,49 @@ mod tests {
     }
 
     #[test]
-    fn a_hold_past_keep_gives_its_pages_back_when_the_window_empties() {
+    fn a_large_hold_gives_its_pages_back_at_once_a_smaller_one_when_no_longer_needed() {
         let mut h = HeldBytes::new(4 << 20);
-        for packets in [400, 60] {
+        let hold = |h: &mut HeldBytes, packets: usize| {
             let mut live = 0;
             for _ in 0..packets {
                 h.append(&[9u8; 1400], live).unwrap();
                 live += 1400;
             }
-            assert_eq!(h.touched(), packets * 1400);
             h.clear();
-            assert_eq!(h.touched(), KEEP, "after {packets} packets");
+        };
+        hold(&mut h, 400);
+        assert_eq!(h.touched(), KEEP, "over RELEASE_ABOVE: at once");
+        // A hold of 84 KB: kept while such holds keep coming, given back after QUIET_HOLDS small ones.
+        hold(&mut h, 60);
+        assert_eq!(h.touched(), 60 * 1400);
+        for _ in 0..QUIET_HOLDS - 1 {
+            hold(&mut h, 3);
         }
+        hold(&mut h, 60);
+        assert_eq!(
+            h.touched(),
+            60 * 1400,
+            "a large hold starts the count again"
+        );
+        for _ in 0..QUIET_HOLDS {
+            hold(&mut h, 3);
+        }
+        assert_eq!(h.touched(), KEEP);
+        // Clearing an empty window is no hold.
+        for _ in 0..QUIET_HOLDS * 2 {
+            h.clear();
+        }
+        hold(&mut h, 60);
+        for _ in 0..QUIET_HOLDS - 1 {
+            h.clear();
+            hold(&mut h, 3);
+        }
+        assert_eq!(h.touched(), 60 * 1400);
         // The kept pages and the given-back ones both take packets again.
+        hold(&mut h, 3);
         let a = h.append(&[3u8; 1400], 0).unwrap();
         assert_eq!(a, 0);
         assert_eq!(h.get(a, 1400), &[3u8; 1400][..]);
-        // A small hold keeps its pages.
-        h.clear();
-        assert_eq!(h.touched(), KEEP);
     }
 
     #[test]
