@@ -4,9 +4,9 @@
 //! Every access unit is its own block, freed by whatever element ends the pipeline. glibc maps blocks
 //! of 128 KiB and more only until one is freed; from then on it serves blocks up to that size from the
 //! thread's heap (its dynamic mmap threshold). So after the first keyframe every keyframe came from the
-//! streaming threads' heaps, which grew to the highest total of keyframes alive at once and by
-//! fragments around them for half an hour (`benches/soak.sh`: +1.8 % from minute 1 to 30, flat only
-//! from minute 17). In mappings of their own, keyframes leave nothing behind when the sink frees them.
+//! streaming threads' heaps (seen in `/proc/PID/smaps` during `benches/soak.sh`), which then had to
+//! hold the largest total of keyframes ever alive at once, between the smaller pictures' blocks. In
+//! mappings of their own, keyframes take no room in the heaps.
 //!
 //! Only the outliers are mapped: the heap reuses the blocks of a stream's usual pictures well, whatever
 //! the bitrate. And a mapping is used again: when the element downstream frees an access unit, its
