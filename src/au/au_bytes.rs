@@ -273,12 +273,6 @@ impl<const N: usize> PartialEq<[u8; N]> for AuBytes {
     }
 }
 
-impl PartialEq<&[u8]> for AuBytes {
-    fn eq(&self, other: &&[u8]) -> bool {
-        **self == **other
-    }
-}
-
 /// The length and where the bytes live, not the picture itself.
 impl std::fmt::Debug for AuBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
