@@ -35,6 +35,8 @@ pub struct HeldBytes {
     end: usize,
     /// The highest byte written since the pages were last given back.
     touched: usize,
+    /// The highest byte written during the current hold (compacting may move `end` back below it).
+    hold_peak: usize,
     /// Holds in a row that stayed within `KEEP`.
     quiet_holds: u32,
     /// The system refused the mapping (strict overcommit and no memory left).
@@ -49,6 +51,7 @@ impl HeldBytes {
             capacity,
             end: 0,
             touched: 0,
+            hold_peak: 0,
             quiet_holds: 0,
             map_failed: false,
         }
@@ -71,6 +74,7 @@ impl HeldBytes {
         region.bytes_mut()[at..end].copy_from_slice(bytes);
         self.end = end;
         self.touched = self.touched.max(end);
+        self.hold_peak = self.hold_peak.max(end);
         Some(at)
     }
 
@@ -98,14 +102,15 @@ impl HeldBytes {
     /// Nothing is held any more: the region starts over, and gives back the pages past `KEEP` after a
     /// large hold or enough small ones.
     pub fn clear(&mut self) {
-        if self.end > 0 {
-            self.quiet_holds = if self.end > KEEP {
+        if self.hold_peak > 0 {
+            self.quiet_holds = if self.hold_peak > KEEP {
                 0
             } else {
                 self.quiet_holds.saturating_add(1)
             };
         }
         self.end = 0;
+        self.hold_peak = 0;
         if self.touched > RELEASE_ABOVE || (self.touched > KEEP && self.quiet_holds >= QUIET_HOLDS)
         {
             if let Some(r) = &self.region {
@@ -225,6 +230,25 @@ mod tests {
         for _ in 0..QUIET_HOLDS {
             hold(&mut h, 3);
         }
+        assert_eq!(h.touched(), KEEP);
+        // A hold that went past KEEP counts as large even when compacting brought it back under.
+        let mut live = 0;
+        for _ in 0..60 {
+            h.append(&[9u8; 1400], live).unwrap();
+            live += 1400;
+        }
+        let last = 59 * 1400;
+        h.compact_from().move_down(last, 1400);
+        h.clear();
+        for _ in 0..QUIET_HOLDS - 1 {
+            hold(&mut h, 3);
+        }
+        assert_eq!(
+            h.touched(),
+            60 * 1400,
+            "the compacted hold started the count again"
+        );
+        hold(&mut h, 3);
         assert_eq!(h.touched(), KEEP);
         // Clearing an empty window is no hold.
         for _ in 0..QUIET_HOLDS * 2 {
