@@ -534,7 +534,7 @@ impl Connection {
 }
 
 /// A read that ran into the socket's read timeout: nothing has arrived yet.
-fn no_data_yet(e: &std::io::Error) -> bool {
+pub fn no_data_yet(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut

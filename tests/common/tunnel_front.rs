@@ -5,7 +5,7 @@
 //! Ethernet would: segments of at most 1448 bytes, Nagle's algorithm on.
 
 use super::acceptor::Acceptor;
-use super::fake_camera::ETHERNET_MSS;
+use super::fake_camera::{no_data_yet, ETHERNET_MSS};
 use base64::Engine;
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -106,7 +106,7 @@ fn request_head(client: &mut TcpStream, stop: &AtomicBool) -> Option<(String, Ve
         match client.read(&mut chunk) {
             Ok(0) => return None,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if timed_out(&e) => continue,
+            Err(e) if no_data_yet(&e) => continue,
             Err(_) => return None,
         }
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -143,7 +143,7 @@ fn copy(
         let n = match from.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => n,
-            Err(e) if timed_out(&e) => continue,
+            Err(e) if no_data_yet(&e) => continue,
             Err(_) => return,
         };
         let Some(out) = map(&buf[..n]) else {
@@ -156,11 +156,4 @@ fn copy(
             let _ = socket2::SockRef::from(s).set_quickack(true);
         }
     }
-}
-
-fn timed_out(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    )
 }
