@@ -13,9 +13,8 @@ pub struct Region {
 }
 
 // SAFETY: the mapping belongs to this `Region` alone and is reached only through it, so it may move to
-// another thread with its owner; `&Region` gives only shared reads.
+// another thread with its owner.
 unsafe impl Send for Region {}
-unsafe impl Sync for Region {}
 
 impl Region {
     /// `None` when the system refuses (strict overcommit and no memory left, or `len` is 0).
