@@ -29,6 +29,18 @@ fn main() {
         }
     }
     pipeline.set_state(gst::State::Playing).expect("PLAYING");
+    // MALLOC_STATS=<seconds>: glibc's per-heap totals on stderr that often, to tell memory the heaps
+    // hold but do not use (fragmentation) from memory in use (benches/soak.sh).
+    if let Some(every) = std::env::var("MALLOC_STATS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        std::thread::spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(every));
+            // SAFETY: malloc_stats only reads the allocator's state and writes to stderr.
+            unsafe { libc::malloc_stats() };
+        });
+    }
     let mut out = std::io::stdout();
     loop {
         std::thread::sleep(std::time::Duration::from_millis(100));
