@@ -44,8 +44,9 @@ const SPARE_BLOCKS: usize = 3;
 ///   second buffer with them in front (`builder/rewrites.rs`), so the stream of a camera that sends them
 ///   only in the SDP uses two at a time.
 ///
-/// Anything over these counts goes back to the system: a stream keeps at most the largest of its recent
-/// pictures this way.
+/// Past these counts the smallest block is freed, so the blocks settle at the size of the stream's
+/// largest usual pictures and then serve every picture; a mapping is unmapped. What a stream keeps this
+/// way is bounded: three blocks, each under `map_from`, and two mappings.
 #[derive(Clone, Default)]
 pub struct Spares(Arc<Mutex<SpareBuffers>>);
 
@@ -56,10 +57,7 @@ struct SpareBuffers {
 }
 
 impl Spares {
-    /// An empty heap block of at least `capacity`: the smallest spare that holds it, else a new one. A
-    /// spare over twice that is freed instead: the stream's pictures have become smaller (its first
-    /// pictures are sized by a guess), or all its blocks of that size are downstream and this one would
-    /// be missed by the next keyframe.
+    /// An empty heap block of at least `capacity`: the smallest spare that holds it, else a new one.
     fn take_block(&self, capacity: usize) -> Vec<u8> {
         let Ok(mut spares) = self.0.lock() else {
             return Vec::with_capacity(capacity);
@@ -67,12 +65,10 @@ impl Spares {
         let blocks = &mut spares.blocks;
         let fit = (0..blocks.len())
             .filter(|&i| blocks[i].capacity() >= capacity)
-            .min_by_key(|&i| blocks[i].capacity())
-            .map(|i| blocks.swap_remove(i));
-        drop(spares);
+            .min_by_key(|&i| blocks[i].capacity());
         match fit {
-            Some(block) if block.capacity() <= capacity.saturating_mul(2) => block,
-            _ => Vec::with_capacity(capacity),
+            Some(i) => blocks.swap_remove(i),
+            None => Vec::with_capacity(capacity),
         }
     }
 
@@ -465,27 +461,18 @@ mod tests {
         let large = AuBytes::with_capacity(60_000, MAPPED_FROM, &spare);
         assert_eq!(large.capacity(), 60_000, "none fits: a new block");
         assert_eq!(spare_blocks(&spare), [20_000, 50_000]);
-        // Pictures have become smaller: a spare over twice the size asked for is freed, not used.
-        let small = AuBytes::with_capacity(10_000, MAPPED_FROM, &spare);
-        assert_eq!(small.capacity(), 20_000);
-        let smaller = AuBytes::with_capacity(9_000, MAPPED_FROM, &spare);
-        assert_eq!(smaller.capacity(), 9_000);
-        assert!(
-            spare_blocks(&spare).is_empty(),
-            "the 50 000 byte block was freed"
-        );
     }
 
     #[test]
     fn a_growing_picture_moves_into_a_larger_spare_and_gives_back_its_block() {
         let spare = Spares::default();
-        let large = AuBytes::with_capacity(30_000, MAPPED_FROM, &spare);
+        let large = AuBytes::with_capacity(60_000, MAPPED_FROM, &spare);
         drop((large.sibling(8_000), large));
         let mut p = AuBytes::with_capacity(8_000, MAPPED_FROM, &spare);
-        assert_eq!(spare_blocks(&spare), [30_000]);
+        assert_eq!(spare_blocks(&spare), [60_000]);
         let bytes: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
         p.extend_from_slice(&bytes);
-        assert_eq!(p.capacity(), 30_000);
+        assert_eq!(p.capacity(), 60_000);
         assert_eq!(p, bytes);
         assert_eq!(
             spare_blocks(&spare),
@@ -498,7 +485,7 @@ mod tests {
         assert_eq!(&p[..bytes.len()], &bytes[..]);
         let mut blocks = spare_blocks(&spare);
         blocks.sort_unstable();
-        assert_eq!(blocks, [8_000, 30_000]);
+        assert_eq!(blocks, [8_000, 60_000]);
     }
 
     #[test]
