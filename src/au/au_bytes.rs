@@ -1,16 +1,18 @@
-//! The bytes of one access unit: a heap block for the stream's usual pictures, a mapping of their own for
-//! keyframes and other outliers (`map_from`); both come from the stream's `Spares` and go back there when
-//! the element that ends the pipeline frees the picture, so a steady stream allocates nothing.
+//! The bytes of one access unit: heap memory for the stream's usual pictures, a mapping of their own for
+//! keyframes and other outliers (`map_from`).
 //!
-//! glibc maps blocks of 128 KiB and more only until one is freed; from then on it serves blocks up to that
-//! size from the thread's heap (its dynamic mmap threshold). So after the first keyframe every keyframe
-//! came from the streaming threads' heaps (seen in `/proc/PID/smaps` during `benches/soak.sh`), which then
-//! had to hold the largest total of keyframes ever alive at once, between the smaller pictures' blocks.
-//! In mappings of their own, keyframes take no room in the heaps.
+//! Every access unit is its own block, freed by whatever element ends the pipeline. glibc maps blocks
+//! of 128 KiB and more only until one is freed; from then on it serves blocks up to that size from the
+//! thread's heap (its dynamic mmap threshold). So after the first keyframe every keyframe came from the
+//! streaming threads' heaps (seen in `/proc/PID/smaps` during `benches/soak.sh`), which then had to
+//! hold the largest total of keyframes ever alive at once, between the smaller pictures' blocks. In
+//! mappings of their own, keyframes take no room in the heaps.
 //!
-//! A fresh mapping per keyframe cost a page fault per 4 KiB written, the kernel zeroing each page, and
-//! an unmapping: 14 % more CPU per stream at 1080p30 8 Mbit/s with a keyframe a second (`perf stat`,
-//! 8 streams). A spare mapping costs none of that.
+//! Only the outliers are mapped: the heap reuses the blocks of a stream's usual pictures well, whatever
+//! the bitrate. And a mapping is used again: when the element downstream frees an access unit, its
+//! mapping becomes one of the stream's spares (`SpareMappings`) for the next keyframe. A fresh mapping per
+//! keyframe cost a page fault per 4 KiB written, the kernel zeroing each page, and an unmapping: 14 %
+//! more CPU per stream at 1080p30 8 Mbit/s with a keyframe a second (`perf stat`, 8 streams).
 
 use crate::mapping::Region;
 use std::ops::{Deref, DerefMut};
@@ -26,76 +28,20 @@ pub fn map_from(typical: usize) -> usize {
 }
 
 /// Mappings kept for a stream's next keyframes.
-const SPARE_MAPPINGS: usize = 2;
+const SPARES: usize = 2;
 
-/// Heap blocks kept for a stream's next pictures: one for the picture after the one being pushed, one
-/// for its next keyframe, and one for that keyframe's copy with parameter sets in front (cameras that
-/// send them only in the SDP, `builder/rewrites.rs`).
-const SPARE_BLOCKS: usize = 3;
-
-/// The buffers a stream's access units gave back when they were freed, for its next ones, so that in a
-/// steady stream no picture allocates or frees.
-///
-/// - Heap blocks, at most `SPARE_BLOCKS`. A block per picture, freed by the sink a moment later, left
-///   the streaming thread's heap a little more fragmented each time the pictures came in a different
-///   order or size (a busy host reads late and in bursts): `malloc_stats` showed a third of each heap in
-///   use and the rest free but resident, and RSS crept up for as long as `benches/soak.sh` ran.
-/// - Mappings, at most `SPARE_MAPPINGS`. A keyframe that lacks its parameter sets is copied into a
-///   second buffer with them in front (`builder/rewrites.rs`), so the stream of a camera that sends them
-///   only in the SDP uses two at a time.
-///
-/// Past these counts the smallest block is freed, so the blocks settle at the size of the stream's
-/// largest usual pictures and then serve every picture; a mapping is unmapped. What a stream keeps this
-/// way is bounded: three blocks, each under `map_from`, and two mappings.
+/// The mappings a stream's mapped access units gave back when they were freed, for its next ones. Two:
+/// a keyframe that lacks its parameter sets is copied into a second buffer with them in front
+/// (`builder/rewrites.rs`), so the stream of a camera that sends them only in the SDP uses two at a
+/// time. Any more are unmapped: a stream keeps at most two keyframes' pages this way.
 #[derive(Clone, Default)]
-pub struct Spares(Arc<Mutex<SpareBuffers>>);
+pub struct SpareMappings(Arc<Mutex<Vec<Region>>>);
 
-#[derive(Default)]
-struct SpareBuffers {
-    blocks: Vec<Vec<u8>>,
-    mappings: Vec<Region>,
-}
-
-impl Spares {
-    /// An empty heap block of at least `capacity`: the smallest spare that holds it, else a new one.
-    fn take_block(&self, capacity: usize) -> Vec<u8> {
-        let Ok(mut spares) = self.0.lock() else {
-            return Vec::with_capacity(capacity);
-        };
-        let blocks = &mut spares.blocks;
-        let fit = (0..blocks.len())
-            .filter(|&i| blocks[i].capacity() >= capacity)
-            .min_by_key(|&i| blocks[i].capacity());
-        match fit {
-            Some(i) => blocks.swap_remove(i),
-            None => Vec::with_capacity(capacity),
-        }
-    }
-
-    /// Keeps `block` (emptied) as a spare; past `SPARE_BLOCKS` the smallest goes back to the allocator.
-    fn give_back_block(&self, mut block: Vec<u8>) {
-        if block.capacity() == 0 {
-            return;
-        }
-        block.clear();
-        if let Ok(mut spares) = self.0.lock() {
-            let blocks = &mut spares.blocks;
-            blocks.push(block);
-            if blocks.len() > SPARE_BLOCKS {
-                if let Some(i) = (0..blocks.len()).min_by_key(|&i| blocks[i].capacity()) {
-                    let smallest = blocks.swap_remove(i);
-                    // Freed after the lock is let go.
-                    drop(spares);
-                    drop(smallest);
-                }
-            }
-        }
-    }
-
+impl SpareMappings {
     /// A mapping of at least `len` bytes: the last spare, resized if it is smaller or more than twice
     /// as large, or else a new one. `None`: the system refused.
-    fn take_mapping(&self, len: usize) -> Option<Region> {
-        let spare = self.0.lock().ok().and_then(|mut s| s.mappings.pop());
+    fn take(&self, len: usize) -> Option<Region> {
+        let spare = self.0.lock().ok().and_then(|mut s| s.pop());
         if let Some(mut r) = spare {
             if (len..=len.saturating_mul(2)).contains(&r.len()) || r.resize(len) {
                 return Some(r);
@@ -105,32 +51,23 @@ impl Spares {
     }
 
     /// Keeps `region` as a spare if there is room; otherwise it is unmapped.
-    fn give_back_mapping(&self, region: Region) {
+    fn give_back(&self, region: Region) {
         if let Ok(mut spares) = self.0.lock() {
-            if spares.mappings.len() < SPARE_MAPPINGS {
-                spares.mappings.push(region);
+            if spares.len() < SPARES {
+                spares.push(region);
             }
         }
     }
 }
 
-/// The spares' capacities, not their bytes.
-impl std::fmt::Debug for Spares {
+impl std::fmt::Debug for SpareMappings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (blocks, mappings): (Vec<usize>, Vec<usize>) = self
+        let lens: Vec<usize> = self
             .0
             .lock()
-            .map(|s| {
-                (
-                    s.blocks.iter().map(Vec::capacity).collect(),
-                    s.mappings.iter().map(Region::len).collect(),
-                )
-            })
+            .map(|s| s.iter().map(Region::len).collect())
             .unwrap_or_default();
-        f.debug_struct("Spares")
-            .field("blocks", &blocks)
-            .field("mappings", &mappings)
-            .finish()
+        f.debug_tuple("SpareMappings").field(&lens).finish()
     }
 }
 
@@ -139,8 +76,8 @@ pub struct AuBytes {
     store: Store,
     /// Growing to this capacity or past it moves the bytes into a mapping.
     map_from: usize,
-    /// Where heap blocks and mappings come from and go back to.
-    spare: Spares,
+    /// Where mappings come from and go back to.
+    spare: SpareMappings,
 }
 
 enum Store {
@@ -155,7 +92,7 @@ enum Store {
 impl AuBytes {
     /// Empty, mapped once its capacity reaches `map_from` (see `map_from()`), with the stream's `spare`
     /// mappings.
-    pub fn new(map_from: usize, spare: &Spares) -> Self {
+    pub fn new(map_from: usize, spare: &SpareMappings) -> Self {
         AuBytes {
             store: Store::Heap(Vec::new()),
             map_from: map_from.max(MAPPED_FROM),
@@ -163,7 +100,7 @@ impl AuBytes {
         }
     }
 
-    pub fn with_capacity(capacity: usize, map_from: usize, spare: &Spares) -> Self {
+    pub fn with_capacity(capacity: usize, map_from: usize, spare: &SpareMappings) -> Self {
         let mut b = AuBytes::new(map_from, spare);
         b.grow_to(capacity);
         b
@@ -231,9 +168,8 @@ impl AuBytes {
         tail
     }
 
-    /// Makes the capacity at least `capacity`: into a mapping from `map_from` on, else into a heap
-    /// block, a spare one if one is large enough. Where the system refuses a mapping the bytes stay on
-    /// the heap, as a `Vec` would.
+    /// Makes the capacity at least `capacity`: into a mapping from `map_from` on. Where the system
+    /// refuses a mapping the bytes stay on the heap, as a `Vec` would.
     fn grow_to(&mut self, capacity: usize) {
         if capacity <= self.capacity() {
             return;
@@ -246,30 +182,32 @@ impl AuBytes {
                     }
                 }
                 Store::Heap(v) => {
-                    if let Some(mut region) = self.spare.take_mapping(capacity) {
+                    if let Some(mut region) = self.spare.take(capacity) {
+                        region.bytes_mut()[..v.len()].copy_from_slice(v);
                         let len = v.len();
-                        region.bytes_mut()[..len].copy_from_slice(v);
-                        let block = std::mem::take(v);
                         self.store = Store::Mapped { region, len };
-                        self.spare.give_back_block(block);
                         return;
                     }
                 }
             }
         }
-        let mut block = self.spare.take_block(capacity);
-        block.extend_from_slice(self);
-        if let Store::Heap(old) = std::mem::replace(&mut self.store, Store::Heap(block)) {
-            self.spare.give_back_block(old);
+        match &mut self.store {
+            Store::Heap(v) => v.reserve_exact(capacity - v.len()),
+            Store::Mapped { region, len } => {
+                let mut v = Vec::with_capacity(capacity);
+                v.extend_from_slice(&region.bytes()[..*len]);
+                self.store = Store::Heap(v);
+            }
         }
     }
 }
 
 impl Drop for AuBytes {
     fn drop(&mut self) {
-        match std::mem::replace(&mut self.store, Store::Heap(Vec::new())) {
-            Store::Heap(block) => self.spare.give_back_block(block),
-            Store::Mapped { region, .. } => self.spare.give_back_mapping(region),
+        if let Store::Mapped { region, .. } =
+            std::mem::replace(&mut self.store, Store::Heap(Vec::new()))
+        {
+            self.spare.give_back(region);
         }
     }
 }
@@ -349,31 +287,13 @@ impl std::fmt::Debug for AuBytes {
 mod tests {
     use super::*;
 
-    fn spare_lens(spare: &Spares) -> Vec<usize> {
-        spare
-            .0
-            .lock()
-            .unwrap()
-            .mappings
-            .iter()
-            .map(Region::len)
-            .collect()
-    }
-
-    fn spare_blocks(spare: &Spares) -> Vec<usize> {
-        spare
-            .0
-            .lock()
-            .unwrap()
-            .blocks
-            .iter()
-            .map(Vec::capacity)
-            .collect()
+    fn spare_lens(spare: &SpareMappings) -> Vec<usize> {
+        spare.0.lock().unwrap().iter().map(Region::len).collect()
     }
 
     #[test]
     fn small_buffers_stay_on_the_heap_and_large_ones_are_mapped() {
-        let spare = Spares::default();
+        let spare = SpareMappings::default();
         assert!(!AuBytes::with_capacity(MAPPED_FROM - 1, 0, &spare).is_mapped());
         let b = AuBytes::with_capacity(MAPPED_FROM, 0, &spare);
         assert!(b.is_mapped());
@@ -387,7 +307,7 @@ mod tests {
 
     #[test]
     fn growing_past_the_threshold_moves_the_bytes_into_a_mapping() {
-        let mut b = AuBytes::new(MAPPED_FROM, &Spares::default());
+        let mut b = AuBytes::new(MAPPED_FROM, &SpareMappings::default());
         let piece: Vec<u8> = (0..=255).collect();
         let mut expected = Vec::new();
         while expected.len() < 3 * MAPPED_FROM {
@@ -403,7 +323,7 @@ mod tests {
 
     #[test]
     fn a_freed_mapping_serves_the_next_keyframe() {
-        let spare = Spares::default();
+        let spare = SpareMappings::default();
         let mut key = AuBytes::with_capacity(500_000, MAPPED_FROM, &spare);
         key.extend_from_slice(&[7; 400_000]);
         let at = key.as_ptr();
@@ -430,68 +350,9 @@ mod tests {
     }
 
     #[test]
-    fn a_freed_heap_block_serves_the_next_picture() {
-        let spare = Spares::default();
-        let mut p = AuBytes::with_capacity(20_000, MAPPED_FROM, &spare);
-        p.extend_from_slice(&[1; 15_000]);
-        let at = p.as_ptr();
-        drop(p);
-        assert_eq!(spare_blocks(&spare), [20_000], "kept when freed");
-        let next = AuBytes::with_capacity(16_000, MAPPED_FROM, &spare);
-        assert_eq!(next.as_ptr(), at, "the same block, no allocation");
-        assert_eq!(next.capacity(), 20_000);
-        assert!(next.is_empty(), "nothing of the last picture shows");
-        assert!(spare_blocks(&spare).is_empty());
-    }
-
-    #[test]
-    fn the_smallest_block_that_fits_is_taken_and_the_largest_kept() {
-        let spare = Spares::default();
-        let alive: Vec<AuBytes> = [10_000, 50_000, 30_000, 20_000]
-            .into_iter()
-            .map(|c| AuBytes::with_capacity(c, MAPPED_FROM, &spare))
-            .collect();
-        // A queue downstream frees four at once: the smallest goes back to the allocator.
-        drop(alive);
-        let mut kept = spare_blocks(&spare);
-        kept.sort_unstable();
-        assert_eq!(kept, [20_000, 30_000, 50_000]);
-        let p = AuBytes::with_capacity(25_000, MAPPED_FROM, &spare);
-        assert_eq!(p.capacity(), 30_000);
-        let large = AuBytes::with_capacity(60_000, MAPPED_FROM, &spare);
-        assert_eq!(large.capacity(), 60_000, "none fits: a new block");
-        assert_eq!(spare_blocks(&spare), [20_000, 50_000]);
-    }
-
-    #[test]
-    fn a_growing_picture_moves_into_a_larger_spare_and_gives_back_its_block() {
-        let spare = Spares::default();
-        let large = AuBytes::with_capacity(60_000, MAPPED_FROM, &spare);
-        drop((large.sibling(8_000), large));
-        let mut p = AuBytes::with_capacity(8_000, MAPPED_FROM, &spare);
-        assert_eq!(spare_blocks(&spare), [60_000]);
-        let bytes: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
-        p.extend_from_slice(&bytes);
-        assert_eq!(p.capacity(), 60_000);
-        assert_eq!(p, bytes);
-        assert_eq!(
-            spare_blocks(&spare),
-            [8_000],
-            "the outgrown block is a spare now"
-        );
-        // Into a mapping: the heap block becomes a spare too.
-        p.extend_from_slice(&vec![9; MAPPED_FROM]);
-        assert!(p.is_mapped());
-        assert_eq!(&p[..bytes.len()], &bytes[..]);
-        let mut blocks = spare_blocks(&spare);
-        blocks.sort_unstable();
-        assert_eq!(blocks, [8_000, 60_000]);
-    }
-
-    #[test]
     fn edits_read_the_same_in_both_stores() {
         for capacity in [16, 2 * MAPPED_FROM] {
-            let mut b = AuBytes::with_capacity(capacity, MAPPED_FROM, &Spares::default());
+            let mut b = AuBytes::with_capacity(capacity, MAPPED_FROM, &SpareMappings::default());
             b.extend_from_slice(b"\0\0\0\x01abc\0\0");
             assert_eq!(b.pop(), Some(0));
             assert_eq!(b.split_off(7), vec![0]);

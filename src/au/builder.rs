@@ -6,7 +6,7 @@
 //! caps change with the very picture that changed.
 
 use super::annexb::{units, START_CODE, START_CODE_FINDER};
-use super::au_bytes::{map_from, AuBytes, Spares};
+use super::au_bytes::{map_from, AuBytes, SpareMappings};
 use super::param_sets::ParamSets;
 use super::size_class::size_class;
 use super::syntax::{Nal, NalSyntax, ParamKind};
@@ -57,7 +57,7 @@ pub struct AuStats {
 pub struct AuBuilder<C: NalSyntax> {
     buf: AuBytes,
     /// Keyframes' mappings, used again (`au_bytes`).
-    spare: Spares,
+    spare: SpareMappings,
     ts: Option<u64>,
     has_vcl: bool,
     keyframe: bool,
@@ -98,7 +98,7 @@ pub struct AuBuilder<C: NalSyntax> {
 impl<C: NalSyntax> AuBuilder<C> {
     /// `wait_for_keyframe`: after a loss, drop everything until the next keyframe.
     pub fn new(wait_for_keyframe: bool) -> Self {
-        let spare = Spares::default();
+        let spare = SpareMappings::default();
         AuBuilder {
             buf: AuBytes::with_capacity(64 * 1024, map_from(64 * 1024), &spare),
             spare,

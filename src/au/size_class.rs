@@ -1,10 +1,10 @@
 //! Capacities for access-unit buffers, rounded up to a few sizes per power of two.
 //!
-//! A stream asks for each picture's buffer by a running estimate of the next picture's size, which
-//! drifts a little with every picture. A spare block (`au_bytes::Spares`) serves a request only if it is
-//! at least as large, so exact sizes would miss the spares by a few bytes again and again and allocate
-//! anew. With four sizes per doubling a spare serves every later picture of its class, at the cost of at
-//! most a quarter of a block unused.
+//! Every access unit below `au_bytes::MAPPED_FROM` is its own heap block, freed by whatever sink ends the
+//! pipeline. Blocks of slowly drifting sizes (a running estimate of the next picture's size) leave holes
+//! the next picture never quite fits, and glibc's per-thread heaps grow by a little every minute
+//! (measured by `benches/soak.sh`). With four sizes per doubling a freed block is reused by the next
+//! picture of its class, at the cost of at most a quarter of a block unused.
 
 /// Below this, blocks are small enough that the allocator's own size bins already reuse them.
 const SMALLEST: usize = 4 * 1024;

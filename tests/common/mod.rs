@@ -69,16 +69,9 @@ pub struct Frame {
     pub wall: u64,
     /// The reference timestamp meta with caps `timestamp/x-ntp` (ns since 1900), if any.
     pub ntp: Option<u64>,
-    /// Where the element's buffer had the bytes: which of its memory serves which picture.
-    pub addr: usize,
-}
-
-impl Frame {
     /// The bytes start a memory page: an access unit in a mapping of its own (`au::au_bytes`), where a
     /// heap block never starts.
-    pub fn page_aligned(&self) -> bool {
-        self.addr.is_multiple_of(4096)
-    }
+    pub page_aligned: bool,
 }
 
 #[derive(Debug, Default)]
@@ -210,7 +203,7 @@ pub fn record_with_actions(
                     at: Instant::now(),
                     wall: unix_now_ns(),
                     ntp: ntp_meta(buf),
-                    addr: map.as_ptr() as usize,
+                    page_aligned: (map.as_ptr() as usize).is_multiple_of(4096),
                 });
                 Ok(gst::FlowSuccess::Ok)
             })
