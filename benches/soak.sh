@@ -8,6 +8,8 @@
 #   BASELINE=HEAD~3 benches/soak.sh    # also an older commit's rustrtspsrc, in a third process
 #   BUSY=1 benches/soak.sh              # a busy host: every 5 minutes, 30 s with every core kept busy
 #                                       # (receivers read late, in bursts, and hold more)
+#   MALLOC_STATS=60 benches/soak.sh     # also glibc's per-heap totals (size, in use) every 60 s, in
+#                                       # target/soak-malloc-<receiver>.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,13 +34,15 @@ for _ in $(seq "$streams"); do
   ours+=(rustrtspsrc "location=$url" protocols=udp ! fakesink sync=false)
   theirs+=(rtspsrc "location=$url" protocols=udp latency=50 ! rtph264depay ! video/x-h264,alignment=au ! fakesink sync=false)
 done
-./target/release/examples/bench-receiver "${ours[@]}" >/dev/null 2>&1 &
+# Where a receiver's stderr goes: its heap totals with MALLOC_STATS, else nowhere.
+stderr_of() { if [ -n "${MALLOC_STATS:-}" ]; then echo "target/soak-malloc-$1.txt"; else echo /dev/null; fi; }
+./target/release/examples/bench-receiver "${ours[@]}" >/dev/null 2>"$(stderr_of rustrtspsrc)" &
 a=$!; pids+=($a)
-./target/release/examples/bench-receiver "${theirs[@]}" >/dev/null 2>&1 &
+./target/release/examples/bench-receiver "${theirs[@]}" >/dev/null 2>"$(stderr_of rtspsrc)" &
 b=$!; pids+=($b)
 c=
 if [ -n "${BASELINE:-}" ]; then
-  "${with_baseline[@]}" ./target/release/examples/bench-receiver "${ours[@]}" >/dev/null 2>&1 &
+  "${with_baseline[@]}" ./target/release/examples/bench-receiver "${ours[@]}" >/dev/null 2>"$(stderr_of baseline)" &
   c=$!; pids+=($c)
 fi
 
