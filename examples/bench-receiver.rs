@@ -34,6 +34,7 @@ fn main() {
     if let Some(every) = std::env::var("MALLOC_STATS")
         .ok()
         .and_then(|s| s.parse().ok())
+        .filter(|&secs: &u64| secs > 0)
     {
         std::thread::spawn(move || loop {
             std::thread::sleep(std::time::Duration::from_secs(every));
