@@ -7,10 +7,11 @@
 # with Nagle's algorithm as on many cameras) carries the RTSP connection; UDP does not cross, so TCP only.
 # rustrtspsrc and rtspsrc receive the same N streams side by side; CPU as in compare.sh.
 #
-#   sudo benches/veth_tcp.sh                    # N=8 1080p30 8 Mbit/s, paced at 16 Mbit/s, then bursty
-#   N=4 MODES=paced PACE_KBPS=12000 sudo -E benches/veth_tcp.sh
+#   sudo env PATH="$PATH" benches/veth_tcp.sh   # N=8 1080p30 8 Mbit/s, paced at 16 Mbit/s, then bursty
+#   sudo env PATH="$PATH" N=4 MODES=paced PACE_KBPS=12000 benches/veth_tcp.sh
 #
-# Needs root (namespaces, links), iproute2, ethtool and socat (Debian: apt-get install ethtool socat).
+# Needs root (namespaces, links), iproute2, ethtool and socat (Debian: apt-get install ethtool socat);
+# PATH passed through so that root finds the user's cargo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
