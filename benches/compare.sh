@@ -54,10 +54,6 @@ start_server() { # codec
 }
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# CPU time of all of a process's threads in ns (scheduler accounting): clock ticks are 10 ms, which at
-# 0.5 % of a core is one tick in two seconds. Every peer keeps its threads for the whole run.
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 have_ffmpeg=0
 command -v ffmpeg >/dev/null && have_ffmpeg=1

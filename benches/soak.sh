@@ -29,11 +29,7 @@ for _ in $(seq 600); do grep -q '^serving ' "$log" && break; sleep 0.5; done
 url=$(sed -n 's/^serving \(rtsp:[^ ]*\)$/\1/p' "$log")
 [ -n "$url" ] || { cat "$log" >&2; exit 1; }
 
-ours=() theirs=()
-for _ in $(seq "$streams"); do
-  ours+=(rustrtspsrc "location=$url" protocols=udp ! fakesink sync=false)
-  theirs+=(rtspsrc "location=$url" protocols=udp latency=50 ! rtph264depay ! video/x-h264,alignment=au ! fakesink sync=false)
-done
+h264_receivers "$url" udp "$streams"
 # Where a receiver's stderr goes: its heap totals with MALLOC_STATS, else nowhere.
 stderr_of() { if [ -n "${MALLOC_STATS:-}" ]; then echo "target/soak-malloc-$1.txt"; else echo /dev/null; fi; }
 ./target/release/examples/bench-receiver "${ours[@]}" >/dev/null 2>"$(stderr_of rustrtspsrc)" &
@@ -46,8 +42,6 @@ if [ -n "${BASELINE:-}" ]; then
   c=$!; pids+=($c)
 fi
 
-# RSS in kB (0 once the process is gone).
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 # Each row gives the lowest and highest RSS of a receiver among samples taken every second of the step.
 # Pictures alive at a sample lift it for that moment (16 streams' keyframes at once: megabytes, in

@@ -47,7 +47,6 @@ ip netns exec "$ns" ethtool -K "$peer" gro on >/dev/null
 echo 1 >"/sys/class/net/$host/threaded"
 ip netns exec "$ns" sh -c "echo 1 >/sys/class/net/$peer/threaded"
 
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 frames() { tail -n 1 "$1" 2>/dev/null || echo 0; }
 
 printf '%-8s %26s %26s %7s\n' mode "rustrtspsrc %core/stream" "rtspsrc %core/stream" ratio
@@ -66,11 +65,7 @@ for mode in ${MODES:-paced bursty}; do
   forwarder=$!
   sleep 0.5
   url=rtsp://10.213.0.2:8554/stream
-  ours=() theirs=()
-  for _ in $(seq "$n"); do
-    ours+=(rustrtspsrc "location=$url" protocols=tcp ! fakesink sync=false)
-    theirs+=(rtspsrc "location=$url" protocols=tcp latency=50 ! rtph264depay ! video/x-h264,alignment=au ! fakesink sync=false)
-  done
+  h264_receivers "$url" tcp "$n"
   out_a=$(mktemp) out_b=$(mktemp)
   ./target/release/examples/bench-receiver "${ours[@]}" >"$out_a" 2>/dev/null &
   a=$!
