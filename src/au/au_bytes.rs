@@ -108,7 +108,13 @@ impl AuBytes {
 
     /// An empty buffer of `capacity` for the same stream.
     pub fn sibling(&self, capacity: usize) -> Self {
-        AuBytes::with_capacity(capacity, self.map_from, &self.spare)
+        self.next(capacity, self.map_from)
+    }
+
+    /// An empty buffer of `capacity` for the stream's next picture, mapped from `map_from` on (the
+    /// stream's usual size may have changed), with the same spare mappings.
+    pub fn next(&self, capacity: usize, map_from: usize) -> Self {
+        AuBytes::with_capacity(capacity, map_from, &self.spare)
     }
 
     pub fn capacity(&self) -> usize {

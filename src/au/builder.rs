@@ -56,8 +56,6 @@ pub struct AuStats {
 #[derive(Debug)]
 pub struct AuBuilder<C: NalSyntax> {
     buf: AuBytes,
-    /// Keyframes' mappings, used again (`au_bytes`).
-    spare: SpareMappings,
     ts: Option<u64>,
     has_vcl: bool,
     keyframe: bool,
@@ -98,10 +96,8 @@ pub struct AuBuilder<C: NalSyntax> {
 impl<C: NalSyntax> AuBuilder<C> {
     /// `wait_for_keyframe`: after a loss, drop everything until the next keyframe.
     pub fn new(wait_for_keyframe: bool) -> Self {
-        let spare = SpareMappings::default();
         AuBuilder {
-            buf: AuBytes::with_capacity(64 * 1024, map_from(64 * 1024), &spare),
-            spare,
+            buf: AuBytes::with_capacity(64 * 1024, map_from(64 * 1024), &SpareMappings::default()),
             ts: None,
             has_vcl: false,
             keyframe: false,
@@ -455,14 +451,11 @@ impl<C: NalSyntax> AuBuilder<C> {
         self.waiting = false;
         self.waiting_since = None;
         self.started = true;
-        let mut data = std::mem::replace(
-            &mut self.buf,
-            AuBytes::with_capacity(
-                size_class(self.capacity_hint),
-                map_from(self.capacity_hint),
-                &self.spare,
-            ),
-        );
+        // The next picture's buffer shares this stream's spare keyframe mappings (`au_bytes`).
+        let next = self
+            .buf
+            .next(size_class(self.capacity_hint), map_from(self.capacity_hint));
+        let mut data = std::mem::replace(&mut self.buf, next);
         // Sized for a typical access unit, so most never reallocate while being filled. One huge
         // access unit counts as at most twice the current hint, so it cannot inflate every later one.
         let sample = (data.len() * 5 / 4).min(self.capacity_hint * 2);
