@@ -21,6 +21,9 @@
 #                                      # in one run
 #   WITHOUT_META=1 benches/compare.sh  # adds rustrtspsrc with add-reference-timestamp-meta=false: what the
 #                                      # wall-clock meta costs (the sender sends reports every 5 s)
+#   FLOOR=1 benches/compare.sh         # adds, over TCP, examples/bench-tcp-floor: it only reads and
+#                                      # acknowledges each read at once, the least any receiver that does
+#                                      # not hold a Nagle camera back can cost
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -90,6 +93,8 @@ start_peer() { # name transport n
         args+=(rtspsrc "location=$url" "protocols=$t" "${tls[@]}" latency=50 ! "rtp${codec}depay" ! "video/x-${codec},alignment=au" ! fakesink sync=false)
       done
       ./target/release/examples/bench-receiver "${args[@]}" >"$counts" 2>/dev/null & ;;
+    tcp-floor)
+      ./target/release/examples/bench-tcp-floor $(for i in $(seq "$n"); do echo "$url"; done) >"$counts" 2>/dev/null & ;;
     ffmpeg)
       for i in $(seq "$n"); do args+=(-rtsp_transport "$t" -i "$url"); done
       for i in $(seq 0 $((n - 1))); do args+=(-map "$i:v" -c copy -f null -); done
@@ -107,6 +112,7 @@ for t in $transports; do
     peers=(rustrtspsrc rtspsrc)
     [ -n "${BASELINE:-}" ] && peers+=(baseline)
     [ "${WITHOUT_META:-0}" = 1 ] && peers+=(no-meta)
+    [ "${FLOOR:-0}" = 1 ] && [ "$t" = tcp ] && peers+=(tcp-floor)
     [ $have_ffmpeg = 1 ] && peers+=(ffmpeg)
     declare -A pid=() t0=() cpu=() rss=() f0=() fps=()
     for p in "${peers[@]}"; do pid[$p]=$(start_peer "$p" "$t" "$n"); pids+=("${pid[$p]}"); done
