@@ -86,7 +86,7 @@ impl Connection {
                 let body_len: usize = header(&head, "content-length")
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(0);
-                let total = end + 4 + body_len;
+                let total = (end + 4).saturating_add(body_len);
                 if self.len >= total {
                     let body = String::from_utf8_lossy(&self.buf[end + 4..total]).into_owned();
                     self.buf.copy_within(total..self.len, 0);
