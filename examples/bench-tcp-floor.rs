@@ -1,7 +1,8 @@
 //! The least a receiver of RTSP over TCP can do, for `benches/veth_tcp.sh`: per stream, one thread that
 //! sets the stream up (DESCRIBE, SETUP interleaved, PLAY), then only reads what arrives (a blocking read,
 //! no poll), acknowledges it at once (TCP_QUICKACK, as the element's `ack_promptly`) and counts the
-//! packets that end a picture. No depacketizing, no timestamps, no GStreamer. Its CPU beside rtspsrc's is
+//! packets that end a picture. No depacketizing, no timestamps, no GStreamer. Requests, replies, SDP and
+//! interleaved framing are the element's own (`rtsp::message`, `rtsp::sdp`). Its CPU beside rtspsrc's is
 //! the lowest ratio any receiver that acknowledges a Nagle camera promptly can reach on that path.
 //! Prints, ten times a second, the pictures all its streams have received so far, as bench-receiver does.
 //!
@@ -10,6 +11,9 @@
 //! For the benches' own server only: no credentials, no keep-alive (the runs are shorter than its
 //! 60 s session timeout).
 
+use gstrustrtsp::rtsp::headers::{parse_session, parse_transport};
+use gstrustrtsp::rtsp::message::{Message, MessageReader, Method, Request, Response};
+use gstrustrtsp::rtsp::sdp::find_video;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,61 +54,35 @@ fn bad(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
-/// One RTSP connection: its socket and what was read past the last reply.
+/// One RTSP connection: its socket, what was read and not yet parsed, and the element's own framing
+/// (`rtsp::message`), so that replies, stray CR/LF and interleaved packets are told apart as it does.
 struct Connection {
     stream: TcpStream,
     buf: Vec<u8>,
     len: usize,
+    reader: MessageReader,
     cseq: u32,
 }
 
 impl Connection {
-    /// Sends a request and returns the reply's head and body.
-    fn request(&mut self, line: &str, headers: &str) -> io::Result<(String, String)> {
-        self.cseq += 1;
-        let req = format!("{line} RTSP/1.0\r\nCSeq: {}\r\n{headers}\r\n", self.cseq);
-        self.stream.write_all(req.as_bytes())?;
+    /// The next whole message and its length, reading as needed; its bytes stay in `buf[..used]` until
+    /// `consume`.
+    fn next(&mut self) -> io::Result<(Message, usize)> {
         loop {
-            // The server may send media before the PLAY reply: whole interleaved packets are skipped.
-            if self.len > 0 && self.buf[0] == b'$' {
-                match interleaved_size(&self.buf[..self.len]) {
-                    Some(size) if self.len >= size => {
-                        self.buf.copy_within(size..self.len, 0);
-                        self.len -= size;
-                    }
-                    _ => {
-                        self.read()?;
-                    }
-                }
-                continue;
-            }
-            if let Some(end) = self.buf[..self.len]
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-            {
-                let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-                let body_len: usize = header(&head, "content-length")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                let total = (end + 4).saturating_add(body_len);
-                if self.len >= total {
-                    let body = String::from_utf8_lossy(&self.buf[end + 4..total]).into_owned();
-                    self.buf.copy_within(total..self.len, 0);
-                    self.len -= total;
-                    if !head.starts_with("RTSP/1.0 200") {
-                        return Err(bad(format!(
-                            "{line}: {}",
-                            head.lines().next().unwrap_or("")
-                        )));
-                    }
-                    return Ok((head, body));
-                }
-            }
-            self.read()?;
+            match self.reader.next(&self.buf[..self.len]) {
+                Ok(Some(m)) => return Ok(m),
+                Ok(None) => self.read()?,
+                Err(e) => return Err(bad(e.to_string())),
+            };
         }
     }
 
-    fn read(&mut self) -> io::Result<usize> {
+    fn consume(&mut self, used: usize) {
+        self.buf.copy_within(used..self.len, 0);
+        self.len -= used;
+    }
+
+    fn read(&mut self) -> io::Result<()> {
         if self.len == self.buf.len() {
             return Err(bad("a message larger than the buffer".into()));
         }
@@ -112,22 +90,28 @@ impl Connection {
             0 => Err(io::ErrorKind::UnexpectedEof.into()),
             n => {
                 self.len += n;
-                Ok(n)
+                Ok(())
             }
         }
     }
-}
 
-/// An interleaved packet's length with its 4-byte header, once the header is there.
-fn interleaved_size(b: &[u8]) -> Option<usize> {
-    (b.len() >= 4).then(|| 4 + usize::from(u16::from_be_bytes([b[2], b[3]])))
-}
-
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
+    /// Sends a request and returns the reply, skipping media the server sends before it.
+    fn request(&mut self, req: Request) -> io::Result<Response> {
+        self.cseq += 1;
+        let req = req.with_header("CSeq", self.cseq.to_string());
+        self.stream.write_all(&req.to_bytes())?;
+        loop {
+            let (msg, used) = self.next()?;
+            self.consume(used);
+            match msg {
+                Message::Response(r) if r.status == 200 => return Ok(r),
+                Message::Response(r) => {
+                    return Err(bad(format!("{}: {} {}", req.method, r.status, r.reason)))
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 fn receive(url: &str, quickack: bool, pictures: &AtomicU64) -> io::Result<()> {
@@ -139,55 +123,52 @@ fn receive(url: &str, quickack: bool, pictures: &AtomicU64) -> io::Result<()> {
         stream: TcpStream::connect(authority)?,
         buf: vec![0; 64 * 1024],
         len: 0,
+        reader: MessageReader::default(),
         cseq: 0,
     };
-    let (_, sdp) = conn.request(&format!("DESCRIBE {url}"), "Accept: application/sdp\r\n")?;
-    // The request URL, not Content-Base: behind the bench's forwarder the server names its own address.
-    let base = url;
-    let control = sdp
-        .lines()
-        .skip_while(|l| !l.starts_with("m=video"))
-        .find_map(|l| l.strip_prefix("a=control:"))
-        .ok_or_else(|| bad("no video control in the SDP".into()))?;
-    let track = if control.starts_with("rtsp://") {
-        control.to_string()
-    } else {
-        format!("{}/{control}", base.trim_end_matches('/'))
-    };
-    let (head, _) = conn.request(
-        &format!("SETUP {track}"),
-        "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n",
+    let described =
+        conn.request(Request::new(Method::Describe, url).with_header("Accept", "application/sdp"))?;
+    // The request URL as the base, not Content-Base: behind the bench's forwarder the server names its
+    // own address.
+    let video = find_video(&described.body, url, None).map_err(|e| bad(e.to_string()))?;
+    let set_up = conn.request(
+        Request::new(Method::Setup, video.control.as_str())
+            .with_header("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1"),
     )?;
-    let session = header(&head, "session")
-        .and_then(|s| s.split(';').next())
+    let session = set_up
+        .headers
+        .get("Session")
+        .and_then(parse_session)
         .ok_or_else(|| bad("no Session in the SETUP reply".into()))?
-        .to_string();
-    conn.request(&format!("PLAY {base}"), &format!("Session: {session}\r\n"))?;
+        .0;
+    let rtp_channel = set_up
+        .headers
+        .get("Transport")
+        .and_then(|t| parse_transport(t).interleaved)
+        .map_or(0, |(rtp, _)| rtp);
+    conn.request(Request::new(Method::Play, url).with_header("Session", session))?;
 
     // The same socket, for setsockopt while `conn` reads.
     let same = conn.stream.try_clone()?;
     let ack = socket2::SockRef::from(&same);
     loop {
-        // Whole interleaved packets: `$`, channel, length, then an RTP packet on channel 0.
+        // Every whole message read so far; an RTP packet's marker bit ends a picture.
         let mut at = 0;
-        while conn.len - at >= 4 {
-            let b = &conn.buf[at..conn.len];
-            if b[0] != b'$' {
-                return Err(bad(
-                    "something other than interleaved data after PLAY".into()
-                ));
+        while let Some((msg, used)) = conn
+            .reader
+            .next(&conn.buf[at..conn.len])
+            .map_err(|e| bad(e.to_string()))?
+        {
+            if let Message::Data { channel, payload } = msg {
+                // The RTP header's second byte, inside this packet only.
+                let packet = &conn.buf[at + payload.start..at + payload.end];
+                if channel == rtp_channel && packet.get(1).is_some_and(|b| b & 0x80 != 0) {
+                    pictures.fetch_add(1, Ordering::Relaxed);
+                }
             }
-            let size = interleaved_size(b).unwrap_or(usize::MAX);
-            if b.len() < size {
-                break;
-            }
-            if b[1] == 0 && size > 5 && b[5] & 0x80 != 0 {
-                pictures.fetch_add(1, Ordering::Relaxed);
-            }
-            at += size;
+            at += used;
         }
-        conn.buf.copy_within(at..conn.len, 0);
-        conn.len -= at;
+        conn.consume(at);
         conn.read()?;
         if quickack {
             ack.set_quickack(true)?;
