@@ -7,7 +7,7 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gstrustrtsp::rtp::inbound::Inbound;
+use gstrustrtsp::stream::inbound::Inbound;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -13,7 +13,8 @@
 
 use gstrustrtsp::rtsp::headers::{parse_session, parse_transport};
 use gstrustrtsp::rtsp::message::{Message, MessageReader, Method, Request, Response};
-use gstrustrtsp::rtsp::sdp::find_video;
+use gstrustrtsp::rtsp::sdp;
+use gstrustrtsp::stream::selection::select;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -130,7 +131,10 @@ fn receive(url: &str, quickack: bool, pictures: &AtomicU64) -> io::Result<()> {
         conn.request(Request::new(Method::Describe, url).with_header("Accept", "application/sdp"))?;
     // The request URL as the base, not Content-Base: behind the bench's forwarder the server names its
     // own address.
-    let video = find_video(&described.body, url, None).map_err(|e| bad(e.to_string()))?;
+    let description = sdp::parse(&described.body, url).map_err(|e| bad(e.to_string()))?;
+    let video = select(&description, None)
+        .map_err(|e| bad(e.to_string()))?
+        .swap_remove(0);
     let set_up = conn.request(
         Request::new(Method::Setup, video.control.as_str())
             .with_header("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1"),

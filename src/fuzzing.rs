@@ -2,12 +2,13 @@
 //! seed corpus through exactly the same code (`tests/fuzz_corpus.rs`) without a fuzzer.
 
 use crate::h264::params;
-use crate::rtp::inbound::Inbound;
 use crate::rtp::packet::RtpPacket;
 use crate::rtp::rtcp::find_sender_report;
 use crate::rtsp::headers;
 use crate::rtsp::message::{parse_message, Message, MessageReader};
 use crate::rtsp::sdp;
+use crate::stream::inbound::Inbound;
+use crate::stream::Codec;
 use std::time::{Duration, Instant};
 
 /// RTSP reader fed in pieces: the first byte picks where the input is split, as reads from a socket do;
@@ -51,8 +52,10 @@ pub fn rtsp_stream(data: &[u8]) {
 }
 
 pub fn sdp(data: &[u8]) {
-    let _ = sdp::find_video(data, "rtsp://127.0.0.1/s", None);
-    let _ = sdp::find_video(data, "rtsp://127.0.0.1/s", Some(sdp::Codec::H265));
+    if let Ok(desc) = sdp::parse(data, "rtsp://127.0.0.1/s") {
+        let _ = crate::stream::selection::select(&desc, None);
+        let _ = crate::stream::selection::select(&desc, Some(Codec::H265));
+    }
 }
 
 /// RTP and RTCP parsing; then the input as RTCP fed to a stream (sender reports move its wall clock,
@@ -101,7 +104,7 @@ fn packets_through(data: &[u8], h265_don: Option<bool>) {
         data.first().is_some_and(|b| b & 1 != 0),
     );
     if let Some(don) = h265_don {
-        inbound.set_codec(sdp::Codec::H265, don);
+        inbound.set_codec(Codec::H265, don);
     }
     inbound.set_format(96, 90_000);
     let mut now = Instant::now();

@@ -1,6 +1,7 @@
 //! rustrtspsrc: a GStreamer source element that receives H.264 and H.265 video from IP cameras over RTSP.
 //!
 //! Layers, each in its own folder: `rtsp` (signalling, sans-IO), `rtp` (packets, RTCP, reordering),
+//! `stream` (one stream: codec registry, stream selection, packets to access units),
 //! `au` (codec-neutral access units, parameter sets, depacketizing), `h264` and `h265` (RFC 6184 and
 //! RFC 7798 payload formats, NAL syntax, SPS → caps), `net` (sockets and the receive loop), `element` (the GStreamer shell);
 //! `mapping` holds the memory mappings that keep large buffers out of the allocator's heaps.
@@ -18,6 +19,7 @@ pub mod mapping;
 pub mod net;
 pub mod rtp;
 pub mod rtsp;
+pub mod stream;
 
 pub static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(

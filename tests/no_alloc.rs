@@ -6,8 +6,8 @@ mod common;
 use common::fake_camera::{packets, FakeCamera, Script};
 use gstrustrtsp::net::epoll::Waker;
 use gstrustrtsp::net::session_client::{ClientConfig, SessionClient};
-use gstrustrtsp::rtp::inbound::Inbound;
 use gstrustrtsp::rtsp::url::RtspUrl;
+use gstrustrtsp::stream::inbound::Inbound;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -96,7 +96,7 @@ fn h265_depacketizer_allocates_per_access_unit_not_per_packet() {
         })
         .collect();
     let mut inbound = Inbound::new(Duration::from_millis(50), false);
-    inbound.set_codec(gstrustrtsp::rtsp::sdp::Codec::H265, false);
+    inbound.set_codec(gstrustrtsp::stream::Codec::H265, false);
     allocates_per_access_unit(inbound, &pkts);
 }
 

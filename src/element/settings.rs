@@ -84,11 +84,11 @@ pub enum VideoCodec {
 }
 
 impl VideoCodec {
-    pub fn wanted(self) -> Option<crate::rtsp::sdp::Codec> {
+    pub fn wanted(self) -> Option<crate::stream::Codec> {
         match self {
             VideoCodec::Auto => None,
-            VideoCodec::H264 => Some(crate::rtsp::sdp::Codec::H264),
-            VideoCodec::H265 => Some(crate::rtsp::sdp::Codec::H265),
+            VideoCodec::H264 => Some(crate::stream::Codec::H264),
+            VideoCodec::H265 => Some(crate::stream::Codec::H265),
         }
     }
 }

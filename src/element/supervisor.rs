@@ -8,12 +8,11 @@ use super::ntp_sync::{capture_running_time, SyncDelay};
 use super::timing::Timeline;
 use crate::net::epoll::{wait_one, Waited, Waker};
 use crate::net::session_client::{ClientConfig, ClientError, SessionClient};
-use crate::rtp::inbound::InboundStats;
 use crate::rtp::wall_clock::WallClockStats;
 use crate::rtsp::auth::AuthError;
 use crate::rtsp::backoff::{self, Backoff};
-use crate::rtsp::sdp::Codec;
 use crate::rtsp::session::{Lower, SessionError};
+use crate::stream::inbound::InboundStats;
 use once_cell::sync::Lazy;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -195,7 +194,7 @@ impl Supervisor {
                 notify(Notice::Warning(w));
             }
             match result {
-                Ok((au, completed)) => {
+                Ok((stream, au, completed)) => {
                     if self.backoff.attempt() > 0 {
                         notify(Notice::Reconnected {
                             attempts: self.backoff.attempt(),
@@ -203,7 +202,9 @@ impl Supervisor {
                         self.backoff.reset();
                     }
                     self.played = true;
-                    let Some(produced) = self.produce(au, completed, &running_time, &notify) else {
+                    let Some(produced) =
+                        self.produce(stream, au, completed, &running_time, &notify)
+                    else {
                         continue;
                     };
                     let reorder = self.decode_times.reorder();
@@ -239,58 +240,36 @@ impl Supervisor {
         }
     }
 
+    /// Stream `stream`'s access unit as a buffer: caps when its SPS changed, PTS and DTS on the
+    /// element's timeline, flags, the wall-clock meta; `None` for a picture whose time is an outlier.
     fn produce(
         &mut self,
+        stream: usize,
         au: crate::au::AccessUnit,
         completed: Instant,
         running_time: &impl Fn() -> Option<u64>,
         notify: &impl Fn(Notice),
     ) -> Option<Produced> {
+        let caps = self.caps_from_sps(stream, &au);
         let client = self.client.as_ref().expect("a client produced this");
-        // The access unit whose SPS changed carries it: caps change with that very picture.
-        let caps = au
-            .sps
-            .as_deref()
-            .and_then(|sps| match sps_info(client.codec(), sps) {
-                Ok(info) => {
-                    let frame = info
-                        .framerate
-                        .filter(|&(n, d)| n > 0 && d > 0)
-                        .map(|(n, d)| 1_000_000_000 * d as u64 / n as u64);
-                    self.decode_times.configure(info.reorder_frames, frame);
-                    Some(caps_for(&info))
-                }
-                Err(e) => {
-                    crate::log!(self.cfg.log, Warning, "cannot read the SPS for caps: {}", e);
-                    None
-                }
-            });
-
-        if client.timeline_epoch() != self.timeline_epoch {
-            self.timeline_epoch = client.timeline_epoch();
+        let (epoch, clock_rate) = (client.timeline_epoch(stream), client.clock_rate(stream));
+        let ntp = client.ntp_of(stream, au.rtp_ts);
+        if epoch != self.timeline_epoch {
+            self.timeline_epoch = epoch;
             self.timeline.restart();
             self.decode_times.restart();
         }
         let now_rt = running_time().unwrap_or(0);
         let waited = Instant::now().duration_since(completed).as_nanos() as u64;
         let arrival = now_rt.saturating_sub(waited);
-        let ntp = client.ntp_of(au.rtp_ts);
-        let wall = client.wall_clock_stats().clone();
-        if wall.jumps > 0 && !std::mem::replace(&mut self.warned_ntp_jump, true) {
-            notify(Notice::Warning(
-                "the camera's clock jumped (its RTCP sender reports moved by more than a second): \
-                 wall-clock times follow its new time"
-                    .into(),
-            ));
-        }
+        self.warn_clock_jump(notify);
         // With ntp-sync the timeline follows capture times instead of arrivals: the same
         // monotonic, B-frame-aware PTS, aligned across cameras.
         let basis = match ntp.filter(|_| self.wall_time.ntp_sync) {
             Some(ntp) => self.capture_time(ntp, now_rt, arrival, notify),
             None => arrival,
         };
-        let client = self.client.as_ref().expect("a client produced this");
-        let stamp = self.timeline.pts(au.rtp_ts, client.clock_rate(), basis);
+        let stamp = self.timeline.pts(au.rtp_ts, clock_rate, basis);
         if stamp.outlier {
             crate::log!(
                 self.cfg.log,
@@ -303,56 +282,72 @@ impl Supervisor {
             return None;
         }
         let (pts, dts) = self.decode_times.stamp(stamp.pts);
-
-        {
-            let mut st = self.stats.lock().unwrap();
-            st.inbound = client.stats();
-            st.access_units += 1;
-            st.keyframes += u64::from(au.keyframe);
-            st.transport = match client.lower() {
-                Lower::Udp => "udp",
-                Lower::Multicast => "udp-mcast",
-                Lower::Tcp => "tcp",
-            };
-            st.wall = wall;
-            st.round_trip_ns = client.round_trip().map_or(0, |d| d.as_nanos() as u64);
-            let bytes = st.earlier.bytes + st.inbound.bytes;
-            match st.rate_window {
-                Some((t, b)) if completed.duration_since(t) >= Duration::from_secs(1) => {
-                    let secs = completed.duration_since(t).as_secs_f64();
-                    st.bitrate = ((bytes - b) as f64 * 8.0 / secs) as u64;
-                    st.rate_window = Some((completed, bytes));
-                }
-                Some(_) => {}
-                None => st.rate_window = Some((completed, bytes)),
-            }
-        }
-
+        self.count(au.keyframe, completed);
         let discont = au.discont || stamp.resynced || std::mem::take(&mut self.discont);
-        let keyframe = au.keyframe;
-        let mut buffer = gst::Buffer::from_mut_slice(au.data);
-        {
-            let b = buffer.get_mut().expect("a new buffer is writable");
-            b.set_pts(gst::ClockTime::from_nseconds(pts));
-            b.set_dts(dts.map(gst::ClockTime::from_nseconds));
-            let mut flags = gst::BufferFlags::empty();
-            if !keyframe {
-                flags |= gst::BufferFlags::DELTA_UNIT;
+        let meta = ntp.filter(|_| self.wall_time.meta);
+        let buffer = into_buffer(au, pts, dts, discont, meta);
+        Some(Produced { buffer, caps })
+    }
+
+    /// The caps of the access unit whose SPS changed: caps change with that very picture. The SPS
+    /// also says how far B-frames reorder.
+    fn caps_from_sps(&mut self, stream: usize, au: &crate::au::AccessUnit) -> Option<gst::Caps> {
+        let client = self.client.as_ref().expect("a client produced this");
+        let sps = au.sps.as_deref()?;
+        match client.codec(stream).sps_info(sps) {
+            Ok(info) => {
+                let frame = info
+                    .framerate
+                    .filter(|&(n, d)| n > 0 && d > 0)
+                    .map(|(n, d)| 1_000_000_000 * d as u64 / n as u64);
+                self.decode_times.configure(info.reorder_frames, frame);
+                Some(caps_for(&info))
             }
-            if discont {
-                flags |= gst::BufferFlags::DISCONT;
-            }
-            b.set_flags(flags);
-            if let Some(ntp) = ntp.filter(|_| self.wall_time.meta) {
-                gst::ReferenceTimestampMeta::add(
-                    b,
-                    &NTP_CAPS,
-                    gst::ClockTime::from_nseconds(ntp),
-                    gst::ClockTime::NONE,
-                );
+            Err(e) => {
+                crate::log!(self.cfg.log, Warning, "cannot read the SPS for caps: {}", e);
+                None
             }
         }
-        Some(Produced { buffer, caps })
+    }
+
+    /// Said once per element: the camera's sender reports jumped.
+    fn warn_clock_jump(&mut self, notify: &impl Fn(Notice)) {
+        let client = self.client.as_ref().expect("a client produced this");
+        if client.wall_clock_stats().jumps > 0
+            && !std::mem::replace(&mut self.warned_ntp_jump, true)
+        {
+            notify(Notice::Warning(
+                "the camera's clock jumped (its RTCP sender reports moved by more than a second): \
+                 wall-clock times follow its new time"
+                    .into(),
+            ));
+        }
+    }
+
+    /// The `stats` property's counters, once per access unit pushed.
+    fn count(&mut self, keyframe: bool, completed: Instant) {
+        let client = self.client.as_ref().expect("a client produced this");
+        let mut st = self.stats.lock().unwrap();
+        st.inbound = client.stats();
+        st.access_units += 1;
+        st.keyframes += u64::from(keyframe);
+        st.transport = match client.lower() {
+            Lower::Udp => "udp",
+            Lower::Multicast => "udp-mcast",
+            Lower::Tcp => "tcp",
+        };
+        st.wall = client.wall_clock_stats();
+        st.round_trip_ns = client.round_trip().map_or(0, |d| d.as_nanos() as u64);
+        let bytes = st.earlier.bytes + st.inbound.bytes;
+        match st.rate_window {
+            Some((t, b)) if completed.duration_since(t) >= Duration::from_secs(1) => {
+                let secs = completed.duration_since(t).as_secs_f64();
+                st.bitrate = ((bytes - b) as f64 * 8.0 / secs) as u64;
+                st.rate_window = Some((completed, bytes));
+            }
+            Some(_) => {}
+            None => st.rate_window = Some((completed, bytes)),
+        }
     }
 
     /// `ntp-sync`: the running time of a frame's capture by the camera's clock, or its arrival when
@@ -468,12 +463,36 @@ impl Supervisor {
     }
 }
 
-/// What an SPS of `codec` says.
-fn sps_info(codec: Codec, sps: &[u8]) -> Result<crate::au::SpsInfo, String> {
-    match codec {
-        Codec::H264 => crate::h264::params::sps_info(sps),
-        Codec::H265 => crate::h265::params::sps_info(sps),
+/// An access unit's bytes as a buffer with its times, flags and (`ntp`) the camera's capture time.
+fn into_buffer(
+    au: crate::au::AccessUnit,
+    pts: u64,
+    dts: Option<u64>,
+    discont: bool,
+    ntp: Option<u64>,
+) -> gst::Buffer {
+    let keyframe = au.keyframe;
+    let mut buffer = gst::Buffer::from_mut_slice(au.data);
+    let b = buffer.get_mut().expect("a new buffer is writable");
+    b.set_pts(gst::ClockTime::from_nseconds(pts));
+    b.set_dts(dts.map(gst::ClockTime::from_nseconds));
+    let mut flags = gst::BufferFlags::empty();
+    if !keyframe {
+        flags |= gst::BufferFlags::DELTA_UNIT;
     }
+    if discont {
+        flags |= gst::BufferFlags::DISCONT;
+    }
+    b.set_flags(flags);
+    if let Some(ntp) = ntp {
+        gst::ReferenceTimestampMeta::add(
+            b,
+            &NTP_CAPS,
+            gst::ClockTime::from_nseconds(ntp),
+            gst::ClockTime::NONE,
+        );
+    }
+    buffer
 }
 
 fn to_stream_error(e: ClientError) -> SupervisorError {
@@ -487,7 +506,7 @@ fn to_stream_error(e: ClientError) -> SupervisorError {
         }) => R::NotAuthorized,
         ClientError::Session(SessionError::Auth(AuthError::BadChallenge(_))) => R::NotAuthorized,
         ClientError::Session(SessionError::Auth(_)) => R::NotAuthorized,
-        ClientError::Session(SessionError::Sdp(_)) => R::Settings,
+        ClientError::Session(SessionError::Sdp(_)) | ClientError::NothingToPlay(_) => R::Settings,
         ClientError::Session(_) | ClientError::Io(..) => R::Read,
         ClientError::Tls {
             certificate: true, ..

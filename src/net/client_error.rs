@@ -17,6 +17,8 @@ pub enum ClientError {
     },
     Io(String, io::Error),
     Session(SessionError),
+    /// The SDP offers nothing the element can receive.
+    NothingToPlay(crate::stream::selection::NothingToPlay),
     Parse(ParseError),
     Closed,
     /// UDP was set up but not one packet arrived.
@@ -50,6 +52,7 @@ impl fmt::Display for ClientError {
             ),
             ClientError::Io(what, e) => write!(f, "{what}: {e}"),
             ClientError::Session(e) => write!(f, "{e}"),
+            ClientError::NothingToPlay(e) => write!(f, "{e}"),
             ClientError::Parse(e) => write!(f, "bad reply from the camera: {e}"),
             ClientError::Closed => write!(f, "the camera closed the RTSP connection"),
             ClientError::UdpSilent(t) => write!(

@@ -1,9 +1,7 @@
-//! RTP and RTCP: packet parsing, receiver statistics and reports, the reorder window,
-//! and the camera's wall-clock time of each frame.
+//! RTP and RTCP, codec-neutral: packet parsing, receiver statistics and reports, the reorder window,
+//! held packet bytes, keyframe requests and the camera's wall-clock time of each frame.
 
 pub mod held_bytes;
-pub mod inbound;
-pub mod inbound_stats;
 pub mod keyframe_request;
 pub mod packet;
 pub mod reorder;

@@ -1,11 +1,12 @@
-//! The RTSP client session as a pure state machine: OPTIONS → DESCRIBE → SETUP → PLAY → keep-alive →
-//! TEARDOWN. It takes responses and the current time, and returns the requests to send and what the I/O
-//! layer must do; it never touches a socket or sleeps.
+//! The RTSP client session as a pure state machine: OPTIONS → DESCRIBE → (the caller chooses the
+//! streams) → one SETUP per stream → PLAY → keep-alive → TEARDOWN. It takes responses and the current
+//! time, and returns the requests to send and what the I/O layer must do; it never touches a socket or
+//! sleeps. Every output about a stream carries the stream's index in the list given to `set_up`.
 
 use super::auth::{AuthError, Authenticator};
 use super::headers::{self, RtpInfo, Transport};
 use super::message::{Method, Request, Response};
-use super::sdp::{self, Codec, SdpError, VideoMedia};
+use super::sdp::{self, Description, SdpError};
 use super::url::{Credentials, RtspUrl};
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -23,15 +24,14 @@ pub struct SessionConfig {
     pub url: RtspUrl,
     pub credentials: Option<Credentials>,
     pub user_agent: String,
-    /// Our RTP/RTCP UDP ports; `None` when UDP is not to be used.
-    pub udp_ports: Option<(u16, u16)>,
+    /// Whether RTP over unicast UDP may be used (first, when allowed); each stream's port pair comes
+    /// with `set_up`.
+    pub udp_allowed: bool,
     /// Whether RTP multicast may be used: after unicast UDP, before TCP.
     pub multicast_allowed: bool,
     /// Whether RTP over the RTSP connection (interleaved) may be used, first or as the fallback.
     pub tcp_allowed: bool,
     pub keep_alive: bool,
-    /// The video codec to pick when the camera offers several (`None`: the first H.264 or H.265).
-    pub codec: Option<Codec>,
     pub log: crate::log::Log,
 }
 
@@ -47,18 +47,36 @@ pub enum Lower {
 }
 
 /// What the I/O layer must do.
+/// A stream to set up: its control URL and, for unicast UDP, our RTP and RTCP ports.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SetupTarget {
+    pub control: String,
+    pub udp_ports: Option<(u16, u16)>,
+}
+
+/// The control URL shown redacted (a camera may take credentials in the query).
+impl fmt::Debug for SetupTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SetupTarget")
+            .field("control", &super::url::redact(&self.control))
+            .field("udp_ports", &self.udp_ports)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     Send(Request),
-    /// DESCRIBE answered: this is the stream that will be set up.
-    Described(VideoMedia),
-    /// SETUP answered with this transport, over `lower`.
+    /// DESCRIBE answered: choose the streams and call `set_up`.
+    Described(Description),
+    /// Stream `stream`'s SETUP answered with this transport, over `lower`.
     SetUp {
+        stream: usize,
         transport: Transport,
         lower: Lower,
     },
-    /// PLAY answered: media flows. RTP-Info of our stream, if any.
-    Playing(Option<RtpInfo>),
+    /// PLAY answered: media flows. Each stream's RTP-Info entry, if any, by stream index.
+    Playing(Vec<Option<RtpInfo>>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +139,8 @@ pub enum State {
     Init,
     Options,
     Describe,
+    /// DESCRIBE answered; waiting for `set_up`.
+    Choosing,
     Setup,
     Play,
     Playing,
@@ -147,7 +167,9 @@ pub struct Session {
     server_timeout: Option<Duration>,
     /// Aggregate control URL used for PLAY and TEARDOWN.
     base_url: String,
-    media: Option<VideoMedia>,
+    /// The streams to set up, in order; `setting_up` is the one whose SETUP is outstanding.
+    targets: Vec<SetupTarget>,
+    setting_up: usize,
     keepalive_method: Method,
     next_keepalive: Option<Instant>,
     lower: Lower,
@@ -177,10 +199,10 @@ impl Session {
             .clone()
             .or_else(|| cfg.url.credentials.clone());
         Session {
-            lower: match (cfg.udp_ports, cfg.multicast_allowed) {
-                (Some(_), _) => Lower::Udp,
-                (None, true) => Lower::Multicast,
-                (None, false) => Lower::Tcp,
+            lower: match (cfg.udp_allowed, cfg.multicast_allowed) {
+                (true, _) => Lower::Udp,
+                (false, true) => Lower::Multicast,
+                (false, false) => Lower::Tcp,
             },
             base_url: cfg.url.as_str().to_string(),
             auth: Authenticator::new(credentials),
@@ -190,7 +212,8 @@ impl Session {
             pending: None,
             session_id: None,
             server_timeout: None,
-            media: None,
+            targets: Vec::new(),
+            setting_up: 0,
             keepalive_method: Method::Options,
             next_keepalive: None,
             warned_basic: false,
@@ -213,11 +236,6 @@ impl Session {
     /// Time between keep-alives.
     pub fn keepalive_interval(&self) -> Duration {
         (self.timeout() / KEEPALIVE_DIVISOR).max(Duration::from_millis(500))
-    }
-
-    /// The media DESCRIBE chose.
-    pub fn media(&self) -> Option<&VideoMedia> {
-        self.media.as_ref()
     }
 
     /// Whether the session uses (or will set up) TCP-interleaved RTP.
@@ -339,119 +357,11 @@ impl Session {
         }
 
         match (self.state, method) {
-            (State::Options, Method::Options) => {
-                // Any answer to OPTIONS is fine; some servers don't implement it.
-                if let Some(public) = resp.headers.get("Public") {
-                    if headers::public_has(public, "GET_PARAMETER") {
-                        self.keepalive_method = Method::GetParameter;
-                    }
-                }
-                self.state = State::Describe;
-                let req = Request::new(Method::Describe, self.cfg.url.as_str().to_string())
-                    .with_header("Accept", "application/sdp");
-                Ok(vec![Output::Send(self.send(req, now))])
-            }
-            (State::Describe, Method::Describe) => {
-                self.check_ok(resp, &pending.template)?;
-                // Any Content-Type (or none: libavformat servers) is parsed as SDP.
-                let base = resp
-                    .headers
-                    .get("Content-Base")
-                    .or_else(|| resp.headers.get("Content-Location"))
-                    .filter(|b| !b.is_empty())
-                    .map(str::to_string)
-                    .unwrap_or_else(|| self.cfg.url.as_str().to_string());
-                let media = sdp::find_video(&resp.body, &base, self.cfg.codec)
-                    .map_err(SessionError::Sdp)?;
-                self.base_url = sdp::join_control(&base, None);
-                if !self.base_url.contains("://") {
-                    self.base_url = format!("rtsp://{}", self.base_url);
-                }
-                let setup = self.setup_request(&media.control);
-                self.media = Some(media.clone());
-                self.state = State::Setup;
-                Ok(vec![
-                    Output::Described(media),
-                    Output::Send(self.send(setup, now)),
-                ])
-            }
-            (State::Setup, Method::Setup) => {
-                let next = self.next_lower();
-                if let Some(next) = next.filter(|_| (400..500).contains(&resp.status)) {
-                    // 461 Unsupported Transport, or another refusal: the next transport allowed
-                    // (unicast UDP, then multicast, then RTP over the connection, as rtspsrc).
-                    crate::log!(
-                        self.cfg.log,
-                        Debug,
-                        "SETUP over {:?} refused ({}); trying {:?}",
-                        self.lower,
-                        resp.status,
-                        next
-                    );
-                    self.lower = next;
-                    let setup = self.setup_request(&pending.template.uri);
-                    return Ok(vec![Output::Send(self.send(setup, now))]);
-                }
-                self.check_ok(resp, &pending.template)?;
-                self.take_session(resp);
-                let transport = resp
-                    .headers
-                    .get("Transport")
-                    .map(headers::parse_transport)
-                    .unwrap_or_default();
-                self.state = State::Play;
-                let play = Request::new(Method::Play, self.base_url.clone())
-                    .with_header("Range", "npt=0.000-");
-                Ok(vec![
-                    Output::SetUp {
-                        transport,
-                        lower: self.lower,
-                    },
-                    Output::Send(self.send(play, now)),
-                ])
-            }
-            (State::Play, Method::Play) => {
-                self.check_ok(resp, &pending.template)?;
-                self.take_session(resp);
-                self.state = State::Playing;
-                self.next_keepalive = Some(now + self.keepalive_interval());
-                let infos = resp
-                    .headers
-                    .get("RTP-Info")
-                    .map(headers::parse_rtp_info)
-                    .unwrap_or_default();
-                let control = self.media.as_ref().map(|m| m.control.as_str());
-                // Dahua and Reolink give one entry per track with relative URLs (`url=trackID=1`):
-                // resolved like control URLs before matching. GW4089IP's url= matches no control URL;
-                // with one stream the entry is ours anyway.
-                let ours = infos
-                    .iter()
-                    .find(|i| {
-                        i.url
-                            .as_deref()
-                            .map(|u| sdp::join_control(&self.base_url, Some(u)))
-                            .as_deref()
-                            == control
-                    })
-                    .or_else(|| (infos.len() == 1).then(|| &infos[0]))
-                    .cloned();
-                Ok(vec![Output::Playing(ours)])
-            }
-            (State::Playing, m) if m == self.keepalive_method => {
-                match resp.status {
-                    200..=299 => Ok(Vec::new()),
-                    454 => Err(SessionError::SessionLost(
-                        "the camera answered the keep-alive with 454 Session Not Found".into(),
-                    )),
-                    _ if m != Method::Options => {
-                        // Tapo answers GET_PARAMETER with 400 and does not count it as alive: OPTIONS
-                        // goes out at once, not an interval later when the session may have expired.
-                        self.keepalive_method = Method::Options;
-                        Ok(vec![Output::Send(self.send_keepalive(now))])
-                    }
-                    _ => Ok(Vec::new()),
-                }
-            }
+            (State::Options, Method::Options) => Ok(self.on_options(resp, now)),
+            (State::Describe, Method::Describe) => self.on_describe(resp, &pending.template),
+            (State::Setup, Method::Setup) => self.on_setup(resp, &pending.template, now),
+            (State::Play, Method::Play) => self.on_play(resp, &pending.template, now),
+            (State::Playing, m) if m == self.keepalive_method => self.on_keepalive(resp, m, now),
             (State::TearingDown, _) => {
                 self.state = State::Closed;
                 Ok(Vec::new())
@@ -460,16 +370,175 @@ impl Session {
         }
     }
 
-    fn setup_request(&self, control: &str) -> Request {
-        let transport = match (self.lower, self.cfg.udp_ports) {
+    /// Any answer to OPTIONS is fine (some servers don't implement it); DESCRIBE follows.
+    fn on_options(&mut self, resp: &Response, now: Instant) -> Vec<Output> {
+        if let Some(public) = resp.headers.get("Public") {
+            if headers::public_has(public, "GET_PARAMETER") {
+                self.keepalive_method = Method::GetParameter;
+            }
+        }
+        self.state = State::Describe;
+        let req = Request::new(Method::Describe, self.cfg.url.as_str().to_string())
+            .with_header("Accept", "application/sdp");
+        vec![Output::Send(self.send(req, now))]
+    }
+
+    /// The SDP, for the caller to choose from.
+    fn on_describe(&mut self, resp: &Response, req: &Request) -> Result<Vec<Output>, SessionError> {
+        self.check_ok(resp, req)?;
+        // Any Content-Type (or none: libavformat servers) is parsed as SDP.
+        let base = resp
+            .headers
+            .get("Content-Base")
+            .or_else(|| resp.headers.get("Content-Location"))
+            .filter(|b| !b.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| self.cfg.url.as_str().to_string());
+        let description = sdp::parse(&resp.body, &base).map_err(SessionError::Sdp)?;
+        self.base_url = sdp::join_control(&base, None);
+        if !self.base_url.contains("://") {
+            self.base_url = format!("rtsp://{}", self.base_url);
+        }
+        self.state = State::Choosing;
+        Ok(vec![Output::Described(description)])
+    }
+
+    /// The streams chosen from the SDP, in the order they are set up: the first one's SETUP, or `None`
+    /// when the session is not waiting for a choice or none was made.
+    pub fn set_up(&mut self, targets: Vec<SetupTarget>, now: Instant) -> Option<Request> {
+        if self.state != State::Choosing || targets.is_empty() {
+            return None;
+        }
+        self.targets = targets;
+        self.setting_up = 0;
+        self.state = State::Setup;
+        let setup = self.setup_request();
+        Some(self.send(setup, now))
+    }
+
+    /// A stream's SETUP answered: the next stream's SETUP, or PLAY after the last. A refused first
+    /// SETUP is tried again over the next transport allowed.
+    fn on_setup(
+        &mut self,
+        resp: &Response,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Vec<Output>, SessionError> {
+        let next = self.next_lower().filter(|_| self.setting_up == 0);
+        if let Some(next) = next.filter(|_| (400..500).contains(&resp.status)) {
+            // 461 Unsupported Transport, or another refusal: the next transport allowed (unicast UDP,
+            // then multicast, then RTP over the connection, as rtspsrc).
+            crate::log!(
+                self.cfg.log,
+                Debug,
+                "SETUP over {:?} refused ({}); trying {:?}",
+                self.lower,
+                resp.status,
+                next
+            );
+            self.lower = next;
+            let setup = self.setup_request();
+            return Ok(vec![Output::Send(self.send(setup, now))]);
+        }
+        self.check_ok(resp, req)?;
+        self.take_session(resp);
+        let transport = resp
+            .headers
+            .get("Transport")
+            .map(headers::parse_transport)
+            .unwrap_or_default();
+        let set_up = Output::SetUp {
+            stream: self.setting_up,
+            transport,
+            lower: self.lower,
+        };
+        self.setting_up += 1;
+        let request = if self.setting_up < self.targets.len() {
+            self.setup_request()
+        } else {
+            self.state = State::Play;
+            Request::new(Method::Play, self.base_url.clone()).with_header("Range", "npt=0.000-")
+        };
+        Ok(vec![set_up, Output::Send(self.send(request, now))])
+    }
+
+    /// PLAY answered: media flows, with each stream's RTP-Info entry.
+    fn on_play(
+        &mut self,
+        resp: &Response,
+        req: &Request,
+        now: Instant,
+    ) -> Result<Vec<Output>, SessionError> {
+        self.check_ok(resp, req)?;
+        self.take_session(resp);
+        self.state = State::Playing;
+        self.next_keepalive = Some(now + self.keepalive_interval());
+        let infos = resp
+            .headers
+            .get("RTP-Info")
+            .map(headers::parse_rtp_info)
+            .unwrap_or_default();
+        Ok(vec![Output::Playing(self.rtp_info_by_stream(&infos))])
+    }
+
+    /// Each stream's RTP-Info entry. Dahua and Reolink give one entry per track with relative URLs
+    /// (`url=trackID=1`): resolved like control URLs before matching. GW4089IP's url= matches no control
+    /// URL: with as many entries as streams, they are taken in order.
+    fn rtp_info_by_stream(&self, infos: &[RtpInfo]) -> Vec<Option<RtpInfo>> {
+        let by_url = |target: &SetupTarget| {
+            infos
+                .iter()
+                .find(|i| {
+                    i.url.as_deref().is_some_and(|u| {
+                        sdp::join_control(&self.base_url, Some(u)) == target.control
+                    })
+                })
+                .cloned()
+        };
+        let found: Vec<Option<RtpInfo>> = self.targets.iter().map(by_url).collect();
+        if found.iter().all(Option::is_none) && infos.len() == self.targets.len() {
+            return infos.iter().cloned().map(Some).collect();
+        }
+        found
+    }
+
+    fn on_keepalive(
+        &mut self,
+        resp: &Response,
+        method: Method,
+        now: Instant,
+    ) -> Result<Vec<Output>, SessionError> {
+        match resp.status {
+            200..=299 => Ok(Vec::new()),
+            454 => Err(SessionError::SessionLost(
+                "the camera answered the keep-alive with 454 Session Not Found".into(),
+            )),
+            _ if method != Method::Options => {
+                // Tapo answers GET_PARAMETER with 400 and does not count it as alive: OPTIONS goes out
+                // at once, not an interval later when the session may have expired.
+                self.keepalive_method = Method::Options;
+                Ok(vec![Output::Send(self.send_keepalive(now))])
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// SETUP of the stream `setting_up` over the current transport; stream i is interleaved on
+    /// channels 2i and 2i+1.
+    fn setup_request(&self) -> Request {
+        let target = &self.targets[self.setting_up];
+        let transport = match (self.lower, target.udp_ports) {
             (Lower::Udp, Some((rtp, rtcp))) => {
                 format!("RTP/AVP;unicast;client_port={rtp}-{rtcp}")
             }
             // The server picks the group and ports (from its address pool).
             (Lower::Multicast, _) => "RTP/AVP;multicast".to_string(),
-            _ => "RTP/AVP/TCP;unicast;interleaved=0-1".to_string(),
+            _ => {
+                let rtp = 2 * self.setting_up;
+                format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{}", rtp + 1)
+            }
         };
-        Request::new(Method::Setup, control).with_header("Transport", transport)
+        Request::new(Method::Setup, target.control.as_str()).with_header("Transport", transport)
     }
 
     fn check_ok(&self, resp: &Response, req: &Request) -> Result<(), SessionError> {

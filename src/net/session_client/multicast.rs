@@ -1,8 +1,9 @@
-//! The session client on a multicast group: the SETUP reply names the group and its ports; the
-//! sockets joined there replace the unicast pair in the receive loop, and receiver reports go to the
-//! group (where the camera listens, as RFC 3550 §6 has every member do).
+//! The session client on a multicast group, per stream: the SETUP reply names the group and its ports;
+//! the sockets joined there replace the stream's unicast pair in the receive loop, and its receiver
+//! reports go to the group (where the camera listens, as RFC 3550 §6 has every member do).
 
-use super::{ClientError, SessionClient, TOKEN_RTCP, TOKEN_RTP};
+use super::tokens::Token;
+use super::{ClientError, SessionClient};
 use crate::net::multicast::{self, Group};
 use crate::net::steering::RtpReader;
 use crate::rtsp::headers::Transport;
@@ -13,13 +14,20 @@ use std::os::fd::AsRawFd;
 const DEFAULT_TTL: u8 = 16;
 
 impl SessionClient {
-    pub(super) fn join_group(&mut self, transport: &Transport) -> Result<(), ClientError> {
+    pub(super) fn join_group(
+        &mut self,
+        stream: usize,
+        transport: &Transport,
+    ) -> Result<(), ClientError> {
         let err = |why: String| ClientError::Multicast(why);
+        let Some(s) = self.streams.get_mut(stream) else {
+            return Ok(());
+        };
         // The reply's destination; servers that leave it out mean the SDP's c= group.
         let named = transport
             .destination
             .clone()
-            .or_else(|| self.session.media().and_then(|m| m.connection.clone()))
+            .or_else(|| s.spec.connection.clone())
             .ok_or_else(|| err("neither the SETUP reply nor the SDP names a group".into()))?;
         let address: IpAddr = named
             .parse()
@@ -29,10 +37,10 @@ impl SessionClient {
             .or(transport.server_port)
             .ok_or_else(|| err("the SETUP reply names no port for the group".into()))?;
         // Source-specific: the SDP's source filter; the packets must come from there too.
-        let source = self
-            .session
-            .media()
-            .and_then(|m| m.source_filter.as_deref())
+        let source = s
+            .spec
+            .source_filter
+            .as_deref()
             .or(transport.source.as_deref())
             .and_then(|s| s.parse().ok());
         let group = Group {
@@ -45,15 +53,16 @@ impl SessionClient {
             .map_err(|e| err(format!("joining {address} port {}: {e}", ports.0)))?;
         let setup_err = |e| ClientError::Io("epoll".into(), e);
         self.poller
-            .add(udp.rtp.as_raw_fd(), TOKEN_RTP)
+            .add(udp.rtp.as_raw_fd(), Token::Rtp(stream).id())
             .map_err(setup_err)?;
         self.poller
-            .add(udp.rtcp.as_raw_fd(), TOKEN_RTCP)
+            .add(udp.rtcp.as_raw_fd(), Token::Rtcp(stream).id())
             .map_err(setup_err)?;
         crate::log!(
             self.cfg.log,
             Debug,
-            "receiving multicast group {} ports {}-{}{}",
+            "stream {}: receiving multicast group {} ports {}-{}{}",
+            stream,
             address,
             ports.0,
             ports.1,
@@ -61,14 +70,14 @@ impl SessionClient {
                 .map(|s| format!(" from {s} only"))
                 .unwrap_or_default()
         );
-        if let Some(s) = source {
-            self.source_ip = Some(s);
+        if let Some(src) = source {
+            s.source_ip = Some(src);
         }
-        self.server_rtcp = Some(SocketAddr::new(address, ports.1));
-        self.rtp_reader.get_or_insert_with(RtpReader::new);
-        self.bulk_watched = false;
+        s.server_rtcp = Some(SocketAddr::new(address, ports.1));
+        s.rtp_reader.get_or_insert_with(RtpReader::new);
+        s.bulk_watched = false;
         // The unicast pair, if any, is closed (and so leaves the epoll set).
-        self.udp = Some(udp);
+        s.udp = Some(udp);
         Ok(())
     }
 }

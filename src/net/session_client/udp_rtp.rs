@@ -1,8 +1,10 @@
-//! The session client's RTP over UDP (unicast or multicast): reading the port's datagrams in sequence
-//! order across the steered pair, choosing which socket wakes the loop, and keeping RTP that comes
-//! before the PLAY reply.
+//! The session client's RTP over UDP (unicast or multicast), per stream: reading the port's datagrams
+//! in sequence order across the steered pair, choosing which socket wakes the loop, and keeping RTP
+//! that comes before the PLAY reply.
 
-use super::{ClientError, SessionClient, TOKEN_RTP_BULK};
+use super::stream_receiver::StreamReceiver;
+use super::tokens::{Ready, Token};
+use super::{ClientError, SessionClient};
 use crate::net::batch::BATCH;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -15,46 +17,88 @@ const UDP_BATCH: usize = 4 * BATCH;
 const EARLY_RTP_PACKETS: usize = 256;
 const EARLY_RTP_BYTES: usize = 2 * 1024 * 1024;
 
-impl SessionClient {
-    /// With marker steering: lets only the wake socket wake the loop while the stream is steady, and
-    /// every packet otherwise (so that gaps, deadlines and markerless cameras are served as they come).
-    pub(super) fn watch_bulk(&mut self, now: Instant) -> io::Result<()> {
-        let Some(bulk) = self.udp.as_ref().and_then(|u| u.rtp_bulk.as_ref()) else {
-            return Ok(());
-        };
-        let want = self.wake_policy.every_packet(
-            self.playing_since.is_some(),
-            self.inbound.depay.ended_by_marker(),
-            self.inbound.waiting_on_gap(),
-            now,
-        );
-        if want != self.bulk_watched {
-            if want {
-                self.poller.add(bulk.as_raw_fd(), TOKEN_RTP_BULK)?;
-            } else {
-                self.poller.remove(bulk.as_raw_fd())?;
-            }
-            self.bulk_watched = want;
-        }
-        Ok(())
-    }
-
+impl StreamReceiver {
     /// Whether only the wake socket of a steered pair wakes the loop now.
     pub(super) fn steered_quietly(&self) -> bool {
         !self.bulk_watched && self.udp.as_ref().is_some_and(|u| u.rtp_bulk.is_some())
     }
+}
 
-    /// Reads the queued datagrams, in sequence order across the steered pair, as arrived at `now`.
-    /// `bulk_only`: the wake socket is known to be empty.
-    pub(super) fn read_rtp(&mut self, now: Instant, bulk_only: bool) -> Result<(), ClientError> {
-        self.last_rtp_read = now;
-        let (Some(udp), Some(reader)) = (&self.udp, &mut self.rtp_reader) else {
+impl SessionClient {
+    /// With marker steering: lets only stream `i`'s wake socket wake the loop while the stream is
+    /// steady, and every packet otherwise (so that gaps, deadlines and markerless cameras are served as
+    /// they come).
+    pub(super) fn watch_bulk(&mut self, i: usize, now: Instant) -> io::Result<()> {
+        let playing = self.playing_since.is_some();
+        let Some(s) = self.streams.get_mut(i) else {
             return Ok(());
         };
-        let expected = self.source_ip.unwrap_or(self.server_ip);
-        let (inbound, server_ip) = (&mut self.inbound, self.server_ip);
-        let (early, playing) = (&mut self.early_rtp, self.playing_since.is_some());
-        self.rtp_backlog = reader
+        let Some(bulk) = s.udp.as_ref().and_then(|u| u.rtp_bulk.as_ref()) else {
+            return Ok(());
+        };
+        let want = s.wake_policy.every_packet(
+            playing,
+            s.inbound.depay.ended_by_marker(),
+            s.inbound.waiting_on_gap(),
+            now,
+        );
+        if want != s.bulk_watched {
+            if want {
+                self.poller.add(bulk.as_raw_fd(), Token::RtpBulk(i).id())?;
+            } else {
+                self.poller.remove(bulk.as_raw_fd())?;
+            }
+            s.bulk_watched = want;
+        }
+        Ok(())
+    }
+
+    /// Stream `i`'s UDP after a wait that reported `ready`: its RTP when a socket has some, a backlog
+    /// waits, the reorder window's deadline passed or a frame is overdue while only marker packets wake
+    /// the loop; its RTCP when some came.
+    pub(super) fn serve_udp(&mut self, i: usize, ready: Ready) -> Result<(), ClientError> {
+        let Some(s) = self.streams.get_mut(i) else {
+            return Ok(());
+        };
+        // A frame overdue while only marker packets wake the loop: its marker packet may be lost, its
+        // other packets waiting in the bulk socket.
+        let overdue =
+            s.steered_quietly() && s.wake_policy.overdue().is_some_and(|o| Instant::now() >= o);
+        let mut arrival = Instant::now();
+        if overdue {
+            if let Some(due) = s.wake_policy.due() {
+                arrival = due.max(s.last_rtp_read).min(arrival);
+            }
+            s.wake_policy.looked(Instant::now(), s.inbound.clock_rate());
+        }
+        // The reorder window's deadline while only marker packets wake the loop: a late packet may wait
+        // in the bulk socket, to be placed before the window gives up on it.
+        let deadline = s.steered_quietly() && ready.timer();
+        if overdue || deadline || s.rtp_backlog || ready.rtp(i) {
+            // Woken by the deadline alone: the wake socket is empty, epoll said so.
+            let bulk_only = !overdue && !s.rtp_backlog && !ready.rtp(i);
+            self.read_rtp(i, arrival, bulk_only)?;
+        }
+        if ready.has(Token::Rtcp(i)) {
+            self.read_rtcp(i)?;
+        }
+        Ok(())
+    }
+
+    /// Reads stream `i`'s queued datagrams, in sequence order across the steered pair, as arrived at
+    /// `now`. `bulk_only`: the wake socket is known to be empty.
+    fn read_rtp(&mut self, i: usize, now: Instant, bulk_only: bool) -> Result<(), ClientError> {
+        let (server_ip, playing) = (self.server_ip, self.playing_since.is_some());
+        let Some(s) = self.streams.get_mut(i) else {
+            return Ok(());
+        };
+        s.last_rtp_read = now;
+        let (Some(udp), Some(reader)) = (&s.udp, &mut s.rtp_reader) else {
+            return Ok(());
+        };
+        let expected = s.source_ip.unwrap_or(server_ip);
+        let (inbound, early) = (&mut s.inbound, &mut s.early_rtp);
+        s.rtp_backlog = reader
             .read(
                 &udp.rtp,
                 udp.rtp_bulk.as_ref(),

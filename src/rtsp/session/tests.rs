@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::rtsp::message::{parse_message, Message};
+use crate::stream::selection::select;
 
 const SDP: &str = "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:stream=0\r\n";
 
@@ -11,11 +12,10 @@ fn cfg(url: &str) -> SessionConfig {
         url: RtspUrl::parse(url).unwrap(),
         credentials: None,
         user_agent: "test".into(),
-        udp_ports: Some((5000, 5001)),
+        udp_allowed: true,
         multicast_allowed: false,
         tcp_allowed: true,
         keep_alive: true,
-        codec: None,
         log: Default::default(),
     }
 }
@@ -34,14 +34,33 @@ fn reply(cseq: u32, status: &str, extra: &str, body: &str) -> Response {
     ))
 }
 
+/// The DESCRIBE reply `resp` handled, then the streams chosen as the session client chooses them and
+/// set up (UDP ports 5000-5001, 5002-5003, … when UDP is allowed): the outputs, the first SETUP last.
+fn describe(s: &mut Session, resp: &Response, now: Instant) -> Vec<Output> {
+    let mut out = s.handle_response(resp, now).unwrap();
+    let Some(Output::Described(d)) = out.first() else {
+        return out;
+    };
+    let udp = s.cfg.udp_allowed;
+    let targets = select(d, None)
+        .unwrap()
+        .into_iter()
+        .zip((5000u16..).step_by(2))
+        .map(|(v, port)| SetupTarget {
+            control: v.control,
+            udp_ports: udp.then_some((port, port + 1)),
+        })
+        .collect();
+    out.push(Output::Send(s.set_up(targets, now).expect("a SETUP")));
+    out
+}
+
 /// A session through OPTIONS and DESCRIBE: the outputs of the DESCRIBE reply (the SETUP to send).
 fn described(c: SessionConfig, now: Instant) -> (Session, Vec<Output>) {
     let mut s = Session::new(c);
     s.start(now);
     s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
-    let out = s
-        .handle_response(&reply(2, "200 OK", "", SDP), now)
-        .unwrap();
+    let out = describe(&mut s, &reply(2, "200 OK", "", SDP), now);
     (s, out)
 }
 
@@ -68,17 +87,16 @@ fn playing(public: &str) -> (Session, Instant) {
         )
         .unwrap();
     assert_eq!(sent(&out).method, Method::Describe);
-    let out = s
-        .handle_response(
-            &reply(
-                2,
-                "200 OK",
-                "Content-Base: rtsp://127.0.0.1:8554/test/\r\n",
-                SDP,
-            ),
-            now,
-        )
-        .unwrap();
+    let out = describe(
+        &mut s,
+        &reply(
+            2,
+            "200 OK",
+            "Content-Base: rtsp://127.0.0.1:8554/test/\r\n",
+            SDP,
+        ),
+        now,
+    );
     assert!(matches!(out[0], Output::Described(_)));
     let setup = sent(&out);
     assert_eq!(setup.uri, "rtsp://127.0.0.1:8554/test/stream=0");
@@ -100,6 +118,7 @@ fn playing(public: &str) -> (Session, Instant) {
     assert_eq!(
         out[0],
         Output::SetUp {
+            stream: 0,
             transport: Transport {
                 server_port: Some((7000, 7001)),
                 ssrc: Some(0x1234abcd),
@@ -125,12 +144,12 @@ fn playing(public: &str) -> (Session, Instant) {
         .unwrap();
     assert_eq!(
         out,
-        vec![Output::Playing(Some(RtpInfo {
+        vec![Output::Playing(vec![Some(RtpInfo {
             url: Some("rtsp://other/x".into()),
             seq: Some(0),
             rtptime: None,
             ssrc: None
-        }))]
+        })])]
     );
     assert_eq!(s.state(), State::Playing);
     assert_eq!(s.session_id(), Some("708345999"), "first id is kept");
@@ -252,8 +271,7 @@ fn dahua_rtp_info_entry_of_our_track() {
     s.start(now);
     s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
     let sdp = "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:trackID=1\r\n";
-    s.handle_response(&reply(2, "200 OK", "", sdp), now)
-        .unwrap();
+    describe(&mut s, &reply(2, "200 OK", "", sdp), now);
     s.handle_response(&reply(3, "200 OK", "Session: 634214684047\r\n", ""), now)
         .unwrap();
     let mut play = captured(include_str!(
@@ -262,7 +280,7 @@ fn dahua_rtp_info_entry_of_our_track() {
     play.headers.insert("CSeq", "4");
     let out = s.handle_response(&play, now).unwrap();
     match &out[0] {
-        Output::Playing(Some(info)) => assert_eq!(info.seq, Some(45186)),
+        Output::Playing(infos) => assert_eq!(infos[0].as_ref().unwrap().seq, Some(45186)),
         o => panic!("{o:?}"),
     }
 }
@@ -276,11 +294,11 @@ fn relative_rtp_info_urls_are_resolved() {
     s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
     let sdp = "v=0\r\nm=audio 0 RTP/AVP 8\r\na=control:trackID=0\r\n\
                m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:trackID=1\r\n";
-    s.handle_response(
+    describe(
+        &mut s,
         &reply(2, "200 OK", "Content-Base: rtsp://127.0.0.1/s/\r\n", sdp),
         now,
-    )
-    .unwrap();
+    );
     s.handle_response(&reply(3, "200 OK", "Session: a\r\n", ""), now)
         .unwrap();
     let out = s
@@ -295,7 +313,7 @@ fn relative_rtp_info_urls_are_resolved() {
         )
         .unwrap();
     match &out[0] {
-        Output::Playing(Some(info)) => assert_eq!(info.ssrc, Some(0x2222_2222)),
+        Output::Playing(infos) => assert_eq!(infos[0].as_ref().unwrap().ssrc, Some(0x2222_2222)),
         o => panic!("{o:?}"),
     }
 }
@@ -418,9 +436,7 @@ fn stale_cseq_is_ignored_during_handshake() {
         .is_empty());
     assert_eq!(s.state(), State::Describe);
     // DESCRIBE without Content-Type or Content-Base (libavformat servers).
-    let out = s
-        .handle_response(&reply(2, "200 OK", "", SDP), now)
-        .unwrap();
+    let out = describe(&mut s, &reply(2, "200 OK", "", SDP), now);
     assert_eq!(sent(&out).uri, "rtsp://127.0.0.1/s/stream=0");
 }
 
@@ -448,12 +464,11 @@ fn unicast_then_multicast_then_tcp() {
     assert!(sent(&out).headers.get("Transport").unwrap().contains("TCP"));
     // A multicast reply as gst-rtsp-server gives it.
     let mut c = cfg("rtsp://127.0.0.1/s");
-    (c.udp_ports, c.multicast_allowed) = (None, true);
+    (c.udp_allowed, c.multicast_allowed) = (false, true);
     let mut s = Session::new(c);
     s.start(now);
     s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
-    s.handle_response(&reply(2, "200 OK", "", SDP), now)
-        .unwrap();
+    describe(&mut s, &reply(2, "200 OK", "", SDP), now);
     let out = s
         .handle_response(
             &reply(
@@ -465,7 +480,12 @@ fn unicast_then_multicast_then_tcp() {
             now,
         )
         .unwrap();
-    let Output::SetUp { transport, lower } = &out[0] else {
+    let Output::SetUp {
+        stream: 0,
+        transport,
+        lower,
+    } = &out[0]
+    else {
         panic!("{out:?}")
     };
     assert_eq!(*lower, Lower::Multicast);
@@ -483,8 +503,7 @@ fn udp_refused_falls_back_to_tcp() {
     let mut s = Session::new(cfg("rtsp://127.0.0.1/s"));
     s.start(now);
     s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
-    s.handle_response(&reply(2, "200 OK", "", SDP), now)
-        .unwrap();
+    describe(&mut s, &reply(2, "200 OK", "", SDP), now);
     let out = s
         .handle_response(&reply(3, "461 Unsupported Transport", "", ""), now)
         .unwrap();
@@ -506,11 +525,11 @@ fn udp_refused_falls_back_to_tcp() {
         )
         .unwrap();
     assert!(
-        matches!(&out[0], Output::SetUp { transport, lower: Lower::Tcp } if transport.interleaved == Some((2, 3)))
+        matches!(&out[0], Output::SetUp { stream: 0, transport, lower: Lower::Tcp } if transport.interleaved == Some((2, 3)))
     );
     // Refused over TCP as well: an error, no loop.
     let mut c = cfg("rtsp://127.0.0.1/s");
-    c.udp_ports = None;
+    c.udp_allowed = false;
     let (mut s, out) = described(c, now);
     assert!(sent(&out).headers.get("Transport").unwrap().contains("TCP"));
     let e = s
@@ -523,4 +542,160 @@ fn udp_refused_falls_back_to_tcp() {
 fn no_teardown_without_session() {
     let mut s = Session::new(cfg("rtsp://127.0.0.1/s"));
     assert!(s.teardown(Instant::now()).is_none());
+}
+
+/// Dahua's DESCRIBE with video, audio and metadata: three streams set up in order.
+const THREE: &str =
+    "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:trackID=0\r\n\
+m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/48000\r\na=control:trackID=1\r\n\
+m=application 0 RTP/AVP 107\r\na=rtpmap:107 vnd.onvif.metadata/90000\r\na=control:trackID=4\r\n";
+
+/// A session through DESCRIBE with `THREE`, its streams chosen as `controls` (UDP ports 5000-…).
+fn choosing(c: SessionConfig, controls: &[&str], now: Instant) -> (Session, Request) {
+    let mut s = Session::new(c);
+    s.start(now);
+    s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+    let out = s
+        .handle_response(
+            &reply(2, "200 OK", "Content-Base: rtsp://cam/live/\r\n", THREE),
+            now,
+        )
+        .unwrap();
+    let [Output::Described(d)] = &out[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(d.media.len(), 3, "every media section reaches the chooser");
+    assert_eq!(s.state(), State::Choosing);
+    let targets = controls
+        .iter()
+        .zip((5000u16..).step_by(2))
+        .map(|(c, port)| SetupTarget {
+            control: format!("rtsp://cam/live/{c}"),
+            udp_ports: s.cfg.udp_allowed.then_some((port, port + 1)),
+        })
+        .collect();
+    let setup = s.set_up(targets, now).unwrap();
+    (s, setup)
+}
+
+#[test]
+fn every_chosen_stream_is_set_up_in_order_then_played() {
+    let now = Instant::now();
+    for udp in [true, false] {
+        let mut c = cfg("rtsp://cam/live");
+        c.udp_allowed = udp;
+        let (mut s, first) = choosing(c, &["trackID=0", "trackID=1"], now);
+        let expected_transport = |i: u16| match udp {
+            true => format!(
+                "RTP/AVP;unicast;client_port={}-{}",
+                5000 + 2 * i,
+                5001 + 2 * i
+            ),
+            false => format!("RTP/AVP/TCP;unicast;interleaved={}-{}", 2 * i, 2 * i + 1),
+        };
+        assert_eq!(first.uri, "rtsp://cam/live/trackID=0");
+        assert_eq!(
+            first.headers.get("Transport"),
+            Some(expected_transport(0).as_str())
+        );
+        let out = s
+            .handle_response(&reply(3, "200 OK", "Session: abc;timeout=60\r\n", ""), now)
+            .unwrap();
+        assert!(matches!(out[0], Output::SetUp { stream: 0, .. }), "{out:?}");
+        let second = sent(&out);
+        assert_eq!(second.method, Method::Setup);
+        assert_eq!(second.uri, "rtsp://cam/live/trackID=1");
+        assert_eq!(second.headers.get("Session"), Some("abc"), "one session");
+        assert_eq!(
+            second.headers.get("Transport"),
+            Some(expected_transport(1).as_str())
+        );
+        let out = s
+            .handle_response(&reply(4, "200 OK", "Session: abc;timeout=60\r\n", ""), now)
+            .unwrap();
+        assert!(matches!(out[0], Output::SetUp { stream: 1, .. }), "{out:?}");
+        let play = sent(&out);
+        assert_eq!(
+            (play.method, play.uri.as_str()),
+            (Method::Play, "rtsp://cam/live/")
+        );
+        // RTP-Info in another order than the SETUPs: each stream gets its own entry.
+        let out = s
+            .handle_response(
+                &reply(
+                    5,
+                    "200 OK",
+                    "RTP-Info: url=trackID=1;seq=7;ssrc=22222222,url=trackID=0;seq=9;ssrc=11111111\r\n",
+                    "",
+                ),
+                now,
+            )
+            .unwrap();
+        let [Output::Playing(infos)] = &out[..] else {
+            panic!("{out:?}")
+        };
+        let ssrcs: Vec<_> = infos
+            .iter()
+            .map(|i| i.as_ref().and_then(|i| i.ssrc))
+            .collect();
+        assert_eq!(ssrcs, [Some(0x1111_1111), Some(0x2222_2222)]);
+        assert_eq!(s.state(), State::Playing);
+    }
+}
+
+#[test]
+fn rtp_info_without_matching_urls_is_taken_in_order_only_when_counts_agree() {
+    let now = Instant::now();
+    let (mut s, _) = choosing(cfg("rtsp://cam/live"), &["trackID=0", "trackID=1"], now);
+    s.handle_response(&reply(3, "200 OK", "Session: abc\r\n", ""), now)
+        .unwrap();
+    s.handle_response(&reply(4, "200 OK", "Session: abc\r\n", ""), now)
+        .unwrap();
+    // GW4089IP-like: url= names nothing set up. One entry for two streams: given to none.
+    let out = s
+        .handle_response(
+            &reply(5, "200 OK", "RTP-Info: url=rtsp://x/y;seq=1\r\n", ""),
+            now,
+        )
+        .unwrap();
+    assert_eq!(out, vec![Output::Playing(vec![None, None])]);
+}
+
+#[test]
+fn a_refused_later_stream_is_an_error_not_a_transport_change() {
+    let now = Instant::now();
+    let mut c = cfg("rtsp://cam/live");
+    c.multicast_allowed = true;
+    let (mut s, _) = choosing(c, &["trackID=0", "trackID=1"], now);
+    s.handle_response(&reply(3, "200 OK", "Session: abc\r\n", ""), now)
+        .unwrap();
+    let e = s
+        .handle_response(&reply(4, "461 Unsupported Transport", "", ""), now)
+        .unwrap_err();
+    assert!(e.to_string().contains("461"), "{e}");
+    assert_eq!(s.lower(), Lower::Udp);
+}
+
+#[test]
+fn set_up_only_when_choosing() {
+    let now = Instant::now();
+    let target = || {
+        vec![SetupTarget {
+            control: "rtsp://cam/live/trackID=0".into(),
+            udp_ports: None,
+        }]
+    };
+    let mut s = Session::new(cfg("rtsp://cam/live"));
+    assert!(s.set_up(target(), now).is_none(), "before DESCRIBE");
+    s.start(now);
+    assert!(s.set_up(target(), now).is_none(), "during OPTIONS");
+    let (mut s, _) = choosing(cfg("rtsp://cam/live"), &["trackID=0"], now);
+    assert!(s.set_up(target(), now).is_none(), "twice");
+    let mut s = Session::new(cfg("rtsp://cam/live"));
+    s.start(now);
+    s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+    s.handle_response(&reply(2, "200 OK", "", THREE), now)
+        .unwrap();
+    assert!(s.set_up(Vec::new(), now).is_none(), "nothing chosen");
+    assert_eq!(s.state(), State::Choosing);
 }

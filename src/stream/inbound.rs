@@ -1,18 +1,20 @@
-//! One inbound H.264 RTP stream, sans-IO: drops strangers' packets (other SSRC or payload type), keeps
+//! One inbound RTP stream, sans-IO, whatever its codec: drops strangers' packets (other SSRC or payload type), keeps
 //! reception statistics for RTCP, puts packets back in order and feeds the depacketizer. The same path
 //! serves UDP datagrams and TCP-interleaved frames.
 
+use super::codec::Codec;
 pub use super::inbound_stats::InboundStats;
-use super::keyframe_request::{KeyframeFeedback, KeyframeRequests, FEEDBACK_MAX};
-use super::packet::{seq_delta, RtpPacket};
-use super::reorder::{ReorderWindow, Verdict};
-use super::rtcp::{
+use super::spec::StreamSpec;
+use crate::au::AccessUnit;
+use crate::au::Depacketize;
+use crate::rtp::keyframe_request::{KeyframeFeedback, KeyframeRequests, FEEDBACK_MAX};
+use crate::rtp::packet::{seq_delta, RtpPacket};
+use crate::rtp::reorder::{ReorderWindow, Verdict};
+use crate::rtp::rtcp::{
     find_dlrr_for, find_sender_report, has_bye_for, write_rrtr, ReceptionStats, REPORT_LEN,
     RRTR_LEN,
 };
-use super::wall_clock::{WallClock, WallClockStats};
-use crate::au::AccessUnit;
-use crate::au::Depacketize;
+use crate::rtp::wall_clock::{WallClock, WallClockStats};
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
@@ -93,14 +95,16 @@ impl Inbound {
         self.wall_clock.set_clock_rate(clock_rate);
     }
 
-    /// The codec DESCRIBE chose (before any packet): its depacketizer replaces the H.264 default.
-    pub fn set_codec(&mut self, codec: crate::rtsp::sdp::Codec, don: bool) {
-        use crate::rtsp::sdp::Codec;
-        let wait = self.wait_for_keyframe;
-        self.depay = match codec {
-            Codec::H264 => Box::new(crate::h264::depacketizer::depacketizer(wait)),
-            Codec::H265 => Box::new(crate::h265::depacketizer::depacketizer(don, wait)),
-        };
+    /// The stream DESCRIBE chose (before any packet): its codec's depacketizer replaces the H.264
+    /// default, and its payload type and clock rate are what packets must have.
+    pub fn set_stream(&mut self, spec: &StreamSpec) {
+        self.set_codec(spec.codec, spec.don);
+        self.set_format(spec.payload_type, spec.clock_rate);
+    }
+
+    /// The depacketizer of `codec` (`don`: H.265 with decoding order numbers) replaces the current one.
+    pub fn set_codec(&mut self, codec: Codec, don: bool) {
+        self.depay = codec.depacketizer(don, self.wait_for_keyframe);
         self.depay.set_log(self.log.clone());
     }
 

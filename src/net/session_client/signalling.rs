@@ -1,0 +1,234 @@
+//! The session client's RTSP side: replies go to the session and what it asks for is done here —
+//! choosing the streams after DESCRIBE (their sockets bound and watched), each stream's transport after
+//! its SETUP, the start of media after PLAY. Interleaved `$` frames go to the stream of their channel.
+
+use super::stream_receiver::StreamReceiver;
+use super::tokens::MAX_STREAMS;
+use super::udp_rtp::hold_early;
+use super::{ClientError, SessionClient};
+use crate::net::udp::UdpPorts;
+use crate::rtsp::headers::{RtpInfo, Transport};
+use crate::rtsp::message::Message;
+use crate::rtsp::sdp::Description;
+use crate::rtsp::session::{Lower, Output, SetupTarget};
+use crate::stream::inbound::Inbound;
+use crate::stream::selection;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+impl SessionClient {
+    pub(super) fn read_rtsp(&mut self) -> Result<(), ClientError> {
+        if !self.conn.fill()? {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let result = loop {
+            let (msg, at) = match self.conn.next_message() {
+                Ok(Some(m)) => m,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(ClientError::Parse(e)),
+            };
+            let handled = match msg {
+                Message::Response(resp) => {
+                    crate::log!(
+                        self.cfg.log,
+                        Debug,
+                        "reply {} {} CSeq {:?}",
+                        resp.status,
+                        resp.reason,
+                        resp.cseq()
+                    );
+                    self.session
+                        .handle_response(&resp, now)
+                        .map_err(ClientError::from)
+                        .and_then(|outputs| {
+                            outputs.into_iter().try_for_each(|out| self.apply(out, now))
+                        })
+                }
+                Message::Request { method, cseq } => {
+                    // Servers rarely ask us anything; a polite 501 keeps them happy.
+                    crate::log!(
+                        self.cfg.log,
+                        Debug,
+                        "server request {} answered 501",
+                        method
+                    );
+                    let reply = format!(
+                        "RTSP/1.0 501 Not Implemented\r\nCSeq: {}\r\n\r\n",
+                        cseq.unwrap_or(0)
+                    );
+                    self.conn
+                        .write(reply.as_bytes())
+                        .map_err(|e| ClientError::Io("replying to the camera".into(), e))
+                }
+                Message::Data { channel, payload } => {
+                    let range = at + payload.start..at + payload.end;
+                    self.on_interleaved(channel, range, now)
+                }
+            };
+            if let Err(e) = handled {
+                break Err(e);
+            }
+        };
+        self.conn.compact();
+        result
+    }
+
+    /// A `$` frame on `channel`, its payload at `range` of the connection's buffer. Only channels we
+    /// set up. Reolink and v4l2rtspserver send data before the PLAY reply: RTP is kept until the reply's
+    /// RTP-Info names the SSRC (the first packets hold the keyframe's parameter sets), RTCP is not
+    /// needed yet.
+    fn on_interleaved(
+        &mut self,
+        channel: u8,
+        range: std::ops::Range<usize>,
+        now: Instant,
+    ) -> Result<(), ClientError> {
+        let playing = self.playing_since.is_some();
+        let payload = self.conn.bytes(range);
+        let our_ssrc = self.our_ssrc;
+        for s in &mut self.streams {
+            match s.channels {
+                Some((rtp, _)) if channel == rtp && playing => s.inbound.on_packet(payload, now),
+                Some((rtp, _)) if channel == rtp => hold_early(&mut s.early_rtp, payload),
+                Some((_, rtcp))
+                    if playing && channel == rtcp && s.inbound.on_rtcp(payload, our_ssrc, now) =>
+                {
+                    return Err(ClientError::Bye);
+                }
+                _ => continue,
+            }
+            break;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, out: Output, now: Instant) -> Result<(), ClientError> {
+        match out {
+            Output::Send(req) => self.send(&req),
+            Output::Described(description) => self.choose_streams(&description, now),
+            Output::SetUp {
+                stream,
+                transport,
+                lower,
+            } => self.on_set_up(stream, &transport, lower),
+            Output::Playing(infos) => {
+                self.on_playing(infos, now);
+                Ok(())
+            }
+        }
+    }
+
+    /// DESCRIBE answered: the streams to receive, each with its sockets, and the first SETUP.
+    fn choose_streams(
+        &mut self,
+        description: &Description,
+        now: Instant,
+    ) -> Result<(), ClientError> {
+        let mut chosen =
+            selection::select(description, self.cfg.codec).map_err(ClientError::NothingToPlay)?;
+        chosen.truncate(MAX_STREAMS);
+        let mut targets = Vec::with_capacity(chosen.len());
+        for (index, spec) in chosen.into_iter().enumerate() {
+            crate::log!(
+                self.cfg.log,
+                Debug,
+                "stream {}: {:?} pt {} control {} packetization-mode {}",
+                index,
+                spec.codec,
+                spec.payload_type,
+                crate::rtsp::url::redact(&spec.control),
+                spec.packetization_mode
+            );
+            let udp = if self.cfg.udp {
+                Some(
+                    UdpPorts::bind(self.server_ip, self.cfg.port_range, &self.cfg.log)
+                        .map_err(|e| ClientError::Io("cannot bind the UDP ports".into(), e))?,
+                )
+            } else {
+                None
+            };
+            targets.push(SetupTarget {
+                control: spec.control.clone(),
+                udp_ports: udp.as_ref().map(|u| (u.rtp_port(), u.rtp_port() + 1)),
+            });
+            let mut inbound = Inbound::new(self.cfg.latency, self.cfg.wait_for_keyframe);
+            inbound.set_log(self.cfg.log.clone());
+            let mut receiver = StreamReceiver::new(index, spec, inbound, udp, &self.poller, now)
+                .map_err(|e| ClientError::Io("socket setup".into(), e))?;
+            let problems = receiver.load_sdp_parameter_sets();
+            if !problems.is_empty() {
+                crate::log!(
+                    self.cfg.log,
+                    Warning,
+                    "ignoring unusable parameter sets in the SDP ({}); using in-band ones",
+                    problems.join("; ")
+                );
+            }
+            self.streams.push(receiver);
+        }
+        match self.session.set_up(targets, now) {
+            Some(setup) => self.send(&setup),
+            None => Ok(()),
+        }
+    }
+
+    /// Stream `stream`'s SETUP answered: where its RTP comes from and its reports go.
+    fn on_set_up(
+        &mut self,
+        stream: usize,
+        transport: &Transport,
+        lower: Lower,
+    ) -> Result<(), ClientError> {
+        let server_ip = self.server_ip;
+        let Some(s) = self.streams.get_mut(stream) else {
+            return Ok(());
+        };
+        s.ssrc_from_setup = transport.ssrc.is_some();
+        s.inbound.set_ssrc(transport.ssrc);
+        match lower {
+            // The reorder window stays: NVRs and RTSP proxies relaying a UDP source forward its
+            // reordering on the interleaved connection.
+            Lower::Tcp => {
+                let fallback = (2 * stream as u8, 2 * stream as u8 + 1);
+                s.channels = Some(transport.interleaved.unwrap_or(fallback));
+            }
+            Lower::Multicast => self.join_group(stream, transport)?,
+            Lower::Udp => {
+                if let Some(ip) = transport.source.as_deref().and_then(|s| s.parse().ok()) {
+                    s.source_ip = Some(ip);
+                }
+                // Reports go to the RTSP server's own address, never to one an SDP or a Transport
+                // header names (a camera's SDP may name its LAN address, or any host).
+                s.server_rtcp = transport
+                    .server_port
+                    .map(|(_, rtcp)| SocketAddr::new(server_ip, rtcp));
+                if let Some(ports) = transport.server_port.filter(|_| self.cfg.nat_dummy_packets) {
+                    self.open_nat(stream, ports);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// PLAY answered: media flows.
+    fn on_playing(&mut self, infos: Vec<Option<RtpInfo>>, now: Instant) {
+        crate::log!(
+            self.cfg.log,
+            Debug,
+            "playing {} stream(s) over {}",
+            self.streams.len(),
+            if self.session.uses_tcp() {
+                "TCP"
+            } else {
+                "UDP"
+            }
+        );
+        self.playing_since = Some(now);
+        self.next_rtcp = now + Duration::from_millis(500);
+        let mut infos = infos.into_iter();
+        for s in &mut self.streams {
+            s.on_playing(infos.next().flatten(), now);
+        }
+    }
+}

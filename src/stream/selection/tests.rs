@@ -1,0 +1,188 @@
+//! Which media is set up, with real cameras' SDP (tests/fixtures/retina) where they show the behaviour.
+
+use super::*;
+use crate::rtsp::sdp::parse;
+
+fn choose(sdp: &str, base: &str, wanted: Option<Codec>) -> Result<StreamSpec, NothingToPlay> {
+    let chosen = select(&parse(sdp.as_bytes(), base).unwrap(), wanted)?;
+    assert_eq!(chosen.len(), 1, "one stream today");
+    Ok(chosen.into_iter().next().unwrap())
+}
+
+#[test]
+fn gst_rtsp_server_video() {
+    let sdp = "v=0\r\nc=IN IP4 0.0.0.0\r\na=control:*\r\nm=video 0 RTP/AVP 96\r\n\
+a=rtpmap:96 H264/90000\r\n\
+a=fmtp:96 packetization-mode=1;profile-level-id=42c01e;sprop-parameter-sets=Z0LAHtkA,aMuMsg==\r\n\
+a=control:stream=0\r\n";
+    let v = choose(sdp, "rtsp://127.0.0.1:8554/test/", None).unwrap();
+    assert_eq!(
+        (v.codec, v.payload_type, v.clock_rate),
+        (Codec::H264, 96, 90000)
+    );
+    assert_eq!(v.control, "rtsp://127.0.0.1:8554/test/stream=0");
+    assert_eq!(v.packetization_mode, 1);
+    assert_eq!(v.sprop, vec!["Z0LAHtkA,aMuMsg==".to_string()]);
+    assert_eq!(v.media_index, 0);
+}
+
+#[test]
+fn audio_and_metadata_first() {
+    // macro-video: no o=; ONVIF metadata and audio ahead of the video; a bare fmtp.
+    let sdp = "v=0\ns=x\nm=audio 0 RTP/AVP 0\na=rtpmap:0 PCMU/8000\na=control:trackID=1\n\
+m=application 0 RTP/AVP 107\na=rtpmap:107 vnd.onvif.metadata/90000\n\
+m=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000 \na=framerate:0S\na=fmtp:96\na=control:trackID=0\n";
+    let v = choose(sdp, "rtsp://h/s", None).unwrap();
+    assert_eq!(v.control, "rtsp://h/s/trackID=0");
+    assert_eq!(v.media_index, 2);
+    assert!(v.sprop.is_empty());
+    assert_eq!(v.packetization_mode, 0);
+}
+
+#[test]
+fn audio_on_the_video_payload_type_is_not_video() {
+    // Ubiquiti: two audio media on payload type 96, like the video.
+    let sdp = "v=0\nm=audio 0 RTP/AVP 96\na=rtpmap:96 opus/48000/2\nm=audio 0 RTP/AVP 96\n\
+a=rtpmap:96 MPEG4-GENERIC/16000\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na=control:*\n";
+    let v = choose(sdp, "rtsp://h/s/", None).unwrap();
+    assert_eq!(v.control, "rtsp://h/s/");
+    assert_eq!(v.media_index, 2);
+    // An H.264 rtpmap on audio media is not video either.
+    let e = choose(
+        "m=audio 0 RTP/AVP 96\na=rtpmap:96 H264/90000\n",
+        "rtsp://h/",
+        None,
+    );
+    assert!(e.is_err());
+}
+
+#[test]
+fn payload_type_must_be_listed() {
+    // Luckfox lists 97 and 96; an rtpmap for a payload type the m= line does not list is not used.
+    let sdp = "m=video 0 RTP/AVP 97\na=rtpmap:96 H264/90000\na=rtpmap:97 H265/90000\n";
+    let v = choose(sdp, "rtsp://h/", None).unwrap();
+    assert_eq!((v.codec, v.payload_type), (Codec::H265, 97));
+}
+
+/// The SDP of a real camera's DESCRIBE reply (tests/fixtures/retina), and its Content-Base.
+fn captured(reply: &str) -> (&str, String) {
+    let (head, body) = reply
+        .split_once("\r\n\r\n")
+        .or_else(|| reply.split_once("\n\n"))
+        .unwrap();
+    let base = head
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Content-Base: "))
+        .unwrap_or("rtsp://cam/")
+        .to_string();
+    (body, base)
+}
+
+#[test]
+fn h265_cameras_choose_the_h265_media() {
+    // Dahua (with PCMA), TP-Link (with PCMA and a vendor media), Anjvision, Vitek: H.265 only.
+    let tplink = format!(
+        "RTSP/1.0 200 OK\n\n{}",
+        include_str!("../../../tests/fixtures/retina/tplink_sdp.txt")
+    );
+    for (camera, reply, control, sprops) in [
+        (
+            "Dahua",
+            include_str!("../../../tests/fixtures/retina/dahua_describe_h265_pcma.txt"),
+            "rtsp://cam-driveway/cam/realmonitor?channel=1&subtype=2/trackID=0",
+            3,
+        ),
+        ("TP-Link", tplink.as_str(), "rtsp://cam/track1", 3),
+        (
+            "Anjvision",
+            include_str!("../../../tests/fixtures/retina/anjvision_describe.txt"),
+            "rtsp://192.168.1.10:554/stream0/trackID=1",
+            3,
+        ),
+        (
+            "Vitek",
+            include_str!("../../../tests/fixtures/retina/vitek_describe.txt"),
+            "rtsp://192.168.1.123:554/chID=2&streamType=sub/trackID=0",
+            0,
+        ),
+    ] {
+        let (sdp, base) = captured(reply);
+        let v = choose(sdp, &base, None).unwrap_or_else(|e| panic!("{camera}: {e}"));
+        assert_eq!(v.codec, Codec::H265, "{camera}");
+        assert_eq!(v.control, control, "{camera}");
+        assert_eq!(v.sprop.len(), sprops, "{camera}");
+        assert!(!v.don, "{camera}");
+        // Asked for H.264, these cameras have none.
+        let e = choose(sdp, &base, Some(Codec::H264)).unwrap_err();
+        assert!(e.to_string().contains("no H.264 video"), "{camera}: {e}");
+    }
+}
+
+#[test]
+fn codec_choice_and_decoding_order_numbers() {
+    let both = "v=0\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na=control:a\n\
+                m=video 0 RTP/AVP 97\na=rtpmap:97 H265/90000\na=fmtp:97 sprop-max-don-diff=2\na=control:b\n";
+    let first = choose(both, "rtsp://h/", None).unwrap();
+    assert_eq!((first.codec, first.payload_type), (Codec::H264, 96));
+    let h265 = choose(both, "rtsp://h/", Some(Codec::H265)).unwrap();
+    assert_eq!(
+        (h265.codec, h265.control.as_str()),
+        (Codec::H265, "rtsp://h/b")
+    );
+    assert!(h265.don);
+    assert_eq!(h265.media_index, 1);
+}
+
+#[test]
+fn keyframe_request_feedback() {
+    let sdp = |fb: &str| format!("m=video 0 RTP/AVPF 96 97\r\na=rtpmap:96 H264/90000\r\n{fb}");
+    let v = choose(&sdp("a=rtcp-fb:96 nack pli\r\n"), "rtsp://h/", None).unwrap();
+    assert!(v.pli && !v.fir);
+    let v = choose(&sdp("a=rtcp-fb:* ccm  FIR\r\n"), "rtsp://h/", None).unwrap();
+    assert!(!v.pli && v.fir);
+    // Another payload type's, or plain NACK: nothing.
+    let v = choose(
+        &sdp("a=rtcp-fb:97 nack pli\r\na=rtcp-fb:96 nack\r\n"),
+        "rtsp://h/",
+        None,
+    )
+    .unwrap();
+    assert!(!v.pli && !v.fir);
+}
+
+#[test]
+fn multicast_addresses_come_along() {
+    let sdp = "v=0\r\na=source-filter: incl IN IP4 232.1.1.1 10.0.0.5\r\n\
+               m=video 5000 RTP/AVP 96\r\nc=IN IP4 232.1.1.1/16\r\na=rtpmap:96 H264/90000\r\n";
+    let v = choose(sdp, "rtsp://h/", None).unwrap();
+    assert_eq!(v.source_filter.as_deref(), Some("10.0.0.5"));
+    assert_eq!(v.connection.as_deref(), Some("232.1.1.1"));
+}
+
+#[test]
+fn no_video() {
+    let e = choose(
+        "v=0\nm=video 0 RTP/AVP 96\na=rtpmap:96 VP8/90000\n",
+        "rtsp://h/",
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("VP8") && e.to_string().contains("H.264 or H.265"),
+        "{e}"
+    );
+    let e = choose("", "rtsp://h/", None).unwrap_err();
+    assert!(e.to_string().contains("offers no media"), "{e}");
+    // Hundreds of media, one with a huge name: the message names a few, each cut short.
+    let mut many = String::from("v=0\n");
+    many.push_str(&format!(
+        "m=application 0 RTP/AVP 96\na=rtpmap:96 {}/90000\n",
+        "X".repeat(5000)
+    ));
+    for i in 0..500 {
+        many.push_str(&format!("m=audio 0 RTP/AVP {}\n", i % 128));
+    }
+    let e = choose(&many, "rtsp://h/", None).unwrap_err().to_string();
+    assert!(e.len() < 400, "{} bytes: {e}", e.len());
+    assert!(e.contains("and 497 more"), "{e}");
+}

@@ -1,0 +1,92 @@
+//! What one stream the element sets up is: the media section chosen, its codec and payload type, and
+//! what that codec's `fmtp` parameters and the `rtcp-fb` lines say.
+
+use super::codec::Codec;
+use crate::rtsp::sdp::Media;
+use std::fmt;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// The media section's place in the SDP.
+    pub media_index: usize,
+    pub codec: Codec,
+    pub payload_type: u8,
+    pub clock_rate: u32,
+    /// Absolute control URL for SETUP.
+    pub control: String,
+    /// Base64 parameter-set attributes as found: `sprop-parameter-sets` (H.264); `sprop-vps`,
+    /// `sprop-sps`, `sprop-pps` (H.265).
+    pub sprop: Vec<String>,
+    pub packetization_mode: u8,
+    /// RFC 7798: `sprop-max-don-diff` > 0 or `sprop-depack-buf-nalus` > 0, so packets carry DONL/DOND.
+    pub don: bool,
+    /// The SDP's connection address (`None`: media comes from the RTSP server's address).
+    pub connection: Option<String>,
+    /// `a=rtcp-fb:<pt or *> nack pli` (RFC 4585) and `ccm fir` (RFC 5104): how to ask for a keyframe.
+    pub pli: bool,
+    pub fir: bool,
+    /// `a=source-filter: incl …` (RFC 4570): the one sender of a source-specific multicast group.
+    pub source_filter: Option<String>,
+}
+
+/// The control URL shown redacted (a camera may take credentials in the query).
+impl fmt::Debug for StreamSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamSpec")
+            .field("media_index", &self.media_index)
+            .field("codec", &self.codec)
+            .field("payload_type", &self.payload_type)
+            .field("clock_rate", &self.clock_rate)
+            .field("control", &crate::rtsp::url::redact(&self.control))
+            .field("sprop", &self.sprop)
+            .field("packetization_mode", &self.packetization_mode)
+            .field("don", &self.don)
+            .field("connection", &self.connection)
+            .field("pli", &self.pli)
+            .field("fir", &self.fir)
+            .field("source_filter", &self.source_filter)
+            .finish()
+    }
+}
+
+impl StreamSpec {
+    /// Media section `media_index` (`media`) received as `codec` on payload type `pt` at `clock_rate`.
+    pub fn new(
+        media_index: usize,
+        media: &Media,
+        codec: Codec,
+        pt: u8,
+        clock_rate: u32,
+    ) -> StreamSpec {
+        let positive = |key: &str| {
+            media
+                .fmtp(pt, key)
+                .and_then(|v| v.parse::<u32>().ok())
+                .is_some_and(|n| n > 0)
+        };
+        StreamSpec {
+            media_index,
+            codec,
+            payload_type: pt,
+            clock_rate,
+            control: media.control.clone(),
+            sprop: codec
+                .sprop_keys()
+                .iter()
+                .filter_map(|k| media.fmtp(pt, k))
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            packetization_mode: media
+                .fmtp(pt, "packetization-mode")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            don: codec == Codec::H265
+                && (positive("sprop-max-don-diff") || positive("sprop-depack-buf-nalus")),
+            connection: media.connection.clone(),
+            pli: media.has_feedback(pt, "nack pli"),
+            fir: media.has_feedback(pt, "ccm fir"),
+            source_filter: media.source_filter.clone(),
+        }
+    }
+}
