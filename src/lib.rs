@@ -3,12 +3,13 @@
 //! Layers, each in its own folder: `rtsp` (signalling, sans-IO), `rtp` (packets, RTCP, reordering),
 //! `stream` (one stream: codec registry, stream selection, packets to access units),
 //! `au` (codec-neutral access units, parameter sets, depacketizing), `h264` and `h265` (RFC 6184 and
-//! RFC 7798 payload formats, NAL syntax, SPS → caps), `net` (sockets and the receive loop), `element` (the GStreamer shell);
+//! RFC 7798 payload formats, NAL syntax, SPS → caps), `audio` (AAC, G.711, L16, G.722, Opus over RTP), `net` (sockets and the receive loop), `element` (the GStreamer shell);
 //! `mapping` holds the memory mappings that keep large buffers out of the allocator's heaps.
 
 use once_cell::sync::Lazy;
 
 pub mod au;
+pub mod audio;
 pub mod element;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -41,6 +41,9 @@ pub struct AccessUnit {
     pub discont: bool,
     /// The SPS this access unit uses, when it differs from the previous one's (caps change here).
     pub sps: Option<Vec<u8>>,
+    /// How long it lasts in RTP clock ticks, when the payload says (audio frames); pictures last
+    /// until the next one.
+    pub duration: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -496,6 +499,7 @@ impl<C: NalSyntax> AuBuilder<C> {
             keyframe: self.keyframe,
             discont: std::mem::take(&mut self.discont),
             sps,
+            duration: None,
         });
         self.reset_au();
     }

@@ -36,12 +36,17 @@ pub trait Depacketize: std::fmt::Debug + Send {
     /// Changes whenever RTP timestamps start over, so the buffer timeline can start over too.
     fn timeline_epoch(&self) -> u32;
     /// The picture being assembled lost its tail: a later picture's packet is waiting behind a gap.
-    fn picture_tail_lost(&mut self, next_ts: u32);
-    /// Timestamp of the picture being assembled, once it has a slice.
-    fn open_picture(&self) -> Option<u64>;
+    /// Video only: an audio frame never waits on a later packet.
+    fn picture_tail_lost(&mut self, _next_ts: u32) {}
+    /// Timestamp of the picture being assembled, once it has a slice (video only).
+    fn open_picture(&self) -> Option<u64> {
+        None
+    }
+    /// Whether the sender ends its frames with the marker bit (so only marker packets need wake the
+    /// receive loop).
     fn ended_by_marker(&self) -> bool;
-    /// A parameter set known out of band (the SDP's `sprop-*`).
-    fn set_parameter_set(&mut self, nal: &[u8]);
+    /// A parameter set known out of band (the SDP's `sprop-*`; video only).
+    fn set_parameter_set(&mut self, _nal: &[u8]) {}
     fn take_warnings(&mut self) -> Vec<String>;
     fn set_log(&mut self, log: Log);
     fn stats(&self) -> (DepayStats, AuStats);
