@@ -14,7 +14,7 @@
 use gstrustrtsp::rtsp::headers::{parse_session, parse_transport};
 use gstrustrtsp::rtsp::message::{Message, MessageReader, Method, Request, Response};
 use gstrustrtsp::rtsp::sdp;
-use gstrustrtsp::stream::selection::select;
+use gstrustrtsp::stream::selection::{select, Choice};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -132,8 +132,9 @@ fn receive(url: &str, quickack: bool, pictures: &AtomicU64) -> io::Result<()> {
     // The request URL as the base, not Content-Base: behind the bench's forwarder the server names its
     // own address.
     let description = sdp::parse(&described.body, url).map_err(|e| bad(e.to_string()))?;
-    let video = select(&description, None)
+    let video = select(&description, &Choice::video_only(None))
         .map_err(|e| bad(e.to_string()))?
+        .streams
         .swap_remove(0);
     let set_up = conn.request(
         Request::new(Method::Setup, video.control.as_str())

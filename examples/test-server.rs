@@ -2,7 +2,7 @@
 //! without a camera.
 //!
 //!     cargo run --example test-server -- [--port 8554] [--path /test] [--user admin --password secret [--digest]]
-//!        [--size 1280x720] [--fps 30] [--bitrate 2000] [--bframes 2] [--codec h265]
+//!        [--size 1280x720] [--fps 30] [--bitrate 2000] [--bframes 2] [--codec h265] [--audio aac]
 
 #[path = "../tests/common/server.rs"]
 mod server;
@@ -30,6 +30,17 @@ fn main() {
             "--fps" => opts.fps = val().parse().unwrap_or_else(|_| usage("bad --fps")),
             "--bitrate" => opts.bitrate = val().parse().unwrap_or_else(|_| usage("bad --bitrate")),
             "--bframes" => opts.bframes = val().parse().unwrap_or_else(|_| usage("bad --bframes")),
+            "--audio" => {
+                opts.audio = match val().as_str() {
+                    "aac" => Some("aac"),
+                    "pcma" => Some("pcma"),
+                    "pcmu" => Some("pcmu"),
+                    "l16" => Some("l16"),
+                    "g722" => Some("g722"),
+                    "opus" => Some("opus"),
+                    _ => usage("--audio is aac, pcma, pcmu, l16, g722 or opus"),
+                }
+            }
             "--codec" => {
                 opts.codec = match val().as_str() {
                     "h264" => "h264",
@@ -79,7 +90,7 @@ fn usage(err: &str) -> ! {
         eprintln!("error: {err}");
     }
     eprintln!(
-        "usage: test-server [--port 8554] [--path /test] [--user U --password P [--digest]] [--size WxH] [--fps N] [--bitrate KBPS] [--bframes N] [--codec h264|h265]"
+        "usage: test-server [--port 8554] [--path /test] [--user U --password P [--digest]] [--size WxH] [--fps N] [--bitrate KBPS] [--bframes N] [--codec h264|h265] [--audio aac|pcma|pcmu|l16|g722|opus]"
     );
     std::process::exit(2)
 }

@@ -53,8 +53,15 @@ pub fn rtsp_stream(data: &[u8]) {
 
 pub fn sdp(data: &[u8]) {
     if let Ok(desc) = sdp::parse(data, "rtsp://127.0.0.1/s") {
-        let _ = crate::stream::selection::select(&desc, None);
-        let _ = crate::stream::selection::select(&desc, Some(Codec::H265));
+        use crate::stream::selection::{select, Choice, StreamChoice};
+        let _ = select(&desc, &Choice::default());
+        let _ = select(
+            &desc,
+            &Choice {
+                video_codec: Some(Codec::H265),
+                streams: StreamChoice::All,
+            },
+        );
     }
 }
 

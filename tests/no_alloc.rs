@@ -124,7 +124,7 @@ fn socket_loop_allocates_per_access_unit_not_per_packet() {
         do_rtcp: false,
         keep_alive: false,
         wait_for_keyframe: false,
-        codec: None,
+        choice: Default::default(),
         keyframe_wanted: Default::default(),
         nat_dummy_packets: true,
         tls: None,

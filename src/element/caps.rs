@@ -17,6 +17,33 @@ pub fn base_caps() -> gst::Caps {
     caps
 }
 
+/// The audio pads' template: what `stream::Codec::audio_caps` gives.
+pub fn audio_template_caps() -> gst::Caps {
+    let mut caps = gst::Caps::new_empty();
+    let caps_mut = caps.get_mut().expect("a new caps is writable");
+    caps_mut.append(
+        gst::Caps::builder("audio/mpeg")
+            .field("mpegversion", 4i32)
+            .field("stream-format", "raw")
+            .build(),
+    );
+    for media_type in [
+        "audio/x-mulaw",
+        "audio/x-alaw",
+        "audio/G722",
+        "audio/x-opus",
+    ] {
+        caps_mut.append(gst::Caps::new_empty_simple(media_type));
+    }
+    caps_mut.append(
+        gst::Caps::builder("audio/x-raw")
+            .field("format", "S16BE")
+            .field("layout", "interleaved")
+            .build(),
+    );
+    caps
+}
+
 pub fn caps_for(info: &SpsInfo) -> gst::Caps {
     let (num, den) = info.framerate.unwrap_or((0, 1));
     gst::Caps::builder(info.media_type)

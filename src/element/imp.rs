@@ -1,8 +1,10 @@
-//! Properties, URI handling and state changes of `rustrtspsrc`; the work itself is in `stream`.
+//! Properties, URI handling and state changes of `rustrtspsrc`; the work itself is in `supervisor`,
+//! the audio pads in `audio_pads`.
 
-use super::caps::base_caps;
+use super::audio_pads::AudioPads;
+use super::caps::{audio_template_caps, base_caps};
 use super::settings::{self, parse_port_range, Protocols, Settings};
-use super::supervisor::{Notice, Stats, Supervisor, SupervisorError, WallTimeConfig};
+use super::supervisor::{Notice, Produced, Stats, Supervisor, SupervisorError, WallTimeConfig};
 use crate::net::epoll::Waker;
 use crate::net::session_client::ClientConfig;
 use crate::rtsp::url::{redact, Credentials, RtspUrl};
@@ -27,6 +29,7 @@ pub struct RustRtspSrc {
     paused: AtomicBool,
     /// Downstream asked for a keyframe; the session client sends the request.
     keyframe_wanted: Arc<AtomicBool>,
+    audio_pads: AudioPads,
 }
 
 #[glib::object_subclass]
@@ -104,7 +107,10 @@ impl RustRtspSrc {
             do_rtcp: s.do_rtcp,
             keep_alive: s.keep_alive,
             wait_for_keyframe: s.wait_for_keyframe,
-            codec: s.video_codec.wanted(),
+            choice: crate::stream::selection::Choice {
+                video_codec: s.video_codec.wanted(),
+                streams: s.streams.choice(),
+            },
             keyframe_wanted: self.keyframe_wanted.clone(),
             nat_dummy_packets: s.nat_method == settings::NatMethod::Dummy,
             log: crate::log::Log::new(&*self.obj()),
@@ -139,6 +145,16 @@ impl RustRtspSrc {
                 let _ = obj.post_message(gst::message::Latency::builder().src(&*obj).build());
                 return;
             }
+            Notice::AudioStreams(caps) => {
+                gst::debug!(CAT, imp = self, "audio pads for {:?}", caps);
+                let weak = obj.downgrade();
+                self.audio_pads
+                    .add(obj.upcast_ref(), &caps, move |pad, query| {
+                        weak.upgrade()
+                            .is_some_and(|o| o.imp().audio_pad_query(pad, query))
+                    });
+                return;
+            }
         };
         gst::info!(CAT, imp = self, "{}", s);
         let _ = obj.post_message(gst::message::Element::builder(s).src(&*obj).build());
@@ -147,117 +163,7 @@ impl RustRtspSrc {
 
 impl ObjectImpl for RustRtspSrc {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
-            vec![
-                glib::ParamSpecString::builder("location")
-                    .nick("Location")
-                    .blurb("RTSP URL of the camera stream: rtsp://[user[:password]@]host[:port]/path")
-                    .build(),
-                glib::ParamSpecString::builder("user-id")
-                    .nick("User ID")
-                    .blurb("User name for Basic/Digest authentication (overrides the one in the URL)")
-                    .build(),
-                glib::ParamSpecString::builder("user-pw")
-                    .nick("User password")
-                    .blurb("Password for Basic/Digest authentication (overrides the one in the URL)")
-                    .build(),
-                glib::ParamSpecUInt::builder("latency")
-                    .nick("Latency")
-                    .blurb("Reorder window for RTP over UDP in ms: a missing packet is given up after this long (0 = no reordering)")
-                    .maximum(10_000)
-                    .default_value(settings::DEFAULT_LATENCY_MS)
-                    .build(),
-                glib::ParamSpecUInt::builder("timeout")
-                    .nick("Timeout")
-                    .blurb("Seconds without any RTP packet before the stream counts as lost: reconnect (see retry), or an error if none ever came (0 = wait forever)")
-                    .maximum(3600)
-                    .default_value(settings::DEFAULT_TIMEOUT_S)
-                    .build(),
-                glib::ParamSpecString::builder("port-range")
-                    .nick("Port range")
-                    .blurb("Client UDP port range for RTP/RTCP, e.g. 3000-3005 (default: any free even/odd pair)")
-                    .build(),
-                glib::ParamSpecBoolean::builder("do-rtcp")
-                    .nick("Do RTCP")
-                    .blurb("Send RTCP receiver reports to the camera")
-                    .default_value(settings::DEFAULT_DO_RTCP)
-                    .build(),
-                glib::ParamSpecBoolean::builder("do-rtsp-keep-alive")
-                    .nick("Do RTSP keep-alive")
-                    .blurb("Keep the RTSP session alive with GET_PARAMETER or OPTIONS at half the session timeout")
-                    .default_value(settings::DEFAULT_KEEP_ALIVE)
-                    .build(),
-                glib::ParamSpecString::builder("user-agent")
-                    .nick("User agent")
-                    .blurb("User-Agent header sent with every RTSP request")
-                    .default_value(Some(settings::default_user_agent().as_str()))
-                    .build(),
-                glib::ParamSpecFlags::builder::<Protocols>("protocols")
-                    .nick("Protocols")
-                    .blurb("Allowed lower transports, tried in this order: UDP unicast, UDP multicast (the group the camera names), then RTP interleaved on the RTSP TCP connection; rtspsrc's values")
-                    .default_value(Protocols::UDP | Protocols::TCP)
-                    .build(),
-                glib::ParamSpecUInt::builder("udp-timeout")
-                    .nick("UDP timeout")
-                    .blurb("Milliseconds to wait for the first UDP packet after PLAY before switching to TCP (when protocols allows it)")
-                    .minimum(100)
-                    .maximum(60_000)
-                    .default_value(settings::DEFAULT_UDP_TIMEOUT_MS)
-                    .build(),
-                glib::ParamSpecUInt::builder("retry")
-                    .nick("Retry")
-                    .blurb("Reconnect attempts after the stream was lost (camera reboot, network outage) before posting an error; 0 = forever")
-                    .default_value(settings::DEFAULT_RETRY)
-                    .build(),
-                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
-                    .nick("Statistics")
-                    .blurb(&Stats::describe())
-                    .read_only()
-                    .build(),
-                glib::ParamSpecEnum::builder::<settings::VideoCodec>("video-codec")
-                    .nick("Video codec")
-                    .blurb("Which video to record when the camera offers several: the first H.264 or H.265 in the SDP (auto), or only one codec")
-                    .default_value(settings::VideoCodec::Auto)
-                    .build(),
-                glib::ParamSpecString::builder("multicast-iface")
-                    .nick("Multicast interface")
-                    .blurb("Network interface to join multicast groups on (e.g. eth0); default: the one the routing table picks")
-                    .build(),
-                glib::ParamSpecEnum::builder::<settings::NatMethod>("nat-method")
-                    .nick("NAT method")
-                    .blurb("How to open a NAT in front of this host for the camera's UDP packets: dummy sends a few packets from our RTP and RTCP ports to the camera's after SETUP, before PLAY")
-                    .default_value(settings::NatMethod::Dummy)
-                    .build(),
-                glib::ParamSpecFlags::builder::<settings::TlsValidationFlags>("tls-validation-flags")
-                    .nick("TLS validation flags")
-                    .blurb("For rtsps:// cameras: the certificate problems that reject it (rtspsrc's flags); 0 accepts any certificate, as most cameras' are self-signed. A rejected certificate is a NOT_AUTHORIZED error naming the check and its fingerprint")
-                    .default_value(settings::TlsValidationFlags::VALIDATE_ALL)
-                    .build(),
-                glib::ParamSpecString::builder("tls-ca-file")
-                    .nick("TLS CA file")
-                    .blurb("For rtsps:// cameras: a PEM file of CA certificates trusted besides the system's (a private CA)")
-                    .build(),
-                glib::ParamSpecString::builder("tls-certificate-sha256")
-                    .nick("TLS certificate SHA-256")
-                    .blurb("For rtsps:// cameras: accept exactly the certificate with this SHA-256 fingerprint (64 hex digits, colons allowed), whatever tls-validation-flags say; the element logs each camera's fingerprint at INFO")
-                    .build(),
-                glib::ParamSpecBoolean::builder("add-reference-timestamp-meta")
-                    .nick("Add reference timestamp meta")
-                    .blurb("Put the camera's wall-clock capture time on every buffer, as a GstReferenceTimestampMeta with caps timestamp/x-ntp (ns since 1900), from its RTCP sender reports or the ONVIF replay header extension; buffers before the first of those carry none")
-                    .default_value(settings::DEFAULT_REFERENCE_TIMESTAMP_META)
-                    .build(),
-                glib::ParamSpecBoolean::builder("ntp-sync")
-                    .nick("NTP sync")
-                    .blurb("Derive PTS from the camera's NTP capture time (through this host's real-time clock), so that cameras with synchronised clocks get aligned PTS in one pipeline; the latency reported grows by the camera-to-here delay. Ignored, with a warning, when the camera's clock is seconds away from this host's")
-                    .default_value(settings::DEFAULT_NTP_SYNC)
-                    .build(),
-                glib::ParamSpecBoolean::builder("wait-for-keyframe")
-                    .nick("Wait for keyframe")
-                    .blurb("After packet loss, drop frames until the next keyframe instead of passing them on with DISCONT")
-                    .default_value(settings::DEFAULT_WAIT_FOR_KEYFRAME)
-                    .build(),
-            ]
-        });
+        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(super::properties::specs);
         PROPERTIES.as_ref()
     }
 
@@ -305,6 +211,7 @@ impl ObjectImpl for RustRtspSrc {
             "udp-timeout" => s.udp_timeout_ms = value.get().expect("type checked upstream"),
             "retry" => s.retry = value.get().expect("type checked upstream"),
             "video-codec" => s.video_codec = value.get().expect("type checked upstream"),
+            "streams" => s.streams = value.get().expect("type checked upstream"),
             "add-reference-timestamp-meta" => {
                 s.reference_timestamp_meta = value.get().expect("type checked upstream")
             }
@@ -340,6 +247,7 @@ impl ObjectImpl for RustRtspSrc {
             "udp-timeout" => s.udp_timeout_ms.to_value(),
             "retry" => s.retry.to_value(),
             "video-codec" => s.video_codec.to_value(),
+            "streams" => s.streams.to_value(),
             "add-reference-timestamp-meta" => s.reference_timestamp_meta.to_value(),
             "ntp-sync" => s.ntp_sync.to_value(),
             "nat-method" => s.nat_method.to_value(),
@@ -401,6 +309,15 @@ impl ElementImpl for RustRtspSrc {
         self.parent_change_state(transition)
     }
 
+    /// EOS (gst-launch -e, an application ending a recording) reaches basesrc's src pad through the
+    /// streaming thread; the audio pads get theirs here, so that a muxer finishes every track.
+    fn send_event(&self, event: gst::Event) -> bool {
+        if event.type_() == gst::EventType::Eos {
+            self.audio_pads.eos();
+        }
+        self.parent_send_event(event)
+    }
+
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
             gst::subclass::ElementMetadata::new(
@@ -415,13 +332,22 @@ impl ElementImpl for RustRtspSrc {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
-            vec![gst::PadTemplate::new(
-                "src",
-                gst::PadDirection::Src,
-                gst::PadPresence::Always,
-                &base_caps(),
-            )
-            .expect("valid pad template")]
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &base_caps(),
+                )
+                .expect("valid pad template"),
+                gst::PadTemplate::new(
+                    "audio_%u",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Sometimes,
+                    &audio_template_caps(),
+                )
+                .expect("valid pad template"),
+            ]
         });
         TEMPLATES.as_ref()
     }
@@ -483,6 +409,7 @@ impl BaseSrcImpl for RustRtspSrc {
         if let Some(mut supervisor) = self.supervisor.lock().unwrap().take() {
             supervisor.shutdown();
         }
+        self.audio_pads.remove_all(self.obj().upcast_ref());
         *self.waker.lock().unwrap() = None;
         Ok(())
     }
@@ -514,15 +441,7 @@ impl BaseSrcImpl for RustRtspSrc {
 
     fn query(&self, query: &mut gst::QueryRef) -> bool {
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
-            // The reorder window, for streams with B-frames the reorder depth PTS are moved by, and
-            // with ntp-sync how far capture times are behind arrivals.
-            let added = {
-                let st = self.stats.lock().unwrap();
-                st.reorder_ns + st.ntp_sync_ns
-            };
-            let latency =
-                gst::ClockTime::from_mseconds(self.settings.lock().unwrap().latency_ms.into())
-                    + gst::ClockTime::from_nseconds(added);
+            let latency = self.latency();
             q.set(true, latency, Some(latency));
             return true;
         }
@@ -544,31 +463,72 @@ impl BaseSrcImpl for RustRtspSrc {
     }
 }
 
+impl RustRtspSrc {
+    /// The latency every pad reports: the reorder window, for streams with B-frames the reorder depth
+    /// PTS are moved by, and with ntp-sync how far capture times are behind arrivals.
+    fn latency(&self) -> gst::ClockTime {
+        let added = {
+            let st = self.stats.lock().unwrap();
+            st.reorder_ns + st.ntp_sync_ns
+        };
+        gst::ClockTime::from_mseconds(self.settings.lock().unwrap().latency_ms.into())
+            + gst::ClockTime::from_nseconds(added)
+    }
+
+    /// An audio pad's queries: latency as the src pad's, the rest as any pad answers them.
+    fn audio_pad_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            let latency = self.latency();
+            q.set(true, latency, Some(latency));
+            return true;
+        }
+        gst::Pad::query_default(pad, Some(&*self.obj()), query)
+    }
+}
+
 impl PushSrcImpl for RustRtspSrc {
+    /// The next video access unit for basesrc to push; audio frames read meanwhile go out on their own
+    /// pads from here, the streaming thread that reads every stream.
     fn create(
         &self,
         _buffer: Option<&mut gst::BufferRef>,
     ) -> Result<CreateSuccess, gst::FlowError> {
-        let mut guard = self.supervisor.lock().unwrap();
-        let supervisor = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let obj = self.obj();
-        let running_time = || obj.current_running_time().map(|t| t.nseconds());
-        let produced = match supervisor.next(running_time, |n| self.post_notice(n)) {
-            Ok(p) => p,
-            Err(SupervisorError::Flushing) => return Err(gst::FlowError::Flushing),
-            Err(SupervisorError::Error(msg)) => {
-                gst::error!(CAT, imp = self, "{:?}", msg);
-                self.post_error_message(msg);
-                return Err(gst::FlowError::Error);
-            }
-        };
-        drop(guard);
-        if let Some(caps) = produced.caps {
-            gst::debug!(CAT, imp = self, "caps {}", caps);
-            if obj.set_caps(&caps).is_err() {
-                return Err(gst::FlowError::NotNegotiated);
+        loop {
+            let mut guard = self.supervisor.lock().unwrap();
+            let supervisor = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+            let running_time = || obj.current_running_time().map(|t| t.nseconds());
+            let produced = match supervisor.next(running_time, |n| self.post_notice(n)) {
+                Ok(p) => p,
+                Err(SupervisorError::Flushing) => return Err(gst::FlowError::Flushing),
+                Err(SupervisorError::Error(msg)) => {
+                    gst::error!(CAT, imp = self, "{:?}", msg);
+                    self.post_error_message(msg);
+                    return Err(gst::FlowError::Error);
+                }
+            };
+            drop(guard);
+            match produced {
+                // Nobody takes the video but an audio pad is linked: the audio goes on alone.
+                Produced::Video { .. }
+                    if !obj.src_pad().is_linked() && self.audio_pads.audio_linked() => {}
+                Produced::Video { buffer, caps } => {
+                    if let Some(caps) = caps {
+                        gst::debug!(CAT, imp = self, "caps {}", caps);
+                        if obj.set_caps(&caps).is_err() {
+                            return Err(gst::FlowError::NotNegotiated);
+                        }
+                    }
+                    return Ok(CreateSuccess::NewBuffer(buffer));
+                }
+                Produced::Audio(a) => {
+                    if let Some(caps) = &a.caps {
+                        gst::debug!(CAT, imp = self, "audio_{} caps {}", a.pad, caps);
+                    }
+                    self.audio_pads
+                        .push(obj.upcast_ref(), a.pad, a.buffer, a.caps)?;
+                }
             }
         }
-        Ok(CreateSuccess::NewBuffer(produced.buffer))
     }
 }

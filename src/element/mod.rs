@@ -3,10 +3,13 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod audio_output;
+mod audio_pads;
 mod caps;
 mod decode_times;
 mod imp;
 mod ntp_sync;
+mod properties;
 mod settings;
 mod supervisor;
 mod timing;

@@ -93,6 +93,33 @@ impl VideoCodec {
     }
 }
 
+/// Which streams to receive besides the video (`streams`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstRustRtspSrcStreams")]
+pub enum Streams {
+    #[enum_value(name = "The video only", nick = "video")]
+    Video = 0,
+    #[default]
+    #[enum_value(
+        name = "The video and the first audio the element plays",
+        nick = "video-audio"
+    )]
+    VideoAudio = 1,
+    #[enum_value(name = "The video and every audio the element plays", nick = "all")]
+    All = 2,
+}
+
+impl Streams {
+    pub fn choice(self) -> crate::stream::selection::StreamChoice {
+        use crate::stream::selection::StreamChoice;
+        match self {
+            Streams::Video => StreamChoice::VideoOnly,
+            Streams::VideoAudio => StreamChoice::VideoAndAudio,
+            Streams::All => StreamChoice::All,
+        }
+    }
+}
+
 pub fn default_user_agent() -> String {
     format!("rustrtspsrc/{}", env!("CARGO_PKG_VERSION"))
 }
@@ -113,6 +140,7 @@ pub struct Settings {
     pub udp_timeout_ms: u32,
     pub retry: u32,
     pub video_codec: VideoCodec,
+    pub streams: Streams,
     pub reference_timestamp_meta: bool,
     pub ntp_sync: bool,
     pub nat_method: NatMethod,
@@ -163,6 +191,7 @@ impl Default for Settings {
             udp_timeout_ms: DEFAULT_UDP_TIMEOUT_MS,
             retry: DEFAULT_RETRY,
             video_codec: VideoCodec::Auto,
+            streams: Streams::VideoAudio,
             reference_timestamp_meta: DEFAULT_REFERENCE_TIMESTAMP_META,
             ntp_sync: DEFAULT_NTP_SYNC,
             nat_method: NatMethod::Dummy,

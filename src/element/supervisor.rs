@@ -2,6 +2,7 @@
 //! time, falls back from UDP to TCP, reconnects after failures with backoff, turns access units into
 //! timestamped buffers with caps, and failures into bus errors a person can act on.
 
+use super::audio_output::{AudioBuffer, AudioOutputs};
 use super::caps::caps_for;
 use super::decode_times::DecodeTimes;
 use super::ntp_sync::{capture_running_time, SyncDelay};
@@ -47,12 +48,17 @@ pub enum Notice {
     },
     /// PTS moved later for B-frames, or behind arrival for `ntp-sync`: the element's latency grew.
     LatencyChanged,
+    /// The first session plays: its audio streams' caps, one pad each (`audio_0`, …).
+    AudioStreams(Vec<gst::Caps>),
 }
 
-pub struct Produced {
-    pub buffer: gst::Buffer,
-    /// New caps to set before pushing the buffer.
-    pub caps: Option<gst::Caps>,
+pub enum Produced {
+    /// A video access unit for the src pad, with new caps to set before pushing it.
+    Video {
+        buffer: gst::Buffer,
+        caps: Option<gst::Caps>,
+    },
+    Audio(AudioBuffer),
 }
 
 /// Counters for the `stats` property, updated once per access unit.
@@ -130,6 +136,9 @@ pub struct Supervisor {
     retry: u32,
     waker: Waker,
     client: Option<SessionClient>,
+    /// The current client's audio streams were compared with the pads.
+    audio_checked: bool,
+    audio: AudioOutputs,
     timeline: Timeline,
     decode_times: DecodeTimes,
     timeline_epoch: u32,
@@ -158,6 +167,8 @@ impl Supervisor {
             retry,
             waker,
             client: None,
+            audio_checked: false,
+            audio: AudioOutputs::default(),
             timeline: Timeline::default(),
             decode_times: DecodeTimes::default(),
             timeline_epoch: 0,
@@ -182,7 +193,10 @@ impl Supervisor {
             let client = match &mut self.client {
                 Some(r) => r,
                 None => match SessionClient::connect(self.cfg.clone(), self.waker.clone()) {
-                    Ok(r) => self.client.insert(r),
+                    Ok(r) => {
+                        self.audio_checked = false;
+                        self.client.insert(r)
+                    }
                     Err(e) => {
                         self.recover(e, &notify)?;
                         continue;
@@ -202,9 +216,16 @@ impl Supervisor {
                         self.backoff.reset();
                     }
                     self.played = true;
-                    let Some(produced) =
-                        self.produce(stream, au, completed, &running_time, &notify)
-                    else {
+                    if !std::mem::replace(&mut self.audio_checked, true) {
+                        if let Some(caps) = self.audio.on_session(client) {
+                            notify(Notice::AudioStreams(caps));
+                        }
+                    }
+                    let produced = match stream {
+                        0 => self.produce(stream, au, completed, &running_time, &notify),
+                        _ => self.produce_audio(stream, au, completed, &running_time, &notify),
+                    };
+                    let Some(produced) = produced else {
                         continue;
                     };
                     let reorder = self.decode_times.reorder();
@@ -286,7 +307,32 @@ impl Supervisor {
         let discont = au.discont || stamp.resynced || std::mem::take(&mut self.discont);
         let meta = ntp.filter(|_| self.wall_time.meta);
         let buffer = into_buffer(au, pts, dts, discont, meta);
-        Some(Produced { buffer, caps })
+        Some(Produced::Video { buffer, caps })
+    }
+
+    /// Audio stream `stream`'s frame as a buffer for its pad, on a timeline of its own from its
+    /// arrival (or its capture time with `ntp-sync`).
+    fn produce_audio(
+        &mut self,
+        stream: usize,
+        au: crate::au::AccessUnit,
+        completed: Instant,
+        running_time: &impl Fn() -> Option<u64>,
+        notify: &impl Fn(Notice),
+    ) -> Option<Produced> {
+        let ntp = self.client.as_ref()?.ntp_of(stream, au.rtp_ts);
+        let now_rt = running_time().unwrap_or(0);
+        let waited = Instant::now().duration_since(completed).as_nanos() as u64;
+        let arrival = now_rt.saturating_sub(waited);
+        let basis = match ntp.filter(|_| self.wall_time.ntp_sync) {
+            Some(ntp) => self.capture_time(ntp, now_rt, arrival, notify),
+            None => arrival,
+        };
+        let meta = ntp.filter(|_| self.wall_time.meta);
+        let client = self.client.as_ref()?;
+        self.audio
+            .buffer(client, stream, au, basis, meta)
+            .map(Produced::Audio)
     }
 
     /// The caps of the access unit whose SPS changed: caps change with that very picture. The SPS
@@ -398,6 +444,7 @@ impl Supervisor {
         self.timeline.restart();
         self.decode_times.restart();
         self.timeline_epoch = 0;
+        self.audio.restart();
     }
 
     /// The pipeline paused: end the session now rather than let it expire or queue stale packets; the
@@ -485,14 +532,19 @@ fn into_buffer(
     }
     b.set_flags(flags);
     if let Some(ntp) = ntp {
-        gst::ReferenceTimestampMeta::add(
-            b,
-            &NTP_CAPS,
-            gst::ClockTime::from_nseconds(ntp),
-            gst::ClockTime::NONE,
-        );
+        add_reference_timestamp(b, ntp);
     }
     buffer
+}
+
+/// The camera's capture time `ntp` (ns since 1900) as rtpjitterbuffer writes it.
+pub(super) fn add_reference_timestamp(b: &mut gst::BufferRef, ntp: u64) {
+    gst::ReferenceTimestampMeta::add(
+        b,
+        &NTP_CAPS,
+        gst::ClockTime::from_nseconds(ntp),
+        gst::ClockTime::NONE,
+    );
 }
 
 fn to_stream_error(e: ClientError) -> SupervisorError {

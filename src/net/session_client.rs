@@ -52,8 +52,8 @@ pub struct ClientConfig {
     pub do_rtcp: bool,
     pub keep_alive: bool,
     pub wait_for_keyframe: bool,
-    /// The video codec to pick when the camera offers several (`None`: the first it can depacketize).
-    pub codec: Option<Codec>,
+    /// Which streams to set up: the video codec, and which audio beside it.
+    pub choice: crate::stream::selection::Choice,
     /// Set by the element when downstream asks for a keyframe (ForceKeyUnit); read and cleared here.
     pub keyframe_wanted: Arc<AtomicBool>,
     /// `nat-method=dummy`: after SETUP over UDP, packets from our ports to the camera's before PLAY.
@@ -126,6 +126,16 @@ impl SessionClient {
     /// The stream the data timeouts watch and whose counters `stats` gives: the first set up.
     fn primary(&self) -> Option<&StreamReceiver> {
         self.streams.first()
+    }
+
+    /// What stream `stream` is, once DESCRIBE chose it.
+    pub fn spec(&self, stream: usize) -> Option<&crate::stream::StreamSpec> {
+        self.streams.get(stream).map(|s| &s.spec)
+    }
+
+    /// The streams set up (or being set up), the video first.
+    pub fn stream_count(&self) -> usize {
+        self.streams.len()
     }
 
     /// The codec of stream `stream`, once DESCRIBE chose it.

@@ -1,19 +1,59 @@
-//! The one place that maps an SDP `rtpmap` encoding name to what the element does with the stream: its
-//! depacketizer, its out-of-band parameter sets and what its SPS says for caps. Adding a codec adds a
-//! variant here and its arms; nothing else matches on encoding names.
+//! The one place that maps an SDP `rtpmap` encoding name (or a static payload type without one) to what
+//! the element does with the stream: its depacketizer, its out-of-band parameter sets, what its SPS
+//! says for caps (video) or its caps from the SDP (audio). Adding a codec adds a variant here and its
+//! arms; nothing else matches on encoding names.
 
+use super::spec::StreamSpec;
 use crate::au::{Depacketize, SpsInfo};
+use crate::audio::aac::Rfc3640;
+use crate::audio::frames::AudioDepay;
+use crate::audio::packet_frames::{Duration, PacketFrames};
 
 /// The codecs the element depacketizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
     H264,
     H265,
+    /// AAC in MPEG4-GENERIC (RFC 3640).
+    Aac,
+    Pcmu,
+    Pcma,
+    /// 16-bit big-endian PCM (RFC 3551).
+    L16,
+    G722,
+    Opus,
 }
+
+/// What a stream carries: its pad's name and caps family follow from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Video,
+    Audio,
+}
+
+/// RFC 3551's static audio payload types, for media that list one without an rtpmap (Foscam: PT 0):
+/// (payload type, codec, clock rate, channels).
+const STATIC_AUDIO: [(u8, Codec, u32, u32); 5] = [
+    (0, Codec::Pcmu, 8000, 1),
+    (8, Codec::Pcma, 8000, 1),
+    (9, Codec::G722, 8000, 1),
+    (10, Codec::L16, 44100, 2),
+    (11, Codec::L16, 44100, 1),
+];
 
 impl Codec {
     /// Every codec, in the order a stream without a preference tries them.
-    pub const ALL: [Codec; 2] = [Codec::H264, Codec::H265];
+    pub const ALL: [Codec; 8] = [
+        Codec::H264,
+        Codec::H265,
+        Codec::Aac,
+        Codec::Pcmu,
+        Codec::Pcma,
+        Codec::L16,
+        Codec::G722,
+        Codec::Opus,
+    ];
+    pub const VIDEO: [Codec; 2] = [Codec::H264, Codec::H265];
 
     /// The codec of an `a=rtpmap` encoding name (case does not matter: cameras write `h264`).
     pub fn from_encoding(name: &str) -> Option<Codec> {
@@ -22,11 +62,26 @@ impl Codec {
             .find(|c| name.eq_ignore_ascii_case(c.encoding()))
     }
 
+    /// A static payload type's codec, clock rate and channels (RFC 3551), when the SDP has no rtpmap
+    /// for it.
+    pub fn from_static(pt: u8) -> Option<(Codec, u32, u32)> {
+        STATIC_AUDIO
+            .iter()
+            .find(|s| s.0 == pt)
+            .map(|&(_, c, rate, channels)| (c, rate, channels))
+    }
+
     /// The encoding name in `a=rtpmap`.
     pub fn encoding(self) -> &'static str {
         match self {
             Codec::H264 => "H264",
             Codec::H265 => "H265",
+            Codec::Aac => "MPEG4-GENERIC",
+            Codec::Pcmu => "PCMU",
+            Codec::Pcma => "PCMA",
+            Codec::L16 => "L16",
+            Codec::G722 => "G722",
+            Codec::Opus => "opus",
         }
     }
 
@@ -35,26 +90,56 @@ impl Codec {
         match self {
             Codec::H264 => "H.264",
             Codec::H265 => "H.265",
+            Codec::Aac => "AAC",
+            Codec::Pcmu => "G.711 µ-law",
+            Codec::Pcma => "G.711 A-law",
+            Codec::L16 => "L16",
+            Codec::G722 => "G.722",
+            Codec::Opus => "Opus",
         }
     }
 
-    /// The `fmtp` keys that carry its parameter sets in base64.
+    pub fn kind(self) -> Kind {
+        match self {
+            Codec::H264 | Codec::H265 => Kind::Video,
+            _ => Kind::Audio,
+        }
+    }
+
+    /// The `fmtp` keys that carry its parameter sets in base64 (video).
     pub fn sprop_keys(self) -> &'static [&'static str] {
         match self {
             Codec::H264 => &["sprop-parameter-sets"],
             Codec::H265 => &["sprop-vps", "sprop-sps", "sprop-pps"],
+            _ => &[],
         }
     }
 
-    /// The depacketizer for a stream of this codec; `don`: H.265 packets carry decoding order
-    /// numbers (`StreamSpec::don`).
-    pub fn depacketizer(self, don: bool, wait_for_keyframe: bool) -> Box<dyn Depacketize> {
+    /// The depacketizer for the stream `spec` describes.
+    pub fn depacketizer(spec: &StreamSpec, wait_for_keyframe: bool) -> Box<dyn Depacketize> {
+        let per_frame = |d| Box::new(AudioDepay::new(PacketFrames::new(d)));
+        match (spec.codec, &spec.aac) {
+            (Codec::Aac, Some(params)) => Box::new(AudioDepay::new(Rfc3640::new(
+                params.clone(),
+                spec.clock_rate,
+            ))),
+            (Codec::Pcmu | Codec::Pcma, _) => per_frame(Duration::BytesPerTick(spec.channels)),
+            (Codec::L16, _) => per_frame(Duration::BytesPerTick(2 * spec.channels)),
+            // RFC 3551: G.722's RTP clock runs at 8000 for 16 kHz audio, a byte per tick.
+            (Codec::G722, _) => per_frame(Duration::BytesPerTick(spec.channels)),
+            (Codec::Opus, _) => per_frame(Duration::OpusToc),
+            (codec, _) => codec.video_depacketizer(spec.don, wait_for_keyframe),
+        }
+    }
+
+    /// The depacketizer of a video codec; `don`: H.265 packets carry decoding order numbers.
+    pub fn video_depacketizer(self, don: bool, wait_for_keyframe: bool) -> Box<dyn Depacketize> {
         match self {
-            Codec::H264 => Box::new(crate::h264::depacketizer::depacketizer(wait_for_keyframe)),
             Codec::H265 => Box::new(crate::h265::depacketizer::depacketizer(
                 don,
                 wait_for_keyframe,
             )),
+            _ => Box::new(crate::h264::depacketizer::depacketizer(wait_for_keyframe)),
         }
     }
 
@@ -69,15 +154,65 @@ impl Codec {
                 let values: Vec<&str> = sprop.iter().map(String::as_str).collect();
                 crate::h265::params::decode_sprop(&values)
             }
+            _ => Default::default(),
         }
     }
 
     /// What an SPS of this codec says (size, profile, frame rate, reordering).
     pub fn sps_info(self, sps: &[u8]) -> Result<SpsInfo, String> {
         match self {
-            Codec::H264 => crate::h264::params::sps_info(sps),
             Codec::H265 => crate::h265::params::sps_info(sps),
+            Codec::H264 => crate::h264::params::sps_info(sps),
+            _ => Err(format!("{} has no SPS", self.name())),
         }
+    }
+
+    /// An audio stream's caps, from its SDP alone, as GStreamer's parsers, decoders and muxers take
+    /// them (those of rtpmp4gdepay, rtppcmudepay, rtpL16depay, rtpg722depay, rtpopusdepay); `None` for
+    /// video, whose caps come from its SPS.
+    pub fn audio_caps(spec: &StreamSpec) -> Option<gst::Caps> {
+        let channels = i32::try_from(spec.channels).unwrap_or(1);
+        let rate = i32::try_from(spec.clock_rate).unwrap_or(i32::MAX);
+        let caps = match spec.codec {
+            Codec::H264 | Codec::H265 => return None,
+            Codec::Aac => {
+                let params = spec.aac.as_ref()?;
+                gst::Caps::builder("audio/mpeg")
+                    .field("mpegversion", 4i32)
+                    .field("stream-format", "raw")
+                    .field("codec_data", gst::Buffer::from_slice(params.config.clone()))
+                    .field("rate", i32::try_from(params.sample_rate).unwrap_or(rate))
+                    .field(
+                        "channels",
+                        i32::try_from(params.channels).unwrap_or(channels),
+                    )
+                    .build()
+            }
+            Codec::Pcmu | Codec::Pcma => gst::Caps::builder(match spec.codec {
+                Codec::Pcmu => "audio/x-mulaw",
+                _ => "audio/x-alaw",
+            })
+            .field("rate", rate)
+            .field("channels", channels)
+            .build(),
+            Codec::L16 => gst::Caps::builder("audio/x-raw")
+                .field("format", "S16BE")
+                .field("layout", "interleaved")
+                .field("rate", rate)
+                .field("channels", channels)
+                .build(),
+            // 16 kHz audio, whatever the RTP clock says.
+            Codec::G722 => gst::Caps::builder("audio/G722")
+                .field("rate", 16000i32)
+                .field("channels", channels)
+                .build(),
+            Codec::Opus => gst::Caps::builder("audio/x-opus")
+                .field("channel-mapping-family", 0i32)
+                .field("rate", 48000i32)
+                .field("channels", channels)
+                .build(),
+        };
+        Some(caps)
     }
 }
 
@@ -89,7 +224,17 @@ mod tests {
     fn encoding_names_without_case() {
         assert_eq!(Codec::from_encoding("h264"), Some(Codec::H264));
         assert_eq!(Codec::from_encoding("H265"), Some(Codec::H265));
+        assert_eq!(Codec::from_encoding("mpeg4-generic"), Some(Codec::Aac));
+        assert_eq!(Codec::from_encoding("OPUS"), Some(Codec::Opus));
         assert_eq!(Codec::from_encoding("VP8"), None);
+        assert_eq!(Codec::from_encoding("G726-32"), None);
         assert_eq!(Codec::from_encoding(""), None);
+    }
+
+    #[test]
+    fn static_payload_types() {
+        assert_eq!(Codec::from_static(0), Some((Codec::Pcmu, 8000, 1)));
+        assert_eq!(Codec::from_static(8), Some((Codec::Pcma, 8000, 1)));
+        assert_eq!(Codec::from_static(96), None);
     }
 }

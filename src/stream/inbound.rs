@@ -98,13 +98,15 @@ impl Inbound {
     /// The stream DESCRIBE chose (before any packet): its codec's depacketizer replaces the H.264
     /// default, and its payload type and clock rate are what packets must have.
     pub fn set_stream(&mut self, spec: &StreamSpec) {
-        self.set_codec(spec.codec, spec.don);
+        self.depay = Codec::depacketizer(spec, self.wait_for_keyframe);
+        self.depay.set_log(self.log.clone());
         self.set_format(spec.payload_type, spec.clock_rate);
     }
 
-    /// The depacketizer of `codec` (`don`: H.265 with decoding order numbers) replaces the current one.
+    /// The depacketizer of video `codec` (`don`: H.265 with decoding order numbers) replaces the
+    /// current one.
     pub fn set_codec(&mut self, codec: Codec, don: bool) {
-        self.depay = codec.depacketizer(don, self.wait_for_keyframe);
+        self.depay = codec.video_depacketizer(don, self.wait_for_keyframe);
         self.depay.set_log(self.log.clone());
     }
 

@@ -1,8 +1,9 @@
-//! Choosing which of the SDP's media to set up, apart from parsing it: today the first video the element
-//! can depacketize (or the first of the codec asked for). Media it cannot use (audio, ONVIF metadata,
-//! vendor media, unknown codecs) are left out; it fails only when no video is left.
+//! Choosing which of the SDP's media to set up, apart from parsing it: the first video the element can
+//! depacketize (or the first of the codec asked for), then by default the first audio it can play, or
+//! every audio. Media it cannot use (ONVIF metadata, vendor media, unknown codecs) are left out, audio
+//! with a reason; it fails only when no video is left.
 
-use super::codec::Codec;
+use super::codec::{Codec, Kind};
 use super::spec::StreamSpec;
 use crate::rtsp::sdp::{Description, Media};
 use std::fmt;
@@ -47,23 +48,89 @@ impl fmt::Display for NothingToPlay {
 
 impl std::error::Error for NothingToPlay {}
 
-/// The streams to set up, in the order their SETUPs go out: the first video of a codec in `wanted`
-/// (`None`: any the element has).
-pub fn select(desc: &Description, wanted: Option<Codec>) -> Result<Vec<StreamSpec>, NothingToPlay> {
-    let mut offered = Vec::new();
-    for (index, media) in desc.media.iter().enumerate() {
-        match video_format(media, wanted) {
-            Some((codec, pt, rate)) => {
-                return Ok(vec![StreamSpec::new(index, media, codec, pt, rate)])
-            }
-            None => offered.push(media.summary()),
+/// Which streams to set up besides the video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StreamChoice {
+    VideoOnly,
+    /// The video and the first audio the element can play (what rtspsrc2 does).
+    #[default]
+    VideoAndAudio,
+    /// The video and every audio it can play.
+    All,
+}
+
+/// What to choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Choice {
+    /// The video codec (`None`: any the element has).
+    pub video_codec: Option<Codec>,
+    pub streams: StreamChoice,
+}
+
+impl Choice {
+    /// The video alone, of `video_codec` if given.
+    pub fn video_only(video_codec: Option<Codec>) -> Choice {
+        Choice {
+            video_codec,
+            streams: StreamChoice::VideoOnly,
         }
     }
-    Err(NothingToPlay {
-        wanted,
-        offered,
-        omitted: desc.omitted,
-    })
+}
+
+/// The streams chosen, in the order their SETUPs go out (the video first), and the media left out
+/// that the user may have wanted (an audio codec the element does not know), each with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    pub streams: Vec<StreamSpec>,
+    pub left_out: Vec<String>,
+}
+
+/// The streams to set up: the first video of the codec wanted, then the audio `choice` asks for.
+pub fn select(desc: &Description, choice: &Choice) -> Result<Selection, NothingToPlay> {
+    let wanted = choice.video_codec;
+    let video = desc.media.iter().enumerate().find_map(|(index, media)| {
+        let (codec, pt, rate) = video_format(media, wanted)?;
+        StreamSpec::new(index, media, codec, pt, (rate, 1)).ok()
+    });
+    let Some(video) = video else {
+        return Err(NothingToPlay {
+            wanted,
+            offered: desc.media.iter().map(Media::summary).collect(),
+            omitted: desc.omitted,
+        });
+    };
+    let mut selection = Selection {
+        streams: vec![video],
+        left_out: Vec::new(),
+    };
+    let audio = desc
+        .media
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.kind.eq_ignore_ascii_case("audio"));
+    for (index, media) in audio {
+        let wanted_more = match choice.streams {
+            StreamChoice::VideoOnly => false,
+            StreamChoice::VideoAndAudio => selection.streams.len() < 2,
+            StreamChoice::All => true,
+        };
+        if !wanted_more {
+            break;
+        }
+        match audio_format(media) {
+            Some((codec, pt, format)) => match StreamSpec::new(index, media, codec, pt, format) {
+                Ok(spec) => selection.streams.push(spec),
+                Err(why) => selection
+                    .left_out
+                    .push(format!("{} audio (media {index}): {why}", codec.name())),
+            },
+            None => selection.left_out.push(format!(
+                "{} (media {index}): not a codec the element plays",
+                crate::au::cut(&media.summary())
+            )),
+        }
+    }
+    Ok(selection)
 }
 
 /// The codec, payload type and clock rate of `media` when it is video of a codec in `wanted`. The
@@ -74,9 +141,26 @@ fn video_format(media: &Media, wanted: Option<Codec>) -> Option<(Codec, u8, u32)
         return None;
     }
     media.rtpmaps.iter().find_map(|r| {
-        let codec = Codec::from_encoding(&r.encoding)?;
+        let codec = Codec::from_encoding(&r.encoding).filter(|c| c.kind() == Kind::Video)?;
         (wanted.is_none_or(|w| w == codec) && media.payload_types.contains(&r.payload_type))
             .then_some((codec, r.payload_type, r.clock_rate))
+    })
+}
+
+/// The first audio format of `media` the element plays, in the `m=` line's order of preference: its
+/// codec from the rtpmap's name, never from the number (cameras put AAC on payload type 0 and declare
+/// `rtpmap:8 PCMU`), or RFC 3551's static types for numbers without an rtpmap (Foscam).
+fn audio_format(media: &Media) -> Option<(Codec, u8, (u32, u32))> {
+    media.payload_types.iter().find_map(|&pt| {
+        let (codec, rate, channels) = match media.rtpmaps.iter().find(|r| r.payload_type == pt) {
+            Some(r) => (
+                Codec::from_encoding(&r.encoding)?,
+                r.clock_rate,
+                r.channels.map_or(1, u32::from),
+            ),
+            None => Codec::from_static(pt)?,
+        };
+        (codec.kind() == Kind::Audio).then_some((codec, pt, (rate, channels)))
     })
 }
 

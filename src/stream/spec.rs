@@ -1,7 +1,8 @@
 //! What one stream the element sets up is: the media section chosen, its codec and payload type, and
 //! what that codec's `fmtp` parameters and the `rtcp-fb` lines say.
 
-use super::codec::Codec;
+use super::codec::{Codec, Kind};
+use crate::audio::aac_config::AacParams;
 use crate::rtsp::sdp::Media;
 use std::fmt;
 
@@ -12,6 +13,10 @@ pub struct StreamSpec {
     pub codec: Codec,
     pub payload_type: u8,
     pub clock_rate: u32,
+    /// Audio channels (the rtpmap's encoding parameter; 1 when it gives none).
+    pub channels: u32,
+    /// AAC: the AU-header sizes and AudioSpecificConfig of its fmtp.
+    pub aac: Option<AacParams>,
     /// Absolute control URL for SETUP.
     pub control: String,
     /// Base64 parameter-set attributes as found: `sprop-parameter-sets` (H.264); `sprop-vps`,
@@ -37,6 +42,8 @@ impl fmt::Debug for StreamSpec {
             .field("codec", &self.codec)
             .field("payload_type", &self.payload_type)
             .field("clock_rate", &self.clock_rate)
+            .field("channels", &self.channels)
+            .field("aac", &self.aac)
             .field("control", &crate::rtsp::url::redact(&self.control))
             .field("sprop", &self.sprop)
             .field("packetization_mode", &self.packetization_mode)
@@ -50,25 +57,32 @@ impl fmt::Debug for StreamSpec {
 }
 
 impl StreamSpec {
-    /// Media section `media_index` (`media`) received as `codec` on payload type `pt` at `clock_rate`.
+    /// Media section `media_index` (`media`) received as `codec` on payload type `pt` at `clock_rate`
+    /// with `channels`; `Err` says why it cannot be (an AAC fmtp the depacketizer cannot follow).
     pub fn new(
         media_index: usize,
         media: &Media,
         codec: Codec,
         pt: u8,
-        clock_rate: u32,
-    ) -> StreamSpec {
+        (clock_rate, channels): (u32, u32),
+    ) -> Result<StreamSpec, String> {
+        let aac = match codec {
+            Codec::Aac => Some(AacParams::from_media(media, pt, clock_rate)?),
+            _ => None,
+        };
         let positive = |key: &str| {
             media
                 .fmtp(pt, key)
                 .and_then(|v| v.parse::<u32>().ok())
                 .is_some_and(|n| n > 0)
         };
-        StreamSpec {
+        Ok(StreamSpec {
             media_index,
             codec,
             payload_type: pt,
             clock_rate,
+            channels: channels.max(1),
+            aac,
             control: media.control.clone(),
             sprop: codec
                 .sprop_keys()
@@ -87,6 +101,10 @@ impl StreamSpec {
             pli: media.has_feedback(pt, "nack pli"),
             fir: media.has_feedback(pt, "ccm fir"),
             source_filter: media.source_filter.clone(),
-        }
+        })
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.codec.kind()
     }
 }

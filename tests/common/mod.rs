@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod acceptor;
+pub mod av;
 pub mod certs;
 pub mod fake_camera;
 pub mod latency;

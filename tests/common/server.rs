@@ -24,6 +24,9 @@ pub struct ServerOptions {
     pub bframes: u32,
     /// "h264" or "h265".
     pub codec: &'static str,
+    /// An audio stream beside the video, in a second media (payloader pay1): "aac", "pcma", "pcmu",
+    /// "l16", "g722" or "opus"; a 440 Hz sine in 20 ms packets.
+    pub audio: Option<&'static str>,
     /// RTSPS: the server's certificate chain and key, PEM (clients then speak TLS).
     pub tls_pem: Option<String>,
     /// Lower transports the server accepts (all by default); with UDP_MCAST, groups 224.3.0.1-10
@@ -55,6 +58,7 @@ impl Default for ServerOptions {
             session_timeout: None,
             bframes: 0,
             codec: "h264",
+            audio: None,
             tls_pem: None,
             protocols: None,
             shared: false,
@@ -76,6 +80,28 @@ pub struct TestServer {
     thread: Option<std::thread::JoinHandle<()>>,
     teardowns: Arc<AtomicUsize>,
     keepalives: Arc<AtomicUsize>,
+}
+
+/// The launch line of an audio branch: a sine at 440 Hz, encoded as `codec`, payloaded as pay1.
+pub fn audio_branch(codec: &str) -> String {
+    let (rate, channels, encode) = match codec {
+        "aac" => (16000, 1, "avenc_aac ! rtpmp4gpay pt=97"),
+        "pcma" => (8000, 1, "alawenc ! rtppcmapay"),
+        "pcmu" => (8000, 1, "mulawenc ! rtppcmupay"),
+        "l16" => (
+            44100,
+            2,
+            "audioconvert ! audio/x-raw,format=S16BE ! rtpL16pay",
+        ),
+        "g722" => (16000, 1, "avenc_g722 ! rtpg722pay"),
+        "opus" => (48000, 2, "opusenc ! rtpopuspay pt=98"),
+        other => panic!("no audio codec {other:?} in the test server"),
+    };
+    format!(
+        "audiotestsrc is-live=true freq=440 samplesperbuffer={} ! audio/x-raw,rate={rate},channels={channels} \
+         ! {encode} name=pay1",
+        rate / 50
+    )
 }
 
 impl TestServer {
@@ -112,8 +138,11 @@ impl TestServer {
         };
         factory.set_launch(&format!(
             "( videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
-             ! {encoder} ! {payloader} name=pay0 pt=96 config-interval=-1 )",
-            opts.width, opts.height, opts.fps
+             ! {encoder} ! {payloader} name=pay0 pt=96 config-interval=-1 {} )",
+            opts.width,
+            opts.height,
+            opts.fps,
+            opts.audio.map(audio_branch).unwrap_or_default()
         ));
         factory.set_shared(opts.shared);
         if let Some(protocols) = opts.protocols {

@@ -126,17 +126,21 @@ impl SessionClient {
         now: Instant,
     ) -> Result<(), ClientError> {
         let mut chosen =
-            selection::select(description, self.cfg.codec).map_err(ClientError::NothingToPlay)?;
-        chosen.truncate(MAX_STREAMS);
-        let mut targets = Vec::with_capacity(chosen.len());
-        for (index, spec) in chosen.into_iter().enumerate() {
+            selection::select(description, &self.cfg.choice).map_err(ClientError::NothingToPlay)?;
+        for why in &chosen.left_out {
+            crate::log!(self.cfg.log, Info, "left out: {}", why);
+        }
+        chosen.streams.truncate(MAX_STREAMS);
+        let mut targets = Vec::with_capacity(chosen.streams.len());
+        for (index, spec) in chosen.streams.into_iter().enumerate() {
             crate::log!(
                 self.cfg.log,
                 Debug,
-                "stream {}: {:?} pt {} control {} packetization-mode {}",
+                "stream {}: {:?} pt {} clock {} control {} packetization-mode {}",
                 index,
                 spec.codec,
                 spec.payload_type,
+                spec.clock_rate,
                 crate::rtsp::url::redact(&spec.control),
                 spec.packetization_mode
             );

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::rtsp::message::{parse_message, Message};
-use crate::stream::selection::select;
+use crate::stream::selection::{select, Choice};
 
 const SDP: &str = "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:stream=0\r\n";
 
@@ -42,8 +42,9 @@ fn describe(s: &mut Session, resp: &Response, now: Instant) -> Vec<Output> {
         return out;
     };
     let udp = s.cfg.udp_allowed;
-    let targets = select(d, None)
+    let targets = select(d, &Choice::default())
         .unwrap()
+        .streams
         .into_iter()
         .zip((5000u16..).step_by(2))
         .map(|(v, port)| SetupTarget {

@@ -3,10 +3,14 @@
 use super::*;
 use crate::rtsp::sdp::parse;
 
+/// The video chosen from `sdp`.
 fn choose(sdp: &str, base: &str, wanted: Option<Codec>) -> Result<StreamSpec, NothingToPlay> {
-    let chosen = select(&parse(sdp.as_bytes(), base).unwrap(), wanted)?;
-    assert_eq!(chosen.len(), 1, "one stream today");
-    Ok(chosen.into_iter().next().unwrap())
+    let chosen = select(
+        &parse(sdp.as_bytes(), base).unwrap(),
+        &Choice::video_only(wanted),
+    )?;
+    assert_eq!(chosen.streams.len(), 1, "video only");
+    Ok(chosen.streams.into_iter().next().unwrap())
 }
 
 #[test]

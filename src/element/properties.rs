@@ -1,0 +1,123 @@
+//! The element's properties as gst-inspect shows them: names, ranges, defaults and what each does.
+
+use super::settings::{self, Protocols};
+use super::supervisor::Stats;
+use gst::glib;
+use gst::prelude::*;
+
+pub fn specs() -> Vec<glib::ParamSpec> {
+    vec![
+        glib::ParamSpecString::builder("location")
+            .nick("Location")
+            .blurb("RTSP URL of the camera stream: rtsp://[user[:password]@]host[:port]/path")
+            .build(),
+        glib::ParamSpecString::builder("user-id")
+            .nick("User ID")
+            .blurb("User name for Basic/Digest authentication (overrides the one in the URL)")
+            .build(),
+        glib::ParamSpecString::builder("user-pw")
+            .nick("User password")
+            .blurb("Password for Basic/Digest authentication (overrides the one in the URL)")
+            .build(),
+        glib::ParamSpecUInt::builder("latency")
+            .nick("Latency")
+            .blurb("Reorder window for RTP over UDP in ms: a missing packet is given up after this long (0 = no reordering)")
+            .maximum(10_000)
+            .default_value(settings::DEFAULT_LATENCY_MS)
+            .build(),
+        glib::ParamSpecUInt::builder("timeout")
+            .nick("Timeout")
+            .blurb("Seconds without any RTP packet before the stream counts as lost: reconnect (see retry), or an error if none ever came (0 = wait forever)")
+            .maximum(3600)
+            .default_value(settings::DEFAULT_TIMEOUT_S)
+            .build(),
+        glib::ParamSpecString::builder("port-range")
+            .nick("Port range")
+            .blurb("Client UDP port range for RTP/RTCP, e.g. 3000-3005 (default: any free even/odd pair)")
+            .build(),
+        glib::ParamSpecBoolean::builder("do-rtcp")
+            .nick("Do RTCP")
+            .blurb("Send RTCP receiver reports to the camera")
+            .default_value(settings::DEFAULT_DO_RTCP)
+            .build(),
+        glib::ParamSpecBoolean::builder("do-rtsp-keep-alive")
+            .nick("Do RTSP keep-alive")
+            .blurb("Keep the RTSP session alive with GET_PARAMETER or OPTIONS at half the session timeout")
+            .default_value(settings::DEFAULT_KEEP_ALIVE)
+            .build(),
+        glib::ParamSpecString::builder("user-agent")
+            .nick("User agent")
+            .blurb("User-Agent header sent with every RTSP request")
+            .default_value(Some(settings::default_user_agent().as_str()))
+            .build(),
+        glib::ParamSpecFlags::builder::<Protocols>("protocols")
+            .nick("Protocols")
+            .blurb("Allowed lower transports, tried in this order: UDP unicast, UDP multicast (the group the camera names), then RTP interleaved on the RTSP TCP connection; rtspsrc's values")
+            .default_value(Protocols::UDP | Protocols::TCP)
+            .build(),
+        glib::ParamSpecUInt::builder("udp-timeout")
+            .nick("UDP timeout")
+            .blurb("Milliseconds to wait for the first UDP packet after PLAY before switching to TCP (when protocols allows it)")
+            .minimum(100)
+            .maximum(60_000)
+            .default_value(settings::DEFAULT_UDP_TIMEOUT_MS)
+            .build(),
+        glib::ParamSpecUInt::builder("retry")
+            .nick("Retry")
+            .blurb("Reconnect attempts after the stream was lost (camera reboot, network outage) before posting an error; 0 = forever")
+            .default_value(settings::DEFAULT_RETRY)
+            .build(),
+        glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+            .nick("Statistics")
+            .blurb(&Stats::describe())
+            .read_only()
+            .build(),
+        glib::ParamSpecEnum::builder::<settings::VideoCodec>("video-codec")
+            .nick("Video codec")
+            .blurb("Which video to record when the camera offers several: the first H.264 or H.265 in the SDP (auto), or only one codec")
+            .default_value(settings::VideoCodec::Auto)
+            .build(),
+        glib::ParamSpecEnum::builder::<settings::Streams>("streams")
+            .nick("Streams")
+            .blurb("Which streams to receive: the video only (video), the video and the first audio the camera sends in a codec the element plays (video-audio: AAC, G.711, L16, G.722, Opus), or the video and every such audio (all). The video is on the src pad from the start; each audio comes on an audio_%u pad added after SETUP. Streams not chosen are not set up")
+            .default_value(settings::Streams::VideoAudio)
+            .build(),
+        glib::ParamSpecString::builder("multicast-iface")
+            .nick("Multicast interface")
+            .blurb("Network interface to join multicast groups on (e.g. eth0); default: the one the routing table picks")
+            .build(),
+        glib::ParamSpecEnum::builder::<settings::NatMethod>("nat-method")
+            .nick("NAT method")
+            .blurb("How to open a NAT in front of this host for the camera's UDP packets: dummy sends a few packets from our RTP and RTCP ports to the camera's after SETUP, before PLAY")
+            .default_value(settings::NatMethod::Dummy)
+            .build(),
+        glib::ParamSpecFlags::builder::<settings::TlsValidationFlags>("tls-validation-flags")
+            .nick("TLS validation flags")
+            .blurb("For rtsps:// cameras: the certificate problems that reject it (rtspsrc's flags); 0 accepts any certificate, as most cameras' are self-signed. A rejected certificate is a NOT_AUTHORIZED error naming the check and its fingerprint")
+            .default_value(settings::TlsValidationFlags::VALIDATE_ALL)
+            .build(),
+        glib::ParamSpecString::builder("tls-ca-file")
+            .nick("TLS CA file")
+            .blurb("For rtsps:// cameras: a PEM file of CA certificates trusted besides the system's (a private CA)")
+            .build(),
+        glib::ParamSpecString::builder("tls-certificate-sha256")
+            .nick("TLS certificate SHA-256")
+            .blurb("For rtsps:// cameras: accept exactly the certificate with this SHA-256 fingerprint (64 hex digits, colons allowed), whatever tls-validation-flags say; the element logs each camera's fingerprint at INFO")
+            .build(),
+        glib::ParamSpecBoolean::builder("add-reference-timestamp-meta")
+            .nick("Add reference timestamp meta")
+            .blurb("Put the camera's wall-clock capture time on every buffer, as a GstReferenceTimestampMeta with caps timestamp/x-ntp (ns since 1900), from its RTCP sender reports or the ONVIF replay header extension; buffers before the first of those carry none")
+            .default_value(settings::DEFAULT_REFERENCE_TIMESTAMP_META)
+            .build(),
+        glib::ParamSpecBoolean::builder("ntp-sync")
+            .nick("NTP sync")
+            .blurb("Derive PTS from the camera's NTP capture time (through this host's real-time clock), so that cameras with synchronised clocks get aligned PTS in one pipeline; the latency reported grows by the camera-to-here delay. Ignored, with a warning, when the camera's clock is seconds away from this host's")
+            .default_value(settings::DEFAULT_NTP_SYNC)
+            .build(),
+        glib::ParamSpecBoolean::builder("wait-for-keyframe")
+            .nick("Wait for keyframe")
+            .blurb("After packet loss, drop frames until the next keyframe instead of passing them on with DISCONT")
+            .default_value(settings::DEFAULT_WAIT_FOR_KEYFRAME)
+            .build(),
+    ]
+}

@@ -1,0 +1,103 @@
+//! Audio beside the video, against a real RTSP server (gst-rtsp-server, 127.0.0.1) sending H.264 and
+//! one audio codec: the video on the src pad as before, the audio on `audio_0`, decoded by GStreamer's
+//! decoders, as long as the video, over UDP and TCP.
+
+mod common;
+
+use common::av::{decode_audio, record_av};
+use common::server::{ServerOptions, TestServer};
+use std::time::Duration;
+
+/// Video frames recorded: 3 s at 30 fps.
+const FRAMES: usize = 90;
+
+fn server(audio: &'static str) -> TestServer {
+    common::init();
+    TestServer::start(ServerOptions {
+        audio: Some(audio),
+        ..Default::default()
+    })
+    .expect("RTSP test server")
+}
+
+/// Records `audio` beside the video over `protocols` and checks the audio pad: its caps' media type,
+/// PTS that increase, durations that add up to its PTS span, and decoded samples as long as the
+/// video's span (within 2 %, the encoder's priming and a packet at either end aside).
+fn records_audio(audio: &'static str, protocols: &str, media_type: &str) {
+    let srv = server(audio);
+    let rec = record_av(
+        &srv.url(),
+        &[("protocols", protocols)],
+        FRAMES,
+        Duration::from_secs(20),
+    );
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert_eq!(rec.audio_pads, ["audio_0"]);
+    assert!(rec.no_more_pads);
+    let caps = &rec.audio_caps[0];
+    assert_eq!(
+        caps.structure(0).unwrap().name().as_str(),
+        media_type,
+        "{caps}"
+    );
+    let frames = &rec.audio[0];
+    assert!(frames.len() > 20, "{} audio buffers", frames.len());
+    let pts: Vec<u64> = frames.iter().map(|f| f.pts.unwrap().nseconds()).collect();
+    assert!(pts.windows(2).all(|w| w[0] < w[1]), "audio PTS increase");
+    let durations: u64 = frames[..frames.len() - 1]
+        .iter()
+        .map(|f| {
+            f.duration
+                .expect("every audio buffer has a duration")
+                .nseconds()
+        })
+        .sum();
+    let span = pts[pts.len() - 1] - pts[0];
+    assert!(
+        durations.abs_diff(span) < span / 50,
+        "durations {durations} ns against a PTS span of {span} ns"
+    );
+    let (samples, rate, errors) = decode_audio(caps, frames);
+    assert!(errors.is_empty(), "{errors:?}");
+    let decoded = samples as f64 / f64::from(rate);
+    let video = rec.video_span();
+    // A 20 ms packet at either end, and AAC's 1024-sample priming, on 3 s.
+    let slack = 0.02 * video + 0.1;
+    assert!(
+        (decoded - video).abs() < slack,
+        "{decoded:.3} s of {audio} decoded over {video:.3} s of video"
+    );
+}
+
+macro_rules! audio_tests {
+    ($($name:ident: $codec:expr, $media_type:expr;)*) => {
+        mod udp {
+            $(#[test] fn $name() { super::records_audio($codec, "udp", $media_type) })*
+        }
+        mod tcp {
+            $(#[test] fn $name() { super::records_audio($codec, "tcp", $media_type) })*
+        }
+    };
+}
+
+audio_tests! {
+    aac: "aac", "audio/mpeg";
+    pcma: "pcma", "audio/x-alaw";
+    pcmu: "pcmu", "audio/x-mulaw";
+    l16: "l16", "audio/x-raw";
+    g722: "g722", "audio/G722";
+    opus: "opus", "audio/x-opus";
+}
+
+#[test]
+fn video_only_sets_up_no_audio() {
+    let srv = server("aac");
+    let rec = record_av(
+        &srv.url(),
+        &[("streams", "video")],
+        30,
+        Duration::from_secs(20),
+    );
+    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+    assert!(rec.audio_pads.is_empty());
+}

@@ -1,0 +1,222 @@
+#![allow(dead_code)] // Each user of this module needs a different part of it.
+
+//! Recording the video and the audio pads together, and decoding the audio afterwards with GStreamer's
+//! own decoders (avdec_aac, alawdec, mulawdec, avdec_g722, opusdec).
+
+use gst::prelude::*;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One buffer from an audio pad.
+#[derive(Debug, Clone)]
+pub struct AudioFrame {
+    pub pts: Option<gst::ClockTime>,
+    pub duration: Option<gst::ClockTime>,
+    pub flags: gst::BufferFlags,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+pub struct AvRecording {
+    /// PTS of the video buffers.
+    pub video_pts: Vec<u64>,
+    /// The audio pads' names in the order they were added, their caps and buffers.
+    pub audio_pads: Vec<String>,
+    pub audio_caps: Vec<gst::Caps>,
+    pub audio: Vec<Vec<AudioFrame>>,
+    pub no_more_pads: bool,
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl AvRecording {
+    /// The video's PTS span in seconds.
+    pub fn video_span(&self) -> f64 {
+        match (self.video_pts.first(), self.video_pts.last()) {
+            (Some(a), Some(b)) => (b - a) as f64 / 1e9,
+            _ => 0.0,
+        }
+    }
+}
+
+/// Records `location` (with `props`, nicks for enums and flags) until `video_frames` video buffers
+/// came, or fails the test after `deadline`.
+pub fn record_av(
+    location: &str,
+    props: &[(&str, &str)],
+    video_frames: usize,
+    deadline: Duration,
+) -> AvRecording {
+    super::init();
+    let src = gst::ElementFactory::make("rustrtspsrc")
+        .property("location", location)
+        .build()
+        .expect("rustrtspsrc");
+    for (name, value) in props {
+        src.set_property_from_str(name, value);
+    }
+    let video = gst_app::AppSink::builder().sync(false).build();
+    let pipeline = gst::Pipeline::new();
+    pipeline.add_many([&src, video.upcast_ref()]).unwrap();
+    src.link(&video).unwrap();
+    let out = Arc::new(Mutex::new(AvRecording::default()));
+    let o = out.clone();
+    video.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let pts = sample.buffer().and_then(|b| b.pts()).map(|t| t.nseconds());
+                o.lock().unwrap().video_pts.extend(pts);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    let o = out.clone();
+    let weak = pipeline.downgrade();
+    src.connect_pad_added(move |_, pad| {
+        let name = pad.name().to_string();
+        if !name.starts_with("audio_") {
+            return;
+        }
+        let Some(pipeline) = weak.upgrade() else {
+            return;
+        };
+        let index = {
+            let mut rec = o.lock().unwrap();
+            rec.audio_pads.push(name);
+            rec.audio_caps.extend(pad.current_caps());
+            rec.audio.push(Vec::new());
+            rec.audio.len() - 1
+        };
+        // A sink added to a live pipeline that is already playing must not preroll (async=false), or
+        // the pipeline goes back to PAUSED to wait for it.
+        let sink = gst_app::AppSink::builder()
+            .sync(false)
+            .async_(false)
+            .build();
+        let frames = o.clone();
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let buf = sample.buffer().ok_or(gst::FlowError::Error)?;
+                    let map = buf.map_readable().map_err(|_| gst::FlowError::Error)?;
+                    frames.lock().unwrap().audio[index].push(AudioFrame {
+                        pts: buf.pts(),
+                        duration: buf.duration(),
+                        flags: buf.flags(),
+                        data: map.to_vec(),
+                    });
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        pipeline.add(&sink).unwrap();
+        sink.sync_state_with_parent().unwrap();
+        pad.link(&sink.static_pad("sink").unwrap()).unwrap();
+    });
+    let o = out.clone();
+    src.connect_no_more_pads(move |_| o.lock().unwrap().no_more_pads = true);
+
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).expect("to PLAYING");
+    let start = Instant::now();
+    loop {
+        let frames = out.lock().unwrap().video_pts.len();
+        if frames >= video_frames {
+            break;
+        }
+        if start.elapsed() > deadline {
+            let rec = out.lock().unwrap();
+            panic!(
+                "{frames} of {video_frames} video frames after {deadline:?}; errors {:?}, warnings {:?}",
+                rec.errors, rec.warnings
+            );
+        }
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(20)) else {
+            continue;
+        };
+        match msg.view() {
+            gst::MessageView::Error(e) => {
+                out.lock().unwrap().errors.push(e.error().to_string());
+                break;
+            }
+            gst::MessageView::Warning(w) => {
+                out.lock().unwrap().warnings.push(w.error().to_string())
+            }
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("to NULL");
+    let rec = std::mem::take(&mut *out.lock().unwrap());
+    rec
+}
+
+/// Decodes `frames` of `caps` with GStreamer's decoder for them; returns the samples per channel
+/// decoded, the sample rate, and any error the decoder posted.
+pub fn decode_audio(caps: &gst::Caps, frames: &[AudioFrame]) -> (u64, u32, Vec<String>) {
+    let decoder = match caps.structure(0).map(|s| s.name().as_str()) {
+        Some("audio/mpeg") => "avdec_aac",
+        Some("audio/x-alaw") => "alawdec",
+        Some("audio/x-mulaw") => "mulawdec",
+        Some("audio/G722") => "avdec_g722",
+        Some("audio/x-opus") => "opusdec",
+        Some("audio/x-raw") => "identity",
+        other => panic!("no decoder for {other:?}"),
+    };
+    assert!(
+        gst::ElementFactory::find(decoder).is_some(),
+        "{decoder} is missing: install gstreamer1.0-libav and gstreamer1.0-plugins-good/-base"
+    );
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time ! {decoder} ! audioconvert ! audio/x-raw,format=S16LE ! appsink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let src = pipeline
+        .by_name("src")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    src.set_caps(Some(caps));
+    pipeline.set_state(gst::State::Playing).unwrap();
+    for f in frames {
+        let mut b = gst::Buffer::from_mut_slice(f.data.clone());
+        let m = b.get_mut().unwrap();
+        m.set_pts(f.pts);
+        m.set_duration(f.duration);
+        m.set_flags(f.flags);
+        let _ = src.push_buffer(b);
+    }
+    let _ = src.end_of_stream();
+    let (mut samples, mut rate, mut errors) = (0u64, 0u32, Vec::new());
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(5)) {
+        let info = gst_audio_info(sample.caps().unwrap());
+        rate = info.0;
+        let bytes = sample.buffer().map_or(0, |b| b.size());
+        samples += (bytes / (2 * info.1 as usize)) as u64;
+    }
+    let bus = pipeline.bus().unwrap();
+    while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+        if let gst::MessageView::Error(e) = msg.view() {
+            errors.push(e.error().to_string());
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    (samples, rate, errors)
+}
+
+/// (rate, channels) of raw audio caps.
+fn gst_audio_info(caps: &gst::CapsRef) -> (u32, u32) {
+    let s = caps.structure(0).unwrap();
+    (
+        s.get::<i32>("rate").unwrap() as u32,
+        s.get::<i32>("channels").unwrap() as u32,
+    )
+}
