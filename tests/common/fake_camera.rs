@@ -414,7 +414,11 @@ impl Connection {
                         .find_map(|p| p.trim().strip_prefix("client_port="))
                         .and_then(|p| p.split('-').next()?.parse().ok())
                         .unwrap_or(0);
-                    dest = Some(Dest::Udp(SocketAddr::from(([127, 0, 0, 1], port))));
+                    // The camera streams only its video, the first track the element sets up;
+                    // the SETUP of an audio track beside it must not take the video's destination.
+                    if dest.is_none() {
+                        dest = Some(Dest::Udp(SocketAddr::from(([127, 0, 0, 1], port))));
+                    }
                     let rtcp_port =
                         rtcp::listen(&self.script, self.ssrc(), &self.stop, &self.shared);
                     rtp_port_socket = UdpSocket::bind(("127.0.0.1", rtcp_port - 1)).ok();
