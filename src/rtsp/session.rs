@@ -3,12 +3,15 @@
 //! time, and returns the requests to send and what the I/O layer must do; it never touches a socket or
 //! sleeps. Every output about a stream carries the stream's index in the list given to `set_up`.
 
-use super::auth::{AuthError, Authenticator};
+use super::auth::Authenticator;
 use super::headers::{self, RtpInfo, Transport};
 use super::message::{Method, Request, Response};
-use super::sdp::{self, Description, SdpError};
+use super::sdp::{self, Description};
 use super::url::{Credentials, RtspUrl};
 use std::fmt;
+
+mod error;
+pub use error::SessionError;
 use std::time::{Duration, Instant};
 
 /// RFC 2326 default session timeout, used when the server names none.
@@ -78,61 +81,6 @@ pub enum Output {
     /// PLAY answered: media flows. Each stream's RTP-Info entry, if any, by stream index.
     Playing(Vec<Option<RtpInfo>>),
 }
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionError {
-    Status {
-        method: Method,
-        status: u16,
-        reason: String,
-        url: String,
-    },
-    Auth(AuthError),
-    Sdp(SdpError),
-    NoAnswer(Method),
-    /// The server says the session is gone (454) or it cannot be kept alive.
-    SessionLost(String),
-}
-
-impl fmt::Display for SessionError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SessionError::Status {
-                method,
-                status: 404,
-                url,
-                ..
-            } => write!(
-                f,
-                "{method} {url}: 404 Not Found — the camera has no stream at this path; check location"
-            ),
-            SessionError::Status {
-                method: Method::Setup,
-                status: 461,
-                ..
-            } => write!(
-                f,
-                "SETUP: 461 Unsupported Transport — the camera accepts none of the transports allowed by `protocols`"
-            ),
-            SessionError::Status {
-                method,
-                status,
-                reason,
-                url,
-            } => write!(f, "{method} {url}: the camera answered {status} {reason}"),
-            SessionError::Auth(e) => write!(f, "{e}"),
-            SessionError::Sdp(e) => write!(f, "{e}"),
-            SessionError::NoAnswer(m) => write!(
-                f,
-                "the camera did not answer {m} within {} s",
-                RESPONSE_TIMEOUT.as_secs()
-            ),
-            SessionError::SessionLost(why) => write!(f, "RTSP session lost: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for SessionError {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {

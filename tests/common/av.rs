@@ -47,14 +47,9 @@ pub fn record_av(
     video_frames: usize,
     deadline: Duration,
 ) -> AvRecording {
-    super::init();
-    let src = gst::ElementFactory::make("rustrtspsrc")
-        .property("location", location)
-        .build()
-        .expect("rustrtspsrc");
-    for (name, value) in props {
-        src.set_property_from_str(name, value);
-    }
+    let props: Vec<(&str, &dyn ToValue)> =
+        props.iter().map(|(n, v)| (*n, v as &dyn ToValue)).collect();
+    let src = super::rtsp_src(location, &props);
     let video = gst_app::AppSink::builder().sync(false).build();
     let pipeline = gst::Pipeline::new();
     pipeline.add_many([&src, video.upcast_ref()]).unwrap();

@@ -155,15 +155,9 @@ pub fn record_with(
     record_with_actions(location, duration, props, actions)
 }
 
-/// Like `record`, running each action (in time order) once its time has passed.
-pub fn record_with_actions(
-    location: &str,
-    duration: Duration,
-    props: &[(&str, &dyn ToValue)],
-    mut actions: Vec<Action>,
-) -> Recording {
-    actions.sort_by_key(|(at, _)| *at);
-    actions.reverse();
+/// A rustrtspsrc for `location` with `props` set; flags and enums may be given by nick, as on a
+/// gst-launch line.
+pub fn rtsp_src(location: &str, props: &[(&str, &dyn ToValue)]) -> gst::Element {
     init();
     let src = gst::ElementFactory::make("rustrtspsrc")
         .property("location", location)
@@ -173,11 +167,23 @@ pub fn record_with_actions(
         let value = value.to_value();
         let pspec = src.find_property(name).expect("known property");
         match value.get::<&str>() {
-            // Flags and enums given by nick, as on a gst-launch line.
             Ok(s) if pspec.value_type() != glib::Type::STRING => src.set_property_from_str(name, s),
             _ => src.set_property_from_value(name, &value),
         }
     }
+    src
+}
+
+/// Like `record`, running each action (in time order) once its time has passed.
+pub fn record_with_actions(
+    location: &str,
+    duration: Duration,
+    props: &[(&str, &dyn ToValue)],
+    mut actions: Vec<Action>,
+) -> Recording {
+    actions.sort_by_key(|(at, _)| *at);
+    actions.reverse();
+    let src = rtsp_src(location, props);
     let sink = gst_app::AppSink::builder().sync(false).build();
     let pipeline = gst::Pipeline::new();
     pipeline.add_many([&src, sink.upcast_ref()]).unwrap();

@@ -1,0 +1,62 @@
+//! What ends a session, in words a person can act on (the path, the transports, the credentials).
+
+use super::RESPONSE_TIMEOUT;
+use crate::rtsp::auth::AuthError;
+use crate::rtsp::message::Method;
+use crate::rtsp::sdp::SdpError;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionError {
+    Status {
+        method: Method,
+        status: u16,
+        reason: String,
+        url: String,
+    },
+    Auth(AuthError),
+    Sdp(SdpError),
+    NoAnswer(Method),
+    /// The server says the session is gone (454) or it cannot be kept alive.
+    SessionLost(String),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::Status {
+                method,
+                status: 404,
+                url,
+                ..
+            } => write!(
+                f,
+                "{method} {url}: 404 Not Found — the camera has no stream at this path; check location"
+            ),
+            SessionError::Status {
+                method: Method::Setup,
+                status: 461,
+                ..
+            } => write!(
+                f,
+                "SETUP: 461 Unsupported Transport — the camera accepts none of the transports allowed by `protocols`"
+            ),
+            SessionError::Status {
+                method,
+                status,
+                reason,
+                url,
+            } => write!(f, "{method} {url}: the camera answered {status} {reason}"),
+            SessionError::Auth(e) => write!(f, "{e}"),
+            SessionError::Sdp(e) => write!(f, "{e}"),
+            SessionError::NoAnswer(m) => write!(
+                f,
+                "the camera did not answer {m} within {} s",
+                RESPONSE_TIMEOUT.as_secs()
+            ),
+            SessionError::SessionLost(why) => write!(f, "RTSP session lost: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
