@@ -190,3 +190,5 @@ fn no_video() {
     assert!(e.len() < 400, "{} bytes: {e}", e.len());
     assert!(e.contains("and 497 more"), "{e}");
 }
+
+mod cameras;
