@@ -3,14 +3,17 @@
 //! expiring sessions, rotating Digest nonces. It serves real H.264 (encoded once per test process with
 //! x264enc, packetized by rtph264pay) over RTP/UDP or interleaved on TCP, on 127.0.0.1 only.
 
+pub mod audio;
 pub mod captured;
 mod clock;
+mod describe;
 mod digest;
 pub mod h265_packets;
 mod rtcp;
 mod script;
 mod sender;
 
+pub use audio::FakeAudio;
 pub use captured::Captured;
 
 pub use clock::CameraClock;
@@ -18,7 +21,7 @@ use digest::{digest_ok, digest_param};
 pub use script::Script;
 use sender::{Dest, Sender};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
@@ -66,6 +69,9 @@ pub struct Shared {
     /// Keyframe requests received in compound RTCP: PLI and FIR.
     pub plis: AtomicUsize,
     pub firs: AtomicUsize,
+    /// Audio packets sent and dropped (`Script::audio`), over all audio tracks.
+    pub audio_sent: AtomicUsize,
+    pub audio_dropped: AtomicUsize,
 }
 
 impl Shared {
@@ -244,6 +250,9 @@ impl Connection {
         let last_request = Arc::new(Mutex::new(Instant::now()));
         let expired = Arc::new(AtomicBool::new(false));
         let mut dest = None;
+        // The video's interleaved RTP channel, and each audio track's destination and channel.
+        let mut video_channel = 0u8;
+        let mut audio_dests: Vec<(usize, Dest, u8)> = Vec::new();
         // The camera's RTP port, where NAT dummy packets land (it sends from another socket).
         let mut rtp_port_socket = None;
         let mut nonce = 0;
@@ -387,37 +396,36 @@ impl Connection {
                     None => {}
                 },
                 "DESCRIBE" => {
-                    body = format!(
-                        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 {}\r\nt=0 0\r\na=control:*\r\n\
-                         m=video 0 RTP/AVP 96\r\na=rtpmap:96 {}/90000\r\na=fmtp:96 packetization-mode=1{}\r\n\
-                         a=control:trackID=1\r\n{}",
-                        self.script.sdp_connection.unwrap_or("0.0.0.0"),
-                        self.script.encoding.unwrap_or("H264"),
-                        self.script.fmtp.as_deref().map(|f| format!(";{f}")).unwrap_or_default(),
-                        self.script.rtcp_fb.iter().map(|f| format!("a=rtcp-fb:96 {f}\r\n")).collect::<String>()
-                    );
+                    body = describe::sdp(&self.script);
                     extra.push_str(&format!(
                         "Content-Type: application/sdp\r\nContent-Base: {base}/\r\n"
                     ));
                 }
                 "SETUP" if transport.contains("/TCP") => {
-                    dest = Some(Dest::Tcp);
+                    let channel = audio::interleaved_channel(&transport);
+                    match self.audio_track(&req[0]) {
+                        Some(k) => audio_dests.push((k, Dest::Tcp, channel)),
+                        None if dest.is_none() => {
+                            dest = Some(Dest::Tcp);
+                            video_channel = channel;
+                        }
+                        None => {}
+                    }
                     extra.push_str(&format!(
-                        "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1;ssrc={}\r\n",
-                        self.announced_ssrc()
+                        "Session: 12345678;timeout={timeout}\r\nTransport: RTP/AVP/TCP;unicast;interleaved={channel}-{};ssrc={}\r\n",
+                        channel + 1,
+                        self.announced_ssrc(&req[0])
                     ));
                 }
                 "SETUP" if self.script.refuse_udp => status = "461 Unsupported Transport".into(),
                 "SETUP" => {
-                    let port: u16 = transport
-                        .split(';')
-                        .find_map(|p| p.trim().strip_prefix("client_port="))
-                        .and_then(|p| p.split('-').next()?.parse().ok())
-                        .unwrap_or(0);
-                    // The camera streams only its video, the first track the element sets up;
-                    // the SETUP of an audio track beside it must not take the video's destination.
-                    if dest.is_none() {
-                        dest = Some(Dest::Udp(SocketAddr::from(([127, 0, 0, 1], port))));
+                    let port = audio::client_port(&transport);
+                    // The video goes to the first video SETUP's ports (a captured camera's audio
+                    // track may not be recognisable as one: it must not take the video's ports).
+                    match self.audio_track(&req[0]) {
+                        Some(k) => audio_dests.push((k, audio::udp_dest(port), 0)),
+                        None if dest.is_none() => dest = Some(audio::udp_dest(port)),
+                        None => {}
                     }
                     let rtcp_port =
                         rtcp::listen(&self.script, self.ssrc(), &self.stop, &self.shared);
@@ -427,7 +435,7 @@ impl Connection {
                         port,
                         port + 1,
                         rtcp_port - 1,
-                        self.announced_ssrc(),
+                        self.announced_ssrc(&req[0]),
                         self.script
                             .transport_source
                             .map(|a| format!(";source={a}"))
@@ -452,8 +460,11 @@ impl Connection {
                     let silent = matches!(dest, Some(Dest::Udp(_))) && self.script.silent_udp;
                     if let (Some(d), false) = (dest.take(), silent) {
                         playing.store(true, Ordering::SeqCst);
+                        let audio = (&self.script, &writer, &playing, &self.stop, &self.shared);
+                        audio::start(audio_dests.drain(..), audio);
                         let sender = Sender {
                             dest: d,
+                            channel: video_channel,
                             writer: writer.clone(),
                             playing: playing.clone(),
                             last_request: last_request.clone(),
@@ -528,8 +539,18 @@ impl Connection {
             .copied()
     }
 
-    fn announced_ssrc(&self) -> String {
-        format!("{:08X}", self.ssrc())
+    /// The scripted audio track a SETUP's request line names (a captured camera's track IDs are its
+    /// own: H264DVR's video is `trackID=3`).
+    fn audio_track(&self, request_line: &str) -> Option<usize> {
+        audio::audio_track(request_line).filter(|_| self.script.audio.is_some())
+    }
+
+    /// The SSRC a SETUP reply announces: the video's, or the audio track's it sets up.
+    fn announced_ssrc(&self, request_line: &str) -> String {
+        let ssrc = self
+            .audio_track(request_line)
+            .map_or(self.ssrc(), |k| audio::AUDIO_SSRC + k as u32);
+        format!("{ssrc:08X}")
     }
 
     fn ssrc(&self) -> u32 {

@@ -100,4 +100,6 @@ pub struct Script {
     /// How connection 2, 3, … answer DESCRIBE, while the list lasts: a status (404, 503, 401), or 0 for
     /// an SDP without the video track (a camera still booting).
     pub describe_after_reconnect: &'static [u16],
+    /// Audio tracks beside the video, each streamed to where its own SETUP asked.
+    pub audio: Option<super::FakeAudio>,
 }

@@ -20,6 +20,8 @@ pub enum Dest {
 
 pub struct Sender {
     pub dest: Dest,
+    /// The interleaved RTP channel the video's SETUP asked for (RTCP on the next).
+    pub channel: u8,
     pub writer: Arc<Mutex<TcpStream>>,
     pub playing: Arc<AtomicBool>,
     pub last_request: Arc<Mutex<Instant>>,
@@ -44,7 +46,7 @@ impl Sender {
                     // A stray CRLF and a frame on a channel never set up, before every packet.
                     frame.extend_from_slice(b"\r\n$\x05\x00\x04\x00bad");
                 }
-                frame.extend_from_slice(&[b'$', 0]);
+                frame.extend_from_slice(&[b'$', self.channel]);
                 frame.extend_from_slice(&(pkt.len() as u16).to_be_bytes());
                 frame.extend_from_slice(pkt);
                 self.writer.lock().unwrap().write_all(&frame).is_ok()
@@ -59,7 +61,7 @@ impl Sender {
                 let _ = sock.send_to(rtcp, SocketAddr::new(addr.ip(), addr.port() + 1));
             }
             Dest::Tcp => {
-                let mut frame = vec![b'$', 1, 0, rtcp.len() as u8];
+                let mut frame = vec![b'$', self.channel + 1, 0, rtcp.len() as u8];
                 frame.extend_from_slice(rtcp);
                 let _ = self.writer.lock().unwrap().write_all(&frame);
             }

@@ -1,0 +1,276 @@
+//! Audio tracks beside the fake camera's video: their SDP sections, and a sender per track that paces
+//! the track's RTP packets by their timestamps, to the ports or interleaved channel its own SETUP
+//! named, with the track's scripted loss, reordering, SSRC change or silence.
+
+use super::sender::Dest;
+use super::{Script, Shared};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The SSRC of audio track `k`; after `FakeAudio::ssrc_change_at`, `AUDIO_SSRC + 0x100 + k`.
+pub const AUDIO_SSRC: u32 = 0x0a0d_0001;
+
+/// One or more audio tracks the camera describes (track IDs 2, 3, … beside the video's 1).
+#[derive(Clone)]
+pub struct FakeAudio {
+    /// The media section's `m=audio 0 RTP/AVP {pt}` payload type and its attribute lines (rtpmap,
+    /// fmtp; `\r\n` after each; empty for a static payload type without rtpmap).
+    pub pt: u8,
+    pub attributes: &'static str,
+    /// The RTP clock rate of `packets`' timestamps.
+    pub clock_rate: u32,
+    /// Whole RTP packets (header and payload), sent in a loop, renumbered and restamped per lap.
+    pub packets: &'static [Vec<u8>],
+    /// How long one lap of `packets` lasts, in RTP clock ticks.
+    pub lap_ticks: u64,
+    /// How many such tracks the SDP lists (Ubiquiti: two audio media on one payload type).
+    pub tracks: usize,
+    /// The audio sections come before the video's in the SDP.
+    pub before_video: bool,
+    /// Drop audio packet `index` (counted per track since PLAY) when it returns true.
+    pub drop: Option<fn(usize) -> bool>,
+    /// Swap audio packet `index` with the next when it returns true.
+    pub swap: Option<fn(usize) -> bool>,
+    /// From this packet on, the track's SSRC is another (its sequence and timestamps go on).
+    pub ssrc_change_at: Option<usize>,
+    /// Set up, then never a packet (a camera whose audio encoder is off).
+    pub silent: bool,
+}
+
+impl FakeAudio {
+    /// `tracks` = 1, after the video, every packet sent.
+    pub fn new(
+        pt: u8,
+        attributes: &'static str,
+        (clock_rate, lap_ticks): (u32, u64),
+        packets: &'static [Vec<u8>],
+    ) -> Self {
+        FakeAudio {
+            pt,
+            attributes,
+            clock_rate,
+            packets,
+            lap_ticks,
+            tracks: 1,
+            before_video: false,
+            drop: None,
+            swap: None,
+            ssrc_change_at: None,
+            silent: false,
+        }
+    }
+
+    /// The SDP media sections of every audio track.
+    pub fn sdp(&self) -> String {
+        (0..self.tracks)
+            .map(|k| {
+                format!(
+                    "m=audio 0 RTP/AVP {}\r\n{}a=control:trackID={}\r\n",
+                    self.pt,
+                    self.attributes,
+                    k + 2
+                )
+            })
+            .collect()
+    }
+}
+
+/// Sends one audio track until the session stops playing.
+pub struct AudioSender {
+    pub audio: FakeAudio,
+    /// Which track (0 for trackID=2).
+    pub track: usize,
+    pub dest: Dest,
+    /// The interleaved RTP channel its SETUP asked for (over TCP).
+    pub channel: u8,
+    pub writer: Arc<Mutex<TcpStream>>,
+    pub playing: Arc<AtomicBool>,
+    pub stop: Arc<AtomicBool>,
+    pub shared: Arc<Shared>,
+}
+
+impl AudioSender {
+    fn send(&self, sock: &UdpSocket, pkt: &[u8]) -> bool {
+        match self.dest {
+            Dest::Udp(addr) => sock.send_to(pkt, addr).is_ok(),
+            Dest::Tcp => {
+                let mut frame = vec![b'$', self.channel];
+                frame.extend_from_slice(&(pkt.len() as u16).to_be_bytes());
+                frame.extend_from_slice(pkt);
+                self.writer.lock().unwrap().write_all(&frame).is_ok()
+            }
+        }
+    }
+
+    pub fn run(self) {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let packets = self.audio.packets;
+        let ts = |p: &[u8]| u32::from_be_bytes(p[4..8].try_into().unwrap());
+        let ts0 = ts(&packets[0]);
+        let lap_ts = self.audio.lap_ticks;
+        let start = Instant::now();
+        let base_ts = 0x1234_5678u32.wrapping_add(self.track as u32 * 0x1111);
+        let mut held: Option<Vec<u8>> = None;
+        let mut index = 0usize;
+        for lap in 0u64.. {
+            for (k, p) in packets.iter().enumerate() {
+                if !self.playing.load(Ordering::SeqCst) || self.stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let nominal = lap * lap_ts + u64::from(ts(p).wrapping_sub(ts0));
+                // A packet leaves once the audio it carries is captured: when the next one's starts.
+                let end = match packets.get(k + 1) {
+                    Some(next) => lap * lap_ts + u64::from(ts(next).wrapping_sub(ts0)),
+                    None => (lap + 1) * lap_ts,
+                };
+                let due = start
+                    + Duration::from_nanos(end * 1_000_000_000 / u64::from(self.audio.clock_rate));
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    thread::sleep(wait);
+                }
+                let i = index;
+                index += 1;
+                let mut pkt = p.clone();
+                pkt[1] = (pkt[1] & 0x80) | self.audio.pt;
+                pkt[2..4].copy_from_slice(&(i as u16).to_be_bytes());
+                pkt[4..8].copy_from_slice(&base_ts.wrapping_add(nominal as u32).to_be_bytes());
+                let changed = self.audio.ssrc_change_at.is_some_and(|n| i >= n);
+                let ssrc = AUDIO_SSRC + self.track as u32 + if changed { 0x100 } else { 0 };
+                pkt[8..12].copy_from_slice(&ssrc.to_be_bytes());
+                if self.audio.drop.is_some_and(|f| f(i)) {
+                    self.shared.audio_dropped.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+                if let Some(h) = held.take() {
+                    self.send(&sock, &pkt);
+                    self.send(&sock, &h);
+                    self.shared.audio_sent.fetch_add(2, Ordering::SeqCst);
+                    continue;
+                }
+                if self.audio.swap.is_some_and(|f| f(i)) {
+                    held = Some(pkt);
+                    continue;
+                }
+                if !self.send(&sock, &pkt) {
+                    return;
+                }
+                self.shared.audio_sent.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// What an audio sender shares with its session: the script, the RTSP connection (for interleaved
+/// packets), the session's playing flag, the camera's stop flag and its counters.
+pub type Session<'a> = (
+    &'a Script,
+    &'a Arc<Mutex<TcpStream>>,
+    &'a Arc<AtomicBool>,
+    &'a Arc<AtomicBool>,
+    &'a Arc<Shared>,
+);
+
+/// At PLAY: a sender for every audio track set up, (track, destination, interleaved channel), unless
+/// the script keeps the audio silent.
+pub fn start(dests: impl Iterator<Item = (usize, Dest, u8)>, session: Session) {
+    let (script, writer, playing, stop, shared) = session;
+    let Some(audio) = script.audio.as_ref().filter(|a| !a.silent) else {
+        return;
+    };
+    for (track, dest, channel) in dests {
+        let sender = AudioSender {
+            audio: audio.clone(),
+            track,
+            dest,
+            channel,
+            writer: writer.clone(),
+            playing: playing.clone(),
+            stop: stop.clone(),
+            shared: shared.clone(),
+        };
+        thread::spawn(move || sender.run());
+    }
+}
+
+/// The RTP port of a UDP SETUP's `client_port=a-b`.
+pub fn client_port(transport: &str) -> u16 {
+    transport
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("client_port="))
+        .and_then(|p| p.split('-').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The RTP channel of a TCP SETUP's `interleaved=a-b` (0 when it names none).
+pub fn interleaved_channel(transport: &str) -> u8 {
+    transport
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("interleaved="))
+        .and_then(|p| p.split('-').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Which audio track a SETUP's request line names (`…/trackID=2` → 0), `None` for the video.
+pub fn audio_track(request_line: &str) -> Option<usize> {
+    let url = request_line.split_whitespace().nth(1)?;
+    let id: usize = url.rsplit_once("trackID=")?.1.parse().ok()?;
+    id.checked_sub(2)
+}
+
+/// The loopback address of a UDP client port.
+pub fn udp_dest(port: u16) -> Dest {
+    Dest::Udp(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Packs raw AAC access units (from `avenc_aac`, 1024 samples each) as RFC 3640 AAC-hbr RTP packets
+/// (payload type `pt`, 13-bit sizes, 3-bit index): `per_packet` AUs in each packet, except every
+/// `fragment_every`-th AU, which goes alone, split over two packets (the marker on the second).
+pub fn aac_hbr_packets(
+    aus: &[Vec<u8>],
+    pt: u8,
+    per_packet: usize,
+    fragment_every: usize,
+) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let packet = |aus: &[&[u8]], size: usize, marker: bool, ts: u32| {
+        let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }, 0, 0];
+        p.extend_from_slice(&ts.to_be_bytes());
+        p.extend_from_slice(&0u32.to_be_bytes());
+        p.extend_from_slice(&((16 * aus.len()) as u16).to_be_bytes());
+        for au in aus {
+            let len = if size > 0 { size } else { au.len() };
+            p.extend_from_slice(&((len as u16) << 3).to_be_bytes());
+        }
+        for au in aus {
+            p.extend_from_slice(au);
+        }
+        p
+    };
+    let mut i = 0;
+    while i < aus.len() {
+        let ts = (i * 1024) as u32;
+        if fragment_every > 0 && i % fragment_every == fragment_every - 1 && aus[i].len() > 1 {
+            let (a, b) = aus[i].split_at(aus[i].len() / 2);
+            out.push(packet(&[a], aus[i].len(), false, ts));
+            out.push(packet(&[b], aus[i].len(), true, ts));
+            i += 1;
+            continue;
+        }
+        let n = per_packet
+            .min(aus.len() - i)
+            .min(if fragment_every > 0 {
+                fragment_every - 1 - i % fragment_every
+            } else {
+                usize::MAX
+            })
+            .max(1);
+        let group: Vec<&[u8]> = aus[i..i + n].iter().map(|a| a.as_slice()).collect();
+        out.push(packet(&group, 0, true, ts));
+        i += n;
+    }
+    out
+}
