@@ -18,6 +18,7 @@ pub mod h265;
 pub mod log;
 pub mod mapping;
 pub mod net;
+pub mod onvif;
 pub mod rtp;
 pub mod rtsp;
 pub mod stream;

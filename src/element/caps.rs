@@ -44,6 +44,11 @@ pub fn audio_template_caps() -> gst::Caps {
     caps
 }
 
+/// The metadata pads' template: ONVIF metadata documents, as `stream::Codec::side_caps` gives.
+pub fn metadata_template_caps() -> gst::Caps {
+    gst::Caps::new_empty_simple("application/x-onvif-metadata")
+}
+
 pub fn caps_for(info: &SpsInfo) -> gst::Caps {
     let (num, den) = info.framerate.unwrap_or((0, 1));
     gst::Caps::builder(info.media_type)

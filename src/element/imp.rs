@@ -1,9 +1,9 @@
 //! Properties, URI handling and state changes of `rustrtspsrc`; the work itself is in `supervisor`,
-//! the audio pads in `audio_pads`.
+//! the audio and metadata pads in `side_pads`.
 
-use super::audio_pads::AudioPads;
-use super::caps::{audio_template_caps, base_caps};
+use super::caps::{audio_template_caps, base_caps, metadata_template_caps};
 use super::settings::{self, parse_port_range, Protocols, Settings};
+use super::side_pads::SidePads;
 use super::supervisor::{Notice, Produced, Stats, Supervisor, SupervisorError, WallTimeConfig};
 use crate::net::epoll::Waker;
 use crate::net::session_client::ClientConfig;
@@ -29,7 +29,7 @@ pub struct RustRtspSrc {
     paused: AtomicBool,
     /// Downstream asked for a keyframe; the session client sends the request.
     keyframe_wanted: Arc<AtomicBool>,
-    audio_pads: AudioPads,
+    side_pads: SidePads,
 }
 
 #[glib::object_subclass]
@@ -145,13 +145,13 @@ impl RustRtspSrc {
                 let _ = obj.post_message(gst::message::Latency::builder().src(&*obj).build());
                 return;
             }
-            Notice::AudioStreams(caps) => {
-                gst::debug!(CAT, imp = self, "audio pads for {:?}", caps);
+            Notice::SideStreams(pads) => {
+                gst::debug!(CAT, imp = self, "audio and metadata pads {:?}", pads);
                 let weak = obj.downgrade();
-                self.audio_pads
-                    .add(obj.upcast_ref(), &caps, move |pad, query| {
+                self.side_pads
+                    .add(obj.upcast_ref(), &pads, move |pad, query| {
                         weak.upgrade()
-                            .is_some_and(|o| o.imp().audio_pad_query(pad, query))
+                            .is_some_and(|o| o.imp().side_pad_query(pad, query))
                     });
                 return;
             }
@@ -313,7 +313,7 @@ impl ElementImpl for RustRtspSrc {
     /// streaming thread; the audio pads get theirs here, so that a muxer finishes every track.
     fn send_event(&self, event: gst::Event) -> bool {
         if event.type_() == gst::EventType::Eos {
-            self.audio_pads.eos();
+            self.side_pads.eos();
         }
         self.parent_send_event(event)
     }
@@ -345,6 +345,13 @@ impl ElementImpl for RustRtspSrc {
                     gst::PadDirection::Src,
                     gst::PadPresence::Sometimes,
                     &audio_template_caps(),
+                )
+                .expect("valid pad template"),
+                gst::PadTemplate::new(
+                    "metadata_%u",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Sometimes,
+                    &metadata_template_caps(),
                 )
                 .expect("valid pad template"),
             ]
@@ -409,7 +416,7 @@ impl BaseSrcImpl for RustRtspSrc {
         if let Some(mut supervisor) = self.supervisor.lock().unwrap().take() {
             supervisor.shutdown();
         }
-        self.audio_pads.remove_all(self.obj().upcast_ref());
+        self.side_pads.remove_all(self.obj().upcast_ref());
         *self.waker.lock().unwrap() = None;
         Ok(())
     }
@@ -475,8 +482,8 @@ impl RustRtspSrc {
             + gst::ClockTime::from_nseconds(added)
     }
 
-    /// An audio pad's queries: latency as the src pad's, the rest as any pad answers them.
-    fn audio_pad_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+    /// An audio or metadata pad's queries: latency as the src pad's, the rest as any pad answers them.
+    fn side_pad_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
             let latency = self.latency();
             q.set(true, latency, Some(latency));
@@ -509,9 +516,9 @@ impl PushSrcImpl for RustRtspSrc {
             };
             drop(guard);
             match produced {
-                // Nobody takes the video but an audio pad is linked: the audio goes on alone.
+                // Nobody takes the video but another pad is linked: that stream goes on alone.
                 Produced::Video { .. }
-                    if !obj.src_pad().is_linked() && self.audio_pads.audio_linked() => {}
+                    if !obj.src_pad().is_linked() && self.side_pads.side_linked() => {}
                 Produced::Video { buffer, caps } => {
                     if let Some(caps) = caps {
                         gst::debug!(CAT, imp = self, "caps {}", caps);
@@ -521,11 +528,11 @@ impl PushSrcImpl for RustRtspSrc {
                     }
                     return Ok(CreateSuccess::NewBuffer(buffer));
                 }
-                Produced::Audio(a) => {
+                Produced::Side(a) => {
                     if let Some(caps) = &a.caps {
-                        gst::debug!(CAT, imp = self, "audio_{} caps {}", a.pad, caps);
+                        gst::debug!(CAT, imp = self, "side pad {} caps {}", a.pad, caps);
                     }
-                    self.audio_pads
+                    self.side_pads
                         .push(obj.upcast_ref(), a.pad, a.buffer, a.caps)?;
                 }
             }

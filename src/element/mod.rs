@@ -3,14 +3,14 @@
 use gst::glib;
 use gst::prelude::*;
 
-mod audio_output;
-mod audio_pads;
 mod caps;
 mod decode_times;
 mod imp;
 mod ntp_sync;
 mod properties;
 mod settings;
+mod side_output;
+mod side_pads;
 mod supervisor;
 mod timing;
 

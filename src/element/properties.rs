@@ -79,7 +79,7 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .build(),
         glib::ParamSpecEnum::builder::<settings::Streams>("streams")
             .nick("Streams")
-            .blurb("Which streams to receive: the video only (video), the video and the first audio the camera sends in a codec the element plays (video-audio: AAC, G.711, L16, G.722, Opus), or the video and every such audio (all). The video is on the src pad from the start; each audio comes on an audio_%u pad added after SETUP. Streams not chosen are not set up")
+            .blurb("Which streams to receive: the video only (video), the video and the first audio the camera sends in a codec the element plays (video-audio: AAC, G.711, L16, G.722, Opus), or the video, every such audio and the first ONVIF metadata stream (all). The video is on the src pad from the start; each audio comes on an audio_%u pad and the metadata on metadata_0 (application/x-onvif-metadata, one buffer per XML document), added after SETUP. Streams not chosen are not set up")
             .default_value(settings::Streams::VideoAudio)
             .build(),
         glib::ParamSpecString::builder("multicast-iface")

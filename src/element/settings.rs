@@ -105,7 +105,10 @@ pub enum Streams {
         nick = "video-audio"
     )]
     VideoAudio = 1,
-    #[enum_value(name = "The video and every audio the element plays", nick = "all")]
+    #[enum_value(
+        name = "The video, every audio the element plays and the ONVIF metadata",
+        nick = "all"
+    )]
     All = 2,
 }
 

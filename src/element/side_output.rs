@@ -1,15 +1,23 @@
-//! The audio streams' side of the supervisor: each audio stream's caps (from the SDP) and timeline, and
-//! its frames as buffers with PTS and duration. Audio stream k of a session (the session's stream k+1)
-//! goes to pad `audio_k`; the pads are made once, from the first session's streams, and a later session
-//! whose audio differs sends new caps on them.
+//! The supervisor's side of the streams beside the video (audio and ONVIF metadata): each one's caps
+//! (from the SDP) and timeline, and its frames as buffers with PTS and duration. A session's stream
+//! k+1 goes to side pad k, named by kind and its number within the kind (`audio_0`, `audio_1`,
+//! `metadata_0`); the pads are made once, from the first session's streams, and a later session whose
+//! streams differ sends new caps on them.
 
 use super::timing::Timeline;
 use crate::net::session_client::SessionClient;
 use crate::stream::codec::{Codec, Kind};
 
-/// One audio pad's stream.
+/// A pad to make: its name and caps.
+#[derive(Debug, Clone)]
+pub struct SidePad {
+    pub name: String,
+    pub caps: gst::Caps,
+}
+
+/// One side pad's stream.
 #[derive(Debug)]
-struct AudioStream {
+struct SideStream {
     caps: gst::Caps,
     /// Caps to send with the next buffer (a new session's stream differs from the pad's).
     caps_pending: bool,
@@ -18,32 +26,31 @@ struct AudioStream {
     discont: bool,
 }
 
-/// The audio streams, by pad.
+/// The side streams, by pad.
 #[derive(Debug, Default)]
-pub struct AudioOutputs {
-    streams: Vec<AudioStream>,
-    /// Whether the pads were announced (`Notice::AudioStreams`).
+pub struct SideOutputs {
+    streams: Vec<SideStream>,
+    /// Whether the pads were announced (`Notice::SideStreams`).
     announced: bool,
 }
 
-/// An audio buffer and the caps to set before it, for pad `audio_{pad}`.
-pub struct AudioBuffer {
+/// A buffer and the caps to set before it, for side pad `pad` (in the order they were announced).
+pub struct SideBuffer {
     pub pad: usize,
     pub buffer: gst::Buffer,
     pub caps: Option<gst::Caps>,
 }
 
-impl AudioOutputs {
-    /// The caps of each audio stream `client` set up, the first time a session plays: the pads to
-    /// make. `None` once they are made; a later session's caps replace theirs.
-    pub fn on_session(&mut self, client: &SessionClient) -> Option<Vec<gst::Caps>> {
-        let caps: Vec<gst::Caps> = (0..client.stream_count())
-            .filter_map(|i| client.spec(i))
-            .filter(|s| s.kind() == Kind::Audio)
-            .filter_map(Codec::audio_caps)
+impl SideOutputs {
+    /// The caps of each stream beside the video `client` set up, the first time a session plays: the
+    /// pads to make. `None` once they are made; a later session's caps replace theirs.
+    pub fn on_session(&mut self, client: &SessionClient) -> Option<Vec<SidePad>> {
+        let specs = (1..client.stream_count()).filter_map(|i| client.spec(i));
+        let caps: Vec<(Kind, gst::Caps)> = specs
+            .filter_map(|s| Some((s.kind(), Codec::side_caps(s)?)))
             .collect();
         if self.announced {
-            for (stream, caps) in self.streams.iter_mut().zip(caps) {
+            for (stream, (_, caps)) in self.streams.iter_mut().zip(caps) {
                 if stream.caps != caps {
                     stream.caps = caps;
                     stream.caps_pending = true;
@@ -54,7 +61,7 @@ impl AudioOutputs {
         self.announced = true;
         self.streams = caps
             .iter()
-            .map(|c| AudioStream {
+            .map(|(_, c)| SideStream {
                 caps: c.clone(),
                 caps_pending: false,
                 timeline: Timeline::default(),
@@ -62,7 +69,20 @@ impl AudioOutputs {
                 discont: false,
             })
             .collect();
-        Some(caps)
+        let mut counts = [0usize; 2];
+        let pads = caps
+            .into_iter()
+            .map(|(kind, caps)| {
+                let (prefix, n) = match kind {
+                    Kind::Metadata => ("metadata", &mut counts[1]),
+                    _ => ("audio", &mut counts[0]),
+                };
+                let name = format!("{prefix}_{n}");
+                *n += 1;
+                SidePad { name, caps }
+            })
+            .collect();
+        Some(pads)
     }
 
     /// A new session follows: every stream's timeline starts over, its next buffer with DISCONT.
@@ -84,7 +104,7 @@ impl AudioOutputs {
         au: crate::au::AccessUnit,
         basis: u64,
         ntp: Option<u64>,
-    ) -> Option<AudioBuffer> {
+    ) -> Option<SideBuffer> {
         let pad = stream.checked_sub(1)?;
         let s = self.streams.get_mut(pad)?;
         let rate = client.clock_rate(stream);
@@ -113,6 +133,6 @@ impl AudioOutputs {
             super::supervisor::add_reference_timestamp(b, ntp);
         }
         let caps = std::mem::take(&mut s.caps_pending).then(|| s.caps.clone());
-        Some(AudioBuffer { pad, buffer, caps })
+        Some(SideBuffer { pad, buffer, caps })
     }
 }

@@ -1,14 +1,15 @@
-//! The element's audio pads: `audio_%u` sometimes pads, added once the first session plays (after
-//! SETUP, as rtspsrc does), then `no-more-pads`. Each gets its own stream-start in the video's group,
-//! its caps and a TIME segment like the src pad's.
+//! The element's pads beside the video: `audio_%u` and `metadata_%u` sometimes pads, added once the
+//! first session plays (after SETUP, as rtspsrc does), then `no-more-pads`. Each gets its own
+//! stream-start in the video's group, its caps and a TIME segment like the src pad's.
 //!
-//! Each audio pad pushes from its own pad task, fed by a bounded queue the streaming thread fills:
+//! Each of them pushes from its own pad task, fed by a bounded queue the streaming thread fills:
 //! sinks added in `pad-added` preroll one pad at a time, and a single thread pushing the video and
 //! the audio would block on the video sink's preroll while the pipeline waits for the audio sink's
 //! (rtspsrc pushes each stream from its own thread for the same reason). The video keeps its direct
 //! push. A pad nobody linked does not stop the others: its NOT_LINKED counts only when no pad of
 //! the element is linked.
 
+use super::side_output::SidePad;
 use gst::prelude::*;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -27,9 +28,9 @@ enum Item {
     Eos,
 }
 
-/// One audio pad, its queue and the last flow its task got from downstream.
+/// One side pad, its queue and the last flow its task got from downstream.
 #[derive(Debug)]
-struct AudioPad {
+struct QueuedPad {
     pad: gst::Pad,
     queue: SyncSender<Item>,
     flow: Arc<Mutex<Result<gst::FlowSuccess, gst::FlowError>>>,
@@ -40,22 +41,19 @@ struct AudioPad {
 }
 
 #[derive(Debug, Default)]
-pub struct AudioPads {
-    pads: Mutex<Vec<AudioPad>>,
+pub struct SidePads {
+    pads: Mutex<Vec<QueuedPad>>,
 }
 
-impl AudioPads {
-    /// Adds one pad per caps in `caps` to `element`, then says there are no more. `query` answers the
-    /// pads' queries (latency as the src pad's).
+impl SidePads {
+    /// Adds `pads` to `element` from the template their names follow, then says there are no more.
+    /// `query` answers the pads' queries (latency as the src pad's).
     pub fn add(
         &self,
         element: &gst::Element,
-        caps: &[gst::Caps],
+        side: &[SidePad],
         query: impl Fn(&gst::Pad, &mut gst::QueryRef) -> bool + Send + Sync + Clone + 'static,
     ) {
-        let Some(template) = element.pad_template("audio_%u") else {
-            return;
-        };
         let video = element.static_pad("src");
         let group = video
             .as_ref()
@@ -63,8 +61,14 @@ impl AudioPads {
             .and_then(|e| e.group_id())
             .unwrap_or_else(gst::GroupId::next);
         let mut pads = self.pads.lock().unwrap();
-        for (i, caps) in caps.iter().enumerate() {
-            let name = format!("audio_{i}");
+        for SidePad { name, caps } in side {
+            let template = match name.split_once('_') {
+                Some(("metadata", _)) => element.pad_template("metadata_%u"),
+                _ => element.pad_template("audio_%u"),
+            };
+            let Some(template) = template else {
+                continue;
+            };
             let query = query.clone();
             let pad = gst::Pad::builder_from_template(&template)
                 .name(name.as_str())
@@ -99,7 +103,7 @@ impl AudioPads {
             let (queue, items) = sync_channel(QUEUE);
             let flow = Arc::new(Mutex::new(Ok(gst::FlowSuccess::Ok)));
             if start_task(&pad, items, flow.clone()).is_ok() {
-                pads.push(AudioPad {
+                pads.push(QueuedPad {
                     pad,
                     queue,
                     flow,
@@ -154,15 +158,15 @@ impl AudioPads {
 
     /// Whether any of the element's pads, the src pad included, is linked.
     pub fn any_linked(&self, element: &gst::Element) -> bool {
-        element.static_pad("src").is_some_and(|p| p.is_linked()) || self.audio_linked()
+        element.static_pad("src").is_some_and(|p| p.is_linked()) || self.side_linked()
     }
 
-    /// Whether an audio pad is linked.
-    pub fn audio_linked(&self) -> bool {
+    /// Whether a pad beside the video is linked.
+    pub fn side_linked(&self) -> bool {
         self.pads.lock().unwrap().iter().any(|p| p.pad.is_linked())
     }
 
-    /// EOS on every audio pad (the src pad gets its own from basesrc).
+    /// EOS on every side pad (the src pad gets its own from basesrc).
     pub fn eos(&self) {
         for p in self.pads.lock().unwrap().iter() {
             // After the buffers already queued; pushed directly when the queue is full.
@@ -174,7 +178,7 @@ impl AudioPads {
 
     /// Removes the pads (the element stopped).
     pub fn remove_all(&self, element: &gst::Element) {
-        let pads: Vec<AudioPad> = self.pads.lock().unwrap().drain(..).collect();
+        let pads: Vec<QueuedPad> = self.pads.lock().unwrap().drain(..).collect();
         for p in pads {
             // Deactivating flushes a push blocked downstream and stops the task.
             drop(p.queue);

@@ -2,10 +2,10 @@
 //! time, falls back from UDP to TCP, reconnects after failures with backoff, turns access units into
 //! timestamped buffers with caps, and failures into bus errors a person can act on.
 
-use super::audio_output::{AudioBuffer, AudioOutputs};
 use super::caps::caps_for;
 use super::decode_times::DecodeTimes;
 use super::ntp_sync::{capture_running_time, SyncDelay};
+use super::side_output::{SideBuffer, SideOutputs, SidePad};
 use super::timing::Timeline;
 use crate::net::epoll::{wait_one, Waited, Waker};
 use crate::net::session_client::{ClientConfig, ClientError, SessionClient};
@@ -48,8 +48,9 @@ pub enum Notice {
     },
     /// PTS moved later for B-frames, or behind arrival for `ntp-sync`: the element's latency grew.
     LatencyChanged,
-    /// The first session plays: its audio streams' caps, one pad each (`audio_0`, …).
-    AudioStreams(Vec<gst::Caps>),
+    /// The first session plays: its audio and metadata streams, one pad each (`audio_0`, …,
+    /// `metadata_0`).
+    SideStreams(Vec<SidePad>),
 }
 
 pub enum Produced {
@@ -58,7 +59,8 @@ pub enum Produced {
         buffer: gst::Buffer,
         caps: Option<gst::Caps>,
     },
-    Audio(AudioBuffer),
+    /// An audio or metadata buffer for its pad.
+    Side(SideBuffer),
 }
 
 /// Counters for the `stats` property, updated once per access unit.
@@ -136,9 +138,9 @@ pub struct Supervisor {
     retry: u32,
     waker: Waker,
     client: Option<SessionClient>,
-    /// The current client's audio streams were compared with the pads.
-    audio_checked: bool,
-    audio: AudioOutputs,
+    /// The current client's audio and metadata streams were compared with the pads.
+    side_checked: bool,
+    side: SideOutputs,
     timeline: Timeline,
     decode_times: DecodeTimes,
     timeline_epoch: u32,
@@ -167,8 +169,8 @@ impl Supervisor {
             retry,
             waker,
             client: None,
-            audio_checked: false,
-            audio: AudioOutputs::default(),
+            side_checked: false,
+            side: SideOutputs::default(),
             timeline: Timeline::default(),
             decode_times: DecodeTimes::default(),
             timeline_epoch: 0,
@@ -194,7 +196,7 @@ impl Supervisor {
                 Some(r) => r,
                 None => match SessionClient::connect(self.cfg.clone(), self.waker.clone()) {
                     Ok(r) => {
-                        self.audio_checked = false;
+                        self.side_checked = false;
                         self.client.insert(r)
                     }
                     Err(e) => {
@@ -216,14 +218,14 @@ impl Supervisor {
                         self.backoff.reset();
                     }
                     self.played = true;
-                    if !std::mem::replace(&mut self.audio_checked, true) {
-                        if let Some(caps) = self.audio.on_session(client) {
-                            notify(Notice::AudioStreams(caps));
+                    if !std::mem::replace(&mut self.side_checked, true) {
+                        if let Some(pads) = self.side.on_session(client) {
+                            notify(Notice::SideStreams(pads));
                         }
                     }
                     let produced = match stream {
                         0 => self.produce(stream, au, completed, &running_time, &notify),
-                        _ => self.produce_audio(stream, au, completed, &running_time, &notify),
+                        _ => self.produce_side(stream, au, completed, &running_time, &notify),
                     };
                     let Some(produced) = produced else {
                         continue;
@@ -310,9 +312,9 @@ impl Supervisor {
         Some(Produced::Video { buffer, caps })
     }
 
-    /// Audio stream `stream`'s frame as a buffer for its pad, on a timeline of its own from its
-    /// arrival (or its capture time with `ntp-sync`).
-    fn produce_audio(
+    /// Audio or metadata stream `stream`'s frame as a buffer for its pad, on a timeline of its own
+    /// from its arrival (or its capture time with `ntp-sync`).
+    fn produce_side(
         &mut self,
         stream: usize,
         au: crate::au::AccessUnit,
@@ -330,9 +332,9 @@ impl Supervisor {
         };
         let meta = ntp.filter(|_| self.wall_time.meta);
         let client = self.client.as_ref()?;
-        self.audio
+        self.side
             .buffer(client, stream, au, basis, meta)
-            .map(Produced::Audio)
+            .map(Produced::Side)
     }
 
     /// The caps of the access unit whose SPS changed: caps change with that very picture. The SPS
@@ -444,7 +446,7 @@ impl Supervisor {
         self.timeline.restart();
         self.decode_times.restart();
         self.timeline_epoch = 0;
-        self.audio.restart();
+        self.side.restart();
     }
 
     /// The pipeline paused: end the session now rather than let it expire or queue stale packets; the

@@ -8,6 +8,7 @@ use crate::au::{Depacketize, SpsInfo};
 use crate::audio::aac::Rfc3640;
 use crate::audio::frames::AudioDepay;
 use crate::audio::packet_frames::{Duration, PacketFrames};
+use crate::onvif::metadata::MetadataDocuments;
 
 /// The codecs the element depacketizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,18 @@ pub enum Codec {
     L16,
     G722,
     Opus,
+    /// ONVIF metadata (`vnd.onvif.metadata`): XML documents, or their gzip or EXI encodings.
+    OnvifMetadata(MetadataEncoding),
+}
+
+/// How an ONVIF metadata stream encodes its XML (the rtpmap's name says it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataEncoding {
+    Xml,
+    Gzip,
+    /// EXI with ONVIF's default options, or with the options in band.
+    Exi,
+    ExiInBand,
 }
 
 /// What a stream carries: its pad's name and caps family follow from it.
@@ -29,6 +42,7 @@ pub enum Codec {
 pub enum Kind {
     Video,
     Audio,
+    Metadata,
 }
 
 /// RFC 3551's static audio payload types, for media that list one without an rtpmap (Foscam: PT 0):
@@ -43,7 +57,7 @@ const STATIC_AUDIO: [(u8, Codec, u32, u32); 5] = [
 
 impl Codec {
     /// Every codec, in the order a stream without a preference tries them.
-    pub const ALL: [Codec; 8] = [
+    pub const ALL: [Codec; 12] = [
         Codec::H264,
         Codec::H265,
         Codec::Aac,
@@ -52,6 +66,10 @@ impl Codec {
         Codec::L16,
         Codec::G722,
         Codec::Opus,
+        Codec::OnvifMetadata(MetadataEncoding::Xml),
+        Codec::OnvifMetadata(MetadataEncoding::Gzip),
+        Codec::OnvifMetadata(MetadataEncoding::Exi),
+        Codec::OnvifMetadata(MetadataEncoding::ExiInBand),
     ];
     pub const VIDEO: [Codec; 2] = [Codec::H264, Codec::H265];
 
@@ -82,6 +100,12 @@ impl Codec {
             Codec::L16 => "L16",
             Codec::G722 => "G722",
             Codec::Opus => "opus",
+            Codec::OnvifMetadata(e) => match e {
+                MetadataEncoding::Xml => "vnd.onvif.metadata",
+                MetadataEncoding::Gzip => "vnd.onvif.metadata.gzip",
+                MetadataEncoding::Exi => "vnd.onvif.metadata.exi.onvif",
+                MetadataEncoding::ExiInBand => "vnd.onvif.metadata.exi.ext",
+            },
         }
     }
 
@@ -96,12 +120,14 @@ impl Codec {
             Codec::L16 => "L16",
             Codec::G722 => "G.722",
             Codec::Opus => "Opus",
+            Codec::OnvifMetadata(_) => "ONVIF metadata",
         }
     }
 
     pub fn kind(self) -> Kind {
         match self {
             Codec::H264 | Codec::H265 => Kind::Video,
+            Codec::OnvifMetadata(_) => Kind::Metadata,
             _ => Kind::Audio,
         }
     }
@@ -128,6 +154,7 @@ impl Codec {
             // RFC 3551: G.722's RTP clock runs at 8000 for 16 kHz audio, a byte per tick.
             (Codec::G722, _) => per_frame(Duration::BytesPerTick(spec.channels)),
             (Codec::Opus, _) => per_frame(Duration::OpusToc),
+            (Codec::OnvifMetadata(_), _) => Box::new(AudioDepay::new(MetadataDocuments::default())),
             (codec, _) => codec.video_depacketizer(spec.don, wait_for_keyframe),
         }
     }
@@ -167,10 +194,11 @@ impl Codec {
         }
     }
 
-    /// An audio stream's caps, from its SDP alone, as GStreamer's parsers, decoders and muxers take
-    /// them (those of rtpmp4gdepay, rtppcmudepay, rtpL16depay, rtpg722depay, rtpopusdepay); `None` for
-    /// video, whose caps come from its SPS.
-    pub fn audio_caps(spec: &StreamSpec) -> Option<gst::Caps> {
+    /// An audio or metadata stream's caps, from its SDP alone, as GStreamer's parsers, decoders and
+    /// muxers take them (those of rtpmp4gdepay, rtppcmudepay, rtpL16depay, rtpg722depay,
+    /// rtpopusdepay, gst-plugins-rs' rtponvifmetadatadepay); `None` for video, whose caps come from its
+    /// SPS.
+    pub fn side_caps(spec: &StreamSpec) -> Option<gst::Caps> {
         let channels = i32::try_from(spec.channels).unwrap_or(1);
         let rate = i32::try_from(spec.clock_rate).unwrap_or(i32::MAX);
         let caps = match spec.codec {
@@ -211,6 +239,19 @@ impl Codec {
                 .field("rate", 48000i32)
                 .field("channels", channels)
                 .build(),
+            // `encoding=utf8` as rtponvifmetadatapay takes it; compressed documents are passed on as
+            // they came, and say so.
+            Codec::OnvifMetadata(e) => gst::Caps::builder("application/x-onvif-metadata")
+                .field(
+                    "encoding",
+                    match e {
+                        MetadataEncoding::Xml => "utf8",
+                        MetadataEncoding::Gzip => "gzip",
+                        MetadataEncoding::Exi => "exi",
+                        MetadataEncoding::ExiInBand => "exi-in-band",
+                    },
+                )
+                .build(),
         };
         Some(caps)
     }
@@ -228,6 +269,14 @@ mod tests {
         assert_eq!(Codec::from_encoding("OPUS"), Some(Codec::Opus));
         assert_eq!(Codec::from_encoding("VP8"), None);
         assert_eq!(Codec::from_encoding("G726-32"), None);
+        assert_eq!(
+            Codec::from_encoding("VND.ONVIF.METADATA"),
+            Some(Codec::OnvifMetadata(MetadataEncoding::Xml))
+        );
+        assert_eq!(
+            Codec::from_encoding("vnd.onvif.metadata.exi.ext"),
+            Some(Codec::OnvifMetadata(MetadataEncoding::ExiInBand))
+        );
         assert_eq!(Codec::from_encoding(""), None);
     }
 

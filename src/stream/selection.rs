@@ -1,7 +1,7 @@
 //! Choosing which of the SDP's media to set up, apart from parsing it: the first video the element can
 //! depacketize (or the first of the codec asked for), then by default the first audio it can play, or
-//! every audio. Media it cannot use (ONVIF metadata, vendor media, unknown codecs) are left out, audio
-//! with a reason; it fails only when no video is left.
+//! every audio and the ONVIF metadata. Media it cannot use (vendor media, unknown codecs) are left
+//! out, audio with a reason; it fails only when no video is left.
 
 use super::codec::{Codec, Kind};
 use super::spec::StreamSpec;
@@ -55,7 +55,7 @@ pub enum StreamChoice {
     /// The video and the first audio the element can play (what rtspsrc2 does).
     #[default]
     VideoAndAudio,
-    /// The video and every audio it can play.
+    /// The video, every audio it can play and the first ONVIF metadata stream.
     All,
 }
 
@@ -130,7 +130,29 @@ pub fn select(desc: &Description, choice: &Choice) -> Result<Selection, NothingT
             )),
         }
     }
+    if choice.streams == StreamChoice::All {
+        let metadata = desc.media.iter().enumerate().find_map(|(index, media)| {
+            let (codec, pt, rate) = metadata_format(media)?;
+            StreamSpec::new(index, media, codec, pt, (rate, 1)).ok()
+        });
+        selection.streams.extend(metadata);
+    }
     Ok(selection)
+}
+
+/// ONVIF metadata in an `application` media (`vnd.onvif.metadata` and its gzip and EXI forms).
+fn metadata_format(media: &Media) -> Option<(Codec, u8, u32)> {
+    if !media.kind.eq_ignore_ascii_case("application") {
+        return None;
+    }
+    media.rtpmaps.iter().find_map(|r| {
+        let codec = Codec::from_encoding(&r.encoding).filter(|c| c.kind() == Kind::Metadata)?;
+        media.payload_types.contains(&r.payload_type).then_some((
+            codec,
+            r.payload_type,
+            r.clock_rate,
+        ))
+    })
 }
 
 /// The codec, payload type and clock rate of `media` when it is video of a codec in `wanted`. The

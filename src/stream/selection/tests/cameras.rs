@@ -26,7 +26,7 @@ fn audio(reply: &str, streams: StreamChoice) -> (Vec<Audio>, Vec<String>) {
     let audio = chosen.streams[1..]
         .iter()
         .map(|s| {
-            assert_eq!(s.kind(), Kind::Audio);
+            assert_ne!(s.kind(), Kind::Video);
             (
                 s.codec,
                 s.clock_rate,
@@ -147,5 +147,26 @@ fn anpviz_aac_without_au_header_sizes_is_left_out_with_the_reason() {
     assert!(
         left_out[0].starts_with("AAC audio (media 1)"),
         "{left_out:?}"
+    );
+}
+
+#[test]
+fn dahua_all_adds_the_onvif_metadata() {
+    let reply = include_str!("../../../../tests/fixtures/retina/dahua_describe_h264_aac_onvif.txt");
+    let (chosen, _) = audio(reply, StreamChoice::All);
+    let base =
+        "rtsp://192.168.5.111:554/cam/realmonitor?channel=1&subtype=1&unicast=true&proto=Onvif/";
+    assert_eq!(
+        chosen,
+        [
+            (Codec::Aac, 48000, 1, 97, format!("{base}trackID=1")),
+            (
+                Codec::OnvifMetadata(crate::stream::codec::MetadataEncoding::Xml),
+                90000,
+                1,
+                107,
+                format!("{base}trackID=4")
+            ),
+        ]
     );
 }
