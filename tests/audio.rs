@@ -32,15 +32,15 @@ fn records_audio(audio: &'static str, protocols: &str, media_type: &str) {
         Duration::from_secs(20),
     );
     assert!(rec.errors.is_empty(), "{:?}", rec.errors);
-    assert_eq!(rec.audio_pads, ["audio_0"]);
+    assert_eq!(rec.side_pads, ["audio_0"]);
     assert!(rec.no_more_pads);
-    let caps = &rec.audio_caps[0];
+    let caps = &rec.side_caps[0];
     assert_eq!(
         caps.structure(0).unwrap().name().as_str(),
         media_type,
         "{caps}"
     );
-    let frames = &rec.audio[0];
+    let frames = &rec.side[0];
     assert!(frames.len() > 20, "{} audio buffers", frames.len());
     let pts: Vec<u64> = frames.iter().map(|f| f.pts.unwrap().nseconds()).collect();
     assert!(pts.windows(2).all(|w| w[0] < w[1]), "audio PTS increase");
@@ -99,5 +99,5 @@ fn video_only_sets_up_no_audio() {
         Duration::from_secs(20),
     );
     assert!(rec.errors.is_empty(), "{:?}", rec.errors);
-    assert!(rec.audio_pads.is_empty());
+    assert!(rec.side_pads.is_empty());
 }

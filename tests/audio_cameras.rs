@@ -100,7 +100,7 @@ fn record(cam: &FakeCamera, protocols: &str, streams: &str) -> AvRecording {
 }
 
 fn media_type(rec: &AvRecording, pad: usize) -> String {
-    rec.audio_caps[pad].structure(0).unwrap().name().to_string()
+    rec.side_caps[pad].structure(0).unwrap().name().to_string()
 }
 
 /// The audio pad's buffers follow each other without a hole, PTS by duration, except where a
@@ -129,23 +129,23 @@ fn holes(frames: &[AudioFrame]) -> (usize, Vec<u64>) {
 
 /// Decodes pad `pad`'s audio: no decoder error, and as long as the video (within 2 % and a packet).
 fn assert_decodes_as_long_as_video(rec: &AvRecording, pad: usize, context: &str) {
-    let (samples, rate, errors) = decode_audio(&rec.audio_caps[pad], &rec.audio[pad]);
+    let (samples, rate, errors) = decode_audio(&rec.side_caps[pad], &rec.side[pad]);
     assert!(errors.is_empty(), "{context}: {errors:?}");
     let decoded = samples as f64 / f64::from(rate);
     let video = rec.video_span();
     assert!(
         (decoded - video).abs() < 0.02 * video + 0.15,
         "{context}: {decoded:.3} s of audio ({} buffers) over {video:.3} s of video",
-        rec.audio[pad].len()
+        rec.side[pad].len()
     );
 }
 
 fn packed_aac(protocols: &str) {
     let cam = camera(aac(96));
     let rec = record(&cam, protocols, "video-audio");
-    assert_eq!(rec.audio_pads, ["audio_0"], "{protocols}");
+    assert_eq!(rec.side_pads, ["audio_0"], "{protocols}");
     assert_eq!(media_type(&rec, 0), "audio/mpeg", "{protocols}");
-    let (disconts, holes) = holes(&rec.audio[0]);
+    let (disconts, holes) = holes(&rec.side[0]);
     assert_eq!((disconts, holes.len()), (0, 0), "{protocols}");
     assert_decodes_as_long_as_video(&rec, 0, protocols);
 }
@@ -158,7 +158,7 @@ fn lost_audio_is_a_discont_not_invented_samples(protocols: &str) {
     let rec = record(&cam, protocols, "video-audio");
     let dropped = cam.shared.audio_dropped.load(Ordering::SeqCst);
     assert!(dropped >= 2, "{protocols}: {dropped} audio packets dropped");
-    let (disconts, holes) = holes(&rec.audio[0]);
+    let (disconts, holes) = holes(&rec.side[0]);
     // Every lost packet leaves a hole of one packet, marked DISCONT (the last loss may come after the
     // recording's end).
     assert!(
@@ -175,7 +175,7 @@ fn reordered_audio_comes_out_in_order(protocols: &str) {
         ..pcmu()
     });
     let rec = record(&cam, protocols, "video-audio");
-    let (disconts, holes) = holes(&rec.audio[0]);
+    let (disconts, holes) = holes(&rec.side[0]);
     assert_eq!((disconts, holes), (0, vec![]), "{protocols}");
     assert_decodes_as_long_as_video(&rec, 0, protocols);
 }
@@ -219,7 +219,7 @@ fn audio_before_video(protocols: &str) {
         ..pcmu()
     });
     let rec = record(&cam, protocols, "video-audio");
-    assert_eq!(rec.audio_pads, ["audio_0"], "{protocols}");
+    assert_eq!(rec.side_pads, ["audio_0"], "{protocols}");
     assert_decodes_as_long_as_video(&rec, 0, protocols);
 }
 
@@ -231,12 +231,12 @@ fn two_audio_tracks_on_one_payload_type(protocols: &str) {
     };
     let cam = camera(two());
     let rec = record(&cam, protocols, "video-audio");
-    assert_eq!(rec.audio_pads, ["audio_0"], "{protocols}");
+    assert_eq!(rec.side_pads, ["audio_0"], "{protocols}");
     assert_eq!(cam.shared.count("SETUP"), 2, "{protocols}");
     drop(cam);
     let cam = camera(two());
     let rec = record(&cam, protocols, "all");
-    assert_eq!(rec.audio_pads, ["audio_0", "audio_1"], "{protocols}");
+    assert_eq!(rec.side_pads, ["audio_0", "audio_1"], "{protocols}");
     assert_eq!(cam.shared.count("SETUP"), 3, "{protocols}");
     for pad in 0..2 {
         assert_decodes_as_long_as_video(&rec, pad, &format!("{protocols}, audio_{pad}"));
@@ -255,7 +255,7 @@ fn audio_ssrc_change_is_followed(protocols: &str) {
         protocols,
         "video-audio",
     );
-    let frames = &rec.audio[0];
+    let frames = &rec.side[0];
     let span = |f: &[AudioFrame]| {
         (f.last().expect("audio").pts.unwrap().nseconds() - f[0].pts.unwrap().nseconds()) as f64
             / 1e9
@@ -266,7 +266,7 @@ fn audio_ssrc_change_is_followed(protocols: &str) {
         "{protocols}: audio ends {:.3} s into {video:.3} s of video",
         span(frames)
     );
-    let (samples, rate, errors) = decode_audio(&rec.audio_caps[0], frames);
+    let (samples, rate, errors) = decode_audio(&rec.side_caps[0], frames);
     assert!(errors.is_empty(), "{protocols}: {errors:?}");
     let decoded = samples as f64 / f64::from(rate);
     assert!(
@@ -283,7 +283,7 @@ fn unknown_audio_codec_is_left_out(protocols: &str) {
         pcmu_pt0(),
     ));
     let rec = record(&cam, protocols, "video-audio");
-    assert!(rec.audio_pads.is_empty(), "{protocols}");
+    assert!(rec.side_pads.is_empty(), "{protocols}");
     // Not set up: no bandwidth spent on it.
     assert_eq!(cam.shared.count("SETUP"), 1, "{protocols}");
 }

@@ -2,6 +2,10 @@
 //! (or its gzip or EXI encoding) split over packets of one timestamp, the marker bit on its last. One
 //! frame out per complete document; a document missing a packet is dropped whole (a partial XML
 //! document is of no use to a parser), and the next one carries DISCONT.
+//!
+//! After a loss, whatever comes up to the next marker bit is dropped: the lost packets may have been
+//! the head of the document those packets end, and RTP does not say whether they were (retina keeps
+//! such tails; a parser then fails on them).
 
 use crate::au::au_bytes::AuBytes;
 use crate::audio::frames::{AudioFrames, AudioPayload};
@@ -15,10 +19,8 @@ pub const MAX_DOCUMENT: usize = 1 << 20;
 pub struct MetadataDocuments {
     /// The document being gathered: its extended RTP time and bytes so far.
     open: Option<(u64, AuBytes)>,
-    /// After a loss, the RTP time of the document it cut: its remaining packets are skipped.
-    skipping: Option<u64>,
-    /// The last packet's extended RTP time (the document a loss cut).
-    last_ts: Option<u64>,
+    /// Packets were lost: what comes is skipped up to and with the next marker bit.
+    skipping: bool,
     warned_oversize: bool,
 }
 
@@ -26,16 +28,11 @@ impl AudioPayload for MetadataDocuments {
     fn packet(&mut self, frames: &mut AudioFrames, pkt: &RtpPacket<'_>, lost_before: bool) {
         let ts = frames.extend(pkt.timestamp);
         if lost_before {
-            // The lost packets may have ended the last document or belonged to it: what follows at
-            // its timestamp is the tail of a document that cannot be whole.
-            self.skipping = self.last_ts;
+            self.skipping = true;
         }
-        self.last_ts = Some(ts);
-        if let Some(cut) = self.skipping {
-            if cut == ts {
-                return;
-            }
-            self.skipping = None;
+        if self.skipping {
+            self.skipping = !pkt.marker;
+            return;
         }
         if self.open.as_ref().is_some_and(|(t, _)| *t != ts) {
             // A new timestamp while a document is open: its last packet never came.
@@ -47,7 +44,7 @@ impl AudioPayload for MetadataDocuments {
             .get_or_insert_with(|| (ts, frames.buffer(pkt.payload.len())));
         if data.len() + pkt.payload.len() > MAX_DOCUMENT {
             self.open = None;
-            self.skipping = Some(ts);
+            self.skipping = true;
             frames.lose();
             let mut warned = self.warned_oversize;
             frames.warn_once(
@@ -70,8 +67,10 @@ impl AudioPayload for MetadataDocuments {
         }
     }
 
+    /// A loss (or a new sender): skip to the next document boundary.
     fn forget(&mut self) {
         self.open = None;
+        self.skipping = true;
     }
 }
 

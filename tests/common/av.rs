@@ -7,7 +7,7 @@ use gst::prelude::*;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// One buffer from an audio pad.
+/// One buffer from an audio or metadata pad.
 #[derive(Debug, Clone)]
 pub struct AudioFrame {
     pub pts: Option<gst::ClockTime>,
@@ -20,10 +20,10 @@ pub struct AudioFrame {
 pub struct AvRecording {
     /// PTS of the video buffers.
     pub video_pts: Vec<u64>,
-    /// The audio pads' names in the order they were added, their caps and buffers.
-    pub audio_pads: Vec<String>,
-    pub audio_caps: Vec<gst::Caps>,
-    pub audio: Vec<Vec<AudioFrame>>,
+    /// The audio and metadata pads' names in the order they were added, their caps and buffers.
+    pub side_pads: Vec<String>,
+    pub side_caps: Vec<gst::Caps>,
+    pub side: Vec<Vec<AudioFrame>>,
     pub no_more_pads: bool,
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
@@ -70,7 +70,7 @@ pub fn record_av(
     let weak = pipeline.downgrade();
     src.connect_pad_added(move |_, pad| {
         let name = pad.name().to_string();
-        if !name.starts_with("audio_") {
+        if !name.starts_with("audio_") && !name.starts_with("metadata_") {
             return;
         }
         let Some(pipeline) = weak.upgrade() else {
@@ -78,10 +78,10 @@ pub fn record_av(
         };
         let index = {
             let mut rec = o.lock().unwrap();
-            rec.audio_pads.push(name);
-            rec.audio_caps.extend(pad.current_caps());
-            rec.audio.push(Vec::new());
-            rec.audio.len() - 1
+            rec.side_pads.push(name);
+            rec.side_caps.extend(pad.current_caps());
+            rec.side.push(Vec::new());
+            rec.side.len() - 1
         };
         // A sink added to a live pipeline that is already playing must not preroll (async=false), or
         // the pipeline goes back to PAUSED to wait for it.
@@ -96,7 +96,7 @@ pub fn record_av(
                     let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                     let buf = sample.buffer().ok_or(gst::FlowError::Error)?;
                     let map = buf.map_readable().map_err(|_| gst::FlowError::Error)?;
-                    frames.lock().unwrap().audio[index].push(AudioFrame {
+                    frames.lock().unwrap().side[index].push(AudioFrame {
                         pts: buf.pts(),
                         duration: buf.duration(),
                         flags: buf.flags(),

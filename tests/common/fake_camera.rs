@@ -542,7 +542,9 @@ impl Connection {
     /// The scripted audio track a SETUP's request line names (a captured camera's track IDs are its
     /// own: H264DVR's video is `trackID=3`).
     fn audio_track(&self, request_line: &str) -> Option<usize> {
-        audio::audio_track(request_line).filter(|_| self.script.audio.is_some())
+        let k = audio::audio_track(request_line)?;
+        let tracks = [&self.script.audio, &self.script.metadata];
+        tracks.into_iter().flatten().any(|t| t.has(k)).then_some(k)
     }
 
     /// The SSRC a SETUP reply announces: the video's, or the audio track's it sets up.

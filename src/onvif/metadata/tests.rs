@@ -52,15 +52,18 @@ fn a_document_missing_a_packet_is_dropped_and_the_next_is_discont() {
 }
 
 #[test]
-fn a_loss_between_documents_keeps_the_next_whole() {
+fn after_a_loss_everything_up_to_the_next_marker_is_dropped() {
     let mut d = AudioDepay::new(MetadataDocuments::default());
     d.push(&packet(1000, true, b"<a/>"), false);
-    // A whole document at 2000 was lost; the one at 3000 starts with this packet.
-    d.push(&packet(3000, false, b"<c>"), true);
-    d.push(&packet(3000, true, b"</c>"), false);
+    // Lost: a packet at 2000 or at 3000; RTP cannot say which, so the packets up to the next
+    // marker may be a tail.
+    d.push(&packet(3000, false, b"d>"), true);
+    d.push(&packet(3000, true, b"</d>"), false);
+    d.push(&packet(4000, false, b"<e>"), false);
+    d.push(&packet(4000, true, b"</e>"), false);
     let docs = documents(&mut d);
     assert_eq!(docs.len(), 2);
-    assert_eq!(docs[1].2, b"<c></c>".to_vec());
+    assert_eq!(docs[1].2, b"<e></e>".to_vec());
     assert!(docs[1].1, "after a loss: DISCONT");
 }
 
@@ -85,8 +88,23 @@ fn an_endless_document_is_bounded() {
     }
     assert!(documents(&mut d).is_empty());
     assert_eq!(d.take_warnings().len(), 1);
+    // Its end is dropped with it; the next document is whole.
+    d.push(&packet(1000, true, b"xx"), false);
     d.push(&packet(2000, true, b"<b/>"), false);
     let docs = documents(&mut d);
     assert_eq!(docs.len(), 1);
     assert!(docs[0].1);
+}
+
+#[test]
+fn a_loss_told_apart_from_the_packet_drops_the_tail() {
+    // The reorder window gives up on a packet and says so before the next one comes.
+    let mut d = AudioDepay::new(MetadataDocuments::default());
+    d.push(&packet(1000, false, b"<a>"), false);
+    d.lose();
+    d.push(&packet(1000, true, b"</a>"), false);
+    d.push(&packet(2000, true, b"<b/>"), false);
+    let docs = documents(&mut d);
+    assert_eq!(docs.len(), 1);
+    assert_eq!((docs[0].1, &docs[0].2[..]), (true, &b"<b/>"[..]));
 }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 /// The SSRC of audio track `k`; after `FakeAudio::ssrc_change_at`, `AUDIO_SSRC + 0x100 + k`.
 pub const AUDIO_SSRC: u32 = 0x0a0d_0001;
 
-/// One or more audio tracks the camera describes (track IDs 2, 3, … beside the video's 1).
+/// One or more audio tracks the camera describes (track IDs 2, 3, … beside the video's 1), or its
+/// ONVIF metadata track (ID 10).
 #[derive(Clone)]
 pub struct FakeAudio {
     /// The media section's `m=audio 0 RTP/AVP {pt}` payload type and its attribute lines (rtpmap,
@@ -39,7 +40,14 @@ pub struct FakeAudio {
     pub ssrc_change_at: Option<usize>,
     /// Set up, then never a packet (a camera whose audio encoder is off).
     pub silent: bool,
+    /// The `m=` line's media: `audio`, or `application` for ONVIF metadata.
+    pub media: &'static str,
+    /// The track number of the first (its control is `trackID={first_track + 2}`).
+    pub first_track: usize,
 }
+
+/// The track number of the ONVIF metadata (`trackID=10`).
+pub const METADATA_TRACK: usize = 8;
 
 impl FakeAudio {
     /// `tracks` = 1, after the video, every packet sent.
@@ -61,7 +69,23 @@ impl FakeAudio {
             swap: None,
             ssrc_change_at: None,
             silent: false,
+            media: "audio",
+            first_track: 0,
         }
+    }
+
+    /// An ONVIF metadata track (`application`, `trackID=10`) of `packets` at 90 kHz.
+    pub fn metadata(attributes: &'static str, lap_ticks: u64, packets: &'static [Vec<u8>]) -> Self {
+        FakeAudio {
+            media: "application",
+            first_track: METADATA_TRACK,
+            ..FakeAudio::new(107, attributes, (90_000, lap_ticks), packets)
+        }
+    }
+
+    /// Whether track number `k` is one of these.
+    pub fn has(&self, k: usize) -> bool {
+        (self.first_track..self.first_track + self.tracks).contains(&k)
     }
 
     /// The SDP media sections of every audio track.
@@ -69,10 +93,11 @@ impl FakeAudio {
         (0..self.tracks)
             .map(|k| {
                 format!(
-                    "m=audio 0 RTP/AVP {}\r\n{}a=control:trackID={}\r\n",
+                    "m={} 0 RTP/AVP {}\r\n{}a=control:trackID={}\r\n",
+                    self.media,
                     self.pt,
                     self.attributes,
-                    k + 2
+                    self.first_track + k + 2
                 )
             })
             .collect()
@@ -178,10 +203,15 @@ pub type Session<'a> = (
 /// the script keeps the audio silent.
 pub fn start(dests: impl Iterator<Item = (usize, Dest, u8)>, session: Session) {
     let (script, writer, playing, stop, shared) = session;
-    let Some(audio) = script.audio.as_ref().filter(|a| !a.silent) else {
-        return;
-    };
     for (track, dest, channel) in dests {
+        let tracks = [&script.audio, &script.metadata];
+        let Some(audio) = tracks
+            .into_iter()
+            .flatten()
+            .find(|a| a.has(track) && !a.silent)
+        else {
+            continue;
+        };
         let sender = AudioSender {
             audio: audio.clone(),
             track,

@@ -27,8 +27,13 @@ pub fn sdp(script: &Script) -> String {
         Some(a) if a.before_video => (audio, video),
         _ => (video, audio),
     };
+    let metadata = script
+        .metadata
+        .as_ref()
+        .map(FakeAudio::sdp)
+        .unwrap_or_default();
     format!(
-        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 {}\r\nt=0 0\r\na=control:*\r\n{first}{second}",
+        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 {}\r\nt=0 0\r\na=control:*\r\n{first}{second}{metadata}",
         script.sdp_connection.unwrap_or("0.0.0.0"),
     )
 }

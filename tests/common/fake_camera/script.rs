@@ -102,4 +102,6 @@ pub struct Script {
     pub describe_after_reconnect: &'static [u16],
     /// Audio tracks beside the video, each streamed to where its own SETUP asked.
     pub audio: Option<super::FakeAudio>,
+    /// An ONVIF metadata track (`FakeAudio::metadata`).
+    pub metadata: Option<super::FakeAudio>,
 }
