@@ -114,20 +114,88 @@ fn packets_through(data: &[u8], h265_don: Option<bool>) {
         inbound.set_codec(Codec::H265, don);
     }
     inbound.set_format(96, 90_000);
+    feed(&mut inbound, data.get(1..).unwrap_or_default(), |au| {
+        assert!(au.starts_with(&[0, 0, 0, 1]))
+    });
+}
+
+/// Feeds `[len: u16 BE][advance ms: u8][packet]` records to `inbound`, checking every unit out.
+fn feed(inbound: &mut Inbound, mut rest: &[u8], check: impl Fn(&[u8])) {
     let mut now = Instant::now();
-    let mut rest = data.get(1..).unwrap_or_default();
     while rest.len() >= 3 {
         let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
         now += Duration::from_millis(u64::from(rest[2]));
         let end = (3 + len).min(rest.len());
         inbound.on_packet(&rest[3..end], now);
         while let Some(au) = inbound.pop() {
-            assert!(au.data.starts_with(&[0, 0, 0, 1]));
+            check(&au.data);
         }
         rest = &rest[end..];
     }
     inbound.release(now + Duration::from_secs(1), true);
     while inbound.pop().is_some() {}
+}
+
+/// The media beside the video the element depacketizes, on payload type 96: AAC-hbr, AAC-lbr, PCMU,
+/// L16, Opus and ONVIF metadata.
+const SIDE_MEDIA: [&str; 6] = [
+    "m=audio 0 RTP/AVP 96\na=rtpmap:96 MPEG4-GENERIC/16000/1\na=fmtp:96 mode=AAC-hbr;config=1408;sizelength=13;indexlength=3;indexdeltalength=3\n",
+    "m=audio 0 RTP/AVP 96\na=rtpmap:96 MPEG4-GENERIC/8000/1\na=fmtp:96 mode=AAC-lbr;config=1588;sizelength=6;indexlength=2;indexdeltalength=2\n",
+    "m=audio 0 RTP/AVP 96\na=rtpmap:96 PCMU/8000\n",
+    "m=audio 0 RTP/AVP 96\na=rtpmap:96 L16/44100/2\n",
+    "m=audio 0 RTP/AVP 96\na=rtpmap:96 opus/48000/2\n",
+    "m=application 0 RTP/AVP 96\na=rtpmap:96 vnd.onvif.metadata/90000\n",
+];
+
+/// The spec of the stream beside a video that `media` describes, as the element would choose it.
+fn side_spec(media: &str) -> Option<crate::stream::spec::StreamSpec> {
+    use crate::stream::selection::{select, Choice, StreamChoice};
+    let sdp = format!("v=0\nm=video 0 RTP/AVP 97\na=rtpmap:97 H264/90000\n{media}");
+    let desc = sdp::parse(sdp.as_bytes(), "rtsp://127.0.0.1/s").ok()?;
+    let choice = Choice {
+        video_codec: None,
+        streams: StreamChoice::All,
+    };
+    select(&desc, &choice).ok()?.streams.into_iter().nth(1)
+}
+
+/// The first byte picks an audio or metadata format (`SIDE_MEDIA`); the rest are packets as for
+/// `depacketizer`, through the reorder window and that format's depacketizer.
+pub fn side_depacketizer(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let media = SIDE_MEDIA[usize::from(pick) % SIDE_MEDIA.len()];
+    let spec = side_spec(media).expect("a format the element plays");
+    let mut inbound = Inbound::new(Duration::from_millis(20), false);
+    inbound.set_stream(&spec);
+    feed(&mut inbound, rest, |frame| {
+        assert!(frame.len() <= crate::onvif::metadata::MAX_DOCUMENT)
+    });
+}
+
+/// AAC's fmtp from the input: its bytes as the AudioSpecificConfig (`config=` in hex), the first
+/// three as AU-header sizes, and `mode` from the fourth: parsed as the element does when it chooses
+/// the stream (the AudioSpecificConfig's rate and channels for the caps).
+pub fn aac_config(data: &[u8]) {
+    let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+    let size = |i: usize| data.get(i).map_or(0, |b| b % 40);
+    let mode = if data.get(3).is_some_and(|b| b & 1 != 0) {
+        "AAC-lbr"
+    } else {
+        "AAC-hbr"
+    };
+    let media = format!(
+        "m=audio 0 RTP/AVP 96\na=rtpmap:96 MPEG4-GENERIC/48000/2\na=fmtp:96 mode={mode};config={hex};\
+         sizelength={};indexlength={};indexdeltalength={}\n",
+        size(0),
+        size(1),
+        size(2)
+    );
+    if let Some(spec) = side_spec(&media) {
+        let params = spec.aac.expect("AAC parameters");
+        assert!(params.channels > 0 && params.sample_rate > 0);
+    }
 }
 
 pub fn sps(data: &[u8]) {
@@ -166,4 +234,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sps", sps),
     ("h265_depacketizer", h265_depacketizer),
     ("h265_sps", h265_sps),
+    ("side_depacketizer", side_depacketizer),
+    ("aac_config", aac_config),
 ];
