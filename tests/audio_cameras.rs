@@ -243,6 +243,24 @@ fn two_audio_tracks_on_one_payload_type(protocols: &str) {
     }
 }
 
+fn refused_audio_setup_leaves_the_video_playing(protocols: &str) {
+    // A camera listing an audio track it will not serve (454, 404 and 461 are all seen): the video
+    // plays as it would alone, no audio pad comes, and a warning names the refusal.
+    let cam = camera(FakeAudio {
+        refuse_setup: Some(404),
+        ..pcmu()
+    });
+    let rec = record(&cam, protocols, "video-audio");
+    assert!(rec.side_pads.is_empty(), "{protocols}: {:?}", rec.side_pads);
+    assert_eq!(cam.shared.count("SETUP"), 2, "{protocols}");
+    assert!(
+        rec.warnings.iter().any(|w| w.contains("404")),
+        "{protocols}: {:?}",
+        rec.warnings
+    );
+    assert!(rec.video_span() > 2.5, "{protocols}: {}", rec.video_span());
+}
+
 fn audio_ssrc_change_is_followed(protocols: &str) {
     // The audio's SSRC changes 0.8 s in (its sequence and timestamps go on): the audio goes on under
     // the new SSRC to the end. (Following the stranger takes the window that guards against a stale
@@ -363,6 +381,7 @@ both_transports! {
     audio_before_video,
     two_audio_tracks_on_one_payload_type,
     audio_ssrc_change_is_followed,
+    refused_audio_setup_leaves_the_video_playing,
     unknown_audio_codec_is_left_out,
     audio_that_never_comes_holds_nothing_up,
     video_stall_reconnects_while_audio_flows,

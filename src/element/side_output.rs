@@ -1,7 +1,7 @@
 //! The supervisor's side of the streams beside the video (audio and ONVIF metadata): each one's caps
-//! (from the SDP) and timeline, and its frames as buffers with PTS and duration. A session's stream
-//! k+1 goes to side pad k, named by kind and its number within the kind (`audio_0`, `audio_1`,
-//! `metadata_0`); the pads are made once, from the first session's streams, and a later session whose
+//! (from the SDP) and timeline, and its frames as buffers with PTS and duration. Each session stream
+//! after the video that was set up gets a side pad, named by kind and its number within the kind
+//! (`audio_0`, `audio_1`, `metadata_0`); the pads are made once, from the first session's streams, and a later session whose
 //! streams differ sends new caps on them.
 
 use super::timing::Timeline;
@@ -18,6 +18,8 @@ pub struct SidePad {
 /// One side pad's stream.
 #[derive(Debug)]
 struct SideStream {
+    /// The session's stream index it carries.
+    stream: usize,
     caps: gst::Caps,
     /// Caps to send with the next buffer (a new session's stream differs from the pad's).
     caps_pending: bool,
@@ -45,14 +47,19 @@ impl SideOutputs {
     /// The caps of each stream beside the video `client` set up, the first time a session plays: the
     /// pads to make. `None` once they are made; a later session's caps replace theirs.
     pub fn on_session(&mut self, client: &SessionClient) -> Option<Vec<SidePad>> {
-        let specs = (1..client.stream_count()).filter_map(|i| client.spec(i));
-        let caps: Vec<(Kind, gst::Caps)> = specs
-            .filter_map(|s| Some((s.kind(), Codec::side_caps(s)?)))
+        // By the session's stream index: a stream the camera refused to set up has no spec, and
+        // must not shift the others' pads.
+        let caps: Vec<(usize, Kind, gst::Caps)> = (1..client.stream_count())
+            .filter_map(|i| {
+                let spec = client.spec(i)?;
+                Some((i, spec.kind(), Codec::side_caps(spec)?))
+            })
             .collect();
         if self.announced {
-            for (stream, (_, caps)) in self.streams.iter_mut().zip(caps) {
-                if stream.caps != caps {
-                    stream.caps = caps;
+            for stream in &mut self.streams {
+                let new = caps.iter().find(|(i, ..)| *i == stream.stream);
+                if let Some((_, _, caps)) = new.filter(|(.., c)| *c != stream.caps) {
+                    stream.caps = caps.clone();
                     stream.caps_pending = true;
                 }
             }
@@ -61,7 +68,8 @@ impl SideOutputs {
         self.announced = true;
         self.streams = caps
             .iter()
-            .map(|(_, c)| SideStream {
+            .map(|(stream, _, c)| SideStream {
+                stream: *stream,
                 caps: c.clone(),
                 caps_pending: false,
                 timeline: Timeline::default(),
@@ -72,7 +80,7 @@ impl SideOutputs {
         let mut counts = [0usize; 2];
         let pads = caps
             .into_iter()
-            .map(|(kind, caps)| {
+            .map(|(_, kind, caps)| {
                 let (prefix, n) = match kind {
                     Kind::Metadata => ("metadata", &mut counts[1]),
                     _ => ("audio", &mut counts[0]),
@@ -105,8 +113,8 @@ impl SideOutputs {
         basis: u64,
         ntp: Option<u64>,
     ) -> Option<SideBuffer> {
-        let pad = stream.checked_sub(1)?;
-        let s = self.streams.get_mut(pad)?;
+        let pad = self.streams.iter().position(|s| s.stream == stream)?;
+        let s = &mut self.streams[pad];
         let rate = client.clock_rate(stream);
         let epoch = client.timeline_epoch(stream);
         if epoch != s.timeline_epoch {

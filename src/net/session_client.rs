@@ -129,8 +129,12 @@ impl SessionClient {
     }
 
     /// What stream `stream` is, once DESCRIBE chose it.
+    /// Stream `stream`'s spec; `None` for one the camera refused to set up.
     pub fn spec(&self, stream: usize) -> Option<&crate::stream::StreamSpec> {
-        self.streams.get(stream).map(|s| &s.spec)
+        self.streams
+            .get(stream)
+            .filter(|s| !s.left_out)
+            .map(|s| &s.spec)
     }
 
     /// The streams set up (or being set up), the video first.

@@ -78,6 +78,10 @@ pub enum Output {
         transport: Transport,
         lower: Lower,
     },
+    /// Stream `stream` (never the first) was refused: it is left out, the others are set up and play.
+    LeftOut {
+        stream: usize,
+    },
     /// PLAY answered: media flows. Each stream's RTP-Info entry, if any, by stream index.
     Playing(Vec<Option<RtpInfo>>),
 }
@@ -365,7 +369,8 @@ impl Session {
     }
 
     /// A stream's SETUP answered: the next stream's SETUP, or PLAY after the last. A refused first
-    /// SETUP is tried again over the next transport allowed.
+    /// SETUP is tried again over the next transport allowed; a refused later one (an audio track the
+    /// camera lists but will not serve) is left out with a warning, so that the video still plays.
     fn on_setup(
         &mut self,
         resp: &Response,
@@ -388,6 +393,22 @@ impl Session {
             let setup = self.setup_request();
             return Ok(vec![Output::Send(self.send(setup, now))]);
         }
+        if self.setting_up > 0 && !(200..300).contains(&resp.status) {
+            let why = format!(
+                "the camera refused SETUP of stream {} ({} {}, {}): playing without it",
+                self.setting_up,
+                resp.status,
+                crate::au::cut(&resp.reason),
+                super::url::redact(&req.uri)
+            );
+            crate::log!(self.cfg.log, Warning, "{}", why);
+            self.warnings.push(why);
+            let left_out = Output::LeftOut {
+                stream: self.setting_up,
+            };
+            let next = self.next_setup_or_play();
+            return Ok(vec![left_out, Output::Send(self.send(next, now))]);
+        }
         self.check_ok(resp, req)?;
         self.take_session(resp);
         let transport = resp
@@ -400,14 +421,19 @@ impl Session {
             transport,
             lower: self.lower,
         };
+        let request = self.next_setup_or_play();
+        Ok(vec![set_up, Output::Send(self.send(request, now))])
+    }
+
+    /// After stream `setting_up`'s SETUP: the next stream's, or PLAY after the last.
+    fn next_setup_or_play(&mut self) -> Request {
         self.setting_up += 1;
-        let request = if self.setting_up < self.targets.len() {
+        if self.setting_up < self.targets.len() {
             self.setup_request()
         } else {
             self.state = State::Play;
             Request::new(Method::Play, self.base_url.clone()).with_header("Range", "npt=0.000-")
-        };
-        Ok(vec![set_up, Output::Send(self.send(request, now))])
+        }
     }
 
     /// PLAY answered: media flows, with each stream's RTP-Info entry.

@@ -133,11 +133,14 @@ pub fn record_av(
         };
         match msg.view() {
             gst::MessageView::Error(e) => {
-                out.lock().unwrap().errors.push(e.error().to_string());
+                let text = format!("{} {:?}", e.error(), e.debug());
+                out.lock().unwrap().errors.push(text);
                 break;
             }
             gst::MessageView::Warning(w) => {
-                out.lock().unwrap().warnings.push(w.error().to_string())
+                // With the element's own text (its debug field), not only the error domain's.
+                let text = format!("{} {:?}", w.error(), w.debug());
+                out.lock().unwrap().warnings.push(text)
             }
             _ => {}
         }

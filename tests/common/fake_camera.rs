@@ -401,6 +401,9 @@ impl Connection {
                         "Content-Type: application/sdp\r\nContent-Base: {base}/\r\n"
                     ));
                 }
+                "SETUP" if self.refused_setup(&req[0]).is_some() => {
+                    status = format!("{} Refused", self.refused_setup(&req[0]).unwrap_or(0));
+                }
                 "SETUP" if transport.contains("/TCP") => {
                     let channel = audio::interleaved_channel(&transport);
                     match self.audio_track(&req[0]) {
@@ -545,6 +548,17 @@ impl Connection {
         let k = audio::audio_track(request_line)?;
         let tracks = [&self.script.audio, &self.script.metadata];
         tracks.into_iter().flatten().any(|t| t.has(k)).then_some(k)
+    }
+
+    /// The status a scripted track's SETUP is refused with, if it is.
+    fn refused_setup(&self, request_line: &str) -> Option<u16> {
+        let k = self.audio_track(request_line)?;
+        let tracks = [&self.script.audio, &self.script.metadata];
+        tracks
+            .into_iter()
+            .flatten()
+            .find(|t| t.has(k))?
+            .refuse_setup
     }
 
     /// The SSRC a SETUP reply announces: the video's, or the audio track's it sets up.

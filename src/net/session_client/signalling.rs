@@ -112,6 +112,12 @@ impl SessionClient {
                 transport,
                 lower,
             } => self.on_set_up(stream, &transport, lower),
+            Output::LeftOut { stream } => {
+                if let Some(s) = self.streams.get_mut(stream) {
+                    s.left_out = true;
+                }
+                Ok(())
+            }
             Output::Playing(infos) => {
                 self.on_playing(infos, now);
                 Ok(())

@@ -40,6 +40,8 @@ pub(super) struct StreamReceiver {
     pub early_rtp: Vec<Vec<u8>>,
     /// SETUP's reply named the SSRC (RTP-Info's then does not override it).
     pub ssrc_from_setup: bool,
+    /// The camera refused its SETUP: it gets no pad and carries nothing.
+    pub left_out: bool,
 }
 
 impl StreamReceiver {
@@ -83,6 +85,7 @@ impl StreamReceiver {
             channels: None,
             early_rtp: Vec::new(),
             ssrc_from_setup: false,
+            left_out: false,
         })
     }
 

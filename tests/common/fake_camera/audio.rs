@@ -40,6 +40,8 @@ pub struct FakeAudio {
     pub ssrc_change_at: Option<usize>,
     /// Set up, then never a packet (a camera whose audio encoder is off).
     pub silent: bool,
+    /// Its SETUP is answered with this status (a camera listing audio it will not serve).
+    pub refuse_setup: Option<u16>,
     /// The `m=` line's media: `audio`, or `application` for ONVIF metadata.
     pub media: &'static str,
     /// The track number of the first (its control is `trackID={first_track + 2}`).
@@ -69,6 +71,7 @@ impl FakeAudio {
             swap: None,
             ssrc_change_at: None,
             silent: false,
+            refuse_setup: None,
             media: "audio",
             first_track: 0,
         }

@@ -114,18 +114,50 @@ fn rtp_info_without_matching_urls_is_taken_in_order_only_when_counts_agree() {
 }
 
 #[test]
-fn a_refused_later_stream_is_an_error_not_a_transport_change() {
+fn a_refused_later_stream_is_left_out_not_a_transport_change() {
+    // A camera listing an audio track it will not serve: the video still plays, over the transport
+    // the video got, with a warning naming the refusal.
     let now = Instant::now();
     let mut c = cfg("rtsp://cam/live");
     c.multicast_allowed = true;
-    let (mut s, _) = choosing(c, &["trackID=0", "trackID=1"], now);
+    let (mut s, _) = choosing(c, &["trackID=0", "trackID=1", "trackID=2"], now);
     s.handle_response(&reply(3, "200 OK", "Session: abc\r\n", ""), now)
         .unwrap();
-    let e = s
+    let out = s
         .handle_response(&reply(4, "461 Unsupported Transport", "", ""), now)
-        .unwrap_err();
-    assert!(e.to_string().contains("461"), "{e}");
+        .unwrap();
+    assert_eq!(out[0], Output::LeftOut { stream: 1 });
+    let Output::Send(next) = &out[1] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(next.method, Method::Setup);
+    assert!(next.uri.ends_with("trackID=2"), "{}", next.uri);
     assert_eq!(s.lower(), Lower::Udp);
+    let warnings = s.take_warnings();
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].contains("461"), "{warnings:?}");
+    // The last one refused too: PLAY follows.
+    let out = s
+        .handle_response(&reply(5, "404 Not Found", "", ""), now)
+        .unwrap();
+    assert_eq!(out[0], Output::LeftOut { stream: 2 });
+    assert!(
+        matches!(&out[1], Output::Send(r) if r.method == Method::Play),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_refused_first_stream_is_still_an_error() {
+    let now = Instant::now();
+    let (mut s, _) = choosing(cfg("rtsp://cam/live"), &["trackID=0", "trackID=1"], now);
+    // Refused over UDP: tried over TCP; refused there too: no video, an error.
+    s.handle_response(&reply(3, "404 Not Found", "", ""), now)
+        .unwrap();
+    let e = s
+        .handle_response(&reply(4, "404 Not Found", "", ""), now)
+        .unwrap_err();
+    assert!(e.to_string().contains("404"), "{e}");
 }
 
 #[test]
