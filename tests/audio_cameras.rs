@@ -360,29 +360,18 @@ fn video_stall_reconnects_while_audio_flows(protocols: &str) {
     rec.assert_plays();
 }
 
-macro_rules! both_transports {
-    ($($name:ident,)*) => {
-        mod udp {
-            $(#[test] fn $name() { super::$name("udp") })*
-        }
-        mod tcp {
-            $(#[test] fn $name() { super::$name("tcp") })*
-        }
-    };
-}
-
-both_transports! {
-    packed_aac,
-    lost_audio_is_a_discont_not_invented_samples,
-    reordered_audio_comes_out_in_order,
-    aac_on_payload_type_0,
-    rtpmap_8_pcmu,
-    static_payload_type_without_rtpmap,
-    audio_before_video,
-    two_audio_tracks_on_one_payload_type,
-    audio_ssrc_change_is_followed,
-    refused_audio_setup_leaves_the_video_playing,
-    unknown_audio_codec_is_left_out,
-    audio_that_never_comes_holds_nothing_up,
-    video_stall_reconnects_while_audio_flows,
+over_udp_and_tcp! {
+    packed_aac => super::packed_aac;
+    lost_audio_is_a_discont_not_invented_samples => super::lost_audio_is_a_discont_not_invented_samples;
+    reordered_audio_comes_out_in_order => super::reordered_audio_comes_out_in_order;
+    aac_on_payload_type_0 => super::aac_on_payload_type_0;
+    rtpmap_8_pcmu => super::rtpmap_8_pcmu;
+    static_payload_type_without_rtpmap => super::static_payload_type_without_rtpmap;
+    audio_before_video => super::audio_before_video;
+    two_audio_tracks_on_one_payload_type => super::two_audio_tracks_on_one_payload_type;
+    audio_ssrc_change_is_followed => super::audio_ssrc_change_is_followed;
+    refused_audio_setup_leaves_the_video_playing => super::refused_audio_setup_leaves_the_video_playing;
+    unknown_audio_codec_is_left_out => super::unknown_audio_codec_is_left_out;
+    audio_that_never_comes_holds_nothing_up => super::audio_that_never_comes_holds_nothing_up;
+    video_stall_reconnects_while_audio_flows => super::video_stall_reconnects_while_audio_flows;
 }

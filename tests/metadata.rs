@@ -168,19 +168,8 @@ fn not_set_up_by_default(protocols: &str) {
     assert_eq!(cam.shared.count("SETUP"), 1, "{protocols}");
 }
 
-macro_rules! both_transports {
-    ($($name:ident,)*) => {
-        mod udp {
-            $(#[test] fn $name() { super::$name("udp") })*
-        }
-        mod tcp {
-            $(#[test] fn $name() { super::$name("tcp") })*
-        }
-    };
-}
-
-both_transports! {
-    one_buffer_per_document,
-    a_document_missing_a_packet_is_left_out,
-    not_set_up_by_default,
+over_udp_and_tcp! {
+    one_buffer_per_document => super::one_buffer_per_document;
+    a_document_missing_a_packet_is_left_out => super::a_document_missing_a_packet_is_left_out;
+    not_set_up_by_default => super::not_set_up_by_default;
 }

@@ -282,16 +282,8 @@ impl Supervisor {
             self.timeline.restart();
             self.decode_times.restart();
         }
-        let now_rt = running_time().unwrap_or(0);
-        let waited = Instant::now().duration_since(completed).as_nanos() as u64;
-        let arrival = now_rt.saturating_sub(waited);
         self.warn_clock_jump(notify);
-        // With ntp-sync the timeline follows capture times instead of arrivals: the same
-        // monotonic, B-frame-aware PTS, aligned across cameras.
-        let basis = match ntp.filter(|_| self.wall_time.ntp_sync) {
-            Some(ntp) => self.capture_time(ntp, now_rt, arrival, notify),
-            None => arrival,
-        };
+        let basis = self.basis(ntp, completed, running_time, notify);
         let stamp = self.timeline.pts(au.rtp_ts, clock_rate, basis);
         if stamp.outlier {
             crate::log!(
@@ -312,6 +304,24 @@ impl Supervisor {
         Some(Produced::Video { buffer, caps })
     }
 
+    /// The running time a frame's PTS follows: when it completed, or with ntp-sync its capture time
+    /// (`ntp`), so that the same monotonic (for video B-frame-aware) PTS line up across cameras.
+    fn basis(
+        &mut self,
+        ntp: Option<u64>,
+        completed: Instant,
+        running_time: &impl Fn() -> Option<u64>,
+        notify: &impl Fn(Notice),
+    ) -> u64 {
+        let now_rt = running_time().unwrap_or(0);
+        let waited = Instant::now().duration_since(completed).as_nanos() as u64;
+        let arrival = now_rt.saturating_sub(waited);
+        match ntp.filter(|_| self.wall_time.ntp_sync) {
+            Some(ntp) => self.capture_time(ntp, now_rt, arrival, notify),
+            None => arrival,
+        }
+    }
+
     /// Audio or metadata stream `stream`'s frame as a buffer for its pad, on a timeline of its own
     /// from its arrival (or its capture time with `ntp-sync`).
     fn produce_side(
@@ -323,13 +333,7 @@ impl Supervisor {
         notify: &impl Fn(Notice),
     ) -> Option<Produced> {
         let ntp = self.client.as_ref()?.ntp_of(stream, au.rtp_ts);
-        let now_rt = running_time().unwrap_or(0);
-        let waited = Instant::now().duration_since(completed).as_nanos() as u64;
-        let arrival = now_rt.saturating_sub(waited);
-        let basis = match ntp.filter(|_| self.wall_time.ntp_sync) {
-            Some(ntp) => self.capture_time(ntp, now_rt, arrival, notify),
-            None => arrival,
-        };
+        let basis = self.basis(ntp, completed, running_time, notify);
         let meta = ntp.filter(|_| self.wall_time.meta);
         let client = self.client.as_ref()?;
         self.side

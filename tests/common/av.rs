@@ -49,11 +49,7 @@ pub fn record_av(
 ) -> AvRecording {
     let props: Vec<(&str, &dyn ToValue)> =
         props.iter().map(|(n, v)| (*n, v as &dyn ToValue)).collect();
-    let src = super::rtsp_src(location, &props);
-    let video = gst_app::AppSink::builder().sync(false).build();
-    let pipeline = gst::Pipeline::new();
-    pipeline.add_many([&src, video.upcast_ref()]).unwrap();
-    src.link(&video).unwrap();
+    let (pipeline, src, video) = super::video_pipeline(location, &props);
     let out = Arc::new(Mutex::new(AvRecording::default()));
     let o = out.clone();
     video.set_callbacks(

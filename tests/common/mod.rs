@@ -174,6 +174,20 @@ pub fn rtsp_src(location: &str, props: &[(&str, &dyn ToValue)]) -> gst::Element 
     src
 }
 
+/// A pipeline of a rustrtspsrc for `location` (with `props`, as for `rtsp_src`) whose video pad
+/// feeds an appsink that does not sync.
+pub fn video_pipeline(
+    location: &str,
+    props: &[(&str, &dyn ToValue)],
+) -> (gst::Pipeline, gst::Element, gst_app::AppSink) {
+    let src = rtsp_src(location, props);
+    let sink = gst_app::AppSink::builder().sync(false).build();
+    let pipeline = gst::Pipeline::new();
+    pipeline.add_many([&src, sink.upcast_ref()]).unwrap();
+    src.link(&sink).unwrap();
+    (pipeline, src, sink)
+}
+
 /// Like `record`, running each action (in time order) once its time has passed.
 pub fn record_with_actions(
     location: &str,
@@ -183,11 +197,7 @@ pub fn record_with_actions(
 ) -> Recording {
     actions.sort_by_key(|(at, _)| *at);
     actions.reverse();
-    let src = rtsp_src(location, props);
-    let sink = gst_app::AppSink::builder().sync(false).build();
-    let pipeline = gst::Pipeline::new();
-    pipeline.add_many([&src, sink.upcast_ref()]).unwrap();
-    src.link(&sink).unwrap();
+    let (pipeline, src, sink) = video_pipeline(location, props);
 
     let out = Arc::new(Mutex::new(Recording::default()));
     let o = out.clone();
