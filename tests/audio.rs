@@ -25,12 +25,12 @@ fn server(audio: &'static str) -> TestServer {
 /// video's span (within 2 %, the encoder's priming and a packet at either end aside).
 fn records_audio(audio: &'static str, protocols: &str, media_type: &str) {
     let srv = server(audio);
-    let rec = record_av(
-        &srv.url(),
-        &[("protocols", protocols)],
-        FRAMES,
-        Duration::from_secs(20),
-    );
+    check_audio(&srv.url(), &[("protocols", protocols)], audio, media_type);
+}
+
+/// Records `url` with `props` and checks its `audio` pad as `records_audio` says.
+fn check_audio(url: &str, props: &[(&str, &str)], audio: &str, media_type: &str) {
+    let rec = record_av(url, props, FRAMES, Duration::from_secs(20));
     assert!(rec.errors.is_empty(), "{:?}", rec.errors);
     assert_eq!(rec.side_pads, ["audio_0"]);
     assert!(rec.no_more_pads);
@@ -87,6 +87,25 @@ audio_tests! {
     l16: "l16", "audio/x-raw";
     g722: "g722", "audio/G722";
     opus: "opus", "audio/x-opus";
+}
+
+/// AAC beside the video from gst-rtsp-server over RTSPS (a certificate made at run time, validation
+/// off), RTP over UDP or interleaved on the TLS connection.
+fn aac_over_tls(protocols: &str) {
+    common::init();
+    let cert = common::certs::self_signed();
+    let srv = TestServer::start(ServerOptions {
+        audio: Some("aac"),
+        tls_pem: Some(cert.pem.clone()),
+        ..Default::default()
+    })
+    .expect("gst-rtsp-server with TLS (needs glib-networking)");
+    let props = [("protocols", protocols), ("tls-validation-flags", "0")];
+    check_audio(&srv.url(), &props, "aac", "audio/mpeg");
+}
+
+over_udp_and_tcp! {
+    aac_over_tls => super::aac_over_tls;
 }
 
 #[test]

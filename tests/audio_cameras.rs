@@ -175,6 +175,8 @@ fn reordered_audio_comes_out_in_order(protocols: &str) {
         ..pcmu()
     });
     let rec = record(&cam, protocols, "video-audio");
+    let swapped = cam.shared.audio_swapped.load(Ordering::SeqCst);
+    assert!(swapped >= 10, "{protocols}: {swapped} pairs swapped");
     let (disconts, holes) = holes(&rec.side[0]);
     assert_eq!((disconts, holes), (0, vec![]), "{protocols}");
     assert_decodes_as_long_as_video(&rec, 0, protocols);
@@ -265,14 +267,14 @@ fn audio_ssrc_change_is_followed(protocols: &str) {
     // The audio's SSRC changes 0.8 s in (its sequence and timestamps go on): the audio goes on under
     // the new SSRC to the end. (Following the stranger takes the window that guards against a stale
     // session's packets, up to 0.5 s: issue 26 makes a continuing SSRC followed at once.)
-    let rec = record(
-        &camera(FakeAudio {
-            ssrc_change_at: Some(40),
-            ..pcmu()
-        }),
-        protocols,
-        "video-audio",
-    );
+    let cam = camera(FakeAudio {
+        ssrc_change_at: Some(40),
+        ..pcmu()
+    });
+    let rec = record(&cam, protocols, "video-audio");
+    // The change happened, and the audio went on for more than a second under the new SSRC.
+    let new = cam.shared.audio_new_ssrc.load(Ordering::SeqCst);
+    assert!(new > 50, "{protocols}: {new} packets under the new SSRC");
     let frames = &rec.side[0];
     let span = |f: &[AudioFrame]| {
         (f.last().expect("audio").pts.unwrap().nseconds() - f[0].pts.unwrap().nseconds()) as f64

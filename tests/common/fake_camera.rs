@@ -72,6 +72,9 @@ pub struct Shared {
     /// Audio packets sent and dropped (`Script::audio`), over all audio tracks.
     pub audio_sent: AtomicUsize,
     pub audio_dropped: AtomicUsize,
+    /// Audio packets sent out of order (`swap`) and under the changed SSRC (`ssrc_change_at`).
+    pub audio_swapped: AtomicUsize,
+    pub audio_new_ssrc: AtomicUsize,
 }
 
 impl Shared {

@@ -270,7 +270,9 @@ pub fn record_with_actions(
 pub fn pull_all(launch: &str) -> Vec<Vec<u8>> {
     init();
     let pipeline = gst::parse::launch(launch)
-        .unwrap()
+        .unwrap_or_else(|e| {
+            panic!("{launch}: {e}: install gstreamer1.0-plugins-base/-good/-ugly and gstreamer1.0-libav")
+        })
         .downcast::<gst::Pipeline>()
         .unwrap();
     let sink = pipeline

@@ -169,6 +169,9 @@ impl AudioSender {
                 let changed = self.audio.ssrc_change_at.is_some_and(|n| i >= n);
                 let ssrc = AUDIO_SSRC + self.track as u32 + if changed { 0x100 } else { 0 };
                 pkt[8..12].copy_from_slice(&ssrc.to_be_bytes());
+                if changed {
+                    self.shared.audio_new_ssrc.fetch_add(1, Ordering::SeqCst);
+                }
                 if self.audio.drop.is_some_and(|f| f(i)) {
                     self.shared.audio_dropped.fetch_add(1, Ordering::SeqCst);
                     continue;
@@ -177,6 +180,7 @@ impl AudioSender {
                     self.send(&sock, &pkt);
                     self.send(&sock, &h);
                     self.shared.audio_sent.fetch_add(2, Ordering::SeqCst);
+                    self.shared.audio_swapped.fetch_add(1, Ordering::SeqCst);
                     continue;
                 }
                 if self.audio.swap.is_some_and(|f| f(i)) {
