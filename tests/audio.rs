@@ -108,6 +108,76 @@ over_udp_and_tcp! {
     aac_over_tls => super::aac_over_tls;
 }
 
+/// The README's gst-launch lines: video and AAC audio into Matroska and MP4 files that ffprobe reads
+/// with both streams, each as long as the recording, and that ffmpeg decodes without a complaint.
+fn into_files(protocols: &str) {
+    let srv = server("aac");
+    for (mux, audio) in [("matroskamux", "queue"), ("mp4mux", "aacparse ! queue")] {
+        let context = format!("{protocols}, {mux}");
+        let path = std::env::temp_dir().join(format!(
+            "rustrtspsrc-audio-{}-{protocols}.{mux}",
+            std::process::id()
+        ));
+        common::launch_for(
+            &format!(
+                "rustrtspsrc location={} protocols={protocols} name=cam \
+                 cam. ! h264parse ! queue ! {mux} name=mux ! filesink location={} \
+                 cam.audio_0 ! {audio} ! mux.audio_0",
+                srv.url(),
+                path.display()
+            ),
+            Duration::from_secs(4),
+            &context,
+        );
+        let out = std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name:format=duration",
+            ])
+            .args(["-of", "csv=p=0"])
+            .arg(&path)
+            .output()
+            .expect("ffprobe (ffmpeg is installed by scripts/setup.sh)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        assert!(
+            lines.contains(&"h264") && lines.contains(&"aac"),
+            "{context}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let duration: f64 = lines.last().and_then(|d| d.parse().ok()).unwrap_or(0.0);
+        assert!(duration > 3.0, "{context}: {duration} s");
+        let decode = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(&path)
+            // Frames passed through in the file's time base, as in bframes.rs: a conversion to a
+            // constant rate complains about the first seconds' timing correction, not the file.
+            .args([
+                "-fps_mode",
+                "passthrough",
+                "-enc_time_base:v",
+                "-1",
+                "-f",
+                "null",
+                "-",
+            ])
+            .output()
+            .expect("ffmpeg");
+        assert!(
+            decode.stderr.is_empty(),
+            "{context}: {}",
+            String::from_utf8_lossy(&decode.stderr)
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+over_udp_and_tcp! {
+    into_files => super::into_files;
+}
+
 #[test]
 fn video_only_sets_up_no_audio() {
     let srv = server("aac");

@@ -15,34 +15,14 @@ fn record_mp4(url: &str, protocols: &str, secs: u64) -> std::path::PathBuf {
         "rustrtspsrc-bframes-{}-{protocols}.mp4",
         std::process::id()
     ));
-    let pipeline = gst::parse::launch(&format!(
-        "rustrtspsrc location={url} protocols={protocols} ! h264parse ! mp4mux ! filesink location={}",
-        path.display()
-    ))
-    .unwrap();
-    let bus = pipeline.bus().unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(secs) {
-        if let Some(msg) = bus.timed_pop_filtered(
-            gst::ClockTime::from_mseconds(100),
-            &[gst::MessageType::Error],
-        ) {
-            panic!("{protocols}: {msg:?}");
-        }
-    }
-    pipeline.send_event(gst::event::Eos::new());
-    let msg = bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(10),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("EOS");
-    assert!(
-        matches!(msg.view(), gst::MessageView::Eos(_)),
-        "{protocols}: {msg:?}"
+    common::launch_for(
+        &format!(
+            "rustrtspsrc location={url} protocols={protocols} ! h264parse ! mp4mux ! filesink location={}",
+            path.display()
+        ),
+        Duration::from_secs(secs),
+        protocols,
     );
-    pipeline.set_state(gst::State::Null).unwrap();
     path
 }
 

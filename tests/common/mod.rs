@@ -174,6 +174,36 @@ pub fn rtsp_src(location: &str, props: &[(&str, &dyn ToValue)]) -> gst::Element 
     src
 }
 
+/// Runs the gst-launch line `launch` for `length`, then ends it with EOS as `gst-launch-1.0 -e` does and
+/// waits for the EOS to come out (a muxer finishing its file); any error fails the test (`context`).
+pub fn launch_for(launch: &str, length: Duration, context: &str) {
+    init();
+    let pipeline = gst::parse::launch(launch).unwrap_or_else(|e| panic!("{launch}: {e}"));
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let start = std::time::Instant::now();
+    while start.elapsed() < length {
+        if let Some(msg) = bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(100),
+            &[gst::MessageType::Error],
+        ) {
+            panic!("{context}: {msg:?}");
+        }
+    }
+    pipeline.send_event(gst::event::Eos::new());
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(10),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .unwrap_or_else(|| panic!("{context}: no EOS within 10 s of sending it"));
+    assert!(
+        matches!(msg.view(), gst::MessageView::Eos(_)),
+        "{context}: {msg:?}"
+    );
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
 /// A pipeline of a rustrtspsrc for `location` (with `props`, as for `rtsp_src`) whose video pad
 /// feeds an appsink that does not sync.
 pub fn video_pipeline(
