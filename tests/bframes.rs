@@ -5,8 +5,7 @@
 mod common;
 
 use common::server::{ServerOptions, TestServer};
-use gst::prelude::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Records `secs` seconds into an MP4 and returns its path.
 fn record_mp4(url: &str, protocols: &str, secs: u64) -> std::path::PathBuf {
