@@ -4,7 +4,8 @@
 use super::caps::{audio_template_caps, base_caps, metadata_template_caps};
 use super::settings::{self, parse_port_range, Protocols, Settings};
 use super::side_pads::SidePads;
-use super::supervisor::{Notice, Produced, Stats, Supervisor, SupervisorError, WallTimeConfig};
+use super::stats::Stats;
+use super::supervisor::{Notice, Produced, Supervisor, SupervisorError, WallTimeConfig};
 use crate::net::epoll::Waker;
 use crate::net::session_client::ClientConfig;
 use crate::rtsp::url::{redact, Credentials, RtspUrl};

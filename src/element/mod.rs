@@ -11,6 +11,7 @@ mod properties;
 mod settings;
 mod side_output;
 mod side_pads;
+mod stats;
 mod supervisor;
 mod timing;
 

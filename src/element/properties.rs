@@ -1,7 +1,7 @@
 //! The element's properties as gst-inspect shows them: names, ranges, defaults and what each does.
 
 use super::settings::{self, Protocols};
-use super::supervisor::Stats;
+use super::stats::Stats;
 use gst::glib;
 use gst::prelude::*;
 

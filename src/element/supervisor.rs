@@ -6,10 +6,10 @@ use super::caps::caps_for;
 use super::decode_times::DecodeTimes;
 use super::ntp_sync::{capture_running_time, SyncDelay};
 use super::side_output::{SideBuffer, SideOutputs, SidePad};
+use super::stats::Stats;
 use super::timing::Timeline;
 use crate::net::epoll::{wait_one, Waited, Waker};
 use crate::net::session_client::{ClientConfig, ClientError, SessionClient};
-use crate::rtp::wall_clock::WallClockStats;
 use crate::rtsp::auth::AuthError;
 use crate::rtsp::backoff::{self, Backoff};
 use crate::rtsp::session::{Lower, SessionError};
@@ -61,76 +61,6 @@ pub enum Produced {
     },
     /// An audio or metadata buffer for its pad.
     Side(SideBuffer),
-}
-
-/// Counters for the `stats` property, updated once per access unit.
-#[derive(Debug, Default, Clone)]
-pub struct Stats {
-    pub inbound: InboundStats,
-    /// Inbound counters of earlier connections, so totals survive reconnects.
-    pub earlier: InboundStats,
-    pub access_units: u64,
-    pub keyframes: u64,
-    pub reconnects: u64,
-    /// "udp", "udp-mcast" or "tcp".
-    pub transport: &'static str,
-    pub bitrate: u64,
-    /// How much later PTS go out for B-frame reordering (ns): part of the element's latency.
-    pub reorder_ns: u64,
-    /// Pictures dropped for a timestamp seconds away from the stream's.
-    pub timestamp_outliers: u64,
-    /// The camera's wall clock as its sender reports give it.
-    pub wall: WallClockStats,
-    /// How far `ntp-sync` PTS are behind arrival (ns): part of the element's latency.
-    pub ntp_sync_ns: u64,
-    /// Round-trip time to the camera (ns), 0 until it answered a reference time.
-    pub round_trip_ns: u64,
-    rate_window: Option<(Instant, u64)>,
-}
-
-impl Stats {
-    /// The `stats` property's value.
-    pub fn to_structure(&self) -> gst::Structure {
-        let mut total = self.earlier.clone();
-        total.add(&self.inbound);
-        let mut s = gst::Structure::new_empty("application/x-rustrtspsrc-stats");
-        total.for_each(|name, v| s.set(name, v));
-        s.set("access-units-pushed", self.access_units);
-        s.set("keyframes", self.keyframes);
-        s.set("reconnects", self.reconnects);
-        s.set("transport", self.transport);
-        s.set("bitrate", self.bitrate);
-        s.set("timestamp-outliers-dropped", self.timestamp_outliers);
-        let (rtp, ntp) = self.wall.last.unwrap_or_default();
-        s.set("ntp-time", ntp);
-        s.set("ntp-rtp-time", rtp);
-        s.set(
-            "clock-deviation-ppm",
-            self.wall.deviation_ppm.unwrap_or(0.0),
-        );
-        s.set("round-trip-time", self.round_trip_ns);
-        s
-    }
-
-    /// The `stats` property's documentation, from the counters' own.
-    pub fn describe() -> String {
-        let mut d = String::from("Statistics (uint64 unless said):");
-        for (name, doc) in InboundStats::FIELDS {
-            d.push_str(&format!(" {name}: {};", doc.trim().trim_end_matches('.')));
-        }
-        d.push_str(
-            " access-units-pushed, keyframes: buffers pushed and how many were keyframes; \
-             reconnects: reconnects since start; transport (string): udp, udp-mcast or tcp; \
-             bitrate: bits per second over the last second or so; timestamp-outliers-dropped: \
-             pictures whose RTP time was seconds away from the stream's, dropped; \
-             ntp-time, ntp-rtp-time (uint): the latest sender report's NTP time (ns since 1900) and \
-             RTP time, 0 before one came; clock-deviation-ppm (double): how fast the camera's RTP \
-             clock runs against its NTP clock, measured over its sender reports (0 until known); \
-             round-trip-time: to the camera in ns, from its RTCP XR replies to our reference times \
-             (RFC 3611; 0 while it has not answered: many cameras never do)",
-        );
-        d
-    }
 }
 
 pub struct Supervisor {
@@ -379,27 +309,10 @@ impl Supervisor {
     /// The `stats` property's counters, once per access unit pushed.
     fn count(&mut self, keyframe: bool, completed: Instant) {
         let client = self.client.as_ref().expect("a client produced this");
-        let mut st = self.stats.lock().unwrap();
-        st.inbound = client.stats();
-        st.access_units += 1;
-        st.keyframes += u64::from(keyframe);
-        st.transport = match client.lower() {
-            Lower::Udp => "udp",
-            Lower::Multicast => "udp-mcast",
-            Lower::Tcp => "tcp",
-        };
-        st.wall = client.wall_clock_stats();
-        st.round_trip_ns = client.round_trip().map_or(0, |d| d.as_nanos() as u64);
-        let bytes = st.earlier.bytes + st.inbound.bytes;
-        match st.rate_window {
-            Some((t, b)) if completed.duration_since(t) >= Duration::from_secs(1) => {
-                let secs = completed.duration_since(t).as_secs_f64();
-                st.bitrate = ((bytes - b) as f64 * 8.0 / secs) as u64;
-                st.rate_window = Some((completed, bytes));
-            }
-            Some(_) => {}
-            None => st.rate_window = Some((completed, bytes)),
-        }
+        self.stats
+            .lock()
+            .unwrap()
+            .count(client, keyframe, completed);
     }
 
     /// `ntp-sync`: the running time of a frame's capture by the camera's clock, or its arrival when
