@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::av::{decode_audio, record_av};
+use common::av::{av_offset, decode_audio, record_av};
 use common::server::{ServerOptions, TestServer};
 use std::time::Duration;
 
@@ -106,6 +106,39 @@ fn aac_over_tls(protocols: &str) {
 
 over_udp_and_tcp! {
     aac_over_tls => super::aac_over_tls;
+}
+
+/// Lip-sync: gst-rtsp-server's sender reports say when each AAC and video frame was captured (both from
+/// one pipeline clock). The server holds its audio back 300 ms before sending it (as cameras that
+/// buffer their audio do), so audio placed by its arrival is 300 ms late; placed by the reports, the
+/// audio pad's frames go out as far from the video's as the server captured them, within 5 ms.
+fn audio_in_sync_with_the_video(protocols: &str) {
+    common::init();
+    let srv = TestServer::start(ServerOptions {
+        audio: Some("aac"),
+        audio_held_ms: 300,
+        ..Default::default()
+    })
+    .expect("RTSP test server");
+    // 12 s: the server's first sender reports come after 1 to 4 s, and the audio then slews into
+    // place at 40 ms a second (element/timing.rs: no jump in the audio).
+    let rec = record_av(
+        &srv.url(),
+        &[("protocols", protocols)],
+        360,
+        Duration::from_secs(30),
+    );
+    assert!(rec.errors.is_empty(), "{protocols}: {:?}", rec.errors);
+    let offset = av_offset(&rec, 0, 1_500_000_000);
+    assert!(
+        offset.abs() <= 5_000_000,
+        "{protocols}: audio {:.1} ms off the video",
+        offset as f64 / 1e6
+    );
+}
+
+over_udp_and_tcp! {
+    audio_in_sync_with_the_video => super::audio_in_sync_with_the_video;
 }
 
 /// The README's gst-launch lines: video and AAC audio into Matroska and MP4 files that ffprobe reads

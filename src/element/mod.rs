@@ -6,6 +6,7 @@ use gst::prelude::*;
 mod caps;
 mod decode_times;
 mod imp;
+mod lip_sync;
 mod ntp_sync;
 mod properties;
 mod settings;

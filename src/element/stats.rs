@@ -24,7 +24,7 @@ pub struct Stats {
     pub timestamp_outliers: u64,
     /// The camera's wall clock as its sender reports give it.
     pub wall: WallClockStats,
-    /// How far `ntp-sync` PTS are behind arrival (ns): part of the element's latency.
+    /// How far `ntp-sync` (or lip-synced audio) PTS are behind arrival (ns): part of the element's latency.
     pub ntp_sync_ns: u64,
     /// Round-trip time to the camera (ns), 0 until it answered a reference time.
     pub round_trip_ns: u64,

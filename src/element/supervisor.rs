@@ -4,6 +4,7 @@
 
 use super::caps::caps_for;
 use super::decode_times::DecodeTimes;
+use super::lip_sync::{Held, LipSync, SideBasis};
 use super::ntp_sync::{capture_running_time, SyncDelay};
 use super::side_output::{SideBuffer, SideOutputs, SidePad};
 use super::stats::Stats;
@@ -81,9 +82,14 @@ pub struct Supervisor {
     stats: Arc<Mutex<Stats>>,
     wall_time: WallTimeConfig,
     sync_delay: SyncDelay,
-    /// Warnings posted once per element: the camera's clock jumped; it is too far off for `ntp-sync`.
+    lip_sync: LipSync,
+    /// Side frames that came before the session's first picture.
+    held: Held,
+    /// Warnings posted once per element: the camera's clock jumped; it is too far off for `ntp-sync`;
+    /// its audio's sender reports are too far from the video's for lip-sync.
     warned_ntp_jump: bool,
     warned_clock_off: bool,
+    warned_lip_sync: bool,
 }
 
 impl Supervisor {
@@ -110,8 +116,11 @@ impl Supervisor {
             stats,
             wall_time,
             sync_delay: SyncDelay::default(),
+            lip_sync: LipSync::default(),
+            held: Held::default(),
             warned_ntp_jump: false,
             warned_clock_off: false,
+            warned_lip_sync: false,
         }
     }
 
@@ -122,6 +131,14 @@ impl Supervisor {
         notify: impl Fn(Notice),
     ) -> Result<Produced, SupervisorError> {
         loop {
+            if self.lip_sync.started() {
+                if let Some((stream, au, completed)) = self.held.pop() {
+                    match self.produce_side(stream, au, completed, &running_time, &notify) {
+                        Some(produced) => return Ok(produced),
+                        None => continue,
+                    }
+                }
+            }
             let client = match &mut self.client {
                 Some(r) => r,
                 None => match SessionClient::connect(self.cfg.clone(), self.waker.clone()) {
@@ -155,6 +172,16 @@ impl Supervisor {
                     }
                     let produced = match stream {
                         0 => self.produce(stream, au, completed, &running_time, &notify),
+                        // Before the first picture, side frames wait for it to give them their
+                        // place (lip-sync); the oldest goes out by arrival past the bound.
+                        _ if !self.lip_sync.started() && !self.wall_time.ntp_sync => {
+                            match self.held.push((stream, au, completed)) {
+                                Some((stream, au, completed)) => {
+                                    self.produce_side(stream, au, completed, &running_time, &notify)
+                                }
+                                None => None,
+                            }
+                        }
                         _ => self.produce_side(stream, au, completed, &running_time, &notify),
                     };
                     let Some(produced) = produced else {
@@ -211,6 +238,7 @@ impl Supervisor {
             self.timeline_epoch = epoch;
             self.timeline.restart();
             self.decode_times.restart();
+            self.lip_sync.restart();
         }
         self.warn_clock_jump(notify);
         let basis = self.basis(ntp, completed, running_time, notify);
@@ -227,6 +255,8 @@ impl Supervisor {
             return None;
         }
         let (pts, dts) = self.decode_times.stamp(stamp.pts);
+        self.lip_sync
+            .video(ntp.filter(|_| !self.wall_time.ntp_sync), pts);
         self.count(au.keyframe, completed);
         let discont = au.discont || stamp.resynced || std::mem::take(&mut self.discont);
         let meta = ntp.filter(|_| self.wall_time.meta);
@@ -253,7 +283,8 @@ impl Supervisor {
     }
 
     /// Audio or metadata stream `stream`'s frame as a buffer for its pad, on a timeline of its own
-    /// from its arrival (or its capture time with `ntp-sync`).
+    /// that follows the video by the camera's sender reports (lip-sync), else its arrival (or its
+    /// capture time with `ntp-sync`).
     fn produce_side(
         &mut self,
         stream: usize,
@@ -263,12 +294,46 @@ impl Supervisor {
         notify: &impl Fn(Notice),
     ) -> Option<Produced> {
         let ntp = self.client.as_ref()?.ntp_of(stream, au.rtp_ts);
-        let basis = self.basis(ntp, completed, running_time, notify);
+        let mut basis = self.basis(ntp, completed, running_time, notify);
+        if let Some(ntp) = ntp.filter(|_| !self.wall_time.ntp_sync) {
+            basis = self.lip_synced(ntp, basis, notify)?;
+        }
         let meta = ntp.filter(|_| self.wall_time.meta);
         let client = self.client.as_ref()?;
         self.side
             .buffer(client, stream, au, basis, meta)
             .map(Produced::Side)
+    }
+
+    /// Where a side frame captured at `ntp` that arrived at `arrival` goes against the video (`None`:
+    /// nowhere, captured before the start); a frame that goes out later than it came makes the
+    /// element's latency grow.
+    fn lip_synced(&mut self, ntp: u64, arrival: u64, notify: &impl Fn(Notice)) -> Option<u64> {
+        Some(match self.lip_sync.side(ntp, arrival) {
+            SideBasis::Synced(at) => {
+                self.sync_delay.observe(at, arrival);
+                at
+            }
+            SideBasis::BeforeStart => {
+                crate::log!(
+                    self.cfg.log,
+                    Debug,
+                    "dropping a side frame captured before the pipeline started"
+                );
+                return None;
+            }
+            SideBasis::Unknown => arrival,
+            SideBasis::TooFar(off) => {
+                if !std::mem::replace(&mut self.warned_lip_sync, true) {
+                    notify(Notice::Warning(format!(
+                        "the camera's sender reports put its audio {:.1} s away from its video: \
+                         audio and metadata follow their arrival instead",
+                        off as f64 / 1e9
+                    )));
+                }
+                arrival
+            }
+        })
     }
 
     /// The caps of the access unit whose SPS changed: caps change with that very picture. The SPS
@@ -364,6 +429,8 @@ impl Supervisor {
         self.decode_times.restart();
         self.timeline_epoch = 0;
         self.side.restart();
+        self.lip_sync.restart();
+        self.held.clear();
     }
 
     /// The pipeline paused: end the session now rather than let it expire or queue stale packets; the

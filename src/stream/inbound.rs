@@ -11,8 +11,8 @@ use crate::rtp::keyframe_request::{KeyframeFeedback, KeyframeRequests, FEEDBACK_
 use crate::rtp::packet::{seq_delta, RtpPacket};
 use crate::rtp::reorder::{ReorderWindow, Verdict};
 use crate::rtp::rtcp::{
-    find_dlrr_for, find_sender_report, has_bye_for, write_rrtr, ReceptionStats, REPORT_LEN,
-    RRTR_LEN,
+    find_dlrr_for, find_sender_report, has_bye_for, write_rrtr, ReceptionStats, SenderReport,
+    REPORT_LEN, RRTR_LEN,
 };
 use crate::rtp::wall_clock::{WallClock, WallClockStats};
 use std::time::{Duration, Instant};
@@ -34,6 +34,8 @@ pub struct Inbound {
     last_packet: Option<Instant>,
     /// A steady other SSRC while ours is silent: (ssrc, packets seen in a row, when the first came).
     candidate: Option<(u32, u32, Instant)>,
+    /// The latest sender report of an SSRC not (yet) ours, and when it came.
+    stranger_report: Option<(SenderReport, Instant)>,
     /// When the last packet went to the depacketizer.
     last_push: Option<Instant>,
     /// Open picture waiting for its missing tail: until when, and the next picture's RTP timestamp.
@@ -78,6 +80,7 @@ impl Inbound {
             epoch: Instant::now(),
             last_packet: None,
             candidate: None,
+            stranger_report: None,
             last_push: None,
             tail_wait: None,
             warned_no_memory: false,
@@ -232,7 +235,10 @@ impl Inbound {
             return;
         }
         match self.ssrc {
-            None => self.ssrc = Some(pkt.ssrc),
+            None => {
+                self.ssrc = Some(pkt.ssrc);
+                self.adopt_stranger_report(pkt.ssrc);
+            }
             Some(s) if s != pkt.ssrc => {
                 if !self.follow_new_ssrc(pkt.ssrc, now) {
                     // Stale sessions on reused ports, cameras replaying an old session.
@@ -382,6 +388,7 @@ impl Inbound {
         self.last_ext_seq = None;
         self.reception = ReceptionStats::default();
         self.wall_clock.reset();
+        self.adopt_stranger_report(ssrc);
         self.depay.reset_timeline();
         true
     }
@@ -433,25 +440,44 @@ impl Inbound {
                     Some(Duration::from_nanos((u64::from(rtt) * 1_000_000_000) >> 16));
             }
         }
+        let sr = find_sender_report(buf);
         let Some(ours) = self.ssrc else {
+            // A report sent with (or before) the first packet, which may come after it.
+            self.stranger_report = sr.map(|sr| (sr, now));
             return false;
         };
-        if let Some(sr) = find_sender_report(buf) {
-            // Tapo C320WS sends reports for a foreign SSRC.
-            if sr.ssrc == ours {
-                let us = now.duration_since(self.epoch).as_micros() as u64;
-                self.reception.on_sender_report(sr.ntp_middle(), us);
-                if self.wall_clock.on_sender_report(sr.rtp, sr.ntp) {
-                    crate::log!(
-                        self.log,
-                        Info,
-                        "the camera's clock jumped: new NTP mapping from RTP time {}",
-                        sr.rtp
-                    );
-                }
-            }
+        match sr {
+            Some(sr) if sr.ssrc == ours => self.apply_report(&sr, now),
+            // Tapo C320WS sends reports for a foreign SSRC; a camera switching SSRC may report the
+            // new one before its packets: kept in case it becomes ours.
+            Some(sr) => self.stranger_report = Some((sr, now)),
+            None => {}
         }
         has_bye_for(buf, ours)
+    }
+
+    fn apply_report(&mut self, sr: &SenderReport, now: Instant) {
+        let us = now.duration_since(self.epoch).as_micros() as u64;
+        self.reception.on_sender_report(sr.ntp_middle(), us);
+        if self.wall_clock.on_sender_report(sr.rtp, sr.ntp) {
+            crate::log!(
+                self.log,
+                Info,
+                "the camera's clock jumped: new NTP mapping from RTP time {}",
+                sr.rtp
+            );
+        }
+    }
+
+    /// `ssrc` became the stream's: the report it sent before its packets counts.
+    fn adopt_stranger_report(&mut self, ssrc: u32) {
+        if let Some((sr, at)) = self
+            .stranger_report
+            .take()
+            .filter(|(sr, _)| sr.ssrc == ssrc)
+        {
+            self.apply_report(&sr, at);
+        }
     }
 
     /// A receiver report about our source, once we know it, followed by a keyframe request when one is

@@ -14,12 +14,15 @@ pub struct AudioFrame {
     pub duration: Option<gst::ClockTime>,
     pub flags: gst::BufferFlags,
     pub data: Vec<u8>,
+    /// The camera's capture time (reference timestamp meta, ns since 1900).
+    pub ntp: Option<u64>,
 }
 
 #[derive(Debug, Default)]
 pub struct AvRecording {
-    /// PTS of the video buffers.
+    /// PTS of the video buffers, and their capture time (reference timestamp meta) when they had one.
     pub video_pts: Vec<u64>,
+    pub video_ntp: Vec<Option<u64>>,
     /// The audio and metadata pads' names in the order they were added, their caps and buffers.
     pub side_pads: Vec<String>,
     pub side_caps: Vec<gst::Caps>,
@@ -56,8 +59,12 @@ pub fn record_av(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let pts = sample.buffer().and_then(|b| b.pts()).map(|t| t.nseconds());
-                o.lock().unwrap().video_pts.extend(pts);
+                let buf = sample.buffer().ok_or(gst::FlowError::Error)?;
+                let mut rec = o.lock().unwrap();
+                if let Some(pts) = buf.pts() {
+                    rec.video_pts.push(pts.nseconds());
+                    rec.video_ntp.push(capture_time(buf));
+                }
                 Ok(gst::FlowSuccess::Ok)
             })
             .build(),
@@ -97,6 +104,7 @@ pub fn record_av(
                         duration: buf.duration(),
                         flags: buf.flags(),
                         data: map.to_vec(),
+                        ntp: capture_time(buf),
                     });
                     Ok(gst::FlowSuccess::Ok)
                 })
@@ -144,6 +152,46 @@ pub fn record_av(
     pipeline.set_state(gst::State::Null).expect("to NULL");
     let rec = std::mem::take(&mut *out.lock().unwrap());
     rec
+}
+
+/// How much later than the video side pad `pad`'s buffers go out, against what the camera's capture
+/// times say (ns, median over the recording's last `last` ns): 0 when audio and video keep the
+/// camera's A/V offset. Each buffer's PTS minus its capture time (reference timestamp meta) is its
+/// delay; the video's and the pad's are compared.
+pub fn av_offset(rec: &AvRecording, pad: usize, last: u64) -> i128 {
+    let end = *rec.video_pts.last().expect("video buffers");
+    let from = end.saturating_sub(last);
+    let median = |mut v: Vec<i128>, what: &str| {
+        assert!(
+            v.len() >= 10,
+            "{} {what} buffers with a capture time",
+            v.len()
+        );
+        v.sort();
+        v[v.len() / 2]
+    };
+    let video: Vec<i128> = rec
+        .video_pts
+        .iter()
+        .zip(&rec.video_ntp)
+        .filter(|(&pts, _)| pts >= from)
+        .filter_map(|(&pts, ntp)| Some(i128::from(pts) - i128::from((*ntp)?)))
+        .collect();
+    let side: Vec<i128> = rec.side[pad]
+        .iter()
+        .filter_map(|f| {
+            let pts = f.pts?.nseconds();
+            (pts >= from && pts <= end).then_some(i128::from(pts) - i128::from(f.ntp?))
+        })
+        .collect();
+    median(side, "side") - median(video, "video")
+}
+
+/// The capture time a buffer's reference timestamp meta carries (ns since 1900).
+pub fn capture_time(buf: &gst::BufferRef) -> Option<u64> {
+    buf.iter_meta::<gst::ReferenceTimestampMeta>()
+        .next()
+        .map(|m| m.timestamp().nseconds())
 }
 
 /// Decodes `frames` of `caps` with GStreamer's decoder for them; returns the samples per channel

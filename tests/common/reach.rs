@@ -76,6 +76,18 @@ impl Reach {
         &self.protocols
     }
 
+    /// The URL the element reaches the camera at.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The element's properties for this transport: `protocols`, and the TLS front's pin.
+    pub fn props(&self) -> Vec<(&'static str, &str)> {
+        let mut props = vec![("protocols", self.protocols.as_str())];
+        props.extend(self.pin.as_deref().map(|p| ("tls-certificate-sha256", p)));
+        props
+    }
+
     /// `record_clean` from the camera over this transport, with `props` besides.
     pub fn record(&self, duration: Duration, props: &[(&str, &dyn ToValue)]) -> Recording {
         let mut all: Vec<(&str, &dyn ToValue)> = vec![("protocols", &self.protocols)];

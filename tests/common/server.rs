@@ -27,6 +27,10 @@ pub struct ServerOptions {
     /// An audio stream beside the video, in a second media (payloader pay1): "aac", "pcma", "pcmu",
     /// "l16", "g722" or "opus"; a 440 Hz sine in 20 ms packets.
     pub audio: Option<&'static str>,
+    /// The audio leaves the server this long after its capture, later than its timestamps say (a
+    /// camera that buffers its audio without saying so): held by a clocksync before the encoder, which
+    /// does not add it to the latency the server's sinks wait for.
+    pub audio_held_ms: u32,
     /// RTSPS: the server's certificate chain and key, PEM (clients then speak TLS).
     pub tls_pem: Option<String>,
     /// Lower transports the server accepts (all by default); with UDP_MCAST, groups 224.3.0.1-10
@@ -59,6 +63,7 @@ impl Default for ServerOptions {
             bframes: 0,
             codec: "h264",
             audio: None,
+            audio_held_ms: 0,
             tls_pem: None,
             protocols: None,
             shared: false,
@@ -82,8 +87,9 @@ pub struct TestServer {
     keepalives: Arc<AtomicUsize>,
 }
 
-/// The launch line of an audio branch: a sine at 440 Hz, encoded as `codec`, payloaded as pay1.
-pub fn audio_branch(codec: &str) -> String {
+/// The launch line of an audio branch: a sine at 440 Hz, held back `held_ms`, encoded as `codec`,
+/// payloaded as pay1.
+pub fn audio_branch(codec: &str, held_ms: u32) -> String {
     let (rate, channels, encode) = match codec {
         "aac" => (16000, 1, "avenc_aac ! rtpmp4gpay pt=97"),
         "pcma" => (8000, 1, "alawenc ! rtppcmapay"),
@@ -97,9 +103,13 @@ pub fn audio_branch(codec: &str) -> String {
         "opus" => (48000, 2, "opusenc ! rtpopuspay pt=98"),
         other => panic!("no audio codec {other:?} in the test server"),
     };
+    let hold = match held_ms {
+        0 => String::new(),
+        ms => format!("! clocksync ts-offset={} ", u64::from(ms) * 1_000_000),
+    };
     format!(
         "audiotestsrc is-live=true freq=440 samplesperbuffer={} ! audio/x-raw,rate={rate},channels={channels} \
-         ! {encode} name=pay1",
+         {hold}! {encode} name=pay1",
         rate / 50
     )
 }
@@ -142,7 +152,10 @@ impl TestServer {
             opts.width,
             opts.height,
             opts.fps,
-            opts.audio.map(audio_branch).unwrap_or_default()
+            opts
+                .audio
+                .map(|a| audio_branch(a, opts.audio_held_ms))
+                .unwrap_or_default()
         ));
         factory.set_shared(opts.shared);
         if let Some(protocols) = opts.protocols {

@@ -269,3 +269,31 @@ fn round_trip_from_the_cameras_dlrr() {
     s.on_rtcp(&xr, 7, t + Duration::from_millis(500));
     assert!((s.round_trip().unwrap().as_secs_f64() * 1000.0 - 50.0).abs() < 0.1);
 }
+
+/// A sender report of `ssrc` saying RTP time `rtp` is NTP `secs` s since 1900.
+fn report(ssrc: u32, secs: u32, rtp: u32) -> Vec<u8> {
+    let mut sr = vec![0x80, 200, 0, 6];
+    sr.extend_from_slice(&ssrc.to_be_bytes());
+    sr.extend_from_slice(&secs.to_be_bytes());
+    sr.extend_from_slice(&[0; 4]);
+    sr.extend_from_slice(&rtp.to_be_bytes());
+    sr.extend_from_slice(&[0; 8]);
+    sr
+}
+
+#[test]
+fn a_report_before_the_first_packet_counts_once_its_ssrc_comes() {
+    // gst-rtsp-server and the fake camera send a report with the first packet; over UDP it may be
+    // read first. Lip-sync needs it from the first audio frame on.
+    let mut s = stream();
+    let t = Instant::now();
+    s.on_rtcp(&report(0x1234_5678, 1000, 0), 7, t);
+    assert_eq!(s.ntp_of(0), None, "no packet yet");
+    s.on_packet(&build(1, 9000, true, &[0x65, 1]), t);
+    assert_eq!(s.ntp_of(9000), Some(1000 * 1_000_000_000 + 100_000_000));
+    // Another SSRC's report before the first packet stays out.
+    let mut s = stream();
+    s.on_rtcp(&report(0x0bad_0bad, 1000, 0), 7, t);
+    s.on_packet(&build(1, 9000, true, &[0x65, 1]), t);
+    assert_eq!(s.ntp_of(9000), None);
+}

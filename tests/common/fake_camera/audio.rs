@@ -2,7 +2,8 @@
 //! the track's RTP packets by their timestamps, to the ports or interleaved channel its own SETUP
 //! named, with the track's scripted loss, reordering, SSRC change or silence.
 
-use super::sender::Dest;
+use super::clock::{CameraClock, SessionClock};
+use super::sender::{send_rtcp, Dest};
 use super::{Script, Shared};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -46,6 +47,9 @@ pub struct FakeAudio {
     pub media: &'static str,
     /// The track number of the first (its control is `trackID={first_track + 2}`).
     pub first_track: usize,
+    /// Its packets leave the camera this long after their capture, and its sender reports (sent when
+    /// the script has them) say so: a camera that buffers its audio.
+    pub late: Duration,
 }
 
 /// The track number of the ONVIF metadata (`trackID=10`).
@@ -74,6 +78,7 @@ impl FakeAudio {
             refuse_setup: None,
             media: "audio",
             first_track: 0,
+            late: Duration::ZERO,
         }
     }
 
@@ -119,6 +124,9 @@ pub struct AudioSender {
     pub playing: Arc<AtomicBool>,
     pub stop: Arc<AtomicBool>,
     pub shared: Arc<Shared>,
+    /// The camera's clock and how often it sends sender reports (none: never).
+    pub clock: CameraClock,
+    pub sender_reports: Option<Duration>,
 }
 
 impl AudioSender {
@@ -134,6 +142,15 @@ impl AudioSender {
         }
     }
 
+    /// A sender report for now: the NTP time, and the RTP time of the audio captured now, `late`
+    /// ahead of the audio going out.
+    fn sender_report(&self, clock: &SessionClock, ssrc: u32, base_ts: u32) -> Vec<u8> {
+        let t = clock.elapsed();
+        let ticks =
+            (t + self.audio.late).as_nanos() * u128::from(self.audio.clock_rate) / 1_000_000_000;
+        clock.report(ssrc, t, base_ts.wrapping_add(ticks as u32))
+    }
+
     pub fn run(self) {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         let packets = self.audio.packets;
@@ -141,6 +158,8 @@ impl AudioSender {
         let ts0 = ts(&packets[0]);
         let lap_ts = self.audio.lap_ticks;
         let start = Instant::now();
+        let clock = SessionClock::new(self.clock, start);
+        let mut next_sr = self.sender_reports.map(|_| start);
         let base_ts = 0x1234_5678u32.wrapping_add(self.track as u32 * 0x1111);
         let mut held: Option<Vec<u8>> = None;
         let mut index = 0usize;
@@ -148,6 +167,14 @@ impl AudioSender {
             for (k, p) in packets.iter().enumerate() {
                 if !self.playing.load(Ordering::SeqCst) || self.stop.load(Ordering::SeqCst) {
                     return;
+                }
+                if let (Some(at), Some(every)) = (next_sr, self.sender_reports) {
+                    if Instant::now() >= at {
+                        let ssrc = AUDIO_SSRC + self.track as u32;
+                        let sr = self.sender_report(&clock, ssrc, base_ts);
+                        send_rtcp(self.dest, self.channel, &self.writer, &sock, &sr);
+                        next_sr = Some(at + every);
+                    }
                 }
                 let nominal = lap * lap_ts + u64::from(ts(p).wrapping_sub(ts0));
                 // A packet leaves once the audio it carries is captured: when the next one's starts.
@@ -228,6 +255,8 @@ pub fn start(dests: impl Iterator<Item = (usize, Dest, u8)>, session: Session) {
             playing: playing.clone(),
             stop: stop.clone(),
             shared: shared.clone(),
+            clock: script.clock,
+            sender_reports: script.sender_reports,
         };
         thread::spawn(move || sender.run());
     }

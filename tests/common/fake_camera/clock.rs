@@ -69,13 +69,22 @@ impl SessionClock {
 
     /// A sender report (no report blocks) for now.
     pub fn sender_report(&self, ssrc: u32) -> Vec<u8> {
-        let t = self.start.elapsed();
-        let ntp = to_ntp(self.ntp_ns(t));
+        let t = self.elapsed();
         let nominal = (t.as_nanos() * 9 / 100_000) as u64;
+        self.report(ssrc, t, self.rtp(nominal))
+    }
+
+    /// Camera time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// A sender report saying that RTP time `rtp` was captured at camera time `t`.
+    pub fn report(&self, ssrc: u32, t: Duration, rtp: u32) -> Vec<u8> {
         let mut sr = vec![0x80, 200, 0, 6];
         sr.extend_from_slice(&ssrc.to_be_bytes());
-        sr.extend_from_slice(&ntp.to_be_bytes());
-        sr.extend_from_slice(&self.rtp(nominal).to_be_bytes());
+        sr.extend_from_slice(&to_ntp(self.ntp_ns(t)).to_be_bytes());
+        sr.extend_from_slice(&rtp.to_be_bytes());
         sr.extend_from_slice(&[0; 8]); // packet and octet counts
         sr
     }

@@ -13,6 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Where a session's packets go.
+#[derive(Clone, Copy)]
 pub enum Dest {
     Udp(SocketAddr),
     Tcp,
@@ -56,16 +57,7 @@ impl Sender {
 
     /// RTCP: to the client's RTCP port over UDP, on channel 1 over TCP.
     fn send_rtcp(&self, sock: &UdpSocket, rtcp: &[u8]) {
-        match self.dest {
-            Dest::Udp(addr) => {
-                let _ = sock.send_to(rtcp, SocketAddr::new(addr.ip(), addr.port() + 1));
-            }
-            Dest::Tcp => {
-                let mut frame = vec![b'$', self.channel + 1, 0, rtcp.len() as u8];
-                frame.extend_from_slice(rtcp);
-                let _ = self.writer.lock().unwrap().write_all(&frame);
-            }
-        }
+        send_rtcp(self.dest, self.channel, &self.writer, sock, rtcp);
     }
 
     /// RTCP BYE for our SSRC.
@@ -261,5 +253,26 @@ fn carries_idr(payload: &[u8]) -> bool {
             false
         }
         _ => false,
+    }
+}
+
+/// RTCP of the track set up on `dest` (its RTP channel `channel` over TCP): to the client's RTCP port
+/// over UDP, on the channel after RTP's over TCP. Best effort, as a camera sends it.
+pub fn send_rtcp(
+    dest: Dest,
+    channel: u8,
+    writer: &Mutex<TcpStream>,
+    sock: &UdpSocket,
+    rtcp: &[u8],
+) {
+    match dest {
+        Dest::Udp(addr) => {
+            let _ = sock.send_to(rtcp, SocketAddr::new(addr.ip(), addr.port() + 1));
+        }
+        Dest::Tcp => {
+            let mut frame = vec![b'$', channel + 1, 0, rtcp.len() as u8];
+            frame.extend_from_slice(rtcp);
+            let _ = writer.lock().unwrap().write_all(&frame);
+        }
     }
 }
