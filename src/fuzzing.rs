@@ -138,13 +138,15 @@ fn feed(inbound: &mut Inbound, mut rest: &[u8], check: impl Fn(&[u8])) {
 
 /// The media beside the video the element depacketizes, on payload type 96: AAC-hbr, AAC-lbr, PCMU,
 /// L16, Opus and ONVIF metadata.
-const SIDE_MEDIA: [&str; 6] = [
+const SIDE_MEDIA: [&str; 8] = [
     "m=audio 0 RTP/AVP 96\na=rtpmap:96 MPEG4-GENERIC/16000/1\na=fmtp:96 mode=AAC-hbr;config=1408;sizelength=13;indexlength=3;indexdeltalength=3\n",
     "m=audio 0 RTP/AVP 96\na=rtpmap:96 MPEG4-GENERIC/8000/1\na=fmtp:96 mode=AAC-lbr;config=1588;sizelength=6;indexlength=2;indexdeltalength=2\n",
     "m=audio 0 RTP/AVP 96\na=rtpmap:96 PCMU/8000\n",
     "m=audio 0 RTP/AVP 96\na=rtpmap:96 L16/44100/2\n",
     "m=audio 0 RTP/AVP 96\na=rtpmap:96 opus/48000/2\n",
     "m=application 0 RTP/AVP 96\na=rtpmap:96 vnd.onvif.metadata/90000\n",
+    "m=audio 0 RTP/AVP 96\na=rtpmap:96 G726-24/8000\n",
+    "m=audio 0 RTP/AVP 96\na=rtpmap:96 AAL2-G726-40/8000\n",
 ];
 
 /// The spec of the stream beside a video that `media` describes, as the element would choose it.

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::av::{av_offset, decode_audio, record_av, AudioFrame, AvRecording};
+use common::av::{av_offset, decode, decode_audio, record_av, AudioFrame, AvRecording};
 use common::fake_camera::audio::aac_hbr_packets;
 use common::fake_camera::{FakeAudio, FakeCamera, Script};
 use common::reach::Reach;
@@ -17,8 +17,8 @@ use std::time::Duration;
 /// Video frames recorded: 3 s at 30 fps.
 const FRAMES: usize = 90;
 
-/// Five seconds of a 440 Hz sine as 20 ms G.711 packets (`encoder` mulawenc or alawenc, its payloader
-/// given payload type `pt`).
+/// Five seconds of a 440 Hz sine as 20 ms packets of `encoder` (mulawenc, alawenc, avenc_g726) and its
+/// payloader, given payload type `pt`.
 fn g711(encoder: &str, payloader: &str, pt: u8) -> Vec<Vec<u8>> {
     common::pull_all(&format!(
         "audiotestsrc num-buffers=250 samplesperbuffer=160 freq=440 ! audio/x-raw,rate=8000,channels=1 \
@@ -26,7 +26,7 @@ fn g711(encoder: &str, payloader: &str, pt: u8) -> Vec<Vec<u8>> {
     ))
 }
 
-/// Their clock rate and how long they last in its ticks: 250 packets of 160 samples.
+/// Their clock rate and how long they last in its ticks: 250 × 160 samples.
 const G711_LAP: (u32, u64) = (8000, 250 * 160);
 
 /// 79 AAC access units of 1024 samples.
@@ -74,6 +74,21 @@ fn aac(pt: u8) -> FakeAudio {
         )
     };
     FakeAudio::new(pt, attributes, (16000, AAC_LAP), aac_packed(pt))
+}
+
+/// Five seconds of the sine as G.726 at `kbits` in 20 ms packets, packed in the RFC 3551 order or, with
+/// `aal2`, in the AAL2 order (rtpg726pay's `force-aal2`).
+fn g726(kbits: u32, aal2: bool) -> &'static [Vec<u8>] {
+    static RFC_16: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    static AAL2_32: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    let cell = if aal2 { &AAL2_32 } else { &RFC_16 };
+    cell.get_or_init(|| {
+        g711(
+            &format!("avenc_g726 bitrate={}", kbits * 1000),
+            &format!("rtpg726pay force-aal2={aal2} max-ptime=20000000"),
+            97,
+        )
+    })
 }
 
 fn pcmu() -> FakeAudio {
@@ -130,9 +145,15 @@ fn holes(frames: &[AudioFrame]) -> (usize, Vec<u64>) {
 
 /// Decodes pad `pad`'s audio: no decoder error, and as long as the video (within 2 % and a packet).
 fn assert_decodes_as_long_as_video(rec: &AvRecording, pad: usize, context: &str) {
-    let (samples, rate, errors) = decode_audio(&rec.side_caps[pad], &rec.side[pad]);
-    assert!(errors.is_empty(), "{context}: {errors:?}");
-    let decoded = samples as f64 / f64::from(rate);
+    let d = decode(&rec.side_caps[pad], &rec.side[pad]);
+    assert!(d.errors.is_empty(), "{context}: {:?}", d.errors);
+    let decoded = d.first_channel.len() as f64 / f64::from(d.rate);
+    // The camera's 440 Hz sine, not noise.
+    let tone = d.tone_hz();
+    assert!(
+        (430.0..450.0).contains(&tone),
+        "{context}: a tone of {tone:.0} Hz"
+    );
     let video = rec.video_span();
     assert!(
         (decoded - video).abs() < 0.02 * video + 0.15,
@@ -203,6 +224,22 @@ fn rtpmap_8_pcmu(protocols: &str) {
     );
     assert_eq!(media_type(&rec, 0), "audio/x-mulaw", "{protocols}");
     assert_decodes_as_long_as_video(&rec, 0, protocols);
+}
+
+/// G.726 as cameras name it: `G726-16` in RFC 3551's bit order, and `AAL2-G726-32` in the AAL2 order.
+/// Both decode to the camera's tone with avdec_g726 (the wrong order decodes to noise).
+fn g726_in_both_packings(protocols: &str) {
+    for (kbits, aal2, name) in [(16, false, "G726-16"), (32, true, "AAL2-G726-32")] {
+        let rtpmap: &'static str = Box::leak(format!("a=rtpmap:97 {name}/8000\r\n").into());
+        let rec = record(
+            &camera(FakeAudio::new(97, rtpmap, G711_LAP, g726(kbits, aal2))),
+            protocols,
+            "video-audio",
+        );
+        let context = format!("{protocols}, {name}");
+        assert_eq!(media_type(&rec, 0), "audio/x-adpcm", "{context}");
+        assert_decodes_as_long_as_video(&rec, 0, &context);
+    }
 }
 
 fn static_payload_type_without_rtpmap(protocols: &str) {
@@ -426,6 +463,7 @@ over_udp_and_tcp! {
     reordered_audio_comes_out_in_order => super::reordered_audio_comes_out_in_order;
     aac_on_payload_type_0 => super::aac_on_payload_type_0;
     rtpmap_8_pcmu => super::rtpmap_8_pcmu;
+    g726_in_both_packings => super::g726_in_both_packings;
     static_payload_type_without_rtpmap => super::static_payload_type_without_rtpmap;
     audio_before_video => super::audio_before_video;
     two_audio_tracks_on_one_payload_type => super::two_audio_tracks_on_one_payload_type;

@@ -7,6 +7,7 @@ use super::spec::StreamSpec;
 use crate::au::{Depacketize, SpsInfo};
 use crate::audio::aac::Rfc3640;
 use crate::audio::frames::AudioDepay;
+use crate::audio::g726::G726Frames;
 use crate::audio::packet_frames::{Duration, PacketFrames};
 use crate::onvif::metadata::MetadataDocuments;
 
@@ -22,6 +23,12 @@ pub enum Codec {
     /// 16-bit big-endian PCM (RFC 3551).
     L16,
     G722,
+    /// G.726 with codewords of `bits` (2 to 5: 16 to 40 kbit/s), packed as RFC 3551 says or, with
+    /// `aal2`, as ITU-T I.366.2 (`AAL2-G726-*`).
+    G726 {
+        bits: u8,
+        aal2: bool,
+    },
     Opus,
     /// ONVIF metadata (`vnd.onvif.metadata`): XML documents, or their gzip or EXI encodings.
     OnvifMetadata(MetadataEncoding),
@@ -57,7 +64,7 @@ const STATIC_AUDIO: [(u8, Codec, u32, u32); 5] = [
 
 impl Codec {
     /// Every codec, in the order a stream without a preference tries them.
-    pub const ALL: [Codec; 12] = [
+    pub const ALL: [Codec; 20] = [
         Codec::H264,
         Codec::H265,
         Codec::Aac,
@@ -65,6 +72,38 @@ impl Codec {
         Codec::Pcma,
         Codec::L16,
         Codec::G722,
+        Codec::G726 {
+            bits: 2,
+            aal2: false,
+        },
+        Codec::G726 {
+            bits: 3,
+            aal2: false,
+        },
+        Codec::G726 {
+            bits: 4,
+            aal2: false,
+        },
+        Codec::G726 {
+            bits: 5,
+            aal2: false,
+        },
+        Codec::G726 {
+            bits: 2,
+            aal2: true,
+        },
+        Codec::G726 {
+            bits: 3,
+            aal2: true,
+        },
+        Codec::G726 {
+            bits: 4,
+            aal2: true,
+        },
+        Codec::G726 {
+            bits: 5,
+            aal2: true,
+        },
         Codec::Opus,
         Codec::OnvifMetadata(MetadataEncoding::Xml),
         Codec::OnvifMetadata(MetadataEncoding::Gzip),
@@ -99,6 +138,18 @@ impl Codec {
             Codec::Pcma => "PCMA",
             Codec::L16 => "L16",
             Codec::G722 => "G722",
+            Codec::G726 { bits, aal2 } => {
+                let names = match aal2 {
+                    false => ["G726-16", "G726-24", "G726-32", "G726-40"],
+                    true => [
+                        "AAL2-G726-16",
+                        "AAL2-G726-24",
+                        "AAL2-G726-32",
+                        "AAL2-G726-40",
+                    ],
+                };
+                names[usize::from(bits.clamp(2, 5) - 2)]
+            }
             Codec::Opus => "opus",
             Codec::OnvifMetadata(e) => match e {
                 MetadataEncoding::Xml => "vnd.onvif.metadata",
@@ -119,6 +170,7 @@ impl Codec {
             Codec::Pcma => "G.711 A-law",
             Codec::L16 => "L16",
             Codec::G722 => "G.722",
+            Codec::G726 { .. } => "G.726",
             Codec::Opus => "Opus",
             Codec::OnvifMetadata(_) => "ONVIF metadata",
         }
@@ -153,6 +205,9 @@ impl Codec {
             (Codec::L16, _) => per_frame(Duration::BytesPerTick(2 * spec.channels)),
             // RFC 3551: G.722's RTP clock runs at 8000 for 16 kHz audio, a byte per tick.
             (Codec::G722, _) => per_frame(Duration::BytesPerTick(spec.channels)),
+            (Codec::G726 { bits, aal2 }, _) => {
+                Box::new(AudioDepay::new(G726Frames::new(u32::from(bits), !aal2)))
+            }
             (Codec::Opus, _) => per_frame(Duration::OpusToc),
             (Codec::OnvifMetadata(_), _) => Box::new(AudioDepay::new(MetadataDocuments::default())),
             (codec, _) => codec.video_depacketizer(spec.don, wait_for_keyframe),
@@ -196,7 +251,7 @@ impl Codec {
 
     /// An audio or metadata stream's caps, from its SDP alone, as GStreamer's parsers, decoders and
     /// muxers take them (those of rtpmp4gdepay, rtppcmudepay, rtpL16depay, rtpg722depay,
-    /// rtpopusdepay, gst-plugins-rs' rtponvifmetadatadepay); `None` for video, whose caps come from its
+    /// rtpg726depay, rtpopusdepay, gst-plugins-rs' rtponvifmetadatadepay); `None` for video, whose caps come from its
     /// SPS.
     pub fn side_caps(spec: &StreamSpec) -> Option<gst::Caps> {
         let channels = i32::try_from(spec.channels).unwrap_or(1);
@@ -234,6 +289,13 @@ impl Codec {
                 .field("rate", 16000i32)
                 .field("channels", channels)
                 .build(),
+            // What rtpg726depay gives and avdec_g726 takes: codewords in the AAL2 order, 8 kHz mono.
+            Codec::G726 { bits, .. } => gst::Caps::builder("audio/x-adpcm")
+                .field("layout", "g726")
+                .field("bitrate", i32::from(bits) * 8000)
+                .field("rate", 8000i32)
+                .field("channels", 1i32)
+                .build(),
             Codec::Opus => gst::Caps::builder("audio/x-opus")
                 .field("channel-mapping-family", 0i32)
                 .field("rate", 48000i32)
@@ -268,7 +330,21 @@ mod tests {
         assert_eq!(Codec::from_encoding("mpeg4-generic"), Some(Codec::Aac));
         assert_eq!(Codec::from_encoding("OPUS"), Some(Codec::Opus));
         assert_eq!(Codec::from_encoding("VP8"), None);
-        assert_eq!(Codec::from_encoding("G726-32"), None);
+        assert_eq!(
+            Codec::from_encoding("G726-32"),
+            Some(Codec::G726 {
+                bits: 4,
+                aal2: false
+            })
+        );
+        assert_eq!(
+            Codec::from_encoding("aal2-g726-16"),
+            Some(Codec::G726 {
+                bits: 2,
+                aal2: true
+            })
+        );
+        assert_eq!(Codec::from_encoding("G726-48"), None);
         assert_eq!(
             Codec::from_encoding("VND.ONVIF.METADATA"),
             Some(Codec::OnvifMetadata(MetadataEncoding::Xml))

@@ -1,7 +1,7 @@
 #![allow(dead_code)] // Each user of this module needs a different part of it.
 
 //! Recording the video and the audio pads together, and decoding the audio afterwards with GStreamer's
-//! own decoders (avdec_aac, alawdec, mulawdec, avdec_g722, opusdec).
+//! own decoders (avdec_aac, alawdec, mulawdec, avdec_g722, avdec_g726, opusdec).
 
 use gst::prelude::*;
 use std::sync::{Arc, Mutex};
@@ -197,6 +197,38 @@ pub fn capture_time(buf: &gst::BufferRef) -> Option<u64> {
 /// Decodes `frames` of `caps` with GStreamer's decoder for them; returns the samples per channel
 /// decoded, the sample rate, and any error the decoder posted.
 pub fn decode_audio(caps: &gst::Caps, frames: &[AudioFrame]) -> (u64, u32, Vec<String>) {
+    let d = decode(caps, frames);
+    (d.first_channel.len() as u64, d.rate, d.errors)
+}
+
+/// The decoded audio: the first channel's samples, the rate, the decoder's errors.
+pub struct Decoded {
+    pub first_channel: Vec<i16>,
+    pub rate: u32,
+    pub errors: Vec<String>,
+}
+
+impl Decoded {
+    /// The frequency of the tone decoded, in Hz, by its zero crossings: 440 for the test sources'
+    /// sine; noise (audio unpacked in the wrong bit order) crosses zero far more often.
+    pub fn tone_hz(&self) -> f64 {
+        // With hysteresis: quiet samples near zero (an encoder's priming) do not count.
+        let (mut crossings, mut positive) = (0usize, None);
+        for &x in &self.first_channel {
+            let now = match x {
+                i16::MIN..=-2000 => false,
+                2000.. => true,
+                _ => continue,
+            };
+            crossings += usize::from(positive.is_some_and(|p| p != now));
+            positive = Some(now);
+        }
+        crossings as f64 / 2.0 / (self.first_channel.len().max(1) as f64 / f64::from(self.rate))
+    }
+}
+
+/// Decodes `frames` of `caps` to 16-bit samples.
+pub fn decode(caps: &gst::Caps, frames: &[AudioFrame]) -> Decoded {
     let decoder = match caps.structure(0).map(|s| s.name().as_str()) {
         Some("audio/mpeg") => "avdec_aac",
         Some("audio/x-alaw") => "alawdec",
@@ -204,6 +236,7 @@ pub fn decode_audio(caps: &gst::Caps, frames: &[AudioFrame]) -> (u64, u32, Vec<S
         Some("audio/G722") => "avdec_g722",
         Some("audio/x-opus") => "opusdec",
         Some("audio/x-raw") => "identity",
+        Some("audio/x-adpcm") => "avdec_g726",
         other => panic!("no decoder for {other:?}"),
     };
     assert!(
@@ -237,12 +270,17 @@ pub fn decode_audio(caps: &gst::Caps, frames: &[AudioFrame]) -> (u64, u32, Vec<S
         let _ = src.push_buffer(b);
     }
     let _ = src.end_of_stream();
-    let (mut samples, mut rate, mut errors) = (0u64, 0u32, Vec::new());
+    let (mut first_channel, mut rate, mut errors) = (Vec::new(), 0u32, Vec::new());
     while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(5)) {
-        let info = gst_audio_info(sample.caps().unwrap());
-        rate = info.0;
-        let bytes = sample.buffer().map_or(0, |b| b.size());
-        samples += (bytes / (2 * info.1 as usize)) as u64;
+        let (r, channels) = gst_audio_info(sample.caps().unwrap());
+        rate = r;
+        let Some(map) = sample.buffer().and_then(|b| b.map_readable().ok()) else {
+            continue;
+        };
+        first_channel.extend(
+            map.chunks_exact(2 * channels as usize)
+                .map(|s| i16::from_le_bytes([s[0], s[1]])),
+        );
     }
     let bus = pipeline.bus().unwrap();
     while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
@@ -251,7 +289,11 @@ pub fn decode_audio(caps: &gst::Caps, frames: &[AudioFrame]) -> (u64, u32, Vec<S
         }
     }
     pipeline.set_state(gst::State::Null).unwrap();
-    (samples, rate, errors)
+    Decoded {
+        first_channel,
+        rate,
+        errors,
+    }
 }
 
 /// (rate, channels) of raw audio caps.

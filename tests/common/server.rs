@@ -25,7 +25,7 @@ pub struct ServerOptions {
     /// "h264" or "h265".
     pub codec: &'static str,
     /// An audio stream beside the video, in a second media (payloader pay1): "aac", "pcma", "pcmu",
-    /// "l16", "g722" or "opus"; a 440 Hz sine in 20 ms packets.
+    /// "l16", "g722", "g726" (32 kbit/s) or "opus"; a 440 Hz sine in 20 ms packets.
     pub audio: Option<&'static str>,
     /// The audio leaves the server this long after its capture, later than its timestamps say (a
     /// camera that buffers its audio without saying so): held by a clocksync before the encoder, which
@@ -100,6 +100,12 @@ pub fn audio_branch(codec: &str, held_ms: u32) -> String {
             "audioconvert ! audio/x-raw,format=S16BE ! rtpL16pay",
         ),
         "g722" => (16000, 1, "avenc_g722 ! rtpg722pay"),
+        // RFC 3551's packing under its own name (rtpg726pay's default packs AAL2 under it).
+        "g726" => (
+            8000,
+            1,
+            "avenc_g726 bitrate=32000 ! rtpg726pay force-aal2=false max-ptime=20000000",
+        ),
         "opus" => (48000, 2, "opusenc ! rtpopuspay pt=98"),
         other => panic!("no audio codec {other:?} in the test server"),
     };
