@@ -138,7 +138,7 @@ fn feed(inbound: &mut Inbound, mut rest: &[u8], check: impl Fn(&[u8])) {
 
 /// The media beside the video the element depacketizes, on payload type 96: AAC-hbr, AAC-lbr, PCMU,
 /// L16, Opus and ONVIF metadata.
-const SIDE_MEDIA: [&str; 8] = [
+const SIDE_MEDIA: [&str; 10] = [
     "m=audio 0 RTP/AVP 96\na=rtpmap:96 MPEG4-GENERIC/16000/1\na=fmtp:96 mode=AAC-hbr;config=1408;sizelength=13;indexlength=3;indexdeltalength=3\n",
     "m=audio 0 RTP/AVP 96\na=rtpmap:96 MPEG4-GENERIC/8000/1\na=fmtp:96 mode=AAC-lbr;config=1588;sizelength=6;indexlength=2;indexdeltalength=2\n",
     "m=audio 0 RTP/AVP 96\na=rtpmap:96 PCMU/8000\n",
@@ -147,6 +147,8 @@ const SIDE_MEDIA: [&str; 8] = [
     "m=application 0 RTP/AVP 96\na=rtpmap:96 vnd.onvif.metadata/90000\n",
     "m=audio 0 RTP/AVP 96\na=rtpmap:96 G726-24/8000\n",
     "m=audio 0 RTP/AVP 96\na=rtpmap:96 AAL2-G726-40/8000\n",
+    "m=audio 0 RTP/AVP 96\na=rtpmap:96 MP4A-LATM/44100/2\na=fmtp:96 cpresent=0;config=400024203fc0\n",
+    "m=audio 0 RTP/AVP 96\na=rtpmap:96 MP4A-LATM/44100/2\na=fmtp:96 cpresent=1;config=400024203fc0\n",
 ];
 
 /// The spec of the stream beside a video that `media` describes, as the element would choose it.
@@ -224,6 +226,32 @@ pub fn h265_sps(data: &[u8]) {
     let _ = H265::slice_pps_id(data);
 }
 
+/// An MP4A-LATM fmtp from the input: `cpresent` from the first byte, the rest as the StreamMuxConfig
+/// (`config=` in hex), parsed as the element does when it chooses the stream; what it accepts
+/// depacketizes a packet made of the same bytes.
+pub fn latm_config(data: &[u8]) {
+    let Some((&first, config)) = data.split_first() else {
+        return;
+    };
+    let hex: String = config.iter().map(|b| format!("{b:02x}")).collect();
+    let media = format!(
+        "m=audio 0 RTP/AVP 96\na=rtpmap:96 MP4A-LATM/48000/2\na=fmtp:96 cpresent={};config={hex}\n",
+        first & 1
+    );
+    if let Some(spec) = side_spec(&media) {
+        let params = spec.latm.as_ref().expect("LATM parameters");
+        assert!(!params.mux.config.is_empty());
+        let mut inbound = Inbound::new(Duration::from_millis(20), false);
+        inbound.set_stream(&spec);
+        let mut packet = vec![0x80, 0xe0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
+        packet.extend_from_slice(config);
+        let mut framed = (packet.len() as u16).to_be_bytes().to_vec();
+        framed.push(0);
+        framed.extend_from_slice(&packet);
+        feed(&mut inbound, &framed, |_| {});
+    }
+}
+
 /// A fuzz entry point.
 pub type Target = fn(&[u8]);
 
@@ -238,4 +266,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("h265_sps", h265_sps),
     ("side_depacketizer", side_depacketizer),
     ("aac_config", aac_config),
+    ("latm_config", latm_config),
 ];

@@ -91,6 +91,7 @@ macro_rules! audio_tests {
 
 audio_tests! {
     aac: "aac", "audio/mpeg";
+    latm: "latm", "audio/mpeg";
     pcma: "pcma", "audio/x-alaw";
     pcmu: "pcmu", "audio/x-mulaw";
     l16: "l16", "audio/x-raw";

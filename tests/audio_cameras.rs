@@ -7,7 +7,7 @@
 mod common;
 
 use common::av::{av_offset, decode, decode_audio, record_av, AudioFrame, AvRecording};
-use common::fake_camera::audio::aac_hbr_packets;
+use common::fake_camera::audio::{aac_hbr_packets, latm_config, latm_in_band_packets};
 use common::fake_camera::{FakeAudio, FakeCamera, Script};
 use common::reach::Reach;
 use std::sync::atomic::Ordering;
@@ -223,6 +223,28 @@ fn rtpmap_8_pcmu(protocols: &str) {
         "video-audio",
     );
     assert_eq!(media_type(&rec, 0), "audio/x-mulaw", "{protocols}");
+    assert_decodes_as_long_as_video(&rec, 0, protocols);
+}
+
+/// AAC in MP4A-LATM with its configuration in band (`cpresent=1`): every tenth element carries the
+/// StreamMuxConfig, so those frames start at an odd bit; the SDP gives the same config for the caps.
+fn latm_with_in_band_config(protocols: &str) {
+    static P: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    let packets = P.get_or_init(|| latm_in_band_packets(aac_units(), 97, 0x1408, 10));
+    let attributes: &'static str = Box::leak(
+        format!(
+            "a=rtpmap:97 MP4A-LATM/16000/1\r\na=fmtp:97 cpresent=1;config={}\r\n",
+            latm_config(0x1408)
+        )
+        .into(),
+    );
+    let rec = record(
+        &camera(FakeAudio::new(97, attributes, (16000, AAC_LAP), packets)),
+        protocols,
+        "video-audio",
+    );
+    assert_eq!(media_type(&rec, 0), "audio/mpeg", "{protocols}");
+    assert_eq!(holes(&rec.side[0]), (0, vec![]), "{protocols}");
     assert_decodes_as_long_as_video(&rec, 0, protocols);
 }
 
@@ -464,6 +486,7 @@ over_udp_and_tcp! {
     aac_on_payload_type_0 => super::aac_on_payload_type_0;
     rtpmap_8_pcmu => super::rtpmap_8_pcmu;
     g726_in_both_packings => super::g726_in_both_packings;
+    latm_with_in_band_config => super::latm_with_in_band_config;
     static_payload_type_without_rtpmap => super::static_payload_type_without_rtpmap;
     audio_before_video => super::audio_before_video;
     two_audio_tracks_on_one_payload_type => super::two_audio_tracks_on_one_payload_type;

@@ -11,6 +11,8 @@ pub struct Bits<'a> {
     cur: u8,
     left: u8,
     zeros: u8,
+    /// Drop emulation-prevention bytes (NAL payloads); off for other bitstreams (AAC configs, LATM).
+    emulation: bool,
 }
 
 impl<'a> Bits<'a> {
@@ -22,13 +24,47 @@ impl<'a> Bits<'a> {
             cur: 0,
             left: 0,
             zeros: 0,
+            emulation: true,
         }
+    }
+
+    /// Reads `data` as it is: a bitstream without emulation prevention.
+    pub fn raw(data: &'a [u8]) -> Self {
+        Bits {
+            emulation: false,
+            ..Bits::new(data)
+        }
+    }
+
+    /// Bits read so far (of a `raw` reader: with emulation prevention, bytes dropped do not count).
+    pub fn position(&self) -> usize {
+        self.pos * 8 - usize::from(self.left)
+    }
+
+    /// Whether the next bit starts a byte.
+    pub fn aligned(&self) -> bool {
+        self.left == 0
+    }
+
+    /// The next `n` bytes of a `raw` reader at a byte boundary, as a slice; `None` past the end.
+    pub fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.left != 0 || self.emulation {
+            return None;
+        }
+        let out = self.data.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(out)
+    }
+
+    /// Skips to the next byte boundary.
+    pub fn align(&mut self) {
+        self.left = 0;
     }
 
     fn load(&mut self) -> Option<()> {
         let mut b = *self.data.get(self.pos)?;
         self.pos += 1;
-        if self.zeros >= 2 && b == 3 {
+        if self.emulation && self.zeros >= 2 && b == 3 {
             // 00 00 03: the 03 is emulation prevention, not payload.
             self.zeros = 0;
             b = *self.data.get(self.pos)?;
@@ -94,6 +130,19 @@ mod tests {
         let mut b = Bits::new(&[0, 0, 3, 1]);
         assert_eq!(b.bits(24), Some(1));
         assert_eq!(b.bit(), None);
+        // Raw: the 03 stays, and the position counts every bit.
+        let mut b = Bits::raw(&[0, 0, 3, 1]);
+        assert_eq!(b.bits(24), Some(3));
+        assert_eq!(b.position(), 24);
+        b.bit();
+        b.align();
+        assert_eq!((b.position(), b.bit()), (32, None));
+        let mut b = Bits::raw(&[1, 2, 3, 4]);
+        assert_eq!(b.bytes(2), Some(&[1u8, 2][..]));
+        assert_eq!(b.bits(4), Some(0));
+        assert_eq!(b.bytes(1), None, "not at a byte boundary");
+        b.align();
+        assert_eq!((b.bytes(2), b.bytes(1)), (None, Some(&[4u8][..])));
         // Never past the end, never more than 32 bits.
         assert_eq!(Bits::new(&[0, 0, 0, 0, 0]).ue(), None);
         assert_eq!(Bits::new(&[]).bit(), None);

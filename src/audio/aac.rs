@@ -53,7 +53,7 @@ impl Rfc3640 {
             ]));
             let len_bytes = len_bits.div_ceil(8) as usize;
             let section = payload.get(2..2 + len_bytes).ok_or(Header::Short)?;
-            let mut bits = Bits::new(section);
+            let mut bits = Bits::raw(section);
             let mut used = 0;
             while used < len_bits {
                 let first = count == 0;
@@ -92,7 +92,7 @@ impl Rfc3640 {
         }
         if p.auxiliary_data_size_length > 0 {
             let aux = payload.get(at..).ok_or(Header::Short)?;
-            let aux_bits = Bits::new(aux)
+            let aux_bits = Bits::raw(aux)
                 .bits(p.auxiliary_data_size_length)
                 .ok_or(Header::Short)?;
             at += (p.auxiliary_data_size_length + aux_bits).div_ceil(8) as usize;

@@ -112,34 +112,112 @@ impl AacParams {
 
 /// What the AudioSpecificConfig says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct AudioSpecificConfig {
-    sample_rate: Option<u32>,
-    channels: u32,
-    frame_length: u32,
+pub struct AudioSpecificConfig {
+    /// The core sample rate (`None`: an index the table lacks).
+    pub sample_rate: Option<u32>,
+    pub channels: u32,
+    /// Samples per frame at the core rate: 1024, or 960 with the frame length flag.
+    pub frame_length: u32,
 }
 
 fn read_config(config: &[u8]) -> Result<AudioSpecificConfig, String> {
-    let short = || "the AudioSpecificConfig (config=) is cut short".to_string();
-    let mut b = Bits::new(config);
-    let mut object_type = b.bits(5).ok_or_else(short)?;
-    if object_type == 31 {
-        object_type = 32 + b.bits(6).ok_or_else(short)?;
-    }
-    let rate_index = b.bits(4).ok_or_else(short)?;
-    let sample_rate = match rate_index {
-        15 => Some(b.bits(24).ok_or_else(short)?),
-        i => SAMPLE_RATES.get(i as usize).copied(),
+    read_audio_specific_config(&mut Bits::raw(config), false)
+}
+
+/// Reads an AudioSpecificConfig (ISO 14496-3 §1.6.2.1) from `b`. With `whole`, reads it to its end
+/// (inside LATM's StreamMuxConfig nothing else says where it ends), and refuses what it cannot read
+/// through; without, stops after the fields the caps need.
+pub fn read_audio_specific_config(
+    b: &mut Bits,
+    whole: bool,
+) -> Result<AudioSpecificConfig, String> {
+    let short = || "the AudioSpecificConfig is cut short".to_string();
+    let object_type = |b: &mut Bits| -> Option<u32> {
+        match b.bits(5)? {
+            31 => Some(32 + b.bits(6)?),
+            t => Some(t),
+        }
     };
+    let rate = |b: &mut Bits| -> Option<Option<u32>> {
+        Some(match b.bits(4)? {
+            15 => Some(b.bits(24)?),
+            i => SAMPLE_RATES.get(i as usize).copied(),
+        })
+    };
+    let mut aot = object_type(b).ok_or_else(short)?;
+    let sample_rate = rate(b).ok_or_else(short)?;
     let channels = b.bits(4).ok_or_else(short)?;
-    // GASpecificConfig's frameLengthFlag, for the object types that have one (AAC main, LC, SSR,
-    // LTP, scalable, ER variants); SBR/PS (5, 29) keep 1024 at the core rate.
-    let frame_length = match object_type {
-        1..=4 | 6 | 7 | 17 | 19..=23 => match b.bit() {
-            Some(true) => 960,
-            _ => 1024,
-        },
-        _ => 1024,
-    };
+    // HE-AAC (SBR, 5) and HE-AAC v2 (PS, 29), signalled explicitly: the extension's rate, then the
+    // core's object type.
+    if aot == 5 || aot == 29 {
+        rate(b).ok_or_else(short)?;
+        aot = object_type(b).ok_or_else(short)?;
+        if aot == 22 {
+            b.bits(4).ok_or_else(short)?;
+        }
+    }
+    // GASpecificConfig, for the object types that have one (AAC main, LC, SSR, LTP, scalable, ER).
+    let ga = matches!(aot, 1..=4 | 6 | 7 | 17 | 19..=23);
+    let mut frame_length = 1024;
+    if ga && b.bit().ok_or_else(short)? {
+        frame_length = 960;
+    }
+    if !whole {
+        return Ok(AudioSpecificConfig {
+            sample_rate: sample_rate.filter(|&r| r > 0),
+            channels,
+            frame_length,
+        });
+    }
+    if !ga {
+        return Err(format!(
+            "an AudioSpecificConfig of object type {aot} (only AAC's are read)"
+        ));
+    }
+    if b.bit().ok_or_else(short)? {
+        b.skip(14).ok_or_else(short)?; // coreCoderDelay
+    }
+    let extension = b.bit().ok_or_else(short)?;
+    if channels == 0 {
+        return Err(
+            "an AudioSpecificConfig with a program config element (channel configuration 0)".into(),
+        );
+    }
+    if aot == 6 || aot == 20 {
+        b.skip(3).ok_or_else(short)?; // layerNr
+    }
+    if extension {
+        if aot == 22 {
+            b.skip(16).ok_or_else(short)?; // numOfSubFrame, layer_length
+        }
+        if matches!(aot, 17 | 19 | 20 | 23) {
+            b.skip(3).ok_or_else(short)?; // the three resilience flags
+        }
+        b.skip(1).ok_or_else(short)?; // extensionFlag3
+    }
+    if matches!(aot, 17 | 19..=23) && b.bits(2).ok_or_else(short)? >= 2 {
+        return Err("an AudioSpecificConfig with error protection (epConfig 2 or 3)".into());
+    }
+    // SBR and PS signalled backward-compatibly, after the core's config (FFmpeg's AAC encoder writes
+    // 0x2b7 with SBR off: `1210 56e500`). Nothing else can follow with the sync word's bits: in LATM
+    // what follows is frameLengthType 0 and the buffer fullness.
+    let mut peek = b.clone();
+    if peek.bits(11) == Some(0x2b7) {
+        b.skip(11).ok_or_else(short)?;
+        let ext = object_type(b).ok_or_else(short)?;
+        if ext == 5 || ext == 22 {
+            if b.bit().ok_or_else(short)? {
+                rate(b).ok_or_else(short)?;
+                if ext == 22 {
+                    b.skip(4).ok_or_else(short)?;
+                }
+            }
+            let mut peek = b.clone();
+            if ext == 5 && peek.bits(11) == Some(0x548) {
+                b.skip(12).ok_or_else(short)?; // the PS sync word and psPresentFlag
+            }
+        }
+    }
     Ok(AudioSpecificConfig {
         sample_rate: sample_rate.filter(|&r| r > 0),
         channels,
@@ -147,7 +225,7 @@ fn read_config(config: &[u8]) -> Result<AudioSpecificConfig, String> {
     })
 }
 
-fn decode_hex(hex: &str) -> Result<Vec<u8>, String> {
+pub fn decode_hex(hex: &str) -> Result<Vec<u8>, String> {
     let bad = || format!("config={} is not hexadecimal", crate::au::cut(hex));
     let hex = hex.trim();
     if hex.is_empty() || !hex.len().is_multiple_of(2) || hex.len() > 2 * MAX_CONFIG {

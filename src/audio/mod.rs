@@ -8,4 +8,6 @@ pub mod aac;
 pub mod aac_config;
 pub mod frames;
 pub mod g726;
+pub mod latm;
+pub mod latm_config;
 pub mod packet_frames;

@@ -8,6 +8,7 @@ use crate::au::{Depacketize, SpsInfo};
 use crate::audio::aac::Rfc3640;
 use crate::audio::frames::AudioDepay;
 use crate::audio::g726::G726Frames;
+use crate::audio::latm::Latm;
 use crate::audio::packet_frames::{Duration, PacketFrames};
 use crate::onvif::metadata::MetadataDocuments;
 
@@ -18,6 +19,8 @@ pub enum Codec {
     H265,
     /// AAC in MPEG4-GENERIC (RFC 3640).
     Aac,
+    /// AAC in MP4A-LATM (RFC 6416).
+    Latm,
     Pcmu,
     Pcma,
     /// 16-bit big-endian PCM (RFC 3551).
@@ -64,10 +67,11 @@ const STATIC_AUDIO: [(u8, Codec, u32, u32); 5] = [
 
 impl Codec {
     /// Every codec, in the order a stream without a preference tries them.
-    pub const ALL: [Codec; 20] = [
+    pub const ALL: [Codec; 21] = [
         Codec::H264,
         Codec::H265,
         Codec::Aac,
+        Codec::Latm,
         Codec::Pcmu,
         Codec::Pcma,
         Codec::L16,
@@ -134,6 +138,7 @@ impl Codec {
             Codec::H264 => "H264",
             Codec::H265 => "H265",
             Codec::Aac => "MPEG4-GENERIC",
+            Codec::Latm => "MP4A-LATM",
             Codec::Pcmu => "PCMU",
             Codec::Pcma => "PCMA",
             Codec::L16 => "L16",
@@ -166,6 +171,7 @@ impl Codec {
             Codec::H264 => "H.264",
             Codec::H265 => "H.265",
             Codec::Aac => "AAC",
+            Codec::Latm => "AAC (LATM)",
             Codec::Pcmu => "G.711 µ-law",
             Codec::Pcma => "G.711 A-law",
             Codec::L16 => "L16",
@@ -199,6 +205,10 @@ impl Codec {
         match (spec.codec, &spec.aac) {
             (Codec::Aac, Some(params)) => Box::new(AudioDepay::new(Rfc3640::new(
                 params.clone(),
+                spec.clock_rate,
+            ))),
+            (Codec::Latm, _) if spec.latm.is_some() => Box::new(AudioDepay::new(Latm::new(
+                spec.latm.clone().expect("checked"),
                 spec.clock_rate,
             ))),
             (Codec::Pcmu | Codec::Pcma, _) => per_frame(Duration::BytesPerTick(spec.channels)),
@@ -258,17 +268,23 @@ impl Codec {
         let rate = i32::try_from(spec.clock_rate).unwrap_or(i32::MAX);
         let caps = match spec.codec {
             Codec::H264 | Codec::H265 => return None,
-            Codec::Aac => {
-                let params = spec.aac.as_ref()?;
+            // Both AAC packings give raw frames and the AudioSpecificConfig as codec_data.
+            Codec::Aac | Codec::Latm => {
+                let (config, sample_rate, asc_channels) = match (&spec.aac, &spec.latm) {
+                    (Some(p), _) => (&p.config, p.sample_rate, p.channels),
+                    (_, Some(p)) => (
+                        &p.mux.config,
+                        p.mux.asc.sample_rate.unwrap_or(spec.clock_rate),
+                        p.mux.asc.channels,
+                    ),
+                    _ => return None,
+                };
                 gst::Caps::builder("audio/mpeg")
                     .field("mpegversion", 4i32)
                     .field("stream-format", "raw")
-                    .field("codec_data", gst::Buffer::from_slice(params.config.clone()))
-                    .field("rate", i32::try_from(params.sample_rate).unwrap_or(rate))
-                    .field(
-                        "channels",
-                        i32::try_from(params.channels).unwrap_or(channels),
-                    )
+                    .field("codec_data", gst::Buffer::from_slice(config.clone()))
+                    .field("rate", i32::try_from(sample_rate).unwrap_or(rate))
+                    .field("channels", i32::try_from(asc_channels).unwrap_or(channels))
                     .build()
             }
             Codec::Pcmu | Codec::Pcma => gst::Caps::builder(match spec.codec {
@@ -328,6 +344,7 @@ mod tests {
         assert_eq!(Codec::from_encoding("h264"), Some(Codec::H264));
         assert_eq!(Codec::from_encoding("H265"), Some(Codec::H265));
         assert_eq!(Codec::from_encoding("mpeg4-generic"), Some(Codec::Aac));
+        assert_eq!(Codec::from_encoding("mp4a-latm"), Some(Codec::Latm));
         assert_eq!(Codec::from_encoding("OPUS"), Some(Codec::Opus));
         assert_eq!(Codec::from_encoding("VP8"), None);
         assert_eq!(

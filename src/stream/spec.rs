@@ -3,6 +3,7 @@
 
 use super::codec::{Codec, Kind};
 use crate::audio::aac_config::AacParams;
+use crate::audio::latm_config::LatmParams;
 use crate::rtsp::sdp::Media;
 use std::fmt;
 
@@ -17,6 +18,8 @@ pub struct StreamSpec {
     pub channels: u32,
     /// AAC: the AU-header sizes and AudioSpecificConfig of its fmtp.
     pub aac: Option<AacParams>,
+    /// AAC in LATM: its StreamMuxConfig and `cpresent`.
+    pub latm: Option<LatmParams>,
     /// Absolute control URL for SETUP.
     pub control: String,
     /// Base64 parameter-set attributes as found: `sprop-parameter-sets` (H.264); `sprop-vps`,
@@ -44,6 +47,7 @@ impl fmt::Debug for StreamSpec {
             .field("clock_rate", &self.clock_rate)
             .field("channels", &self.channels)
             .field("aac", &self.aac)
+            .field("latm", &self.latm)
             .field("control", &crate::rtsp::url::redact(&self.control))
             .field("sprop", &self.sprop)
             .field("packetization_mode", &self.packetization_mode)
@@ -58,7 +62,8 @@ impl fmt::Debug for StreamSpec {
 
 impl StreamSpec {
     /// Media section `media_index` (`media`) received as `codec` on payload type `pt` at `clock_rate`
-    /// with `channels`; `Err` says why it cannot be (an AAC fmtp the depacketizer cannot follow).
+    /// with `channels`; `Err` says why it cannot be (an AAC or LATM fmtp the depacketizer cannot
+    /// follow).
     pub fn new(
         media_index: usize,
         media: &Media,
@@ -68,6 +73,10 @@ impl StreamSpec {
     ) -> Result<StreamSpec, String> {
         let aac = match codec {
             Codec::Aac => Some(AacParams::from_media(media, pt, clock_rate)?),
+            _ => None,
+        };
+        let latm = match codec {
+            Codec::Latm => Some(LatmParams::from_media(media, pt)?),
             _ => None,
         };
         let positive = |key: &str| {
@@ -83,6 +92,7 @@ impl StreamSpec {
             clock_rate,
             channels: channels.max(1),
             aac,
+            latm,
             control: media.control.clone(),
             sprop: codec
                 .sprop_keys()

@@ -24,7 +24,7 @@ pub struct ServerOptions {
     pub bframes: u32,
     /// "h264" or "h265".
     pub codec: &'static str,
-    /// An audio stream beside the video, in a second media (payloader pay1): "aac", "pcma", "pcmu",
+    /// An audio stream beside the video, in a second media (payloader pay1): "aac", "latm", "pcma", "pcmu",
     /// "l16", "g722", "g726" (32 kbit/s) or "opus"; a 440 Hz sine in 20 ms packets.
     pub audio: Option<&'static str>,
     /// The audio leaves the server this long after its capture, later than its timestamps say (a
@@ -92,6 +92,8 @@ pub struct TestServer {
 pub fn audio_branch(codec: &str, held_ms: u32) -> String {
     let (rate, channels, encode) = match codec {
         "aac" => (16000, 1, "avenc_aac ! rtpmp4gpay pt=97"),
+        // AAC in MP4A-LATM (RFC 6416, cpresent=0 with the StreamMuxConfig in the SDP).
+        "latm" => (44100, 2, "avenc_aac ! rtpmp4apay pt=97"),
         "pcma" => (8000, 1, "alawenc ! rtppcmapay"),
         "pcmu" => (8000, 1, "mulawenc ! rtppcmupay"),
         "l16" => (

@@ -340,3 +340,76 @@ pub fn aac_hbr_packets(
     }
     out
 }
+
+/// Bits written most significant first, for hand-packed LATM.
+#[derive(Default)]
+struct BitWriter {
+    bytes: Vec<u8>,
+    bits: usize,
+}
+
+impl BitWriter {
+    fn put(&mut self, value: u32, n: usize) {
+        for i in (0..n).rev() {
+            if self.bits.is_multiple_of(8) {
+                self.bytes.push(0);
+            }
+            if (value >> i) & 1 == 1 {
+                *self.bytes.last_mut().unwrap() |= 0x80 >> (self.bits % 8);
+            }
+            self.bits += 1;
+        }
+    }
+
+    /// A StreamMuxConfig (ISO 14496-3 §1.7.3: version 0, one program, one layer, frame length type
+    /// 0) around the 16-bit AudioSpecificConfig `asc`.
+    fn stream_mux_config(&mut self, asc: u16) {
+        // Version 0, allStreamsSameTimeFraming 1, one sub-frame, one program and layer.
+        self.put(0x2000, 15);
+        self.put(u32::from(asc), 16);
+        self.put(0, 3);
+        self.put(0xff, 8);
+        self.put(0, 2);
+    }
+}
+
+/// The `config=` (hex) of an MP4A-LATM fmtp for the 16-bit AudioSpecificConfig `asc`.
+pub fn latm_config(asc: u16) -> String {
+    let mut w = BitWriter::default();
+    w.stream_mux_config(asc);
+    w.bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Packs raw AAC access units (1024 samples each) as MP4A-LATM RTP packets with `cpresent=1` (RFC
+/// 6416): one AudioMuxElement per packet, every `config_every`-th carrying the StreamMuxConfig of
+/// `asc` in band (the frame then starts at an odd bit), the others saying it is the same.
+pub fn latm_in_band_packets(
+    aus: &[Vec<u8>],
+    pt: u8,
+    asc: u16,
+    config_every: usize,
+) -> Vec<Vec<u8>> {
+    aus.iter()
+        .enumerate()
+        .map(|(i, au)| {
+            let mut w = BitWriter::default();
+            let in_band = i % config_every == 0;
+            w.put(u32::from(!in_band), 1);
+            if in_band {
+                w.stream_mux_config(asc);
+            }
+            for _ in 0..au.len() / 255 {
+                w.put(255, 8);
+            }
+            w.put((au.len() % 255) as u32, 8);
+            for &b in au {
+                w.put(u32::from(b), 8);
+            }
+            let mut p = vec![0x80, 0x80 | pt, 0, 0];
+            p.extend_from_slice(&((i * 1024) as u32).to_be_bytes());
+            p.extend_from_slice(&[0; 4]);
+            p.extend_from_slice(&w.bytes);
+            p
+        })
+        .collect()
+}
