@@ -36,9 +36,11 @@ fn main() {
                     "pcma" => Some("pcma"),
                     "pcmu" => Some("pcmu"),
                     "l16" => Some("l16"),
+                    "latm" => Some("latm"),
                     "g722" => Some("g722"),
+                    "g726" => Some("g726"),
                     "opus" => Some("opus"),
-                    _ => usage("--audio is aac, pcma, pcmu, l16, g722 or opus"),
+                    _ => usage("--audio is aac, latm, pcma, pcmu, l16, g722, g726 or opus"),
                 }
             }
             "--codec" => {
@@ -90,7 +92,7 @@ fn usage(err: &str) -> ! {
         eprintln!("error: {err}");
     }
     eprintln!(
-        "usage: test-server [--port 8554] [--path /test] [--user U --password P [--digest]] [--size WxH] [--fps N] [--bitrate KBPS] [--bframes N] [--codec h264|h265] [--audio aac|pcma|pcmu|l16|g722|opus]"
+        "usage: test-server [--port 8554] [--path /test] [--user U --password P [--digest]] [--size WxH] [--fps N] [--bitrate KBPS] [--bframes N] [--codec h264|h265] [--audio aac|latm|pcma|pcmu|l16|g722|g726|opus]"
     );
     std::process::exit(2)
 }

@@ -1,6 +1,7 @@
-//! The README's embedding examples, run as they are: Python (examples/embed/record.py, PyGObject) and C
-//! (examples/embed/record.c, gst_parse_launch) against the in-process test server, loading the plugin
-//! file through GST_PLUGIN_PATH as embedders do. (The Rust way is the one every other test uses:
+//! The README's embedding examples, run as they are: Python (examples/embed/record.py, PyGObject; and
+//! record_av.py, which links the audio pad too) and C (examples/embed/record.c, gst_parse_launch)
+//! against the in-process test server sending H.264 and AAC (the video-only examples must not notice
+//! the audio), loading the plugin file through GST_PLUGIN_PATH as embedders do. (The Rust way is the one every other test uses:
 //! `plugin_register_static` and `gst::parse::launch`.)
 
 mod common;
@@ -15,24 +16,33 @@ fn plugin_dir() -> PathBuf {
 
 fn server() -> TestServer {
     common::init();
-    TestServer::start(ServerOptions::default()).unwrap()
+    TestServer::start(ServerOptions {
+        audio: Some("aac"),
+        ..Default::default()
+    })
+    .unwrap()
 }
 
-#[test]
-fn python_example_records() {
-    let (dir, srv) = (plugin_dir(), server());
+/// Runs `examples/embed/<script>` with `args` under Debian's Python (where python3-gi installs: a
+/// python3 earlier on PATH may be another one).
+fn run_python(script: &str, args: &[&str]) -> std::process::Output {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    // Debian's Python, where python3-gi installs (a python3 earlier on PATH may be another one).
     let python = ["/usr/bin/python3", "python3"]
         .into_iter()
         .find(|p| Path::new(p).exists())
         .unwrap_or("python3");
-    let out = Command::new(python)
-        .arg(root.join("examples/embed/record.py"))
-        .args([srv.url().as_str(), "3"])
-        .env("GST_PLUGIN_PATH", &dir)
+    Command::new(python)
+        .arg(root.join("examples/embed").join(script))
+        .args(args)
+        .env("GST_PLUGIN_PATH", plugin_dir())
         .output()
-        .expect("python3 (python3-gi, gir1.2-gstreamer-1.0 from scripts/setup.sh)");
+        .expect("python3 (python3-gi, gir1.2-gstreamer-1.0 from scripts/setup.sh)")
+}
+
+#[test]
+fn python_example_records() {
+    let srv = server();
+    let out = run_python("record.py", &[srv.url().as_str(), "3"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -45,6 +55,39 @@ fn python_example_records() {
         .and_then(|l| l.split_whitespace().nth(2)?.parse().ok())
         .unwrap_or(0);
     assert!(keyframes >= 2, "{stdout}");
+}
+
+#[test]
+fn python_example_records_video_and_audio() {
+    let srv = server();
+    let file = std::env::temp_dir().join(format!("rustrtspsrc-embed-{}.mkv", std::process::id()));
+    let out = run_python(
+        "record_av.py",
+        &[srv.url().as_str(), file.to_str().unwrap(), "4"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("recording audio_0 audio/mpeg"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name:format=duration",
+        ])
+        .args(["-of", "csv=p=0"])
+        .arg(&file)
+        .output()
+        .expect("ffprobe (ffmpeg is installed by scripts/setup.sh)");
+    let text = String::from_utf8_lossy(&probe.stdout);
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    assert!(lines.contains(&"h264") && lines.contains(&"aac"), "{text}");
+    let duration: f64 = lines.last().and_then(|d| d.parse().ok()).unwrap_or(0.0);
+    assert!(duration > 3.0, "{duration} s");
+    let _ = std::fs::remove_file(&file);
 }
 
 #[test]

@@ -114,6 +114,7 @@ impl RustRtspSrc {
             },
             keyframe_wanted: self.keyframe_wanted.clone(),
             nat_dummy_packets: s.nat_method == settings::NatMethod::Dummy,
+            hooks: super::signals::hooks(&self.obj()),
             log: crate::log::Log::new(&*self.obj()),
         })
     }
@@ -163,6 +164,11 @@ impl RustRtspSrc {
 }
 
 impl ObjectImpl for RustRtspSrc {
+    fn signals() -> &'static [glib::subclass::Signal] {
+        static SIGNALS: Lazy<Vec<glib::subclass::Signal>> = Lazy::new(super::signals::signals);
+        SIGNALS.as_ref()
+    }
+
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(super::properties::specs);
         PROPERTIES.as_ref()

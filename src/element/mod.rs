@@ -12,6 +12,7 @@ mod properties;
 mod settings;
 mod side_output;
 mod side_pads;
+mod signals;
 mod stats;
 mod supervisor;
 mod timing;

@@ -9,9 +9,11 @@ use super::epoll::{Poller, Waker};
 use super::rtsp_connection::RtspConnection;
 use crate::au::AccessUnit;
 use crate::rtsp::message::Request;
+use crate::rtsp::sdp::Media;
 use crate::rtsp::session::{Lower, Session, SessionConfig};
 use crate::rtsp::url::{Credentials, RtspUrl};
 use crate::stream::inbound::InboundStats;
+use crate::stream::spec::StreamSpec;
 use crate::stream::Codec;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +34,26 @@ use tokens::{Ready, Token};
 /// state change.
 const TEARDOWN_WAIT: Duration = Duration::from_millis(200);
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What the application is asked, or told, during signalling (the element's `select-stream` and
+/// `on-sdp` signals). Called on the streaming thread.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Whether to set up the stream of SDP media section `media` (`false`: leave it out).
+    #[allow(clippy::type_complexity)]
+    pub select_stream: Option<Arc<dyn Fn(&Media, &StreamSpec) -> bool + Send + Sync>>,
+    /// The SDP as the camera sent it, before the streams are chosen.
+    pub on_sdp: Option<Arc<dyn Fn(&[u8]) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("select_stream", &self.select_stream.is_some())
+            .field("on_sdp", &self.on_sdp.is_some())
+            .finish()
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -60,6 +82,7 @@ pub struct ClientConfig {
     pub nat_dummy_packets: bool,
     /// RTSPS: how to speak TLS and check the camera's certificate (`None` for plain RTSP).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub hooks: Hooks,
     pub log: crate::log::Log,
 }
 

@@ -11,6 +11,8 @@ pub struct Description {
     pub media: Vec<Media>,
     /// Media sections past `MAX_MEDIA`, left out.
     pub omitted: usize,
+    /// The SDP as it came (for `on-sdp`).
+    pub text: Vec<u8>,
 }
 
 /// `a=rtpmap:<pt> <encoding>/<clock rate>[/<channels>]`.
@@ -180,7 +182,11 @@ pub fn parse(body: &[u8], base: &str) -> Result<Description, SdpError> {
             rtcp_fb: m.rtcp_fb,
         })
         .collect();
-    Ok(Description { media, omitted })
+    Ok(Description {
+        media,
+        omitted,
+        text: body.to_vec(),
+    })
 }
 
 /// `m=<kind> <port> <proto> <fmt> …`

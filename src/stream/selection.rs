@@ -17,6 +17,8 @@ pub struct NothingToPlay {
     pub offered: Vec<String>,
     /// Media past `sdp::MAX_MEDIA`, not even read.
     pub omitted: usize,
+    /// Videos the application refused (`select-stream`).
+    pub refused: usize,
 }
 
 /// How many of the media found the error names (each cut at 40 characters).
@@ -26,6 +28,14 @@ impl fmt::Display for NothingToPlay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.offered.is_empty() {
             return write!(f, "the stream offers no media (empty SDP)");
+        }
+        if self.refused > 0 {
+            return write!(
+                f,
+                "select-stream refused every video the stream offers ({} of them); the element \
+                 needs one for its src pad",
+                self.refused
+            );
         }
         // A hostile SDP may list thousands of media with long names: a few, each cut short.
         let shown: Vec<String> = self
@@ -87,21 +97,41 @@ pub struct Selection {
 
 /// The streams to set up: the first video of the codec wanted, then the audio `choice` asks for.
 pub fn select(desc: &Description, choice: &Choice) -> Result<Selection, NothingToPlay> {
+    select_with(desc, choice, &mut |_| true)
+}
+
+/// As `select`, with the application's say (`select-stream`): a stream `accept` refuses is not set
+/// up, and the next video (or audio) that would do is tried in its place.
+pub fn select_with(
+    desc: &Description,
+    choice: &Choice,
+    accept: &mut dyn FnMut(&StreamSpec) -> bool,
+) -> Result<Selection, NothingToPlay> {
     let wanted = choice.video_codec;
+    let mut refused = Vec::new();
     let video = desc.media.iter().enumerate().find_map(|(index, media)| {
         let (codec, pt, rate) = video_format(media, wanted)?;
-        StreamSpec::new(index, media, codec, pt, (rate, 1)).ok()
+        let spec = StreamSpec::new(index, media, codec, pt, (rate, 1)).ok()?;
+        if accept(&spec) {
+            return Some(spec);
+        }
+        refused.push(format!(
+            "{} video (media {index}): refused by select-stream",
+            codec.name()
+        ));
+        None
     });
     let Some(video) = video else {
         return Err(NothingToPlay {
             wanted,
             offered: desc.media.iter().map(Media::summary).collect(),
             omitted: desc.omitted,
+            refused: refused.len(),
         });
     };
     let mut selection = Selection {
         streams: vec![video],
-        left_out: Vec::new(),
+        left_out: refused,
     };
     let audio = desc
         .media
@@ -119,7 +149,11 @@ pub fn select(desc: &Description, choice: &Choice) -> Result<Selection, NothingT
         }
         match audio_format(media) {
             Some((codec, pt, format)) => match StreamSpec::new(index, media, codec, pt, format) {
-                Ok(spec) => selection.streams.push(spec),
+                Ok(spec) if accept(&spec) => selection.streams.push(spec),
+                Ok(_) => selection.left_out.push(format!(
+                    "{} audio (media {index}): refused by select-stream",
+                    codec.name()
+                )),
                 Err(why) => selection
                     .left_out
                     .push(format!("{} audio (media {index}): {why}", codec.name())),
@@ -133,7 +167,9 @@ pub fn select(desc: &Description, choice: &Choice) -> Result<Selection, NothingT
     if choice.streams == StreamChoice::All {
         let metadata = desc.media.iter().enumerate().find_map(|(index, media)| {
             let (codec, pt, rate) = metadata_format(media)?;
-            StreamSpec::new(index, media, codec, pt, (rate, 1)).ok()
+            StreamSpec::new(index, media, codec, pt, (rate, 1))
+                .ok()
+                .filter(|spec| accept(spec))
         });
         selection.streams.extend(metadata);
     }

@@ -50,9 +50,21 @@ pub fn record_av(
     video_frames: usize,
     deadline: Duration,
 ) -> AvRecording {
+    record_av_with(location, props, video_frames, deadline, |_| {})
+}
+
+/// As `record_av`, with `setup` given the element before the pipeline starts (to connect signals).
+pub fn record_av_with(
+    location: &str,
+    props: &[(&str, &str)],
+    video_frames: usize,
+    deadline: Duration,
+    setup: impl FnOnce(&gst::Element),
+) -> AvRecording {
     let props: Vec<(&str, &dyn ToValue)> =
         props.iter().map(|(n, v)| (*n, v as &dyn ToValue)).collect();
     let (pipeline, src, video) = super::video_pipeline(location, &props);
+    setup(&src);
     let out = Arc::new(Mutex::new(AvRecording::default()));
     let o = out.clone();
     video.set_callbacks(

@@ -13,6 +13,7 @@ use crate::rtsp::sdp::Description;
 use crate::rtsp::session::{Lower, Output, SetupTarget};
 use crate::stream::inbound::Inbound;
 use crate::stream::selection;
+use crate::stream::spec::StreamSpec;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -131,8 +132,17 @@ impl SessionClient {
         description: &Description,
         now: Instant,
     ) -> Result<(), ClientError> {
-        let mut chosen =
-            selection::select(description, &self.cfg.choice).map_err(ClientError::NothingToPlay)?;
+        if let Some(on_sdp) = &self.cfg.hooks.on_sdp {
+            on_sdp(&description.text);
+        }
+        let hook = self.cfg.hooks.select_stream.clone();
+        let mut accept = |spec: &StreamSpec| match (&hook, description.media.get(spec.media_index))
+        {
+            (Some(hook), Some(media)) => hook(media, spec),
+            _ => true,
+        };
+        let mut chosen = selection::select_with(description, &self.cfg.choice, &mut accept)
+            .map_err(ClientError::NothingToPlay)?;
         for why in &chosen.left_out {
             crate::log!(self.cfg.log, Info, "left out: {}", why);
         }

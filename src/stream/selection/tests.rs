@@ -192,3 +192,36 @@ fn no_video() {
 }
 
 mod cameras;
+
+#[test]
+fn select_stream_refusals_move_on_to_the_next() {
+    // Two videos (H.265 main, H.264 sub) and two audio (AAC, PCMA).
+    let sdp = "v=0\nm=video 0 RTP/AVP 96\na=rtpmap:96 H265/90000\na=control:t0\n\
+m=video 0 RTP/AVP 97\na=rtpmap:97 H264/90000\na=control:t1\n\
+m=audio 0 RTP/AVP 98\na=rtpmap:98 MPEG4-GENERIC/16000\n\
+a=fmtp:98 mode=AAC-hbr;config=1408;sizelength=13;indexlength=3;indexdeltalength=3\na=control:t2\n\
+m=audio 0 RTP/AVP 8\na=rtpmap:8 PCMA/8000\na=control:t3\n";
+    let desc = parse(sdp.as_bytes(), "rtsp://h/").unwrap();
+    let choice = Choice::default();
+    // Refusing the H.265 video and the AAC: the H.264 and the PCMA in their place.
+    let mut asked = Vec::new();
+    let chosen = select_with(&desc, &choice, &mut |s| {
+        asked.push(s.media_index);
+        !matches!(s.codec, Codec::H265 | Codec::Aac)
+    })
+    .unwrap();
+    let codecs: Vec<Codec> = chosen.streams.iter().map(|s| s.codec).collect();
+    assert_eq!(codecs, [Codec::H264, Codec::Pcma]);
+    assert_eq!(asked, [0, 1, 2, 3]);
+    assert!(chosen
+        .left_out
+        .iter()
+        .any(|w| w.contains("refused by select-stream")));
+    // Every video refused: an error that says so.
+    let e = select_with(&desc, &choice, &mut |s| s.kind() != Kind::Video).unwrap_err();
+    assert_eq!(e.refused, 2);
+    assert!(
+        e.to_string().contains("select-stream refused every video"),
+        "{e}"
+    );
+}
