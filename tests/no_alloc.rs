@@ -1,5 +1,5 @@
 //! No heap allocation per packet in steady state: a counting allocator watches this test's thread while
-//! packets go through the socket loop (against the fake camera) and the depacketizer.
+//! packets go through the socket loop (against the fake camera) and the depacketizers, video and audio.
 
 mod common;
 
@@ -100,6 +100,114 @@ fn h265_depacketizer_allocates_per_access_unit_not_per_packet() {
     allocates_per_access_unit(inbound, &pkts);
 }
 
+/// The stream beside an H.264 video that SDP media section `media` describes, as the element sets it up.
+fn audio_inbound(media: &str) -> Inbound {
+    use gstrustrtsp::stream::selection::{select, Choice, StreamChoice};
+    let sdp = format!("v=0\nm=video 0 RTP/AVP 97\na=rtpmap:97 H264/90000\n{media}");
+    let desc = gstrustrtsp::rtsp::sdp::parse(sdp.as_bytes(), "rtsp://127.0.0.1/s").unwrap();
+    let choice = Choice {
+        video_codec: None,
+        streams: StreamChoice::All,
+    };
+    let spec = select(&desc, &choice).unwrap().streams.remove(1);
+    let mut inbound = Inbound::new(Duration::from_millis(50), false);
+    inbound.set_stream(&spec);
+    inbound
+}
+
+/// Feeds `pkts` (numbered here) through `inbound`; past the first half, at most one allocation per
+/// frame out: the frame's own buffer.
+fn audio_allocates_per_frame(mut inbound: Inbound, mut pkts: Vec<Vec<u8>>, context: &str) {
+    for (i, p) in pkts.iter_mut().enumerate() {
+        p[2..4].copy_from_slice(&(i as u16).to_be_bytes());
+        p[8..12].copy_from_slice(&0x0a0d_0001u32.to_be_bytes());
+    }
+    let t = Instant::now();
+    let half = pkts.len() / 2;
+    for p in &pkts[..half] {
+        inbound.on_packet(p, t);
+        while inbound.pop().is_some() {}
+    }
+    let before = allocs();
+    let mut frames = 0u64;
+    for p in &pkts[half..] {
+        inbound.on_packet(p, t);
+        while inbound.pop().is_some() {
+            frames += 1;
+        }
+    }
+    let n = allocs() - before;
+    assert!(frames > 50, "{context}: {frames} frames");
+    assert!(
+        n <= frames + 5,
+        "{context}: {n} allocations for {} packets, {frames} frames",
+        pkts.len() - half
+    );
+}
+
+/// An RTP packet of payload type 96 at `ts` (numbered later).
+fn rtp(ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, 96 | if marker { 0x80 } else { 0 }, 0, 0];
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&[0; 4]);
+    p.extend_from_slice(payload);
+    p
+}
+
+#[test]
+fn audio_depacketizers_allocate_per_frame_not_per_packet() {
+    use common::fake_camera::audio::aac_hbr_packets;
+    // AAC (RFC 3640): three frames a packet, every seventh split over two packets.
+    let aus: Vec<Vec<u8>> = (0..600).map(|i| vec![i as u8; 200 + i % 50]).collect();
+    audio_allocates_per_frame(
+        audio_inbound(
+            "m=audio 0 RTP/AVP 96\na=rtpmap:96 MPEG4-GENERIC/16000/1\n\
+             a=fmtp:96 mode=AAC-hbr;config=1408;sizelength=13;indexlength=3;indexdeltalength=3\n",
+        ),
+        aac_hbr_packets(&aus, 96, 3, 7),
+        "AAC",
+    );
+    // AAC in LATM: an element a packet, every fifth over two packets.
+    let mut latm = Vec::new();
+    for (i, au) in aus.iter().enumerate() {
+        let mut element = vec![255; au.len() / 255];
+        element.push((au.len() % 255) as u8);
+        element.extend_from_slice(au);
+        let ts = (i * 1024) as u32;
+        if i % 5 == 0 {
+            let (a, b) = element.split_at(element.len() / 2);
+            latm.push(rtp(ts, false, a));
+            latm.push(rtp(ts, true, b));
+        } else {
+            latm.push(rtp(ts, true, &element));
+        }
+    }
+    audio_allocates_per_frame(
+        audio_inbound(
+            "m=audio 0 RTP/AVP 96\na=rtpmap:96 MP4A-LATM/16000/1\n\
+             a=fmtp:96 cpresent=0;config=400028103fc0\n",
+        ),
+        latm,
+        "LATM",
+    );
+    // G.711 and G.726 (repacked to the AAL2 order): a frame a packet.
+    let frames = |len: usize, ticks: usize| -> Vec<Vec<u8>> {
+        (0..400)
+            .map(|i| rtp((i * ticks) as u32, true, &vec![i as u8; len]))
+            .collect()
+    };
+    audio_allocates_per_frame(
+        audio_inbound("m=audio 0 RTP/AVP 96\na=rtpmap:96 PCMA/8000\n"),
+        frames(160, 160),
+        "G.711",
+    );
+    audio_allocates_per_frame(
+        audio_inbound("m=audio 0 RTP/AVP 96\na=rtpmap:96 G726-32/8000\n"),
+        frames(80, 160),
+        "G.726",
+    );
+}
+
 #[test]
 fn socket_loop_allocates_per_access_unit_not_per_packet() {
     common::init();
@@ -128,6 +236,7 @@ fn socket_loop_allocates_per_access_unit_not_per_packet() {
         keyframe_wanted: Default::default(),
         nat_dummy_packets: true,
         tls: None,
+        hooks: Default::default(),
         log: Default::default(),
     };
     let mut r = SessionClient::connect(cfg, Waker::new().unwrap()).unwrap();

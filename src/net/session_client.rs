@@ -35,15 +35,17 @@ use tokens::{Ready, Token};
 const TEARDOWN_WAIT: Duration = Duration::from_millis(200);
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 
+/// Asks whether to set up the stream of SDP media section `media` (`false`: leave it out).
+pub type SelectStream = Arc<dyn Fn(&Media, &StreamSpec) -> bool + Send + Sync>;
+/// Is handed the SDP as the camera sent it, before the streams are chosen.
+pub type OnSdp = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
 /// What the application is asked, or told, during signalling (the element's `select-stream` and
 /// `on-sdp` signals). Called on the streaming thread.
 #[derive(Clone, Default)]
 pub struct Hooks {
-    /// Whether to set up the stream of SDP media section `media` (`false`: leave it out).
-    #[allow(clippy::type_complexity)]
-    pub select_stream: Option<Arc<dyn Fn(&Media, &StreamSpec) -> bool + Send + Sync>>,
-    /// The SDP as the camera sent it, before the streams are chosen.
-    pub on_sdp: Option<Arc<dyn Fn(&[u8]) + Send + Sync>>,
+    pub select_stream: Option<SelectStream>,
+    pub on_sdp: Option<OnSdp>,
 }
 
 impl std::fmt::Debug for Hooks {
