@@ -17,7 +17,7 @@ use gst_base::prelude::*;
 use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
 use once_cell::sync::Lazy;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
@@ -31,6 +31,9 @@ pub struct RustRtspSrc {
     /// Downstream asked for a keyframe; the session client sends the request.
     keyframe_wanted: Arc<AtomicBool>,
     side_pads: SidePads,
+    /// The reorder window the session started with (ms): what the latency reports, whatever
+    /// `latency` says since.
+    started_latency_ms: AtomicU32,
 }
 
 #[glib::object_subclass]
@@ -175,6 +178,21 @@ impl ObjectImpl for RustRtspSrc {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        // Every setting is read when the element starts (READY → PAUSED) and kept for the session and
+        // its reconnects: a change later applies from the next start, never half.
+        let state = self.obj().current_state();
+        if state > gst::State::Ready {
+            gst::element_imp_warning!(
+                self,
+                gst::LibraryError::Settings,
+                [
+                    "{} set in {:?}: it applies from the next start (set the element to READY or NULL \
+                     and back); the session goes on as it began",
+                    pspec.name(),
+                    state
+                ]
+            );
+        }
         match pspec.name() {
             "location" => {
                 let loc: Option<String> = value.get().expect("type checked upstream");
@@ -399,6 +417,8 @@ impl BaseSrcImpl for RustRtspSrc {
             )
         })?;
         *self.waker.lock().unwrap() = Some(waker.clone());
+        let window_ms = u32::try_from(cfg.latency.as_millis()).unwrap_or(u32::MAX);
+        self.started_latency_ms.store(window_ms, Ordering::Relaxed);
         let (retry, wall_time) = {
             let s = self.settings.lock().unwrap();
             let wall_time = WallTimeConfig {
@@ -485,7 +505,7 @@ impl RustRtspSrc {
             let st = self.stats.lock().unwrap();
             st.reorder_ns + st.ntp_sync_ns
         };
-        gst::ClockTime::from_mseconds(self.settings.lock().unwrap().latency_ms.into())
+        gst::ClockTime::from_mseconds(self.started_latency_ms.load(Ordering::Relaxed).into())
             + gst::ClockTime::from_nseconds(added)
     }
 

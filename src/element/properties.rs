@@ -10,50 +10,60 @@ pub fn specs() -> Vec<glib::ParamSpec> {
         glib::ParamSpecString::builder("location")
             .nick("Location")
             .blurb("RTSP URL of the camera stream: rtsp://[user[:password]@]host[:port]/path")
+            .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("user-id")
             .nick("User ID")
             .blurb("User name for Basic/Digest authentication (overrides the one in the URL)")
+            .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("user-pw")
             .nick("User password")
             .blurb("Password for Basic/Digest authentication (overrides the one in the URL)")
+            .mutable_ready()
             .build(),
         glib::ParamSpecUInt::builder("latency")
             .nick("Latency")
             .blurb("Reorder window for RTP over UDP in ms: a missing packet is given up after this long (0 = no reordering)")
             .maximum(10_000)
             .default_value(settings::DEFAULT_LATENCY_MS)
+            .mutable_ready()
             .build(),
         glib::ParamSpecUInt::builder("timeout")
             .nick("Timeout")
             .blurb("Seconds without any RTP packet before the stream counts as lost: reconnect (see retry), or an error if none ever came (0 = wait forever)")
             .maximum(3600)
             .default_value(settings::DEFAULT_TIMEOUT_S)
+            .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("port-range")
             .nick("Port range")
             .blurb("Client UDP port range for RTP/RTCP, e.g. 3000-3005 (default: any free even/odd pair)")
+            .mutable_ready()
             .build(),
         glib::ParamSpecBoolean::builder("do-rtcp")
             .nick("Do RTCP")
             .blurb("Send RTCP receiver reports to the camera")
             .default_value(settings::DEFAULT_DO_RTCP)
+            .mutable_ready()
             .build(),
         glib::ParamSpecBoolean::builder("do-rtsp-keep-alive")
             .nick("Do RTSP keep-alive")
             .blurb("Keep the RTSP session alive with GET_PARAMETER or OPTIONS at half the session timeout")
             .default_value(settings::DEFAULT_KEEP_ALIVE)
+            .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("user-agent")
             .nick("User agent")
             .blurb("User-Agent header sent with every RTSP request")
             .default_value(Some(settings::default_user_agent().as_str()))
+            .mutable_ready()
             .build(),
         glib::ParamSpecFlags::builder::<Protocols>("protocols")
             .nick("Protocols")
             .blurb("Allowed lower transports, tried in this order: UDP unicast, UDP multicast (the group the camera names), then RTP interleaved on the RTSP TCP connection; rtspsrc's values")
             .default_value(Protocols::UDP | Protocols::TCP)
+            .mutable_ready()
             .build(),
         glib::ParamSpecUInt::builder("udp-timeout")
             .nick("UDP timeout")
@@ -61,11 +71,13 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .minimum(100)
             .maximum(60_000)
             .default_value(settings::DEFAULT_UDP_TIMEOUT_MS)
+            .mutable_ready()
             .build(),
         glib::ParamSpecUInt::builder("retry")
             .nick("Retry")
             .blurb("Reconnect attempts after the stream was lost (camera reboot, network outage) before posting an error; 0 = forever")
             .default_value(settings::DEFAULT_RETRY)
+            .mutable_ready()
             .build(),
         glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
             .nick("Statistics")
@@ -76,48 +88,58 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .nick("Video codec")
             .blurb("Which video to record when the camera offers several: the first H.264 or H.265 in the SDP (auto), or only one codec")
             .default_value(settings::VideoCodec::Auto)
+            .mutable_ready()
             .build(),
         glib::ParamSpecEnum::builder::<settings::Streams>("streams")
             .nick("Streams")
             .blurb("Which streams to receive: the video only (video), the video and the first audio the camera sends in a codec the element plays (video-audio: AAC, G.711, L16, G.722, Opus), or the video, every such audio and the first ONVIF metadata stream (all). The video is on the src pad from the start; each audio comes on an audio_%u pad and the metadata on metadata_0 (application/x-onvif-metadata, one buffer per XML document), added after SETUP. Streams not chosen are not set up")
             .default_value(settings::Streams::VideoAudio)
+            .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("multicast-iface")
             .nick("Multicast interface")
             .blurb("Network interface to join multicast groups on (e.g. eth0); default: the one the routing table picks")
+            .mutable_ready()
             .build(),
         glib::ParamSpecEnum::builder::<settings::NatMethod>("nat-method")
             .nick("NAT method")
             .blurb("How to open a NAT in front of this host for the camera's UDP packets: dummy sends a few packets from our RTP and RTCP ports to the camera's after SETUP, before PLAY")
             .default_value(settings::NatMethod::Dummy)
+            .mutable_ready()
             .build(),
         glib::ParamSpecFlags::builder::<settings::TlsValidationFlags>("tls-validation-flags")
             .nick("TLS validation flags")
             .blurb("For rtsps:// cameras: the certificate problems that reject it (rtspsrc's flags); 0 accepts any certificate, as most cameras' are self-signed. A rejected certificate is a NOT_AUTHORIZED error naming the check and its fingerprint")
             .default_value(settings::TlsValidationFlags::VALIDATE_ALL)
+            .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("tls-ca-file")
             .nick("TLS CA file")
             .blurb("For rtsps:// cameras: a PEM file of CA certificates trusted besides the system's (a private CA)")
+            .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("tls-certificate-sha256")
             .nick("TLS certificate SHA-256")
             .blurb("For rtsps:// cameras: accept exactly the certificate with this SHA-256 fingerprint (64 hex digits, colons allowed), whatever tls-validation-flags say; the element logs each camera's fingerprint at INFO")
+            .mutable_ready()
             .build(),
         glib::ParamSpecBoolean::builder("add-reference-timestamp-meta")
             .nick("Add reference timestamp meta")
             .blurb("Put the camera's wall-clock capture time on every buffer, as a GstReferenceTimestampMeta with caps timestamp/x-ntp (ns since 1900), from its RTCP sender reports or the ONVIF replay header extension; buffers before the first of those carry none")
             .default_value(settings::DEFAULT_REFERENCE_TIMESTAMP_META)
+            .mutable_ready()
             .build(),
         glib::ParamSpecBoolean::builder("ntp-sync")
             .nick("NTP sync")
             .blurb("Derive PTS from the camera's NTP capture time (through this host's real-time clock), so that cameras with synchronised clocks get aligned PTS in one pipeline; the latency reported grows by the camera-to-here delay. Ignored, with a warning, when the camera's clock is seconds away from this host's")
             .default_value(settings::DEFAULT_NTP_SYNC)
+            .mutable_ready()
             .build(),
         glib::ParamSpecBoolean::builder("wait-for-keyframe")
             .nick("Wait for keyframe")
             .blurb("After packet loss, drop frames until the next keyframe instead of passing them on with DISCONT")
             .default_value(settings::DEFAULT_WAIT_FOR_KEYFRAME)
+            .mutable_ready()
             .build(),
     ]
 }

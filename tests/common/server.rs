@@ -85,6 +85,7 @@ pub struct TestServer {
     thread: Option<std::thread::JoinHandle<()>>,
     teardowns: Arc<AtomicUsize>,
     keepalives: Arc<AtomicUsize>,
+    clients: Arc<AtomicUsize>,
 }
 
 /// The launch line of an audio branch: a sine at 440 Hz, held back `held_ms`, encoded as `codec`,
@@ -225,9 +226,11 @@ impl TestServer {
 
         let teardowns = Arc::new(AtomicUsize::new(0));
         let keepalives = Arc::new(AtomicUsize::new(0));
-        let (td, ka) = (teardowns.clone(), keepalives.clone());
+        let clients = Arc::new(AtomicUsize::new(0));
+        let (td, ka, cl) = (teardowns.clone(), keepalives.clone(), clients.clone());
         let session_timeout = opts.session_timeout;
         server.connect_client_connected(move |_, client| {
+            cl.fetch_add(1, Ordering::SeqCst);
             let td = td.clone();
             client.connect_teardown_request(move |_, _| {
                 td.fetch_add(1, Ordering::SeqCst);
@@ -260,6 +263,7 @@ impl TestServer {
             thread: Some(thread),
             teardowns,
             keepalives,
+            clients,
         })
     }
 
@@ -276,6 +280,11 @@ impl TestServer {
     /// TEARDOWN requests the server has seen.
     pub fn teardowns(&self) -> usize {
         self.teardowns.load(Ordering::SeqCst)
+    }
+
+    /// RTSP connections the server has accepted.
+    pub fn clients(&self) -> usize {
+        self.clients.load(Ordering::SeqCst)
     }
 
     /// GET_PARAMETER requests (keep-alives) the server has seen.
