@@ -22,6 +22,7 @@ pub mod onvif;
 pub mod rtp;
 pub mod rtsp;
 pub mod stream;
+pub mod uri_bin;
 
 pub static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
     gst::DebugCategory::new(
@@ -32,7 +33,8 @@ pub static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
 });
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    element::register(plugin)
+    element::register(plugin)?;
+    uri_bin::register(plugin)
 }
 
 gst::plugin_define!(

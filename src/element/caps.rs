@@ -17,7 +17,7 @@ pub fn base_caps() -> gst::Caps {
     caps
 }
 
-/// The audio pads' template: what `stream::Codec::audio_caps` gives.
+/// The audio pads' template: what `stream::Codec::side_caps` gives.
 pub fn audio_template_caps() -> gst::Caps {
     let mut caps = gst::Caps::new_empty();
     let caps_mut = caps.get_mut().expect("a new caps is writable");
@@ -41,6 +41,11 @@ pub fn audio_template_caps() -> gst::Caps {
             .field("layout", "interleaved")
             .build(),
     );
+    caps_mut.append(
+        gst::Caps::builder("audio/x-adpcm")
+            .field("layout", "g726")
+            .build(),
+    );
     caps
 }
 
@@ -61,4 +66,53 @@ pub fn caps_for(info: &SpsInfo) -> gst::Caps {
         .field("height", i32::try_from(info.height).unwrap_or(i32::MAX))
         .field("framerate", gst::Fraction::new(num, den))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::codec::Codec;
+    use crate::stream::selection::{select, Choice, StreamChoice};
+
+    #[test]
+    fn every_audio_and_metadata_codec_fits_its_pad_template() {
+        gst::init().unwrap();
+        let media = [
+            "audio 0 RTP/AVP 96\na=rtpmap:96 MPEG4-GENERIC/16000/1\na=fmtp:96 mode=AAC-hbr;config=1408;\
+             sizelength=13;indexlength=3;indexdeltalength=3",
+            "audio 0 RTP/AVP 96\na=rtpmap:96 MP4A-LATM/44100/2\na=fmtp:96 cpresent=0;config=400024203fc0",
+            "audio 0 RTP/AVP 96\na=rtpmap:96 PCMU/8000",
+            "audio 0 RTP/AVP 96\na=rtpmap:96 PCMA/8000",
+            "audio 0 RTP/AVP 96\na=rtpmap:96 L16/44100/2",
+            "audio 0 RTP/AVP 96\na=rtpmap:96 G722/8000",
+            "audio 0 RTP/AVP 96\na=rtpmap:96 G726-24/8000",
+            "audio 0 RTP/AVP 96\na=rtpmap:96 AAL2-G726-40/8000",
+            "audio 0 RTP/AVP 96\na=rtpmap:96 opus/48000/2",
+            "application 0 RTP/AVP 96\na=rtpmap:96 vnd.onvif.metadata.gzip/90000",
+        ];
+        let choice = Choice {
+            video_codec: None,
+            streams: StreamChoice::All,
+        };
+        let mut codecs = Vec::new();
+        for m in media {
+            let sdp = format!("v=0\nm=video 0 RTP/AVP 97\na=rtpmap:97 H264/90000\nm={m}\n");
+            let desc = crate::rtsp::sdp::parse(sdp.as_bytes(), "rtsp://h/").unwrap();
+            let spec = select(&desc, &choice).unwrap().streams.remove(1);
+            let caps = Codec::side_caps(&spec).unwrap();
+            let template = match m.starts_with("audio") {
+                true => audio_template_caps(),
+                false => metadata_template_caps(),
+            };
+            assert!(caps.is_subset(&template), "{caps} not in {template}");
+            codecs.push(std::mem::discriminant(&spec.codec));
+        }
+        // Every codec but the video ones is among them.
+        for c in Codec::ALL.iter().filter(|c| !Codec::VIDEO.contains(c)) {
+            assert!(
+                codecs.contains(&std::mem::discriminant(c)),
+                "{c:?} untested"
+            );
+        }
+    }
 }

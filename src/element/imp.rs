@@ -553,6 +553,12 @@ impl PushSrcImpl for RustRtspSrc {
                             return Err(gst::FlowError::NotNegotiated);
                         }
                     }
+                    // The caps come from the stream alone and buffers from our own memory, so a
+                    // RECONFIGURE from downstream changes nothing; left set, basesrc would renegotiate
+                    // and send an ALLOCATION query, serialized: behind a queue that downstream holds
+                    // (playbin holds the video until the audio is set up) it waits forever, and so
+                    // would every stream this thread reads.
+                    let _ = obj.src_pad().check_reconfigure();
                     return Ok(CreateSuccess::NewBuffer(buffer));
                 }
                 Produced::Side(a) => {

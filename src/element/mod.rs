@@ -17,6 +17,8 @@ mod stats;
 mod supervisor;
 mod timing;
 
+pub(crate) use caps::{audio_template_caps, base_caps, metadata_template_caps};
+
 glib::wrapper! {
     pub struct RustRtspSrc(ObjectSubclass<imp::RustRtspSrc>)
         @extends gst_base::PushSrc, gst_base::BaseSrc, gst::Element, gst::Object,
