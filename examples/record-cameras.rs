@@ -1,6 +1,7 @@
 //! Records several cameras into segment files named by time, the job NVR and vision users wrap rtspsrc
 //! in again and again: one pipeline, one `rustrtspsrc ! h264parse|h265parse ! splitmuxsink` branch per
-//! camera (the parser chosen from the caps of the first buffer),
+//! camera (the parser chosen from the caps of the first buffer), the camera's first audio beside the
+//! video when the container takes its codec (MP4: AAC, Opus; Matroska: any),
 //! segments cut at keyframes, a camera that cannot be reached retried without stopping the others, a
 //! status line per camera redrawn every second, and Ctrl-C finishing every open segment so it plays.
 //!
@@ -30,6 +31,8 @@ struct Camera {
     retry_at: Option<Instant>,
     last_frames: (u64, Instant),
     fps: f64,
+    /// The audio's codec and whether it is recorded ("AAC", "G.711 A-law not in mp4"), once known.
+    audio: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 fn usage(msg: &str) -> ! {
@@ -169,7 +172,8 @@ fn main() {
     println!("record-cameras: segments finished in {out}/");
 }
 
-/// One camera's bin: rustrtspsrc ! (h264parse or h265parse, once the caps say) ! splitmuxsink.
+/// One camera's bin: rustrtspsrc ! queue ! (h264parse or h265parse, once the caps say) ! splitmuxsink,
+/// and the audio pad to splitmuxsink when its muxer takes the codec.
 fn branch(
     pipeline: &gst::Pipeline,
     name: &str,
@@ -210,14 +214,24 @@ fn branch(
         )
     });
     bin.add_many([&src, &split]).unwrap();
+    // The video's pad first: splitmuxsink cuts at its keyframes, and takes no video once another
+    // stream (the audio, which may come first) has started the files.
+    let video_sink = split
+        .request_pad_simple("video")
+        .expect("splitmuxsink video pad");
+    // A queue after the video: one thread reads every stream of the camera, and splitmuxsink holds
+    // the video back until the audio catches up, which it could not while that thread waits.
+    let queue = gst::ElementFactory::make("queue").build().expect("queue");
+    bin.add(&queue).unwrap();
+    src.link(&queue).expect("rustrtspsrc to a queue");
     // The parser for the codec goes in when the caps come, before they go on.
-    let (bin_weak, split_weak) = (bin.downgrade(), split.downgrade());
-    let src_pad = src.static_pad("src").unwrap();
+    let bin_weak = bin.downgrade();
+    let src_pad = queue.static_pad("src").unwrap();
     src_pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |pad, info| {
         let Some(gst::EventView::Caps(c)) = info.event().map(|e| e.view()) else {
             return gst::PadProbeReturn::Ok;
         };
-        let (Some(bin), Some(split)) = (bin_weak.upgrade(), split_weak.upgrade()) else {
+        let Some(bin) = bin_weak.upgrade() else {
             return gst::PadProbeReturn::Remove;
         };
         let h265 = c
@@ -229,12 +243,31 @@ fn branch(
             .expect("h264parse/h265parse (gstreamer1.0-plugins-bad)");
         let _ = bin.add(&parse);
         let _ = parse.sync_state_with_parent();
-        let sink = split
-            .request_pad_simple("video")
-            .expect("splitmuxsink video pad");
         let _ = pad.link(&parse.static_pad("sink").unwrap());
-        let _ = parse.static_pad("src").unwrap().link(&sink);
+        let _ = parse.static_pad("src").unwrap().link(&video_sink);
         gst::PadProbeReturn::Remove
+    });
+    // The first audio, into the same files when the muxer takes its codec.
+    let audio = std::sync::Arc::new(std::sync::Mutex::new(String::from("-")));
+    let (split_weak, shown, ext) = (split.downgrade(), audio.clone(), format.to_string());
+    let takes = muxer_audio_caps(muxer);
+    src.connect_pad_added(move |_, pad| {
+        let Some(split) = split_weak.upgrade() else {
+            return;
+        };
+        if pad.name() != "audio_0" {
+            return;
+        }
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let codec = codec_name(&caps);
+        if !caps.can_intersect(&takes) {
+            *shown.lock().unwrap() = format!("{codec} not in {ext}");
+            return;
+        }
+        match split.request_pad_simple("audio_%u") {
+            Some(sink) if pad.link(&sink).is_ok() => *shown.lock().unwrap() = codec,
+            _ => *shown.lock().unwrap() = format!("{codec} not recorded"),
+        }
     });
     pipeline.add(&bin).unwrap();
     Camera {
@@ -246,7 +279,36 @@ fn branch(
         retry_at: None,
         last_frames: (0, Instant::now()),
         fps: 0.0,
+        audio,
     }
+}
+
+/// What `muxer` takes on its audio pads.
+fn muxer_audio_caps(muxer: &str) -> gst::Caps {
+    gst::ElementFactory::find(muxer)
+        .and_then(|f| {
+            f.static_pad_templates()
+                .into_iter()
+                .find(|t| t.name_template().starts_with("audio"))
+        })
+        .map(|t| t.caps())
+        .unwrap_or_else(gst::Caps::new_empty)
+}
+
+/// An audio codec's name for the status line.
+fn codec_name(caps: &gst::CapsRef) -> String {
+    let name = caps.structure(0).map_or("", |s| s.name().as_str());
+    match name {
+        "audio/mpeg" => "AAC",
+        "audio/x-alaw" => "G.711 A-law",
+        "audio/x-mulaw" => "G.711 µ-law",
+        "audio/x-opus" => "Opus",
+        "audio/G722" => "G.722",
+        "audio/x-adpcm" => "G.726",
+        "audio/x-raw" => "L16",
+        other => other,
+    }
+    .to_string()
 }
 
 /// Redraws the status block (in place on a terminal); returns how many lines it drew.
@@ -282,11 +344,12 @@ fn draw(cameras: &mut [Camera], terminal: bool, drawn: usize) -> usize {
             })
             .unwrap_or_else(|| "-".into());
         let line = format!(
-            "{:<10} {:>9} {:>5.1} fps {:>6.2} Mbit/s  lost {:>5}  reconnects {:>3}  {}",
+            "{:<10} {:>9} {:>5.1} fps {:>6.2} Mbit/s  audio {:<12} lost {:>5}  reconnects {:>3}  {}",
             cam.name,
             size,
             cam.fps,
             get("bitrate") as f64 / 1e6,
+            cam.audio.lock().unwrap(),
             get("packets-lost"),
             get("reconnects"),
             cam.state

@@ -1,7 +1,8 @@
-//! The `record-cameras` example end to end: two in-process test servers (H.264 and H.265), one of
-//! which restarts in the middle, and a camera that cannot be reached. Every segment must decode, the
-//! restart must show in the status output, the unreachable camera must not stop the others, Ctrl-C
-//! must finish the open segments, and no password may be printed.
+//! The `record-cameras` example end to end: two in-process test servers (H.264 with AAC, and H.265),
+//! one of which restarts in the middle, and a camera that cannot be reached. Every segment must
+//! decode, the front camera's with its audio beside the video, the restart must show in the status
+//! output, the unreachable camera must not stop the others, Ctrl-C must finish the open segments, and
+//! no password may be printed.
 
 mod common;
 
@@ -26,7 +27,11 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
 fn records_segments_through_a_restart() {
     let bin = example();
     common::init();
-    let front = TestServer::start(ServerOptions::default()).unwrap();
+    let front = TestServer::start(ServerOptions {
+        audio: Some("aac"),
+        ..Default::default()
+    })
+    .unwrap();
     let back = TestServer::start(ServerOptions {
         codec: "h265",
         ..Default::default()
@@ -74,6 +79,10 @@ fn records_segments_through_a_restart() {
         "the unreachable camera: {stdout}"
     );
     assert!(!stdout.contains("s3cret") && !stderr.contains("s3cret"));
+    assert!(
+        stdout.contains("audio AAC"),
+        "the status line's codec: {stdout}"
+    );
     for (camera, codec) in [("front", "h264"), ("back", "hevc")] {
         let files = segments(&out.join(camera));
         assert!(files.len() >= 3, "{camera}: {files:?}");
@@ -102,6 +111,15 @@ fn records_segments_through_a_restart() {
                 f.display(),
                 String::from_utf8_lossy(&probe.stderr)
             );
+            let audio = Command::new("ffprobe")
+                .args(["-v", "error", "-select_streams", "a"])
+                .args(["-show_entries", "stream=codec_name", "-of", "csv=p=0"])
+                .arg(f)
+                .output()
+                .unwrap();
+            let audio = String::from_utf8_lossy(&audio.stdout);
+            let wanted = if camera == "front" { "aac" } else { "" };
+            assert_eq!(audio.trim(), wanted, "{}", f.display());
         }
     }
     let _ = std::fs::remove_dir_all(&out);
