@@ -21,6 +21,10 @@
 #                                      # in one run
 #   WITHOUT_META=1 benches/compare.sh  # adds rustrtspsrc with add-reference-timestamp-meta=false: what the
 #                                      # wall-clock meta costs (the sender sends reports every 5 s)
+#   AUDIO=1 benches/compare.sh         # the server sends AAC beside the video (48 kHz stereo, an AU per
+#                                      # packet); rustrtspsrc then sets up the video alone (streams=video),
+#                                      # "rust+aac" and "rtspsrc+aac" also depacketize the audio: what the
+#                                      # audio costs each (rtspsrc receives it in every row)
 #   FLOOR=1 benches/compare.sh         # adds, over TCP, examples/bench-tcp-floor: it only reads and
 #                                      # acknowledges each read at once, the least any receiver that does
 #                                      # not hold a Nagle camera back can cost
@@ -46,7 +50,7 @@ start_server() { # codec
   ./target/release/examples/bench-server --size "$size" --bitrate "$bitrate" --codec "$1" \
     --loss-permille "${LOSS_PERMILLE:-0}" --reorder-permille "${REORDER_PERMILLE:-0}" \
     --pace-kbps "${PACE_KBPS:-0}" --ethernet-segments "${ETHERNET_SEGMENTS:-0}" \
-    --nodelay "${NODELAY:-0}" >"$log" 2>&1 &
+    --nodelay "${NODELAY:-0}" --audio "${AUDIO:-0}" >"$log" 2>&1 &
   server=$!
   pids=("$server")
   for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.5; done
@@ -78,7 +82,20 @@ start_peer() { # name transport n
   if [ "$t" = tls ]; then url=$tls_url t=tcp tls=(tls-validation-flags=0); fi
   case $name in
     rustrtspsrc)
-      for i in $(seq "$n"); do args+=(rustrtspsrc "location=$url" "protocols=$t" "${tls[@]}" ! fakesink sync=false); done
+      for i in $(seq "$n"); do args+=(rustrtspsrc "location=$url" "protocols=$t" "${tls[@]}" streams=video ! fakesink sync=false); done
+      ./target/release/examples/bench-receiver "${args[@]}" >"$counts" 2>/dev/null & ;;
+    rust+aac)
+      for i in $(seq "$n"); do
+        args+=(rustrtspsrc "location=$url" "protocols=$t" "${tls[@]}" "name=s$i" "s$i." ! fakesink sync=false
+          "s$i.audio_0" ! fakesink "name=audio$i" sync=false)
+      done
+      ./target/release/examples/bench-receiver "${args[@]}" >"$counts" 2>/dev/null & ;;
+    rtspsrc+aac)
+      for i in $(seq "$n"); do
+        args+=(rtspsrc "location=$url" "protocols=$t" "${tls[@]}" latency=50 "name=r$i"
+          "r$i." ! "rtp${codec}depay" ! "video/x-${codec},alignment=au" ! fakesink sync=false
+          "r$i." ! rtpmp4gdepay ! fakesink "name=audio$i" sync=false)
+      done
       ./target/release/examples/bench-receiver "${args[@]}" >"$counts" 2>/dev/null & ;;
     baseline)
       for i in $(seq "$n"); do args+=(rustrtspsrc "location=$url" "protocols=$t" "${tls[@]}" ! fakesink sync=false); done
@@ -110,6 +127,7 @@ start_server "$codec"
 for t in $transports; do
   for n in $counts; do
     peers=(rustrtspsrc rtspsrc)
+    [ "${AUDIO:-0}" = 1 ] && peers+=(rust+aac rtspsrc+aac)
     [ -n "${BASELINE:-}" ] && peers+=(baseline)
     [ "${WITHOUT_META:-0}" = 1 ] && peers+=(no-meta)
     [ "${FLOOR:-0}" = 1 ] && [ "$t" = tcp ] && peers+=(tcp-floor)

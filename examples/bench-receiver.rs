@@ -1,6 +1,6 @@
 //! The benchmark's GStreamer receivers, counting what they deliver: runs a gst-launch pipeline given as
 //! arguments (several `… ! fakesink` branches) and prints, ten times a second, the buffers all its
-//! fakesinks have received so far. A receiver that falls behind shows as fewer frames, not as a lower CPU figure.
+//! fakesinks have received so far (but those named `audio…`: the count is of video frames). A receiver that falls behind shows as fewer frames, not as a lower CPU figure.
 //! Otherwise it is `gst-launch-1.0 -q`: the same elements, the same threads.
 //!
 //!     bench-receiver rtspsrc location=rtsp://… ! rtph264depay ! fakesink sync=false …
@@ -18,7 +18,8 @@ fn main() {
     let count = Arc::new(AtomicU64::new(0));
     if let Some(bin) = pipeline.downcast_ref::<gst::Bin>() {
         for element in bin.iterate_recurse().into_iter().flatten() {
-            let is_sink = element.factory().is_some_and(|f| f.name() == "fakesink");
+            let is_sink = element.factory().is_some_and(|f| f.name() == "fakesink")
+                && !element.name().starts_with("audio");
             if let (true, Some(pad)) = (is_sink, element.static_pad("sink")) {
                 let c = count.clone();
                 pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {

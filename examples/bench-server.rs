@@ -5,7 +5,7 @@
 //!
 //!     cargo run --release --example bench-server -- [--size 1920x1080] [--bitrate 8000] [--seconds 10]
 //!         [--codec h264|h265] [--loss-permille 5] [--reorder-permille 10] [--pace-kbps 16000]
-//!         [--ethernet-segments 1] [--nodelay 1]
+//!         [--ethernet-segments 1] [--nodelay 1] [--audio 1]
 //!
 //! By default a frame's packets go out as one burst, as most cameras send them; `--pace-kbps` spaces
 //! them at that rate instead. The camera's TCP (and its TLS front's) uses Nagle's algorithm, as on many
@@ -13,7 +13,8 @@
 //! `--ethernet-segments 1`; `--nodelay 1` turns Nagle's algorithm off (TCP only). On loopback the receiver's acknowledgements then clock the sender: the
 //! camera's transmissions run inside the receiver's reads and count as the receiver's CPU time.
 //!
-//! It also serves the same stream over RTSPS (a TLS front with a self-signed certificate, as cameras
+//! `--audio 1` adds an AAC track (48 kHz stereo from avenc_aac, an access unit per packet, as cameras
+//! send it) beside the video. It also serves the same stream over RTSPS (a TLS front with a self-signed certificate, as cameras
 //! have), printed on a second line.
 
 #[path = "../tests/common/mod.rs"]
@@ -30,6 +31,7 @@ fn main() {
     let mut codec = String::from("h264");
     let mut ethernet_segments = false;
     let mut tcp_nodelay = false;
+    let mut audio = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_default();
@@ -47,8 +49,9 @@ fn main() {
             "--codec" => codec = v,
             "--ethernet-segments" => ethernet_segments = v == "1",
             "--nodelay" => tcp_nodelay = v == "1",
+            "--audio" => audio = v == "1",
             _ => {
-                eprintln!("usage: bench-server [--size WxH] [--bitrate KBPS] [--seconds N] [--drop-every N] [--loss-permille N] [--reorder-permille N] [--pace-kbps N] [--codec h264|h265] [--ethernet-segments 0|1] [--nodelay 0|1]");
+                eprintln!("usage: bench-server [--size WxH] [--bitrate KBPS] [--seconds N] [--drop-every N] [--loss-permille N] [--reorder-permille N] [--pace-kbps N] [--codec h264|h265] [--ethernet-segments 0|1] [--nodelay 0|1] [--audio 0|1]");
                 std::process::exit(2);
             }
         }
@@ -91,6 +94,7 @@ fn main() {
         sender_reports: Some(std::time::Duration::from_secs(5)),
         ethernet_segments,
         tcp_nodelay,
+        audio: audio.then(|| aac_track(secs)),
         ..Default::default()
     };
     let cam = FakeCamera::start_with(script, packets);
@@ -106,6 +110,25 @@ fn main() {
     loop {
         std::thread::park();
     }
+}
+
+/// `secs` of a 440 Hz sine as AAC-LC at 48 kHz stereo (AudioSpecificConfig 0x1190), an access unit per
+/// RTP packet.
+fn aac_track(secs: u32) -> common::fake_camera::FakeAudio {
+    let units = common::pull_all(&format!(
+        "audiotestsrc num-buffers={} samplesperbuffer=1024 freq=440 ! audio/x-raw,rate=48000,channels=2 \
+         ! avenc_aac ! audio/mpeg,stream-format=raw ! appsink name=sink sync=false",
+        secs * 48_000 / 1024
+    ));
+    let lap = units.len() as u64 * 1024;
+    let packets = common::fake_camera::audio::aac_hbr_packets(&units, 97, 1, 0);
+    common::fake_camera::FakeAudio::new(
+        97,
+        "a=rtpmap:97 MPEG4-GENERIC/48000/2\r\na=fmtp:97 streamtype=5;profile-level-id=1;mode=AAC-hbr;\
+         config=1190;sizelength=13;indexlength=3;indexdeltalength=3\r\n",
+        (48_000, lap),
+        Box::leak(packets.into_boxed_slice()),
+    )
 }
 
 static LOSS_PERMILLE: AtomicU64 = AtomicU64::new(0);
