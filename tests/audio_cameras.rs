@@ -6,94 +6,16 @@
 
 mod common;
 
-use common::av::{av_offset, decode, decode_audio, record_av, AudioFrame, AvRecording};
-use common::fake_camera::audio::{aac_hbr_packets, latm_config, latm_in_band_packets};
+use common::audio_clips::*;
+use common::av::{decode, decode_audio, holes, record_av, AudioFrame, AvRecording};
+use common::fake_camera::audio::{latm_config, latm_in_band_packets};
 use common::fake_camera::{FakeAudio, FakeCamera, Script};
-use common::reach::Reach;
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Video frames recorded: 3 s at 30 fps.
 const FRAMES: usize = 90;
-
-/// Five seconds of a 440 Hz sine as 20 ms packets of `encoder` (mulawenc, alawenc, avenc_g726) and its
-/// payloader, given payload type `pt`.
-fn g711(encoder: &str, payloader: &str, pt: u8) -> Vec<Vec<u8>> {
-    common::pull_all(&format!(
-        "audiotestsrc num-buffers=250 samplesperbuffer=160 freq=440 ! audio/x-raw,rate=8000,channels=1 \
-         ! {encoder} ! {payloader} pt={pt} ! appsink name=sink sync=false"
-    ))
-}
-
-/// Their clock rate and how long they last in its ticks: 250 × 160 samples.
-const G711_LAP: (u32, u64) = (8000, 250 * 160);
-
-/// 79 AAC access units of 1024 samples.
-const AAC_LAP: u64 = 79 * 1024;
-
-fn pcmu_pt0() -> &'static [Vec<u8>] {
-    static P: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    P.get_or_init(|| g711("mulawenc", "rtppcmupay", 0))
-}
-
-fn pcmu_pt8() -> &'static [Vec<u8>] {
-    static P: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    P.get_or_init(|| g711("mulawenc", "rtppcmupay", 8))
-}
-
-/// Five seconds of 16 kHz mono AAC-LC access units from avenc_aac (AudioSpecificConfig 0x1408).
-fn aac_units() -> &'static [Vec<u8>] {
-    static P: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    P.get_or_init(|| {
-        common::pull_all(
-            "audiotestsrc num-buffers=79 samplesperbuffer=1024 freq=440 ! audio/x-raw,rate=16000,channels=1 \
-             ! avenc_aac ! audio/mpeg,stream-format=raw ! appsink name=sink sync=false",
-        )
-    })
-}
-
-/// The AAC units packed three to a packet, every seventh alone and split over two packets.
-fn aac_packed(pt: u8) -> &'static [Vec<u8>] {
-    static P96: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    static P0: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    let cell = if pt == 0 { &P0 } else { &P96 };
-    cell.get_or_init(|| aac_hbr_packets(aac_units(), pt, 3, 7))
-}
-
-const AAC_FMTP: &str = "streamtype=5;profile-level-id=15;mode=AAC-hbr;config=1408;sizelength=13;\
-                        indexlength=3;indexdeltalength=3";
-
-fn aac(pt: u8) -> FakeAudio {
-    let attributes: &'static str = if pt == 0 {
-        // A camera putting AAC on payload type 0, named by its rtpmap (retina#98's camera).
-        Box::leak(format!("a=rtpmap:0 MPEG4-GENERIC/16000/1\r\na=fmtp:0 {AAC_FMTP}\r\n").into())
-    } else {
-        Box::leak(
-            format!("a=rtpmap:{pt} MPEG4-GENERIC/16000/1\r\na=fmtp:{pt} {AAC_FMTP}\r\n").into(),
-        )
-    };
-    FakeAudio::new(pt, attributes, (16000, AAC_LAP), aac_packed(pt))
-}
-
-/// Five seconds of the sine as G.726 at `kbits` in 20 ms packets, packed in the RFC 3551 order or, with
-/// `aal2`, in the AAL2 order (rtpg726pay's `force-aal2`).
-fn g726(kbits: u32, aal2: bool) -> &'static [Vec<u8>] {
-    static RFC_16: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    static AAL2_32: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    let cell = if aal2 { &AAL2_32 } else { &RFC_16 };
-    cell.get_or_init(|| {
-        g711(
-            &format!("avenc_g726 bitrate={}", kbits * 1000),
-            &format!("rtpg726pay force-aal2={aal2} max-ptime=20000000"),
-            97,
-        )
-    })
-}
-
-fn pcmu() -> FakeAudio {
-    FakeAudio::new(0, "a=rtpmap:0 PCMU/8000\r\n", G711_LAP, pcmu_pt0())
-}
 
 fn camera(audio: FakeAudio) -> FakeCamera {
     common::init();
@@ -117,30 +39,6 @@ fn record(cam: &FakeCamera, protocols: &str, streams: &str) -> AvRecording {
 
 fn media_type(rec: &AvRecording, pad: usize) -> String {
     rec.side_caps[pad].structure(0).unwrap().name().to_string()
-}
-
-/// The audio pad's buffers follow each other without a hole, PTS by duration, except where a
-/// buffer carries DISCONT; returns the DISCONT buffers after the first and the holes, in durations.
-fn holes(frames: &[AudioFrame]) -> (usize, Vec<u64>) {
-    let mut disconts = 0;
-    let mut holes = Vec::new();
-    for w in frames.windows(2) {
-        let (a, b) = (&w[0], &w[1]);
-        let duration = a.duration.expect("a duration").nseconds();
-        let gap = b.pts.unwrap().nseconds() - a.pts.unwrap().nseconds();
-        let discont = b.flags.contains(gst::BufferFlags::DISCONT);
-        disconts += usize::from(discont);
-        // The element's timeline may slew PTS by up to 1/25 of the time passed toward the earliest
-        // arrivals (element/timing.rs): AUs packed together arrive together.
-        if gap.abs_diff(duration) > duration / 25 + 1_000_000 {
-            assert!(
-                discont,
-                "a hole of {gap} ns after a {duration} ns buffer without DISCONT"
-            );
-            holes.push((gap + duration / 2) / duration - 1);
-        }
-    }
-    (disconts, holes)
 }
 
 /// Decodes pad `pad`'s audio: no decoder error, and as long as the video (within 2 % and a packet).
@@ -420,63 +318,6 @@ fn video_stall_reconnects_while_audio_flows(protocols: &str) {
         "{protocols}"
     );
     rec.assert_plays();
-}
-
-/// A camera that buffers its audio: G.711 sent 250 ms after its capture, sender reports on both
-/// streams saying so. `late` of 3600 s: reports from a clock an hour away.
-fn camera_with_late_audio(late: Duration) -> FakeCamera {
-    common::init();
-    FakeCamera::start(Script {
-        audio: Some(FakeAudio { late, ..pcmu() }),
-        sender_reports: Some(Duration::from_secs(1)),
-        ..Default::default()
-    })
-}
-
-fn record_over(reach: &Reach) -> AvRecording {
-    let rec = record_av(reach.url(), &reach.props(), FRAMES, Duration::from_secs(20));
-    assert!(rec.errors.is_empty(), "{:?}", rec.errors);
-    rec
-}
-
-/// Lip-sync: the audio pad's frames go out as far from the video's as the camera captured them (by
-/// its sender reports), within 5 ms, though they arrive 250 ms later than the video captured with them.
-fn late_audio_keeps_the_cameras_av_offset(transport: &str) {
-    let cam = camera_with_late_audio(Duration::from_millis(250));
-    let rec = record_over(&Reach::new(&cam, transport));
-    let offset = av_offset(&rec, 0, 2_000_000_000);
-    assert!(
-        offset.abs() <= 5_000_000,
-        "{transport}: audio {:.1} ms off the video",
-        offset as f64 / 1e6
-    );
-    assert!(rec.warnings.is_empty(), "{transport}: {:?}", rec.warnings);
-}
-
-/// Audio sender reports from another clock (an hour away from the video's) are not followed: one
-/// warning, and the audio goes out as it arrives, beside the video, without a hole.
-fn audio_reports_from_another_clock_are_not_followed(transport: &str) {
-    let cam = camera_with_late_audio(Duration::from_secs(3600));
-    let rec = record_over(&Reach::new(&cam, transport));
-    let warned = rec
-        .warnings
-        .iter()
-        .filter(|w| w.contains("sender reports put its audio"))
-        .count();
-    assert_eq!(warned, 1, "{transport}: {:?}", rec.warnings);
-    let audio = &rec.side[0];
-    let first = audio[0].pts.unwrap().nseconds();
-    let video = rec.video_pts[0];
-    assert!(
-        first.abs_diff(video) < 300_000_000,
-        "{transport}: audio from {first} ns, video from {video} ns"
-    );
-    assert_eq!(holes(audio), (0, vec![]), "{transport}");
-}
-
-over_udp_tcp_and_tls! {
-    late_audio_keeps_the_cameras_av_offset => super::late_audio_keeps_the_cameras_av_offset;
-    audio_reports_from_another_clock_are_not_followed => super::audio_reports_from_another_clock_are_not_followed;
 }
 
 over_udp_and_tcp! {

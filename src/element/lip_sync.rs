@@ -11,7 +11,7 @@
 
 use crate::au::AccessUnit;
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Sender reports that put a side frame further than this from its arrival are not believed (a camera
 /// whose audio reports come from another clock): the stream follows its arrival, and a warning says so.
@@ -77,9 +77,11 @@ impl LipSync {
 }
 
 /// At most this many side frames, and bytes, wait for the first picture: 10 s of 20 ms audio packets,
-/// a few ONVIF documents. Beyond that the oldest goes out (at its arrival) to make room.
+/// a few ONVIF documents; and none longer than `MAX_HOLD` (a camera whose video is slow to start, or
+/// never does). Beyond that the oldest goes out, at its arrival.
 const MAX_HELD: usize = 512;
 const MAX_HELD_BYTES: usize = 4 << 20;
+const MAX_HOLD: Duration = Duration::from_secs(2);
 
 /// A side frame waiting for the first picture: its session stream, the frame, when it completed.
 pub type HeldFrame = (usize, AccessUnit, Instant);
@@ -100,6 +102,15 @@ impl Held {
             return self.pop();
         }
         None
+    }
+
+    /// The oldest frame, if it has waited `MAX_HOLD` by `now`.
+    pub fn pop_expired(&mut self, now: Instant) -> Option<HeldFrame> {
+        let (_, _, completed) = self.frames.front()?;
+        if now.saturating_duration_since(*completed) < MAX_HOLD {
+            return None;
+        }
+        self.pop()
     }
 
     /// The oldest frame held.
@@ -181,6 +192,10 @@ mod tests {
         }
         assert_eq!(h.push(frame(4, 1)).map(|f| f.0), Some(0));
         assert_eq!(h.pop().map(|f| f.0), Some(1));
+        // None waits longer than MAX_HOLD.
+        let now = Instant::now();
+        assert!(h.pop_expired(now).is_none());
+        assert_eq!(h.pop_expired(now + MAX_HOLD).map(|f| f.0), Some(2));
     }
 
     #[test]

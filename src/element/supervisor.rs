@@ -131,12 +131,14 @@ impl Supervisor {
         notify: impl Fn(Notice),
     ) -> Result<Produced, SupervisorError> {
         loop {
-            if self.lip_sync.started() {
-                if let Some((stream, au, completed)) = self.held.pop() {
-                    match self.produce_side(stream, au, completed, &running_time, &notify) {
-                        Some(produced) => return Ok(produced),
-                        None => continue,
-                    }
+            let release = match self.lip_sync.started() {
+                true => self.held.pop(),
+                false => self.held.pop_expired(Instant::now()),
+            };
+            if let Some((stream, au, completed)) = release {
+                match self.produce_side(stream, au, completed, &running_time, &notify) {
+                    Some(produced) => return Ok(produced),
+                    None => continue,
                 }
             }
             let client = match &mut self.client {

@@ -16,6 +16,8 @@ pub struct AudioFrame {
     pub data: Vec<u8>,
     /// The camera's capture time (reference timestamp meta, ns since 1900).
     pub ntp: Option<u64>,
+    /// When the sink got it.
+    pub at: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -23,6 +25,8 @@ pub struct AvRecording {
     /// PTS of the video buffers, and their capture time (reference timestamp meta) when they had one.
     pub video_pts: Vec<u64>,
     pub video_ntp: Vec<Option<u64>>,
+    /// When the first video buffer reached its sink.
+    pub video_first_at: Option<Instant>,
     /// The audio and metadata pads' names in the order they were added, their caps and buffers.
     pub side_pads: Vec<String>,
     pub side_caps: Vec<gst::Caps>,
@@ -73,6 +77,7 @@ pub fn record_av_with(
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                 let buf = sample.buffer().ok_or(gst::FlowError::Error)?;
                 let mut rec = o.lock().unwrap();
+                rec.video_first_at.get_or_insert_with(Instant::now);
                 if let Some(pts) = buf.pts() {
                     rec.video_pts.push(pts.nseconds());
                     rec.video_ntp.push(capture_time(buf));
@@ -117,6 +122,7 @@ pub fn record_av_with(
                         flags: buf.flags(),
                         data: map.to_vec(),
                         ntp: capture_time(buf),
+                        at: Instant::now(),
                     });
                     Ok(gst::FlowSuccess::Ok)
                 })
@@ -138,11 +144,13 @@ pub fn record_av_with(
             break;
         }
         if start.elapsed() > deadline {
-            let rec = out.lock().unwrap();
-            panic!(
-                "{frames} of {video_frames} video frames after {deadline:?}; errors {:?}, warnings {:?}",
-                rec.errors, rec.warnings
-            );
+            // Not while holding the lock: the streaming threads' callbacks would find it poisoned.
+            let why = {
+                let rec = out.lock().unwrap();
+                format!("errors {:?}, warnings {:?}", rec.errors, rec.warnings)
+            };
+            pipeline.set_state(gst::State::Null).expect("to NULL");
+            panic!("{frames} of {video_frames} video frames after {deadline:?}; {why}");
         }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(20)) else {
             continue;
@@ -197,6 +205,30 @@ pub fn av_offset(rec: &AvRecording, pad: usize, last: u64) -> i128 {
         })
         .collect();
     median(side, "side") - median(video, "video")
+}
+
+/// The audio pad's buffers follow each other without a hole, PTS by duration, except where a
+/// buffer carries DISCONT; returns the DISCONT buffers after the first and the holes, in durations.
+pub fn holes(frames: &[AudioFrame]) -> (usize, Vec<u64>) {
+    let mut disconts = 0;
+    let mut holes = Vec::new();
+    for w in frames.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        let duration = a.duration.expect("a duration").nseconds();
+        let gap = b.pts.unwrap().nseconds() - a.pts.unwrap().nseconds();
+        let discont = b.flags.contains(gst::BufferFlags::DISCONT);
+        disconts += usize::from(discont);
+        // The element's timeline may slew PTS by up to 1/25 of the time passed toward the earliest
+        // arrivals (element/timing.rs): AUs packed together arrive together.
+        if gap.abs_diff(duration) > duration / 25 + 1_000_000 {
+            assert!(
+                discont,
+                "a hole of {gap} ns after a {duration} ns buffer without DISCONT"
+            );
+            holes.push((gap + duration / 2) / duration - 1);
+        }
+    }
+    (disconts, holes)
 }
 
 /// The capture time a buffer's reference timestamp meta carries (ns since 1900).

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod acceptor;
+pub mod audio_clips;
 pub mod av;
 pub mod certs;
 pub mod fake_camera;
