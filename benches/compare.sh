@@ -87,14 +87,14 @@ start_peer() { # name transport n
     rust+aac)
       for i in $(seq "$n"); do
         args+=(rustrtspsrc "location=$url" "protocols=$t" "${tls[@]}" "name=s$i" "s$i.src" ! fakesink sync=false
-          "s$i.audio_0" ! fakesink "name=audio$i" sync=false async=false)
+          "s$i.audio_0" ! fakesink "name=audio$i" sync=false)
       done
       ./target/release/examples/bench-receiver "${args[@]}" >"$counts" 2>/dev/null & ;;
     rtspsrc+aac)
       for i in $(seq "$n"); do
         args+=(rtspsrc "location=$url" "protocols=$t" "${tls[@]}" latency=50 "name=r$i"
           "r$i." ! "rtp${codec}depay" ! "video/x-${codec},alignment=au" ! fakesink sync=false
-          "r$i." ! rtpmp4gdepay ! fakesink "name=audio$i" sync=false async=false)
+          "r$i." ! rtpmp4gdepay ! fakesink "name=audio$i" sync=false)
       done
       ./target/release/examples/bench-receiver "${args[@]}" >"$counts" 2>/dev/null & ;;
     baseline)

@@ -6,6 +6,7 @@ mod common;
 
 use common::av::{av_offset, decode, record_av};
 use common::server::{ServerOptions, TestServer};
+use gst::prelude::*;
 use std::time::Duration;
 
 /// Video frames recorded: 3 s at 30 fps.
@@ -233,4 +234,62 @@ fn video_only_sets_up_no_audio() {
     );
     assert!(rec.errors.is_empty(), "{:?}", rec.errors);
     assert!(rec.side_pads.is_empty());
+}
+
+/// A pipeline set straight to PLAYING, a sink on the video and one on the audio, both waiting for
+/// preroll (async, the default): both get their buffers. The video's first buffer waits in its sink
+/// for the pipeline's PLAYING, which waits for the audio sink's preroll, which the element's audio
+/// pad gives with a gap before the first frame comes.
+fn sinks_that_preroll_on_both_pads(protocols: &str) {
+    let srv = server("aac");
+    let pipeline = gst::parse::launch(&format!(
+        "rustrtspsrc location={} protocols={protocols} name=s \
+         s.src ! appsink name=v sync=true s.audio_0 ! appsink name=a sync=true",
+        srv.url()
+    ))
+    .unwrap();
+    let bin = pipeline.downcast_ref::<gst::Bin>().unwrap();
+    let counts: Vec<std::sync::Arc<std::sync::atomic::AtomicUsize>> = ["v", "a"]
+        .iter()
+        .map(|name| {
+            let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let c = count.clone();
+            let sink = bin
+                .by_name(name)
+                .unwrap()
+                .downcast::<gst_app::AppSink>()
+                .unwrap();
+            sink.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |s| {
+                        s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+            count
+        })
+        .collect();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let start = std::time::Instant::now();
+    let got = || {
+        counts
+            .iter()
+            .map(|c| c.load(std::sync::atomic::Ordering::SeqCst))
+            .collect::<Vec<_>>()
+    };
+    while got().iter().any(|&n| n < 30) && start.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let got = got();
+    assert!(
+        got.iter().all(|&n| n >= 30),
+        "{protocols}: video and audio buffers {got:?}"
+    );
+}
+
+over_udp_and_tcp! {
+    sinks_that_preroll_on_both_pads => super::sinks_that_preroll_on_both_pads;
 }

@@ -25,6 +25,8 @@ const POLL: Duration = Duration::from_millis(50);
 enum Item {
     /// A buffer, after new caps when they changed.
     Buffer(gst::Buffer, Option<gst::Caps>),
+    /// Nothing before this time: lets a sink preroll before the stream's first frame.
+    Gap,
     Eos,
 }
 
@@ -102,6 +104,10 @@ impl SidePads {
             }
             let (queue, items) = sync_channel(QUEUE);
             let flow = Arc::new(Mutex::new(Ok(gst::FlowSuccess::Ok)));
+            // A gap first, so that a sink on this pad prerolls at once: the video's first buffer may
+            // be waiting for that preroll in the video sink (a pipeline's PLAYING waits for every
+            // sink's), holding the one thread that reads this stream's frames.
+            let _ = queue.try_send(Item::Gap);
             if start_task(&pad, items, flow.clone()).is_ok() {
                 pads.push(QueuedPad {
                     pad,
@@ -202,6 +208,10 @@ fn start_task(
                     let _ = target.push_event(gst::event::Caps::new(&caps));
                 }
                 target.push(buffer)
+            }
+            Ok(Item::Gap) => {
+                let _ = target.push_event(gst::event::Gap::builder(gst::ClockTime::ZERO).build());
+                return;
             }
             Ok(Item::Eos) => {
                 let _ = target.push_event(gst::event::Eos::new());
