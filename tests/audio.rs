@@ -293,3 +293,33 @@ fn sinks_that_preroll_on_both_pads(protocols: &str) {
 over_udp_and_tcp! {
     sinks_that_preroll_on_both_pads => super::sinks_that_preroll_on_both_pads;
 }
+
+/// The mission's pipeline, `rustrtspsrc ! filesink`, against a camera that also sends audio: the
+/// video file as before (the audio pad, unlinked, stops nothing), every picture decoding.
+fn mission_pipeline_records_the_video(protocols: &str) {
+    let srv = server("aac");
+    let path = std::env::temp_dir().join(format!(
+        "rustrtspsrc-mission-{}-{protocols}.h264",
+        std::process::id()
+    ));
+    common::launch_for(
+        &format!(
+            "rustrtspsrc location={} protocols={protocols} ! filesink location={}",
+            srv.url(),
+            path.display()
+        ),
+        Duration::from_secs(3),
+        protocols,
+    );
+    let recorded = std::fs::read(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let (decoded, problems) = common::decode(&recorded);
+    assert!(
+        decoded >= 75 && problems.is_empty(),
+        "{protocols}: {decoded} pictures, {problems:?}"
+    );
+}
+
+over_udp_and_tcp! {
+    mission_pipeline_records_the_video => super::mission_pipeline_records_the_video;
+}
