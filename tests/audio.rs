@@ -323,3 +323,50 @@ fn mission_pipeline_records_the_video(protocols: &str) {
 over_udp_and_tcp! {
     mission_pipeline_records_the_video => super::mission_pipeline_records_the_video;
 }
+
+/// Stopping a pipeline whose audio pad's task waits for frames is prompt: deactivating the pad wakes
+/// the task (it no longer polls), and a full queue, downstream blocked, does not hold the stop either.
+fn stopping_with_audio_pads_is_prompt(protocols: &str) {
+    let srv = server("aac");
+    for blocked in [false, true] {
+        // A blocked audio sink: its appsink holds one sample and takes no more (max-buffers 1, drop
+        // false), so the pad's queue fills behind it.
+        let pipeline = gst::parse::launch(&format!(
+            "rustrtspsrc location={} protocols={protocols} name=s s.src ! fakesink sync=false \
+             s.audio_0 ! appsink name=a sync=false async=false max-buffers=1 emit-signals=false {}",
+            srv.url(),
+            if blocked { "drop=false" } else { "drop=true" }
+        ))
+        .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let sink = pipeline
+            .downcast_ref::<gst::Bin>()
+            .unwrap()
+            .by_name("a")
+            .unwrap();
+        let waiting = std::time::Instant::now();
+        while sink
+            .property::<Option<gst::Sample>>("last-sample")
+            .is_none()
+        {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(15),
+                "{protocols}: no audio reached the sink"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Then the blocked sink's queue fills behind it (frames of 64 ms).
+        std::thread::sleep(Duration::from_secs(1));
+        let start = std::time::Instant::now();
+        pipeline.set_state(gst::State::Null).unwrap();
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_millis(1500),
+            "{protocols}, blocked {blocked}: stopping took {took:?}"
+        );
+    }
+}
+
+over_udp_and_tcp! {
+    stopping_with_audio_pads_is_prompt => super::stopping_with_audio_pads_is_prompt;
+}

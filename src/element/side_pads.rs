@@ -19,8 +19,9 @@ use std::time::Duration;
 /// buffers (the next one carries DISCONT) instead of holding up the video.
 const QUEUE: usize = 256;
 
-/// How long a pad task waits for an item before it returns, so that stopping it never waits long.
-const POLL: Duration = Duration::from_millis(50);
+/// How long a pad task waits for an item before it returns. Stopping it sends a wake-up item, so this
+/// bounds only a stop that found the queue full (the task is then pushing, and returns soon anyway).
+const POLL: Duration = Duration::from_millis(500);
 
 enum Item {
     /// A buffer, after new caps when they changed.
@@ -28,6 +29,8 @@ enum Item {
     /// Nothing before this time: lets a sink preroll before the stream's first frame.
     Gap,
     Eos,
+    /// The pad is being deactivated: return, so that its task can stop.
+    Wake,
 }
 
 /// One side pad, its queue and the last flow its task got from downstream.
@@ -72,13 +75,17 @@ impl SidePads {
                 continue;
             };
             let query = query.clone();
+            let (queue, items) = sync_channel(QUEUE);
+            let wake = queue.clone();
             let pad = gst::Pad::builder_from_template(&template)
                 .name(name.as_str())
                 .query_function(move |pad, _parent, q| query(pad, q))
                 // The task holds the stream lock between its turns: deactivation (flushing already
-                // set, so a push blocked downstream returns) must stop it before waiting on that lock.
-                .activatemode_function(|pad, _parent, _mode, active| {
+                // set, so a push blocked downstream returns) must stop it before waiting on that lock,
+                // and wakes it if it waits for an item.
+                .activatemode_function(move |pad, _parent, _mode, active| {
                     if !active {
+                        let _ = wake.try_send(Item::Wake);
                         pad.stop_task()
                             .map_err(|e| gst::loggable_error!(crate::CAT, "stopping task: {e}"))?;
                     }
@@ -102,7 +109,6 @@ impl SidePads {
             if element.add_pad(&pad).is_err() {
                 continue;
             }
-            let (queue, items) = sync_channel(QUEUE);
             let flow = Arc::new(Mutex::new(Ok(gst::FlowSuccess::Ok)));
             // A gap first, so that a sink on this pad prerolls at once: the video's first buffer may
             // be waiting for that preroll in the video sink (a pipeline's PLAYING waits for every
@@ -217,7 +223,7 @@ fn start_task(
                 let _ = target.push_event(gst::event::Eos::new());
                 return;
             }
-            Err(RecvTimeoutError::Timeout) => return,
+            Ok(Item::Wake) | Err(RecvTimeoutError::Timeout) => return,
             Err(RecvTimeoutError::Disconnected) => {
                 let _ = target.pause_task();
                 return;
