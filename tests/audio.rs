@@ -174,47 +174,11 @@ fn into_files(protocols: &str) {
             Duration::from_secs(4),
             &context,
         );
-        let out = std::process::Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-show_entries",
-                "stream=codec_name:format=duration",
-            ])
-            .args(["-of", "csv=p=0"])
-            .arg(&path)
-            .output()
-            .expect("ffprobe (ffmpeg is installed by scripts/setup.sh)");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let lines: Vec<&str> = text.lines().map(str::trim).collect();
-        assert!(
-            lines.contains(&"h264") && lines.contains(&"aac"),
-            "{context}: {text} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let duration: f64 = lines.last().and_then(|d| d.parse().ok()).unwrap_or(0.0);
+        let (codecs, duration) = common::codecs_and_duration(&path);
+        assert_eq!(codecs, ["h264", "aac"], "{context}");
         assert!(duration > 3.0, "{context}: {duration} s");
-        let decode = std::process::Command::new("ffmpeg")
-            .args(["-nostdin", "-v", "error", "-i"])
-            .arg(&path)
-            // Frames passed through in the file's time base, as in bframes.rs: a conversion to a
-            // constant rate complains about the first seconds' timing correction, not the file.
-            .args([
-                "-fps_mode",
-                "passthrough",
-                "-enc_time_base:v",
-                "-1",
-                "-f",
-                "null",
-                "-",
-            ])
-            .output()
-            .expect("ffmpeg");
-        assert!(
-            decode.stderr.is_empty(),
-            "{context}: {}",
-            String::from_utf8_lossy(&decode.stderr)
-        );
+        let complaints = common::ffmpeg_complaints(&path);
+        assert!(complaints.is_empty(), "{context}: {complaints}");
         let _ = std::fs::remove_file(&path);
     }
 }

@@ -26,26 +26,7 @@ fn record_mp4(url: &str, protocols: &str, secs: u64) -> std::path::PathBuf {
 }
 
 fn ffprobe(path: &std::path::Path, entries: &str) -> String {
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v",
-            "-show_entries",
-            entries,
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe (ffmpeg is installed by scripts/setup.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::ffprobe(path, "v", entries)
 }
 
 /// The first value of each frame's line (ffprobe adds a blank line and a trailing comma for the first
@@ -92,27 +73,8 @@ fn b_frames_into_mp4(protocols: &str) {
     // The container says every frame is there, and it decodes without a complaint.
     let counted: usize = ffprobe(&path, "stream=nb_frames").trim().parse().unwrap();
     assert_eq!(counted, n, "{protocols}");
-    // (Frames passed through as they are, in the file's time base: a conversion to a constant rate
-    // would complain about the 4 % spacing of the first seconds' timing correction, not about the file.)
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(&path)
-        .args([
-            "-fps_mode",
-            "passthrough",
-            "-enc_time_base:v",
-            "-1",
-            "-f",
-            "null",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.stderr.is_empty(),
-        "{protocols}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let complaints = common::ffmpeg_complaints(&path);
+    assert!(complaints.is_empty(), "{protocols}: {complaints}");
     let _ = std::fs::remove_file(&path);
 }
 

@@ -71,21 +71,8 @@ fn python_example_records_video_and_audio() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let probe = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name:format=duration",
-        ])
-        .args(["-of", "csv=p=0"])
-        .arg(&file)
-        .output()
-        .expect("ffprobe (ffmpeg is installed by scripts/setup.sh)");
-    let text = String::from_utf8_lossy(&probe.stdout);
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
-    assert!(lines.contains(&"h264") && lines.contains(&"aac"), "{text}");
-    let duration: f64 = lines.last().and_then(|d| d.parse().ok()).unwrap_or(0.0);
+    let (codecs, duration) = common::codecs_and_duration(&file);
+    assert_eq!(codecs, ["h264", "aac"], "{duration} s");
     assert!(duration > 3.0, "{duration} s");
     let _ = std::fs::remove_file(&file);
 }

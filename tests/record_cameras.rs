@@ -111,13 +111,7 @@ fn records_segments_through_a_restart() {
                 f.display(),
                 String::from_utf8_lossy(&probe.stderr)
             );
-            let audio = Command::new("ffprobe")
-                .args(["-v", "error", "-select_streams", "a"])
-                .args(["-show_entries", "stream=codec_name", "-of", "csv=p=0"])
-                .arg(f)
-                .output()
-                .unwrap();
-            let audio = String::from_utf8_lossy(&audio.stdout);
+            let audio = common::ffprobe(f, "a", "stream=codec_name");
             let wanted = if camera == "front" { "aac" } else { "" };
             assert_eq!(audio.trim(), wanted, "{}", f.display());
         }
