@@ -1,7 +1,8 @@
 //! rtspsrc's signals, against gst-rtsp-server serving H.264 and AAC: `select-stream` is asked about
 //! every stream before its SETUP, with rtspsrc's `application/x-rtp` caps, and a stream it refuses is
 //! not set up (no pad, no bandwidth); refusing the video fails with a message that says so; `on-sdp`
-//! hands over the SDP as a GstSDPMessage. Over UDP and TCP.
+//! hands over the SDP as a GstSDPMessage; and a refused stream gets no SETUP (the fake camera counts
+//! them). Over UDP and TCP.
 
 mod common;
 
@@ -131,4 +132,38 @@ over_udp_and_tcp! {
     select_stream_accepting_all_gives_every_pad => super::select_stream_accepting_all_gives_every_pad;
     refusing_the_video_fails_with_the_reason => super::refusing_the_video_fails_with_the_reason;
     on_sdp_gives_the_parsed_sdp => super::on_sdp_gives_the_parsed_sdp;
+}
+
+/// A stream `select-stream` refuses costs no bandwidth: the camera sees one SETUP, the video's.
+fn a_refused_stream_is_not_set_up(protocols: &str) {
+    common::init();
+    let cam = common::fake_camera::FakeCamera::start(common::fake_camera::Script {
+        audio: Some(common::audio_clips::pcmu()),
+        ..Default::default()
+    });
+    let rec = record_av_with(
+        &cam.url(),
+        &[("protocols", protocols)],
+        30,
+        Duration::from_secs(20),
+        |src| {
+            src.connect("select-stream", false, |args| {
+                let caps = args[2].get::<gst::Caps>().unwrap();
+                let media = caps.structure(0).unwrap().get::<String>("media").unwrap();
+                Some((media == "video").to_value())
+            });
+        },
+    );
+    assert!(rec.errors.is_empty(), "{protocols}: {:?}", rec.errors);
+    assert!(rec.side_pads.is_empty(), "{protocols}");
+    assert_eq!(
+        cam.shared.count("SETUP"),
+        1,
+        "{protocols}: {:?}",
+        cam.shared.requests()
+    );
+}
+
+over_udp_and_tcp! {
+    a_refused_stream_is_not_set_up => super::a_refused_stream_is_not_set_up;
 }

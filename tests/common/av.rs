@@ -269,6 +269,16 @@ impl Decoded {
         }
         crossings as f64 / 2.0 / (self.first_channel.len().max(1) as f64 / f64::from(self.rate))
     }
+
+    /// Fails the test unless the tone decoded is the test sources' 440 Hz sine (a wrong byte or bit
+    /// order decodes without an error, as noise).
+    pub fn assert_source_tone(&self, context: &str) {
+        let tone = self.tone_hz();
+        assert!(
+            (430.0..450.0).contains(&tone),
+            "{context}: a tone of {tone:.0} Hz"
+        );
+    }
 }
 
 /// Decodes `frames` of `caps` to 16-bit samples.

@@ -118,6 +118,9 @@ fn follows_a_restarted_encoder_but_not_a_stray_stream() {
         );
     }
     assert_eq!(s.stats.foreign_ssrc, 40);
+    // The stranger's sender report gives our stream no wall-clock time.
+    s.on_rtcp(&report(0xabcd, 2000, 777_000), 7, t);
+    assert_eq!(s.ntp_of(3000), None);
     while s.pop().is_some() {}
     // Ours stops; the other runs steadily: followed, with DISCONT and a new timeline.
     let later = t + Duration::from_secs(1);
@@ -129,6 +132,11 @@ fn follows_a_restarted_encoder_but_not_a_stray_stream() {
     let au = s.pop().expect("frames of the new SSRC");
     assert!(au.discont && au.keyframe);
     assert_eq!(s.ssrc(), Some(0xabcd));
+    // Now ours: the report it sent before the switch maps its times (100 frames after its RTP time).
+    assert_eq!(
+        s.ntp_of(777_000 + 100 * 3000),
+        Some(2000 * 1_000_000_000 + 100 * 1_000_000_000 / 30)
+    );
 }
 
 #[test]
