@@ -8,6 +8,7 @@ mod common;
 
 use common::fake_camera::{FakeCamera, Script};
 use common::server::{Auth, ServerOptions, TestServer};
+use common::tunnel_front::TunnelFront;
 use common::{record, record_clean};
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
@@ -88,8 +89,30 @@ fn tunnel_refused(protocols: &str) {
     );
 }
 
+/// A server that answers the tunnel's POST connection and closes it (live555 does so for a POST whose
+/// GET it has not read): the element reconnects at once, naming why, instead of sending requests into a
+/// closed connection and waiting out the 10 s reply timeout.
+fn tunnel_post_refused(protocols: &str) {
+    let cam = FakeCamera::start(Script::default());
+    let front = TunnelFront::refusing_posts(cam.port, 1);
+    let rec = record_clean(
+        &front.url(),
+        Duration::from_secs(3),
+        &[("protocols", &protocols)],
+    );
+    rec.assert_plays();
+    let reasons = rec.reconnect_reasons();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0].contains("refused the HTTP tunnel's POST connection")
+            && reasons[0].contains("405"),
+        "{reasons:?}"
+    );
+}
+
 over_udp_and_tcp! {
     nat => super::nat_dummy_packets;
+    http_tunnel_post_refused => super::tunnel_post_refused;
     http_tunnel => super::tunnelled;
     http_tunnel_refused => super::tunnel_refused;
 }

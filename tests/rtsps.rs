@@ -164,3 +164,38 @@ over_udp_and_tcp! {
     untrusted_fails_fast => super::untrusted;
     basic_auth => super::basic_over_tls_is_not_warned_about;
 }
+
+/// `rtsphs://`: RTSP tunnelled in HTTP over TLS (rtspsrc's scheme), through gst-rtsp-server's tunnel
+/// with a TLS certificate. Both the GET and the POST connection check the certificate: with the right
+/// pin it plays (with Digest through the tunnel), with a wrong one it fails fast, as RTSPS does.
+#[test]
+fn tunnelled_in_https() {
+    let cert = certs::self_signed();
+    let auth = Auth {
+        user: "admin".into(),
+        password: "Secret-2".into(),
+        digest: true,
+    };
+    let server = tls_server(&cert, Some(auth));
+    let url = server.url().replace("rtsps://", "rtsphs://");
+    let pin = certs::sha256(&cert.cert_der);
+    let rec = record_clean(
+        &url,
+        Duration::from_secs(3),
+        &[
+            ("tls-certificate-sha256", &pin),
+            ("user-id", &"admin"),
+            ("user-pw", &"Secret-2"),
+        ],
+    );
+    rec.assert_plays();
+    assert_eq!(rec.transport(), "tcp");
+    assert!(server.teardowns() >= 1, "TEARDOWN went through the tunnel");
+
+    let rec = record(
+        &url,
+        Duration::from_secs(5),
+        &[("tls-certificate-sha256", &"00".repeat(32))],
+    );
+    assert_rejected(&rec, &pin, "tls-certificate-sha256", "rtsphs");
+}

@@ -75,7 +75,7 @@ impl RustRtspSrc {
                 password: password.unwrap_or_default(),
             }),
         };
-        // rtspt:// and rtsph:// carry RTP on the RTSP connection whatever protocols say.
+        // rtspt://, rtsph:// and rtsphs:// carry RTP on the RTSP connection whatever protocols say.
         let tcp = s.protocols.contains(Protocols::TCP) || url.tcp_only;
         let udp = s.protocols.contains(Protocols::UDP) && !url.tcp_only;
         let multicast = s.protocols.contains(Protocols::UDP_MCAST) && !url.tcp_only;
@@ -389,7 +389,7 @@ impl URIHandlerImpl for RustRtspSrc {
     const URI_TYPE: gst::URIType = gst::URIType::Src;
 
     fn protocols() -> &'static [&'static str] {
-        &["rtsp", "rtspt", "rtsps", "rtsph"]
+        &["rtsp", "rtspt", "rtsps", "rtsph", "rtsphs"]
     }
 
     fn uri(&self) -> Option<String> {

@@ -9,6 +9,7 @@ mod imp;
 mod lip_sync;
 mod ntp_sync;
 mod properties;
+mod recovery;
 mod settings;
 mod side_output;
 mod side_pads;

@@ -6,6 +6,7 @@ use super::caps::caps_for;
 use super::decode_times::DecodeTimes;
 use super::lip_sync::{Held, LipSync, SideBasis};
 use super::ntp_sync::{capture_running_time, SyncDelay};
+use super::recovery::Decision;
 use super::side_output::{SideBuffer, SideOutputs, SidePad};
 use super::stats::Stats;
 use super::timing::Timeline;
@@ -449,22 +450,21 @@ impl Supervisor {
         }
     }
 
-    /// After a failure: give up (configuration errors, or too many attempts) or wait and reconnect.
+    /// After a failure: give up (configuration errors, or too many attempts) or wait and reconnect
+    /// (`recovery.rs` decides which).
     fn recover(&mut self, e: ClientError, notify: &impl Fn(Notice)) -> Result<(), SupervisorError> {
         // Cameras that allow one or two sessions refuse a reconnect while the old one lingers.
         self.drop_client(!matches!(e, ClientError::Closed | ClientError::Io(..)));
-        // Before media flowed, any failure is a setting to fix (wrong path, password, port). After,
-        // "retry forever" means forever: a rebooting camera answers 404, 401, 503 or an SDP without the
-        // track for a while.
-        if !self.played || matches!(e, ClientError::Flushing) {
-            return Err(to_stream_error(e));
-        }
-        if self.retry > 0 && self.backoff.attempt() >= self.retry {
-            let msg = format!("giving up after {} reconnect attempts: {e}", self.retry);
-            return Err(SupervisorError::Error(gst::error_msg!(
-                gst::ResourceError::Read,
-                ["{}", msg]
-            )));
+        match super::recovery::decide(&e, self.played, self.backoff.attempt(), self.retry) {
+            Decision::Fatal => return Err(to_stream_error(e)),
+            Decision::GiveUp => {
+                let msg = format!("giving up after {} reconnect attempts: {e}", self.retry);
+                return Err(SupervisorError::Error(gst::error_msg!(
+                    gst::ResourceError::Read,
+                    ["{}", msg]
+                )));
+            }
+            Decision::Reconnect => {}
         }
         let delay = self.backoff.next_delay(backoff::jitter());
         let attempt = self.backoff.attempt();

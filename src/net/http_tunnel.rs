@@ -1,13 +1,17 @@
 //! RTSP tunnelled in HTTP (`rtsph://`), as QuickTime introduced it and gst-rtsp-server, live555 and Axis
 //! cameras serve it: two HTTP connections share a session cookie; the server's RTSP replies and
 //! interleaved RTP come on the GET connection after its HTTP reply head, our requests go base64-encoded
-//! on the POST connection, which is never answered. For networks that let only HTTP out.
+//! on the POST connection, which is never answered and is opened only after the GET's reply head
+//! (`tunnel_post.rs`). `rtsphs://` runs both connections over TLS. For networks that let only HTTP out.
 //!
 //! What is here is pure: the two requests, the reply head's check, the encoding. `rtsp_connection.rs`
-//! runs them on its sockets.
+//! and `tunnel_post.rs` run them on their sockets.
 
 use base64::Engine;
 use std::fmt;
+
+/// How long the server may take to answer the GET before the POST is opened.
+pub const GET_REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The GET reply head is bounded like an RTSP header.
 pub const MAX_REPLY_HEAD: usize = 16 * 1024;
@@ -17,6 +21,10 @@ pub enum TunnelError {
     /// The server answered something other than `HTTP/1.x 200`.
     Refused(String),
     TooLong,
+    /// No reply head to the GET in time (nor the TLS handshake of the POST).
+    Silent,
+    /// The server answered on the POST connection (what it said) or closed it.
+    PostClosed(String),
 }
 
 impl fmt::Display for TunnelError {
@@ -30,6 +38,19 @@ impl fmt::Display for TunnelError {
             TunnelError::TooLong => write!(
                 f,
                 "the HTTP tunnel's reply head is longer than {MAX_REPLY_HEAD} bytes"
+            ),
+            TunnelError::Silent => write!(
+                f,
+                "the server did not answer the HTTP tunnel's GET request within {} s",
+                GET_REPLY_TIMEOUT.as_secs()
+            ),
+            TunnelError::PostClosed(said) if said.is_empty() => write!(
+                f,
+                "the server closed the HTTP tunnel's POST connection (it did not pair it with the GET)"
+            ),
+            TunnelError::PostClosed(said) => write!(
+                f,
+                "the server refused the HTTP tunnel's POST connection: {said:?}"
             ),
         }
     }

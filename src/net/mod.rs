@@ -10,4 +10,5 @@ pub mod rtsp_connection;
 pub mod session_client;
 pub mod steering;
 pub mod tls;
+pub mod tunnel_post;
 pub mod udp;

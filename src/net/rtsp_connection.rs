@@ -2,8 +2,9 @@
 //! read into one bounded buffer and parsed incrementally (`MessageReader`). Interleaved payloads are
 //! handed out as slices of that buffer: RTP over TCP is never copied before the access unit.
 //!
-//! The stream is plain TCP, an HTTP tunnel (`rtsph://`: replies read from a GET connection after its HTTP
-//! head, requests written base64 on a POST connection; see `http_tunnel.rs`) or TLS (RTSPS). TLS runs on the same socket from the receive loop: each time
+//! The stream is plain TCP, TLS (RTSPS), or an HTTP tunnel (`rtsph://`, over TLS `rtsphs://`: replies
+//! read from a GET connection after its HTTP head, requests written base64 on a POST connection; see
+//! `http_tunnel.rs` and `tunnel_post.rs`). TLS runs on the same socket from the receive loop: each time
 //! the socket is readable, one read feeds rustls and its plaintext is taken into the buffer; handshake
 //! messages go out as rustls produces them. No thread, and no blocking handshake: a state change or
 //! `unlock` never waits for a camera that stopped answering mid-handshake.
@@ -13,6 +14,7 @@ use super::connect::connect;
 use super::epoll::{wait_one, Waited, Waker};
 use super::http_tunnel;
 use super::tls;
+use super::tunnel_post::TunnelPost;
 use crate::rtsp::message::{Message, MessageReader, ParseError, MAX_BODY_BYTES, MAX_HEADER_BYTES};
 use crate::rtsp::url::RtspUrl;
 use std::io::{self, Read, Write};
@@ -30,7 +32,7 @@ pub struct RtspConnection {
     /// RTSPS: the TLS session over `stream`.
     tls: Option<Box<rustls::ClientConnection>>,
     /// HTTP tunnel: `stream` is the GET connection; requests go on this POST one.
-    post: Option<TcpStream>,
+    post: Option<TunnelPost>,
     /// The GET reply's HTTP head has not been read past yet.
     http_head_pending: bool,
     /// The certificate fingerprint was logged (once per connection, when the handshake completes).
@@ -71,8 +73,19 @@ impl RtspConnection {
             })
         };
         let setup_err = |e| ClientError::Io("socket setup".into(), e);
+        let tls_session = |config: &Arc<rustls::ClientConfig>| {
+            let tls_err = |e: &dyn std::fmt::Display| ClientError::Tls {
+                certificate: false,
+                message: format!("cannot start TLS with {host}: {e}"),
+            };
+            let name =
+                rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| tls_err(&e))?;
+            rustls::ClientConnection::new(config.clone(), name).map_err(|e| tls_err(&e))
+        };
+        let stream = tcp()?;
+        let session = tls.as_ref().map(tls_session).transpose()?;
+        let mut conn = Self::new(stream, session, log.clone()).map_err(setup_err)?;
         if url.http_tunnel {
-            let (get, post) = (tcp()?, tcp()?);
             let mut target = match url.url.path() {
                 "" => "/".to_string(),
                 p => p.to_string(),
@@ -81,23 +94,44 @@ impl RtspConnection {
                 target = format!("{target}?{q}");
             }
             let host_header = format!("{host}:{port}");
-            return Self::tunnel(get, post, &target, &host_header, user_agent, log.clone())
-                .map_err(setup_err);
+            let cookie = http_tunnel::session_cookie();
+            let get = http_tunnel::get_request(&target, &host_header, &cookie, user_agent);
+            conn.write_direct(get.as_bytes()).map_err(setup_err)?;
+            conn.http_head_pending = true;
+            conn.await_tunnel_head(waker)?;
+            let post_session = tls.as_ref().map(tls_session).transpose()?;
+            let post = http_tunnel::post_request(&target, &host_header, &cookie, user_agent);
+            conn.post = Some(TunnelPost::open(
+                tcp()?,
+                post_session,
+                &post,
+                waker,
+                http_tunnel::GET_REPLY_TIMEOUT,
+            )?);
         }
-        let stream = tcp()?;
-        let tls = match tls {
-            Some(config) => {
-                let tls_err = |e: &dyn std::fmt::Display| ClientError::Tls {
-                    certificate: false,
-                    message: format!("cannot start TLS with {host}: {e}"),
-                };
-                let name = rustls::pki_types::ServerName::try_from(host.clone())
-                    .map_err(|e| tls_err(&e))?;
-                Some(rustls::ClientConnection::new(config, name).map_err(|e| tls_err(&e))?)
+        Ok(conn)
+    }
+
+    /// HTTP tunnel: reads the GET connection until its reply head is whole (the bytes after it stay
+    /// buffered), at most `GET_REPLY_TIMEOUT`; the POST may only go out then.
+    fn await_tunnel_head(&mut self, waker: &Waker) -> Result<(), ClientError> {
+        let deadline = Instant::now() + http_tunnel::GET_REPLY_TIMEOUT;
+        while self.http_head_pending {
+            if !self.pending() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match wait_one(Some(self.fd()), false, Some(waker), Some(left))
+                    .map_err(|e| ClientError::Io("epoll".into(), e))?
+                {
+                    Waited::Woken => return Err(ClientError::Flushing),
+                    Waited::TimedOut => {
+                        return Err(ClientError::Tunnel(http_tunnel::TunnelError::Silent))
+                    }
+                    Waited::Ready => {}
+                }
             }
-            None => None,
-        };
-        Self::new(stream, tls, log.clone()).map_err(setup_err)
+            self.fill()?;
+        }
+        Ok(())
     }
 
     pub fn new(
@@ -129,28 +163,6 @@ impl RtspConnection {
         Ok(conn)
     }
 
-    /// An HTTP tunnel over `get` and `post`, both connected to the server: sends the two HTTP requests.
-    pub fn tunnel(
-        get: TcpStream,
-        post: TcpStream,
-        target: &str,
-        host: &str,
-        user_agent: &str,
-        log: crate::log::Log,
-    ) -> io::Result<Self> {
-        let cookie = http_tunnel::session_cookie();
-        post.set_nodelay(true)?;
-        post.set_write_timeout(Some(super::connect::CONNECT_TIMEOUT))?;
-        let mut conn = Self::new(get, None, log)?;
-        (&conn.stream)
-            .write_all(http_tunnel::get_request(target, host, &cookie, user_agent).as_bytes())?;
-        (&post)
-            .write_all(http_tunnel::post_request(target, host, &cookie, user_agent).as_bytes())?;
-        conn.post = Some(post);
-        conn.http_head_pending = true;
-        Ok(conn)
-    }
-
     pub fn fd(&self) -> RawFd {
         self.stream.as_raw_fd()
     }
@@ -159,10 +171,26 @@ impl RtspConnection {
         Ok(self.stream.peer_addr()?.ip())
     }
 
+    /// The POST connection of an HTTP tunnel, to watch with `check_post`.
+    pub fn post_fd(&self) -> Option<RawFd> {
+        self.post.as_ref().map(TunnelPost::fd)
+    }
+
+    /// The tunnel's POST connection became readable: the server refused or closed it.
+    pub fn check_post(&mut self) -> Result<(), ClientError> {
+        self.post.as_mut().map_or(Ok(()), TunnelPost::check)
+    }
+
+    /// Sends a request: on the tunnel's POST connection if there is one.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if let Some(post) = &self.post {
-            return (&*post).write_all(http_tunnel::encode(bytes).as_bytes());
+        match &mut self.post {
+            Some(post) => post.send(bytes),
+            None => self.write_direct(bytes),
         }
+    }
+
+    /// Sends on the connection read from (TLS or not).
+    fn write_direct(&mut self, bytes: &[u8]) -> io::Result<()> {
         match &mut self.tls {
             None => (&self.stream).write_all(bytes)?,
             // Held by rustls until the handshake is done, then sent by `flush_tls`.
@@ -197,19 +225,21 @@ impl RtspConnection {
                 self.buf.resize(want, 0);
             }
         }
-        if self.tls.is_some() {
-            return self.fill_tls();
-        }
-        match self.stream.read(&mut self.buf[self.len..]) {
-            Ok(0) => Err(ClientError::Closed),
-            Ok(n) => {
-                self.len += n;
-                ack_promptly(&self.stream, &self.log);
-                self.skip_http_head()
+        let read = if self.tls.is_some() {
+            self.fill_tls()?
+        } else {
+            match self.stream.read(&mut self.buf[self.len..]) {
+                Ok(0) => return Err(ClientError::Closed),
+                Ok(n) => {
+                    self.len += n;
+                    ack_promptly(&self.stream, &self.log);
+                    true
+                }
+                Err(e) if would_block(&e) => false,
+                Err(e) => return Err(ClientError::Io("reading from the camera".into(), e)),
             }
-            Err(e) if would_block(&e) => Ok(false),
-            Err(e) => Err(ClientError::Io("reading from the camera".into(), e)),
-        }
+        };
+        Ok(read && self.skip_http_head()?)
     }
 
     /// HTTP tunnel: the GET reply's head comes before anything RTSP; `Ok(false)` until it is whole.
@@ -372,7 +402,7 @@ impl RtspConnection {
     pub fn limit_writes(&self, limit: Duration) {
         let _ = self.stream.set_write_timeout(Some(limit));
         if let Some(post) = &self.post {
-            let _ = post.set_write_timeout(Some(limit));
+            post.limit_writes(limit);
         }
     }
 }

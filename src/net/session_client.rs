@@ -110,6 +110,13 @@ impl SessionClient {
     /// Connects to the server and sends the first request. Returns fast on refusal; at most
     /// `CONNECT_TIMEOUT` per address otherwise.
     pub fn connect(cfg: ClientConfig, waker: Waker) -> Result<Self, ClientError> {
+        crate::log!(
+            cfg.log,
+            Info,
+            "connecting to {} ({})",
+            cfg.url,
+            cfg.url.how()
+        );
         let conn =
             RtspConnection::open(&cfg.url, cfg.tls.clone(), &cfg.user_agent, &waker, &cfg.log)?;
         let setup_err = |e| ClientError::Io("socket setup".into(), e);
@@ -129,6 +136,11 @@ impl SessionClient {
             .add(waker.fd(), Token::Wake.id())
             .map_err(setup_err)?;
         poller.add(conn.fd(), Token::Rtsp.id()).map_err(setup_err)?;
+        if let Some(post) = conn.post_fd() {
+            poller
+                .add(post, Token::TunnelPost.id())
+                .map_err(setup_err)?;
+        }
         let now = Instant::now();
         let mut r = SessionClient {
             cfg,
@@ -237,6 +249,9 @@ impl SessionClient {
             let ready = self.wait(now)?;
             if ready.has(Token::Wake) {
                 return Err(ClientError::Flushing);
+            }
+            if ready.has(Token::TunnelPost) {
+                self.conn.check_post()?;
             }
             if self.rtsp_backlog || ready.has(Token::Rtsp) {
                 self.read_rtsp()?;

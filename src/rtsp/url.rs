@@ -8,8 +8,9 @@ use std::fmt;
 pub const DEFAULT_PORT: u16 = 554;
 /// RTSPS' registered port (UniFi Protect uses 7441, given in its URLs).
 pub const DEFAULT_TLS_PORT: u16 = 322;
-/// RTSP tunnelled in HTTP goes to the HTTP port.
+/// RTSP tunnelled in HTTP goes to the HTTP port, in HTTPS to the HTTPS port.
 pub const DEFAULT_HTTP_PORT: u16 = 80;
+pub const DEFAULT_HTTPS_PORT: u16 = 443;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -34,8 +35,10 @@ pub struct RtspUrl {
     pub tcp_only: bool,
     /// `rtsps://`: RTSP over TLS.
     pub tls: bool,
-    /// `rtsph://`: RTSP tunnelled in HTTP (RTP interleaved only).
+    /// `rtsph://`: RTSP tunnelled in HTTP (RTP interleaved only); `rtsphs://` in HTTPS.
     pub http_tunnel: bool,
+    /// The scheme as given (`rtsph`, ...): request lines carry `rtsp://` or `rtsps://` instead.
+    pub scheme: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +54,7 @@ impl fmt::Display for UrlError {
             UrlError::Invalid(e) => write!(f, "invalid RTSP URL: {e}"),
             UrlError::Scheme(s) => write!(
                 f,
-                "unsupported URL scheme {s:?}; use rtsp://host[:port]/path (rtspt:// for TCP only, rtsps:// for TLS, rtsph:// for a tunnel in HTTP)"
+                "unsupported URL scheme {s:?}; use rtsp://host[:port]/path (rtspt:// for TCP only, rtsps:// for TLS, rtsph:// for a tunnel in HTTP, rtsphs:// in HTTPS)"
             ),
             UrlError::NoHost => write!(f, "the RTSP URL has no host"),
         }
@@ -63,25 +66,26 @@ impl std::error::Error for UrlError {}
 impl RtspUrl {
     pub fn parse(s: &str) -> Result<Self, UrlError> {
         let mut url = url::Url::parse(s.trim()).map_err(|e| UrlError::Invalid(e.to_string()))?;
-        let (tcp_only, tls, http_tunnel) = match url.scheme() {
-            "rtsp" => (false, false, false),
-            "rtspt" => (true, false, false),
-            "rtsps" => (false, true, false),
-            "rtsph" => (true, false, true),
+        let (scheme, tcp_only, tls, http_tunnel) = match url.scheme() {
+            "rtsp" => ("rtsp", false, false, false),
+            "rtspt" => ("rtspt", true, false, false),
+            "rtsps" => ("rtsps", false, true, false),
+            "rtsph" => ("rtsph", true, false, true),
+            "rtsphs" => ("rtsphs", true, true, true),
             other => return Err(UrlError::Scheme(other.to_string())),
         };
-        // Servers know rtsp:// and rtsps:// in request lines, not rtspt:// or rtsph://.
-        if !tls {
-            let _ = url.set_scheme("rtsp");
-        }
+        // Servers know rtsp:// and rtsps:// in request lines, not rtspt://, rtsph:// or rtsphs://
+        // (rtspsrc sends rtsps:// through a tunnel over TLS).
+        let _ = url.set_scheme(if tls { "rtsps" } else { "rtsp" });
         let host = url.host_str().ok_or(UrlError::NoHost)?.to_string();
         if host.is_empty() {
             return Err(UrlError::NoHost);
         }
         let port = url.port().unwrap_or(match (tls, http_tunnel) {
-            (true, _) => DEFAULT_TLS_PORT,
-            (_, true) => DEFAULT_HTTP_PORT,
-            _ => DEFAULT_PORT,
+            (true, true) => DEFAULT_HTTPS_PORT,
+            (true, false) => DEFAULT_TLS_PORT,
+            (false, true) => DEFAULT_HTTP_PORT,
+            (false, false) => DEFAULT_PORT,
         });
         let user = decode(url.username());
         let password = url.password().map(decode).unwrap_or_default();
@@ -101,25 +105,46 @@ impl RtspUrl {
             tcp_only,
             tls,
             http_tunnel,
+            scheme,
         })
     }
 
+    /// The URL request lines carry (`rtsp://` or `rtsps://`, without user info).
     pub fn as_str(&self) -> &str {
         self.url.as_str()
+    }
+
+    /// What the scheme asks for, for the log.
+    pub fn how(&self) -> &'static str {
+        match (self.http_tunnel, self.tls, self.tcp_only) {
+            (true, true, _) => "RTSP tunnelled in HTTPS: a GET and a POST connection over TLS",
+            (true, false, _) => "RTSP tunnelled in HTTP: a GET and a POST connection",
+            (false, true, _) => "RTSP over TLS",
+            (false, false, true) => "RTSP with RTP interleaved on its connection",
+            (false, false, false) => "RTSP",
+        }
+    }
+
+    /// The URL with the scheme the user gave (what the element does: `rtsph://` for a tunnel), for
+    /// messages; `Display` redacts it.
+    fn as_given(&self) -> String {
+        let s = self.url.as_str();
+        let rest = s.split_once("://").map_or(s, |(_, rest)| rest);
+        format!("{}://{rest}", self.scheme)
     }
 }
 
 /// The URL as it may be shown: secrets in the path or query replaced. The wire form is `as_str`.
 impl fmt::Display for RtspUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&redact(self.url.as_str()))
+        f.write_str(&redact(&self.as_given()))
     }
 }
 
 impl fmt::Debug for RtspUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RtspUrl")
-            .field("url", &redact(self.url.as_str()))
+            .field("url", &redact(&self.as_given()))
             .field("credentials", &self.credentials)
             .field("tcp_only", &self.tcp_only)
             .field("tls", &self.tls)
@@ -274,6 +299,23 @@ mod tests {
             u.as_str(),
             "rtsp://cam/axis-media/media.amp?videocodec=h264"
         );
+        // Messages name the scheme in use, not the one request lines carry.
+        assert_eq!(
+            u.to_string(),
+            "rtsph://cam/axis-media/media.amp?videocodec=h264"
+        );
+    }
+
+    #[test]
+    fn rtsphs_means_an_http_tunnel_over_tls() {
+        let u = RtspUrl::parse("rtsphs://admin:secret@cam/live?password=x").unwrap();
+        assert!(u.http_tunnel && u.tcp_only && u.tls);
+        assert_eq!(u.port, 443);
+        assert_eq!(u.as_str(), "rtsps://cam/live?password=x");
+        assert_eq!(u.to_string(), "rtsphs://cam/live?password=***");
+        assert!(!format!("{u:?}").contains("secret"));
+        let u = RtspUrl::parse("rtspt://cam:8554/a").unwrap();
+        assert_eq!(u.to_string(), "rtspt://cam:8554/a");
     }
 
     #[test]

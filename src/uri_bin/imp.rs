@@ -233,7 +233,7 @@ impl URIHandlerImpl for RustRtspBin {
     const URI_TYPE: gst::URIType = gst::URIType::Src;
 
     fn protocols() -> &'static [&'static str] {
-        &["rtsp", "rtspt", "rtsps", "rtsph"]
+        &["rtsp", "rtspt", "rtsps", "rtsph", "rtsphs"]
     }
 
     fn uri(&self) -> Option<String> {

@@ -25,6 +25,8 @@ pub struct AvRecording {
     /// PTS of the video buffers, and their capture time (reference timestamp meta) when they had one.
     pub video_pts: Vec<u64>,
     pub video_ntp: Vec<Option<u64>>,
+    /// The video buffers' bytes, one after the other (Annex-B).
+    pub video: Vec<u8>,
     /// When the first video buffer reached its sink.
     pub video_first_at: Option<Instant>,
     /// The audio and metadata pads' names in the order they were added, their caps and buffers.
@@ -78,6 +80,9 @@ pub fn record_av_with(
                 let buf = sample.buffer().ok_or(gst::FlowError::Error)?;
                 let mut rec = o.lock().unwrap();
                 rec.video_first_at.get_or_insert_with(Instant::now);
+                if let Ok(map) = buf.map_readable() {
+                    rec.video.extend_from_slice(&map);
+                }
                 if let Some(pts) = buf.pts() {
                     rec.video_pts.push(pts.nseconds());
                     rec.video_ntp.push(capture_time(buf));

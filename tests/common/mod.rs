@@ -9,6 +9,7 @@ pub mod av;
 pub mod certs;
 pub mod fake_camera;
 pub mod latency;
+pub mod live555;
 pub mod reach;
 pub mod server;
 pub mod tls_proxy;

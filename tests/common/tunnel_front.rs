@@ -10,7 +10,7 @@ use base64::Engine;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,9 +25,16 @@ pub struct TunnelFront {
 impl TunnelFront {
     /// Serves tunnels to the camera at 127.0.0.1:`backend`.
     pub fn start(backend: u16) -> TunnelFront {
+        Self::refusing_posts(backend, 0)
+    }
+
+    /// As `start`, the first `refused` POST connections answered 405 and closed, as live555 answers a
+    /// POST whose cookie no GET it has read carries.
+    pub fn refusing_posts(backend: u16, refused: usize) -> TunnelFront {
         let waiting = Waiting::default();
+        let refused = Arc::new(AtomicUsize::new(refused));
         let acceptor = Acceptor::start(Some(ETHERNET_MSS), move |client, stop| {
-            serve(client, backend, &waiting, stop)
+            serve(client, backend, &waiting, &refused, stop)
         });
         TunnelFront { acceptor }
     }
@@ -41,7 +48,13 @@ impl TunnelFront {
 /// Reads may time out so that a stopped front lets its threads go.
 const POLL: Duration = Duration::from_millis(100);
 
-fn serve(mut client: TcpStream, backend: u16, waiting: &Waiting, stop: &AtomicBool) {
+fn serve(
+    mut client: TcpStream,
+    backend: u16,
+    waiting: &Waiting,
+    refused: &AtomicUsize,
+    stop: &AtomicBool,
+) {
     let _ = client.set_read_timeout(Some(POLL));
     let Some((head, rest)) = request_head(&mut client, stop) else {
         return;
@@ -71,6 +84,14 @@ fn serve(mut client: TcpStream, backend: u16, waiting: &Waiting, stop: &AtomicBo
         copy(&mut camera, &mut client, stop, |b| Some(b.to_vec()));
         let _ = client.shutdown(Shutdown::Both);
     } else if head.starts_with("POST ") {
+        let refuse = refused
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refuse {
+            let _ = client.write_all(b"HTTP/1.0 405 Method Not Allowed\r\n\r\n");
+            let _ = client.shutdown(Shutdown::Both);
+            return;
+        }
         let Some(mut camera) = take_waiting(waiting, &cookie, stop) else {
             return;
         };

@@ -1,5 +1,5 @@
 //! What each epoll token of the session client's loop stands for: the wake-up, the RTSP connection,
-//! and per stream its RTP socket (the one that wakes the loop), its bulk RTP socket (marker steering)
+//! an HTTP tunnel's POST connection, and per stream its RTP socket (the one that wakes the loop), its bulk RTP socket (marker steering)
 //! and its RTCP socket.
 
 use crate::net::epoll::TOKEN_TIMER;
@@ -8,14 +8,15 @@ use crate::net::epoll::TOKEN_TIMER;
 pub(super) enum Token {
     Wake,
     Rtsp,
+    TunnelPost,
     Rtp(usize),
     RtpBulk(usize),
     Rtcp(usize),
 }
 
-/// Tokens per stream; the first stream's come after the wake-up's and the connection's.
+/// Tokens per stream; the first stream's come after the wake-up's and the connections'.
 const PER_STREAM: usize = 3;
-const FIRST_STREAM: usize = 2;
+const FIRST_STREAM: usize = 3;
 /// The streams a session client serves: their tokens must stay below the timer's.
 pub(super) const MAX_STREAMS: usize = (TOKEN_TIMER as usize - FIRST_STREAM) / PER_STREAM;
 
@@ -25,6 +26,7 @@ impl Token {
         let n = match self {
             Token::Wake => 0,
             Token::Rtsp => 1,
+            Token::TunnelPost => 2,
             Token::Rtp(i) => FIRST_STREAM + PER_STREAM * i,
             Token::RtpBulk(i) => FIRST_STREAM + PER_STREAM * i + 1,
             Token::Rtcp(i) => FIRST_STREAM + PER_STREAM * i + 2,
@@ -60,7 +62,7 @@ mod tests {
 
     #[test]
     fn tokens_are_distinct_and_below_the_timer() {
-        let mut seen = vec![Token::Wake.id(), Token::Rtsp.id()];
+        let mut seen = vec![Token::Wake.id(), Token::Rtsp.id(), Token::TunnelPost.id()];
         for i in 0..MAX_STREAMS {
             seen.extend([
                 Token::Rtp(i).id(),
