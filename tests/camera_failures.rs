@@ -292,6 +292,65 @@ fn ssrc_named_only_in_rtp_info(protocols: &str) {
     }
 }
 
+/// An earlier session still streaming to our ports before the PLAY reply and after it (random
+/// payloads, its own numbering), beside the stream SETUP announced: none of its packets reach the
+/// output. The element once took 30 of them kept from before the reply for the stream: the first
+/// second of the recording was garbage.
+fn stale_session_before_the_play_reply(protocols: &str) {
+    let cam = FakeCamera::start(Script {
+        stale_session: true,
+        ..Default::default()
+    });
+    let rec = record_clean(&cam.url(), secs(3), &[("protocols", &protocols)]);
+    assert!(
+        rec.frames.len() > 45,
+        "{protocols}: {} frames",
+        rec.frames.len()
+    );
+    assert_eq!(rec.stat("ssrc-switches"), 0, "{protocols}");
+    assert_eq!(rec.disconts(), 0, "{protocols}");
+    // Every stale packet that reached the element was dropped as a stranger's (the reading may trail
+    // the sending by a few on a loaded machine, never lead it).
+    let sent = cam.shared.strangers.load(SeqCst) as u64;
+    let dropped = rec.stat("foreign-ssrc-dropped");
+    assert!(
+        dropped >= 40 && dropped <= sent,
+        "{protocols}: dropped {dropped} of {sent}"
+    );
+    rec.assert_plays();
+}
+
+/// Uniview starts a new SSRC at every GOP, its sequence numbers and timestamps going on: followed at
+/// once, no picture lost and no new timeline (the element once waited 0.5 s of silence each time).
+fn new_ssrc_every_gop(protocols: &str) {
+    let cam = FakeCamera::start(Script {
+        ssrc_per_gop: true,
+        ..Default::default()
+    });
+    let rec = record_clean(&cam.url(), secs(4), &[("protocols", &protocols)]);
+    let switches = rec.stat("ssrc-switches");
+    assert!(
+        switches >= 2,
+        "{protocols}: {switches} switches, {:?}",
+        rec.stats
+    );
+    assert_eq!(rec.disconts(), 0, "{protocols}");
+    assert_eq!(rec.stat("foreign-ssrc-dropped"), 0, "{protocols}");
+    // No picture missing: the PTS go on a frame interval at a time.
+    let pts: Vec<u64> = rec
+        .frames
+        .iter()
+        .map(|f| f.pts.unwrap().nseconds())
+        .collect();
+    let widest = pts.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    assert!(
+        widest < 2 * 1_000_000_000 / 30,
+        "{protocols}: a {} ms hole",
+        widest / 1_000_000
+    );
+    rec.assert_plays();
+}
+
 fn a_picture_hours_off(protocols: &str) {
     // Intelbras DVR: an occasional frame whose RTP timestamp is hours away, then back. It is dropped;
     // the timeline is not remapped on one picture, and nothing reconnects.
@@ -329,5 +388,7 @@ over_udp_and_tcp! {
     refusals_while_rebooting_are_retried => super::refusals_while_rebooting_are_retried;
     digest_nonce_rotation => super::digest_nonce_rotation;
     ssrc_named_only_in_rtp_info => super::ssrc_named_only_in_rtp_info;
+    stale_session_before_the_play_reply => super::stale_session_before_the_play_reply;
+    new_ssrc_every_gop => super::new_ssrc_every_gop;
     a_picture_hours_off_is_dropped => super::a_picture_hours_off;
 }

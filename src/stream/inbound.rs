@@ -15,13 +15,17 @@ use crate::rtp::rtcp::{
     REPORT_LEN, RRTR_LEN,
 };
 use crate::rtp::wall_clock::{WallClock, WallClockStats};
+use ssrc_choice::SsrcChoice;
 use std::time::{Duration, Instant};
+
+mod ssrc_choice;
 
 #[derive(Debug)]
 pub struct Inbound {
     payload_type: Option<u8>,
     clock_rate: u32,
-    ssrc: Option<u32>,
+    /// Which SSRC is ours; strangers' packets are dropped.
+    ssrc: SsrcChoice,
     reorder: ReorderWindow,
     pub depay: Box<dyn Depacketize>,
     reception: ReceptionStats,
@@ -32,8 +36,6 @@ pub struct Inbound {
     last_ext_seq: Option<u32>,
     epoch: Instant,
     last_packet: Option<Instant>,
-    /// A steady other SSRC while ours is silent: (ssrc, packets seen in a row, when the first came).
-    candidate: Option<(u32, u32, Instant)>,
     /// The latest sender report of an SSRC not (yet) ours, and when it came.
     stranger_report: Option<(SenderReport, Instant)>,
     /// When the last packet went to the depacketizer.
@@ -50,15 +52,6 @@ pub struct Inbound {
     wait_for_keyframe: bool,
 }
 
-/// Our SSRC silent this long, and another one steady for this many packets: the camera restarted its
-/// encoder with a new SSRC, so follow it. Short of that, other SSRCs are strangers (stale sessions,
-/// replays) and dropped.
-const SSRC_SWITCH_SILENCE: Duration = Duration::from_millis(500);
-const SSRC_SWITCH_PACKETS: u32 = 30;
-/// An SSRC announced in SETUP or RTP-Info is a hint: when it never shows while one other SSRC streams
-/// for this long (or `SSRC_SWITCH_PACKETS` packets), that one is the stream (H264DVR announces
-/// `ssrc=0`, another camera a 4-digit value, and both send something else).
-const SSRC_HINT_PATIENCE: Duration = Duration::from_millis(500);
 /// The longest compound RTCP packet sent: a receiver report, our reference time, a keyframe request.
 pub const RTCP_MAX: usize = REPORT_LEN + RRTR_LEN + FEEDBACK_MAX;
 /// The header extension profile of the ONVIF replay extension (NTP time per access unit).
@@ -69,7 +62,7 @@ impl Inbound {
         Inbound {
             payload_type: None,
             clock_rate: 90_000,
-            ssrc: None,
+            ssrc: SsrcChoice::new(90_000),
             reorder: ReorderWindow::new(latency),
             depay: Box::new(crate::h264::depacketizer::depacketizer(wait_for_keyframe)),
             reception: ReceptionStats::default(),
@@ -79,7 +72,6 @@ impl Inbound {
             last_ext_seq: None,
             epoch: Instant::now(),
             last_packet: None,
-            candidate: None,
             stranger_report: None,
             last_push: None,
             tail_wait: None,
@@ -95,6 +87,7 @@ impl Inbound {
     pub fn set_format(&mut self, payload_type: u8, clock_rate: u32) {
         self.payload_type = Some(payload_type);
         self.clock_rate = clock_rate;
+        self.ssrc.set_clock_rate(clock_rate);
         self.wall_clock.set_clock_rate(clock_rate);
     }
 
@@ -119,9 +112,14 @@ impl Inbound {
         self.depay.set_log(log);
     }
 
-    /// From SETUP's `ssrc=`; otherwise the first packet decides.
+    /// From SETUP's or RTP-Info's `ssrc=`; otherwise the first packet decides.
     pub fn set_ssrc(&mut self, ssrc: Option<u32>) {
-        self.ssrc = ssrc;
+        self.ssrc.announce(ssrc);
+    }
+
+    /// RTP-Info's `seq` and `rtptime`: a stranger that disagrees with them is not this stream.
+    pub fn set_rtp_info(&mut self, seq: Option<u16>, rtptime: Option<u32>) {
+        self.ssrc.set_rtp_info(seq, rtptime);
     }
 
     /// All counters of this stream, the depacketizer's included.
@@ -148,7 +146,7 @@ impl Inbound {
     }
 
     pub fn ssrc(&self) -> Option<u32> {
-        self.ssrc
+        self.ssrc.ours()
     }
 
     pub fn clock_rate(&self) -> u32 {
@@ -234,19 +232,19 @@ impl Inbound {
             self.stats.foreign_payload_type += 1;
             return;
         }
-        match self.ssrc {
-            None => {
-                self.ssrc = Some(pkt.ssrc);
-                self.adopt_stranger_report(pkt.ssrc);
+        match self.ssrc.judge(pkt.ssrc, pkt.sequence, pkt.timestamp, now) {
+            ssrc_choice::Verdict::Ours if self.last_packet.is_none() => {
+                self.adopt_stranger_report(pkt.ssrc)
             }
-            Some(s) if s != pkt.ssrc => {
-                if !self.follow_new_ssrc(pkt.ssrc, now) {
-                    // Stale sessions on reused ports, cameras replaying an old session.
-                    self.stats.foreign_ssrc += 1;
-                    return;
-                }
+            ssrc_choice::Verdict::Ours => {}
+            ssrc_choice::Verdict::Switched { continues } => {
+                self.follow_new_ssrc(pkt.ssrc, continues, now)
             }
-            _ => self.candidate = None,
+            // Stale sessions on reused ports, cameras replaying an old session.
+            ssrc_choice::Verdict::Stranger => {
+                self.stats.foreign_ssrc += 1;
+                return;
+            }
         }
         self.last_packet = Some(now);
         self.stats.packets += 1;
@@ -361,28 +359,25 @@ impl Inbound {
         ticks as u32
     }
 
-    fn follow_new_ssrc(&mut self, ssrc: u32, now: Instant) -> bool {
-        let (count, since) = match self.candidate {
-            Some((c, n, since)) if c == ssrc => (n + 1, since),
-            _ => (1, now),
-        };
-        self.candidate = Some((ssrc, count, since));
-        let follow = match self.last_packet {
-            // The announced SSRC never came.
-            None => {
-                count >= 2
-                    && (count >= SSRC_SWITCH_PACKETS
-                        || now.duration_since(since) >= SSRC_HINT_PATIENCE)
-            }
-            Some(t) => now.duration_since(t) >= SSRC_SWITCH_SILENCE && count >= SSRC_SWITCH_PACKETS,
-        };
-        if !follow {
-            return false;
-        }
+    /// `ssrc` is ours from now on. `continues`: its sequence and timestamps go on from the old one's
+    /// (Uniview's new SSRC per GOP), so the packets keep their order and the timeline its course.
+    fn follow_new_ssrc(&mut self, ssrc: u32, continues: bool, now: Instant) {
         self.stats.ssrc_switches += 1;
-        crate::log!(self.log, Debug, "following new SSRC {:08x}", ssrc);
-        self.ssrc = Some(ssrc);
-        self.candidate = None;
+        crate::log!(
+            self.log,
+            Debug,
+            "following new SSRC {:08x}{}",
+            ssrc,
+            if continues {
+                ", which continues the old one's sequence"
+            } else {
+                ""
+            }
+        );
+        if continues {
+            self.adopt_stranger_report(ssrc);
+            return;
+        }
         self.release(now, true);
         self.reorder.reset();
         self.last_ext_seq = None;
@@ -390,7 +385,6 @@ impl Inbound {
         self.wall_clock.reset();
         self.adopt_stranger_report(ssrc);
         self.depay.reset_timeline();
-        true
     }
 
     /// Feeds the depacketizer with what the reorder window lets go.
@@ -441,7 +435,7 @@ impl Inbound {
             }
         }
         let sr = find_sender_report(buf);
-        let Some(ours) = self.ssrc else {
+        let Some(ours) = self.ssrc.ours() else {
             // A report sent with (or before) the first packet, which may come after it.
             self.stranger_report = sr.map(|sr| (sr, now));
             return false;
@@ -488,7 +482,7 @@ impl Inbound {
         now: Instant,
         out: &mut [u8; RTCP_MAX],
     ) -> Option<usize> {
-        let ssrc = self.ssrc?;
+        let ssrc = self.ssrc.ours()?;
         let us = now.duration_since(self.epoch).as_micros() as u64;
         let (report, feedback) = out.split_at_mut(REPORT_LEN);
         let report: &mut [u8; REPORT_LEN] = report.try_into().expect("REPORT_LEN bytes");

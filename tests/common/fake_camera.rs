@@ -12,6 +12,8 @@ pub mod h265_packets;
 mod rtcp;
 mod script;
 mod sender;
+mod sockets;
+mod stale;
 
 pub use audio::FakeAudio;
 pub use captured::Captured;
@@ -20,8 +22,9 @@ pub use clock::CameraClock;
 use digest::{digest_ok, digest_param};
 pub use script::Script;
 use sender::{Dest, Sender};
+pub use sockets::{listen, no_data_yet, ETHERNET_MSS};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
@@ -492,6 +495,11 @@ impl Connection {
                             self.stop.clone(),
                             self.shared.clone(),
                         );
+                        // The stale session has been streaming before ours starts.
+                        if self.script.stale_session {
+                            let (w, stop) = (writer.clone(), self.stop.clone());
+                            stale::start(d, video_channel, w, stop, self.shared.clone());
+                        }
                         thread::spawn(move || sender.run(packets, &script, &stop, &shared));
                         let until = Instant::now() + Duration::from_secs(2);
                         while self.shared.sent.load(Ordering::SeqCst)
@@ -575,26 +583,4 @@ impl Connection {
     fn ssrc(&self) -> u32 {
         self.script.captured.and_then(|c| c.ssrc).unwrap_or(SSRC)
     }
-}
-
-/// A read that ran into the socket's read timeout: nothing has arrived yet.
-pub fn no_data_yet(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    )
-}
-
-/// The largest TCP segment over Ethernet with timestamps: 1500 − 20 (IP) − 20 (TCP) − 12 (options).
-pub const ETHERNET_MSS: u32 = 1448;
-
-/// A non-blocking listener on 127.0.0.1:`port` (0: any), its connections' segments at most `mss` bytes
-/// (set before any connection, it is the MSS both sides announce).
-pub fn listen(port: u16, mss: Option<u32>) -> TcpListener {
-    let l = TcpListener::bind(("127.0.0.1", port)).expect("bind the camera's RTSP port");
-    if let Some(mss) = mss {
-        socket2::SockRef::from(&l).set_mss(mss).expect("TCP_MAXSEG");
-    }
-    l.set_nonblocking(true).unwrap();
-    l
 }

@@ -102,11 +102,18 @@ impl StreamReceiver {
     /// before it.
     pub fn on_playing(&mut self, info: Option<RtpInfo>, now: Instant) {
         // Reolink names the SSRC only in RTP-Info; SETUP's, when given, stays.
-        if let Some(ssrc) = info.and_then(|i| i.ssrc).filter(|_| !self.ssrc_from_setup) {
+        if let Some(ssrc) = info
+            .as_ref()
+            .and_then(|i| i.ssrc)
+            .filter(|_| !self.ssrc_from_setup)
+        {
             self.inbound.set_ssrc(Some(ssrc));
         }
-        // RTP-Info seq/rtptime are not trusted (Hikvision, Tapo send bogus values); timing starts from
-        // the first packet.
+        // RTP-Info seq/rtptime only tell a stranger from the stream (Hikvision and Tapo send bogus
+        // values, filtered there); timing starts from the first packet.
+        if let Some(info) = &info {
+            self.inbound.set_rtp_info(info.seq, info.rtptime);
+        }
         for packet in std::mem::take(&mut self.early_rtp) {
             self.inbound.on_packet(&packet, now);
         }

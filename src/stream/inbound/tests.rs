@@ -71,7 +71,8 @@ fn strangers_are_dropped_and_counted() {
     let mut s = stream();
     let t = Instant::now();
     s.on_packet(&build(1, 0, true, &[0x65, 1]), t);
-    let mut foreign = build(2, 3000, true, &[0x41, 1]);
+    // Another session's numbers (one that continued ours would be a new SSRC of the same stream).
+    let mut foreign = build(900, 3000, true, &[0x41, 1]);
     foreign[8] ^= 0xff;
     s.on_packet(&foreign, t);
     let mut pt50 = build(2, 3000, true, &[0x41, 1]);

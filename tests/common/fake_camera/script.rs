@@ -66,6 +66,11 @@ pub struct Script {
     pub ignore_teardown: bool,
     /// Reolink: this many packets go out before the PLAY reply.
     pub packets_before_play_reply: usize,
+    /// An earlier session still streams to the client's ports, from before the PLAY reply on
+    /// (`stale.rs`).
+    pub stale_session: bool,
+    /// Uniview: a new SSRC at every GOP, the sequence numbers and timestamps going on.
+    pub ssrc_per_gop: bool,
     /// Real replies served instead of the fake camera's own (tests/fixtures/retina).
     pub captured: Option<Captured>,
     /// How many connections in a row `close_after` cuts (0 counts as 1).

@@ -87,6 +87,9 @@ impl Sender {
         let (mut frame, mut last_ts) = (0usize, None);
         // The packet's place in its picture (0: the first).
         let mut in_frame = 0usize;
+        // With `ssrc_per_gop`: GOPs begun since the first, added to the SSRC.
+        let mut gops = 0u32;
+        let gop_start = gop_starts(packets);
         loop {
             for (k, p) in packets.iter().enumerate() {
                 let live = self.playing.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst);
@@ -150,7 +153,10 @@ impl Sender {
                     _ => clock.rtp(nominal),
                 };
                 pkt[4..8].copy_from_slice(&stamped.to_be_bytes());
-                pkt[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
+                if script.ssrc_per_gop && gop_start[k] && frame > 1 {
+                    gops += 1;
+                }
+                pkt[8..12].copy_from_slice(&self.ssrc.wrapping_add(gops).to_be_bytes());
                 let mut due = clock.send_time(nominal);
                 if let Some(bps) = script.pace_bps {
                     due = due.max(link_free);
@@ -175,8 +181,13 @@ impl Sender {
                 let i = index;
                 index += 1;
                 if script.foreign_ssrc.is_some_and(|f| f(i)) {
+                    // Another session's: its own SSRC, sequence and timestamps.
                     let mut stranger = pkt.clone();
                     stranger[8..12].copy_from_slice(&0xdead_beefu32.to_be_bytes());
+                    let seq = u16::from_be_bytes([pkt[2], pkt[3]]).wrapping_add(0x4000);
+                    stranger[2..4].copy_from_slice(&seq.to_be_bytes());
+                    let ts = u32::from_be_bytes(pkt[4..8].try_into().unwrap());
+                    stranger[4..8].copy_from_slice(&ts.wrapping_add(0x1234_5678).to_be_bytes());
                     self.send(&sock, &stranger);
                     shared.strangers.fetch_add(1, Ordering::SeqCst);
                 }
@@ -234,6 +245,26 @@ impl Sender {
             lap += 1;
         }
     }
+}
+
+/// For each packet, whether it opens a picture holding IDR data (x264enc puts an AUD and the
+/// parameter sets before the IDR slices).
+fn gop_starts(packets: &[Vec<u8>]) -> Vec<bool> {
+    let ts = |p: &Vec<u8>| {
+        p.get(4..8)
+            .map(|b| u32::from_be_bytes(b.try_into().unwrap()))
+    };
+    let mut starts = vec![false; packets.len()];
+    let mut first = 0;
+    for k in 0..packets.len() {
+        if ts(&packets[k]) != ts(&packets[first]) {
+            first = k;
+        }
+        if carries_idr(&packets[k][12..]) {
+            starts[first] = true;
+        }
+    }
+    starts
 }
 
 /// Whether an H.264 RTP payload (rtph264pay: single NAL, STAP-A or FU-A) carries IDR data.
