@@ -300,7 +300,7 @@ fn video_stall_reconnects_while_audio_flows(protocols: &str) {
     let rec = common::record(
         &cam.url(),
         Duration::from_secs(8),
-        &[("protocols", &protocols), ("timeout", &2u32)],
+        &[("protocols", &protocols), ("stall-timeout", &2u32)],
     );
     let reasons = rec.reconnect_reasons();
     assert!(!reasons.is_empty(), "{protocols}: no reconnect");

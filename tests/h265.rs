@@ -84,7 +84,7 @@ fn caps_follow_a_new_resolution_across_a_reconnect(protocols: &str) {
     let rec = record_with(
         &format!("rtsp://127.0.0.1:{port}/test"),
         Duration::from_secs(7),
-        &[("protocols", &protocols), ("timeout", &2u32)],
+        &[("protocols", &protocols), ("stall-timeout", &2u32)],
         Some((Duration::from_secs(2), restart)),
     );
     assert!(rec.errors.is_empty(), "{protocols}: {:?}", rec.errors);

@@ -50,7 +50,7 @@ fn silent_udp_falls_back_to_tcp_with_a_warning() {
         silent_udp: true,
         ..Default::default()
     });
-    let rec = record_clean(&cam.url(), secs(4), &[("udp-timeout", &500u32)]);
+    let rec = record_clean(&cam.url(), secs(4), &[("timeout", &500_000u64)]);
     assert!(
         rec.warnings.iter().any(|w| w.contains("firewall")),
         "{:?}",
@@ -130,7 +130,7 @@ fn reconnects_after_a_server_restart() {
     let rec = record_with(
         &format!("rtsp://127.0.0.1:{port}/test"),
         secs(8),
-        &[("timeout", &2u32)],
+        &[("stall-timeout", &2u32)],
         Some((secs(2), restart)),
     );
     assert!(rec.errors.is_empty(), "{:?}", rec.errors);
@@ -192,7 +192,7 @@ fn expired_session_reconnects() {
     let rec = record_clean(
         &cam.url(),
         secs(8),
-        &[("do-rtsp-keep-alive", &false), ("timeout", &1u32)],
+        &[("do-rtsp-keep-alive", &false), ("stall-timeout", &1u32)],
     );
     let reconnecting = rec.messages_named("rustrtspsrc-reconnecting");
     assert!(!reconnecting.is_empty(), "{:?}", rec.element_messages);
@@ -228,7 +228,7 @@ fn retry_limit_ends_with_an_error() {
     let rec = record_with(
         &format!("rtsp://127.0.0.1:{port}/stream"),
         secs(8),
-        &[("retry", &2u32)],
+        &[("reconnect-attempts", &2u32)],
         Some((Duration::from_millis(1500), gone)),
     );
     assert!(!rec.frames.is_empty());

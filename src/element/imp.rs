@@ -101,12 +101,14 @@ impl RustRtspSrc {
             multicast_iface: s.multicast_iface.clone(),
             udp,
             tcp,
-            udp_timeout: std::time::Duration::from_millis(s.udp_timeout_ms.into()),
+            udp_timeout: s.udp_timeout(),
+            tcp_timeout: s.tcp_timeout(),
+            udp_port_tries: s.retry.max(1),
             url,
             credentials,
             user_agent: s.user_agent.clone(),
             latency: s.latency(),
-            timeout: s.timeout(),
+            stall_timeout: s.stall_timeout(),
             port_range: s.port_range,
             do_rtcp: s.do_rtcp,
             keep_alive: s.keep_alive,
@@ -220,7 +222,9 @@ impl ObjectImpl for RustRtspSrc {
             "user-id" => s.user_id = value.get().expect("type checked upstream"),
             "user-pw" => s.user_pw = value.get().expect("type checked upstream"),
             "latency" => s.latency_ms = value.get().expect("type checked upstream"),
-            "timeout" => s.timeout_s = value.get().expect("type checked upstream"),
+            "timeout" => s.udp_timeout_us = value.get().expect("type checked upstream"),
+            "stall-timeout" => s.stall_timeout_s = value.get().expect("type checked upstream"),
+            "tcp-timeout" => s.tcp_timeout_us = value.get().expect("type checked upstream"),
             "do-rtcp" => s.do_rtcp = value.get().expect("type checked upstream"),
             "do-rtsp-keep-alive" => s.keep_alive = value.get().expect("type checked upstream"),
             "user-agent" => {
@@ -233,7 +237,9 @@ impl ObjectImpl for RustRtspSrc {
                 s.wait_for_keyframe = value.get().expect("type checked upstream")
             }
             "protocols" => s.protocols = value.get().expect("type checked upstream"),
-            "udp-timeout" => s.udp_timeout_ms = value.get().expect("type checked upstream"),
+            "reconnect-attempts" => {
+                s.reconnect_attempts = value.get().expect("type checked upstream")
+            }
             "retry" => s.retry = value.get().expect("type checked upstream"),
             "video-codec" => s.video_codec = value.get().expect("type checked upstream"),
             "streams" => s.streams = value.get().expect("type checked upstream"),
@@ -262,14 +268,16 @@ impl ObjectImpl for RustRtspSrc {
             "user-id" => s.user_id.to_value(),
             "user-pw" => s.user_pw.as_ref().map(|_| "*****").to_value(),
             "latency" => s.latency_ms.to_value(),
-            "timeout" => s.timeout_s.to_value(),
+            "timeout" => s.udp_timeout_us.to_value(),
+            "stall-timeout" => s.stall_timeout_s.to_value(),
+            "tcp-timeout" => s.tcp_timeout_us.to_value(),
             "port-range" => s.port_range.map(|(a, b)| format!("{a}-{b}")).to_value(),
             "do-rtcp" => s.do_rtcp.to_value(),
             "do-rtsp-keep-alive" => s.keep_alive.to_value(),
             "user-agent" => s.user_agent.to_value(),
             "wait-for-keyframe" => s.wait_for_keyframe.to_value(),
             "protocols" => s.protocols.to_value(),
-            "udp-timeout" => s.udp_timeout_ms.to_value(),
+            "reconnect-attempts" => s.reconnect_attempts.to_value(),
             "retry" => s.retry.to_value(),
             "video-codec" => s.video_codec.to_value(),
             "streams" => s.streams.to_value(),
@@ -425,7 +433,7 @@ impl BaseSrcImpl for RustRtspSrc {
                 meta: s.reference_timestamp_meta,
                 ntp_sync: s.ntp_sync,
             };
-            (s.retry, wall_time)
+            (s.reconnect_attempts, wall_time)
         };
         *self.stats.lock().unwrap() = Stats::default();
         *self.supervisor.lock().unwrap() = Some(Supervisor::new(

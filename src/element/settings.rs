@@ -5,13 +5,19 @@ use std::time::Duration;
 
 pub const DEFAULT_LATENCY_MS: u32 = 50;
 /// rtspsrc's 5 s: a camera that stopped sending is noticed within that, whatever the transport.
-pub const DEFAULT_TIMEOUT_S: u32 = 5;
+pub const DEFAULT_STALL_TIMEOUT_S: u32 = 5;
 pub const DEFAULT_DO_RTCP: bool = true;
 pub const DEFAULT_KEEP_ALIVE: bool = true;
 pub const DEFAULT_WAIT_FOR_KEYFRAME: bool = false;
-pub const DEFAULT_UDP_TIMEOUT_MS: u32 = 3000;
+/// `timeout`, rtspsrc's property: µs without a first UDP packet before trying TCP. rtspsrc waits 5 s;
+/// 3 s here, so that the switch comes before `stall-timeout` gives the session up.
+pub const DEFAULT_UDP_TIMEOUT_US: u64 = 3_000_000;
+/// `tcp-timeout`, rtspsrc's property: µs a request may wait for its reply (rtspsrc: 20 s).
+pub const DEFAULT_TCP_TIMEOUT_US: u64 = 10_000_000;
 /// 0: reconnect forever, which is what a recorder of a live camera wants.
-pub const DEFAULT_RETRY: u32 = 0;
+pub const DEFAULT_RECONNECT_ATTEMPTS: u32 = 0;
+/// `retry`, rtspsrc's property and default: tries at a free even/odd UDP port pair.
+pub const DEFAULT_RETRY: u32 = 20;
 /// Recording users need the capture time of every frame, and the meta costs nanoseconds per buffer.
 pub const DEFAULT_REFERENCE_TIMESTAMP_META: bool = true;
 pub const DEFAULT_NTP_SYNC: bool = false;
@@ -133,14 +139,16 @@ pub struct Settings {
     pub user_id: Option<String>,
     pub user_pw: Option<String>,
     pub latency_ms: u32,
-    pub timeout_s: u32,
+    pub stall_timeout_s: u32,
     pub port_range: Option<(u16, u16)>,
     pub do_rtcp: bool,
     pub keep_alive: bool,
     pub user_agent: String,
     pub wait_for_keyframe: bool,
     pub protocols: Protocols,
-    pub udp_timeout_ms: u32,
+    pub udp_timeout_us: u64,
+    pub tcp_timeout_us: u64,
+    pub reconnect_attempts: u32,
     pub retry: u32,
     pub video_codec: VideoCodec,
     pub streams: Streams,
@@ -164,8 +172,11 @@ impl std::fmt::Debug for Settings {
             .field("user_id", &self.user_id)
             .field("user_pw", &self.user_pw.as_ref().map(|_| "<set>"))
             .field("latency_ms", &self.latency_ms)
-            .field("timeout_s", &self.timeout_s)
+            .field("stall_timeout_s", &self.stall_timeout_s)
+            .field("udp_timeout_us", &self.udp_timeout_us)
+            .field("tcp_timeout_us", &self.tcp_timeout_us)
             .field("protocols", &self.protocols)
+            .field("reconnect_attempts", &self.reconnect_attempts)
             .field("retry", &self.retry)
             .field("video_codec", &self.video_codec)
             .field("reference_timestamp_meta", &self.reference_timestamp_meta)
@@ -184,14 +195,16 @@ impl Default for Settings {
             user_id: None,
             user_pw: None,
             latency_ms: DEFAULT_LATENCY_MS,
-            timeout_s: DEFAULT_TIMEOUT_S,
+            stall_timeout_s: DEFAULT_STALL_TIMEOUT_S,
             port_range: None,
             do_rtcp: DEFAULT_DO_RTCP,
             keep_alive: DEFAULT_KEEP_ALIVE,
             user_agent: default_user_agent(),
             wait_for_keyframe: DEFAULT_WAIT_FOR_KEYFRAME,
             protocols: Protocols::UDP | Protocols::TCP,
-            udp_timeout_ms: DEFAULT_UDP_TIMEOUT_MS,
+            udp_timeout_us: DEFAULT_UDP_TIMEOUT_US,
+            tcp_timeout_us: DEFAULT_TCP_TIMEOUT_US,
+            reconnect_attempts: DEFAULT_RECONNECT_ATTEMPTS,
             retry: DEFAULT_RETRY,
             video_codec: VideoCodec::Auto,
             streams: Streams::VideoAudio,
@@ -224,8 +237,18 @@ impl Settings {
         Duration::from_millis(self.latency_ms.into())
     }
 
-    pub fn timeout(&self) -> Option<Duration> {
-        (self.timeout_s > 0).then(|| Duration::from_secs(self.timeout_s.into()))
+    pub fn stall_timeout(&self) -> Option<Duration> {
+        (self.stall_timeout_s > 0).then(|| Duration::from_secs(self.stall_timeout_s.into()))
+    }
+
+    /// How long a request may wait for its reply; `None`: for ever (rtspsrc's 0).
+    pub fn tcp_timeout(&self) -> Option<Duration> {
+        (self.tcp_timeout_us > 0).then(|| Duration::from_micros(self.tcp_timeout_us))
+    }
+
+    /// How long UDP may stay silent after PLAY before TCP is tried; `None`: never (rtspsrc's 0).
+    pub fn udp_timeout(&self) -> Option<Duration> {
+        (self.udp_timeout_us > 0).then(|| Duration::from_micros(self.udp_timeout_us))
     }
 }
 

@@ -64,9 +64,13 @@ pub struct ClientConfig {
     pub user_agent: String,
     pub latency: Duration,
     /// No media for this long → error. `None`: wait forever.
-    pub timeout: Option<Duration>,
-    /// No UDP packet this long after PLAY → `UdpSilent` (the caller switches to TCP).
-    pub udp_timeout: Duration,
+    pub stall_timeout: Option<Duration>,
+    /// No UDP packet this long after PLAY → `UdpSilent` (the caller switches to TCP); `None`: never.
+    pub udp_timeout: Option<Duration>,
+    /// How long a request may wait for its reply (`None`: for ever).
+    pub tcp_timeout: Option<Duration>,
+    /// Tries at a free even/odd UDP port pair (without a port range).
+    pub udp_port_tries: u32,
     pub port_range: Option<(u16, u16)>,
     pub udp: bool,
     /// RTP multicast allowed (after unicast UDP, before TCP), received on `multicast_iface` if set.
@@ -129,6 +133,7 @@ impl SessionClient {
             multicast_allowed: cfg.multicast,
             tcp_allowed: cfg.tcp,
             keep_alive: cfg.keep_alive,
+            response_timeout: cfg.tcp_timeout,
             log: cfg.log.clone(),
         });
         let poller = Poller::new().map_err(setup_err)?;
@@ -341,14 +346,16 @@ impl SessionClient {
     fn check_data_timeouts(&self, since: Instant, now: Instant) -> Result<(), ClientError> {
         let tcp = self.session.uses_tcp();
         let last = self.last_packet();
-        if !tcp
-            && self.can_fall_back()
-            && last.is_none()
-            && now.duration_since(since) >= self.cfg.udp_timeout
-        {
-            return Err(ClientError::UdpSilent(self.cfg.udp_timeout));
+        if let Some(udp_timeout) = self.cfg.udp_timeout {
+            if !tcp
+                && self.can_fall_back()
+                && last.is_none()
+                && now.duration_since(since) >= udp_timeout
+            {
+                return Err(ClientError::UdpSilent(udp_timeout));
+            }
         }
-        if let Some(t) = self.cfg.timeout {
+        if let Some(t) = self.cfg.stall_timeout {
             if now.duration_since(last.unwrap_or(since)) >= t {
                 return Err(ClientError::NoData {
                     after: t,
@@ -370,8 +377,9 @@ impl SessionClient {
                 .filter(|_| {
                     self.can_fall_back() && !self.session.uses_tcp() && self.last_packet().is_none()
                 })
-                .map(|s| s + self.cfg.udp_timeout),
-            self.cfg.timeout.zip(last).map(|(t, l)| l + t),
+                .zip(self.cfg.udp_timeout)
+                .map(|(s, t)| s + t),
+            self.cfg.stall_timeout.zip(last).map(|(t, l)| l + t),
         ];
         let overdue = self
             .streams

@@ -8,7 +8,6 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
 const RECV_BUFFER: usize = 4 * 1024 * 1024;
-const EPHEMERAL_TRIES: usize = 64;
 
 /// The sockets of the RTP/RTCP port pair.
 #[derive(Debug)]
@@ -27,10 +26,12 @@ impl UdpPorts {
     }
 
     /// Binds a pair for receiving from a server at `server` (its address family decides ours).
-    /// `range`: inclusive port range to pick from (`port-range`), else any free even port.
+    /// `range`: inclusive port range to pick from (`port-range`), else any free even port, taking the
+    /// kernel's pick up to `tries` times (rtspsrc's `retry`: half its picks are odd).
     pub fn bind(
         server: IpAddr,
         range: Option<(u16, u16)>,
+        tries: u32,
         log: &crate::log::Log,
     ) -> io::Result<UdpPorts> {
         let any = match server {
@@ -55,7 +56,7 @@ impl UdpPorts {
                 }))
             }
             None => {
-                for _ in 0..EPHEMERAL_TRIES {
+                for _ in 0..tries.max(1) {
                     // The kernel's pick of a free port, held until the RTCP port is ours too.
                     let probe = socket(SocketAddr::new(any, 0))?;
                     let port = probe.local_addr()?.as_socket().map_or(0, |a| a.port());
@@ -133,7 +134,13 @@ mod tests {
 
     #[test]
     fn even_odd_pair() {
-        let p = UdpPorts::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), None, &Default::default()).unwrap();
+        let p = UdpPorts::bind(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            None,
+            20,
+            &Default::default(),
+        )
+        .unwrap();
         let rtp = p.rtp.local_addr().unwrap().port();
         assert_eq!(rtp % 2, 0);
         assert_eq!(p.rtcp.local_addr().unwrap().port(), rtp + 1);
@@ -148,6 +155,7 @@ mod tests {
         let p = UdpPorts::bind(
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             Some((31001, 31010)),
+            1,
             &Default::default(),
         )
         .unwrap();
@@ -155,6 +163,7 @@ mod tests {
         let q = UdpPorts::bind(
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             Some((31001, 31010)),
+            1,
             &Default::default(),
         )
         .unwrap();
@@ -162,6 +171,7 @@ mod tests {
         assert!(UdpPorts::bind(
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             Some((31003, 31003)),
+            1,
             &Default::default()
         )
         .is_err());

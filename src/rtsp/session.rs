@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 /// RFC 2326 default session timeout, used when the server names none.
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a request may stay unanswered.
+/// How long a reply may take by default (`tcp-timeout`, rtspsrc's property, default 20 s there).
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Keep-alives go out at this fraction of the session timeout: a keep-alive that fails (or goes
 /// unanswered) is followed by another one well inside the timeout (Tapo: 5 s or 15 s sessions).
@@ -35,6 +36,8 @@ pub struct SessionConfig {
     /// Whether RTP over the RTSP connection (interleaved) may be used, first or as the fallback.
     pub tcp_allowed: bool,
     pub keep_alive: bool,
+    /// How long a request may wait for its reply before the session fails; `None`: for ever.
+    pub response_timeout: Option<Duration>,
     pub log: crate::log::Log,
 }
 
@@ -227,7 +230,11 @@ impl Session {
 
     /// Earliest time `poll` has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let answer = self.pending.as_ref().map(|p| p.sent_at + RESPONSE_TIMEOUT);
+        let answer = self
+            .pending
+            .as_ref()
+            .zip(self.cfg.response_timeout)
+            .map(|(p, t)| p.sent_at + t);
         match (answer, self.next_keepalive) {
             (Some(a), Some(k)) => Some(a.min(k)),
             (a, k) => a.or(k),
@@ -236,9 +243,9 @@ impl Session {
 
     /// Timers: a keep-alive that is due, or an error when a request went unanswered.
     pub fn poll(&mut self, now: Instant) -> Result<Option<Request>, SessionError> {
-        if let Some(p) = &self.pending {
-            if now >= p.sent_at + RESPONSE_TIMEOUT && self.state != State::Playing {
-                return Err(SessionError::NoAnswer(p.template.method));
+        if let Some((p, t)) = self.pending.as_ref().zip(self.cfg.response_timeout) {
+            if now >= p.sent_at + t && self.state != State::Playing {
+                return Err(SessionError::NoAnswer(p.template.method, t));
             }
         }
         if self.state != State::Playing || !self.cfg.keep_alive {

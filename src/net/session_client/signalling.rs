@@ -162,8 +162,13 @@ impl SessionClient {
             );
             let udp = if self.cfg.udp {
                 Some(
-                    UdpPorts::bind(self.server_ip, self.cfg.port_range, &self.cfg.log)
-                        .map_err(|e| ClientError::Io("cannot bind the UDP ports".into(), e))?,
+                    UdpPorts::bind(
+                        self.server_ip,
+                        self.cfg.port_range,
+                        self.cfg.udp_port_tries,
+                        &self.cfg.log,
+                    )
+                    .map_err(|e| ClientError::Io("cannot bind the UDP ports".into(), e))?,
                 )
             } else {
                 None

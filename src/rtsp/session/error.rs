@@ -1,10 +1,10 @@
 //! What ends a session, in words a person can act on (the path, the transports, the credentials).
 
-use super::RESPONSE_TIMEOUT;
 use crate::rtsp::auth::AuthError;
 use crate::rtsp::message::Method;
 use crate::rtsp::sdp::SdpError;
 use std::fmt;
+use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionError {
@@ -16,7 +16,8 @@ pub enum SessionError {
     },
     Auth(AuthError),
     Sdp(SdpError),
-    NoAnswer(Method),
+    /// No reply to this request within the time (`tcp-timeout`).
+    NoAnswer(Method, Duration),
     /// The server says the session is gone (454) or it cannot be kept alive.
     SessionLost(String),
 }
@@ -49,10 +50,10 @@ impl fmt::Display for SessionError {
             } => write!(f, "{method} {url}: the camera answered {status} {reason}"),
             SessionError::Auth(e) => write!(f, "{e}"),
             SessionError::Sdp(e) => write!(f, "{e}"),
-            SessionError::NoAnswer(m) => write!(
+            SessionError::NoAnswer(m, t) => write!(
                 f,
-                "the camera did not answer {m} within {} s",
-                RESPONSE_TIMEOUT.as_secs()
+                "the camera did not answer {m} within {:.1} s (tcp-timeout)",
+                t.as_secs_f64()
             ),
             SessionError::SessionLost(why) => write!(f, "RTSP session lost: {why}"),
         }

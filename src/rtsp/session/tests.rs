@@ -17,6 +17,7 @@ fn cfg(url: &str) -> SessionConfig {
         multicast_allowed: false,
         tcp_allowed: true,
         keep_alive: true,
+        response_timeout: Some(RESPONSE_TIMEOUT),
         log: Default::default(),
     }
 }
@@ -414,8 +415,16 @@ fn errors_are_actionable() {
     s.start(now);
     assert_eq!(
         s.poll(now + RESPONSE_TIMEOUT).unwrap_err(),
-        SessionError::NoAnswer(Method::Options)
+        SessionError::NoAnswer(Method::Options, RESPONSE_TIMEOUT)
     );
+    // tcp-timeout=0: a camera may take as long as it likes.
+    let mut s = Session::new(SessionConfig {
+        response_timeout: None,
+        ..cfg("rtsp://127.0.0.1/s")
+    });
+    s.start(now);
+    assert_eq!(s.poll(now + 100 * RESPONSE_TIMEOUT), Ok(None));
+    assert_eq!(s.next_deadline(), None);
     let mut s = Session::new(cfg("rtsp://127.0.0.1/s"));
     s.start(now);
     let e = s
