@@ -3,7 +3,8 @@
 # the plugins the tests use (x264enc, x265enc, rtph264pay, rtph265pay, avdec_h264/h265), gst-rtsp-server,
 # ffmpeg, PyGObject for the Python embedding example, glib-networking (gst-rtsp-server's TLS in the RTSPS
 # tests), iproute2 and util-linux (the multicast tests' network namespace), pip (live555's sources for the
-# live555 test server, scripts/live555.sh), and Rust if absent.
+# live555 test server, scripts/live555.sh), valgrind (the unsafe code's unit tests run under memcheck),
+# and Rust if absent.
 set -euo pipefail
 
 packages=(
@@ -11,7 +12,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
   gstreamer1.0-libav gstreamer1.0-tools ffmpeg
-  python3 python3-gi python3-pip gir1.2-gstreamer-1.0 glib-networking iproute2 util-linux
+  python3 python3-gi python3-pip gir1.2-gstreamer-1.0 glib-networking iproute2 util-linux valgrind
 )
 
 sudo=""

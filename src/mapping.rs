@@ -87,14 +87,15 @@ impl Region {
     }
 
     /// Gives the pages of `[from, from + len)` back; they read as zeros after. `from` is page-aligned.
-    pub fn release(&self, from: usize, len: usize) {
+    /// `&mut self`: the pages' contents change, so no slice from `bytes` may be alive.
+    pub fn release(&mut self, from: usize, len: usize) {
         let len = len.min(self.len.saturating_sub(from));
         if len == 0 {
             return;
         }
-        // SAFETY: the range lies within the mapping. The pages' contents change (to zeros), which the
-        // callers allow only where no reference into the range is alive (they hold `&mut` of their
-        // owner). A failure only leaves the pages in place.
+        // SAFETY: the range lies within the mapping (`from + len <= self.len`; `add` stays in it). The
+        // pages' contents change (to zeros): `&mut self` guarantees no reference into the mapping is
+        // alive. A failure only leaves the pages in place.
         unsafe {
             libc::madvise(self.ptr.as_ptr().add(from).cast(), len, libc::MADV_DONTNEED);
         }
@@ -126,6 +127,20 @@ mod tests {
         assert_eq!(r.bytes()[(1 << 20) - 1], 0, "new pages read as zeros");
         assert!(r.resize(4096));
         assert_eq!(&r.bytes()[..3], b"abc");
+    }
+
+    #[test]
+    fn released_pages_read_as_zeros() {
+        let mut r = Region::map(3 * 4096).unwrap();
+        r.bytes_mut().fill(9);
+        r.release(4096, 4096);
+        assert_eq!(r.bytes()[4095], 9);
+        assert!(r.bytes()[4096..8192].iter().all(|&b| b == 0));
+        assert_eq!(r.bytes()[8192], 9);
+        // Past the end: clipped, nothing happens.
+        r.release(3 * 4096, 4096);
+        r.release(8192, 1 << 30);
+        assert!(r.bytes()[8192..].iter().all(|&b| b == 0));
     }
 
     #[test]

@@ -10,15 +10,20 @@ pub const BATCH: usize = 32;
 /// Largest datagram kept whole; RTP from cameras stays under the path MTU, so 8 KiB is ample.
 pub const SLOT: usize = 8 * 1024;
 
+/// The message headers point into the batch's own buffers: boxed slices, allocated once and never
+/// grown or moved (a `Box<[_]>` cannot reallocate), so the pointers stay valid for the batch's life,
+/// wherever the `RecvBatch` itself moves.
 pub struct RecvBatch {
-    data: Vec<u8>,
-    addrs: Vec<libc::sockaddr_storage>,
-    iovs: Vec<libc::iovec>,
-    msgs: Vec<libc::mmsghdr>,
+    data: Box<[u8]>,
+    addrs: Box<[libc::sockaddr_storage]>,
+    iovs: Box<[libc::iovec]>,
+    msgs: Box<[libc::mmsghdr]>,
     received: usize,
 }
 
-// The raw pointers inside point into the struct's own heap buffers.
+// SAFETY: the raw pointers in `iovs` and `msgs` point only into this batch's own boxed buffers, which
+// move with it to another thread and are reached only through `&mut self` (`recv_more`) or, read-only,
+// `&self`; nothing else holds them.
 unsafe impl Send for RecvBatch {}
 
 impl Default for RecvBatch {
@@ -29,30 +34,38 @@ impl Default for RecvBatch {
 
 impl RecvBatch {
     pub fn new() -> Self {
-        // SAFETY: all-zero is a valid value for these plain C structs.
+        // SAFETY: all-zero is a valid value for these plain C structs (integers and null pointers).
         let zero_addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
         let zero_msg: libc::mmsghdr = unsafe { std::mem::zeroed() };
         let zero_iov = libc::iovec {
             iov_base: std::ptr::null_mut(),
             iov_len: 0,
         };
         let mut b = RecvBatch {
-            data: vec![0; BATCH * SLOT],
-            addrs: vec![zero_addr; BATCH],
-            iovs: vec![zero_iov; BATCH],
-            msgs: vec![zero_msg; BATCH],
+            data: vec![0; BATCH * SLOT].into_boxed_slice(),
+            addrs: vec![zero_addr; BATCH].into_boxed_slice(),
+            iovs: vec![zero_iov; BATCH].into_boxed_slice(),
+            msgs: vec![zero_msg; BATCH].into_boxed_slice(),
             received: BATCH,
         };
-        // The headers point into the heap buffers, which stay where they are when `b` moves: set once.
-        for i in 0..BATCH {
-            b.iovs[i] = libc::iovec {
-                iov_base: b.data[i * SLOT..].as_mut_ptr().cast(),
-                iov_len: SLOT,
-            };
-            let hdr = &mut b.msgs[i].msg_hdr;
-            hdr.msg_name = (&mut b.addrs[i] as *mut libc::sockaddr_storage).cast();
-            hdr.msg_iov = &mut b.iovs[i];
-            hdr.msg_iovlen = 1;
+        // Every pointer derives from one base pointer per buffer, taken once: no later reborrow of a
+        // whole buffer sits between them.
+        let data = b.data.as_mut_ptr();
+        let addrs = b.addrs.as_mut_ptr();
+        let iovs = b.iovs.as_mut_ptr();
+        for (i, m) in b.msgs.iter_mut().enumerate() {
+            // SAFETY: `i < BATCH`: slot `i` (`i * SLOT`, `SLOT` bytes) lies inside `data`
+            // (`BATCH * SLOT` bytes), address `i` inside `addrs`, iovec `i` inside `iovs`.
+            unsafe {
+                *iovs.add(i) = libc::iovec {
+                    iov_base: data.add(i * SLOT).cast(),
+                    iov_len: SLOT,
+                };
+                m.msg_hdr.msg_name = addrs.add(i).cast();
+                m.msg_hdr.msg_iov = iovs.add(i);
+            }
+            m.msg_hdr.msg_iovlen = 1;
         }
         b.reset_written();
         b.received = 0;
@@ -91,8 +104,9 @@ impl RecvBatch {
         if free == 0 {
             return Ok(0);
         }
-        // SAFETY: msgs[received..BATCH] point at valid iovecs/addresses inside self's heap buffers, which
-        // live as long as self; their written fields were reset by `clear`.
+        // SAFETY: msgs[received..BATCH] (`free` of them) point at iovecs and addresses inside this
+        // batch's boxed buffers, which live and stay put as long as `self`; `&mut self` keeps every
+        // other reference to them out while the kernel writes; their written fields were reset.
         let n = unsafe {
             libc::recvmmsg(
                 sock.as_raw_fd(),

@@ -84,24 +84,37 @@ const SO_ATTACH_REUSEPORT_CBPF: Option<libc::c_int> = if cfg!(all(
     None
 };
 
+/// `libc::sock_fprog` with its padding as a field: every byte handed to the kernel is initialised
+/// (valgrind checks them all).
+#[repr(C)]
+struct Fprog {
+    len: u16,
+    pad: [u8; PAD],
+    filter: *mut libc::sock_filter,
+}
+const PAD: usize = std::mem::align_of::<*mut libc::sock_filter>() - 2;
+const _: () = assert!(std::mem::size_of::<Fprog>() == std::mem::size_of::<libc::sock_fprog>());
+
 fn attach(sock: &Socket) -> io::Result<()> {
     let Some(opt) = SO_ATTACH_REUSEPORT_CBPF else {
         return Err(io::ErrorKind::Unsupported.into());
     };
     debug_assert!(WAKE_EVERY.is_power_of_two() && WAKE_EVERY <= 256);
     let mut filter = program();
-    let prog = libc::sock_fprog {
+    let prog = Fprog {
         len: filter.len() as u16,
+        pad: [0; PAD],
         filter: filter.as_mut_ptr(),
     };
-    // SAFETY: prog points at `filter`, alive for the call; the kernel copies the program.
+    // SAFETY: `prog` has `sock_fprog`'s layout (checked below) and points at `filter`, alive for the
+    // call; the kernel copies the program.
     let rc = unsafe {
         libc::setsockopt(
             sock.as_raw_fd(),
             libc::SOL_SOCKET,
             opt,
-            (&prog as *const libc::sock_fprog).cast(),
-            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+            (&prog as *const Fprog).cast(),
+            std::mem::size_of::<Fprog>() as libc::socklen_t,
         )
     };
     if rc < 0 {

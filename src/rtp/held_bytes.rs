@@ -113,7 +113,7 @@ impl HeldBytes {
         self.hold_peak = 0;
         if self.touched > RELEASE_ABOVE || (self.touched > KEEP && self.quiet_holds >= QUIET_HOLDS)
         {
-            if let Some(r) = &self.region {
+            if let Some(r) = &mut self.region {
                 r.release(KEEP, self.touched - KEEP);
             }
             self.touched = KEEP;
