@@ -118,18 +118,21 @@ fn main() {
             match msg.view() {
                 gst::MessageView::Eos(_) => break,
                 gst::MessageView::Error(e) => match from {
+                    // basesrc follows the element's error with its own ("Internal data stream
+                    // error"): the first one says why.
+                    Some(i) if cameras[i].retry_at.is_some() => {}
                     // Before recording began (unreachable, refused): retried later, the others go on.
                     Some(i) => {
                         let cam = &mut cameras[i];
                         cam.state =
-                            format!("retrying in {} s: {}", RETRY_AFTER.as_secs(), e.error());
+                            format!("retrying in {} s: {}", RETRY_AFTER.as_secs(), reason(e));
                         cam.retry_at = Some(Instant::now() + RETRY_AFTER);
                         // Out of the pipeline until its next try, with a fresh branch then.
                         let _ = cam.bin.set_state(gst::State::Null);
                         let _ = pipeline.remove(&cam.bin);
                     }
                     None => {
-                        eprintln!("record-cameras: {}", e.error());
+                        eprintln!("record-cameras: {}", reason(e));
                         break;
                     }
                 },
@@ -396,4 +399,13 @@ fn catch_signals() {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
     }
+}
+
+/// What an error says in the element's own words: the last line of its debug text (the first lines
+/// name the source file and the element), else the generic message of its error domain.
+fn reason(e: &gst::message::Error) -> String {
+    e.debug()
+        .and_then(|d| d.lines().last().map(str::to_string))
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| e.error().to_string())
 }

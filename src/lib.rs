@@ -4,9 +4,10 @@
 //! `stream` (one stream: codec registry, stream selection, packets to access units),
 //! `au` (codec-neutral access units, parameter sets, depacketizing), `h264` and `h265` (RFC 6184 and
 //! RFC 7798 payload formats, NAL syntax, SPS → caps), `audio` (AAC, G.711, L16, G.722, Opus over RTP), `net` (sockets and the receive loop), `element` (the GStreamer shell);
-//! `mapping` holds the memory mappings that keep large buffers out of the allocator's heaps.
+//! `mapping` holds the memory mappings that keep large buffers out of the allocator's heaps, `random`
+//! the jitter and SSRC randomness.
 
-use once_cell::sync::Lazy;
+use std::sync::LazyLock;
 
 pub mod au;
 pub mod audio;
@@ -19,12 +20,13 @@ pub mod log;
 pub mod mapping;
 pub mod net;
 pub mod onvif;
+pub mod random;
 pub mod rtp;
 pub mod rtsp;
 pub mod stream;
 pub mod uri_bin;
 
-pub static CAT: Lazy<gst::DebugCategory> = Lazy::new(|| {
+pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
         "rustrtspsrc",
         gst::DebugColorFlags::empty(),

@@ -76,8 +76,12 @@ fn records_udp_and_output_decodes() {
     assert_eq!(caps.get::<&str>("alignment").unwrap(), "au");
     assert!(caps.get::<&str>("profile").is_ok() && caps.get::<&str>("level").is_ok());
 
-    // TEARDOWN reached the server when the element stopped.
-    std::thread::sleep(Duration::from_millis(200));
+    // TEARDOWN reached the server when the element stopped (the server counts it on its own thread:
+    // waited for, up to a deadline).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while srv.teardowns() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(srv.teardowns(), 1);
 }
 
@@ -191,6 +195,65 @@ fn closed_port_fails_fast() {
     assert!(rec.error_after.unwrap() < Duration::from_secs(3));
 }
 
+/// A location or port range the element refuses is not a missing one: the error at start names what
+/// was given (credentials redacted) and why it was refused.
+#[test]
+fn refused_settings_are_named_in_the_error() {
+    for (location, port_range, says) in [
+        (
+            "http://admin:Secret9@cam/x",
+            None,
+            "unsupported URL scheme \"http\"",
+        ),
+        ("rtsp:///stream", None, "the RTSP URL has no host"),
+        (
+            "rtsp://admin:Secret9@127.0.0.1:99999/x",
+            None,
+            "invalid port number",
+        ),
+        (
+            "rtsp://127.0.0.1:8554/x",
+            Some("7000-6000"),
+            "port-range \"7000-6000\" refused",
+        ),
+    ] {
+        let mut props: Vec<(&str, &dyn ToValue)> = Vec::new();
+        if let Some(range) = &port_range {
+            props.push(("port-range", range));
+        }
+        let src = common::rtsp_src(location, &props);
+        let sink = gst::ElementFactory::make("fakesink").build().unwrap();
+        let pipeline = gst::Pipeline::new();
+        pipeline.add_many([&src, &sink]).unwrap();
+        src.link(&sink).unwrap();
+        assert!(
+            pipeline.set_state(gst::State::Playing).is_err(),
+            "{location}"
+        );
+        let msg = pipeline
+            .bus()
+            .unwrap()
+            .timed_pop_filtered(gst::ClockTime::from_seconds(5), &[gst::MessageType::Error])
+            .expect("an error on the bus");
+        pipeline.set_state(gst::State::Null).unwrap();
+        let gst::MessageView::Error(e) = msg.view() else {
+            unreachable!()
+        };
+        assert_eq!(
+            e.error().kind::<gst::ResourceError>(),
+            Some(gst::ResourceError::Settings),
+            "{location}: {e:?}"
+        );
+        let all = format!("{} {}", e.error(), e.debug().unwrap_or_default());
+        assert!(all.contains(says), "{location}: {all}");
+        assert!(!all.contains("No location"), "{location}: {all}");
+        assert!(!all.contains("Secret9"), "{location}: {all}");
+        if port_range.is_none() {
+            assert!(all.contains("location "), "{location}: {all}");
+        }
+    }
+}
+
 #[test]
 fn keep_alive_holds_a_short_session() {
     // The server expires sessions after 2 s without a request; RTCP is off so only keep-alives count.
@@ -248,20 +311,43 @@ fn element_interface() {
     src.set_property("user-pw", "hunter2");
     assert_ne!(src.property::<String>("user-pw"), "hunter2");
 
-    // Live, with the reorder window as latency.
+    // Live, with the reorder window as latency: what the element reports once playing, and what the
+    // pipeline configured from it. A new `latency` while playing applies from the next start: the
+    // report stays the window the session runs with.
     let srv = server(None);
     src.set_property("location", srv.url());
     src.set_property("latency", 80u32);
-    let sink = gst::ElementFactory::make("fakesink").build().unwrap();
+    // Syncing, so that the pipeline asks it what latency to configure.
+    let sink = gst::ElementFactory::make("fakesink")
+        .property("sync", true)
+        .build()
+        .unwrap();
     let pipeline = gst::Pipeline::new();
     pipeline.add_many([&src, &sink]).unwrap();
     src.link(&sink).unwrap();
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    sink.static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            let _ = tx.try_send(());
+            gst::PadProbeReturn::Remove
+        });
     pipeline.set_state(gst::State::Playing).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    let mut q = gst::query::Latency::new();
-    assert!(src.query(&mut q));
-    let (live, min, _) = q.result();
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("a buffer within 10 s");
+    let reported = || {
+        let mut q = gst::query::Latency::new();
+        assert!(src.query(&mut q));
+        q.result()
+    };
+    let (live, min, max) = reported();
     assert!(live);
     assert_eq!(min, gst::ClockTime::from_mseconds(80));
+    assert_eq!(max, Some(min));
+    let mut q = gst::query::Latency::new();
+    assert!(pipeline.query(&mut q));
+    assert_eq!(q.result().1, min, "the pipeline's latency");
+    src.set_property("latency", 300u32);
+    assert_eq!(reported().1, gst::ClockTime::from_mseconds(80));
     pipeline.set_state(gst::State::Null).unwrap();
 }

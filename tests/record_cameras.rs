@@ -74,10 +74,12 @@ fn records_segments_through_a_restart() {
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert!(done.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("reconnecting"), "{stdout}");
+    // The unreachable camera's line gives the element's own reason, not basesrc's follow-up error.
     assert!(
-        stdout.contains("retrying"),
+        stdout.contains("retrying in 5 s: cannot connect to the camera at 127.0.0.1:9"),
         "the unreachable camera: {stdout}"
     );
+    assert!(!stdout.contains("Internal data stream error"), "{stdout}");
     assert!(!stdout.contains("s3cret") && !stderr.contains("s3cret"));
     assert!(
         stdout.contains("audio AAC"),

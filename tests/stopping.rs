@@ -140,7 +140,70 @@ fn pause_for_30s_and_resume(protocols: &str) {
     rec.assert_plays();
 }
 
+/// Threads of this process whose name starts with `prefix` (Linux truncates names to 15 bytes).
+fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// Pausing a pipeline whose camera went silent: the state change does not wait for the streaming
+/// thread blocked on the camera (basesrc's unlock wakes it), and the session ends at once (TEARDOWN),
+/// not at the stall timeout. Pausing and playing ten times in a row leaves no pile of threads behind.
+fn pausing_a_silent_camera(protocols: &str) {
+    let cam = FakeCamera::start(Script {
+        stall_after: Some(60),
+        ..Default::default()
+    });
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let (s1, s2, shared) = (seen.clone(), seen.clone(), cam.shared.clone());
+    let actions: Vec<Action> = vec![
+        (
+            // The camera is silent by then (60 packets: under a second).
+            Duration::from_secs(2),
+            Box::new(move |p: &gst::Pipeline| {
+                let start = Instant::now();
+                for _ in 0..10 {
+                    p.set_state(gst::State::Paused).unwrap();
+                    p.set_state(gst::State::Playing).unwrap();
+                }
+                p.set_state(gst::State::Paused).unwrap();
+                let took = start.elapsed();
+                *s1.lock().unwrap() = Some((took, threads_named("rustrtspsrc-pau"), 0));
+            }),
+        ),
+        (
+            Duration::from_millis(3500),
+            Box::new(move |_: &gst::Pipeline| {
+                if let Some(s) = s2.lock().unwrap().as_mut() {
+                    s.2 = shared.count("TEARDOWN");
+                }
+            }),
+        ),
+    ];
+    let rec = record_with_actions(
+        &cam.url(),
+        Duration::from_secs(4),
+        &[("protocols", &protocols), ("stall-timeout", &30u32)],
+        actions,
+    );
+    assert!(!rec.frames.is_empty(), "{protocols}");
+    let (took, threads, teardowns) = seen.lock().unwrap().expect("the pauses ran");
+    assert!(
+        took < STOP_WITHIN,
+        "{protocols}: 21 state changes took {took:?}"
+    );
+    assert!(threads <= 1, "{protocols}: {threads} pause threads");
+    assert!(
+        teardowns >= 1,
+        "{protocols}: no TEARDOWN 1.5 s after the pause"
+    );
+}
+
 over_udp_and_tcp! {
+    pausing_a_silent_camera => super::pausing_a_silent_camera;
     stops_when_teardown_is_never_answered => super::stops_when_teardown_is_never_answered;
     pause_for_30s_and_resume => super::pause_for_30s_and_resume;
     stops_while_the_camera_says_nothing => super::stops_while_the_camera_says_nothing;

@@ -4,8 +4,8 @@
 pub const START_CODE: [u8; 4] = [0, 0, 0, 1];
 
 /// Built once: constructing a searcher per NAL unit costs more than the search.
-pub static START_CODE_FINDER: once_cell::sync::Lazy<memchr::memmem::Finder<'static>> =
-    once_cell::sync::Lazy::new(|| memchr::memmem::Finder::new(&[0, 0, 1]));
+pub static START_CODE_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(&[0, 0, 1]));
 
 /// Splits on 3- or 4-byte start codes; bytes without any start code are one NAL. Trailing zeros go.
 pub fn split_annexb(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {

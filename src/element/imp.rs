@@ -16,8 +16,8 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
-use once_cell::sync::Lazy;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::LazyLock;
 use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
@@ -28,6 +28,11 @@ pub struct RustRtspSrc {
     stats: Arc<Mutex<Stats>>,
     /// PLAYING → PAUSED happened and PLAYING has not come back.
     paused: AtomicBool,
+    /// A thread waits to end the session for a pause: pausing again starts no other.
+    suspending: Arc<AtomicBool>,
+    /// basesrc's `unlock` came and `unlock_stop` has not: `create` must return FLUSHING. A wake-up
+    /// without it is a pause or a resume.
+    unlocked: AtomicBool,
     /// Downstream asked for a keyframe; the session client sends the request.
     keyframe_wanted: Arc<AtomicBool>,
     side_pads: SidePads,
@@ -45,17 +50,32 @@ impl ObjectSubclass for RustRtspSrc {
 }
 
 impl RustRtspSrc {
+    /// A location the element cannot use is refused: it is not kept, and the next start fails with
+    /// an error naming it (redacted) and why, rather than "no location".
     fn set_location(&self, location: Option<&str>) -> Result<(), glib::Error> {
+        let mut s = self.settings.lock().unwrap();
+        s.refused.retain(|r| !r.starts_with("location"));
         if let Some(loc) = location {
-            RtspUrl::parse(loc)
-                .map_err(|e| glib::Error::new(gst::URIError::BadUri, &e.to_string()))?;
+            if let Err(e) = RtspUrl::parse(loc) {
+                let why = format!("location {} refused: {e}", redact(loc));
+                gst::warning!(CAT, imp = self, "{}", why);
+                s.location = None;
+                s.refused.push(why.clone());
+                return Err(glib::Error::new(gst::URIError::BadUri, &why));
+            }
         }
-        self.settings.lock().unwrap().location = location.map(str::to_string);
+        s.location = location.map(str::to_string);
         Ok(())
     }
 
     fn receiver_config(&self) -> Result<ClientConfig, gst::ErrorMessage> {
         let s = self.settings.lock().unwrap().clone();
+        if !s.refused.is_empty() {
+            return Err(gst::error_msg!(
+                gst::ResourceError::Settings,
+                ["{}", s.refused.join("; ")]
+            ));
+        }
         let location = s.location.as_deref().ok_or_else(|| {
             gst::error_msg!(
                 gst::ResourceError::NotFound,
@@ -170,12 +190,13 @@ impl RustRtspSrc {
 
 impl ObjectImpl for RustRtspSrc {
     fn signals() -> &'static [glib::subclass::Signal] {
-        static SIGNALS: Lazy<Vec<glib::subclass::Signal>> = Lazy::new(super::signals::signals);
+        static SIGNALS: LazyLock<Vec<glib::subclass::Signal>> =
+            LazyLock::new(super::signals::signals);
         SIGNALS.as_ref()
     }
 
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(super::properties::specs);
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(super::properties::specs);
         PROPERTIES.as_ref()
     }
 
@@ -198,21 +219,22 @@ impl ObjectImpl for RustRtspSrc {
         match pspec.name() {
             "location" => {
                 let loc: Option<String> = value.get().expect("type checked upstream");
-                if let Err(e) = self.set_location(loc.as_deref()) {
-                    gst::warning!(CAT, imp = self, "location not set: {}", e);
-                }
+                // Refused: logged, and the error at start says it.
+                let _ = self.set_location(loc.as_deref());
                 return;
             }
             "port-range" => {
                 let v: Option<String> = value.get().expect("type checked upstream");
-                let range = match v.as_deref().map(parse_port_range).transpose() {
-                    Ok(r) => r,
+                let mut s = self.settings.lock().unwrap();
+                s.refused.retain(|r| !r.starts_with("port-range"));
+                match v.as_deref().map(parse_port_range).transpose() {
+                    Ok(range) => s.port_range = range,
                     Err(e) => {
-                        gst::warning!(CAT, imp = self, "{}", e);
-                        return;
+                        let why = format!("port-range {:?} refused: {e}", v.unwrap_or_default());
+                        gst::warning!(CAT, imp = self, "{}", why);
+                        s.refused.push(why);
                     }
-                };
-                self.settings.lock().unwrap().port_range = range;
+                }
                 return;
             }
             _ => {}
@@ -305,15 +327,54 @@ impl ObjectImpl for RustRtspSrc {
 impl GstObjectImpl for RustRtspSrc {}
 
 impl RustRtspSrc {
-    /// Ends the session once the streaming thread has let go of it (at most a frame later), if the
-    /// pipeline is still paused by then.
+    /// Interrupts whatever the streaming thread waits for (the camera, a connect, the backoff).
+    fn wake(&self) {
+        if let Some(w) = &*self.waker.lock().unwrap() {
+            w.wake();
+        }
+    }
+
+    /// `create` was woken without `unlock`: for a pause, the session ends (TEARDOWN) and the thread
+    /// waits here until PLAYING (then reconnects) or `unlock`; for a resume, it goes on at once.
+    fn wait_while_paused(&self) -> Result<(), gst::FlowError> {
+        let Some(waker) = self.waker.lock().unwrap().clone() else {
+            return Err(gst::FlowError::Flushing);
+        };
+        let mut suspended = false;
+        loop {
+            waker.reset();
+            if self.unlocked.load(Ordering::SeqCst) {
+                return Err(gst::FlowError::Flushing);
+            }
+            if !self.paused.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            if !std::mem::replace(&mut suspended, true) {
+                if let Some(s) = self.supervisor.lock().unwrap().as_mut() {
+                    s.suspend();
+                }
+            }
+            let _ = crate::net::epoll::wait_one(None, false, Some(&waker), None);
+        }
+    }
+
+    /// Ends the session once the streaming thread has let go of it (at most a frame later, or the
+    /// stall timeout for a camera that went silent), if the pipeline is still paused by then. One
+    /// such thread at a time: it reads `paused` once it has the session, so later pauses and plays
+    /// are taken into account by the one already waiting.
     fn suspend_when_idle(&self) {
+        if self.suspending.swap(true, Ordering::SeqCst) {
+            return;
+        }
         let obj = self.obj().clone();
+        let suspending = self.suspending.clone();
         let spawned = std::thread::Builder::new()
             .name("rustrtspsrc-pause".into())
             .spawn(move || {
                 let imp = obj.imp();
                 let mut guard = imp.supervisor.lock().unwrap();
+                // Cleared with the lock held: a pause from now on starts a thread of its own.
+                suspending.store(false, Ordering::SeqCst);
                 if imp.paused.load(Ordering::SeqCst) {
                     if let Some(s) = guard.as_mut() {
                         s.suspend();
@@ -321,6 +382,7 @@ impl RustRtspSrc {
                 }
             });
         if let Err(e) = spawned {
+            self.suspending.store(false, Ordering::SeqCst);
             gst::warning!(CAT, imp = self, "session kept open while paused: {}", e);
         }
     }
@@ -334,9 +396,16 @@ impl ElementImpl for RustRtspSrc {
         match transition {
             gst::StateChange::PlayingToPaused => {
                 self.paused.store(true, Ordering::SeqCst);
+                // basesrc (1.22) does not unlock a live source's create on pause: a streaming
+                // thread waiting for a silent camera would hold the session until the stall
+                // timeout. Woken, `create` ends the session and waits for PLAYING itself.
+                self.wake();
                 self.suspend_when_idle();
             }
-            gst::StateChange::PausedToPlaying => self.paused.store(false, Ordering::SeqCst),
+            gst::StateChange::PausedToPlaying => {
+                self.paused.store(false, Ordering::SeqCst);
+                self.wake();
+            }
             _ => {}
         }
         self.parent_change_state(transition)
@@ -352,7 +421,7 @@ impl ElementImpl for RustRtspSrc {
     }
 
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-        static METADATA: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
                 "RTSP H.264/H.265 source",
                 "Source/Network/Video",
@@ -364,7 +433,7 @@ impl ElementImpl for RustRtspSrc {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             vec![
                 gst::PadTemplate::new(
                     "src",
@@ -436,6 +505,7 @@ impl BaseSrcImpl for RustRtspSrc {
             (s.reconnect_attempts, wall_time)
         };
         *self.stats.lock().unwrap() = Stats::default();
+        self.unlocked.store(false, Ordering::SeqCst);
         *self.supervisor.lock().unwrap() = Some(Supervisor::new(
             cfg,
             retry,
@@ -469,12 +539,13 @@ impl BaseSrcImpl for RustRtspSrc {
     /// An upstream ForceKeyUnit (splitmuxsink starting a file, a new viewer) becomes an RTCP PLI or FIR
     /// when the camera offered one.
     fn event(&self, event: &gst::Event) -> bool {
-        if event.type_() == gst::EventType::CustomUpstream
-            && event
-                .structure()
-                .is_some_and(|s| s.name() == "GstForceKeyUnit")
-        {
-            gst::debug!(CAT, imp = self, "downstream asks for a keyframe");
+        if let Ok(request) = gst_video::UpstreamForceKeyUnitEvent::parse(event) {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "downstream asks for a keyframe (all headers: {})",
+                request.all_headers
+            );
             self.keyframe_wanted.store(true, Ordering::Relaxed);
             return true;
         }
@@ -491,13 +562,13 @@ impl BaseSrcImpl for RustRtspSrc {
     }
 
     fn unlock(&self) -> Result<(), gst::ErrorMessage> {
-        if let Some(w) = &*self.waker.lock().unwrap() {
-            w.wake();
-        }
+        self.unlocked.store(true, Ordering::SeqCst);
+        self.wake();
         Ok(())
     }
 
     fn unlock_stop(&self) -> Result<(), gst::ErrorMessage> {
+        self.unlocked.store(false, Ordering::SeqCst);
         if let Some(w) = &*self.waker.lock().unwrap() {
             w.reset();
         }
@@ -542,6 +613,11 @@ impl PushSrcImpl for RustRtspSrc {
             let running_time = || obj.current_running_time().map(|t| t.nseconds());
             let produced = match supervisor.next(running_time, |n| self.post_notice(n)) {
                 Ok(p) => p,
+                Err(SupervisorError::Flushing) if !self.unlocked.load(Ordering::SeqCst) => {
+                    drop(guard);
+                    self.wait_while_paused()?;
+                    continue;
+                }
                 Err(SupervisorError::Flushing) => return Err(gst::FlowError::Flushing),
                 Err(SupervisorError::Error(msg)) => {
                     gst::error!(CAT, imp = self, "{:?}", msg);

@@ -159,6 +159,9 @@ pub struct Settings {
     pub tls_ca_file: Option<String>,
     pub tls_certificate_sha256: Option<String>,
     pub multicast_iface: Option<String>,
+    /// Values refused when set (`location`, `port-range`), said again as the error at start: what
+    /// was given (redacted) and why.
+    pub refused: Vec<String>,
 }
 
 /// Shows the location redacted and whether a password is set, never the password.
@@ -211,6 +214,7 @@ impl Default for Settings {
             reference_timestamp_meta: DEFAULT_REFERENCE_TIMESTAMP_META,
             ntp_sync: DEFAULT_NTP_SYNC,
             nat_method: NatMethod::Dummy,
+            refused: Vec::new(),
             tls_validation_flags: TlsValidationFlags::VALIDATE_ALL,
             tls_ca_file: None,
             tls_certificate_sha256: None,

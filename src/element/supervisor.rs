@@ -16,12 +16,13 @@ use crate::rtsp::auth::AuthError;
 use crate::rtsp::backoff::{self, Backoff};
 use crate::rtsp::session::{Lower, SessionError};
 use crate::stream::inbound::InboundStats;
-use once_cell::sync::Lazy;
+use std::sync::LazyLock;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The reference of the wall-clock meta, as rtpjitterbuffer writes it.
-static NTP_CAPS: Lazy<gst::Caps> = Lazy::new(|| gst::Caps::new_empty_simple("timestamp/x-ntp"));
+static NTP_CAPS: LazyLock<gst::Caps> =
+    LazyLock::new(|| gst::Caps::new_empty_simple("timestamp/x-ntp"));
 
 /// What the element does with the camera's wall-clock time.
 #[derive(Debug, Clone, Copy)]

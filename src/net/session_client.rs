@@ -158,7 +158,7 @@ impl SessionClient {
             rtsp_backlog: false,
             playing_since: None,
             next_rtcp: now,
-            our_ssrc: (crate::rtsp::backoff::random_u64() >> 32) as u32,
+            our_ssrc: (crate::random::random_u64() >> 32) as u32,
         };
         let req = r.session.start(now);
         r.send(&req)?;

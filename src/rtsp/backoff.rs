@@ -40,21 +40,7 @@ impl Backoff {
 
 /// A jitter value in [0, 1).
 pub fn jitter() -> f64 {
-    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// Random bits from std's per-process random hash keys and the clock; enough for jitter and an RTCP
-/// SSRC, without a crate for it.
-pub fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    h.finish()
+    (crate::random::random_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@ use crate::CAT;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use once_cell::sync::Lazy;
+use std::sync::LazyLock;
 use std::sync::Mutex;
 
 #[derive(Default)]
@@ -18,7 +18,7 @@ struct Exposed {
 
 #[derive(Default)]
 pub struct RustRtspBin {
-    src: once_cell::sync::OnceCell<gst::Element>,
+    src: std::sync::OnceLock<gst::Element>,
     exposed: Mutex<Exposed>,
 }
 
@@ -74,7 +74,7 @@ impl RustRtspBin {
 
 impl ObjectImpl for RustRtspBin {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: Lazy<Vec<glib::ParamSpec>> = Lazy::new(|| {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![
                 glib::ParamSpecString::builder("location")
                     .nick("Location")
@@ -178,7 +178,7 @@ impl GstObjectImpl for RustRtspBin {}
 
 impl ElementImpl for RustRtspBin {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
-        static META: Lazy<gst::subclass::ElementMetadata> = Lazy::new(|| {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
                 "RTSP camera source for playbin and uridecodebin",
                 "Source/Network/Bin",
@@ -191,7 +191,7 @@ impl ElementImpl for RustRtspBin {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: Lazy<Vec<gst::PadTemplate>> = Lazy::new(|| {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let sometimes = |name: &str, caps: gst::Caps| {
                 gst::PadTemplate::new(
                     name,

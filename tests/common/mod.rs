@@ -373,26 +373,33 @@ pub fn decode_as(codec: &str, annexb: &[u8]) -> (usize, Vec<String>) {
     (n, problems)
 }
 
-/// `ffmpeg -v error -i file -f null -` output, if ffmpeg is installed.
-pub fn ffmpeg_errors(annexb: &[u8]) -> Option<String> {
+/// What `ffmpeg -v error -i file -f null -` says about an Annex-B H.264 stream (empty: nothing).
+pub fn ffmpeg_errors(annexb: &[u8]) -> String {
     ffmpeg_errors_as("h264", annexb)
 }
 
-/// Like `ffmpeg_errors`, for a stream of `codec` ("h264", "h265").
-pub fn ffmpeg_errors_as(codec: &str, annexb: &[u8]) -> Option<String> {
+/// Like `ffmpeg_errors`, for a stream of `codec` ("h264", "h265"). Fails the test when ffmpeg is
+/// missing or cannot be run: a verdict that cannot be had is not a pass.
+pub fn ffmpeg_errors_as(codec: &str, annexb: &[u8]) -> String {
     let dir = std::env::temp_dir().join(format!("rustrtspsrc-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).ok()?;
+    std::fs::create_dir_all(&dir).expect("a directory for ffmpeg's input");
     let path =
         dir.join(format!("{:?}.{codec}", std::thread::current().id()).replace(['(', ')'], ""));
-    std::fs::write(&path, annexb).ok()?;
+    std::fs::write(&path, annexb).expect("ffmpeg's input file");
     let out = std::process::Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(&path)
         .args(["-f", "null", "-"])
         .output()
-        .ok()?;
+        .expect("ffmpeg is missing: install ffmpeg (scripts/setup.sh does)");
     let _ = std::fs::remove_file(&path);
-    Some(String::from_utf8_lossy(&out.stderr).into_owned())
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success() || !said.is_empty(),
+        "ffmpeg failed without a word: {:?}",
+        out.status
+    );
+    said
 }
 
 /// NAL unit types of an Annex-B access unit with 4-byte start codes.
@@ -507,9 +514,8 @@ impl Recording {
         let (decoded, problems) = decode_as(codec, &stream);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(decoded, self.frames.len(), "decoded frames vs access units");
-        if let Some(errors) = ffmpeg_errors_as(codec, &stream) {
-            assert!(errors.is_empty(), "ffmpeg: {errors}");
-        }
+        let errors = ffmpeg_errors_as(codec, &stream);
+        assert!(errors.is_empty(), "ffmpeg: {errors}");
     }
 }
 
