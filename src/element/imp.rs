@@ -2,13 +2,13 @@
 //! the audio and metadata pads in `side_pads`.
 
 use super::caps::{audio_template_caps, base_caps, metadata_template_caps};
-use super::settings::{self, parse_port_range, Protocols, Settings};
+use super::settings::{self, parse_port_range, Settings};
 use super::side_pads::SidePads;
 use super::stats::Stats;
 use super::supervisor::{Notice, Produced, Supervisor, SupervisorError, WallTimeConfig};
 use crate::net::epoll::Waker;
 use crate::net::session_client::ClientConfig;
-use crate::rtsp::url::{redact, Credentials, RtspUrl};
+use crate::rtsp::url::{redact, RtspUrl};
 use crate::CAT;
 use gst::glib;
 use gst::prelude::*;
@@ -70,78 +70,13 @@ impl RustRtspSrc {
 
     fn receiver_config(&self) -> Result<ClientConfig, gst::ErrorMessage> {
         let s = self.settings.lock().unwrap().clone();
-        if !s.refused.is_empty() {
-            return Err(gst::error_msg!(
-                gst::ResourceError::Settings,
-                ["{}", s.refused.join("; ")]
-            ));
-        }
-        let location = s.location.as_deref().ok_or_else(|| {
-            gst::error_msg!(
-                gst::ResourceError::NotFound,
-                ["No location set: set location=rtsp://host/path"]
-            )
-        })?;
-        let url = RtspUrl::parse(location).map_err(|e| {
-            gst::error_msg!(
-                gst::ResourceError::Settings,
-                ["{} ({})", e, redact(location)]
-            )
-        })?;
-        let credentials = match (s.user_id.clone(), s.user_pw.clone()) {
-            (None, None) => None,
-            (user, password) => Some(Credentials {
-                user: user.unwrap_or_default(),
-                password: password.unwrap_or_default(),
-            }),
-        };
-        // rtspt://, rtsph:// and rtsphs:// carry RTP on the RTSP connection whatever protocols say.
-        let tcp = s.protocols.contains(Protocols::TCP) || url.tcp_only;
-        let udp = s.protocols.contains(Protocols::UDP) && !url.tcp_only;
-        let multicast = s.protocols.contains(Protocols::UDP_MCAST) && !url.tcp_only;
-        if !tcp && !udp && !multicast {
-            return Err(gst::error_msg!(
-                gst::ResourceError::Settings,
-                ["protocols allows no transport: set udp, udp-mcast, tcp or several"]
-            ));
-        }
-        let tls = if url.tls {
-            let settings = s
-                .tls()
-                .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
-            let config = crate::net::tls::client_config(&settings)
-                .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ["{}", e]))?;
-            Some(config)
-        } else {
-            None
-        };
-        Ok(ClientConfig {
-            tls,
-            multicast,
-            multicast_iface: s.multicast_iface.clone(),
-            udp,
-            tcp,
-            udp_timeout: s.udp_timeout(),
-            tcp_timeout: s.tcp_timeout(),
-            udp_port_tries: s.retry.max(1),
-            url,
-            credentials,
-            user_agent: s.user_agent.clone(),
-            latency: s.latency(),
-            stall_timeout: s.stall_timeout(),
-            port_range: s.port_range,
-            do_rtcp: s.do_rtcp,
-            keep_alive: s.keep_alive,
-            wait_for_keyframe: s.wait_for_keyframe,
-            choice: crate::stream::selection::Choice {
-                video_codec: s.video_codec.wanted(),
-                streams: s.streams.choice(),
-            },
-            keyframe_wanted: self.keyframe_wanted.clone(),
-            nat_dummy_packets: s.nat_method == settings::NatMethod::Dummy,
-            hooks: super::signals::hooks(&self.obj()),
-            log: crate::log::Log::new(&*self.obj()),
-        })
+        let obj = self.obj();
+        super::client_config::client_config(
+            &s,
+            self.keyframe_wanted.clone(),
+            super::signals::hooks(&obj),
+            crate::log::Log::new(&*obj),
+        )
     }
 }
 

@@ -4,6 +4,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod caps;
+mod client_config;
 mod decode_times;
 mod imp;
 mod lip_sync;
