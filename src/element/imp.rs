@@ -337,8 +337,8 @@ impl ElementImpl for RustRtspSrc {
                 self.wake();
                 self.suspend_when_idle();
             }
-            gst::StateChange::PausedToPlaying => {
-                self.paused.store(false, Ordering::SeqCst);
+            // Only back from a pause: the first PLAYING must not interrupt the first connect.
+            gst::StateChange::PausedToPlaying if self.paused.swap(false, Ordering::SeqCst) => {
                 self.wake();
             }
             _ => {}
@@ -441,6 +441,7 @@ impl BaseSrcImpl for RustRtspSrc {
         };
         *self.stats.lock().unwrap() = Stats::default();
         self.unlocked.store(false, Ordering::SeqCst);
+        self.paused.store(false, Ordering::SeqCst);
         *self.supervisor.lock().unwrap() = Some(Supervisor::new(
             cfg,
             retry,
