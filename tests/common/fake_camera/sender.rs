@@ -69,6 +69,8 @@ impl Sender {
 
     pub fn run(self, packets: &[Vec<u8>], script: &Script, stop: &AtomicBool, shared: &Shared) {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        // Before the session's clock starts: the first packet goes out at its time.
+        let gop_start = gop_starts(packets);
         let start = Instant::now();
         let clock = SessionClock::new(script.clock, start);
         let mut next_sr = script.sender_reports.map(|_| start);
@@ -89,7 +91,6 @@ impl Sender {
         let mut in_frame = 0usize;
         // With `ssrc_per_gop`: GOPs begun since the first, added to the SSRC.
         let mut gops = 0u32;
-        let gop_start = gop_starts(packets);
         loop {
             for (k, p) in packets.iter().enumerate() {
                 let live = self.playing.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst);
