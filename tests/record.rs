@@ -335,6 +335,13 @@ fn element_interface() {
     pipeline.set_state(gst::State::Playing).unwrap();
     rx.recv_timeout(Duration::from_secs(10))
         .expect("a buffer within 10 s");
+    // The sink answers the pipeline's latency query once its PLAYING is complete (with the first
+    // buffer at the sink, on a loaded machine, it may not be yet).
+    let (done, state, _) = pipeline.state(gst::ClockTime::from_seconds(10));
+    assert!(
+        done.is_ok() && state == gst::State::Playing,
+        "{done:?} {state:?}"
+    );
     let reported = || {
         let mut q = gst::query::Latency::new();
         assert!(src.query(&mut q));

@@ -2,6 +2,7 @@
 //! the audio and metadata pads in `side_pads`.
 
 use super::caps::{audio_template_caps, base_caps, metadata_template_caps};
+use super::collection::Collection;
 use super::settings::{self, parse_port_range, Settings};
 use super::side_pads::SidePads;
 use super::stats::Stats;
@@ -36,6 +37,8 @@ pub struct RustRtspSrc {
     /// Downstream asked for a keyframe; the session client sends the request.
     keyframe_wanted: Arc<AtomicBool>,
     side_pads: SidePads,
+    /// The streams offered as a GstStreamCollection, and the selection that came back.
+    collection: Collection,
     /// The reorder window the session started with (ms): what the latency reports, whatever
     /// `latency` says since.
     started_latency_ms: AtomicU32,
@@ -81,6 +84,21 @@ impl RustRtspSrc {
 }
 
 impl RustRtspSrc {
+    pub(super) fn collection(&self) -> &Collection {
+        &self.collection
+    }
+
+    /// A `select-streams` event (to the element or up its pads): which streams to set up.
+    fn select_streams(&self, event: &gst::Event) -> bool {
+        let gst::EventView::SelectStreams(e) = event.view() else {
+            return false;
+        };
+        let ids: Vec<String> = e.streams().into_iter().map(|s| s.to_string()).collect();
+        gst::debug!(CAT, imp = self, "select-streams {:?}", ids);
+        self.collection.select(ids);
+        true
+    }
+
     fn post_notice(&self, notice: Notice) {
         let obj = self.obj();
         let s = match notice {
@@ -110,11 +128,16 @@ impl RustRtspSrc {
             Notice::SideStreams(pads) => {
                 gst::debug!(CAT, imp = self, "audio and metadata pads {:?}", pads);
                 let weak = obj.downgrade();
-                self.side_pads
-                    .add(obj.upcast_ref(), &pads, move |pad, query| {
+                let collection = self.collection.offered();
+                self.side_pads.add(
+                    obj.upcast_ref(),
+                    &pads,
+                    collection.as_ref(),
+                    move |pad, query| {
                         weak.upgrade()
                             .is_some_and(|o| o.imp().side_pad_query(pad, query))
-                    });
+                    },
+                );
                 return;
             }
         };
@@ -352,6 +375,9 @@ impl ElementImpl for RustRtspSrc {
         if event.type_() == gst::EventType::Eos {
             self.side_pads.eos();
         }
+        if self.select_streams(&event) {
+            return true;
+        }
         self.parent_send_event(event)
     }
 
@@ -483,6 +509,9 @@ impl BaseSrcImpl for RustRtspSrc {
                 request.all_headers
             );
             self.keyframe_wanted.store(true, Ordering::Relaxed);
+            return true;
+        }
+        if self.select_streams(event) {
             return true;
         }
         self.parent_event(event)

@@ -5,6 +5,7 @@ use gst::prelude::*;
 
 mod caps;
 mod client_config;
+mod collection;
 mod decode_times;
 mod imp;
 mod lip_sync;

@@ -13,6 +13,9 @@ use crate::stream::codec::{Codec, Kind};
 pub struct SidePad {
     pub name: String,
     pub caps: gst::Caps,
+    /// Its SDP media section and kind: its stream id in the collection.
+    pub media_index: usize,
+    pub kind: Kind,
 }
 
 /// One side pad's stream.
@@ -49,16 +52,16 @@ impl SideOutputs {
     pub fn on_session(&mut self, client: &SessionClient) -> Option<Vec<SidePad>> {
         // By the session's stream index: a stream the camera refused to set up has no spec, and
         // must not shift the others' pads.
-        let caps: Vec<(usize, Kind, gst::Caps)> = (1..client.stream_count())
+        let caps: Vec<(usize, Kind, gst::Caps, usize)> = (1..client.stream_count())
             .filter_map(|i| {
                 let spec = client.spec(i)?;
-                Some((i, spec.kind(), Codec::side_caps(spec)?))
+                Some((i, spec.kind(), Codec::side_caps(spec)?, spec.media_index))
             })
             .collect();
         if self.announced {
             for stream in &mut self.streams {
                 let new = caps.iter().find(|(i, ..)| *i == stream.stream);
-                if let Some((_, _, caps)) = new.filter(|(.., c)| *c != stream.caps) {
+                if let Some((_, _, caps, _)) = new.filter(|(_, _, c, _)| *c != stream.caps) {
                     stream.caps = caps.clone();
                     stream.caps_pending = true;
                 }
@@ -68,7 +71,7 @@ impl SideOutputs {
         self.announced = true;
         self.streams = caps
             .iter()
-            .map(|(stream, _, c)| SideStream {
+            .map(|(stream, _, c, _)| SideStream {
                 stream: *stream,
                 caps: c.clone(),
                 caps_pending: false,
@@ -80,14 +83,19 @@ impl SideOutputs {
         let mut counts = [0usize; 2];
         let pads = caps
             .into_iter()
-            .map(|(_, kind, caps)| {
+            .map(|(_, kind, caps, media_index)| {
                 let (prefix, n) = match kind {
                     Kind::Metadata => ("metadata", &mut counts[1]),
                     _ => ("audio", &mut counts[0]),
                 };
                 let name = format!("{prefix}_{n}");
                 *n += 1;
-                SidePad { name, caps }
+                SidePad {
+                    name,
+                    caps,
+                    media_index,
+                    kind,
+                }
             })
             .collect();
         Some(pads)

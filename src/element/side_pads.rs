@@ -52,13 +52,16 @@ pub struct SidePads {
 
 impl SidePads {
     /// Adds `pads` to `element` from the template their names follow, then says there are no more.
-    /// `query` answers the pads' queries (latency as the src pad's).
+    /// `query` answers the pads' queries (latency as the src pad's). Each starts its stream with the
+    /// id `collection` (sent after it) gives its media.
     pub fn add(
         &self,
         element: &gst::Element,
         side: &[SidePad],
+        collection: Option<&gst::StreamCollection>,
         query: impl Fn(&gst::Pad, &mut gst::QueryRef) -> bool + Send + Sync + Clone + 'static,
     ) {
+        let base = super::collection::base_id(element);
         let video = element.static_pad("src");
         let group = video
             .as_ref()
@@ -66,7 +69,13 @@ impl SidePads {
             .and_then(|e| e.group_id())
             .unwrap_or_else(gst::GroupId::next);
         let mut pads = self.pads.lock().unwrap();
-        for SidePad { name, caps } in side {
+        for SidePad {
+            name,
+            caps,
+            media_index,
+            kind,
+        } in side
+        {
             let template = match name.split_once('_') {
                 Some(("metadata", _)) => element.pad_template("metadata_%u"),
                 _ => element.pad_template("audio_%u"),
@@ -96,13 +105,16 @@ impl SidePads {
             if pad.set_active(true).is_err() {
                 continue;
             }
-            let stream_id = pad.create_stream_id(element, Some(name.as_str()));
+            let stream_id = super::collection::stream_id(&base, *media_index, *kind);
             // Sticky: kept on the pad and sent to whatever links it later.
             let _ = pad.push_event(
                 gst::event::StreamStart::builder(stream_id.as_str())
                     .group_id(group)
                     .build(),
             );
+            if let Some(collection) = collection {
+                let _ = pad.push_event(gst::event::StreamCollection::new(collection));
+            }
             let _ = pad.push_event(gst::event::Caps::new(caps));
             let segment = gst::FormattedSegment::<gst::ClockTime>::new();
             let _ = pad.push_event(gst::event::Segment::new(&segment));

@@ -1,7 +1,8 @@
 //! The element's signals, rtspsrc's where the meaning is the same: `select-stream` (whether to set up a
 //! stream, asked before its SETUP with its SDP media number and its `application/x-rtp` caps) and
 //! `on-sdp` (the camera's SDP as a GstSDPMessage, before the streams are chosen). Both are emitted on
-//! the streaming thread, once per session (so again after a reconnect).
+//! the streaming thread, once per session (so again after a reconnect). The same hooks offer the
+//! stream collection (`collection.rs`) and apply a `select-streams` selection.
 
 use crate::net::session_client::Hooks;
 use crate::rtsp::sdp::Media;
@@ -9,6 +10,7 @@ use crate::stream::spec::StreamSpec;
 use crate::CAT;
 use gst::glib;
 use gst::prelude::*;
+use gst::subclass::prelude::*;
 use std::sync::Arc;
 
 pub fn signals() -> Vec<glib::subclass::Signal> {
@@ -37,8 +39,25 @@ pub fn hooks(element: &super::RustRtspSrc) -> Hooks {
         let Some(element) = weak.upgrade() else {
             return true;
         };
+        // A select-streams selection first, then the application's signal handler.
+        if !element
+            .imp()
+            .collection()
+            .accepts(element.upcast_ref(), spec)
+        {
+            return false;
+        }
         let num = u32::try_from(spec.media_index).unwrap_or(u32::MAX);
         element.emit_by_name::<bool>("select-stream", &[&num, &rtp_caps(media, spec)])
+    };
+    let weak = element.downgrade();
+    let on_offer = move |playable: &[StreamSpec], defaults: &[usize]| {
+        weak.upgrade().is_some_and(|element| {
+            element
+                .imp()
+                .collection()
+                .offer(element.upcast_ref(), playable, defaults)
+        })
     };
     let weak = element.downgrade();
     let on_sdp = move |text: &[u8]| {
@@ -53,6 +72,7 @@ pub fn hooks(element: &super::RustRtspSrc) -> Hooks {
     Hooks {
         select_stream: Some(Arc::new(select_stream)),
         on_sdp: Some(Arc::new(on_sdp)),
+        on_offer: Some(Arc::new(on_offer)),
     }
 }
 

@@ -40,12 +40,18 @@ pub type SelectStream = Arc<dyn Fn(&Media, &StreamSpec) -> bool + Send + Sync>;
 /// Is handed the SDP as the camera sent it, before the streams are chosen.
 pub type OnSdp = Arc<dyn Fn(&[u8]) + Send + Sync>;
 
+/// Is told every stream the element could set up and which it would by default (media indexes),
+/// before the choice; answers whether the application chose itself (then every stream is considered,
+/// and `select_stream` decides).
+pub type OnOffer = Arc<dyn Fn(&[crate::stream::StreamSpec], &[usize]) -> bool + Send + Sync>;
+
 /// What the application is asked, or told, during signalling (the element's `select-stream` and
 /// `on-sdp` signals). Called on the streaming thread.
 #[derive(Clone, Default)]
 pub struct Hooks {
     pub select_stream: Option<SelectStream>,
     pub on_sdp: Option<OnSdp>,
+    pub on_offer: Option<OnOffer>,
 }
 
 impl std::fmt::Debug for Hooks {
@@ -53,6 +59,7 @@ impl std::fmt::Debug for Hooks {
         f.debug_struct("Hooks")
             .field("select_stream", &self.select_stream.is_some())
             .field("on_sdp", &self.on_sdp.is_some())
+            .field("on_offer", &self.on_offer.is_some())
             .finish()
     }
 }

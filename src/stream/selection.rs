@@ -176,6 +176,25 @@ pub fn select_with(
     Ok(selection)
 }
 
+/// Every stream the element could set up, for the stream collection it offers: the video `select`
+/// takes (one: the src pad carries it), then each audio and metadata media it plays, in SDP order.
+pub fn playable(desc: &Description, video_codec: Option<Codec>) -> Vec<StreamSpec> {
+    let video = desc.media.iter().enumerate().find_map(|(index, media)| {
+        let (codec, pt, rate) = video_format(media, video_codec)?;
+        StreamSpec::new(index, media, codec, pt, (rate, 1)).ok()
+    });
+    let others = desc.media.iter().enumerate().filter_map(|(index, media)| {
+        if media.kind.eq_ignore_ascii_case("audio") {
+            let (codec, pt, format) = audio_format(media)?;
+            StreamSpec::new(index, media, codec, pt, format).ok()
+        } else {
+            let (codec, pt, rate) = metadata_format(media)?;
+            StreamSpec::new(index, media, codec, pt, (rate, 1)).ok()
+        }
+    });
+    video.into_iter().chain(others).collect()
+}
+
 /// ONVIF metadata in an `application` media (`vnd.onvif.metadata` and its gzip and EXI forms).
 fn metadata_format(media: &Media) -> Option<(Codec, u8, u32)> {
     if !media.kind.eq_ignore_ascii_case("application") {

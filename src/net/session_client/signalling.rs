@@ -135,13 +135,23 @@ impl SessionClient {
         if let Some(on_sdp) = &self.cfg.hooks.on_sdp {
             on_sdp(&description.text);
         }
+        let mut choice = self.cfg.choice;
+        if let Some(offer) = &self.cfg.hooks.on_offer {
+            let playable = selection::playable(description, choice.video_codec);
+            let defaults: Vec<usize> = selection::select(description, &choice)
+                .map(|s| s.streams.iter().map(|s| s.media_index).collect())
+                .unwrap_or_default();
+            if offer(&playable, &defaults) {
+                choice.streams = selection::StreamChoice::All;
+            }
+        }
         let hook = self.cfg.hooks.select_stream.clone();
         let mut accept = |spec: &StreamSpec| match (&hook, description.media.get(spec.media_index))
         {
             (Some(hook), Some(media)) => hook(media, spec),
             _ => true,
         };
-        let mut chosen = selection::select_with(description, &self.cfg.choice, &mut accept)
+        let mut chosen = selection::select_with(description, &choice, &mut accept)
             .map_err(ClientError::NothingToPlay)?;
         for why in &chosen.left_out {
             crate::log!(self.cfg.log, Info, "left out: {}", why);

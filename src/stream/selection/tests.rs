@@ -44,6 +44,38 @@ m=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000 \na=framerate:0S\na=fmtp:96\na=cont
 }
 
 #[test]
+fn playable_lists_the_video_then_every_audio_and_metadata() {
+    // Video second, two audio tracks (one the element cannot play), metadata, a vendor media.
+    let sdp = "v=0\nm=audio 0 RTP/AVP 0\na=rtpmap:0 PCMU/8000\na=control:trackID=1\n\
+m=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na=control:trackID=0\n\
+m=audio 0 RTP/AVP 97\na=rtpmap:97 speex/8000\na=control:trackID=2\n\
+m=audio 0 RTP/AVP 8\na=control:trackID=3\n\
+m=application 0 RTP/AVP 107\na=rtpmap:107 vnd.onvif.metadata/90000\na=control:trackID=4\n\
+m=application/TP-LINK 0 RTP/AVP smart/1/90000\n";
+    let desc = parse(sdp.as_bytes(), "rtsp://h/s/").unwrap();
+    let listed: Vec<(usize, Codec)> = playable(&desc, None)
+        .iter()
+        .map(|s| (s.media_index, s.codec))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (1, Codec::H264),
+            (0, Codec::Pcmu),
+            (3, Codec::Pcma),
+            (
+                4,
+                Codec::OnvifMetadata(crate::stream::codec::MetadataEncoding::Xml)
+            )
+        ]
+    );
+    // Only the video of the codec asked for.
+    assert!(playable(&desc, Some(Codec::H265))
+        .iter()
+        .all(|s| s.kind() != Kind::Video));
+}
+
+#[test]
 fn audio_on_the_video_payload_type_is_not_video() {
     // Ubiquiti: two audio media on payload type 96, like the video.
     let sdp = "v=0\nm=audio 0 RTP/AVP 96\na=rtpmap:96 opus/48000/2\nm=audio 0 RTP/AVP 96\n\
