@@ -7,6 +7,8 @@ use super::settings::{self, parse_port_range, Settings};
 use super::side_pads::SidePads;
 use super::stats::Stats;
 use super::supervisor::{Notice, Produced, Supervisor, SupervisorError, WallTimeConfig};
+
+mod pause;
 use crate::net::epoll::Waker;
 use crate::net::session_client::ClientConfig;
 use crate::rtsp::url::{redact, RtspUrl};
@@ -284,88 +286,12 @@ impl ObjectImpl for RustRtspSrc {
 
 impl GstObjectImpl for RustRtspSrc {}
 
-impl RustRtspSrc {
-    /// Interrupts whatever the streaming thread waits for (the camera, a connect, the backoff).
-    fn wake(&self) {
-        if let Some(w) = &*self.waker.lock().unwrap() {
-            w.wake();
-        }
-    }
-
-    /// `create` was woken without `unlock`: for a pause, the session ends (TEARDOWN) and the thread
-    /// waits here until PLAYING (then reconnects) or `unlock`; for a resume, it goes on at once.
-    fn wait_while_paused(&self) -> Result<(), gst::FlowError> {
-        let Some(waker) = self.waker.lock().unwrap().clone() else {
-            return Err(gst::FlowError::Flushing);
-        };
-        let mut suspended = false;
-        loop {
-            waker.reset();
-            if self.unlocked.load(Ordering::SeqCst) {
-                return Err(gst::FlowError::Flushing);
-            }
-            if !self.paused.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            if !std::mem::replace(&mut suspended, true) {
-                if let Some(s) = self.supervisor.lock().unwrap().as_mut() {
-                    s.suspend();
-                }
-            }
-            let _ = crate::net::epoll::wait_one(None, false, Some(&waker), None);
-        }
-    }
-
-    /// Ends the session once the streaming thread has let go of it (at most a frame later, or the
-    /// stall timeout for a camera that went silent), if the pipeline is still paused by then. One
-    /// such thread at a time: it reads `paused` once it has the session, so later pauses and plays
-    /// are taken into account by the one already waiting.
-    fn suspend_when_idle(&self) {
-        if self.suspending.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let obj = self.obj().clone();
-        let suspending = self.suspending.clone();
-        let spawned = std::thread::Builder::new()
-            .name("rustrtspsrc-pause".into())
-            .spawn(move || {
-                let imp = obj.imp();
-                let mut guard = imp.supervisor.lock().unwrap();
-                // Cleared with the lock held: a pause from now on starts a thread of its own.
-                suspending.store(false, Ordering::SeqCst);
-                if imp.paused.load(Ordering::SeqCst) {
-                    if let Some(s) = guard.as_mut() {
-                        s.suspend();
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            self.suspending.store(false, Ordering::SeqCst);
-            gst::warning!(CAT, imp = self, "session kept open while paused: {}", e);
-        }
-    }
-}
-
 impl ElementImpl for RustRtspSrc {
     fn change_state(
         &self,
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        match transition {
-            gst::StateChange::PlayingToPaused => {
-                self.paused.store(true, Ordering::SeqCst);
-                // basesrc (1.22) does not unlock a live source's create on pause: a streaming
-                // thread waiting for a silent camera would hold the session until the stall
-                // timeout. Woken, `create` ends the session and waits for PLAYING itself.
-                self.wake();
-                self.suspend_when_idle();
-            }
-            // Only back from a pause: the first PLAYING must not interrupt the first connect.
-            gst::StateChange::PausedToPlaying if self.paused.swap(false, Ordering::SeqCst) => {
-                self.wake();
-            }
-            _ => {}
-        }
+        self.on_state_change(transition);
         self.parent_change_state(transition)
     }
 
