@@ -257,21 +257,11 @@ over_udp_and_tcp! {
 /// video file as before (the audio pad, unlinked, stops nothing), every picture decoding.
 fn mission_pipeline_records_the_video(protocols: &str) {
     let srv = server("aac");
-    let path = std::env::temp_dir().join(format!(
-        "rustrtspsrc-mission-{}-{protocols}.h264",
-        std::process::id()
-    ));
-    common::launch_for(
-        &format!(
-            "rustrtspsrc location={} protocols={protocols} ! filesink location={}",
-            srv.url(),
-            path.display()
-        ),
+    let recorded = common::launch_to_file(
+        &format!("rustrtspsrc location={} protocols={protocols}", srv.url()),
         Duration::from_secs(3),
         protocols,
     );
-    let recorded = std::fs::read(&path).unwrap();
-    let _ = std::fs::remove_file(&path);
     let (decoded, problems) = common::decode(&recorded);
     assert!(
         decoded >= 75 && problems.is_empty(),

@@ -206,6 +206,23 @@ pub fn launch_for(launch: &str, length: Duration, context: &str) {
     pipeline.set_state(gst::State::Null).unwrap();
 }
 
+/// Runs the gst-launch line `head ! filesink` for `length` (as `launch_for`) and returns the file's
+/// bytes: the mission's pipeline, `rustrtspsrc … ! filesink location=out.h264`.
+pub fn launch_to_file(head: &str, length: Duration, context: &str) -> Vec<u8> {
+    static FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path =
+        std::env::temp_dir().join(format!("rustrtspsrc-launch-{}-{n}.bin", std::process::id()));
+    launch_for(
+        &format!("{head} ! filesink location={}", path.display()),
+        length,
+        context,
+    );
+    let recorded = std::fs::read(&path).unwrap_or_else(|e| panic!("{context}: {e}"));
+    let _ = std::fs::remove_file(&path);
+    recorded
+}
+
 /// A pipeline of a rustrtspsrc for `location` (with `props`, as for `rtsp_src`) whose video pad
 /// feeds an appsink that does not sync.
 pub fn video_pipeline(
