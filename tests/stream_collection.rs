@@ -164,7 +164,114 @@ fn selection_before_setup(protocols: &str) {
     assert_eq!(cam.shared.count("SETUP"), 2, "{protocols}");
 }
 
+/// gst-rtsp-server's video and AAC: the same collection from a real server, the AAC pad's stream-start
+/// id the collection's.
+fn offered_by_gst_rtsp_server(protocols: &str) {
+    common::init();
+    let srv = common::server::TestServer::start(common::server::ServerOptions {
+        audio: Some("aac"),
+        ..Default::default()
+    })
+    .expect("RTSP test server");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let ids = Arc::new(Mutex::new(Vec::new()));
+    let i = ids.clone();
+    let rec = record_av_with(
+        &srv.url(),
+        &[("protocols", protocols)],
+        30,
+        Duration::from_secs(20),
+        move |src| {
+            let bus = src
+                .parent()
+                .unwrap()
+                .downcast::<gst::Pipeline>()
+                .unwrap()
+                .bus()
+                .unwrap();
+            bus.set_sync_handler(move |_, msg| {
+                if let gst::MessageView::StreamCollection(c) = msg.view() {
+                    *s.lock().unwrap() = c
+                        .stream_collection()
+                        .iter()
+                        .map(|st| (st.stream_id().map(|i| i.to_string()), st.stream_type()))
+                        .collect();
+                }
+                gst::BusSyncReply::Pass
+            });
+            src.connect_pad_added(move |_, pad| {
+                if let Some(e) = pad.sticky_event::<gst::event::StreamStart>(0) {
+                    i.lock().unwrap().push(e.stream_id().to_string());
+                }
+            });
+        },
+    );
+    assert!(rec.errors.is_empty(), "{protocols}: {:?}", rec.errors);
+    let seen = seen.lock().unwrap();
+    let types: Vec<_> = seen.iter().map(|(_, t)| *t).collect();
+    assert_eq!(
+        types,
+        [gst::StreamType::VIDEO, gst::StreamType::AUDIO],
+        "{protocols}"
+    );
+    assert_eq!(rec.side_pads, ["audio_0"]);
+    assert_eq!(
+        ids.lock().unwrap().as_slice(),
+        [seen[1].0.clone().unwrap()],
+        "{protocols}"
+    );
+}
+
+/// A selection is for the run it came in: the same element started again (NULL and back, perhaps for
+/// another camera) sets up the defaults.
+#[test]
+fn a_selection_ends_with_its_run() {
+    common::init();
+    let cam = camera_with_two_audio_tracks();
+    let (pipeline, src, _video) = common::video_pipeline(&cam.url(), &[]);
+    let side_ids = Arc::new(Mutex::new(Vec::new()));
+    let ids = side_ids.clone();
+    src.connect_pad_added(move |_, pad| {
+        if let Some(e) = pad.sticky_event::<gst::event::StreamStart>(0) {
+            ids.lock().unwrap().push(e.stream_id().to_string());
+        }
+    });
+    let bus = pipeline.bus().unwrap();
+    for select_second in [true, false] {
+        let weak = src.downgrade();
+        bus.set_sync_handler(move |_, msg| {
+            if let (gst::MessageView::StreamCollection(c), true) = (msg.view(), select_second) {
+                let ids: Vec<String> = c
+                    .stream_collection()
+                    .iter()
+                    .filter_map(|st| st.stream_id().map(|i| i.to_string()))
+                    .collect();
+                if let Some(src) = weak.upgrade() {
+                    let picked = [ids[0].as_str(), ids[2].as_str()];
+                    src.send_event(gst::event::SelectStreams::new(picked));
+                }
+            }
+            gst::BusSyncReply::Pass
+        });
+        side_ids.lock().unwrap().clear();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while side_ids.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        pipeline.set_state(gst::State::Null).unwrap();
+        let got = side_ids.lock().unwrap().clone();
+        let want = if select_second { "/media2" } else { "/media1" };
+        assert!(
+            got.len() == 1 && got[0].ends_with(want),
+            "select_second {select_second}: {got:?}"
+        );
+    }
+}
+
 over_udp_and_tcp! {
+    offered_by_gst_rtsp_server => super::offered_by_gst_rtsp_server;
     offered_before_setup => super::offered_before_setup;
     selection_before_setup => super::selection_before_setup;
 }

@@ -27,6 +27,12 @@ impl Collection {
         *self.selected.lock().unwrap() = Some(ids);
     }
 
+    /// A new start (perhaps another camera): no selection or collection from the last one stands.
+    pub fn reset(&self) {
+        *self.selected.lock().unwrap() = None;
+        *self.offered.lock().unwrap() = None;
+    }
+
     pub fn offered(&self) -> Option<gst::StreamCollection> {
         self.offered.lock().unwrap().clone()
     }

@@ -374,6 +374,7 @@ impl BaseSrcImpl for RustRtspSrc {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let cfg = self.receiver_config()?;
         gst::debug!(CAT, imp = self, "starting for {}", cfg.url);
+        self.collection.reset();
         let waker = Waker::new().map_err(|e| {
             gst::error_msg!(
                 gst::ResourceError::Failed,

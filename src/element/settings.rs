@@ -13,7 +13,7 @@ pub const DEFAULT_WAIT_FOR_KEYFRAME: bool = false;
 /// 3 s here, so that the switch comes before `stall-timeout` gives the session up.
 pub const DEFAULT_UDP_TIMEOUT_US: u64 = 3_000_000;
 /// `tcp-timeout`, rtspsrc's property: µs a request may wait for its reply (rtspsrc: 20 s).
-pub const DEFAULT_TCP_TIMEOUT_US: u64 = 10_000_000;
+pub const DEFAULT_TCP_TIMEOUT_US: u64 = crate::rtsp::session::RESPONSE_TIMEOUT.as_micros() as u64;
 /// 0: reconnect forever, which is what a recorder of a live camera wants.
 pub const DEFAULT_RECONNECT_ATTEMPTS: u32 = 0;
 /// `retry`, rtspsrc's property and default: tries at a free even/odd UDP port pair.
