@@ -253,9 +253,10 @@ fn branch(
     // The first audio, into the same files when the muxer takes its codec.
     let audio = std::sync::Arc::new(std::sync::Mutex::new(String::from("-")));
     let (split_weak, shown, ext) = (split.downgrade(), audio.clone(), format.to_string());
+    let bin_weak = bin.downgrade();
     let takes = muxer_audio_caps(muxer);
     src.connect_pad_added(move |_, pad| {
-        let Some(split) = split_weak.upgrade() else {
+        let (Some(split), Some(bin)) = (split_weak.upgrade(), bin_weak.upgrade()) else {
             return;
         };
         if pad.name() != "audio_0" {
@@ -267,10 +268,21 @@ fn branch(
             *shown.lock().unwrap() = format!("{codec} not in {ext}");
             return;
         }
-        match split.request_pad_simple("audio_%u") {
-            Some(sink) if pad.link(&sink).is_ok() => *shown.lock().unwrap() = codec,
-            _ => *shown.lock().unwrap() = format!("{codec} not recorded"),
-        }
+        // A queue here too: with it, the element pushes the audio from the thread that reads the
+        // video (splitmuxsink, fed directly, may hold the audio until the video's next keyframe, so
+        // the element would give the pad a thread of its own, a wake-up per audio frame).
+        let queue = gst::ElementFactory::make("queue").build().expect("queue");
+        let _ = bin.add(&queue);
+        let _ = queue.sync_state_with_parent();
+        let linked = split.request_pad_simple("audio_%u").is_some_and(|sink| {
+            pad.link(&queue.static_pad("sink").unwrap()).is_ok()
+                && queue.static_pad("src").unwrap().link(&sink).is_ok()
+        });
+        *shown.lock().unwrap() = if linked {
+            codec
+        } else {
+            format!("{codec} not recorded")
+        };
     });
     pipeline.add(&bin).unwrap();
     Camera {

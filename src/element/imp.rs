@@ -4,7 +4,7 @@
 use super::caps::{audio_template_caps, base_caps, metadata_template_caps};
 use super::collection::Collection;
 use super::settings::{self, parse_port_range, Settings};
-use super::side_pads::SidePads;
+use super::side_pads::{Route, SidePads};
 use super::stats::Stats;
 use super::supervisor::{Notice, Produced, Supervisor, SupervisorError, WallTimeConfig};
 
@@ -38,7 +38,10 @@ pub struct RustRtspSrc {
     unlocked: AtomicBool,
     /// Downstream asked for a keyframe; the session client sends the request.
     keyframe_wanted: Arc<AtomicBool>,
-    side_pads: SidePads,
+    /// Shared with the src pad's probe, which pushes the frames that wait for a picture.
+    side_pads: Arc<SidePads>,
+    /// When `create` last returned a picture: side frames wait for the next only while they flow.
+    last_picture: Mutex<Option<std::time::Instant>>,
     /// The streams offered as a GstStreamCollection, and the selection that came back.
     collection: Collection,
     /// The reorder window the session started with (ms): what the latency reports, whatever
@@ -395,6 +398,7 @@ impl BaseSrcImpl for RustRtspSrc {
         *self.stats.lock().unwrap() = Stats::default();
         self.unlocked.store(false, Ordering::SeqCst);
         self.paused.store(false, Ordering::SeqCst);
+        *self.last_picture.lock().unwrap() = None;
         *self.supervisor.lock().unwrap() = Some(Supervisor::new(
             cfg,
             retry,
@@ -480,6 +484,24 @@ impl RustRtspSrc {
             + gst::ClockTime::from_nseconds(added)
     }
 
+    /// How a side frame goes out: with the next picture while pictures flow to a linked src pad.
+    fn side_route(&self) -> Route {
+        let window = std::time::Duration::from_millis(
+            self.started_latency_ms.load(Ordering::Relaxed).into(),
+        );
+        let wait = crate::net::session_client::SIDE_WAIT.min(window);
+        let flowing = self
+            .last_picture
+            .lock()
+            .unwrap()
+            .is_some_and(|t| t.elapsed() < wait);
+        if flowing && self.obj().src_pad().is_linked() {
+            Route::WithVideo(wait)
+        } else {
+            Route::Task
+        }
+    }
+
     /// An audio or metadata pad's queries: latency as the src pad's, the rest as any pad answers them.
     fn side_pad_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
@@ -535,14 +557,16 @@ impl PushSrcImpl for RustRtspSrc {
                     // (playbin holds the video until the audio is set up) it waits forever, and so
                     // would every stream this thread reads.
                     let _ = obj.src_pad().check_reconfigure();
+                    *self.last_picture.lock().unwrap() = Some(std::time::Instant::now());
                     return Ok(CreateSuccess::NewBuffer(buffer));
                 }
                 Produced::Side(a) => {
                     if let Some(caps) = &a.caps {
                         gst::debug!(CAT, imp = self, "side pad {} caps {}", a.pad, caps);
                     }
+                    let route = self.side_route();
                     self.side_pads
-                        .push(obj.upcast_ref(), a.pad, a.buffer, a.caps)?;
+                        .push(obj.upcast_ref(), a.pad, a.buffer, a.caps, route)?;
                 }
             }
         }

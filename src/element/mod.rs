@@ -7,6 +7,7 @@ mod caps;
 mod client_config;
 mod collection;
 mod decode_times;
+mod decoupling;
 mod imp;
 mod lip_sync;
 mod ntp_sync;

@@ -28,6 +28,9 @@ pub struct Stats {
     pub ntp_sync_ns: u64,
     /// Round-trip time to the camera (ns), 0 until it answered a reference time.
     pub round_trip_ns: u64,
+    /// How often the receive loop woke, this session and earlier ones.
+    pub wakeups: u64,
+    pub earlier_wakeups: u64,
     rate_window: Option<(Instant, u64)>,
 }
 
@@ -52,6 +55,7 @@ impl Stats {
             self.wall.deviation_ppm.unwrap_or(0.0),
         );
         s.set("round-trip-time", self.round_trip_ns);
+        s.set("loop-wakeups", self.wakeups);
         s
     }
 
@@ -70,7 +74,9 @@ impl Stats {
              RTP time, 0 before one came; clock-deviation-ppm (double): how fast the camera's RTP \
              clock runs against its NTP clock, measured over its sender reports (0 until known); \
              round-trip-time: to the camera in ns, from its RTCP XR replies to our reference times \
-             (RFC 3611; 0 while it has not answered: many cameras never do)",
+             (RFC 3611; 0 while it has not answered: many cameras never do); loop-wakeups: how \
+             often the thread that reads every stream woke (a packet, a timer): about one per \
+             picture while the camera sends steadily, audio included",
         );
         d
     }
@@ -87,6 +93,7 @@ impl Stats {
         };
         self.wall = client.wall_clock_stats();
         self.round_trip_ns = client.round_trip().map_or(0, |d| d.as_nanos() as u64);
+        self.wakeups = self.earlier_wakeups + client.wakeups();
         let bytes = self.earlier.bytes + self.inbound.bytes;
         match self.rate_window {
             Some((t, b)) if completed.duration_since(t) >= Duration::from_secs(1) => {

@@ -423,6 +423,7 @@ impl Supervisor {
             let mut st = self.stats.lock().unwrap();
             st.earlier.add(&r.stats());
             st.inbound = InboundStats::default();
+            st.earlier_wakeups += r.wakeups();
         }
     }
 

@@ -35,6 +35,13 @@ use tokens::{Ready, Token};
 const TEARDOWN_WAIT: Duration = Duration::from_millis(200);
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 
+/// The longest a frame of a stream beside the video (audio, metadata) waits for the video: in its
+/// socket for the video's next wake-up (`udp_rtp.rs`), then in the element for the next picture, to
+/// go out just before it. Each audio frame otherwise costs a wake-up of the loop and of its pad's
+/// thread, more than the video's whole reading. Bounded by the reorder window too, so that it stays
+/// within the latency the element reports.
+pub const SIDE_WAIT: Duration = Duration::from_millis(50);
+
 /// Asks whether to set up the stream of SDP media section `media` (`false`: leave it out).
 pub type SelectStream = Arc<dyn Fn(&Media, &StreamSpec) -> bool + Send + Sync>;
 /// Is handed the SDP as the camera sent it, before the streams are chosen.
@@ -115,6 +122,8 @@ pub struct SessionClient {
     playing_since: Option<Instant>,
     next_rtcp: Instant,
     our_ssrc: u32,
+    /// Waits that slept: what the loop's wake-ups cost shows in this.
+    wakeups: u64,
 }
 
 impl SessionClient {
@@ -165,6 +174,7 @@ impl SessionClient {
             rtsp_backlog: false,
             playing_since: None,
             next_rtcp: now,
+            wakeups: 0,
             our_ssrc: (crate::random::random_u64() >> 32) as u32,
         };
         let req = r.session.start(now);
@@ -275,9 +285,11 @@ impl SessionClient {
         }
     }
 
-    /// An access unit some stream completed, the reorder window having let go what is due.
+    /// An access unit some stream completed, the reorder window having let go what is due. The
+    /// streams beside the video first: their frames read at the video's wake-up then go out before
+    /// its picture (the element pushes them just ahead of it), not a picture later.
     fn completed(&mut self, now: Instant) -> Option<(usize, AccessUnit)> {
-        self.streams.iter_mut().find_map(|s| {
+        self.streams.iter_mut().rev().find_map(|s| {
             s.inbound.release(now, false);
             let au = s.inbound.pop()?;
             s.wake_policy
@@ -315,7 +327,9 @@ impl SessionClient {
         let epoll_err = |e| ClientError::Io("epoll".into(), e);
         // Before the timeout: whether only marker packets wake the loop decides whether an overdue
         // frame is a deadline.
-        for i in 0..self.streams.len() {
+        self.watch_bulk(0, now).map_err(epoll_err)?;
+        self.watch_side_streams().map_err(epoll_err)?;
+        for i in 1..self.streams.len() {
             self.watch_bulk(i, now).map_err(epoll_err)?;
         }
         let timeout = self
@@ -337,7 +351,14 @@ impl SessionClient {
         } else {
             timeout
         };
+        // A wait for nothing (data known to wait) does not sleep.
+        self.wakeups += u64::from(timeout != Some(Duration::ZERO));
         self.poller.wait(timeout).map(Ready).map_err(epoll_err)
+    }
+
+    /// How often the loop waited (and woke) so far.
+    pub fn wakeups(&self) -> u64 {
+        self.wakeups
     }
 
     /// Whether silent UDP has a next transport to go to: multicast after unicast, TCP after either.
@@ -391,7 +412,7 @@ impl SessionClient {
         let overdue = self
             .streams
             .iter()
-            .filter(|s| s.steered_quietly())
+            .filter(|s| s.steered_quietly() && s.rtp_watched)
             .filter_map(|s| s.wake_policy.overdue());
         timers.into_iter().flatten().chain(overdue).min()
     }

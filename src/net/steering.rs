@@ -303,6 +303,12 @@ impl WakePolicy {
         Some(Duration::from_nanos(ns).clamp(MIN_INTERVAL, MAX_INTERVAL))
     }
 
+    /// Whether access units complete at least every `bound` lately, so that the loop wakes that often
+    /// for this stream alone.
+    pub fn wakes_within(&self, clock_rate: u32, bound: Duration) -> bool {
+        self.interval(clock_rate).is_some_and(|i| i <= bound)
+    }
+
     /// When the loop must read the bulk socket even without a wake packet.
     pub fn overdue(&self) -> Option<Instant> {
         self.overdue

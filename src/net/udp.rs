@@ -27,11 +27,14 @@ impl UdpPorts {
 
     /// Binds a pair for receiving from a server at `server` (its address family decides ours).
     /// `range`: inclusive port range to pick from (`port-range`), else any free even port, taking the
-    /// kernel's pick up to `tries` times (rtspsrc's `retry`: half its picks are odd).
+    /// kernel's pick up to `tries` times (rtspsrc's `retry`: half its picks are odd). `steer`: with
+    /// marker steering where the kernel offers it (the video's; a stream beside it is read when the
+    /// video wakes the loop, or wakes it with every packet, so a second socket would only cost a read).
     pub fn bind(
         server: IpAddr,
         range: Option<(u16, u16)>,
         tries: u32,
+        steer: bool,
         log: &crate::log::Log,
     ) -> io::Result<UdpPorts> {
         let any = match server {
@@ -43,7 +46,7 @@ impl UdpPorts {
             Some((lo, hi)) => {
                 let first = lo + (lo % 2);
                 for port in (first..hi).step_by(2) {
-                    match Self::bind_at(any, port, None, log) {
+                    match Self::bind_at(any, port, None, steer, log) {
                         Ok(pair) => return Ok(pair),
                         Err(e) => last_err = Some(e),
                     }
@@ -63,7 +66,7 @@ impl UdpPorts {
                     if port % 2 != 0 || port == u16::MAX {
                         continue;
                     }
-                    match Self::bind_at(any, port, Some(probe), log) {
+                    match Self::bind_at(any, port, Some(probe), steer, log) {
                         Ok(pair) => return Ok(pair),
                         Err(e) => last_err = Some(e),
                     }
@@ -82,6 +85,7 @@ impl UdpPorts {
         any: IpAddr,
         port: u16,
         probe: Option<Socket>,
+        steer: bool,
         log: &crate::log::Log,
     ) -> io::Result<UdpPorts> {
         let rtcp = socket(SocketAddr::new(
@@ -90,6 +94,13 @@ impl UdpPorts {
         ))?;
         drop(probe);
         let addr = SocketAddr::new(any, port);
+        if !steer {
+            return Ok(UdpPorts {
+                rtp: socket(addr)?.into(),
+                rtp_bulk: None,
+                rtcp: rtcp.into(),
+            });
+        }
         let (rtp, rtp_bulk) = match steering::bind(addr, RECV_BUFFER) {
             Ok(s) => (s.wake, Some(s.bulk.into())),
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => return Err(e),
@@ -138,6 +149,7 @@ mod tests {
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             None,
             20,
+            true,
             &Default::default(),
         )
         .unwrap();
@@ -146,6 +158,19 @@ mod tests {
         assert_eq!(p.rtcp.local_addr().unwrap().port(), rtp + 1);
         let bulk = p.rtp_bulk.as_ref().expect("marker steering on Linux");
         assert_eq!(bulk.local_addr().unwrap().port(), rtp);
+        let plain = UdpPorts::bind(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            None,
+            20,
+            false,
+            &Default::default(),
+        )
+        .unwrap();
+        assert!(plain.rtp_bulk.is_none());
+        assert_eq!(
+            plain.rtcp.local_addr().unwrap().port(),
+            plain.rtp_port() + 1
+        );
     }
 
     #[test]
@@ -156,6 +181,7 @@ mod tests {
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             Some((31001, 31010)),
             1,
+            true,
             &Default::default(),
         )
         .unwrap();
@@ -164,6 +190,7 @@ mod tests {
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             Some((31001, 31010)),
             1,
+            true,
             &Default::default(),
         )
         .unwrap();
@@ -172,6 +199,7 @@ mod tests {
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             Some((31003, 31003)),
             1,
+            true,
             &Default::default()
         )
         .is_err());

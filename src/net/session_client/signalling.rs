@@ -176,6 +176,7 @@ impl SessionClient {
                         self.server_ip,
                         self.cfg.port_range,
                         self.cfg.udp_port_tries,
+                        index == 0,
                         &self.cfg.log,
                     )
                     .map_err(|e| ClientError::Io("cannot bind the UDP ports".into(), e))?,

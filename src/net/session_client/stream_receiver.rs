@@ -26,6 +26,9 @@ pub(super) struct StreamReceiver {
     /// Whether the poller watches the bulk RTP socket (marker steering), i.e. every packet wakes the
     /// loop: while order or timing matters, not while the stream is steady.
     pub bulk_watched: bool,
+    /// Whether the poller watches its RTP sockets at all. A stream beside the video is read when the
+    /// video wakes the loop instead, while that comes often enough (`udp_rtp.rs`).
+    pub rtp_watched: bool,
     pub wake_policy: WakePolicy,
     /// The last read stopped with datagrams still queued or held: read again without waiting.
     pub rtp_backlog: bool,
@@ -76,6 +79,7 @@ impl StreamReceiver {
             spec,
             inbound,
             bulk_watched: udp.as_ref().is_some_and(|u| u.rtp_bulk.is_some()),
+            rtp_watched: true,
             rtp_reader: udp.is_some().then(RtpReader::new),
             udp,
             wake_policy: WakePolicy::default(),

@@ -25,6 +25,43 @@ impl StreamReceiver {
 }
 
 impl SessionClient {
+    /// Whether the streams beside the video are read when the video wakes the loop, rather than waking
+    /// it themselves: while playing, with the video steered (a wake-up per picture, not per packet)
+    /// and its pictures coming at least every `SIDE_WAIT` and the reorder window. An AAC or G.711
+    /// camera sends a packet every 20 to 64 ms, each a frame with the marker bit: woken for each, the
+    /// loop would wake more often for the audio than for the video. With the video slower (a 1 fps
+    /// substream) they wake the loop as they come.
+    fn side_reads_follow_video(&self) -> bool {
+        let bound = super::SIDE_WAIT.min(self.cfg.latency);
+        self.playing_since.is_some()
+            && self.primary().is_some_and(|p| {
+                p.steered_quietly() && p.wake_policy.wakes_within(p.inbound.clock_rate(), bound)
+            })
+    }
+
+    /// Watches the RTP sockets of the streams beside the video, or stops watching them, as
+    /// `side_reads_follow_video` says. Call after the video's `watch_bulk`.
+    pub(super) fn watch_side_streams(&mut self) -> io::Result<()> {
+        let want = !self.side_reads_follow_video();
+        for s in self.streams.iter_mut().skip(1) {
+            let Some(udp) = s.udp.as_ref().filter(|_| want != s.rtp_watched) else {
+                continue;
+            };
+            if want {
+                self.poller
+                    .add(udp.rtp.as_raw_fd(), Token::Rtp(s.index).id())?;
+            } else {
+                self.poller.remove(udp.rtp.as_raw_fd())?;
+                if let Some(bulk) = udp.rtp_bulk.as_ref().filter(|_| s.bulk_watched) {
+                    self.poller.remove(bulk.as_raw_fd())?;
+                    s.bulk_watched = false;
+                }
+            }
+            s.rtp_watched = want;
+        }
+        Ok(())
+    }
+
     /// With marker steering: lets only stream `i`'s wake socket wake the loop while the stream is
     /// steady, and every packet otherwise (so that gaps, deadlines and markerless cameras are served as
     /// they come).
@@ -41,7 +78,7 @@ impl SessionClient {
             s.inbound.depay.ended_by_marker(),
             s.inbound.waiting_on_gap(),
             now,
-        );
+        ) && s.rtp_watched;
         if want != s.bulk_watched {
             if want {
                 self.poller.add(bulk.as_raw_fd(), Token::RtpBulk(i).id())?;
@@ -60,10 +97,13 @@ impl SessionClient {
         let Some(s) = self.streams.get_mut(i) else {
             return Ok(());
         };
+        // Not watched: read whenever the loop wakes.
+        let unwatched = !s.rtp_watched && s.udp.is_some();
         // A frame overdue while only marker packets wake the loop: its marker packet may be lost, its
         // other packets waiting in the bulk socket.
-        let overdue =
-            s.steered_quietly() && s.wake_policy.overdue().is_some_and(|o| Instant::now() >= o);
+        let overdue = !unwatched
+            && s.steered_quietly()
+            && s.wake_policy.overdue().is_some_and(|o| Instant::now() >= o);
         let mut arrival = Instant::now();
         if overdue {
             if let Some(due) = s.wake_policy.due() {
@@ -74,9 +114,9 @@ impl SessionClient {
         // The reorder window's deadline while only marker packets wake the loop: a late packet may wait
         // in the bulk socket, to be placed before the window gives up on it.
         let deadline = s.steered_quietly() && ready.timer();
-        if overdue || deadline || s.rtp_backlog || ready.rtp(i) {
+        if unwatched || overdue || deadline || s.rtp_backlog || ready.rtp(i) {
             // Woken by the deadline alone: the wake socket is empty, epoll said so.
-            let bulk_only = !overdue && !s.rtp_backlog && !ready.rtp(i);
+            let bulk_only = !unwatched && !overdue && !s.rtp_backlog && !ready.rtp(i);
             self.read_rtp(i, arrival, bulk_only)?;
         }
         if ready.has(Token::Rtcp(i)) {
