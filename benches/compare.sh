@@ -155,6 +155,11 @@ for t in $transports; do
     for p in "${peers[@]}"; do
       note=""
       [ -z "${cpu[$p]}" ] && note="(exited early)"
+      # The audio's cost: each +aac row against its own video-only row (the target is 1.05 at most).
+      [ -n "${cpu[$p]}" ] && case $p in
+        rust+aac) note="$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[rustrtspsrc]:-0}" 'BEGIN {if (b > 0) printf "%.2f x video alone", a / b}')" ;;
+        rtspsrc+aac) note="$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[rtspsrc]:-0}" 'BEGIN {if (b > 0) printf "%.2f x video alone", a / b}')" ;;
+      esac
       ratio=$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[rtspsrc]:-0}" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}')
       printf '%-5s %-9s %4s  %-12s %10s %10s %12.1f %10.2f %9s %s\n' "$codec" "$t" "$n" "$p" "${cpu[$p]:--}" "$ratio" \
         "$(awk -v r="${rss[$p]}" 'BEGIN {print r / 1024}')" "$(awk -v r="${rss[$p]}" -v n="$n" 'BEGIN {print r / 1024 / n}')" \

@@ -485,6 +485,9 @@ impl RustRtspSrc {
     }
 
     /// How a side frame goes out: with the next picture while pictures flow to a linked src pad.
+    /// Pictures flow when the last came within two waits: a camera that sends its pictures in pairs
+    /// (a frame interval apart, then none for two) still counts, and a frame stashed waits one wait
+    /// at most.
     fn side_route(&self) -> Route {
         let window = std::time::Duration::from_millis(
             self.started_latency_ms.load(Ordering::Relaxed).into(),
@@ -494,7 +497,7 @@ impl RustRtspSrc {
             .last_picture
             .lock()
             .unwrap()
-            .is_some_and(|t| t.elapsed() < wait);
+            .is_some_and(|t| t.elapsed() < 2 * wait);
         if flowing && self.obj().src_pad().is_linked() {
             Route::WithVideo(wait)
         } else {

@@ -48,6 +48,8 @@ pub struct RtspConnection {
     /// Start of the bytes not yet parsed.
     pos: usize,
     reader: MessageReader,
+    /// SO_RCVLOWAT as last set (`session_client/tcp_wake.rs`).
+    wake_threshold: usize,
     log: crate::log::Log,
 }
 
@@ -157,6 +159,7 @@ impl RtspConnection {
             len: 0,
             pos: 0,
             reader: MessageReader::default(),
+            wake_threshold: 1,
             log,
         };
         conn.flush_tls()?;
@@ -369,9 +372,39 @@ impl RtspConnection {
         }
     }
 
+    /// Bytes read and not yet a whole message (a packet's first part).
+    pub fn holds_partial(&self) -> bool {
+        self.pos < self.len || !self.tls_in_range.is_empty()
+    }
+
+    /// How many bytes in the socket make it readable (SO_RCVLOWAT; 1 by default).
+    pub fn set_wake_threshold(&mut self, bytes: usize) -> io::Result<()> {
+        if bytes == self.wake_threshold {
+            return Ok(());
+        }
+        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `value` is a c_int alive for the call, and its size is what is passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.wake_threshold = bytes;
+        Ok(())
+    }
+
     /// Waits up to `limit` for any reply (TEARDOWN's), skipping interleaved data; what it reads is
     /// dropped, the connection being about to close.
     pub fn await_reply(&mut self, limit: Duration) {
+        // A reply is short: any byte wakes the wait.
+        let _ = self.set_wake_threshold(1);
         let deadline = Instant::now() + limit;
         self.pos = self.len;
         self.compact();

@@ -24,6 +24,7 @@ mod multicast;
 mod rtcp;
 mod signalling;
 mod stream_receiver;
+mod tcp_wake;
 mod tokens;
 mod udp_rtp;
 
@@ -124,6 +125,7 @@ pub struct SessionClient {
     our_ssrc: u32,
     /// Waits that slept: what the loop's wake-ups cost shows in this.
     wakeups: u64,
+    tcp_wake: tcp_wake::TcpWake,
 }
 
 impl SessionClient {
@@ -175,6 +177,7 @@ impl SessionClient {
             playing_since: None,
             next_rtcp: now,
             wakeups: 0,
+            tcp_wake: Default::default(),
             our_ssrc: (crate::random::random_u64() >> 32) as u32,
         };
         let req = r.session.start(now);
@@ -275,7 +278,8 @@ impl SessionClient {
             if ready.has(Token::TunnelPost) {
                 self.conn.check_post()?;
             }
-            if self.rtsp_backlog || ready.has(Token::Rtsp) {
+            // Woken by anything while small packets may wait below the wake threshold: read them.
+            if self.rtsp_backlog || ready.has(Token::Rtsp) || self.tcp_wake.raised() {
                 self.read_rtsp()?;
                 self.rtsp_backlog = self.conn.pending();
             }
@@ -289,13 +293,19 @@ impl SessionClient {
     /// streams beside the video first: their frames read at the video's wake-up then go out before
     /// its picture (the element pushes them just ahead of it), not a picture later.
     fn completed(&mut self, now: Instant) -> Option<(usize, AccessUnit)> {
-        self.streams.iter_mut().rev().find_map(|s| {
+        let (stream, au) = self.streams.iter_mut().rev().find_map(|s| {
             s.inbound.release(now, false);
             let au = s.inbound.pop()?;
             s.wake_policy
                 .on_access_unit(au.rtp_ts, s.inbound.clock_rate(), now);
             Some((s.index, au))
-        })
+        })?;
+        if stream == 0 {
+            self.tcp_wake.picture(au.data.len());
+        } else {
+            self.tcp_wake.other(au.data.len());
+        }
+        Some((stream, au))
     }
 
     /// What is due by the clock: a keep-alive, the data timeouts, keyframe requests and RTCP reports.
@@ -345,6 +355,14 @@ impl SessionClient {
         self.poller
             .set_precise(precise, now)
             .map_err(|e| ClientError::Io("timerfd".into(), e))?;
+        // Over TCP between pictures: small packets wait for the next picture's, not long past its due.
+        let timeout = match self.set_tcp_wake(now).map_err(epoll_err)? {
+            Some(until) => {
+                let bound = until.saturating_duration_since(now);
+                Some(timeout.map_or(bound, |t| t.min(bound)))
+            }
+            None => timeout,
+        };
         let backlog = self.rtsp_backlog || self.streams.iter().any(|s| s.rtp_backlog);
         let timeout = if backlog {
             Some(Duration::ZERO)

@@ -15,6 +15,9 @@ pub struct ServerOptions {
     pub width: u32,
     pub height: u32,
     pub fps: u32,
+    /// videotestsrc's pattern: "ball" (small pictures between keyframes, the default) or "snow"
+    /// (noise: every picture as large as the bitrate allows, as a busy camera's).
+    pub pattern: &'static str,
     /// Encoder bitrate in kbit/s.
     pub bitrate: u32,
     pub auth: Option<Auth>,
@@ -57,6 +60,7 @@ impl Default for ServerOptions {
             width: 320,
             height: 240,
             fps: 30,
+            pattern: "ball",
             bitrate: 1000,
             auth: None,
             session_timeout: None,
@@ -156,8 +160,9 @@ impl TestServer {
             ),
         };
         factory.set_launch(&format!(
-            "( videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
+            "( videotestsrc is-live=true pattern={} ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
              ! {encoder} ! {payloader} name=pay0 pt=96 config-interval=-1 {} )",
+            opts.pattern,
             opts.width,
             opts.height,
             opts.fps,
