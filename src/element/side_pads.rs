@@ -30,9 +30,10 @@ const QUEUE: usize = 256;
 /// without a queue goes back to the pad's task within this long.
 const RECHECK: Duration = Duration::from_millis(500);
 
-/// How long a pad task waits for an item before it returns. Stopping it sends a wake-up item, so this
-/// bounds only a stop that found the queue full (the task is then pushing, and returns soon anyway).
-const POLL: Duration = Duration::from_millis(500);
+/// How long a pad task waits for an item before it returns, only a safety net: stopping marks the
+/// task stopping and sends it a wake-up item (or, the queue full, it sees the mark after its current
+/// item). Each return wakes the task's thread (it was 500 ms: 2 wake-ups a second per idle pad).
+const POLL: Duration = Duration::from_secs(10);
 
 enum Item {
     /// A buffer, after new caps when they changed.
@@ -130,6 +131,8 @@ impl SidePads {
             let query = query.clone();
             let (queue, items) = sync_channel(QUEUE);
             let wake = queue.clone();
+            let stopping = Arc::new(AtomicBool::new(false));
+            let stop = stopping.clone();
             let pad = gst::Pad::builder_from_template(&template)
                 .name(name.as_str())
                 .query_function(move |pad, _parent, q| query(pad, q))
@@ -138,6 +141,9 @@ impl SidePads {
                 // and wakes it if it waits for an item.
                 .activatemode_function(move |pad, _parent, _mode, active| {
                     if !active {
+                        // Marked first: the task may return for the wake-up before the stop below
+                        // takes effect, and must not wait for another item then.
+                        stop.store(true, Ordering::Release);
                         let _ = wake.try_send(Item::Wake);
                         pad.stop_task()
                             .map_err(|e| gst::loggable_error!(crate::CAT, "stopping task: {e}"))?;
@@ -174,6 +180,7 @@ impl SidePads {
             let _ = queue.try_send(Item::Gap);
             let task = Task {
                 items,
+                stopping,
                 flow: flow.clone(),
                 in_flight: in_flight.clone(),
                 settled: settled.clone(),
@@ -414,6 +421,8 @@ impl QueuedPad {
 /// A pad's task: it pushes what the streaming thread queued and keeps the last flow.
 struct Task {
     items: Receiver<Item>,
+    /// The pad is being deactivated: pause instead of waiting for items.
+    stopping: Arc<AtomicBool>,
     flow: Flow,
     in_flight: Arc<AtomicUsize>,
     settled: Arc<AtomicBool>,
@@ -427,6 +436,10 @@ impl Task {
 
     /// Takes one item, or returns after `POLL` without one.
     fn turn(&self, target: &gst::Pad) {
+        if self.stopping.load(Ordering::Acquire) {
+            let _ = target.pause_task();
+            return;
+        }
         let item = match self.items.recv_timeout(POLL) {
             Ok(Item::Wake) | Err(RecvTimeoutError::Timeout) => return,
             Err(RecvTimeoutError::Disconnected) => {
