@@ -22,19 +22,24 @@ struct Pushes {
     audio: Vec<(ThreadId, Instant)>,
 }
 
-/// Plays `url` into fakesinks (video and `audio_0`) until `audio_frames` audio buffers went out;
-/// returns who pushed what, and the element's stats at the middle and at the end.
-fn play(url: &str, props: &str, audio_frames: usize) -> (Pushes, gst::Structure, gst::Structure) {
-    let pipeline = gst::parse::launch(&format!(
-        "rustrtspsrc location={url} {props} name=s s.src ! fakesink sync=false \
-         s.audio_0 ! fakesink sync=false"
-    ))
-    .unwrap();
+/// `description` as a pipeline, and its element named `s` (the rustrtspsrc).
+fn launch(description: &str) -> (gst::Element, gst::Element) {
+    let pipeline = gst::parse::launch(description).unwrap();
     let src = pipeline
         .downcast_ref::<gst::Bin>()
         .unwrap()
         .by_name("s")
         .unwrap();
+    (pipeline, src)
+}
+
+/// Plays `url` into fakesinks (video and `audio_0`) until `audio_frames` audio buffers went out;
+/// returns who pushed what, and the element's stats at the middle and at the end.
+fn play(url: &str, props: &str, audio_frames: usize) -> (Pushes, gst::Structure, gst::Structure) {
+    let (pipeline, src) = launch(&format!(
+        "rustrtspsrc location={url} {props} name=s s.src ! fakesink sync=false \
+         s.audio_0 ! fakesink sync=false"
+    ));
     let pushes = Arc::new(Mutex::new(Pushes::default()));
     let p = pushes.clone();
     src.static_pad("src")
@@ -83,15 +88,9 @@ fn counter(s: &gst::Structure, name: &str) -> u64 {
 
 /// Loop wake-ups per picture with the video alone (`streams=video`), over 90 pictures after 30.
 fn wakeups_per_picture_video_alone(url: &str, props: &str) -> f64 {
-    let pipeline = gst::parse::launch(&format!(
+    let (pipeline, src) = launch(&format!(
         "rustrtspsrc location={url} {props} streams=video name=s ! fakesink sync=false"
-    ))
-    .unwrap();
-    let src = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("s")
-        .unwrap();
+    ));
     pipeline.set_state(gst::State::Playing).unwrap();
     let stats = || src.property::<gst::Structure>("stats");
     let start = Instant::now();
@@ -228,20 +227,14 @@ fn straight_into_splitmuxsink(protocols: &str) {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let pipeline = gst::parse::launch(&format!(
+    let (pipeline, src) = launch(&format!(
         "rustrtspsrc location={} protocols={protocols} name=s \
          s.src ! queue ! h264parse ! splitmuxsink name=m muxer-factory=matroskamux \
          max-size-time=1000000000 location={}/part%02d.mkv \
          s.audio_0 ! aacparse ! m.audio_%u",
         srv.url(),
         dir.display()
-    ))
-    .unwrap();
-    let src = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("s")
-        .unwrap();
+    ));
     let audio = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let a = audio.clone();
     src.connect_pad_added(move |_, pad| {
