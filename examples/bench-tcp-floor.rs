@@ -11,12 +11,15 @@
 //! For the benches' own server only: no credentials, no keep-alive (the runs are shorter than its
 //! 60 s session timeout).
 
+#[path = "floor/rtsp.rs"]
+mod rtsp;
+
 use gstrustrtsp::rtsp::headers::{parse_session, parse_transport};
-use gstrustrtsp::rtsp::message::{Message, MessageReader, Method, Request, Response};
+use gstrustrtsp::rtsp::message::{Message, Method, Request};
 use gstrustrtsp::rtsp::sdp;
 use gstrustrtsp::stream::selection::{select, Choice};
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use rtsp::{bad, Connection};
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -51,82 +54,8 @@ fn main() {
     }
 }
 
-fn bad(what: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what)
-}
-
-/// One RTSP connection: its socket, what was read and not yet parsed, and the element's own framing
-/// (`rtsp::message`), so that replies, stray CR/LF and interleaved packets are told apart as it does.
-struct Connection {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    len: usize,
-    reader: MessageReader,
-    cseq: u32,
-}
-
-impl Connection {
-    /// The next whole message and its length, reading as needed; its bytes stay in `buf[..used]` until
-    /// `consume`.
-    fn next(&mut self) -> io::Result<(Message, usize)> {
-        loop {
-            match self.reader.next(&self.buf[..self.len]) {
-                Ok(Some(m)) => return Ok(m),
-                Ok(None) => self.read()?,
-                Err(e) => return Err(bad(e.to_string())),
-            };
-        }
-    }
-
-    fn consume(&mut self, used: usize) {
-        self.buf.copy_within(used..self.len, 0);
-        self.len -= used;
-    }
-
-    fn read(&mut self) -> io::Result<()> {
-        if self.len == self.buf.len() {
-            return Err(bad("a message larger than the buffer".into()));
-        }
-        match self.stream.read(&mut self.buf[self.len..])? {
-            0 => Err(io::ErrorKind::UnexpectedEof.into()),
-            n => {
-                self.len += n;
-                Ok(())
-            }
-        }
-    }
-
-    /// Sends a request and returns the reply, skipping media the server sends before it.
-    fn request(&mut self, req: Request) -> io::Result<Response> {
-        self.cseq += 1;
-        let req = req.with_header("CSeq", self.cseq.to_string());
-        self.stream.write_all(&req.to_bytes())?;
-        loop {
-            let (msg, used) = self.next()?;
-            self.consume(used);
-            match msg {
-                Message::Response(r) if r.status == 200 => return Ok(r),
-                Message::Response(r) => {
-                    return Err(bad(format!("{}: {} {}", req.method, r.status, r.reason)))
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
 fn receive(url: &str, quickack: bool, pictures: &AtomicU64) -> io::Result<()> {
-    let rest = url
-        .strip_prefix("rtsp://")
-        .ok_or_else(|| bad("not an rtsp:// URL".into()))?;
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let mut conn = Connection {
-        stream: TcpStream::connect(authority)?,
-        buf: vec![0; 64 * 1024],
-        len: 0,
-        reader: MessageReader::default(),
-        cseq: 0,
-    };
+    let mut conn = Connection::open(url)?;
     let described =
         conn.request(Request::new(Method::Describe, url).with_header("Accept", "application/sdp"))?;
     // The request URL as the base, not Content-Base: behind the bench's forwarder the server names its

@@ -1,0 +1,88 @@
+//! What the floor receivers (`bench-tcp-floor`, `bench-udp-floor`) share: the RTSP connection that sets
+//! a stream up, with the element's own framing (`rtsp::message`) and SDP parsing (`rtsp::sdp`), so that
+//! replies, stray CR/LF and interleaved packets are told apart as the element does.
+
+use gstrustrtsp::rtsp::message::{Message, MessageReader, Request, Response};
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+
+pub fn bad(what: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what)
+}
+
+/// One RTSP connection: its socket, what was read and not yet parsed, and the element's own framing
+/// (`rtsp::message`), so that replies, stray CR/LF and interleaved packets are told apart as it does.
+pub struct Connection {
+    pub stream: TcpStream,
+    pub buf: Vec<u8>,
+    pub len: usize,
+    pub reader: MessageReader,
+    pub cseq: u32,
+}
+
+impl Connection {
+    /// The next whole message and its length, reading as needed; its bytes stay in `buf[..used]` until
+    /// `consume`.
+    pub fn next(&mut self) -> io::Result<(Message, usize)> {
+        loop {
+            match self.reader.next(&self.buf[..self.len]) {
+                Ok(Some(m)) => return Ok(m),
+                Ok(None) => self.read()?,
+                Err(e) => return Err(bad(e.to_string())),
+            };
+        }
+    }
+
+    pub fn consume(&mut self, used: usize) {
+        self.buf.copy_within(used..self.len, 0);
+        self.len -= used;
+    }
+
+    pub fn read(&mut self) -> io::Result<()> {
+        if self.len == self.buf.len() {
+            return Err(bad("a message larger than the buffer".into()));
+        }
+        match self.stream.read(&mut self.buf[self.len..])? {
+            0 => Err(io::ErrorKind::UnexpectedEof.into()),
+            n => {
+                self.len += n;
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends a request and returns the reply, skipping media the server sends before it.
+    pub fn request(&mut self, req: Request) -> io::Result<Response> {
+        self.cseq += 1;
+        let req = req.with_header("CSeq", self.cseq.to_string());
+        self.stream.write_all(&req.to_bytes())?;
+        loop {
+            let (msg, used) = self.next()?;
+            self.consume(used);
+            match msg {
+                Message::Response(r) if r.status == 200 => return Ok(r),
+                Message::Response(r) => {
+                    return Err(bad(format!("{}: {} {}", req.method, r.status, r.reason)))
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// Connects to the server `url` names (`rtsp://host:port/…`, no credentials).
+    pub fn open(url: &str) -> io::Result<Connection> {
+        let rest = url
+            .strip_prefix("rtsp://")
+            .ok_or_else(|| bad("not an rtsp:// URL".into()))?;
+        let authority = rest.split('/').next().unwrap_or(rest);
+        Ok(Connection {
+            stream: TcpStream::connect(authority)?,
+            buf: vec![0; 64 * 1024],
+            len: 0,
+            reader: MessageReader::default(),
+            cseq: 0,
+        })
+    }
+}
