@@ -14,14 +14,11 @@
 #[path = "floor/rtsp.rs"]
 mod rtsp;
 
-use gstrustrtsp::rtsp::headers::{parse_session, parse_transport};
-use gstrustrtsp::rtsp::message::{Message, Method, Request};
-use gstrustrtsp::rtsp::sdp;
-use gstrustrtsp::stream::selection::{select, Choice};
+use gstrustrtsp::rtsp::headers::parse_transport;
+use gstrustrtsp::rtsp::message::Message;
 use rtsp::{bad, Connection};
-use std::io::{self, Write};
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 fn main() {
     let mut quickack = true;
@@ -36,51 +33,19 @@ fn main() {
         eprintln!("usage: bench-tcp-floor [--no-quickack] rtsp://host:port/path …");
         std::process::exit(2);
     }
-    let pictures = Arc::new(AtomicU64::new(0));
-    for url in urls {
-        let pictures = pictures.clone();
-        std::thread::spawn(move || {
-            if let Err(e) = receive(&url, quickack, &pictures) {
-                eprintln!("bench-tcp-floor: {url}: {e}");
-                std::process::exit(1);
-            }
-        });
-    }
-    loop {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let mut out = io::stdout().lock();
-        let _ = writeln!(out, "{}", pictures.load(Ordering::Relaxed));
-        let _ = out.flush();
-    }
+    rtsp::run("bench-tcp-floor", urls, move |url, pictures| {
+        receive(url, quickack, pictures)
+    });
 }
 
 fn receive(url: &str, quickack: bool, pictures: &AtomicU64) -> io::Result<()> {
     let mut conn = Connection::open(url)?;
-    let described =
-        conn.request(Request::new(Method::Describe, url).with_header("Accept", "application/sdp"))?;
-    // The request URL as the base, not Content-Base: behind the bench's forwarder the server names its
-    // own address.
-    let description = sdp::parse(&described.body, url).map_err(|e| bad(e.to_string()))?;
-    let video = select(&description, &Choice::video_only(None))
-        .map_err(|e| bad(e.to_string()))?
-        .streams
-        .swap_remove(0);
-    let set_up = conn.request(
-        Request::new(Method::Setup, video.control.as_str())
-            .with_header("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1"),
-    )?;
-    let session = set_up
-        .headers
-        .get("Session")
-        .and_then(parse_session)
-        .ok_or_else(|| bad("no Session in the SETUP reply".into()))?
-        .0;
+    let set_up = conn.play_video(url, "RTP/AVP/TCP;unicast;interleaved=0-1")?;
     let rtp_channel = set_up
         .headers
         .get("Transport")
         .and_then(|t| parse_transport(t).interleaved)
         .map_or(0, |(rtp, _)| rtp);
-    conn.request(Request::new(Method::Play, url).with_header("Session", session))?;
 
     // The same socket, for setsockopt while `conn` reads.
     let same = conn.stream.try_clone()?;

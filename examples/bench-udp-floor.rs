@@ -14,16 +14,11 @@
 #[path = "floor/rtsp.rs"]
 mod rtsp;
 
-use gstrustrtsp::rtsp::headers::parse_session;
-use gstrustrtsp::rtsp::message::{Method, Request};
-use gstrustrtsp::rtsp::sdp;
-use gstrustrtsp::stream::selection::{select, Choice};
 use rtsp::{bad, Connection};
-use std::io::{self, Write};
+use std::io;
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// Datagrams per recvmmsg, and the room for each (the bench server's packets are under 1500 bytes).
 const SLOTS: usize = 64;
@@ -35,22 +30,7 @@ fn main() {
         eprintln!("usage: bench-udp-floor rtsp://host:port/path …");
         std::process::exit(2);
     }
-    let pictures = Arc::new(AtomicU64::new(0));
-    for url in urls {
-        let pictures = pictures.clone();
-        std::thread::spawn(move || {
-            if let Err(e) = receive(&url, &pictures) {
-                eprintln!("bench-udp-floor: {url}: {e}");
-                std::process::exit(1);
-            }
-        });
-    }
-    loop {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let mut out = io::stdout().lock();
-        let _ = writeln!(out, "{}", pictures.load(Ordering::Relaxed));
-        let _ = out.flush();
-    }
+    rtsp::run("bench-udp-floor", urls, receive);
 }
 
 /// An even port for RTP and the odd one after it for RTCP (the RTCP socket is only held).
@@ -70,28 +50,12 @@ fn port_pair() -> io::Result<(UdpSocket, UdpSocket)> {
 
 fn receive(url: &str, pictures: &AtomicU64) -> io::Result<()> {
     let mut conn = Connection::open(url)?;
-    let described =
-        conn.request(Request::new(Method::Describe, url).with_header("Accept", "application/sdp"))?;
-    let description = sdp::parse(&described.body, url).map_err(|e| bad(e.to_string()))?;
-    let video = select(&description, &Choice::video_only(None))
-        .map_err(|e| bad(e.to_string()))?
-        .streams
-        .swap_remove(0);
     let (rtp, _rtcp) = port_pair()?;
     let port = rtp.local_addr()?.port();
-    let set_up = conn.request(
-        Request::new(Method::Setup, video.control.as_str()).with_header(
-            "Transport",
-            format!("RTP/AVP;unicast;client_port={}-{}", port, port + 1),
-        ),
+    conn.play_video(
+        url,
+        &format!("RTP/AVP;unicast;client_port={}-{}", port, port + 1),
     )?;
-    let session = set_up
-        .headers
-        .get("Session")
-        .and_then(parse_session)
-        .ok_or_else(|| bad("no Session in the SETUP reply".into()))?
-        .0;
-    conn.request(Request::new(Method::Play, url).with_header("Session", session))?;
 
     // One buffer, SLOTS slots of SLOT bytes, and the headers recvmmsg fills.
     let mut buf = vec![0u8; SLOTS * SLOT].into_boxed_slice();

@@ -2,9 +2,40 @@
 //! a stream up, with the element's own framing (`rtsp::message`) and SDP parsing (`rtsp::sdp`), so that
 //! replies, stray CR/LF and interleaved packets are told apart as the element does.
 
-use gstrustrtsp::rtsp::message::{Message, MessageReader, Request, Response};
+use gstrustrtsp::rtsp::headers::parse_session;
+use gstrustrtsp::rtsp::message::{Message, MessageReader, Method, Request, Response};
+use gstrustrtsp::rtsp::sdp;
+use gstrustrtsp::stream::selection::{select, Choice};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Runs `receive` for each URL on a thread of its own, and prints ten times a second the pictures all
+/// of them counted so far (as bench-receiver does). A stream that fails ends the program.
+pub fn run(
+    name: &str,
+    urls: Vec<String>,
+    receive: impl Fn(&str, &AtomicU64) -> io::Result<()> + Send + Sync + 'static,
+) -> ! {
+    let receive = Arc::new(receive);
+    let pictures = Arc::new(AtomicU64::new(0));
+    for url in urls {
+        let (pictures, receive, name) = (pictures.clone(), receive.clone(), name.to_string());
+        std::thread::spawn(move || {
+            if let Err(e) = receive(&url, &pictures) {
+                eprintln!("{name}: {url}: {e}");
+                std::process::exit(1);
+            }
+        });
+    }
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{}", pictures.load(Ordering::Relaxed));
+        let _ = out.flush();
+    }
+}
 
 pub fn bad(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
@@ -71,6 +102,31 @@ impl Connection {
 }
 
 impl Connection {
+    /// DESCRIBE, SETUP of the video with `transport`, PLAY: returns SETUP's reply.
+    pub fn play_video(&mut self, url: &str, transport: &str) -> io::Result<Response> {
+        let described = self.request(
+            Request::new(Method::Describe, url).with_header("Accept", "application/sdp"),
+        )?;
+        // The request URL as the base, not Content-Base: behind the bench's forwarder the server
+        // names its own address.
+        let description = sdp::parse(&described.body, url).map_err(|e| bad(e.to_string()))?;
+        let video = select(&description, &Choice::video_only(None))
+            .map_err(|e| bad(e.to_string()))?
+            .streams
+            .swap_remove(0);
+        let set_up = self.request(
+            Request::new(Method::Setup, video.control.as_str()).with_header("Transport", transport),
+        )?;
+        let session = set_up
+            .headers
+            .get("Session")
+            .and_then(parse_session)
+            .ok_or_else(|| bad("no Session in the SETUP reply".into()))?
+            .0;
+        self.request(Request::new(Method::Play, url).with_header("Session", session))?;
+        Ok(set_up)
+    }
+
     /// Connects to the server `url` names (`rtsp://host:port/…`, no credentials).
     pub fn open(url: &str) -> io::Result<Connection> {
         let rest = url

@@ -430,7 +430,7 @@ impl SessionClient {
         let overdue = self
             .streams
             .iter()
-            .filter(|s| s.steered_quietly() && s.rtp_watched)
+            .filter(|s| s.steered_quietly())
             .filter_map(|s| s.wake_policy.overdue());
         timers.into_iter().flatten().chain(overdue).min()
     }

@@ -47,15 +47,12 @@ impl SessionClient {
             let Some(udp) = s.udp.as_ref().filter(|_| want != s.rtp_watched) else {
                 continue;
             };
+            // One socket each: marker steering is the video's alone (`UdpPorts::bind`).
             if want {
                 self.poller
                     .add(udp.rtp.as_raw_fd(), Token::Rtp(s.index).id())?;
             } else {
                 self.poller.remove(udp.rtp.as_raw_fd())?;
-                if let Some(bulk) = udp.rtp_bulk.as_ref().filter(|_| s.bulk_watched) {
-                    self.poller.remove(bulk.as_raw_fd())?;
-                    s.bulk_watched = false;
-                }
             }
             s.rtp_watched = want;
         }
@@ -78,7 +75,7 @@ impl SessionClient {
             s.inbound.depay.ended_by_marker(),
             s.inbound.waiting_on_gap(),
             now,
-        ) && s.rtp_watched;
+        );
         if want != s.bulk_watched {
             if want {
                 self.poller.add(bulk.as_raw_fd(), Token::RtpBulk(i).id())?;
@@ -101,9 +98,8 @@ impl SessionClient {
         let unwatched = !s.rtp_watched && s.udp.is_some();
         // A frame overdue while only marker packets wake the loop: its marker packet may be lost, its
         // other packets waiting in the bulk socket.
-        let overdue = !unwatched
-            && s.steered_quietly()
-            && s.wake_policy.overdue().is_some_and(|o| Instant::now() >= o);
+        let overdue =
+            s.steered_quietly() && s.wake_policy.overdue().is_some_and(|o| Instant::now() >= o);
         let mut arrival = Instant::now();
         if overdue {
             if let Some(due) = s.wake_policy.due() {
