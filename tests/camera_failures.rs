@@ -6,7 +6,7 @@
 mod common;
 
 use common::fake_camera::{captured, Captured, FakeCamera, Script};
-use common::record_clean;
+use common::{record_clean, unix_now_ns};
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
@@ -295,10 +295,13 @@ fn ssrc_named_only_in_rtp_info(protocols: &str) {
 /// An earlier session still streaming to our ports before the PLAY reply and after it (random
 /// payloads, its own numbering), beside the stream SETUP announced: none of its packets reach the
 /// output. The element once took 30 of them kept from before the reply for the stream: the first
-/// second of the recording was garbage.
+/// second of the recording was garbage. Its RTCP (a report from a clock an hour behind, a BYE) is not
+/// followed either, now that RTCP from before the reply is kept: the session goes on, and the wall
+/// clock is the camera's.
 fn stale_session_before_the_play_reply(protocols: &str) {
     let cam = FakeCamera::start(Script {
         stale_session: true,
+        sender_reports: Some(secs(1)),
         ..Default::default()
     });
     let rec = record_clean(&cam.url(), secs(3), &[("protocols", &protocols)]);
@@ -317,6 +320,19 @@ fn stale_session_before_the_play_reply(protocols: &str) {
         dropped >= 40 && dropped <= sent,
         "{protocols}: dropped {dropped} of {sent}"
     );
+    let reconnects = rec.element_messages.iter();
+    let reconnects = reconnects.filter(|(_, s)| s.name() == "rustrtspsrc-reconnecting");
+    assert_eq!(
+        reconnects.count(),
+        0,
+        "{protocols}: the stale BYE was followed"
+    );
+    // ns since 1900 now, by the host's clock (the fake camera's).
+    let now = unix_now_ns() + 2_208_988_800 * 1_000_000_000;
+    let stamped: Vec<u64> = rec.frames.iter().filter_map(|f| f.ntp).collect();
+    assert!(stamped.len() > 45, "{protocols}: {} stamped", stamped.len());
+    let far = stamped.iter().filter(|t| t.abs_diff(now) > 60_000_000_000);
+    assert_eq!(far.count(), 0, "{protocols}: stamped by the stale clock");
     rec.assert_plays();
 }
 

@@ -45,6 +45,30 @@ fn late_audio_keeps_the_cameras_av_offset(transport: &str) {
     assert!(rec.warnings.is_empty(), "{transport}: {:?}", rec.warnings);
 }
 
+/// The camera's first sender reports go out with its first packets, before its PLAY reply (the fake
+/// camera waits for its first video packet before replying; cameras that start streaming as they
+/// answer do the same by chance): they count, so the first picture already places the audio. Dropped,
+/// the next reports come a second later and the audio, started by its arrival, could not slew 250 ms.
+fn reports_before_the_play_reply_place_the_audio(transport: &str) {
+    common::init();
+    let cam = FakeCamera::start(Script {
+        audio: Some(FakeAudio {
+            late: Duration::from_millis(250),
+            ..pcmu()
+        }),
+        sender_reports: Some(Duration::from_secs(1)),
+        packets_before_play_reply: 1,
+        ..Default::default()
+    });
+    let rec = record_over(&Reach::new(&cam, transport));
+    let offset = av_offset(&rec, 0, 2_000_000_000);
+    assert!(
+        offset.abs() <= 5_000_000,
+        "{transport}: audio {:.1} ms off the video",
+        offset as f64 / 1e6
+    );
+}
+
 /// Audio sender reports from another clock (an hour away from the video's) are not followed: one
 /// warning, and the audio goes out as it arrives, beside the video, without a hole.
 fn audio_reports_from_another_clock_are_not_followed(transport: &str) {
@@ -92,6 +116,7 @@ fn audio_waits_for_a_late_first_picture_2_s_at_most(transport: &str) {
 
 over_udp_tcp_and_tls! {
     late_audio_keeps_the_cameras_av_offset => super::late_audio_keeps_the_cameras_av_offset;
+    reports_before_the_play_reply_place_the_audio => super::reports_before_the_play_reply_place_the_audio;
     audio_reports_from_another_clock_are_not_followed => super::audio_reports_from_another_clock_are_not_followed;
     audio_waits_for_a_late_first_picture_2_s_at_most => super::audio_waits_for_a_late_first_picture_2_s_at_most;
 }

@@ -437,7 +437,9 @@ impl Inbound {
         let sr = find_sender_report(buf);
         let Some(ours) = self.ssrc.ours() else {
             // A report sent with (or before) the first packet, which may come after it.
-            self.stranger_report = sr.map(|sr| (sr, now));
+            if let Some(sr) = sr {
+                self.stranger_report = Some((sr, now));
+            }
             return false;
         };
         match sr {

@@ -77,8 +77,10 @@ impl SessionClient {
 
     /// A `$` frame on `channel`, its payload at `range` of the connection's buffer. Only channels we
     /// set up. Reolink and v4l2rtspserver send data before the PLAY reply: RTP is kept until the reply's
-    /// RTP-Info names the SSRC (the first packets hold the keyframe's parameter sets), RTCP is not
-    /// needed yet.
+    /// RTP-Info names the SSRC (the first packets hold the keyframe's parameter sets). So is RTCP: the
+    /// first sender report goes out with the first packets, the next seconds later, and lip-sync needs
+    /// it for the first picture; a report counts only for the SSRC that becomes the stream's, and a
+    /// BYE only once playing (a stale session's).
     fn on_interleaved(
         &mut self,
         channel: u8,
@@ -92,10 +94,10 @@ impl SessionClient {
             match s.channels {
                 Some((rtp, _)) if channel == rtp && playing => s.inbound.on_packet(payload, now),
                 Some((rtp, _)) if channel == rtp => hold_early(&mut s.early_rtp, payload),
-                Some((_, rtcp))
-                    if playing && channel == rtcp && s.inbound.on_rtcp(payload, our_ssrc, now) =>
-                {
-                    return Err(ClientError::Bye);
+                Some((_, rtcp)) if channel == rtcp => {
+                    if s.inbound.on_rtcp(payload, our_ssrc, now) && playing {
+                        return Err(ClientError::Bye);
+                    }
                 }
                 _ => continue,
             }

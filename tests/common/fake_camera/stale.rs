@@ -2,9 +2,10 @@
 //! sending after a reconnect (retina#17), and a restarted client reusing its port range gets the
 //! previous session's packets. RTP of another SSRC, with its own sequence and timestamps (RFC 3550's
 //! random bases) and random payloads, on the video's payload type: from before the PLAY reply
-//! (`BEFORE_REPLY` packets) and for `FOR` after, one every 2 ms.
+//! (`BEFORE_REPLY` packets) and for `FOR` after, one every 2 ms. Its RTCP, for its own SSRC: a sender
+//! report from a clock an hour behind first and every 100 packets, a BYE at the end.
 
-use super::sender::Dest;
+use super::sender::{send_rtcp, Dest};
 use super::Shared;
 use std::io::Write;
 use std::net::{TcpStream, UdpSocket};
@@ -35,6 +36,9 @@ pub fn start(
         let end = Instant::now() + FOR;
         let mut i = 0u32;
         while Instant::now() < end && !stop.load(Ordering::SeqCst) {
+            if i % 100 == 0 {
+                send_rtcp(dest, channel, &writer, &sock, &stale_report());
+            }
             let mut pkt = vec![0x80, 96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
             if i % 5 == 4 {
                 pkt[1] |= 0x80;
@@ -68,9 +72,27 @@ pub fn start(
             i += 1;
             thread::sleep(Duration::from_millis(2));
         }
+        let mut bye = vec![0x81, 203, 0, 1];
+        bye.extend_from_slice(&STALE_SSRC.to_be_bytes());
+        send_rtcp(dest, channel, &writer, &sock, &bye);
     });
     let until = Instant::now() + Duration::from_secs(2);
     while counted.strangers.load(Ordering::SeqCst) < BEFORE_REPLY && Instant::now() < until {
         thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// A sender report saying the stale session's RTP time 5 000 000 was captured an hour ago.
+fn stale_report() -> Vec<u8> {
+    const NTP_UNIX_S: u64 = 2_208_988_800;
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut rtcp = vec![0x80, 200, 0, 6];
+    rtcp.extend_from_slice(&STALE_SSRC.to_be_bytes());
+    rtcp.extend_from_slice(&((unix + NTP_UNIX_S - 3600) << 32).to_be_bytes());
+    rtcp.extend_from_slice(&5_000_000u32.to_be_bytes());
+    rtcp.extend_from_slice(&[0; 8]);
+    rtcp
 }
