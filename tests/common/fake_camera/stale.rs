@@ -36,7 +36,7 @@ pub fn start(
         let end = Instant::now() + FOR;
         let mut i = 0u32;
         while Instant::now() < end && !stop.load(Ordering::SeqCst) {
-            if i % 100 == 0 {
+            if i.is_multiple_of(100) {
                 send_rtcp(dest, channel, &writer, &sock, &stale_report());
             }
             let mut pkt = vec![0x80, 96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
