@@ -25,6 +25,33 @@ pub struct RtpMap {
     pub channels: Option<u16>,
 }
 
+/// Which way a media's RTP goes (RFC 4566 §6), from the camera's side: `a=sendonly` on a media of
+/// an ONVIF camera's DESCRIBE reply with `Require: www.onvif.org/ver20/backchannel` is the back channel,
+/// the one media the client sends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// `sendrecv`, or nothing said (RFC 4566's default).
+    #[default]
+    SendRecv,
+    /// `recvonly`: the camera sends (ONVIF marks its video and audio so).
+    RecvOnly,
+    /// `sendonly`: the client sends (ONVIF's back channel).
+    SendOnly,
+    Inactive,
+}
+
+impl Direction {
+    fn parse(name: &str) -> Option<Direction> {
+        Some(match name {
+            "sendrecv" => Direction::SendRecv,
+            "recvonly" => Direction::RecvOnly,
+            "sendonly" => Direction::SendOnly,
+            "inactive" => Direction::Inactive,
+            _ => return None,
+        })
+    }
+}
+
 /// One `m=` section.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Media {
@@ -45,6 +72,8 @@ pub struct Media {
     /// `a=source-filter: incl …` (RFC 4570), media's or session's: the one sender of a
     /// source-specific multicast group.
     pub source_filter: Option<String>,
+    /// The media's `a=sendonly`/`recvonly`/…, else the session's.
+    pub direction: Direction,
 }
 
 /// The control URL shown redacted (a camera may take credentials in the query).
@@ -59,6 +88,7 @@ impl fmt::Debug for Media {
             .field("connection", &self.connection)
             .field("rtcp_fb", &self.rtcp_fb)
             .field("source_filter", &self.source_filter)
+            .field("direction", &self.direction)
             .finish()
     }
 }
@@ -115,6 +145,7 @@ struct MediaDraft {
     connection: Option<String>,
     rtcp_fb: Vec<(String, String)>,
     source_filter: Option<String>,
+    direction: Option<Direction>,
 }
 
 /// Session-level attributes that media inherit.
@@ -123,6 +154,7 @@ struct SessionLevel {
     control: Option<String>,
     connection: Option<String>,
     source_filter: Option<String>,
+    direction: Option<Direction>,
 }
 
 /// `a=rtcp-fb` lines kept per media: a hostile SDP may repeat them without end.
@@ -175,6 +207,7 @@ pub fn parse(body: &[u8], base: &str) -> Result<Description, SdpError> {
                 .or_else(|| session.connection.clone())
                 .filter(|a| a != "0.0.0.0" && a != "::"),
             source_filter: m.source_filter.or_else(|| session.source_filter.clone()),
+            direction: m.direction.or(session.direction).unwrap_or_default(),
             kind: m.kind,
             payload_types: m.payload_types,
             rtpmaps: m.rtpmaps,
@@ -221,7 +254,11 @@ fn attribute(value: &str, media: Option<&mut MediaDraft>, session: &mut SessionL
         match name {
             "control" => session.control = Some(val.to_string()),
             "source-filter" => session.source_filter = parse_source_filter(val),
-            _ => {}
+            _ => {
+                if let Some(d) = Direction::parse(name) {
+                    session.direction = Some(d);
+                }
+            }
         }
         return;
     };
@@ -247,7 +284,11 @@ fn attribute(value: &str, media: Option<&mut MediaDraft>, session: &mut SessionL
                 m.rtcp_fb.push((pt.to_string(), fb.to_ascii_lowercase()));
             }
         }
-        _ => {}
+        _ => {
+            if let Some(d) = Direction::parse(name) {
+                m.direction = Some(d);
+            }
+        }
     }
 }
 

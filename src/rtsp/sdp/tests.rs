@@ -165,3 +165,30 @@ fn bounded_on_hostile_input() {
     let d = parse(format!("m=video 0 RTP/AVP{pts}").as_bytes(), "rtsp://h/").unwrap();
     assert_eq!(d.media[0].payload_types.len(), MAX_FORMATS);
 }
+
+#[test]
+fn direction_of_each_media_and_the_sessions_default() {
+    // The ONVIF Streaming Specification's back channel example (§5.3.1): video and audio the camera
+    // sends, then the audio it receives.
+    let sdp = "v=0\r\no=- 2890842807 1 IN IP4 192.168.0.1\r\ns=RTSP Session with audiobackchannel\r\n\
+m=video 0 RTP/AVP 26\r\na=control:rtsp://192.168.0.1/video\r\na=recvonly\r\n\
+m=audio 0 RTP/AVP 0\r\na=control:rtsp://192.168.0.1/audio\r\na=recvonly\r\n\
+m=audio 0 RTP/AVP 0\r\na=control:rtsp://192.168.0.1/audioback\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n";
+    let d = parse(sdp.as_bytes(), "rtsp://192.168.0.1/").unwrap();
+    let dirs: Vec<Direction> = d.media.iter().map(|m| m.direction).collect();
+    assert_eq!(
+        dirs,
+        [
+            Direction::RecvOnly,
+            Direction::RecvOnly,
+            Direction::SendOnly
+        ]
+    );
+    // Nothing said: sendrecv. A session-level attribute is every media's default.
+    let sdp = "v=0\r\na=inactive\r\nm=video 0 RTP/AVP 96\r\nm=audio 0 RTP/AVP 0\r\na=sendrecv\r\n";
+    let d = parse(sdp.as_bytes(), "rtsp://cam/").unwrap();
+    assert_eq!(d.media[0].direction, Direction::Inactive);
+    assert_eq!(d.media[1].direction, Direction::SendRecv);
+    let d = parse(b"v=0\r\nm=video 0 RTP/AVP 96\r\n", "rtsp://cam/").unwrap();
+    assert_eq!(d.media[0].direction, Direction::SendRecv);
+}
