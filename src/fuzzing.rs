@@ -60,6 +60,7 @@ pub fn sdp(data: &[u8]) {
             &Choice {
                 video_codec: Some(Codec::H265),
                 streams: StreamChoice::All,
+                backchannel: true,
             },
         );
     }
@@ -159,6 +160,7 @@ fn side_spec(media: &str) -> Option<crate::stream::spec::StreamSpec> {
     let choice = Choice {
         video_codec: None,
         streams: StreamChoice::All,
+        backchannel: false,
     };
     select(&desc, &choice).ok()?.streams.into_iter().nth(1)
 }

@@ -108,6 +108,7 @@ fn audio_inbound(media: &str) -> Inbound {
     let choice = Choice {
         video_codec: None,
         streams: StreamChoice::All,
+        backchannel: false,
     };
     let spec = select(&desc, &choice).unwrap().streams.remove(1);
     let mut inbound = Inbound::new(Duration::from_millis(50), false);

@@ -93,6 +93,7 @@ mod tests {
         let choice = Choice {
             video_codec: None,
             streams: StreamChoice::All,
+            backchannel: false,
         };
         let mut codecs = Vec::new();
         for m in media {

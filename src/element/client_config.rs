@@ -79,6 +79,7 @@ pub fn client_config(
         choice: crate::stream::selection::Choice {
             video_codec: s.video_codec.wanted(),
             streams: s.streams.choice(),
+            backchannel: s.backchannel == super::settings::Backchannel::Onvif,
         },
         keyframe_wanted,
         nat_dummy_packets: s.nat_method == NatMethod::Dummy,

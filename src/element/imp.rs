@@ -228,6 +228,7 @@ impl ObjectImpl for RustRtspSrc {
             "retry" => s.retry = value.get().expect("type checked upstream"),
             "video-codec" => s.video_codec = value.get().expect("type checked upstream"),
             "streams" => s.streams = value.get().expect("type checked upstream"),
+            "backchannel" => s.backchannel = value.get().expect("type checked upstream"),
             "add-reference-timestamp-meta" => {
                 s.reference_timestamp_meta = value.get().expect("type checked upstream")
             }
@@ -266,6 +267,7 @@ impl ObjectImpl for RustRtspSrc {
             "retry" => s.retry.to_value(),
             "video-codec" => s.video_codec.to_value(),
             "streams" => s.streams.to_value(),
+            "backchannel" => s.backchannel.to_value(),
             "add-reference-timestamp-meta" => s.reference_timestamp_meta.to_value(),
             "ntp-sync" => s.ntp_sync.to_value(),
             "nat-method" => s.nat_method.to_value(),

@@ -110,6 +110,12 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .default_value(settings::Streams::VideoAudio)
             .mutable_ready()
             .build(),
+        glib::ParamSpecEnum::builder::<settings::Backchannel>("backchannel")
+            .nick("Back channel")
+            .blurb("The camera's audio back channel (ONVIF Streaming §5.3: doorbells, cameras with a speaker): onvif asks for it (Require: www.onvif.org/ver20/backchannel) and sends the audio given on the backchannel request pad, or with the push-backchannel-sample action signal, to its sendonly audio media (PCMU, PCMA). A camera that refuses the request (551) plays without it, with a warning. Off by default: some cameras hang on the Require header, and an open back channel blocks some doorbells' call button")
+            .default_value(settings::Backchannel::None)
+            .mutable_ready()
+            .build(),
         glib::ParamSpecString::builder("multicast-iface")
             .nick("Multicast interface")
             .blurb("Network interface to join multicast groups on (e.g. eth0); default: the one the routing table picks")

@@ -99,6 +99,17 @@ impl VideoCodec {
     }
 }
 
+/// rtspsrc's `backchannel`: whether to ask the camera for its audio back channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[enum_type(name = "GstRustRtspSrcBackchannel")]
+pub enum Backchannel {
+    #[default]
+    #[enum_value(name = "No back channel", nick = "none")]
+    None = 0,
+    #[enum_value(name = "ONVIF audio back channel", nick = "onvif")]
+    Onvif = 1,
+}
+
 /// Which streams to receive besides the video (`streams`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
 #[enum_type(name = "GstRustRtspSrcStreams")]
@@ -152,6 +163,7 @@ pub struct Settings {
     pub retry: u32,
     pub video_codec: VideoCodec,
     pub streams: Streams,
+    pub backchannel: Backchannel,
     pub reference_timestamp_meta: bool,
     pub ntp_sync: bool,
     pub nat_method: NatMethod,
@@ -211,6 +223,7 @@ impl Default for Settings {
             retry: DEFAULT_RETRY,
             video_codec: VideoCodec::Auto,
             streams: Streams::VideoAudio,
+            backchannel: Backchannel::None,
             reference_timestamp_meta: DEFAULT_REFERENCE_TIMESTAMP_META,
             ntp_sync: DEFAULT_NTP_SYNC,
             nat_method: NatMethod::Dummy,

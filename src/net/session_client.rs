@@ -152,6 +152,10 @@ impl SessionClient {
             tcp_allowed: cfg.tcp,
             keep_alive: cfg.keep_alive,
             response_timeout: cfg.tcp_timeout,
+            require: match cfg.choice.backchannel {
+                true => vec![crate::onvif::BACKCHANNEL_TAG.to_string()],
+                false => Vec::new(),
+            },
             log: cfg.log.clone(),
         });
         let poller = Poller::new().map_err(setup_err)?;

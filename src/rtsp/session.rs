@@ -39,6 +39,10 @@ pub struct SessionConfig {
     pub keep_alive: bool,
     /// How long a request may wait for its reply before the session fails; `None`: for ever.
     pub response_timeout: Option<Duration>,
+    /// Option tags sent in `Require` with DESCRIBE, SETUP and PLAY (ONVIF's back channel). A camera
+    /// that answers DESCRIBE with 551 Option not supported is asked again without the tags it names
+    /// in `Unsupported` (all of them when it names none), and a warning says so.
+    pub require: Vec<String>,
     pub log: crate::log::Log,
 }
 
@@ -316,6 +320,9 @@ impl Session {
             self.auth.on_success();
         }
 
+        if resp.status == 551 && method == Method::Describe && !self.cfg.require.is_empty() {
+            return Ok(self.without_unsupported(resp, pending.template, now));
+        }
         match (self.state, method) {
             (State::Options, Method::Options) => Ok(self.on_options(resp, now)),
             (State::Describe, Method::Describe) => self.on_describe(resp, &pending.template),
@@ -341,6 +348,42 @@ impl Session {
         let req = Request::new(Method::Describe, self.cfg.url.as_str().to_string())
             .with_header("Accept", "application/sdp");
         vec![Output::Send(self.send(req, now))]
+    }
+
+    /// DESCRIBE refused with 551 Option not supported: asked again without the option tags the camera
+    /// does not support.
+    fn without_unsupported(
+        &mut self,
+        resp: &Response,
+        describe: Request,
+        now: Instant,
+    ) -> Vec<Output> {
+        let unsupported = resp.headers.get("Unsupported").unwrap_or_default();
+        let named: Vec<&str> = unsupported
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
+        let (dropped, kept): (Vec<String>, Vec<String>) = std::mem::take(&mut self.cfg.require)
+            .into_iter()
+            .partition(|tag| named.is_empty() || named.contains(&tag.as_str()));
+        // It names only tags we did not send: none of ours is believed supported. Each 551 drops at
+        // least one tag, so the DESCRIBEs end.
+        let (dropped, kept) = match dropped.is_empty() {
+            true => (kept, Vec::new()),
+            false => (dropped, kept),
+        };
+        self.cfg.require = kept;
+        self.warnings.push(format!(
+            "the camera does not support {} (551 Option not supported): playing without it",
+            dropped.join(", ")
+        ));
+        vec![Output::Send(self.send(describe, now))]
+    }
+
+    /// Whether the camera took option tag `tag` (sent with `Require`, not refused).
+    pub fn requires(&self, tag: &str) -> bool {
+        self.cfg.require.iter().any(|t| t == tag)
     }
 
     /// The SDP, for the caller to choose from.
@@ -449,6 +492,13 @@ impl Session {
         req = req.with_header("User-Agent", self.cfg.user_agent.clone());
         if let Some(id) = &self.session_id {
             req = req.with_header("Session", id.clone());
+        }
+        let requiring = matches!(
+            template.method,
+            Method::Describe | Method::Setup | Method::Play
+        );
+        if requiring && !self.cfg.require.is_empty() {
+            req = req.with_header("Require", self.cfg.require.join(", "));
         }
         if let Some(auth) = self
             .auth

@@ -75,6 +75,9 @@ pub struct Choice {
     /// The video codec (`None`: any the element has).
     pub video_codec: Option<Codec>,
     pub streams: StreamChoice,
+    /// ONVIF's audio back channel: asked for with `Require`, and the camera's `sendonly` audio is
+    /// set up to send on (`backchannel=onvif`).
+    pub backchannel: bool,
 }
 
 impl Choice {
@@ -83,6 +86,7 @@ impl Choice {
         Choice {
             video_codec,
             streams: StreamChoice::VideoOnly,
+            backchannel: false,
         }
     }
 }

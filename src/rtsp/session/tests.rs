@@ -18,6 +18,7 @@ fn cfg(url: &str) -> SessionConfig {
         tcp_allowed: true,
         keep_alive: true,
         response_timeout: Some(RESPONSE_TIMEOUT),
+        require: Vec::new(),
         log: Default::default(),
     }
 }
@@ -568,3 +569,93 @@ m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/48000\r\na=control:trackID=1\r
 m=application 0 RTP/AVP 107\r\na=rtpmap:107 vnd.onvif.metadata/90000\r\na=control:trackID=4\r\n";
 
 mod streams;
+
+const BACKCHANNEL: &str = "www.onvif.org/ver20/backchannel";
+
+fn requiring(tags: &[&str]) -> SessionConfig {
+    SessionConfig {
+        require: tags.iter().map(|t| t.to_string()).collect(),
+        ..cfg("rtsp://127.0.0.1/s")
+    }
+}
+
+/// ONVIF's back channel: `Require` with DESCRIBE, SETUP and PLAY (gst-rtsp-server finds the media with
+/// the back channel by it at SETUP too), never with OPTIONS, keep-alives or TEARDOWN.
+#[test]
+fn require_goes_with_describe_setup_and_play() {
+    let now = Instant::now();
+    let mut s = Session::new(requiring(&[BACKCHANNEL]));
+    assert_eq!(s.start(now).headers.get("Require"), None);
+    let out = s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+    assert_eq!(sent(&out).method, Method::Describe);
+    assert_eq!(sent(&out).headers.get("Require"), Some(BACKCHANNEL));
+    let out = describe(&mut s, &reply(2, "200 OK", "", SDP), now);
+    assert_eq!(sent(&out).method, Method::Setup);
+    assert_eq!(sent(&out).headers.get("Require"), Some(BACKCHANNEL));
+    let setup_ok = "Session: 1234\r\nTransport: RTP/AVP;unicast;client_port=5000-5001\r\n";
+    let out = s
+        .handle_response(&reply(3, "200 OK", setup_ok, ""), now)
+        .unwrap();
+    let play = out.iter().rev().find_map(|o| match o {
+        Output::Send(r) => Some(r),
+        _ => None,
+    });
+    let play = play.expect("PLAY");
+    assert_eq!(play.method, Method::Play);
+    assert_eq!(play.headers.get("Require"), Some(BACKCHANNEL));
+    assert!(s.requires(BACKCHANNEL));
+    s.handle_response(&reply(4, "200 OK", "Session: 1234\r\n", ""), now)
+        .unwrap();
+    let keepalive = s.poll(now + s.keepalive_interval()).unwrap().unwrap();
+    assert_eq!(keepalive.headers.get("Require"), None);
+    assert_eq!(s.teardown(now).unwrap().headers.get("Require"), None);
+    // None asked: no header.
+    let (_, out) = described(cfg("rtsp://127.0.0.1/s"), now);
+    assert_eq!(sent(&out).headers.get("Require"), None);
+}
+
+/// A camera without the back channel answers DESCRIBE with 551 Option not supported (gst-rtsp-server,
+/// most cameras): DESCRIBE again without the tag, one warning, and the session goes on without it.
+#[test]
+fn describe_refused_with_551_is_asked_again_without_the_tag() {
+    let now = Instant::now();
+    for unsupported in [
+        format!("Unsupported: {BACKCHANNEL}\r\n"),
+        String::new(),
+        "Unsupported: onvif-replay\r\n".into(),
+    ] {
+        let mut s = Session::new(requiring(&[BACKCHANNEL]));
+        s.start(now);
+        s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+        let refused = reply(2, "551 Option not supported", &unsupported, "");
+        let out = s.handle_response(&refused, now).unwrap();
+        let again = sent(&out);
+        assert_eq!(again.method, Method::Describe, "{unsupported:?}");
+        assert_eq!(again.headers.get("Require"), None, "{unsupported:?}");
+        assert!(!s.requires(BACKCHANNEL));
+        let warnings = s.take_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains(BACKCHANNEL), "{warnings:?}");
+        let out = describe(&mut s, &reply(3, "200 OK", "", SDP), now);
+        assert_eq!(sent(&out).method, Method::Setup);
+        assert_eq!(sent(&out).headers.get("Require"), None);
+    }
+    // Two tags, one refused: the other stays.
+    let mut s = Session::new(requiring(&[BACKCHANNEL, "onvif-replay"]));
+    s.start(now);
+    s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+    let refused = reply(
+        2,
+        "551 Option not supported",
+        "Unsupported: onvif-replay\r\n",
+        "",
+    );
+    let out = s.handle_response(&refused, now).unwrap();
+    assert_eq!(sent(&out).headers.get("Require"), Some(BACKCHANNEL));
+    // A 551 to a DESCRIBE without Require is an error like any other.
+    let mut s = Session::new(cfg("rtsp://127.0.0.1/s"));
+    s.start(now);
+    s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+    let refused = reply(2, "551 Option not supported", "", "");
+    assert!(s.handle_response(&refused, now).is_err());
+}

@@ -15,6 +15,7 @@ fn audio(reply: &str, streams: StreamChoice) -> (Vec<Audio>, Vec<String>) {
         &Choice {
             video_codec: None,
             streams,
+            backchannel: false,
         },
     )
     .unwrap();
