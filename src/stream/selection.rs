@@ -5,7 +5,7 @@
 
 use super::codec::{Codec, Kind};
 use super::spec::StreamSpec;
-use crate::rtsp::sdp::{Description, Media};
+use crate::rtsp::sdp::{Description, Direction, Media};
 use std::fmt;
 
 /// No media the element can play.
@@ -97,6 +97,9 @@ impl Choice {
 pub struct Selection {
     pub streams: Vec<StreamSpec>,
     pub left_out: Vec<String>,
+    /// ONVIF's audio back channel, when asked for and offered in a codec the element sends: set up
+    /// after the streams received.
+    pub backchannel: Option<StreamSpec>,
 }
 
 /// The streams to set up: the first video of the codec wanted, then the audio `choice` asks for.
@@ -136,12 +139,32 @@ pub fn select_with(
     let mut selection = Selection {
         streams: vec![video],
         left_out: refused,
+        backchannel: None,
     };
+    let back = choice
+        .backchannel
+        .then(|| backchannel_media(desc))
+        .flatten();
+    if let Some(index) = back {
+        let media = &desc.media[index];
+        match audio_format(media).filter(|(codec, ..)| SENT.contains(codec)) {
+            Some((codec, pt, format)) => match StreamSpec::new(index, media, codec, pt, format) {
+                Ok(spec) => selection.backchannel = Some(spec),
+                Err(why) => selection
+                    .left_out
+                    .push(format!("back channel (media {index}): {why}")),
+            },
+            None => selection.left_out.push(format!(
+                "back channel {} (media {index}): not a codec the element sends (PCMU, PCMA)",
+                crate::au::cut(&media.summary())
+            )),
+        }
+    }
     let audio = desc
         .media
         .iter()
         .enumerate()
-        .filter(|(_, m)| m.kind.eq_ignore_ascii_case("audio"));
+        .filter(|(i, m)| m.kind.eq_ignore_ascii_case("audio") && Some(*i) != back);
     for (index, media) in audio {
         let wanted_more = match choice.streams {
             StreamChoice::VideoOnly => false,
@@ -178,6 +201,25 @@ pub fn select_with(
         selection.streams.extend(metadata);
     }
     Ok(selection)
+}
+
+/// The codecs the back channel sends: G.711, which ONVIF requires of every back channel.
+const SENT: [Codec; 2] = [Codec::Pcmu, Codec::Pcma];
+
+/// The back channel among the media of a camera that took `Require: www.onvif.org/ver20/backchannel`:
+/// its `sendonly` audio. Some cameras mark every media `recvonly` (or nothing): with two audio media
+/// and none `sendonly`, the last one, where ONVIF puts the back channel.
+pub fn backchannel_media(desc: &Description) -> Option<usize> {
+    let audio = || {
+        let media = desc.media.iter().enumerate();
+        media.filter(|(_, m)| m.kind.eq_ignore_ascii_case("audio"))
+    };
+    let sendonly = audio().find(|(_, m)| m.direction == Direction::SendOnly);
+    match sendonly {
+        Some((i, _)) => Some(i),
+        None if audio().count() >= 2 => audio().last().map(|(i, _)| i),
+        None => None,
+    }
 }
 
 /// Every stream the element could set up, for the stream collection it offers: the video `select`

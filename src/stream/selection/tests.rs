@@ -257,3 +257,82 @@ m=audio 0 RTP/AVP 8\na=rtpmap:8 PCMA/8000\na=control:t3\n";
         "{e}"
     );
 }
+
+fn with_backchannel(sdp: &str) -> Selection {
+    let choice = Choice {
+        backchannel: true,
+        ..Choice::default()
+    };
+    select(&parse(sdp.as_bytes(), "rtsp://cam/").unwrap(), &choice).unwrap()
+}
+
+const ONVIF_VIDEO: &str =
+    "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:video\r\na=recvonly\r\n";
+
+/// ONVIF's back channel is the `sendonly` audio: it is not received (no audio pad for it), and the
+/// audio the camera sends still is.
+#[test]
+fn the_sendonly_audio_is_the_back_channel() {
+    let sdp = format!(
+        "{ONVIF_VIDEO}m=audio 0 RTP/AVP 0\r\na=control:audio\r\na=recvonly\r\n\
+m=audio 0 RTP/AVP 8\r\na=control:audioback\r\na=rtpmap:8 PCMA/8000\r\na=sendonly\r\n"
+    );
+    let s = with_backchannel(&sdp);
+    let back = s.backchannel.expect("a back channel");
+    assert_eq!(
+        (back.codec, back.payload_type, back.clock_rate),
+        (Codec::Pcma, 8, 8000)
+    );
+    assert_eq!(back.control, "rtsp://cam/audioback");
+    let received: Vec<&str> = s.streams.iter().map(|s| s.control.as_str()).collect();
+    assert_eq!(received, ["rtsp://cam/video", "rtsp://cam/audio"]);
+    // Sent before the camera's own audio in the SDP: the same.
+    let sdp = format!(
+        "{ONVIF_VIDEO}m=audio 0 RTP/AVP 0\r\na=control:audioback\r\na=sendonly\r\n\
+m=audio 0 RTP/AVP 0\r\na=control:audio\r\na=recvonly\r\n"
+    );
+    let s = with_backchannel(&sdp);
+    assert_eq!(s.backchannel.unwrap().control, "rtsp://cam/audioback");
+    assert_eq!(s.streams[1].control, "rtsp://cam/audio");
+    // Not asked for: the sendonly media is an audio like any other (cameras mislabel it).
+    let s = select(
+        &parse(sdp.as_bytes(), "rtsp://cam/").unwrap(),
+        &Choice::default(),
+    )
+    .unwrap();
+    assert!(s.backchannel.is_none());
+    assert_eq!(s.streams[1].control, "rtsp://cam/audioback");
+}
+
+/// A camera that marks none `sendonly`: with two audio media, the last is the back channel; with one,
+/// there is none (it is the camera's audio).
+#[test]
+fn unmarked_back_channel_is_the_last_of_two_audio_media() {
+    let sdp = format!(
+        "{ONVIF_VIDEO}m=audio 0 RTP/AVP 0\r\na=control:audio\r\n\
+m=audio 0 RTP/AVP 0\r\na=control:audioback\r\n"
+    );
+    let s = with_backchannel(&sdp);
+    assert_eq!(s.backchannel.unwrap().control, "rtsp://cam/audioback");
+    let sdp = format!("{ONVIF_VIDEO}m=audio 0 RTP/AVP 0\r\na=control:audio\r\n");
+    let s = with_backchannel(&sdp);
+    assert!(s.backchannel.is_none());
+    assert_eq!(s.streams.len(), 2);
+}
+
+/// A back channel in a codec the element does not send is left out, with the reason.
+#[test]
+fn back_channel_codec_the_element_does_not_send_is_left_out() {
+    let sdp = format!(
+        "{ONVIF_VIDEO}m=audio 0 RTP/AVP 97\r\na=control:audioback\r\n\
+a=rtpmap:97 MPEG4-GENERIC/16000/1\r\na=fmtp:97 streamtype=5;mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3;config=1408\r\na=sendonly\r\n"
+    );
+    let s = with_backchannel(&sdp);
+    assert!(s.backchannel.is_none());
+    assert_eq!(s.streams.len(), 1, "not received either");
+    assert!(
+        s.left_out[0].contains("not a codec the element sends"),
+        "{:?}",
+        s.left_out
+    );
+}
