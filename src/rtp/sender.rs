@@ -1,0 +1,182 @@
+//! The sending side of RTP, for ONVIF's audio back channel: audio frames into RTP packets (RFC 3550
+//! headers, our SSRC, sequence numbers from a random start, timestamps from the frames' running time
+//! at the stream's clock rate) and the sender reports that tie those timestamps to NTP time. Pure: the
+//! session client sends what it returns.
+
+/// Payload bytes per packet: well under a 1500-byte MTU with IP, UDP and RTP headers.
+pub const MAX_PAYLOAD: usize = 1200;
+const HEADER_LEN: usize = 12;
+
+#[derive(Debug)]
+pub struct RtpSender {
+    payload_type: u8,
+    clock_rate: u32,
+    /// Bytes per sample: a frame is split between samples (G.711: one byte each).
+    bytes_per_sample: usize,
+    ssrc: u32,
+    seq: u16,
+    /// The RTP time of running time 0, random (RFC 3550 §5.1).
+    ts_base: u32,
+    /// The next packet's timestamp when a frame has no running time: right after the last one.
+    next_ts: Option<u32>,
+    /// The last packet's RTP time and running time (ns), for sender reports.
+    last: Option<(u32, u64)>,
+    packets: u32,
+    octets: u32,
+}
+
+impl RtpSender {
+    /// `seed`: random bits for the SSRC, the first sequence number and the timestamp base.
+    pub fn new(payload_type: u8, clock_rate: u32, bytes_per_sample: usize, seed: u64) -> Self {
+        RtpSender {
+            payload_type: payload_type & 0x7f,
+            clock_rate: clock_rate.max(1),
+            bytes_per_sample: bytes_per_sample.max(1),
+            ssrc: seed as u32,
+            seq: (seed >> 32) as u16,
+            ts_base: (seed >> 48) as u32 | ((seed as u32) << 16),
+            next_ts: None,
+            last: None,
+            packets: 0,
+            octets: 0,
+        }
+    }
+
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// `frame` captured at running time `running_time` (ns; `None`: right after the previous frame)
+    /// as RTP packets, each passed to `out`. The first packet of a frame after a gap carries the
+    /// marker bit (RFC 3551 §4.1: the start of a talkspurt).
+    pub fn packetize(
+        &mut self,
+        frame: &[u8],
+        running_time: Option<u64>,
+        mut out: impl FnMut(&[u8]),
+    ) {
+        let rate = u64::from(self.clock_rate);
+        let mut ts = match (running_time, self.next_ts) {
+            (Some(rt), _) => self
+                .ts_base
+                .wrapping_add((u128::from(rt) * u128::from(rate) / 1_000_000_000) as u32),
+            (None, Some(next)) => next,
+            (None, None) => self.ts_base,
+        };
+        let mut marker = self.next_ts.is_none_or(|next| next != ts);
+        let step = MAX_PAYLOAD - MAX_PAYLOAD % self.bytes_per_sample;
+        let mut packet = [0u8; HEADER_LEN + MAX_PAYLOAD];
+        for chunk in frame.chunks(step) {
+            packet[0] = 0x80;
+            packet[1] = self.payload_type | if marker { 0x80 } else { 0 };
+            packet[2..4].copy_from_slice(&self.seq.to_be_bytes());
+            packet[4..8].copy_from_slice(&ts.to_be_bytes());
+            packet[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
+            packet[HEADER_LEN..HEADER_LEN + chunk.len()].copy_from_slice(chunk);
+            out(&packet[..HEADER_LEN + chunk.len()]);
+            let rt = u64::from(ts.wrapping_sub(self.ts_base)) * 1_000_000_000 / rate;
+            self.last = Some((ts, rt));
+            self.seq = self.seq.wrapping_add(1);
+            self.packets = self.packets.wrapping_add(1);
+            self.octets = self.octets.wrapping_add(chunk.len() as u32);
+            ts = ts.wrapping_add((chunk.len() / self.bytes_per_sample) as u32);
+            marker = false;
+        }
+        self.next_ts = Some(ts);
+    }
+
+    /// Counts an RTP packet the application made itself (`push-backchannel-sample`) for the reports.
+    pub fn count_sent(&mut self, packet: &[u8]) {
+        self.packets = self.packets.wrapping_add(1);
+        let payload = packet.len().saturating_sub(HEADER_LEN);
+        self.octets = self.octets.wrapping_add(payload as u32);
+    }
+
+    /// A sender report (RFC 3550 §6.4.1) for now: `running_time` (ns) is the pipeline's running time
+    /// now and `ntp` the wall-clock time (NTP 32.32); `None` before the first packet.
+    pub fn sender_report(&self, running_time: u64, ntp: u64) -> Option<[u8; 28]> {
+        let (last_ts, last_rt) = self.last?;
+        let since = running_time.saturating_sub(last_rt);
+        let ticks = (u128::from(since) * u128::from(self.clock_rate) / 1_000_000_000) as u32;
+        let mut sr = [0u8; 28];
+        sr[..4].copy_from_slice(&[0x80, 200, 0, 6]);
+        sr[4..8].copy_from_slice(&self.ssrc.to_be_bytes());
+        sr[8..16].copy_from_slice(&ntp.to_be_bytes());
+        sr[16..20].copy_from_slice(&last_ts.wrapping_add(ticks).to_be_bytes());
+        sr[20..24].copy_from_slice(&self.packets.to_be_bytes());
+        sr[24..28].copy_from_slice(&self.octets.to_be_bytes());
+        Some(sr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtp::packet::RtpPacket;
+    use crate::rtp::rtcp::find_sender_report;
+
+    const MS: u64 = 1_000_000;
+
+    fn sent(s: &mut RtpSender, frame: &[u8], rt: Option<u64>) -> Vec<Vec<u8>> {
+        let mut packets = Vec::new();
+        s.packetize(frame, rt, |p| packets.push(p.to_vec()));
+        packets
+    }
+
+    #[test]
+    fn g711_frames_become_packets_timed_by_their_running_time() {
+        let mut s = RtpSender::new(0, 8000, 1, 0x0123_4567_89ab_cdef);
+        // 20 ms of G.711 at running time 1 s.
+        let p = sent(&mut s, &[0x55; 160], Some(1000 * MS));
+        assert_eq!(p.len(), 1);
+        let first = RtpPacket::parse(&p[0]).unwrap();
+        assert_eq!((first.payload_type, first.marker), (0, true));
+        assert_eq!(first.ssrc, s.ssrc());
+        assert_eq!(first.payload, &[0x55; 160][..]);
+        let ts0 = first.timestamp;
+        // The next 20 ms: 160 ticks on, no marker; one more sequence number.
+        let p = sent(&mut s, &[0x66; 160], Some(1020 * MS));
+        let next = RtpPacket::parse(&p[0]).unwrap();
+        assert_eq!(next.timestamp, ts0.wrapping_add(160));
+        assert_eq!(next.sequence, first.sequence.wrapping_add(1));
+        assert!(!next.marker);
+        // Without a running time: right after.
+        let p = sent(&mut s, &[0x77; 80], None);
+        assert_eq!(
+            RtpPacket::parse(&p[0]).unwrap().timestamp,
+            ts0.wrapping_add(320)
+        );
+        // After a gap (silence not sent): the marker starts the talkspurt.
+        let p = sent(&mut s, &[0x77; 80], Some(2000 * MS));
+        let after = RtpPacket::parse(&p[0]).unwrap();
+        assert!(after.marker);
+        assert_eq!(after.timestamp, ts0.wrapping_add(8000));
+        // A large frame: split between samples, timestamps on by each packet's samples.
+        let p = sent(&mut s, &vec![1u8; 3000], Some(3000 * MS));
+        let lens: Vec<usize> = p.iter().map(|p| p.len() - 12).collect();
+        assert_eq!(lens, [MAX_PAYLOAD, MAX_PAYLOAD, 3000 - 2 * MAX_PAYLOAD]);
+        let ts: Vec<u32> = p
+            .iter()
+            .map(|p| RtpPacket::parse(p).unwrap().timestamp)
+            .collect();
+        assert_eq!(ts[1].wrapping_sub(ts[0]), MAX_PAYLOAD as u32);
+        assert_eq!(ts[2].wrapping_sub(ts[1]), MAX_PAYLOAD as u32);
+    }
+
+    #[test]
+    fn sender_report_ties_rtp_time_to_ntp() {
+        let mut s = RtpSender::new(8, 8000, 1, 42);
+        assert!(s.sender_report(0, 1 << 32).is_none());
+        let p = sent(&mut s, &[0; 160], Some(500 * MS));
+        let ts = RtpPacket::parse(&p[0]).unwrap().timestamp;
+        s.count_sent(&[0u8; 12 + 40]);
+        // 100 ms after that packet's time: 800 ticks on.
+        let sr = s.sender_report(600 * MS, 7 << 32).unwrap();
+        let parsed = find_sender_report(&sr).unwrap();
+        assert_eq!(parsed.ssrc, s.ssrc());
+        assert_eq!(parsed.rtp, ts.wrapping_add(800));
+        assert_eq!(parsed.ntp, 7 << 32);
+        assert_eq!(u32::from_be_bytes(sr[20..24].try_into().unwrap()), 2);
+        assert_eq!(u32::from_be_bytes(sr[24..28].try_into().unwrap()), 200);
+    }
+}
