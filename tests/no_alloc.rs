@@ -239,6 +239,7 @@ fn socket_loop_allocates_per_access_unit_not_per_packet() {
         keyframe_wanted: Default::default(),
         nat_dummy_packets: true,
         tls: None,
+        backchannel: None,
         hooks: Default::default(),
         log: Default::default(),
     };

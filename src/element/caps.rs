@@ -68,6 +68,44 @@ pub fn caps_for(info: &SpsInfo) -> gst::Caps {
         .build()
 }
 
+/// The element's pad templates: the video, the audio and metadata pads added after SETUP, and the back
+/// channel's request sink pad.
+pub fn templates() -> Vec<gst::PadTemplate> {
+    let mut templates = vec![
+        gst::PadTemplate::new(
+            "src",
+            gst::PadDirection::Src,
+            gst::PadPresence::Always,
+            &base_caps(),
+        )
+        .expect("valid pad template"),
+        gst::PadTemplate::new(
+            "audio_%u",
+            gst::PadDirection::Src,
+            gst::PadPresence::Sometimes,
+            &audio_template_caps(),
+        )
+        .expect("valid pad template"),
+        gst::PadTemplate::new(
+            "metadata_%u",
+            gst::PadDirection::Src,
+            gst::PadPresence::Sometimes,
+            &metadata_template_caps(),
+        )
+        .expect("valid pad template"),
+    ];
+    templates.push(
+        gst::PadTemplate::new(
+            "backchannel",
+            gst::PadDirection::Sink,
+            gst::PadPresence::Request,
+            &super::backchannel_pad::template_caps(),
+        )
+        .expect("valid pad template"),
+    );
+    templates
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

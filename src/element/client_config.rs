@@ -2,13 +2,14 @@
 //! scheme and `protocols` allow, TLS set up; what cannot work is a Settings error naming why.
 
 use super::settings::{NatMethod, Protocols, Settings};
-use crate::net::session_client::{ClientConfig, Hooks};
+use crate::net::session_client::{BackchannelQueue, ClientConfig, Hooks};
 use crate::rtsp::url::{redact, Credentials, RtspUrl};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 pub fn client_config(
     s: &Settings,
+    backchannel: Option<Arc<BackchannelQueue>>,
     keyframe_wanted: Arc<AtomicBool>,
     hooks: Hooks,
     log: crate::log::Log,
@@ -83,6 +84,7 @@ pub fn client_config(
         },
         keyframe_wanted,
         nat_dummy_packets: s.nat_method == NatMethod::Dummy,
+        backchannel,
         hooks,
         log,
     })

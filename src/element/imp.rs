@@ -1,7 +1,7 @@
 //! Properties, URI handling and state changes of `rustrtspsrc`; the work itself is in `supervisor`,
 //! the audio and metadata pads in `side_pads`.
 
-use super::caps::{audio_template_caps, base_caps, metadata_template_caps};
+use super::backchannel_pad::Backchannel;
 use super::collection::Collection;
 use super::settings::{self, parse_port_range, Settings};
 use super::side_pads::{Route, SidePads};
@@ -47,6 +47,8 @@ pub struct RustRtspSrc {
     /// The reorder window the session started with (ms): what the latency reports, whatever
     /// `latency` says since.
     started_latency_ms: AtomicU32,
+    /// ONVIF's audio back channel: its pad and queue.
+    backchannel: Backchannel,
 }
 
 #[glib::object_subclass]
@@ -79,8 +81,13 @@ impl RustRtspSrc {
     fn receiver_config(&self) -> Result<ClientConfig, gst::ErrorMessage> {
         let s = self.settings.lock().unwrap().clone();
         let obj = self.obj();
+        let backchannel = match s.backchannel {
+            super::settings::Backchannel::Onvif => self.backchannel.queue(),
+            super::settings::Backchannel::None => None,
+        };
         super::client_config::client_config(
             &s,
+            backchannel,
             self.keyframe_wanted.clone(),
             super::signals::hooks(&obj),
             crate::log::Log::new(&*obj),
@@ -91,6 +98,10 @@ impl RustRtspSrc {
 impl RustRtspSrc {
     pub(super) fn collection(&self) -> &Collection {
         &self.collection
+    }
+
+    pub(super) fn backchannel(&self) -> &Backchannel {
+        &self.backchannel
     }
 
     /// A `select-streams` event (to the element or up its pads): which streams to set up.
@@ -325,32 +336,26 @@ impl ElementImpl for RustRtspSrc {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &base_caps(),
-                )
-                .expect("valid pad template"),
-                gst::PadTemplate::new(
-                    "audio_%u",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Sometimes,
-                    &audio_template_caps(),
-                )
-                .expect("valid pad template"),
-                gst::PadTemplate::new(
-                    "metadata_%u",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Sometimes,
-                    &metadata_template_caps(),
-                )
-                .expect("valid pad template"),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(super::caps::templates);
         TEMPLATES.as_ref()
+    }
+
+    /// The `backchannel` sink pad (`backchannel=onvif`): one.
+    fn request_new_pad(
+        &self,
+        templ: &gst::PadTemplate,
+        _name: Option<&str>,
+        _caps: Option<&gst::Caps>,
+    ) -> Option<gst::Pad> {
+        let obj = self.obj();
+        let pad = super::backchannel_pad::Backchannel::new_pad(&obj, templ);
+        obj.add_pad(&pad).ok()?;
+        Some(pad)
+    }
+
+    fn release_pad(&self, pad: &gst::Pad) {
+        self.backchannel.set_flushing(true);
+        let _ = self.obj().remove_pad(pad);
     }
 }
 

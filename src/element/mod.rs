@@ -3,6 +3,7 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod backchannel_pad;
 mod caps;
 mod client_config;
 mod collection;

@@ -29,6 +29,17 @@ pub fn signals() -> Vec<glib::subclass::Signal> {
         glib::subclass::Signal::builder("on-sdp")
             .param_types([gst_sdp::SDPMessage::static_type()])
             .build(),
+        // rtspsrc's: an RTP packet for the back channel (stream id, the sample), sent as it is.
+        glib::subclass::Signal::builder("push-backchannel-sample")
+            .param_types([u32::static_type(), gst::Sample::static_type()])
+            .return_type::<gst::FlowReturn>()
+            .action()
+            .class_handler(|args| {
+                let element = args[0].get::<super::RustRtspSrc>().ok()?;
+                let sample = args[2].get::<gst::Sample>().ok()?;
+                Some(element.imp().backchannel().push_sample(&sample).to_value())
+            })
+            .build(),
     ]
 }
 

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod backchannel;
 mod multicast;
 mod rtcp;
 mod signalling;
@@ -28,6 +29,7 @@ mod tcp_wake;
 mod tokens;
 mod udp_rtp;
 
+pub use backchannel::{BackchannelFormat, BackchannelQueue, Outgoing};
 use stream_receiver::StreamReceiver;
 use tokens::{Ready, Token};
 
@@ -103,6 +105,8 @@ pub struct ClientConfig {
     pub nat_dummy_packets: bool,
     /// RTSPS: how to speak TLS and check the camera's certificate (`None` for plain RTSP).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The back channel's audio, from the element (with `choice.backchannel`).
+    pub backchannel: Option<Arc<BackchannelQueue>>,
     pub hooks: Hooks,
     pub log: crate::log::Log,
 }
@@ -126,6 +130,8 @@ pub struct SessionClient {
     /// Waits that slept: what the loop's wake-ups cost shows in this.
     wakeups: u64,
     tcp_wake: tcp_wake::TcpWake,
+    /// ONVIF's audio back channel, when the camera offers one and it was asked for.
+    backchannel: Option<backchannel::BackchannelSender>,
 }
 
 impl SessionClient {
@@ -182,8 +188,10 @@ impl SessionClient {
             next_rtcp: now,
             wakeups: 0,
             tcp_wake: Default::default(),
+            backchannel: None,
             our_ssrc: (crate::random::random_u64() >> 32) as u32,
         };
+        r.watch_backchannel().map_err(setup_err)?;
         let req = r.session.start(now);
         r.send(&req)?;
         Ok(r)
@@ -289,6 +297,9 @@ impl SessionClient {
             }
             for i in 0..self.streams.len() {
                 self.serve_udp(i, ready)?;
+            }
+            if ready.has(Token::Backchannel) {
+                self.send_backchannel(Instant::now());
             }
         }
     }

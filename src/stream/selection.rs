@@ -217,7 +217,7 @@ pub fn backchannel_media(desc: &Description) -> Option<usize> {
     let sendonly = audio().find(|(_, m)| m.direction == Direction::SendOnly);
     match sendonly {
         Some((i, _)) => Some(i),
-        None if audio().count() >= 2 => audio().last().map(|(i, _)| i),
+        None if audio().count() >= 2 => audio().next_back().map(|(i, _)| i),
         None => None,
     }
 }

@@ -5,7 +5,7 @@
 
 use gst_rtsp_server::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -43,6 +43,9 @@ pub struct ServerOptions {
     pub shared: bool,
     /// The address to listen on (127.0.0.1 unless a test's own network namespace says otherwise).
     pub address: &'static str,
+    /// An ONVIF server (GstRTSPOnvifServer) whose media has an audio back channel of this codec
+    /// ("pcmu" or "pcma"): what a client sends on it is decoded into `TestServer::backchannel`.
+    pub backchannel: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +75,7 @@ impl Default for ServerOptions {
             protocols: None,
             shared: false,
             address: "127.0.0.1",
+            backchannel: None,
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct TestServer {
     teardowns: Arc<AtomicUsize>,
     keepalives: Arc<AtomicUsize>,
     clients: Arc<AtomicUsize>,
+    /// The back channel's audio as the server decoded it: 8 kHz mono samples.
+    pub backchannel: Arc<Mutex<Vec<i16>>>,
 }
 
 /// The launch line of an audio branch: a sine at 440 Hz, held back `held_ms`, encoded as `codec`,
@@ -127,13 +133,68 @@ pub fn audio_branch(codec: &str, held_ms: u32) -> String {
     )
 }
 
+/// An ONVIF server and media factory whose back channel takes `codec` ("pcmu", "pcma") and decodes
+/// it into `received`. gst-rtsp-server finds the back channel by the element named depay_backchannel.
+fn onvif_with_backchannel(
+    codec: &str,
+    received: Arc<Mutex<Vec<i16>>>,
+) -> (
+    gst_rtsp_server::RTSPServer,
+    gst_rtsp_server::RTSPMediaFactory,
+) {
+    let (pt, name, depay, dec) = match codec {
+        "pcma" => (8, "PCMA", "rtppcmadepay", "alawdec"),
+        _ => (0, "PCMU", "rtppcmudepay", "mulawdec"),
+    };
+    let factory = gst_rtsp_server::RTSPOnvifMediaFactory::new();
+    // Its construct makes ONVIF media only.
+    factory.set_media_gtype(gst_rtsp_server::RTSPOnvifMedia::static_type());
+    factory.set_backchannel_launch(Some(&format!(
+        "( capsfilter caps=\"application/x-rtp,media=audio,payload={pt},clock-rate=8000,encoding-name={name}\" \
+         name=depay_backchannel ! {depay} ! {dec} ! audioconvert ! audio/x-raw,format=S16LE \
+         ! appsink name=backchannel_sink sync=false async=false )"
+    )));
+    factory.connect_media_configure(move |_, media| {
+        let bin = media.element().downcast::<gst::Bin>().ok();
+        let sink = bin.and_then(|b| b.by_name("backchannel_sink"));
+        let Some(sink) = sink.and_then(|s| s.downcast::<gst_app::AppSink>().ok()) else {
+            return;
+        };
+        let received = received.clone();
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    if let Some(map) = sample.buffer().and_then(|b| b.map_readable().ok()) {
+                        let samples = map
+                            .chunks_exact(2)
+                            .map(|c| i16::from_le_bytes([c[0], c[1]]));
+                        received.lock().unwrap().extend(samples);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    });
+    (
+        gst_rtsp_server::RTSPOnvifServer::new().upcast(),
+        factory.upcast(),
+    )
+}
+
 impl TestServer {
     pub fn start(opts: ServerOptions) -> Result<TestServer, glib::BoolError> {
         gst::init().map_err(|e| glib::bool_error!("gst::init: {}", e))?;
-        let server = gst_rtsp_server::RTSPServer::new();
+        let backchannel = Arc::new(Mutex::new(Vec::new()));
+        let (server, factory) = match opts.backchannel {
+            Some(codec) => onvif_with_backchannel(codec, backchannel.clone()),
+            None => (
+                gst_rtsp_server::RTSPServer::new(),
+                gst_rtsp_server::RTSPMediaFactory::new(),
+            ),
+        };
         server.set_address(opts.address);
         server.set_service(&opts.port.to_string());
-        let factory = gst_rtsp_server::RTSPMediaFactory::new();
         // zerolatency turns B-frames off; with them, a fixed pattern (I P B B P B B ...), and the main
         // profile, as rtph264pay would otherwise make x264enc pick constrained baseline (no B-frames).
         let (encoder, profile) = match opts.bframes {
@@ -269,6 +330,7 @@ impl TestServer {
             teardowns,
             keepalives,
             clients,
+            backchannel,
         })
     }
 

@@ -23,6 +23,8 @@ impl RustRtspSrc {
             gst::StateChange::PausedToPlaying if self.paused.swap(false, Ordering::SeqCst) => {
                 self.wake();
             }
+            gst::StateChange::ReadyToPaused => self.backchannel.set_flushing(false),
+            gst::StateChange::PausedToReady => self.backchannel.set_flushing(true),
             _ => {}
         }
     }

@@ -2,6 +2,7 @@
 //! choosing the streams after DESCRIBE (their sockets bound and watched), each stream's transport after
 //! its SETUP, the start of media after PLAY. Interleaved `$` frames go to the stream of their channel.
 
+use super::backchannel::BackchannelSender;
 use super::stream_receiver::StreamReceiver;
 use super::tokens::MAX_STREAMS;
 use super::udp_rtp::hold_early;
@@ -119,6 +120,9 @@ impl SessionClient {
                 if let Some(s) = self.streams.get_mut(stream) {
                     s.left_out = true;
                 }
+                if self.backchannel.as_ref().is_some_and(|b| b.index == stream) {
+                    self.backchannel = None;
+                }
                 Ok(())
             }
             Output::Playing(infos) => {
@@ -138,6 +142,8 @@ impl SessionClient {
             on_sdp(&description.text);
         }
         let mut choice = self.cfg.choice;
+        // A camera that answered the Require with 551 has none.
+        choice.backchannel &= self.session.requires(crate::onvif::BACKCHANNEL_TAG);
         if let Some(offer) = &self.cfg.hooks.on_offer {
             let playable = selection::playable(description, choice.video_codec);
             let defaults: Vec<usize> = selection::select(description, &choice)
@@ -172,19 +178,9 @@ impl SessionClient {
                 crate::rtsp::url::redact(&spec.control),
                 spec.packetization_mode
             );
-            let udp = if self.cfg.udp {
-                Some(
-                    UdpPorts::bind(
-                        self.server_ip,
-                        self.cfg.port_range,
-                        self.cfg.udp_port_tries,
-                        index == 0,
-                        &self.cfg.log,
-                    )
-                    .map_err(|e| ClientError::Io("cannot bind the UDP ports".into(), e))?,
-                )
-            } else {
-                None
+            let udp = match self.cfg.udp {
+                true => Some(self.bind_ports(index == 0)?),
+                false => None,
             };
             targets.push(SetupTarget {
                 control: spec.control.clone(),
@@ -205,10 +201,29 @@ impl SessionClient {
             }
             self.streams.push(receiver);
         }
+        if let Some(spec) = chosen.backchannel {
+            let index = self.streams.len();
+            let udp = match self.cfg.udp {
+                true => Some(self.bind_ports(false)?),
+                false => None,
+            };
+            targets.push(SetupTarget {
+                control: spec.control.clone(),
+                udp_ports: udp.as_ref().map(|u| (u.rtp_port(), u.rtp_port() + 1)),
+            });
+            self.backchannel = Some(BackchannelSender::new(index, spec, udp, now));
+        }
         match self.session.set_up(targets, now) {
             Some(setup) => self.send(&setup),
             None => Ok(()),
         }
+    }
+
+    /// A UDP port pair for a stream (`steer`: marker steering, the video's).
+    fn bind_ports(&self, steer: bool) -> Result<UdpPorts, ClientError> {
+        let (range, tries) = (self.cfg.port_range, self.cfg.udp_port_tries);
+        UdpPorts::bind(self.server_ip, range, tries, steer, &self.cfg.log)
+            .map_err(|e| ClientError::Io("cannot bind the UDP ports".into(), e))
     }
 
     /// Stream `stream`'s SETUP answered: where its RTP comes from and its reports go.
@@ -218,6 +233,10 @@ impl SessionClient {
         transport: &Transport,
         lower: Lower,
     ) -> Result<(), ClientError> {
+        if self.backchannel.as_ref().is_some_and(|b| b.index == stream) {
+            self.on_backchannel_set_up(transport, lower);
+            return Ok(());
+        }
         let server_ip = self.server_ip;
         let Some(s) = self.streams.get_mut(stream) else {
             return Ok(());

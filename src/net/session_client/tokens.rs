@@ -1,6 +1,6 @@
 //! What each epoll token of the session client's loop stands for: the wake-up, the RTSP connection,
-//! an HTTP tunnel's POST connection, and per stream its RTP socket (the one that wakes the loop), its bulk RTP socket (marker steering)
-//! and its RTCP socket.
+//! an HTTP tunnel's POST connection, per stream its RTP socket (the one that wakes the loop), its bulk
+//! RTP socket (marker steering) and its RTCP socket, and the back channel's queue.
 
 use crate::net::epoll::TOKEN_TIMER;
 
@@ -12,13 +12,17 @@ pub(super) enum Token {
     Rtp(usize),
     RtpBulk(usize),
     Rtcp(usize),
+    /// The back channel's queue has audio to send.
+    Backchannel,
 }
 
 /// Tokens per stream; the first stream's come after the wake-up's and the connections'.
 const PER_STREAM: usize = 3;
 const FIRST_STREAM: usize = 3;
 /// The streams a session client serves: their tokens must stay below the timer's.
-pub(super) const MAX_STREAMS: usize = (TOKEN_TIMER as usize - FIRST_STREAM) / PER_STREAM;
+pub(super) const MAX_STREAMS: usize = (TOKEN_BACKCHANNEL as usize - FIRST_STREAM) / PER_STREAM;
+/// Just below the timer's.
+const TOKEN_BACKCHANNEL: u8 = TOKEN_TIMER - 1;
 
 impl Token {
     /// The number the poller reports it by (below `TOKEN_TIMER` for streams below `MAX_STREAMS`).
@@ -30,6 +34,7 @@ impl Token {
             Token::Rtp(i) => FIRST_STREAM + PER_STREAM * i,
             Token::RtpBulk(i) => FIRST_STREAM + PER_STREAM * i + 1,
             Token::Rtcp(i) => FIRST_STREAM + PER_STREAM * i + 2,
+            Token::Backchannel => return TOKEN_BACKCHANNEL,
         };
         debug_assert!(n < usize::from(TOKEN_TIMER), "stream beyond MAX_STREAMS");
         n as u8

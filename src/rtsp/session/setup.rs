@@ -73,7 +73,13 @@ impl Session {
             self.setup_request()
         } else {
             self.state = State::Play;
-            Request::new(Method::Play, self.base_url.clone()).with_header("Range", "npt=0.000-")
+            let play = Request::new(Method::Play, self.base_url.clone());
+            // gst-rtsp-server cannot seek a media with an ONVIF back channel (its source of our
+            // audio is not seekable) and answers a PLAY with a Range 503; the Range is optional.
+            match self.requires(crate::onvif::BACKCHANNEL_TAG) {
+                true => play,
+                false => play.with_header("Range", "npt=0.000-"),
+            }
         }
     }
 

@@ -1,0 +1,227 @@
+//! ONVIF's audio back channel (`backchannel=onvif`) against gst-rtsp-server's ONVIF server, which
+//! decodes what it receives: a tone given to the `backchannel` pad, or RTP packets given to
+//! `push-backchannel-sample`, reaches the server as that tone, over UDP, TCP and TLS, while the video
+//! records. Against a server without a back channel (551 Option not supported), the video records
+//! with one warning.
+
+mod common;
+
+use common::server::{ServerOptions, TestServer};
+use gst::prelude::*;
+use std::time::{Duration, Instant};
+
+/// The tone sent, and how long the pipeline runs.
+const TONE_HZ: f64 = 1000.0;
+const RUN: Duration = Duration::from_secs(3);
+
+struct Run {
+    video_buffers: usize,
+    warnings: Vec<String>,
+    errors: Vec<String>,
+}
+
+/// Runs `launch` (a rustrtspsrc named src whose video goes to the fakesink named video) for `RUN`,
+/// then stops it. `feed`, called every 20 ms while it runs, may push samples.
+fn run(launch: &str, mut feed: impl FnMut(&gst::Element)) -> Run {
+    common::init();
+    let pipeline = gst::parse::launch(launch).expect("pipeline");
+    let bin = pipeline.downcast_ref::<gst::Bin>().unwrap();
+    let src = bin.by_name("src").unwrap();
+    let video = bin.by_name("video").unwrap();
+    video.set_property("signal-handoffs", true);
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = count.clone();
+    video.connect("handoff", false, move |_| {
+        c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        None
+    });
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).expect("PLAYING");
+    let (mut warnings, mut errors) = (Vec::new(), Vec::new());
+    let end = Instant::now() + RUN;
+    while Instant::now() < end {
+        feed(&src);
+        while let Some(msg) = bus.pop() {
+            match msg.view() {
+                gst::MessageView::Warning(w) => {
+                    warnings.push(format!("{} {}", w.error(), w.debug().unwrap_or_default()))
+                }
+                gst::MessageView::Error(e) => {
+                    errors.push(format!("{} ({:?})", e.error(), e.debug()))
+                }
+                _ => {}
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    Run {
+        video_buffers: count.load(std::sync::atomic::Ordering::SeqCst),
+        warnings,
+        errors,
+    }
+}
+
+/// The frequency of `samples` (8 kHz) by their zero crossings.
+fn frequency(samples: &[i16]) -> f64 {
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count();
+    crossings as f64 / 2.0 / (samples.len() as f64 / 8000.0)
+}
+
+fn server(codec: &'static str, tls: bool) -> (TestServer, Option<common::certs::ServerCert>) {
+    let cert = tls.then(common::certs::self_signed);
+    let srv = TestServer::start(ServerOptions {
+        backchannel: Some(codec),
+        tls_pem: cert.as_ref().map(|c| c.pem.clone()),
+        ..Default::default()
+    })
+    .expect("gst-rtsp-server's ONVIF server (gstreamer1.0-rtsp, libgstrtspserver-1.0)");
+    (srv, cert)
+}
+
+/// The server decoded `TONE_HZ` from at least `min` of audio.
+fn assert_tone_received(srv: &TestServer, min: Duration, what: &str) {
+    let received = srv.backchannel.lock().unwrap().clone();
+    let secs = received.len() as f64 / 8000.0;
+    assert!(
+        secs >= min.as_secs_f64(),
+        "{what}: the server decoded {secs:.2} s of back channel audio"
+    );
+    let f = frequency(&received[800..]);
+    assert!(
+        (f - TONE_HZ).abs() < TONE_HZ * 0.05,
+        "{what}: the server heard {f:.0} Hz, not {TONE_HZ} Hz"
+    );
+}
+
+/// A 1 kHz tone given to the backchannel pad (`audiotestsrc ! mulawenc ! src.backchannel`, as in
+/// gst-launch) reaches the camera's back channel, paced by its timestamps, while the video records.
+fn tone_on_the_pad_reaches_the_camera(transport: &str) {
+    let tls = transport == "tls";
+    let (srv, _cert) = server("pcmu", tls);
+    let protocols = if tls { "tcp" } else { transport };
+    let launch = format!(
+        "rustrtspsrc name=src location={} protocols={protocols} backchannel=onvif tls-validation-flags=0 \
+         src.src ! fakesink name=video sync=false \
+         audiotestsrc is-live=true freq={TONE_HZ} samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 \
+         ! mulawenc ! src.backchannel",
+        srv.url()
+    );
+    let r = run(&launch, |_| {});
+    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
+    assert!(r.warnings.is_empty(), "{transport}: {:?}", r.warnings);
+    assert!(
+        r.video_buffers > 45,
+        "{transport}: {} pictures",
+        r.video_buffers
+    );
+    // The session plays within the first second; the audio paced in real time after that.
+    assert_tone_received(&srv, Duration::from_millis(1500), transport);
+    // Paced, not sent as fast as it came: no more than the run's length.
+    let secs = srv.backchannel.lock().unwrap().len() as f64 / 8000.0;
+    assert!(
+        secs <= RUN.as_secs_f64() + 0.2,
+        "{transport}: {secs:.2} s received"
+    );
+}
+
+/// rtspsrc's way: the application payloads the audio itself and gives RTP packets to
+/// `push-backchannel-sample` (here an A-law tone payloaded by rtppcmapay into an appsink).
+fn rtp_given_to_the_action_signal_reaches_the_camera(transport: &str) {
+    let tls = transport == "tls";
+    let (srv, _cert) = server("pcma", tls);
+    let protocols = if tls { "tcp" } else { transport };
+    let launch = format!(
+        "rustrtspsrc name=src location={} protocols={protocols} backchannel=onvif tls-validation-flags=0 \
+         src.src ! fakesink name=video sync=false \
+         audiotestsrc is-live=true freq={TONE_HZ} samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 \
+         ! alawenc ! rtppcmapay ! appsink name=rtp sync=false",
+        srv.url()
+    );
+    let mut appsink: Option<gst_app::AppSink> = None;
+    let mut refused = 0;
+    let r = run(&launch, |src| {
+        let sink = appsink.get_or_insert_with(|| {
+            let bin = src.parent().unwrap().downcast::<gst::Bin>().unwrap();
+            bin.by_name("rtp").unwrap().downcast().unwrap()
+        });
+        while let Some(sample) = sink.try_pull_sample(gst::ClockTime::ZERO) {
+            let ret =
+                src.emit_by_name::<gst::FlowReturn>("push-backchannel-sample", &[&2u32, &sample]);
+            refused += usize::from(ret != gst::FlowReturn::Ok);
+        }
+    });
+    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
+    assert_eq!(refused, 0, "{transport}");
+    assert!(
+        r.video_buffers > 45,
+        "{transport}: {} pictures",
+        r.video_buffers
+    );
+    assert_tone_received(&srv, Duration::from_millis(1500), transport);
+}
+
+/// A server without a back channel answers the Require with 551 Option not supported (gst-rtsp-server's
+/// plain server, most cameras): the video records as without `backchannel`, with one warning that says
+/// so, and the audio given to the pad goes nowhere without an error.
+fn camera_without_a_back_channel_plays_video_with_a_warning(transport: &str) {
+    common::init();
+    let srv = TestServer::start(ServerOptions::default()).expect("RTSP test server");
+    let launch = format!(
+        "rustrtspsrc name=src location={} protocols={transport} backchannel=onvif \
+         src.src ! fakesink name=video sync=false \
+         audiotestsrc is-live=true samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 \
+         ! mulawenc ! src.backchannel",
+        srv.url()
+    );
+    let r = run(&launch, |_| {});
+    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
+    assert!(
+        r.video_buffers > 45,
+        "{transport}: {} pictures",
+        r.video_buffers
+    );
+    assert_eq!(r.warnings.len(), 1, "{transport}: {:?}", r.warnings);
+    assert!(
+        r.warnings[0].contains("www.onvif.org/ver20/backchannel") && r.warnings[0].contains("551"),
+        "{transport}: {:?}",
+        r.warnings
+    );
+}
+
+mod tone_on_the_pad_reaches_the_camera {
+    #[test]
+    fn udp() {
+        super::tone_on_the_pad_reaches_the_camera("udp")
+    }
+    #[test]
+    fn tcp() {
+        super::tone_on_the_pad_reaches_the_camera("tcp")
+    }
+    #[test]
+    fn tls() {
+        super::tone_on_the_pad_reaches_the_camera("tls")
+    }
+}
+
+mod rtp_given_to_the_action_signal_reaches_the_camera {
+    #[test]
+    fn udp() {
+        super::rtp_given_to_the_action_signal_reaches_the_camera("udp")
+    }
+    #[test]
+    fn tcp() {
+        super::rtp_given_to_the_action_signal_reaches_the_camera("tcp")
+    }
+    #[test]
+    fn tls() {
+        super::rtp_given_to_the_action_signal_reaches_the_camera("tls")
+    }
+}
+
+over_udp_and_tcp! {
+    camera_without_a_back_channel_plays_video_with_a_warning => super::camera_without_a_back_channel_plays_video_with_a_warning;
+}
