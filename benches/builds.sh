@@ -3,7 +3,7 @@
 # built too, to run beside this tree's in the same run, so before and after are measured under the same
 # load; it is built from a worktree into its own target directory, so neither build disturbs the other.
 
-cargo build --release --lib --example bench-server --example bench-receiver --example bench-tcp-floor --example bench-udp-floor >&2
+cargo build --release --lib --example bench-server --example bench-receiver --example bench-tcp-floor --example bench-udp-floor --example bench-tls-floor >&2
 export GST_PLUGIN_PATH="$PWD/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 if [ -n "${BASELINE:-}" ]; then
   base_tree="$PWD/target/bench-baseline"

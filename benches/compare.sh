@@ -29,7 +29,8 @@
 #                                      # acknowledges each read at once, the least any receiver that does
 #                                      # not hold a Nagle camera back can cost; over UDP,
 #                                      # examples/bench-udp-floor: a blocking recvmmsg and a count of
-#                                      # marker bits, nothing else
+#                                      # marker bits, nothing else; over TLS, examples/bench-tls-floor:
+#                                      # the TCP floor's reads decrypted by rustls
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -116,6 +117,8 @@ start_peer() { # name transport n
       ./target/release/examples/bench-tcp-floor $(for i in $(seq "$n"); do echo "$url"; done) >"$counts" 2>/dev/null & ;;
     udp-floor)
       ./target/release/examples/bench-udp-floor $(for i in $(seq "$n"); do echo "$url"; done) >"$counts" 2>/dev/null & ;;
+    tls-floor)
+      ./target/release/examples/bench-tls-floor $(for i in $(seq "$n"); do echo "$tls_url"; done) >"$counts" 2>/dev/null & ;;
     ffmpeg)
       for i in $(seq "$n"); do args+=(-rtsp_transport "$t" -i "$url"); done
       for i in $(seq 0 $((n - 1))); do args+=(-map "$i:v" -c copy -f null -); done
@@ -136,6 +139,7 @@ for t in $transports; do
     [ "${WITHOUT_META:-0}" = 1 ] && peers+=(no-meta)
     [ "${FLOOR:-0}" = 1 ] && [ "$t" = tcp ] && peers+=(tcp-floor)
     [ "${FLOOR:-0}" = 1 ] && [ "$t" = udp ] && peers+=(udp-floor)
+    [ "${FLOOR:-0}" = 1 ] && [ "$t" = tls ] && peers+=(tls-floor)
     [ $have_ffmpeg = 1 ] && peers+=(ffmpeg)
     declare -A pid=() t0=() cpu=() rss=() f0=() fps=()
     for p in "${peers[@]}"; do pid[$p]=$(start_peer "$p" "$t" "$n"); pids+=("${pid[$p]}"); done

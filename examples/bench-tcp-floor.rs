@@ -14,11 +14,7 @@
 #[path = "floor/rtsp.rs"]
 mod rtsp;
 
-use gstrustrtsp::rtsp::headers::parse_transport;
-use gstrustrtsp::rtsp::message::Message;
-use rtsp::{bad, Connection};
-use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use rtsp::Connection;
 
 fn main() {
     let mut quickack = true;
@@ -34,43 +30,6 @@ fn main() {
         std::process::exit(2);
     }
     rtsp::run("bench-tcp-floor", urls, move |url, pictures| {
-        receive(url, quickack, pictures)
+        Connection::receive_interleaved(url, quickack, pictures)
     });
-}
-
-fn receive(url: &str, quickack: bool, pictures: &AtomicU64) -> io::Result<()> {
-    let mut conn = Connection::open(url)?;
-    let set_up = conn.play_video(url, "RTP/AVP/TCP;unicast;interleaved=0-1")?;
-    let rtp_channel = set_up
-        .headers
-        .get("Transport")
-        .and_then(|t| parse_transport(t).interleaved)
-        .map_or(0, |(rtp, _)| rtp);
-
-    // The same socket, for setsockopt while `conn` reads.
-    let same = conn.stream.try_clone()?;
-    let ack = socket2::SockRef::from(&same);
-    loop {
-        // Every whole message read so far; an RTP packet's marker bit ends a picture.
-        let mut at = 0;
-        while let Some((msg, used)) = conn
-            .reader
-            .next(&conn.buf[at..conn.len])
-            .map_err(|e| bad(e.to_string()))?
-        {
-            if let Message::Data { channel, payload } = msg {
-                // The RTP header's second byte, inside this packet only.
-                let packet = &conn.buf[at + payload.start..at + payload.end];
-                if channel == rtp_channel && packet.get(1).is_some_and(|b| b & 0x80 != 0) {
-                    pictures.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            at += used;
-        }
-        conn.consume(at);
-        conn.read()?;
-        if quickack {
-            ack.set_quickack(true)?;
-        }
-    }
 }

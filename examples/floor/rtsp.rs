@@ -1,6 +1,11 @@
-//! What the floor receivers (`bench-tcp-floor`, `bench-udp-floor`) share: the RTSP connection that sets
-//! a stream up, with the element's own framing (`rtsp::message`) and SDP parsing (`rtsp::sdp`), so that
-//! replies, stray CR/LF and interleaved packets are told apart as the element does.
+//! What the floor receivers (`bench-tcp-floor`, `bench-udp-floor`, `bench-tls-floor`) share: the RTSP
+//! connection that sets a stream up (over TLS for `rtsps://`, with the element's rustls configuration and
+//! any certificate accepted), with the element's own framing (`rtsp::message`) and SDP parsing
+//! (`rtsp::sdp`), so that replies, stray CR/LF and interleaved packets are told apart as the element
+//! does; and the interleaved receive loop of the TCP and TLS floors.
+
+// Each floor binary includes this file and uses a part of it (the UDP floor no interleaved loop).
+#![allow(dead_code)]
 
 use gstrustrtsp::rtsp::headers::parse_session;
 use gstrustrtsp::rtsp::message::{Message, MessageReader, Method, Request, Response};
@@ -41,10 +46,16 @@ pub fn bad(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
+/// A byte stream: the TCP socket, or rustls over it.
+pub trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 /// One RTSP connection: its socket, what was read and not yet parsed, and the element's own framing
 /// (`rtsp::message`), so that replies, stray CR/LF and interleaved packets are told apart as it does.
 pub struct Connection {
-    pub stream: TcpStream,
+    /// The TCP socket, for socket options; reads and writes go through `io`.
+    pub tcp: TcpStream,
+    io: Box<dyn Stream>,
     pub buf: Vec<u8>,
     pub len: usize,
     pub reader: MessageReader,
@@ -73,7 +84,7 @@ impl Connection {
         if self.len == self.buf.len() {
             return Err(bad("a message larger than the buffer".into()));
         }
-        match self.stream.read(&mut self.buf[self.len..])? {
+        match self.io.read(&mut self.buf[self.len..])? {
             0 => Err(io::ErrorKind::UnexpectedEof.into()),
             n => {
                 self.len += n;
@@ -86,7 +97,8 @@ impl Connection {
     pub fn request(&mut self, req: Request) -> io::Result<Response> {
         self.cseq += 1;
         let req = req.with_header("CSeq", self.cseq.to_string());
-        self.stream.write_all(&req.to_bytes())?;
+        self.io.write_all(&req.to_bytes())?;
+        self.io.flush()?;
         loop {
             let (msg, used) = self.next()?;
             self.consume(used);
@@ -127,18 +139,87 @@ impl Connection {
         Ok(set_up)
     }
 
-    /// Connects to the server `url` names (`rtsp://host:port/…`, no credentials).
+    /// Connects to the server `url` names (`rtsp://host:port/…` or `rtsps://…`, no credentials); over
+    /// TLS any certificate is accepted (the bench server's is made at run time).
     pub fn open(url: &str) -> io::Result<Connection> {
-        let rest = url
-            .strip_prefix("rtsp://")
-            .ok_or_else(|| bad("not an rtsp:// URL".into()))?;
+        let (tls, rest) = match (url.strip_prefix("rtsp://"), url.strip_prefix("rtsps://")) {
+            (Some(rest), _) => (false, rest),
+            (_, Some(rest)) => (true, rest),
+            _ => return Err(bad("not an rtsp:// or rtsps:// URL".into())),
+        };
         let authority = rest.split('/').next().unwrap_or(rest);
+        let tcp = TcpStream::connect(authority)?;
+        let io: Box<dyn Stream> = match tls {
+            false => Box::new(tcp.try_clone()?),
+            true => {
+                let settings = gstrustrtsp::net::tls::TlsSettings {
+                    validation_flags: 0,
+                    ..Default::default()
+                };
+                let config = gstrustrtsp::net::tls::client_config(&settings).map_err(bad)?;
+                let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+                let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|e| bad(e.to_string()))?;
+                let session =
+                    rustls::ClientConnection::new(config, name).map_err(|e| bad(e.to_string()))?;
+                Box::new(rustls::StreamOwned::new(session, tcp.try_clone()?))
+            }
+        };
         Ok(Connection {
-            stream: TcpStream::connect(authority)?,
+            tcp,
+            io,
             buf: vec![0; 64 * 1024],
             len: 0,
             reader: MessageReader::default(),
             cseq: 0,
         })
+    }
+
+    /// One stream of the TCP and TLS floors: DESCRIBE, SETUP interleaved, PLAY, then `count_pictures`.
+    pub fn receive_interleaved(url: &str, quickack: bool, pictures: &AtomicU64) -> io::Result<()> {
+        let mut conn = Connection::open(url)?;
+        let set_up = conn.play_video(url, "RTP/AVP/TCP;unicast;interleaved=0-1")?;
+        let rtp_channel = set_up
+            .headers
+            .get("Transport")
+            .and_then(|t| gstrustrtsp::rtsp::headers::parse_transport(t).interleaved)
+            .map_or(0, |(rtp, _)| rtp);
+        conn.count_pictures(rtp_channel, quickack, pictures)
+    }
+
+    /// The interleaved receive loop of the TCP and TLS floors: after PLAY, only reads what arrives (a
+    /// blocking read, no poll), acknowledges it at once (`quickack`, as the element's `ack_promptly`)
+    /// and counts the packets on `rtp_channel` that end a picture.
+    pub fn count_pictures(
+        &mut self,
+        rtp_channel: u8,
+        quickack: bool,
+        pictures: &AtomicU64,
+    ) -> io::Result<()> {
+        let same = self.tcp.try_clone()?;
+        let ack = socket2::SockRef::from(&same);
+        loop {
+            // Every whole message read so far; an RTP packet's marker bit ends a picture.
+            let mut at = 0;
+            while let Some((msg, used)) = self
+                .reader
+                .next(&self.buf[at..self.len])
+                .map_err(|e| bad(e.to_string()))?
+            {
+                if let Message::Data { channel, payload } = msg {
+                    // The RTP header's second byte, inside this packet only.
+                    let packet = &self.buf[at + payload.start..at + payload.end];
+                    if channel == rtp_channel && packet.get(1).is_some_and(|b| b & 0x80 != 0) {
+                        pictures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                at += used;
+            }
+            self.consume(at);
+            self.read()?;
+            if quickack {
+                ack.set_quickack(true)?;
+            }
+        }
     }
 }

@@ -64,9 +64,11 @@ impl Backchannel {
         }
     }
 
-    /// The request pad `backchannel` of `element`.
-    pub fn new_pad(element: &super::RustRtspSrc, templ: &gst::PadTemplate) -> gst::Pad {
-        let pad = gst::Pad::builder_from_template(templ)
+    /// The request pad `backchannel` (its functions find this through the element).
+    pub fn new_pad(&self, templ: &gst::PadTemplate) -> gst::Pad {
+        // A pad released before was stopped; this one starts open.
+        self.flushing.store(false, Ordering::SeqCst);
+        gst::Pad::builder_from_template(templ)
             .name("backchannel")
             .chain_function(|pad, parent, buffer| {
                 let element = parent.and_then(|p| p.downcast_ref::<super::RustRtspSrc>());
@@ -89,9 +91,7 @@ impl Backchannel {
                 };
                 element.imp().backchannel().query(pad, query)
             })
-            .build();
-        let _ = element;
-        pad
+            .build()
     }
 
     /// The camera's caps once a session set the back channel up, else every codec it may take.

@@ -347,9 +347,8 @@ impl ElementImpl for RustRtspSrc {
         _name: Option<&str>,
         _caps: Option<&gst::Caps>,
     ) -> Option<gst::Pad> {
-        let obj = self.obj();
-        let pad = super::backchannel_pad::Backchannel::new_pad(&obj, templ);
-        obj.add_pad(&pad).ok()?;
+        let pad = self.backchannel.new_pad(templ);
+        self.obj().add_pad(&pad).ok()?;
         Some(pad)
     }
 

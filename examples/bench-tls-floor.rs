@@ -1,0 +1,36 @@
+//! The least a receiver of RTSPS (RTP interleaved on the TLS connection) can do, for
+//! `benches/compare.sh` (FLOOR=1, TLS rows): bench-tcp-floor over rustls, with the element's rustls
+//! configuration (`net::tls`, ring, any certificate accepted: the bench server's is made at run time).
+//! Per stream, one thread that sets the stream up (DESCRIBE, SETUP interleaved, PLAY), then only reads
+//! and decrypts what arrives (a blocking read, no poll), acknowledges it at once (TCP_QUICKACK, as the
+//! element's `ack_promptly`) and counts the packets that end a picture. No depacketizing, no
+//! timestamps, no GStreamer. Prints, ten times a second, the pictures all its streams have received so
+//! far, as bench-receiver does.
+//!
+//!     bench-tls-floor [--no-quickack] rtsps://127.0.0.1:8555/stream …   # one stream per URL
+//!
+//! For the benches' own server only: no credentials, no keep-alive (the runs are shorter than its
+//! 60 s session timeout).
+
+#[path = "floor/rtsp.rs"]
+mod rtsp;
+
+use rtsp::Connection;
+
+fn main() {
+    let mut quickack = true;
+    let mut urls = Vec::new();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--no-quickack" => quickack = false,
+            _ => urls.push(arg),
+        }
+    }
+    if urls.is_empty() || urls.iter().any(|u| !u.starts_with("rtsps://")) {
+        eprintln!("usage: bench-tls-floor [--no-quickack] rtsps://host:port/path …");
+        std::process::exit(2);
+    }
+    rtsp::run("bench-tls-floor", urls, move |url, pictures| {
+        Connection::receive_interleaved(url, quickack, pictures)
+    });
+}
