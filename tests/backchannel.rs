@@ -1,8 +1,8 @@
 //! ONVIF's audio back channel (`backchannel=onvif`) against gst-rtsp-server's ONVIF server, which
 //! decodes what it receives: a tone given to the `backchannel` pad, or RTP packets given to
 //! `push-backchannel-sample`, reaches the server as that tone, over UDP, TCP and TLS, while the video
-//! records. Against a server without a back channel (551 Option not supported), the video records
-//! with one warning.
+//! records. Against a server without a back channel (551 Option not supported), or given the other
+//! G.711 law than the camera's, the video records with one warning.
 
 mod common;
 
@@ -192,6 +192,33 @@ fn camera_without_a_back_channel_plays_video_with_a_warning(transport: &str) {
     );
 }
 
+/// The pad given the other G.711 law than the camera's back channel takes: nothing is sent (it would
+/// play as noise), one warning names the camera's codec, and the video records.
+fn the_other_g711_law_is_not_sent(transport: &str) {
+    let (srv, _cert) = server("pcma", false);
+    let launch = format!(
+        "rustrtspsrc name=src location={} protocols={transport} backchannel=onvif \
+         src.src ! fakesink name=video sync=false \
+         audiotestsrc is-live=true samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 \
+         ! mulawenc ! src.backchannel",
+        srv.url()
+    );
+    let r = run(&launch, |_| {});
+    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
+    assert!(
+        r.video_buffers > 45,
+        "{transport}: {} pictures",
+        r.video_buffers
+    );
+    assert_eq!(r.warnings.len(), 1, "{transport}: {:?}", r.warnings);
+    assert!(
+        r.warnings[0].contains("G.711 A-law"),
+        "{transport}: {:?}",
+        r.warnings
+    );
+    assert_eq!(srv.backchannel.lock().unwrap().len(), 0, "{transport}");
+}
+
 mod tone_on_the_pad_reaches_the_camera {
     #[test]
     fn udp() {
@@ -224,4 +251,5 @@ mod rtp_given_to_the_action_signal_reaches_the_camera {
 
 over_udp_and_tcp! {
     camera_without_a_back_channel_plays_video_with_a_warning => super::camera_without_a_back_channel_plays_video_with_a_warning;
+    the_other_g711_law_is_not_sent => super::the_other_g711_law_is_not_sent;
 }

@@ -42,6 +42,7 @@ pub struct Backchannel {
     waiting: Mutex<Option<gst::SingleShotClockId>>,
     flushing: AtomicBool,
     warned_full: AtomicBool,
+    warned_caps: AtomicBool,
 }
 
 impl Backchannel {
@@ -154,18 +155,22 @@ impl Backchannel {
             );
             return Err(gst::FlowError::NotNegotiated);
         };
+        // The other G.711 law than the camera's: not sent (it would play as noise), one warning;
+        // the video goes on.
         if let (Some(format), Some(caps)) = (queue.format(), pad.current_caps()) {
             if !caps.can_intersect(&caps_of(format.codec)) {
-                gst::element_error!(
-                    element,
-                    gst::CoreError::Negotiation,
-                    [
-                        "the camera's back channel takes {}; the backchannel pad has {}",
-                        format.codec.name(),
-                        caps
-                    ]
-                );
-                return Err(gst::FlowError::NotNegotiated);
+                if !self.warned_caps.swap(true, Ordering::Relaxed) {
+                    gst::element_warning!(
+                        element,
+                        gst::CoreError::Negotiation,
+                        [
+                            "the camera's back channel takes {}; the backchannel pad has {}: its audio is not sent",
+                            format.codec.name(),
+                            caps
+                        ]
+                    );
+                }
+                return Ok(gst::FlowSuccess::Ok);
             }
         }
         let running_time = running_time(pad, &buffer);
