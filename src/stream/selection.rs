@@ -223,13 +223,21 @@ pub fn backchannel_media(desc: &Description) -> Option<usize> {
 }
 
 /// Every stream the element could set up, for the stream collection it offers: the video `select`
-/// takes (one: the src pad carries it), then each audio and metadata media it plays, in SDP order.
-pub fn playable(desc: &Description, video_codec: Option<Codec>) -> Vec<StreamSpec> {
+/// takes (one: the src pad carries it), then each audio and metadata media it plays, in SDP order;
+/// not the back channel when `choice` asks for one (it is sent, not played).
+pub fn playable(desc: &Description, choice: &Choice) -> Vec<StreamSpec> {
     let video = desc.media.iter().enumerate().find_map(|(index, media)| {
-        let (codec, pt, rate) = video_format(media, video_codec)?;
+        let (codec, pt, rate) = video_format(media, choice.video_codec)?;
         StreamSpec::new(index, media, codec, pt, (rate, 1)).ok()
     });
+    let back = choice
+        .backchannel
+        .then(|| backchannel_media(desc))
+        .flatten();
     let others = desc.media.iter().enumerate().filter_map(|(index, media)| {
+        if Some(index) == back {
+            return None;
+        }
         if media.kind.eq_ignore_ascii_case("audio") {
             let (codec, pt, format) = audio_format(media)?;
             StreamSpec::new(index, media, codec, pt, format).ok()

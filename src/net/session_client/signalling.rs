@@ -145,7 +145,7 @@ impl SessionClient {
         // A camera that answered the Require with 551 has none.
         choice.backchannel &= self.session.requires(crate::onvif::BACKCHANNEL_TAG);
         if let Some(offer) = &self.cfg.hooks.on_offer {
-            let playable = selection::playable(description, choice.video_codec);
+            let playable = selection::playable(description, &choice);
             let defaults: Vec<usize> = selection::select(description, &choice)
                 .map(|s| s.streams.iter().map(|s| s.media_index).collect())
                 .unwrap_or_default();

@@ -53,7 +53,7 @@ m=audio 0 RTP/AVP 8\na=control:trackID=3\n\
 m=application 0 RTP/AVP 107\na=rtpmap:107 vnd.onvif.metadata/90000\na=control:trackID=4\n\
 m=application/TP-LINK 0 RTP/AVP smart/1/90000\n";
     let desc = parse(sdp.as_bytes(), "rtsp://h/s/").unwrap();
-    let listed: Vec<(usize, Codec)> = playable(&desc, None)
+    let listed: Vec<(usize, Codec)> = playable(&desc, &Choice::default())
         .iter()
         .map(|s| (s.media_index, s.codec))
         .collect();
@@ -70,7 +70,7 @@ m=application/TP-LINK 0 RTP/AVP smart/1/90000\n";
         ]
     );
     // Only the video of the codec asked for.
-    assert!(playable(&desc, Some(Codec::H265))
+    assert!(playable(&desc, &Choice::video_only(Some(Codec::H265)))
         .iter()
         .all(|s| s.kind() != Kind::Video));
 }
