@@ -6,6 +6,7 @@
 use super::auth::Authenticator;
 use super::headers::{self, RtpInfo, Transport};
 use super::message::{Method, Request, Response};
+use super::replay::Replay;
 use super::sdp::{self, Description};
 use super::url::{Credentials, RtspUrl};
 use std::fmt;
@@ -104,6 +105,8 @@ pub enum State {
     Setup,
     Play,
     Playing,
+    /// A replay's PAUSE is out; its PLAY follows.
+    Pausing,
     TearingDown,
     Closed,
 }
@@ -136,6 +139,8 @@ pub struct Session {
     warned_basic: bool,
     /// Warnings for the application (bus), taken with `take_warnings`.
     warnings: Vec<String>,
+    /// What the next PLAY asks of a recording (ONVIF replay), instead of `Range: npt=0.000-`.
+    replay: Option<Replay>,
 }
 
 /// The state, not the URLs (a camera may take credentials in the query) nor the requests.
@@ -178,6 +183,7 @@ impl Session {
             next_keepalive: None,
             warned_basic: false,
             warnings: Vec::new(),
+            replay: None,
         }
     }
 
@@ -328,6 +334,12 @@ impl Session {
             (State::Describe, Method::Describe) => self.on_describe(resp, &pending.template),
             (State::Setup, Method::Setup) => self.on_setup(resp, &pending.template, now),
             (State::Play, Method::Play) => self.on_play(resp, &pending.template, now),
+            (State::Pausing, Method::Pause) => {
+                self.check_ok(resp, &pending.template)?;
+                self.state = State::Play;
+                let play = self.play_request();
+                Ok(vec![Output::Send(self.send(play, now))])
+            }
             (State::Playing, m) if m == self.keepalive_method => self.on_keepalive(resp, m, now),
             (State::TearingDown, _) => {
                 self.state = State::Closed;
@@ -379,6 +391,24 @@ impl Session {
             dropped.join(", ")
         ));
         vec![Output::Send(self.send(describe, now))]
+    }
+
+    /// What the first PLAY asks of a recording (ONVIF replay): set before the session starts.
+    pub fn set_replay(&mut self, replay: Replay) {
+        self.replay = Some(replay);
+    }
+
+    /// Replays from elsewhere, at another speed or with other frames on the playing session (ONVIF
+    /// Streaming §6: PAUSE, then PLAY with the replay's headers, the same session): the PAUSE, or
+    /// `None` when not playing. PLAY's answer gives `Output::Playing` again.
+    pub fn replay(&mut self, replay: Replay, now: Instant) -> Option<Request> {
+        if self.state != State::Playing {
+            return None;
+        }
+        self.replay = Some(replay);
+        self.state = State::Pausing;
+        let pause = Request::new(Method::Pause, self.base_url.clone());
+        Some(self.send(pause, now))
     }
 
     /// Whether the camera took option tag `tag` (sent with `Require`, not refused).
@@ -495,7 +525,7 @@ impl Session {
         }
         let requiring = matches!(
             template.method,
-            Method::Describe | Method::Setup | Method::Play
+            Method::Describe | Method::Setup | Method::Play | Method::Pause
         );
         if requiring && !self.cfg.require.is_empty() {
             req = req.with_header("Require", self.cfg.require.join(", "));

@@ -73,13 +73,7 @@ impl Session {
             self.setup_request()
         } else {
             self.state = State::Play;
-            let play = Request::new(Method::Play, self.base_url.clone());
-            // gst-rtsp-server cannot seek a media with an ONVIF back channel (its source of our
-            // audio is not seekable) and answers a PLAY with a Range 503; the Range is optional.
-            match self.requires(crate::onvif::BACKCHANNEL_TAG) {
-                true => play,
-                false => play.with_header("Range", "npt=0.000-"),
-            }
+            self.play_request()
         }
     }
 
@@ -102,6 +96,23 @@ impl Session {
             return infos.iter().cloned().map(Some).collect();
         }
         found
+    }
+
+    /// PLAY: a replay's headers when one is asked for, else from the start.
+    pub(super) fn play_request(&self) -> Request {
+        let play = Request::new(Method::Play, self.base_url.clone());
+        if let Some(replay) = &self.replay {
+            return replay
+                .headers()
+                .into_iter()
+                .fold(play, |req, (name, value)| req.with_header(name, value));
+        }
+        // gst-rtsp-server cannot seek a media with an ONVIF back channel (its source of our audio is
+        // not seekable) and answers a PLAY with a Range 503; the Range is optional.
+        match self.requires(crate::onvif::BACKCHANNEL_TAG) {
+            true => play,
+            false => play.with_header("Range", "npt=0.000-"),
+        }
     }
 
     /// SETUP of the stream `setting_up` over the current transport; stream i is interleaved on
