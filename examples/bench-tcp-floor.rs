@@ -14,22 +14,6 @@
 #[path = "floor/rtsp.rs"]
 mod rtsp;
 
-use rtsp::Connection;
-
 fn main() {
-    let mut quickack = true;
-    let mut urls = Vec::new();
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--no-quickack" => quickack = false,
-            _ => urls.push(arg),
-        }
-    }
-    if urls.is_empty() {
-        eprintln!("usage: bench-tcp-floor [--no-quickack] rtsp://host:port/path …");
-        std::process::exit(2);
-    }
-    rtsp::run("bench-tcp-floor", urls, move |url, pictures| {
-        Connection::receive_interleaved(url, quickack, pictures)
-    });
+    rtsp::run_interleaved("bench-tcp-floor", "rtsp://");
 }

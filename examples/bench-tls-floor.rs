@@ -15,22 +15,6 @@
 #[path = "floor/rtsp.rs"]
 mod rtsp;
 
-use rtsp::Connection;
-
 fn main() {
-    let mut quickack = true;
-    let mut urls = Vec::new();
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--no-quickack" => quickack = false,
-            _ => urls.push(arg),
-        }
-    }
-    if urls.is_empty() || urls.iter().any(|u| !u.starts_with("rtsps://")) {
-        eprintln!("usage: bench-tls-floor [--no-quickack] rtsps://host:port/path …");
-        std::process::exit(2);
-    }
-    rtsp::run("bench-tls-floor", urls, move |url, pictures| {
-        Connection::receive_interleaved(url, quickack, pictures)
-    });
+    rtsp::run_interleaved("bench-tls-floor", "rtsps://");
 }

@@ -97,19 +97,40 @@ fn assert_tone_received(srv: &TestServer, min: Duration, what: &str) {
     );
 }
 
+/// A pipeline: rustrtspsrc with the back channel asked for, its video into the fakesink named video, and
+/// a live 1 kHz tone in 20 ms buffers encoded by `encoder` into its backchannel pad.
+fn launch_with_tone(url: &str, protocols: &str, encoder: &str) -> String {
+    format!(
+        "rustrtspsrc name=src location={url} protocols={protocols} backchannel=onvif tls-validation-flags=0 \
+         src.src ! fakesink name=video sync=false \
+         audiotestsrc is-live=true freq={TONE_HZ} samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 \
+         ! {encoder} ! src.backchannel"
+    )
+}
+
+/// The video recorded, no error, and one warning that says `what`.
+fn assert_video_with_one_warning(r: &Run, transport: &str, what: &[&str]) {
+    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
+    assert!(
+        r.video_buffers > 45,
+        "{transport}: {} pictures",
+        r.video_buffers
+    );
+    assert_eq!(r.warnings.len(), 1, "{transport}: {:?}", r.warnings);
+    assert!(
+        what.iter().all(|w| r.warnings[0].contains(w)),
+        "{transport}: {:?}",
+        r.warnings
+    );
+}
+
 /// A 1 kHz tone given to the backchannel pad (`audiotestsrc ! mulawenc ! src.backchannel`, as in
 /// gst-launch) reaches the camera's back channel, paced by its timestamps, while the video records.
 fn tone_on_the_pad_reaches_the_camera(transport: &str) {
     let tls = transport == "tls";
     let (srv, _cert) = server("pcmu", tls);
     let protocols = if tls { "tcp" } else { transport };
-    let launch = format!(
-        "rustrtspsrc name=src location={} protocols={protocols} backchannel=onvif tls-validation-flags=0 \
-         src.src ! fakesink name=video sync=false \
-         audiotestsrc is-live=true freq={TONE_HZ} samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 \
-         ! mulawenc ! src.backchannel",
-        srv.url()
-    );
+    let launch = launch_with_tone(&srv.url(), protocols, "mulawenc");
     let r = run(&launch, |_| {});
     assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
     assert!(r.warnings.is_empty(), "{transport}: {:?}", r.warnings);
@@ -170,52 +191,18 @@ fn rtp_given_to_the_action_signal_reaches_the_camera(transport: &str) {
 fn camera_without_a_back_channel_plays_video_with_a_warning(transport: &str) {
     common::init();
     let srv = TestServer::start(ServerOptions::default()).expect("RTSP test server");
-    let launch = format!(
-        "rustrtspsrc name=src location={} protocols={transport} backchannel=onvif \
-         src.src ! fakesink name=video sync=false \
-         audiotestsrc is-live=true samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 \
-         ! mulawenc ! src.backchannel",
-        srv.url()
-    );
+    let launch = launch_with_tone(&srv.url(), transport, "mulawenc");
     let r = run(&launch, |_| {});
-    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
-    assert!(
-        r.video_buffers > 45,
-        "{transport}: {} pictures",
-        r.video_buffers
-    );
-    assert_eq!(r.warnings.len(), 1, "{transport}: {:?}", r.warnings);
-    assert!(
-        r.warnings[0].contains("www.onvif.org/ver20/backchannel") && r.warnings[0].contains("551"),
-        "{transport}: {:?}",
-        r.warnings
-    );
+    assert_video_with_one_warning(&r, transport, &["www.onvif.org/ver20/backchannel", "551"]);
 }
 
 /// The pad given the other G.711 law than the camera's back channel takes: nothing is sent (it would
 /// play as noise), one warning names the camera's codec, and the video records.
 fn the_other_g711_law_is_not_sent(transport: &str) {
     let (srv, _cert) = server("pcma", false);
-    let launch = format!(
-        "rustrtspsrc name=src location={} protocols={transport} backchannel=onvif \
-         src.src ! fakesink name=video sync=false \
-         audiotestsrc is-live=true samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 \
-         ! mulawenc ! src.backchannel",
-        srv.url()
-    );
+    let launch = launch_with_tone(&srv.url(), transport, "mulawenc");
     let r = run(&launch, |_| {});
-    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
-    assert!(
-        r.video_buffers > 45,
-        "{transport}: {} pictures",
-        r.video_buffers
-    );
-    assert_eq!(r.warnings.len(), 1, "{transport}: {:?}", r.warnings);
-    assert!(
-        r.warnings[0].contains("G.711 A-law"),
-        "{transport}: {:?}",
-        r.warnings
-    );
+    assert_video_with_one_warning(&r, transport, &["G.711 A-law"]);
     assert_eq!(srv.backchannel.lock().unwrap().len(), 0, "{transport}");
 }
 

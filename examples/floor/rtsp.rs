@@ -42,6 +42,26 @@ pub fn run(
     }
 }
 
+/// The TCP and TLS floors' command line, `[--no-quickack] URL …` with every URL of `scheme`
+/// (`rtsp://`, `rtsps://`): runs `Connection::receive_interleaved` for each.
+pub fn run_interleaved(name: &str, scheme: &str) -> ! {
+    let mut quickack = true;
+    let mut urls = Vec::new();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--no-quickack" => quickack = false,
+            _ => urls.push(arg),
+        }
+    }
+    if urls.is_empty() || urls.iter().any(|u| !u.starts_with(scheme)) {
+        eprintln!("usage: {name} [--no-quickack] {scheme}host:port/path …");
+        std::process::exit(2);
+    }
+    run(name, urls, move |url, pictures| {
+        Connection::receive_interleaved(url, quickack, pictures)
+    })
+}
+
 pub fn bad(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }

@@ -86,8 +86,9 @@ pub fn clock_time(ns: u64) -> String {
     out
 }
 
-/// The proleptic Gregorian date `days` after 1970-01-01 (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+/// The proleptic Gregorian date (year, month, day) `days` after 1970-01-01 (H. Hinnant's
+/// `civil_from_days`).
+pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z - era * 146_097;

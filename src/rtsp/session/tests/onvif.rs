@@ -4,6 +4,19 @@
 use super::*;
 use crate::rtsp::replay::{Frames, Replay};
 
+/// The one stream's SETUP answered (CSeq 3): the PLAY that follows.
+fn play_after_setup(s: &mut Session, now: Instant) -> Request {
+    let setup_ok = "Session: 1234\r\nTransport: RTP/AVP;unicast;client_port=5000-5001\r\n";
+    let out = s
+        .handle_response(&reply(3, "200 OK", setup_ok, ""), now)
+        .unwrap();
+    let play = out.into_iter().rev().find_map(|o| match o {
+        Output::Send(r) => Some(r),
+        _ => None,
+    });
+    play.expect("PLAY")
+}
+
 const BACKCHANNEL: &str = "www.onvif.org/ver20/backchannel";
 
 fn requiring(tags: &[&str]) -> SessionConfig {
@@ -26,15 +39,7 @@ fn require_goes_with_describe_setup_and_play() {
     let out = describe(&mut s, &reply(2, "200 OK", "", SDP), now);
     assert_eq!(sent(&out).method, Method::Setup);
     assert_eq!(sent(&out).headers.get("Require"), Some(BACKCHANNEL));
-    let setup_ok = "Session: 1234\r\nTransport: RTP/AVP;unicast;client_port=5000-5001\r\n";
-    let out = s
-        .handle_response(&reply(3, "200 OK", setup_ok, ""), now)
-        .unwrap();
-    let play = out.iter().rev().find_map(|o| match o {
-        Output::Send(r) => Some(r),
-        _ => None,
-    });
-    let play = play.expect("PLAY");
+    let play = play_after_setup(&mut s, now);
     assert_eq!(play.method, Method::Play);
     assert_eq!(play.headers.get("Require"), Some(BACKCHANNEL));
     assert!(s.requires(BACKCHANNEL));
@@ -121,15 +126,7 @@ fn first_play_asks_for_the_replay() {
     s.start(now);
     s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
     describe(&mut s, &reply(2, "200 OK", "", SDP), now);
-    let setup_ok = "Session: 1234\r\nTransport: RTP/AVP;unicast;client_port=5000-5001\r\n";
-    let out = s
-        .handle_response(&reply(3, "200 OK", setup_ok, ""), now)
-        .unwrap();
-    let play = out.iter().rev().find_map(|o| match o {
-        Output::Send(r) => Some(r),
-        _ => None,
-    });
-    let play = play.expect("PLAY");
+    let play = play_after_setup(&mut s, now);
     assert_eq!(play.method, Method::Play);
     assert_eq!(
         play.headers.get("Range"),
