@@ -1,8 +1,8 @@
 //! ONVIF's audio back channel (`backchannel=onvif`) against gst-rtsp-server's ONVIF server, which
 //! decodes what it receives: a tone given to the `backchannel` pad, or RTP packets given to
-//! `push-backchannel-sample`, reaches the server as that tone, over UDP, TCP and TLS, while the video
-//! records. Against a server without a back channel (551 Option not supported), or given the other
-//! G.711 law than the camera's, the video records with one warning.
+//! `push-backchannel-sample`, reaches the server as that tone, over UDP, TCP and TLS (and through the
+//! HTTP tunnel), while the video records. Against a server without a back channel (551 Option not
+//! supported), or given the other G.711 law than the camera's, the video records with one warning.
 
 mod common;
 
@@ -130,7 +130,17 @@ fn tone_on_the_pad_reaches_the_camera(transport: &str) {
     let tls = transport == "tls";
     let (srv, _cert) = server("pcmu", tls);
     let protocols = if tls { "tcp" } else { transport };
-    let launch = launch_with_tone(&srv.url(), protocols, "mulawenc");
+    // HTTP tunnelling: our packets go out base64 on the POST connection, the server's on the GET.
+    let url = match transport {
+        "http" => srv.url().replace("rtsp://", "rtsph://"),
+        _ => srv.url(),
+    };
+    let protocols = if transport == "http" {
+        "tcp"
+    } else {
+        protocols
+    };
+    let launch = launch_with_tone(&url, protocols, "mulawenc");
     let r = run(&launch, |_| {});
     assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
     assert!(r.warnings.is_empty(), "{transport}: {:?}", r.warnings);
@@ -218,6 +228,10 @@ mod tone_on_the_pad_reaches_the_camera {
     #[test]
     fn tls() {
         super::tone_on_the_pad_reaches_the_camera("tls")
+    }
+    #[test]
+    fn http() {
+        super::tone_on_the_pad_reaches_the_camera("http")
     }
 }
 
