@@ -98,3 +98,39 @@ fn every_fresh_tunnel_connects_at_once() {
         );
     }
 }
+
+/// `backchannel=onvif` against live555, which has no back channel: live555 ignores the `Require` (no
+/// 551) and describes its media as ever, with no `sendonly` audio. The element plays the video and
+/// audio as without it, with one warning that the camera offers none. (Some cameras hang on a Require
+/// they do not know instead: why it is off by default.)
+fn no_back_channel_plays_as_without(transport: &str) {
+    common::init();
+    let srv = Live555::start();
+    let (location, protocols) = srv.reach("h264-aac", transport);
+    let rec = record_av(
+        &location,
+        &[("protocols", protocols), ("backchannel", "onvif")],
+        PICTURES,
+        Duration::from_secs(20),
+    );
+    assert!(rec.errors.is_empty(), "{transport}: {:?}", rec.errors);
+    assert_eq!(rec.video_pts.len(), PICTURES, "{transport}");
+    assert_eq!(rec.side_pads, ["audio_0"], "{transport}");
+    assert_eq!(rec.warnings.len(), 1, "{transport}: {:?}", rec.warnings);
+    assert!(
+        rec.warnings[0].contains("offers no ONVIF back channel"),
+        "{transport}: {:?}",
+        rec.warnings
+    );
+}
+
+mod no_back_channel_plays_as_without {
+    #[test]
+    fn udp() {
+        super::no_back_channel_plays_as_without("udp");
+    }
+    #[test]
+    fn tcp() {
+        super::no_back_channel_plays_as_without("tcp");
+    }
+}

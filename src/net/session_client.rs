@@ -132,6 +132,8 @@ pub struct SessionClient {
     tcp_wake: tcp_wake::TcpWake,
     /// ONVIF's audio back channel, when the camera offers one and it was asked for.
     backchannel: Option<backchannel::BackchannelSender>,
+    /// Warnings of the session client's own, for the bus.
+    warnings: Vec<String>,
 }
 
 impl SessionClient {
@@ -189,6 +191,7 @@ impl SessionClient {
             wakeups: 0,
             tcp_wake: Default::default(),
             backchannel: None,
+            warnings: Vec::new(),
             our_ssrc: (crate::random::random_u64() >> 32) as u32,
         };
         r.watch_backchannel().map_err(setup_err)?;
@@ -263,6 +266,7 @@ impl SessionClient {
     /// Warnings for the bus since the last call.
     pub fn take_warnings(&mut self) -> Vec<String> {
         let mut w = self.session.take_warnings();
+        w.append(&mut self.warnings);
         for s in &mut self.streams {
             w.append(&mut s.inbound.depay.take_warnings());
         }

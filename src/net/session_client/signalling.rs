@@ -164,6 +164,17 @@ impl SessionClient {
         for why in &chosen.left_out {
             crate::log!(self.cfg.log, Info, "left out: {}", why);
         }
+        // Asked for and not refused, yet none to set up (live555 ignores the Require).
+        if choice.backchannel && chosen.backchannel.is_none() {
+            let why = chosen
+                .left_out
+                .iter()
+                .find(|w| w.starts_with("back channel"));
+            let why = why.map_or("no sendonly audio in its SDP", String::as_str);
+            self.warnings.push(format!(
+                "the camera offers no ONVIF back channel ({why}): playing without it"
+            ));
+        }
         chosen.streams.truncate(MAX_STREAMS);
         let mut targets = Vec::with_capacity(chosen.streams.len());
         for (index, spec) in chosen.streams.into_iter().enumerate() {
