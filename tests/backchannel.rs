@@ -159,6 +159,23 @@ fn tone_on_the_pad_reaches_the_camera(transport: &str) {
     );
 }
 
+/// AAC (AAC-hbr, 16 kHz mono) given to the pad (`avenc_aac ! src.backchannel`): packed behind its AU
+/// headers, it reaches the camera and decodes to the tone there.
+fn aac_on_the_pad_reaches_the_camera(transport: &str) {
+    let (srv, _cert) = server("aac", false);
+    let launch = format!(
+        "rustrtspsrc name=src location={} protocols={transport} backchannel=onvif \
+         src.src ! fakesink name=video sync=false \
+         audiotestsrc is-live=true freq={TONE_HZ} samplesperbuffer=1024 ! audio/x-raw,rate=16000,channels=1 \
+         ! avenc_aac ! src.backchannel",
+        srv.url()
+    );
+    let r = run(&launch, |_| {});
+    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
+    assert!(r.warnings.is_empty(), "{transport}: {:?}", r.warnings);
+    assert_tone_received(&srv, Duration::from_millis(1500), transport);
+}
+
 /// rtspsrc's way: the application payloads the audio itself and gives RTP packets to
 /// `push-backchannel-sample` (here an A-law tone payloaded by rtppcmapay into an appsink).
 fn rtp_given_to_the_action_signal_reaches_the_camera(transport: &str) {
@@ -251,6 +268,7 @@ mod rtp_given_to_the_action_signal_reaches_the_camera {
 }
 
 over_udp_and_tcp! {
+    aac_on_the_pad_reaches_the_camera => super::aac_on_the_pad_reaches_the_camera;
     camera_without_a_back_channel_plays_video_with_a_warning => super::camera_without_a_back_channel_plays_video_with_a_warning;
     the_other_g711_law_is_not_sent => super::the_other_g711_law_is_not_sent;
 }

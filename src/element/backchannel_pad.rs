@@ -1,5 +1,5 @@
 //! The back channel's element side (`backchannel=onvif`): the `backchannel` request sink pad, which
-//! takes G.711 audio (`audiotestsrc is-live=true ! mulawenc ! rustrtspsrc.backchannel` in gst-launch)
+//! takes G.711 or raw AAC audio (`audiotestsrc is-live=true ! mulawenc ! rustrtspsrc.backchannel` in gst-launch)
 //! and passes each buffer on when the pipeline clock reaches its running time, as a sink would; and
 //! rtspsrc's `push-backchannel-sample` action signal, whose samples are RTP packets the application
 //! made. Both queue for the session client, which sends (`net/session_client/backchannel.rs`).
@@ -7,7 +7,7 @@
 //! The pad's events and queries stop here: a source element's sink pad would otherwise forward them to
 //! the src pads (an EOS on the back channel would end the video).
 
-use crate::net::session_client::{BackchannelQueue, Outgoing};
+use crate::net::session_client::{BackchannelFormat, BackchannelQueue, Outgoing};
 use crate::stream::Codec;
 use crate::CAT;
 use gst::prelude::*;
@@ -15,24 +15,40 @@ use gst::subclass::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// The caps the pad takes: what the camera's back channel may be (G.711 at 8 kHz, mono).
+/// The caps the pad takes: what the camera's back channel may be (G.711 at 8 kHz mono, raw AAC).
 pub fn template_caps() -> gst::Caps {
     let mut caps = gst::Caps::new_empty();
-    for codec in [Codec::Pcmu, Codec::Pcma] {
-        caps.merge(caps_of(codec));
+    for name in ["audio/x-mulaw", "audio/x-alaw"] {
+        caps.merge(g711(name));
     }
+    caps.merge(
+        gst::Caps::builder("audio/mpeg")
+            .field("mpegversion", 4i32)
+            .field("stream-format", "raw")
+            .build(),
+    );
     caps
 }
 
-fn caps_of(codec: Codec) -> gst::Caps {
-    let name = match codec {
-        Codec::Pcma => "audio/x-alaw",
-        _ => "audio/x-mulaw",
-    };
+fn g711(name: &str) -> gst::Caps {
     gst::Caps::builder(name)
         .field("rate", 8000i32)
         .field("channels", 1i32)
         .build()
+}
+
+/// The caps of the camera's back channel: G.711 of its law, or AAC of its rate and channels.
+fn caps_of(format: &BackchannelFormat) -> gst::Caps {
+    match format.codec {
+        Codec::Pcma => g711("audio/x-alaw"),
+        Codec::Aac => gst::Caps::builder("audio/mpeg")
+            .field("mpegversion", 4i32)
+            .field("stream-format", "raw")
+            .field("rate", format.rate as i32)
+            .field("channels", format.channels as i32)
+            .build(),
+        _ => g711("audio/x-mulaw"),
+    }
 }
 
 #[derive(Default)]
@@ -98,7 +114,7 @@ impl Backchannel {
     /// The camera's caps once a session set the back channel up, else every codec it may take.
     fn caps(&self) -> gst::Caps {
         match self.queue.get().and_then(|q| q.format()) {
-            Some(f) => caps_of(f.codec),
+            Some(f) => caps_of(&f),
             None => template_caps(),
         }
     }
@@ -155,10 +171,10 @@ impl Backchannel {
             );
             return Err(gst::FlowError::NotNegotiated);
         };
-        // The other G.711 law than the camera's: not sent (it would play as noise), one warning;
-        // the video goes on.
+        // Another codec than the camera's (the other G.711 law, AAC of another rate): not sent (it
+        // would play as noise), one warning; the video goes on.
         if let (Some(format), Some(caps)) = (queue.format(), pad.current_caps()) {
-            if !caps.can_intersect(&caps_of(format.codec)) {
+            if !caps.can_intersect(&caps_of(&format)) {
                 if !self.warned_caps.swap(true, Ordering::Relaxed) {
                     gst::element_warning!(
                         element,

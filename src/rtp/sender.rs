@@ -1,18 +1,28 @@
 //! The sending side of RTP, for ONVIF's audio back channel: audio frames into RTP packets (RFC 3550
 //! headers, our SSRC, sequence numbers from a random start, timestamps from the frames' running time
-//! at the stream's clock rate) and the sender reports that tie those timestamps to NTP time. Pure: the
+//! at the stream's clock rate) and the sender reports that tie those timestamps to NTP time. G.711 goes
+//! as it is, split between samples; AAC as RFC 3640's AAC-hbr (an AU header of a 13-bit size and a
+//! 3-bit index before each access unit, one unit a packet, fragments for a larger one). Pure: the
 //! session client sends what it returns.
 
 /// Payload bytes per packet: well under a 1500-byte MTU with IP, UDP and RTP headers.
 pub const MAX_PAYLOAD: usize = 1200;
 const HEADER_LEN: usize = 12;
 
+/// How frames become payloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packing {
+    /// Samples of this many bytes (G.711: one), split between samples.
+    Samples(usize),
+    /// RFC 3640 AAC-hbr: one access unit (of this many samples) a packet, behind its AU header.
+    AacHbr(u32),
+}
+
 #[derive(Debug)]
 pub struct RtpSender {
     payload_type: u8,
     clock_rate: u32,
-    /// Bytes per sample: a frame is split between samples (G.711: one byte each).
-    bytes_per_sample: usize,
+    packing: Packing,
     ssrc: u32,
     seq: u16,
     /// The RTP time of running time 0, random (RFC 3550 §5.1).
@@ -27,11 +37,15 @@ pub struct RtpSender {
 
 impl RtpSender {
     /// `seed`: random bits for the SSRC, the first sequence number and the timestamp base.
-    pub fn new(payload_type: u8, clock_rate: u32, bytes_per_sample: usize, seed: u64) -> Self {
+    pub fn new(payload_type: u8, clock_rate: u32, packing: Packing, seed: u64) -> Self {
+        let packing = match packing {
+            Packing::Samples(n) => Packing::Samples(n.max(1)),
+            Packing::AacHbr(n) => Packing::AacHbr(n.max(1)),
+        };
         RtpSender {
             payload_type: payload_type & 0x7f,
             clock_rate: clock_rate.max(1),
-            bytes_per_sample: bytes_per_sample.max(1),
+            packing,
             ssrc: seed as u32,
             seq: (seed >> 32) as u16,
             ts_base: (seed >> 48) as u32 | ((seed as u32) << 16),
@@ -55,34 +69,71 @@ impl RtpSender {
         running_time: Option<u64>,
         mut out: impl FnMut(&[u8]),
     ) {
-        let rate = u64::from(self.clock_rate);
         let mut ts = match (running_time, self.next_ts) {
-            (Some(rt), _) => self
-                .ts_base
-                .wrapping_add((u128::from(rt) * u128::from(rate) / 1_000_000_000) as u32),
+            (Some(rt), _) => self.ts_base.wrapping_add(
+                (u128::from(rt) * u128::from(self.clock_rate) / 1_000_000_000) as u32,
+            ),
             (None, Some(next)) => next,
             (None, None) => self.ts_base,
         };
-        let mut marker = self.next_ts.is_none_or(|next| next != ts);
-        let step = MAX_PAYLOAD - MAX_PAYLOAD % self.bytes_per_sample;
+        let talkspurt = self.next_ts.is_none_or(|next| next != ts);
         let mut packet = [0u8; HEADER_LEN + MAX_PAYLOAD];
-        for chunk in frame.chunks(step) {
-            packet[0] = 0x80;
-            packet[1] = self.payload_type | if marker { 0x80 } else { 0 };
-            packet[2..4].copy_from_slice(&self.seq.to_be_bytes());
-            packet[4..8].copy_from_slice(&ts.to_be_bytes());
-            packet[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
-            packet[HEADER_LEN..HEADER_LEN + chunk.len()].copy_from_slice(chunk);
-            out(&packet[..HEADER_LEN + chunk.len()]);
-            let rt = u64::from(ts.wrapping_sub(self.ts_base)) * 1_000_000_000 / rate;
-            self.last = Some((ts, rt));
-            self.seq = self.seq.wrapping_add(1);
-            self.packets = self.packets.wrapping_add(1);
-            self.octets = self.octets.wrapping_add(chunk.len() as u32);
-            ts = ts.wrapping_add((chunk.len() / self.bytes_per_sample) as u32);
-            marker = false;
+        match self.packing {
+            Packing::Samples(bytes) => {
+                let step = MAX_PAYLOAD - MAX_PAYLOAD % bytes;
+                let mut marker = talkspurt;
+                for chunk in frame.chunks(step) {
+                    let n = self.write(&mut packet, marker, ts, &[], chunk);
+                    out(&packet[..n]);
+                    ts = ts.wrapping_add((chunk.len() / bytes) as u32);
+                    marker = false;
+                }
+            }
+            Packing::AacHbr(samples) => {
+                // The AU header section: its length in bits (16), then the unit's size and index 0.
+                // A unit past 13 bits of size cannot be described: not sent.
+                if frame.len() >= 1 << 13 {
+                    return;
+                }
+                let size = (frame.len() as u16) << 3;
+                let header = [0, 16, (size >> 8) as u8, size as u8];
+                let chunks = frame.chunks(MAX_PAYLOAD - header.len());
+                let count = chunks.len();
+                for (i, chunk) in chunks.enumerate() {
+                    // The marker on a packet that ends a unit (its last fragment).
+                    let n = self.write(&mut packet, i + 1 == count, ts, &header, chunk);
+                    out(&packet[..n]);
+                }
+                ts = ts.wrapping_add(samples);
+            }
         }
         self.next_ts = Some(ts);
+    }
+
+    /// One packet into `packet`, counted: its length.
+    fn write(
+        &mut self,
+        packet: &mut [u8],
+        marker: bool,
+        ts: u32,
+        head: &[u8],
+        body: &[u8],
+    ) -> usize {
+        packet[0] = 0x80;
+        packet[1] = self.payload_type | if marker { 0x80 } else { 0 };
+        packet[2..4].copy_from_slice(&self.seq.to_be_bytes());
+        packet[4..8].copy_from_slice(&ts.to_be_bytes());
+        packet[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
+        let payload = head.len() + body.len();
+        packet[HEADER_LEN..HEADER_LEN + head.len()].copy_from_slice(head);
+        packet[HEADER_LEN + head.len()..HEADER_LEN + payload].copy_from_slice(body);
+        let rt =
+            u64::from(ts.wrapping_sub(self.ts_base)) * 1_000_000_000 / u64::from(self.clock_rate);
+        self.last = Some((ts, rt));
+        self.seq = self.seq.wrapping_add(1);
+        self.packets = self.packets.wrapping_add(1);
+        self.octets = self.octets.wrapping_add(payload as u32);
+        HEADER_LEN + payload
     }
 
     /// Counts an RTP packet the application made itself (`push-backchannel-sample`) for the reports.
@@ -125,7 +176,7 @@ mod tests {
 
     #[test]
     fn g711_frames_become_packets_timed_by_their_running_time() {
-        let mut s = RtpSender::new(0, 8000, 1, 0x0123_4567_89ab_cdef);
+        let mut s = RtpSender::new(0, 8000, Packing::Samples(1), 0x0123_4567_89ab_cdef);
         // 20 ms of G.711 at running time 1 s.
         let p = sent(&mut s, &[0x55; 160], Some(1000 * MS));
         assert_eq!(p.len(), 1);
@@ -164,8 +215,41 @@ mod tests {
     }
 
     #[test]
+    fn aac_units_behind_their_au_header_fragmented_past_a_packet() {
+        let mut s = RtpSender::new(96, 16000, Packing::AacHbr(1024), 7);
+        let p = sent(&mut s, &[9u8; 300], Some(1000 * MS));
+        assert_eq!(p.len(), 1);
+        let first = RtpPacket::parse(&p[0]).unwrap();
+        assert!(first.marker, "a whole unit");
+        // 16 bits of AU headers; size 300 (13 bits) and index 0 (3 bits).
+        assert_eq!(
+            &first.payload[..4],
+            &[0, 16, (300u16 << 3 >> 8) as u8, (300u16 << 3) as u8]
+        );
+        assert_eq!(&first.payload[4..], &[9u8; 300][..]);
+        // The next unit, 1024 samples on, without a running time.
+        let p = sent(&mut s, &[8u8; 200], None);
+        let next = RtpPacket::parse(&p[0]).unwrap();
+        assert_eq!(next.timestamp, first.timestamp.wrapping_add(1024));
+        // A unit larger than a packet: fragments of one timestamp, each with the unit's header, the
+        // marker on the last.
+        let p = sent(&mut s, &vec![7u8; 2000], None);
+        assert_eq!(p.len(), 2);
+        let (a, b) = (
+            RtpPacket::parse(&p[0]).unwrap(),
+            RtpPacket::parse(&p[1]).unwrap(),
+        );
+        assert_eq!((a.marker, b.marker), (false, true));
+        assert_eq!(a.timestamp, b.timestamp);
+        assert_eq!(&a.payload[..4], &b.payload[..4]);
+        assert_eq!(a.payload.len() - 4 + b.payload.len() - 4, 2000);
+        // Past 13 bits of size: not sent.
+        assert!(sent(&mut s, &vec![0u8; 9000], None).is_empty());
+    }
+
+    #[test]
     fn sender_report_ties_rtp_time_to_ntp() {
-        let mut s = RtpSender::new(8, 8000, 1, 42);
+        let mut s = RtpSender::new(8, 8000, Packing::Samples(1), 42);
         assert!(s.sender_report(0, 1 << 32).is_none());
         let p = sent(&mut s, &[0; 160], Some(500 * MS));
         let ts = RtpPacket::parse(&p[0]).unwrap().timestamp;

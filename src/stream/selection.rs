@@ -149,13 +149,16 @@ pub fn select_with(
         let media = &desc.media[index];
         match audio_format(media).filter(|(codec, ..)| SENT.contains(codec)) {
             Some((codec, pt, format)) => match StreamSpec::new(index, media, codec, pt, format) {
-                Ok(spec) => selection.backchannel = Some(spec),
+                Ok(spec) if sendable(&spec) => selection.backchannel = Some(spec),
+                Ok(_) => selection.left_out.push(format!(
+                    "back channel (media {index}): AAC in a mode other than AAC-hbr"
+                )),
                 Err(why) => selection
                     .left_out
                     .push(format!("back channel (media {index}): {why}")),
             },
             None => selection.left_out.push(format!(
-                "back channel {} (media {index}): not a codec the element sends (PCMU, PCMA)",
+                "back channel {} (media {index}): not a codec the element sends (PCMU, PCMA, AAC)",
                 crate::au::cut(&media.summary())
             )),
         }
@@ -203,8 +206,19 @@ pub fn select_with(
     Ok(selection)
 }
 
-/// The codecs the back channel sends: G.711, which ONVIF requires of every back channel.
-const SENT: [Codec; 2] = [Codec::Pcmu, Codec::Pcma];
+/// The codecs the back channel sends: G.711, which ONVIF requires of every back channel, and AAC.
+const SENT: [Codec; 3] = [Codec::Pcmu, Codec::Pcma, Codec::Aac];
+
+/// AAC goes as AAC-hbr only (13-bit sizes, 3-bit indexes), the mode cameras take.
+fn sendable(spec: &StreamSpec) -> bool {
+    match (&spec.codec, &spec.aac) {
+        (Codec::Aac, Some(a)) => {
+            (a.size_length, a.index_length, a.index_delta_length) == (13, 3, 3)
+        }
+        (Codec::Aac, None) => false,
+        _ => true,
+    }
+}
 
 /// The back channel among the media of a camera that took `Require: www.onvif.org/ver20/backchannel`:
 /// its `sendonly` audio. Some cameras mark every media `recvonly` (or nothing): with two audio media

@@ -44,7 +44,8 @@ pub struct ServerOptions {
     /// The address to listen on (127.0.0.1 unless a test's own network namespace says otherwise).
     pub address: &'static str,
     /// An ONVIF server (GstRTSPOnvifServer) whose media has an audio back channel of this codec
-    /// ("pcmu" or "pcma"): what a client sends on it is decoded into `TestServer::backchannel`.
+    /// ("pcmu", "pcma", or "aac": 16 kHz mono AAC-hbr): what a client sends on it is decoded into
+    /// `TestServer::backchannel`, at 8 kHz.
     pub backchannel: Option<&'static str>,
 }
 
@@ -133,8 +134,8 @@ pub fn audio_branch(codec: &str, held_ms: u32) -> String {
     )
 }
 
-/// An ONVIF server and media factory whose back channel takes `codec` ("pcmu", "pcma") and decodes
-/// it into `received`. gst-rtsp-server finds the back channel by the element named depay_backchannel.
+/// An ONVIF server and media factory whose back channel takes `codec` ("pcmu", "pcma", "aac") and
+/// decodes it into `received` (8 kHz mono). gst-rtsp-server finds the back channel by the element named depay_backchannel.
 fn onvif_with_backchannel(
     codec: &str,
     received: Arc<Mutex<Vec<i16>>>,
@@ -142,16 +143,26 @@ fn onvif_with_backchannel(
     gst_rtsp_server::RTSPServer,
     gst_rtsp_server::RTSPMediaFactory,
 ) {
-    let (pt, name, depay, dec) = match codec {
-        "pcma" => (8, "PCMA", "rtppcmadepay", "alawdec"),
-        _ => (0, "PCMU", "rtppcmudepay", "mulawdec"),
+    // AAC: 16 kHz mono AAC-LC (AudioSpecificConfig 1408), AAC-hbr; decoded and resampled to 8 kHz.
+    let caps = match codec {
+        "pcma" => "payload=8,clock-rate=8000,encoding-name=PCMA".to_string(),
+        "aac" => "payload=96,clock-rate=16000,encoding-name=MPEG4-GENERIC,encoding-params=(string)1,\
+                  streamtype=(string)5,profile-level-id=(string)1,mode=(string)AAC-hbr,config=(string)1408,\
+                  sizelength=(string)13,indexlength=(string)3,indexdeltalength=(string)3"
+            .to_string(),
+        _ => "payload=0,clock-rate=8000,encoding-name=PCMU".to_string(),
+    };
+    let decode = match codec {
+        "pcma" => "rtppcmadepay ! alawdec",
+        "aac" => "rtpmp4gdepay ! avdec_aac",
+        _ => "rtppcmudepay ! mulawdec",
     };
     let factory = gst_rtsp_server::RTSPOnvifMediaFactory::new();
     // Its construct makes ONVIF media only.
     factory.set_media_gtype(gst_rtsp_server::RTSPOnvifMedia::static_type());
     factory.set_backchannel_launch(Some(&format!(
-        "( capsfilter caps=\"application/x-rtp,media=audio,payload={pt},clock-rate=8000,encoding-name={name}\" \
-         name=depay_backchannel ! {depay} ! {dec} ! audioconvert ! audio/x-raw,format=S16LE \
+        "( capsfilter caps=\"application/x-rtp,media=audio,{caps}\" name=depay_backchannel ! {decode} \
+         ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=8000,channels=1 \
          ! appsink name=backchannel_sink sync=false async=false )"
     )));
     factory.connect_media_configure(move |_, media| {

@@ -8,7 +8,7 @@ use super::tokens::Token;
 use super::SessionClient;
 use crate::net::epoll::Waker;
 use crate::net::udp::UdpPorts;
-use crate::rtp::sender::RtpSender;
+use crate::rtp::sender::{Packing, RtpSender};
 use crate::rtsp::headers::Transport;
 use crate::rtsp::session::Lower;
 use crate::stream::{Codec, StreamSpec};
@@ -28,7 +28,7 @@ const REPORT_INTERVAL: Duration = Duration::from_secs(5);
 /// What the element gives the back channel.
 #[derive(Debug)]
 pub enum Outgoing {
-    /// Encoded audio (G.711: a byte a sample) captured at this running time (ns).
+    /// Encoded audio (G.711: a byte a sample; AAC: one access unit) captured at this running time (ns).
     Audio {
         data: Vec<u8>,
         running_time: Option<u64>,
@@ -43,6 +43,9 @@ pub struct BackchannelFormat {
     pub codec: Codec,
     pub payload_type: u8,
     pub clock_rate: u32,
+    /// AAC's sample rate and channels (its AudioSpecificConfig), G.711's 8000 and 1.
+    pub rate: u32,
+    pub channels: u32,
     /// The SDP media it is (rtspsrc's stream id for `push-backchannel-sample`).
     pub media_index: usize,
 }
@@ -112,10 +115,14 @@ pub(super) struct BackchannelSender {
 
 impl BackchannelSender {
     pub fn new(index: usize, spec: StreamSpec, udp: Option<UdpPorts>, now: Instant) -> Self {
+        let packing = match (&spec.codec, &spec.aac) {
+            (Codec::Aac, Some(aac)) => Packing::AacHbr(aac.frame_length),
+            _ => Packing::Samples(1),
+        };
         let sender = RtpSender::new(
             spec.payload_type,
             spec.clock_rate,
-            1,
+            packing,
             crate::random::random_u64(),
         );
         BackchannelSender {
@@ -131,10 +138,16 @@ impl BackchannelSender {
     }
 
     fn format(&self) -> BackchannelFormat {
+        let (rate, channels) = match &self.spec.aac {
+            Some(aac) => (aac.sample_rate, self.spec.channels),
+            None => (self.spec.clock_rate, self.spec.channels),
+        };
         BackchannelFormat {
             codec: self.spec.codec,
             payload_type: self.spec.payload_type,
             clock_rate: self.spec.clock_rate,
+            rate,
+            channels,
             media_index: self.spec.media_index,
         }
     }

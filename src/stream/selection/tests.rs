@@ -320,14 +320,34 @@ m=audio 0 RTP/AVP 0\r\na=control:audioback\r\n"
     assert_eq!(s.streams.len(), 2);
 }
 
-/// A back channel in a codec the element does not send is left out, with the reason.
+/// A back channel in a codec the element does not send (G.726), or AAC in another mode than AAC-hbr,
+/// is left out with the reason; AAC-hbr is sent.
 #[test]
-fn back_channel_codec_the_element_does_not_send_is_left_out() {
-    let sdp = format!(
-        "{ONVIF_VIDEO}m=audio 0 RTP/AVP 97\r\na=control:audioback\r\n\
-a=rtpmap:97 MPEG4-GENERIC/16000/1\r\na=fmtp:97 streamtype=5;mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3;config=1408\r\na=sendonly\r\n"
+fn back_channel_codecs_the_element_sends() {
+    let aac = |mode: &str| {
+        format!(
+            "{ONVIF_VIDEO}m=audio 0 RTP/AVP 97\r\na=control:audioback\r\n\
+a=rtpmap:97 MPEG4-GENERIC/16000/1\r\na=fmtp:97 streamtype=5;config=1408;{mode}\r\na=sendonly\r\n"
+        )
+    };
+    let s = with_backchannel(&aac(
+        "mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3",
+    ));
+    let back = s.backchannel.expect("AAC-hbr is sent");
+    assert_eq!((back.codec, back.clock_rate), (Codec::Aac, 16000));
+    let s = with_backchannel(&aac(
+        "mode=AAC-lbr;sizelength=6;indexlength=2;indexdeltalength=2",
+    ));
+    assert!(s.backchannel.is_none());
+    assert!(
+        s.left_out[0].contains("other than AAC-hbr"),
+        "{:?}",
+        s.left_out
     );
-    let s = with_backchannel(&sdp);
+    let g726 = format!(
+        "{ONVIF_VIDEO}m=audio 0 RTP/AVP 97\r\na=control:audioback\r\na=rtpmap:97 G726-32/8000\r\na=sendonly\r\n"
+    );
+    let s = with_backchannel(&g726);
     assert!(s.backchannel.is_none());
     assert_eq!(s.streams.len(), 1, "not received either");
     assert!(
