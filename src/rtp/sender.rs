@@ -61,8 +61,9 @@ impl RtpSender {
     }
 
     /// `frame` captured at running time `running_time` (ns; `None`: right after the previous frame)
-    /// as RTP packets, each passed to `out`. The first packet of a frame after a gap carries the
-    /// marker bit (RFC 3551 §4.1: the start of a talkspurt).
+    /// as RTP packets, each passed to `out`. The marker bit: for G.711 on the first packet after a gap
+    /// (RFC 3551 §4.1: the start of a talkspurt), for AAC on the packet that ends an access unit (RFC
+    /// 3640 §3.2.1).
     pub fn packetize(
         &mut self,
         frame: &[u8],
