@@ -27,6 +27,12 @@ pub fn ntp_to_ns(ntp: u64) -> u64 {
     secs * 1_000_000_000 + ((frac * 1_000_000_000) >> 32)
 }
 
+/// Nanoseconds since 1900 to an NTP timestamp (32.32 fixed point seconds since 1900).
+pub fn ns_to_ntp(ns: u64) -> u64 {
+    let (secs, rest) = (ns / 1_000_000_000, ns % 1_000_000_000);
+    (secs << 32) | ((rest << 32) / 1_000_000_000)
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Report {
     /// RTP time, extended across wraps from the first report of the mapping.
@@ -173,6 +179,13 @@ impl WallClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ns_and_ntp_convert_both_ways() {
+        let ns = 3_990_000_000 * S + 250_000_000;
+        assert_eq!(ns_to_ntp(ns), (3_990_000_000u64 << 32) | (1 << 30));
+        assert!(ntp_to_ns(ns_to_ntp(ns)).abs_diff(ns) <= 1);
+    }
 
     const S: u64 = 1_000_000_000;
 

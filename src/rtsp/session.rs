@@ -14,6 +14,7 @@ use std::fmt;
 mod error;
 mod setup;
 pub use error::SessionError;
+pub use setup::interleaved_channels;
 use std::time::{Duration, Instant};
 
 /// RFC 2326 default session timeout, used when the server names none.

@@ -7,6 +7,7 @@
 use super::tokens::Token;
 use super::SessionClient;
 use crate::net::epoll::Waker;
+use crate::net::rtsp_connection::RtspConnection;
 use crate::net::udp::UdpPorts;
 use crate::rtp::sender::{Packing, RtpSender};
 use crate::rtsp::headers::Transport;
@@ -98,15 +99,47 @@ impl BackchannelQueue {
     }
 }
 
+/// Where the back channel's packets go.
+struct Route {
+    udp: Option<UdpPorts>,
+    /// The camera's RTP and RTCP ports (UDP), or our interleaved channels (TCP), once set up.
+    dest: Option<(SocketAddr, SocketAddr)>,
+    channels: Option<(u8, u8)>,
+    /// An interleaved frame being written, kept for the next: no allocation per packet.
+    frame: Vec<u8>,
+}
+
+impl Route {
+    /// One RTP (or, `rtcp`, RTCP) packet to the camera: on its own port, or interleaved on `conn`.
+    fn send(&mut self, conn: &mut RtspConnection, packet: &[u8], rtcp: bool) -> io::Result<()> {
+        match (self.channels, &self.udp, self.dest) {
+            (Some((rtp_ch, rtcp_ch)), _, _) => {
+                let len = u16::try_from(packet.len())
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "packet too large"))?;
+                self.frame.clear();
+                self.frame
+                    .extend_from_slice(&[b'$', if rtcp { rtcp_ch } else { rtp_ch }]);
+                self.frame.extend_from_slice(&len.to_be_bytes());
+                self.frame.extend_from_slice(packet);
+                conn.write(&self.frame)
+            }
+            (None, Some(udp), Some((rtp, rtcp_dest))) => {
+                let socket = if rtcp { &udp.rtcp } else { &udp.rtp };
+                socket
+                    .send_to(packet, if rtcp { rtcp_dest } else { rtp })
+                    .map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The back channel of one session: its place among the SETUPs, where its packets go, its sender.
 pub(super) struct BackchannelSender {
     /// Its SETUP's place after the streams received: interleaved channels 2i and 2i+1.
     pub index: usize,
     pub spec: StreamSpec,
-    pub udp: Option<UdpPorts>,
-    /// The camera's RTP and RTCP ports (UDP), or our interleaved channels (TCP), once set up.
-    dest: Option<(SocketAddr, SocketAddr)>,
-    channels: Option<(u8, u8)>,
+    route: Route,
     sender: RtpSender,
     /// The latest frame's running time and when it was queued: the running time now, for reports.
     latest: Option<(u64, Instant)>,
@@ -128,9 +161,12 @@ impl BackchannelSender {
         BackchannelSender {
             index,
             spec,
-            udp,
-            dest: None,
-            channels: None,
+            route: Route {
+                udp,
+                dest: None,
+                channels: None,
+                frame: Vec::new(),
+            },
             sender,
             latest: None,
             next_report: now + REPORT_INTERVAL,
@@ -162,12 +198,12 @@ impl SessionClient {
         };
         match lower {
             Lower::Tcp => {
-                let fallback = (2 * b.index as u8, 2 * b.index as u8 + 1);
-                b.channels = Some(transport.interleaved.unwrap_or(fallback));
+                let ours = crate::rtsp::session::interleaved_channels(b.index);
+                b.route.channels = Some(transport.interleaved.unwrap_or(ours));
             }
             // The camera's own address, never one a header names (as for reports).
             _ => {
-                b.dest = transport.server_port.map(|(rtp, rtcp)| {
+                b.route.dest = transport.server_port.map(|(rtp, rtcp)| {
                     (
                         SocketAddr::new(server_ip, rtp),
                         SocketAddr::new(server_ip, rtcp),
@@ -203,73 +239,46 @@ impl SessionClient {
             return;
         };
         let items = queue.take();
-        if self.playing_since.is_none() || self.backchannel.is_none() {
+        let (Some(b), Some(_)) = (&mut self.backchannel, self.playing_since) else {
             return;
-        }
+        };
+        let BackchannelSender {
+            route,
+            sender,
+            latest,
+            next_report,
+            ..
+        } = b;
+        let conn = &mut self.conn;
+        // The first failure, logged once (the camera gone: the session ends by itself).
+        let mut failed: Option<io::Error> = None;
+        let mut keep = |r: io::Result<()>| {
+            if let Err(e) = r {
+                failed.get_or_insert(e);
+            }
+        };
         for (item, queued) in items {
             match item {
                 Outgoing::Audio { data, running_time } => {
-                    let Some(b) = &mut self.backchannel else {
-                        return;
-                    };
                     if let Some(rt) = running_time {
-                        b.latest = Some((rt, queued));
+                        *latest = Some((rt, queued));
                     }
-                    let mut packets = Vec::new();
-                    b.sender
-                        .packetize(&data, running_time, |p| packets.push(p.to_vec()));
-                    for p in packets {
-                        self.send_backchannel_packet(&p, false);
-                    }
+                    sender.packetize(&data, running_time, |p| keep(route.send(conn, p, false)));
                 }
                 Outgoing::Rtp(packet) => {
-                    if let Some(b) = &mut self.backchannel {
-                        b.sender.count_sent(&packet);
-                    }
-                    self.send_backchannel_packet(&packet, false);
+                    sender.count_sent(&packet);
+                    keep(route.send(conn, &packet, false));
                 }
             }
         }
-        self.send_backchannel_report(now);
-    }
-
-    fn send_backchannel_report(&mut self, now: Instant) {
-        let Some(b) = &mut self.backchannel else {
-            return;
-        };
-        let Some((rt, at)) = b.latest.filter(|_| now >= b.next_report) else {
-            return;
-        };
-        b.next_report = now + REPORT_INTERVAL;
-        let rt_now = rt + now.saturating_duration_since(at).as_nanos() as u64;
-        let Some(sr) = b.sender.sender_report(rt_now, ntp_now()) else {
-            return;
-        };
-        self.send_backchannel_packet(&sr, true);
-    }
-
-    /// One RTP (or, `rtcp`, RTCP) packet to the camera's back channel.
-    fn send_backchannel_packet(&mut self, packet: &[u8], rtcp: bool) {
-        let Some(b) = &self.backchannel else { return };
-        let result = match (b.channels, &b.udp, b.dest) {
-            (Some((rtp_ch, rtcp_ch)), _, _) => {
-                let Ok(len) = u16::try_from(packet.len()) else {
-                    return;
-                };
-                let ch = if rtcp { rtcp_ch } else { rtp_ch };
-                let mut frame = Vec::with_capacity(4 + packet.len());
-                frame.extend_from_slice(&[b'$', ch]);
-                frame.extend_from_slice(&len.to_be_bytes());
-                frame.extend_from_slice(packet);
-                self.conn.write(&frame)
+        if let Some((rt, at)) = latest.filter(|_| now >= *next_report) {
+            *next_report = now + REPORT_INTERVAL;
+            let rt_now = rt + now.saturating_duration_since(at).as_nanos() as u64;
+            if let Some(sr) = sender.sender_report(rt_now, ntp_now()) {
+                keep(route.send(conn, &sr, true));
             }
-            (None, Some(udp), Some((rtp, rtcp_dest))) => match rtcp {
-                false => udp.rtp.send_to(packet, rtp).map(|_| ()),
-                true => udp.rtcp.send_to(packet, rtcp_dest).map(|_| ()),
-            },
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
+        }
+        if let Some(e) = failed {
             crate::log!(self.cfg.log, Debug, "back channel packet not sent: {}", e);
         }
     }
@@ -277,10 +286,9 @@ impl SessionClient {
 
 /// Now on the host's clock as NTP 32.32.
 fn ntp_now() -> u64 {
+    use crate::rtp::wall_clock::{ns_to_ntp, NTP_UNIX_OFFSET_S};
     let unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = unix.as_secs() + crate::rtp::wall_clock::NTP_UNIX_OFFSET_S;
-    let frac = (u64::from(unix.subsec_nanos()) << 32) / 1_000_000_000;
-    (secs << 32) | frac
+    ns_to_ntp(unix.as_nanos() as u64 + NTP_UNIX_OFFSET_S * 1_000_000_000)
 }

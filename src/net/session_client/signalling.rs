@@ -258,8 +258,8 @@ impl SessionClient {
             // The reorder window stays: NVRs and RTSP proxies relaying a UDP source forward its
             // reordering on the interleaved connection.
             Lower::Tcp => {
-                let fallback = (2 * stream as u8, 2 * stream as u8 + 1);
-                s.channels = Some(transport.interleaved.unwrap_or(fallback));
+                let ours = crate::rtsp::session::interleaved_channels(stream);
+                s.channels = Some(transport.interleaved.unwrap_or(ours));
             }
             Lower::Multicast => self.join_group(stream, transport)?,
             Lower::Udp => {

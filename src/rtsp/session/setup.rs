@@ -8,6 +8,12 @@ use crate::rtsp::message::{Method, Request, Response};
 use crate::rtsp::sdp;
 use std::time::Instant;
 
+/// The interleaved channels stream `index` asks for: 2i and 2i+1 (and takes when the reply names none).
+pub fn interleaved_channels(index: usize) -> (u8, u8) {
+    let rtp = u8::try_from(2 * index).unwrap_or(254);
+    (rtp, rtp.saturating_add(1))
+}
+
 impl Session {
     /// A stream's SETUP answered: the next stream's SETUP, or PLAY after the last. A refused first
     /// SETUP is tried again over the next transport allowed; a refused later one (an audio track the
@@ -126,8 +132,8 @@ impl Session {
             // The server picks the group and ports (from its address pool).
             (Lower::Multicast, _) => "RTP/AVP;multicast".to_string(),
             _ => {
-                let rtp = 2 * self.setting_up;
-                format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{}", rtp + 1)
+                let (rtp, rtcp) = interleaved_channels(self.setting_up);
+                format!("RTP/AVP/TCP;unicast;interleaved={rtp}-{rtcp}")
             }
         };
         Request::new(Method::Setup, target.control.as_str()).with_header("Transport", transport)
