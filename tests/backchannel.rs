@@ -10,19 +10,26 @@ use common::server::{ServerOptions, TestServer};
 use gst::prelude::*;
 use std::time::{Duration, Instant};
 
-/// The tone sent, and how long the pipeline runs.
+/// The tone sent.
 const TONE_HZ: f64 = 1000.0;
-const RUN: Duration = Duration::from_secs(3);
+/// How long a pipeline may take to show what a test waits for.
+const DEADLINE: Duration = Duration::from_secs(20);
+/// Pictures recorded before a run may end: 1.5 s at 30 fps (the audio flowed that long).
+const PICTURES: usize = 45;
 
 struct Run {
     video_buffers: usize,
     warnings: Vec<String>,
     errors: Vec<String>,
+    /// From PLAYING to the end of the run.
+    took: Duration,
 }
 
-/// Runs `launch` (a rustrtspsrc named src whose video goes to the fakesink named video) for `RUN`,
-/// then stops it. `feed`, called every 20 ms while it runs, may push samples.
-fn run(launch: &str, mut feed: impl FnMut(&gst::Element)) -> Run {
+/// Runs `launch` (a rustrtspsrc named src whose video goes to the fakesink named video) until `done`
+/// says the run shows what the test waits for (or an error comes, or `DEADLINE` passes: the test's
+/// assertions then say what was missing), then stops it. `feed`, called every 20 ms while it runs,
+/// may push samples.
+fn run(launch: &str, mut feed: impl FnMut(&gst::Element), done: impl Fn(&Run) -> bool) -> Run {
     common::init();
     let pipeline = gst::parse::launch(launch).expect("pipeline");
     let bin = pipeline.downcast_ref::<gst::Bin>().unwrap();
@@ -37,29 +44,48 @@ fn run(launch: &str, mut feed: impl FnMut(&gst::Element)) -> Run {
     });
     let bus = pipeline.bus().unwrap();
     pipeline.set_state(gst::State::Playing).expect("PLAYING");
-    let (mut warnings, mut errors) = (Vec::new(), Vec::new());
-    let end = Instant::now() + RUN;
-    while Instant::now() < end {
+    let start = Instant::now();
+    let mut r = Run {
+        video_buffers: 0,
+        warnings: Vec::new(),
+        errors: Vec::new(),
+        took: Duration::ZERO,
+    };
+    while start.elapsed() < DEADLINE && r.errors.is_empty() && !done(&r) {
         feed(&src);
         while let Some(msg) = bus.pop() {
             match msg.view() {
                 gst::MessageView::Warning(w) => {
-                    warnings.push(format!("{} {}", w.error(), w.debug().unwrap_or_default()))
+                    let text = format!("{} {}", w.error(), w.debug().unwrap_or_default());
+                    r.warnings.push(text)
                 }
                 gst::MessageView::Error(e) => {
-                    errors.push(format!("{} ({:?})", e.error(), e.debug()))
+                    r.errors.push(format!("{} ({:?})", e.error(), e.debug()))
                 }
                 _ => {}
             }
         }
         std::thread::sleep(Duration::from_millis(20));
+        r.video_buffers = count.load(std::sync::atomic::Ordering::SeqCst);
     }
+    r.took = start.elapsed();
     pipeline.set_state(gst::State::Null).unwrap();
-    Run {
-        video_buffers: count.load(std::sync::atomic::Ordering::SeqCst),
-        warnings,
-        errors,
-    }
+    r
+}
+
+/// Seconds of back channel audio the server decoded.
+fn received(srv: &TestServer) -> f64 {
+    srv.backchannel.lock().unwrap().len() as f64 / 8000.0
+}
+
+/// The video recorded `PICTURES` and the server decoded 1.5 s of the back channel.
+fn video_and_audio(srv: &TestServer) -> impl Fn(&Run) -> bool + '_ {
+    move |r| r.video_buffers >= PICTURES && received(srv) >= 1.5
+}
+
+/// The video recorded `PICTURES`, and a warning came.
+fn video_and_a_warning(r: &Run) -> bool {
+    r.video_buffers >= PICTURES && !r.warnings.is_empty()
 }
 
 /// The frequency of `samples` (8 kHz) by their zero crossings.
@@ -112,7 +138,7 @@ fn launch_with_tone(url: &str, protocols: &str, encoder: &str) -> String {
 fn assert_video_with_one_warning(r: &Run, transport: &str, what: &[&str]) {
     assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
     assert!(
-        r.video_buffers > 45,
+        r.video_buffers >= PICTURES,
         "{transport}: {} pictures",
         r.video_buffers
     );
@@ -141,21 +167,22 @@ fn tone_on_the_pad_reaches_the_camera(transport: &str) {
         protocols
     };
     let launch = launch_with_tone(&url, protocols, "mulawenc");
-    let r = run(&launch, |_| {});
+    let r = run(&launch, |_| {}, video_and_audio(&srv));
     assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
     assert!(r.warnings.is_empty(), "{transport}: {:?}", r.warnings);
     assert!(
-        r.video_buffers > 45,
+        r.video_buffers >= PICTURES,
         "{transport}: {} pictures",
         r.video_buffers
     );
     // The session plays within the first second; the audio paced in real time after that.
     assert_tone_received(&srv, Duration::from_millis(1500), transport);
     // Paced, not sent as fast as it came: no more than the run's length.
-    let secs = srv.backchannel.lock().unwrap().len() as f64 / 8000.0;
+    let secs = received(&srv);
     assert!(
-        secs <= RUN.as_secs_f64() + 0.2,
-        "{transport}: {secs:.2} s received"
+        secs <= r.took.as_secs_f64() + 0.2,
+        "{transport}: {secs:.2} s received in {:?}",
+        r.took
     );
 }
 
@@ -170,7 +197,7 @@ fn aac_on_the_pad_reaches_the_camera(transport: &str) {
          ! avenc_aac ! src.backchannel",
         srv.url()
     );
-    let r = run(&launch, |_| {});
+    let r = run(&launch, |_| {}, video_and_audio(&srv));
     assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
     assert!(r.warnings.is_empty(), "{transport}: {:?}", r.warnings);
     assert_tone_received(&srv, Duration::from_millis(1500), transport);
@@ -191,21 +218,26 @@ fn rtp_given_to_the_action_signal_reaches_the_camera(transport: &str) {
     );
     let mut appsink: Option<gst_app::AppSink> = None;
     let mut refused = 0;
-    let r = run(&launch, |src| {
-        let sink = appsink.get_or_insert_with(|| {
-            let bin = src.parent().unwrap().downcast::<gst::Bin>().unwrap();
-            bin.by_name("rtp").unwrap().downcast().unwrap()
-        });
-        while let Some(sample) = sink.try_pull_sample(gst::ClockTime::ZERO) {
-            let ret =
-                src.emit_by_name::<gst::FlowReturn>("push-backchannel-sample", &[&2u32, &sample]);
-            refused += usize::from(ret != gst::FlowReturn::Ok);
-        }
-    });
+    let wanted = video_and_audio(&srv);
+    let r = run(
+        &launch,
+        |src| {
+            let sink = appsink.get_or_insert_with(|| {
+                let bin = src.parent().unwrap().downcast::<gst::Bin>().unwrap();
+                bin.by_name("rtp").unwrap().downcast().unwrap()
+            });
+            while let Some(sample) = sink.try_pull_sample(gst::ClockTime::ZERO) {
+                let ret = src
+                    .emit_by_name::<gst::FlowReturn>("push-backchannel-sample", &[&2u32, &sample]);
+                refused += usize::from(ret != gst::FlowReturn::Ok);
+            }
+        },
+        wanted,
+    );
     assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
     assert_eq!(refused, 0, "{transport}");
     assert!(
-        r.video_buffers > 45,
+        r.video_buffers >= PICTURES,
         "{transport}: {} pictures",
         r.video_buffers
     );
@@ -219,7 +251,7 @@ fn camera_without_a_back_channel_plays_video_with_a_warning(transport: &str) {
     common::init();
     let srv = TestServer::start(ServerOptions::default()).expect("RTSP test server");
     let launch = launch_with_tone(&srv.url(), transport, "mulawenc");
-    let r = run(&launch, |_| {});
+    let r = run(&launch, |_| {}, video_and_a_warning);
     assert_video_with_one_warning(&r, transport, &["www.onvif.org/ver20/backchannel", "551"]);
 }
 
@@ -228,7 +260,7 @@ fn camera_without_a_back_channel_plays_video_with_a_warning(transport: &str) {
 fn the_other_g711_law_is_not_sent(transport: &str) {
     let (srv, _cert) = server("pcma", false);
     let launch = launch_with_tone(&srv.url(), transport, "mulawenc");
-    let r = run(&launch, |_| {});
+    let r = run(&launch, |_| {}, video_and_a_warning);
     assert_video_with_one_warning(&r, transport, &["G.711 A-law"]);
     assert_eq!(srv.backchannel.lock().unwrap().len(), 0, "{transport}");
 }
