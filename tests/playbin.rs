@@ -152,14 +152,22 @@ fn gst_launch_playbin3_with_the_rank_raised() {
     use std::io::BufRead;
     let srv = server();
     let dir = common::cargo_build(&["--lib", "--quiet"]);
-    let mut child = std::process::Command::new("gst-launch-1.0")
-        .args(["-v", "playbin3", &format!("uri={}", srv.url())])
+    // Line-buffered (coreutils' stdbuf): into a pipe, gst-launch's stdout is otherwise flushed per
+    // 4 KiB, and the last caps lines may wait in its buffer for output that never comes.
+    let mut child = std::process::Command::new("stdbuf")
+        .args([
+            "-oL",
+            "gst-launch-1.0",
+            "-v",
+            "playbin3",
+            &format!("uri={}", srv.url()),
+        ])
         .args(["video-sink=fakesink", "audio-sink=fakesink"])
         .env("GST_PLUGIN_PATH", &dir)
         .env("GST_PLUGIN_FEATURE_RANK", "rustrtspbin:MAX")
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .expect("gst-launch-1.0 (gstreamer1.0-tools from scripts/setup.sh)");
+        .expect("stdbuf (coreutils) and gst-launch-1.0 (gstreamer1.0-tools from scripts/setup.sh)");
     let (tx, rx) = std::sync::mpsc::channel();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {

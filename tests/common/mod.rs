@@ -7,6 +7,7 @@ pub mod acceptor;
 pub mod audio_clips;
 pub mod av;
 pub mod certs;
+pub mod crash_report;
 pub mod fake_camera;
 pub mod latency;
 pub mod live555;
@@ -57,6 +58,8 @@ pub fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         gst::init().expect("gstreamer init");
+        // After gst_init, whose registry scan sets its own handler for the time it runs.
+        crash_report::install();
         gstrustrtsp::plugin_register_static().expect("register plugin");
     });
 }
