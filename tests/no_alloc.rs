@@ -240,6 +240,7 @@ fn socket_loop_allocates_per_access_unit_not_per_packet() {
         nat_dummy_packets: true,
         tls: None,
         backchannel: None,
+        replay: None,
         hooks: Default::default(),
         log: Default::default(),
     };

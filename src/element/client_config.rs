@@ -3,6 +3,7 @@
 
 use super::settings::{NatMethod, Protocols, Settings};
 use crate::net::session_client::{BackchannelQueue, ClientConfig, Hooks};
+use crate::rtsp::replay::Replay;
 use crate::rtsp::url::{redact, Credentials, RtspUrl};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -39,10 +40,12 @@ pub fn client_config(
             password: password.unwrap_or_default(),
         }),
     };
-    // rtspt://, rtsph:// and rtsphs:// carry RTP on the RTSP connection whatever protocols say.
-    let tcp = s.protocols.contains(Protocols::TCP) || url.tcp_only;
-    let udp = s.protocols.contains(Protocols::UDP) && !url.tcp_only;
-    let multicast = s.protocols.contains(Protocols::UDP_MCAST) && !url.tcp_only;
+    // rtspt://, rtsph:// and rtsphs:// carry RTP on the RTSP connection whatever protocols say; so
+    // does ONVIF replay (Streaming §6: "RTP/RTSP/TCP"), as rtspsrc's onvif-mode does.
+    let interleaved_only = url.tcp_only || s.onvif_mode;
+    let tcp = s.protocols.contains(Protocols::TCP) || interleaved_only;
+    let udp = s.protocols.contains(Protocols::UDP) && !interleaved_only;
+    let multicast = s.protocols.contains(Protocols::UDP_MCAST) && !interleaved_only;
     if !tcp && !udp && !multicast {
         return Err(gst::error_msg!(
             gst::ResourceError::Settings,
@@ -85,6 +88,13 @@ pub fn client_config(
         keyframe_wanted,
         nat_dummy_packets: s.nat_method == NatMethod::Dummy,
         backchannel,
+        replay: s.onvif_mode.then_some(Replay {
+            start: None,
+            end: None,
+            scale: 1.0,
+            rate_control: s.onvif_rate_control,
+            frames: None,
+        }),
         hooks,
         log,
     })

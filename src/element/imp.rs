@@ -3,7 +3,8 @@
 
 use super::backchannel_pad::Backchannel;
 use super::collection::Collection;
-use super::settings::{self, parse_port_range, Settings};
+use super::replay_seek::{self, PendingReplay};
+use super::settings::{parse_port_range, Settings};
 use super::side_pads::{Route, SidePads};
 use super::stats::Stats;
 use super::supervisor::{Notice, Produced, Supervisor, SupervisorError, WallTimeConfig};
@@ -49,6 +50,10 @@ pub struct RustRtspSrc {
     started_latency_ms: AtomicU32,
     /// ONVIF's audio back channel: its pad and queue.
     backchannel: Backchannel,
+    /// `onvif-mode` as the element started: seeks are replays.
+    onvif_mode: AtomicBool,
+    /// The replay the last seek asked for, for the streaming thread.
+    pending_replay: PendingReplay,
 }
 
 #[glib::object_subclass]
@@ -213,81 +218,13 @@ impl ObjectImpl for RustRtspSrc {
             }
             _ => {}
         }
-        let mut s = self.settings.lock().unwrap();
-        match pspec.name() {
-            "user-id" => s.user_id = value.get().expect("type checked upstream"),
-            "user-pw" => s.user_pw = value.get().expect("type checked upstream"),
-            "latency" => s.latency_ms = value.get().expect("type checked upstream"),
-            "timeout" => s.udp_timeout_us = value.get().expect("type checked upstream"),
-            "stall-timeout" => s.stall_timeout_s = value.get().expect("type checked upstream"),
-            "tcp-timeout" => s.tcp_timeout_us = value.get().expect("type checked upstream"),
-            "do-rtcp" => s.do_rtcp = value.get().expect("type checked upstream"),
-            "do-rtsp-keep-alive" => s.keep_alive = value.get().expect("type checked upstream"),
-            "user-agent" => {
-                s.user_agent = value
-                    .get::<Option<String>>()
-                    .expect("type checked upstream")
-                    .unwrap_or_else(settings::default_user_agent)
-            }
-            "wait-for-keyframe" => {
-                s.wait_for_keyframe = value.get().expect("type checked upstream")
-            }
-            "protocols" => s.protocols = value.get().expect("type checked upstream"),
-            "reconnect-attempts" => {
-                s.reconnect_attempts = value.get().expect("type checked upstream")
-            }
-            "retry" => s.retry = value.get().expect("type checked upstream"),
-            "video-codec" => s.video_codec = value.get().expect("type checked upstream"),
-            "streams" => s.streams = value.get().expect("type checked upstream"),
-            "backchannel" => s.backchannel = value.get().expect("type checked upstream"),
-            "add-reference-timestamp-meta" => {
-                s.reference_timestamp_meta = value.get().expect("type checked upstream")
-            }
-            "ntp-sync" => s.ntp_sync = value.get().expect("type checked upstream"),
-            "nat-method" => s.nat_method = value.get().expect("type checked upstream"),
-            "multicast-iface" => s.multicast_iface = value.get().expect("type checked upstream"),
-            "tls-validation-flags" => {
-                s.tls_validation_flags = value.get().expect("type checked upstream")
-            }
-            "tls-ca-file" => s.tls_ca_file = value.get().expect("type checked upstream"),
-            "tls-certificate-sha256" => {
-                s.tls_certificate_sha256 = value.get().expect("type checked upstream")
-            }
-            _ => unimplemented!(),
-        }
+        super::properties::set(&mut self.settings.lock().unwrap(), pspec.name(), value);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings.lock().unwrap();
         match pspec.name() {
-            // The password never leaves the element, not even through the URL.
-            "location" => s.location.as_deref().map(redact).to_value(),
-            "user-id" => s.user_id.to_value(),
-            "user-pw" => s.user_pw.as_ref().map(|_| "*****").to_value(),
-            "latency" => s.latency_ms.to_value(),
-            "timeout" => s.udp_timeout_us.to_value(),
-            "stall-timeout" => s.stall_timeout_s.to_value(),
-            "tcp-timeout" => s.tcp_timeout_us.to_value(),
-            "port-range" => s.port_range.map(|(a, b)| format!("{a}-{b}")).to_value(),
-            "do-rtcp" => s.do_rtcp.to_value(),
-            "do-rtsp-keep-alive" => s.keep_alive.to_value(),
-            "user-agent" => s.user_agent.to_value(),
-            "wait-for-keyframe" => s.wait_for_keyframe.to_value(),
-            "protocols" => s.protocols.to_value(),
-            "reconnect-attempts" => s.reconnect_attempts.to_value(),
-            "retry" => s.retry.to_value(),
-            "video-codec" => s.video_codec.to_value(),
-            "streams" => s.streams.to_value(),
-            "backchannel" => s.backchannel.to_value(),
-            "add-reference-timestamp-meta" => s.reference_timestamp_meta.to_value(),
-            "ntp-sync" => s.ntp_sync.to_value(),
-            "nat-method" => s.nat_method.to_value(),
-            "multicast-iface" => s.multicast_iface.to_value(),
-            "tls-validation-flags" => s.tls_validation_flags.to_value(),
-            "tls-ca-file" => s.tls_ca_file.to_value(),
-            "tls-certificate-sha256" => s.tls_certificate_sha256.to_value(),
             "stats" => self.stats.lock().unwrap().to_structure().to_value(),
-            _ => unimplemented!(),
+            name => super::properties::get(&self.settings.lock().unwrap(), name),
         }
     }
 
@@ -401,6 +338,8 @@ impl BaseSrcImpl for RustRtspSrc {
             };
             (s.reconnect_attempts, wall_time)
         };
+        self.onvif_mode
+            .store(cfg.replay.is_some(), Ordering::SeqCst);
         *self.stats.lock().unwrap() = Stats::default();
         self.unlocked.store(false, Ordering::SeqCst);
         self.paused.store(false, Ordering::SeqCst);
@@ -425,8 +364,26 @@ impl BaseSrcImpl for RustRtspSrc {
         Ok(())
     }
 
+    /// A recording (`onvif-mode`) is; a live camera is not.
     fn is_seekable(&self) -> bool {
-        false
+        self.onvif_mode.load(Ordering::SeqCst)
+    }
+
+    /// `onvif-mode`: a TIME seek is a position in the recording (ns since 1900) for the next PLAY.
+    fn do_seek(&self, segment: &mut gst::Segment) -> bool {
+        if !self.onvif_mode.load(Ordering::SeqCst) {
+            return self.parent_do_seek(segment);
+        }
+        let Some(seg) = segment.downcast_mut::<gst::ClockTime>() else {
+            gst::warning!(CAT, imp = self, "only TIME seeks (since 1900) are replays");
+            return false;
+        };
+        let rate_control = self.settings.lock().unwrap().onvif_rate_control;
+        let replay = replay_seek::replay_of(seg, rate_control);
+        gst::debug!(CAT, imp = self, "seek: replay {:?}", replay.headers());
+        replay_seek::output_segment(seg, &replay);
+        self.pending_replay.set(replay);
+        true
     }
 
     /// The caps come from the stream's SPS with its first buffer (`create`); basesrc's default would
@@ -533,6 +490,9 @@ impl PushSrcImpl for RustRtspSrc {
         loop {
             let mut guard = self.supervisor.lock().unwrap();
             let supervisor = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+            if let Some(replay) = self.pending_replay.take() {
+                supervisor.replay(replay);
+            }
             let running_time = || obj.current_running_time().map(|t| t.nseconds());
             let produced = match supervisor.next(running_time, |n| self.post_notice(n)) {
                 Ok(p) => p,
@@ -542,6 +502,10 @@ impl PushSrcImpl for RustRtspSrc {
                     continue;
                 }
                 Err(SupervisorError::Flushing) => return Err(gst::FlowError::Flushing),
+                Err(SupervisorError::Eos) => {
+                    self.side_pads.eos();
+                    return Err(gst::FlowError::Eos);
+                }
                 Err(SupervisorError::Error(msg)) => {
                     gst::error!(CAT, imp = self, "{:?}", msg);
                     self.post_error_message(msg);

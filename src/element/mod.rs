@@ -14,6 +14,7 @@ mod lip_sync;
 mod ntp_sync;
 mod properties;
 mod recovery;
+mod replay_seek;
 mod settings;
 mod side_output;
 mod side_pads;

@@ -2,6 +2,7 @@
 
 use super::settings::{self, Protocols};
 use super::stats::Stats;
+use crate::rtsp::url::redact;
 use gst::glib;
 use gst::prelude::*;
 
@@ -116,6 +117,18 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .default_value(settings::Backchannel::None)
             .mutable_ready()
             .build(),
+        glib::ParamSpecBoolean::builder("onvif-mode")
+            .nick("ONVIF mode")
+            .blurb("Play a camera's or NVR's recordings (ONVIF Streaming §6, replay): every request carries Require: onvif-replay, RTP comes interleaved on the RTSP connection (TCP, RTSPS or the HTTP tunnel, whatever protocols say), and a seek in TIME format is read as absolute time since the NTP epoch (1900-01-01 UTC, as rtspsrc's onvif-mode and the reference timestamp meta count) and becomes PLAY with Range: clock=… on the same session; its rate becomes Scale (negative: reverse), its trick-mode key-units flag Frames: intra. Each buffer's timestamp/x-ntp reference meta is the recording's time of the frame; the end of the recording (RTCP BYE) is EOS, not a reconnect. A server without replay (551) is an error")
+            .default_value(false)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecBoolean::builder("onvif-rate-control")
+            .nick("ONVIF rate control")
+            .blurb("In onvif-mode: true lets the server send the recording at its own pace (Rate-Control: yes, the default); false asks for it as fast as the element reads (Rate-Control: no), for exporting a recording with a sink that does not sync")
+            .default_value(true)
+            .mutable_ready()
+            .build(),
         glib::ParamSpecString::builder("multicast-iface")
             .nick("Multicast interface")
             .blurb("Network interface to join multicast groups on (e.g. eth0); default: the one the routing table picks")
@@ -162,4 +175,83 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .mutable_ready()
             .build(),
     ]
+}
+
+/// Sets the setting property `name` (every property but `location` and `port-range`, which are
+/// checked by the element, and the read-only `stats`) from `value`, type-checked by GObject.
+pub fn set(s: &mut settings::Settings, name: &str, value: &glib::Value) {
+    match name {
+        "user-id" => s.user_id = value.get().expect("type checked upstream"),
+        "user-pw" => s.user_pw = value.get().expect("type checked upstream"),
+        "latency" => s.latency_ms = value.get().expect("type checked upstream"),
+        "timeout" => s.udp_timeout_us = value.get().expect("type checked upstream"),
+        "stall-timeout" => s.stall_timeout_s = value.get().expect("type checked upstream"),
+        "tcp-timeout" => s.tcp_timeout_us = value.get().expect("type checked upstream"),
+        "do-rtcp" => s.do_rtcp = value.get().expect("type checked upstream"),
+        "do-rtsp-keep-alive" => s.keep_alive = value.get().expect("type checked upstream"),
+        "user-agent" => {
+            s.user_agent = value
+                .get::<Option<String>>()
+                .expect("type checked upstream")
+                .unwrap_or_else(settings::default_user_agent)
+        }
+        "wait-for-keyframe" => s.wait_for_keyframe = value.get().expect("type checked upstream"),
+        "protocols" => s.protocols = value.get().expect("type checked upstream"),
+        "reconnect-attempts" => s.reconnect_attempts = value.get().expect("type checked upstream"),
+        "retry" => s.retry = value.get().expect("type checked upstream"),
+        "video-codec" => s.video_codec = value.get().expect("type checked upstream"),
+        "streams" => s.streams = value.get().expect("type checked upstream"),
+        "backchannel" => s.backchannel = value.get().expect("type checked upstream"),
+        "onvif-mode" => s.onvif_mode = value.get().expect("type checked upstream"),
+        "onvif-rate-control" => s.onvif_rate_control = value.get().expect("type checked upstream"),
+        "add-reference-timestamp-meta" => {
+            s.reference_timestamp_meta = value.get().expect("type checked upstream")
+        }
+        "ntp-sync" => s.ntp_sync = value.get().expect("type checked upstream"),
+        "nat-method" => s.nat_method = value.get().expect("type checked upstream"),
+        "multicast-iface" => s.multicast_iface = value.get().expect("type checked upstream"),
+        "tls-validation-flags" => {
+            s.tls_validation_flags = value.get().expect("type checked upstream")
+        }
+        "tls-ca-file" => s.tls_ca_file = value.get().expect("type checked upstream"),
+        "tls-certificate-sha256" => {
+            s.tls_certificate_sha256 = value.get().expect("type checked upstream")
+        }
+        _ => unimplemented!(),
+    }
+}
+
+/// The value of setting property `name`: the location without its password, the password masked.
+pub fn get(s: &settings::Settings, name: &str) -> glib::Value {
+    match name {
+        // The password never leaves the element, not even through the URL.
+        "location" => s.location.as_deref().map(redact).to_value(),
+        "user-id" => s.user_id.to_value(),
+        "user-pw" => s.user_pw.as_ref().map(|_| "*****").to_value(),
+        "latency" => s.latency_ms.to_value(),
+        "timeout" => s.udp_timeout_us.to_value(),
+        "stall-timeout" => s.stall_timeout_s.to_value(),
+        "tcp-timeout" => s.tcp_timeout_us.to_value(),
+        "port-range" => s.port_range.map(|(a, b)| format!("{a}-{b}")).to_value(),
+        "do-rtcp" => s.do_rtcp.to_value(),
+        "do-rtsp-keep-alive" => s.keep_alive.to_value(),
+        "user-agent" => s.user_agent.to_value(),
+        "wait-for-keyframe" => s.wait_for_keyframe.to_value(),
+        "protocols" => s.protocols.to_value(),
+        "reconnect-attempts" => s.reconnect_attempts.to_value(),
+        "retry" => s.retry.to_value(),
+        "video-codec" => s.video_codec.to_value(),
+        "streams" => s.streams.to_value(),
+        "backchannel" => s.backchannel.to_value(),
+        "onvif-mode" => s.onvif_mode.to_value(),
+        "onvif-rate-control" => s.onvif_rate_control.to_value(),
+        "add-reference-timestamp-meta" => s.reference_timestamp_meta.to_value(),
+        "ntp-sync" => s.ntp_sync.to_value(),
+        "nat-method" => s.nat_method.to_value(),
+        "multicast-iface" => s.multicast_iface.to_value(),
+        "tls-validation-flags" => s.tls_validation_flags.to_value(),
+        "tls-ca-file" => s.tls_ca_file.to_value(),
+        "tls-certificate-sha256" => s.tls_certificate_sha256.to_value(),
+        _ => unimplemented!(),
+    }
 }

@@ -23,7 +23,12 @@ pub enum Decision {
 /// What failure `e` leads to, `attempts` reconnects having been tried since the last success, `retry`
 /// being the most allowed (0: no limit), `played`: media flowed on this element since it started.
 pub fn decide(e: &ClientError, played: bool, attempts: u32, retry: u32) -> Decision {
-    if matches!(e, ClientError::Flushing) {
+    // A server without ONVIF replay will not grow it on a reconnect.
+    if matches!(
+        e,
+        ClientError::Flushing
+            | ClientError::Session(crate::rtsp::session::SessionError::OptionRefused { .. })
+    ) {
         return Decision::Fatal;
     }
     let transient = matches!(e, ClientError::Tunnel(TunnelError::PostClosed(_)))

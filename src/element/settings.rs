@@ -164,6 +164,10 @@ pub struct Settings {
     pub video_codec: VideoCodec,
     pub streams: Streams,
     pub backchannel: Backchannel,
+    /// rtspsrc's `onvif-mode`: play a recording (ONVIF replay), seeks in clock time.
+    pub onvif_mode: bool,
+    /// rtspsrc's `onvif-rate-control`: false sends `Rate-Control: no`.
+    pub onvif_rate_control: bool,
     pub reference_timestamp_meta: bool,
     pub ntp_sync: bool,
     pub nat_method: NatMethod,
@@ -196,6 +200,8 @@ impl std::fmt::Debug for Settings {
             .field("video_codec", &self.video_codec)
             .field("reference_timestamp_meta", &self.reference_timestamp_meta)
             .field("ntp_sync", &self.ntp_sync)
+            .field("onvif_mode", &self.onvif_mode)
+            .field("onvif_rate_control", &self.onvif_rate_control)
             .field("tls_validation_flags", &self.tls_validation_flags)
             .field("tls_ca_file", &self.tls_ca_file)
             .field("tls_certificate_sha256", &self.tls_certificate_sha256)
@@ -224,6 +230,8 @@ impl Default for Settings {
             video_codec: VideoCodec::Auto,
             streams: Streams::VideoAudio,
             backchannel: Backchannel::None,
+            onvif_mode: false,
+            onvif_rate_control: true,
             reference_timestamp_meta: DEFAULT_REFERENCE_TIMESTAMP_META,
             ntp_sync: DEFAULT_NTP_SYNC,
             nat_method: NatMethod::Dummy,

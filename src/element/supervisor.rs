@@ -14,6 +14,7 @@ use crate::net::epoll::{wait_one, Waited, Waker};
 use crate::net::session_client::{ClientConfig, ClientError, SessionClient};
 use crate::rtsp::auth::AuthError;
 use crate::rtsp::backoff::{self, Backoff};
+use crate::rtsp::replay::Replay;
 use crate::rtsp::session::{Lower, SessionError};
 use crate::stream::inbound::InboundStats;
 use std::sync::LazyLock;
@@ -36,6 +37,8 @@ pub struct WallTimeConfig {
 pub enum SupervisorError {
     Flushing,
     Error(gst::ErrorMessage),
+    /// The recording played (ONVIF replay) ended.
+    Eos,
 }
 
 /// Things the application should hear about, posted on the bus by the element.
@@ -102,6 +105,8 @@ impl Supervisor {
         stats: Arc<Mutex<Stats>>,
         wall_time: WallTimeConfig,
     ) -> Self {
+        let mut timeline = Timeline::default();
+        timeline.set_replay_speed(cfg.replay.map(|r| r.scale.abs()));
         Supervisor {
             cfg,
             retry,
@@ -109,7 +114,7 @@ impl Supervisor {
             client: None,
             side_checked: false,
             side: SideOutputs::default(),
-            timeline: Timeline::default(),
+            timeline,
             decode_times: DecodeTimes::default(),
             timeline_epoch: 0,
             backoff: Backoff::default(),
@@ -203,6 +208,12 @@ impl Supervisor {
                     return Ok(produced);
                 }
                 Err(ClientError::Flushing) => return Err(SupervisorError::Flushing),
+                // A recording's end: RTCP BYE, or the server closing after its last frame.
+                Err(e @ (ClientError::Bye | ClientError::Closed)) if self.cfg.replay.is_some() => {
+                    crate::log!(self.cfg.log, Info, "the recording ended: {}", e);
+                    self.drop_client(true);
+                    return Err(SupervisorError::Eos);
+                }
                 Err(e @ ClientError::UdpSilent(_)) => {
                     // Unicast silent: multicast next if allowed, then TCP; multicast silent: TCP.
                     let was_multicast = client.lower() == Lower::Multicast;
@@ -494,6 +505,28 @@ impl Supervisor {
         Ok(())
     }
 
+    /// ONVIF replay: plays the recording from `replay`'s position, speed and frames: on the session
+    /// (PAUSE, PLAY), or with the first PLAY if none is up; a reconnect starts from it too. The next
+    /// picture starts a new timeline and carries DISCONT.
+    pub fn replay(&mut self, replay: Replay) {
+        crate::log!(self.cfg.log, Debug, "replaying with {:?}", replay.headers());
+        self.cfg.replay = Some(replay);
+        self.timeline.set_replay_speed(Some(replay.scale.abs()));
+        self.discont = true;
+        let failed = self
+            .client
+            .as_mut()
+            .map(|c| c.replay(replay))
+            .transpose()
+            .err();
+        if let Some(e) = failed {
+            // The next `next` connects again, asking for this position.
+            crate::log!(self.cfg.log, Info, "replay request failed: {}", e);
+            self.drop_client(false);
+            self.expect_new_session();
+        }
+    }
+
     /// Sends TEARDOWN and closes the connection.
     pub fn shutdown(&mut self) {
         self.drop_client(true);
@@ -548,7 +581,8 @@ fn to_stream_error(e: ClientError) -> SupervisorError {
         }) => R::NotAuthorized,
         ClientError::Session(SessionError::Auth(AuthError::BadChallenge(_))) => R::NotAuthorized,
         ClientError::Session(SessionError::Auth(_)) => R::NotAuthorized,
-        ClientError::Session(SessionError::Sdp(_)) | ClientError::NothingToPlay(_) => R::Settings,
+        ClientError::Session(SessionError::Sdp(_) | SessionError::OptionRefused { .. })
+        | ClientError::NothingToPlay(_) => R::Settings,
         ClientError::Session(_) | ClientError::Io(..) => R::Read,
         ClientError::Tls {
             certificate: true, ..

@@ -33,6 +33,10 @@ pub struct Timeline {
     /// A picture far from the mapping: (RTP timestamp, arrival). The next one confirms a jump if it
     /// agrees with it, else it was an outlier.
     jump: Option<(u64, u64)>,
+    /// A recording played back (ONVIF replay) at this speed (|Scale|): PTS follow the RTP clock
+    /// alone, divided by it, whatever the pace of arrival (`Rate-Control: no` sends as fast as we
+    /// read). `None`: a live camera, whose PTS follow arrival.
+    replay_speed: Option<f64>,
 }
 
 /// A timestamp, and whether the mapping started over for it (the buffer carries DISCONT).
@@ -60,9 +64,17 @@ impl Timeline {
         self.last_step = (0, 1);
     }
 
+    /// Plays a recording at `speed` (|Scale|, ONVIF replay), or a live stream (`None`).
+    pub fn set_replay_speed(&mut self, speed: Option<f64>) {
+        self.replay_speed = speed.filter(|s| s.is_finite() && *s > 0.0);
+    }
+
     /// PTS in nanoseconds of running time for an access unit at `rtp_ts` (extended) that completed at
     /// running time `arrival`.
     pub fn pts(&mut self, rtp_ts: u64, clock_rate: u32, arrival: u64) -> Stamp {
+        if let Some(speed) = self.replay_speed {
+            return self.replay_pts(rtp_ts, clock_rate, arrival, speed);
+        }
         let rate = i128::from(clock_rate.max(1));
         // After a restart, time goes on from the last PTS, never back.
         let start = self
@@ -125,6 +137,25 @@ impl Timeline {
         Stamp {
             pts,
             resynced,
+            outlier: false,
+        }
+    }
+
+    /// A recording's PTS: from the first picture's arrival (or just past the last PTS), the RTP
+    /// clock's progress divided by the speed. No outliers, no correction: arrival says nothing of
+    /// a recording's time.
+    fn replay_pts(&mut self, rtp_ts: u64, clock_rate: u32, arrival: u64, speed: f64) -> Stamp {
+        let start = self
+            .last_pts
+            .map_or(arrival, |p| arrival.max(p.saturating_add(1)));
+        let (rtp0, run0) = *self.base.get_or_insert((rtp_ts, start));
+        let ticks = i128::from(rtp_ts) - i128::from(rtp0);
+        let ns = (ticks as f64 * 1e9 / f64::from(clock_rate.max(1)) / speed) as i128;
+        let pts = saturate(i128::from(run0) + ns);
+        self.last_pts = Some(pts);
+        Stamp {
+            pts,
+            resynced: false,
             outlier: false,
         }
     }
@@ -290,6 +321,28 @@ mod tests {
                 last = s.pts;
             }
         }
+    }
+
+    #[test]
+    fn a_replay_follows_the_rtp_clock_over_its_speed_not_arrival() {
+        let mut t = Timeline::default();
+        t.set_replay_speed(Some(2.0));
+        // Rate-Control: no: a second of recording arrives within a millisecond.
+        assert_eq!(t.pts(1000, 90_000, 5 * MS).pts, 5 * MS);
+        let later = t.pts(1000 + 90_000, 90_000, 6 * MS);
+        assert_eq!(
+            later.pts,
+            5 * MS + 500 * MS,
+            "one second of recording at 2x"
+        );
+        assert!(!later.resynced && !later.outlier);
+        // A new position (restart) goes on from the last PTS.
+        t.restart();
+        assert_eq!(t.pts(7_000_000, 90_000, 7 * MS).pts, 505 * MS + 1);
+        // Back to live.
+        t.set_replay_speed(None);
+        t.restart();
+        assert!(t.pts(8_000_000, 90_000, 2_000 * MS).pts >= 2_000 * MS);
     }
 
     #[test]

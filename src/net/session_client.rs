@@ -107,6 +107,9 @@ pub struct ClientConfig {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// The back channel's audio, from the element (with `choice.backchannel`).
     pub backchannel: Option<Arc<BackchannelQueue>>,
+    /// ONVIF replay (`onvif-mode`): a recording, from this position; requests carry `Require:
+    /// onvif-replay`.
+    pub replay: Option<crate::rtsp::replay::Replay>,
     pub hooks: Hooks,
     pub log: crate::log::Log,
 }
@@ -151,7 +154,7 @@ impl SessionClient {
             RtspConnection::open(&cfg.url, cfg.tls.clone(), &cfg.user_agent, &waker, &cfg.log)?;
         let setup_err = |e| ClientError::Io("socket setup".into(), e);
         let server_ip = conn.peer_ip().map_err(setup_err)?;
-        let session = Session::new(SessionConfig {
+        let mut session = Session::new(SessionConfig {
             url: cfg.url.clone(),
             credentials: cfg.credentials.clone(),
             user_agent: cfg.user_agent.clone(),
@@ -160,10 +163,14 @@ impl SessionClient {
             tcp_allowed: cfg.tcp,
             keep_alive: cfg.keep_alive,
             response_timeout: cfg.tcp_timeout,
-            require: match cfg.choice.backchannel {
-                true => vec![crate::onvif::BACKCHANNEL_TAG.to_string()],
-                false => Vec::new(),
-            },
+            require: [
+                (cfg.choice.backchannel, crate::onvif::BACKCHANNEL_TAG),
+                (cfg.replay.is_some(), crate::rtsp::replay::REPLAY_TAG),
+            ]
+            .iter()
+            .filter(|(wanted, _)| *wanted)
+            .map(|(_, tag)| tag.to_string())
+            .collect(),
             log: cfg.log.clone(),
         });
         let poller = Poller::new().map_err(setup_err)?;
@@ -175,6 +182,9 @@ impl SessionClient {
             poller
                 .add(post, Token::TunnelPost.id())
                 .map_err(setup_err)?;
+        }
+        if let Some(replay) = cfg.replay {
+            session.set_replay(replay);
         }
         let now = Instant::now();
         let mut r = SessionClient {
@@ -467,8 +477,34 @@ impl SessionClient {
         self.conn.await_reply(TEARDOWN_WAIT);
     }
 
+    /// Plays the recording from elsewhere, at another speed or with other frames (ONVIF replay): PAUSE
+    /// then PLAY on this session. Until PLAY's answer the session is not playing (no data timeouts);
+    /// what the old position still sends is dropped. Not playing yet: the first PLAY asks it.
+    pub fn replay(&mut self, replay: crate::rtsp::replay::Replay) -> Result<(), ClientError> {
+        self.cfg.replay = Some(replay);
+        match self.session.replay(replay, Instant::now()) {
+            Some(pause) => {
+                self.playing_since = None;
+                self.send(&pause)
+            }
+            None => {
+                self.session.set_replay(replay);
+                Ok(())
+            }
+        }
+    }
+
     fn send(&mut self, req: &Request) -> Result<(), ClientError> {
         crate::log!(self.cfg.log, Debug, "sending {}", req.redacted());
+        // A replay's PLAY: RTP held from before it is the old position's, and what comes after it
+        // must name its CSeq.
+        if req.method == crate::rtsp::message::Method::Play && self.cfg.replay.is_some() {
+            let cseq = req.headers.get("CSeq").and_then(|c| c.parse::<u32>().ok());
+            for s in &mut self.streams {
+                s.early_rtp.clear();
+                s.inbound.restart_replay(cseq.unwrap_or(0) as u8);
+            }
+        }
         self.conn
             .write(&req.to_bytes())
             .map_err(|e| ClientError::Io(format!("sending {} to the camera", req.method), e))

@@ -41,9 +41,10 @@ pub struct SessionConfig {
     pub keep_alive: bool,
     /// How long a request may wait for its reply before the session fails; `None`: for ever.
     pub response_timeout: Option<Duration>,
-    /// Option tags sent in `Require` with DESCRIBE, SETUP and PLAY (ONVIF's back channel). A camera
-    /// that answers DESCRIBE with 551 Option not supported is asked again without the tags it names
-    /// in `Unsupported` (all of them when it names none), and a warning says so.
+    /// Option tags sent in `Require` with DESCRIBE, SETUP, PLAY and PAUSE (ONVIF's back channel and
+    /// replay). A camera that answers DESCRIBE with 551 Option not supported is asked again without
+    /// the tags it names in `Unsupported` (all of them when it names none), and a warning says so;
+    /// with replay's tag, a 551 to any request ends the session instead.
     pub require: Vec<String>,
     pub log: crate::log::Log,
 }
@@ -327,6 +328,17 @@ impl Session {
             self.auth.on_success();
         }
 
+        // A recording asked for (ONVIF replay) cannot be played without: its live stream is not it.
+        if resp.status == 551 && self.requires(super::replay::REPLAY_TAG) {
+            return Err(SessionError::OptionRefused {
+                method,
+                unsupported: resp
+                    .headers
+                    .get("Unsupported")
+                    .unwrap_or_default()
+                    .to_string(),
+            });
+        }
         if resp.status == 551 && method == Method::Describe && !self.cfg.require.is_empty() {
             return Ok(self.without_unsupported(resp, pending.template, now));
         }

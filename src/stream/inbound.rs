@@ -50,6 +50,12 @@ pub struct Inbound {
     pub stats: InboundStats,
     log: crate::log::Log,
     wait_for_keyframe: bool,
+    /// ONVIF replay: the low byte of the CSeq of the PLAY whose packets are wanted; packets whose
+    /// replay extension names another are an earlier PLAY's (`restart_replay`).
+    replay_cseq: Option<u8>,
+    /// The RTP time of a packet whose replay extension ended a section (E): the next picture follows
+    /// a hole in the recording.
+    section_end: Option<u32>,
 }
 
 /// The longest compound RTCP packet sent: a receiver report, our reference time, a keyframe request.
@@ -80,7 +86,24 @@ impl Inbound {
             stats: InboundStats::default(),
             log: Default::default(),
             wait_for_keyframe,
+            replay_cseq: None,
+            section_end: None,
         }
+    }
+
+    /// A replay's new PLAY (ONVIF Streaming §6): what is held or half-assembled belongs to the old
+    /// position and is dropped; RTP times and sequence numbers may start over; of the packets still
+    /// to come, those naming another PLAY's CSeq (`play_cseq`, low byte) in their replay extension
+    /// are dropped.
+    pub fn restart_replay(&mut self, play_cseq: u8) {
+        self.reorder.reset();
+        self.last_ext_seq = None;
+        self.jump = None;
+        self.tail_wait = None;
+        self.section_end = None;
+        self.wall_clock.reset();
+        self.depay.reset_timeline();
+        self.replay_cseq = Some(play_cseq);
     }
 
     /// From the SDP: packets of other payload types are dropped until this is set.
@@ -250,9 +273,9 @@ impl Inbound {
         self.stats.packets += 1;
         // ONVIF replay extension (ONVIF Streaming Spec §6.3): the access unit's NTP time.
         if let Some((ONVIF_REPLAY, ext)) = pkt.extension {
-            if let Some(ntp) = ext.get(..8) {
-                let ntp = u64::from_be_bytes(ntp.try_into().expect("8 bytes"));
-                self.wall_clock.on_exact(pkt.timestamp, ntp);
+            if !self.on_replay_extension(ext, pkt.timestamp) {
+                self.stats.replay_stale += 1;
+                return;
             }
         }
         self.stats.bytes += buf.len() as u64;
@@ -270,6 +293,33 @@ impl Inbound {
         if !self.reorder.is_empty() {
             self.release(now, false);
         }
+    }
+
+    /// The ONVIF replay extension (ONVIF Streaming §6.3): the access unit's NTP time, then the flags
+    /// byte (C clean point, E end of a contiguous section, D discontinuity) and the low byte of the
+    /// CSeq of the PLAY that sent it. `false`: an earlier PLAY's packet, to drop. A D, or the first
+    /// picture after an E, starts a new section: the depacketizer marks it DISCONT. Applied on
+    /// arrival, which is the packets' order: replay is interleaved on TCP.
+    fn on_replay_extension(&mut self, ext: &[u8], rtp_ts: u32) -> bool {
+        if let (Some(want), Some(&cseq)) = (self.replay_cseq, ext.get(9)) {
+            if cseq != want {
+                return false;
+            }
+        }
+        if let Some(ntp) = ext.get(..8) {
+            let ntp = u64::from_be_bytes(ntp.try_into().expect("8 bytes"));
+            self.wall_clock.on_exact(rtp_ts, ntp);
+        }
+        let flags = ext.get(8).copied().unwrap_or(0);
+        let after_end = self.section_end.is_some_and(|ts| ts != rtp_ts);
+        if flags & 0x20 != 0 || after_end {
+            self.section_end = None;
+            self.depay.lose();
+        }
+        if flags & 0x40 != 0 {
+            self.section_end = Some(rtp_ts);
+        }
+        true
     }
 
     /// Puts a packet of ours through the reorder window into the depacketizer.

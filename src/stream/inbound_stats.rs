@@ -60,6 +60,8 @@ counters! {
     ntp_jumps => "ntp-jumps",
     /// Keyframe requests (RTCP PLI or FIR) sent to the camera.
     keyframe_requests => "keyframe-requests",
+    /// ONVIF replay packets of an earlier PLAY (their 0xABAC CSeq byte is another's) dropped.
+    replay_stale => "replay-stale-dropped",
 }
 
 #[cfg(test)]
@@ -78,7 +80,7 @@ mod tests {
         a.for_each(|name, v| seen.push((name, v)));
         assert_eq!(seen.len(), InboundStats::FIELDS.len());
         assert_eq!(seen[0], ("packets-received", 2));
-        assert_eq!(seen.last(), Some(&("keyframe-requests", 0)));
+        assert_eq!(seen.last(), Some(&("replay-stale-dropped", 0)));
         assert!(InboundStats::FIELDS.iter().all(|(_, doc)| !doc.is_empty()));
     }
 }

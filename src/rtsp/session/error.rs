@@ -20,6 +20,12 @@ pub enum SessionError {
     NoAnswer(Method, Duration),
     /// The server says the session is gone (454) or it cannot be kept alive.
     SessionLost(String),
+    /// 551 Option not supported to a request that needs ONVIF replay: what the server named as
+    /// unsupported.
+    OptionRefused {
+        method: Method,
+        unsupported: String,
+    },
 }
 
 impl fmt::Display for SessionError {
@@ -56,6 +62,19 @@ impl fmt::Display for SessionError {
                 t.as_secs_f64()
             ),
             SessionError::SessionLost(why) => write!(f, "RTSP session lost: {why}"),
+            SessionError::OptionRefused {
+                method,
+                unsupported,
+            } => write!(
+                f,
+                "{method}: 551 Option not supported ({}) — the server does not play recordings \
+                 (ONVIF replay); check location points at a recording, or unset onvif-mode for the \
+                 live stream",
+                match unsupported.is_empty() {
+                    true => "onvif-replay",
+                    false => unsupported.as_str(),
+                }
+            ),
         }
     }
 }

@@ -80,13 +80,13 @@ fn describe_refused_with_551_is_asked_again_without_the_tag() {
         assert_eq!(sent(&out).headers.get("Require"), None);
     }
     // Two tags, one refused: the other stays.
-    let mut s = Session::new(requiring(&[BACKCHANNEL, "onvif-replay"]));
+    let mut s = Session::new(requiring(&[BACKCHANNEL, "x-vendor-tag"]));
     s.start(now);
     s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
     let refused = reply(
         2,
         "551 Option not supported",
-        "Unsupported: onvif-replay\r\n",
+        "Unsupported: x-vendor-tag\r\n",
         "",
     );
     let out = s.handle_response(&refused, now).unwrap();
@@ -175,4 +175,41 @@ fn replay_while_playing_pauses_then_plays_from_there() {
         .handle_response(&reply(7, "455 Method Not Valid in This State", "", ""), now)
         .unwrap_err();
     assert!(e.to_string().contains("PAUSE"), "{e}");
+}
+
+/// A recording cannot be played without replay: a 551 to a request that requires it, DESCRIBE or a
+/// seek's PLAY, ends the session with an error that says so, instead of the live stream.
+#[test]
+fn replay_refused_is_an_error_not_a_live_stream() {
+    let now = Instant::now();
+    let mut s = Session::new(requiring(&[crate::rtsp::replay::REPLAY_TAG]));
+    s.start(now);
+    s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+    let refused = reply(
+        2,
+        "551 Option not supported",
+        "Unsupported: onvif-replay\r\n",
+        "",
+    );
+    let e = s.handle_response(&refused, now).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SessionError::OptionRefused {
+                method: Method::Describe,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("onvif-replay") && e.to_string().contains("onvif-mode"),
+        "{e}"
+    );
+    // With the back channel too: still an error, not a DESCRIBE without both.
+    let mut s = Session::new(requiring(&[BACKCHANNEL, crate::rtsp::replay::REPLAY_TAG]));
+    s.start(now);
+    s.handle_response(&reply(1, "200 OK", "", ""), now).unwrap();
+    let refused = reply(2, "551 Option not supported", "", "");
+    assert!(s.handle_response(&refused, now).is_err());
 }

@@ -1,0 +1,125 @@
+//! `onvif-mode` seeks: a seek in TIME on the element, read as absolute time since the NTP epoch
+//! (rtspsrc's convention, the reference timestamp meta's clock), becomes what the next PLAY asks of
+//! the recording (`rtsp::replay::Replay`). The streaming thread takes it on its next turn (basesrc
+//! stops it for a flushing seek and starts it again after `do_seek`).
+
+use crate::rtsp::replay::{Frames, Replay};
+use std::sync::Mutex;
+
+/// The replay the last seek asked for, until the streaming thread takes it.
+#[derive(Debug, Default)]
+pub struct PendingReplay(Mutex<Option<Replay>>);
+
+impl PendingReplay {
+    pub fn set(&self, replay: Replay) {
+        *self.0.lock().unwrap() = Some(replay);
+    }
+
+    pub fn take(&self) -> Option<Replay> {
+        self.0.lock().unwrap().take()
+    }
+}
+
+/// What seek `segment` asks of the recording: its start and stop (ns since 1900; 0 and none: where
+/// the server is, to the end), its rate as Scale, its trick-mode flags as `Frames`, with
+/// `rate_control` (`onvif-rate-control`).
+pub fn replay_of(segment: &gst::FormattedSegment<gst::ClockTime>, rate_control: bool) -> Replay {
+    let flags = segment.flags();
+    let frames = if flags.contains(gst::SegmentFlags::TRICKMODE_KEY_UNITS) {
+        Some(Frames::Intra)
+    } else if flags.contains(gst::SegmentFlags::TRICKMODE_FORWARD_PREDICTED) {
+        Some(Frames::Predicted)
+    } else {
+        None
+    };
+    // Reverse plays from the stop down when one is given (GStreamer's reverse segments run from
+    // stop to start), else from the start.
+    let (from, to) = match segment.rate() < 0.0 {
+        true => (segment.stop().or(segment.start()), None),
+        false => (segment.start(), segment.stop()),
+    };
+    Replay {
+        start: from.map(|t| t.nseconds()).filter(|&ns| ns > 0),
+        end: to.map(|t| t.nseconds()),
+        scale: segment.rate(),
+        rate_control,
+        frames,
+    }
+}
+
+/// The segment pushed after the seek: running from 0 like the element's timestamps, its stream time
+/// the recording's time of the position asked (`time`), the speed already applied by the server
+/// (`applied-rate` = Scale, rate 1), so that muxers and sinks neither clip nor play it faster again.
+pub fn output_segment(segment: &mut gst::FormattedSegment<gst::ClockTime>, replay: &Replay) {
+    let applied = replay.scale;
+    let time = replay.start.map(gst::ClockTime::from_nseconds);
+    let mut out = gst::FormattedSegment::<gst::ClockTime>::new();
+    out.set_flags(segment.flags());
+    out.set_applied_rate(applied);
+    out.set_start(gst::ClockTime::ZERO);
+    out.set_position(gst::ClockTime::ZERO);
+    out.set_time(time.unwrap_or(gst::ClockTime::ZERO));
+    *segment = out;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NS: u64 = 3_974_000_000_000_000_000;
+
+    fn seek(rate: f64, flags: gst::SeekFlags, start: u64, stop: Option<u64>) -> Replay {
+        gst::init().unwrap();
+        let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
+        seg.do_seek(
+            rate,
+            flags,
+            gst::SeekType::Set,
+            gst::ClockTime::from_nseconds(start),
+            gst::SeekType::Set,
+            stop.map(gst::ClockTime::from_nseconds),
+        );
+        replay_of(&seg, true)
+    }
+
+    #[test]
+    fn a_seek_becomes_range_scale_and_frames() {
+        let r = seek(1.0, gst::SeekFlags::FLUSH, NS, None);
+        assert_eq!(
+            (r.start, r.end, r.scale, r.frames),
+            (Some(NS), None, 1.0, None)
+        );
+        let r = seek(
+            2.0,
+            gst::SeekFlags::FLUSH | gst::SeekFlags::TRICKMODE_KEY_UNITS,
+            NS,
+            Some(NS + 5),
+        );
+        assert_eq!(
+            (r.end, r.scale, r.frames),
+            (Some(NS + 5), 2.0, Some(Frames::Intra))
+        );
+        let r = seek(1.0, gst::SeekFlags::TRICKMODE_FORWARD_PREDICTED, NS, None);
+        assert_eq!(r.frames, Some(Frames::Predicted));
+    }
+
+    #[test]
+    fn reverse_starts_at_the_stop_given() {
+        let r = seek(-1.0, gst::SeekFlags::FLUSH, NS, Some(NS + 9));
+        assert_eq!((r.start, r.end, r.scale), (Some(NS + 9), None, -1.0));
+        let r = seek(-1.0, gst::SeekFlags::FLUSH, NS, None);
+        assert_eq!(r.start, Some(NS));
+    }
+
+    #[test]
+    fn the_output_segment_runs_from_zero_at_the_speed_applied() {
+        gst::init().unwrap();
+        let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
+        let r = seek(-2.0, gst::SeekFlags::FLUSH, NS, None);
+        output_segment(&mut seg, &r);
+        assert_eq!(seg.rate(), 1.0);
+        assert_eq!(seg.applied_rate(), -2.0);
+        assert_eq!(seg.start(), Some(gst::ClockTime::ZERO));
+        assert_eq!(seg.time(), Some(gst::ClockTime::from_nseconds(NS)));
+    }
+}

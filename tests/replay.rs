@@ -1,0 +1,495 @@
+//! ONVIF replay (`onvif-mode`): seeks on the element become PLAY requests for a recording, on one
+//! session, and what comes back carries the recording's times. Against the scripted NVR of
+//! `common::replay_server` (Range, Scale, Rate-Control and Frames honoured, the 0xABAC extension on
+//! every packet), reached over TCP, over TLS, and with `protocols=udp` (replay is interleaved
+//! whatever protocols say); and against gst-rtsp-server, which serves no recordings and refuses the
+//! Require header.
+
+mod common;
+
+use common::replay_server::{ReplayServer, RECORDING_START};
+use gst::prelude::*;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const S: u64 = 1_000_000_000;
+const FRAME: u64 = S / 30;
+
+/// The same time, within the NTP format's rounding (a fraction of 2^-32 s, truncated twice).
+fn near(a: u64, b: u64) -> bool {
+    a.abs_diff(b) < 1_000
+}
+
+#[derive(Debug, Clone)]
+struct Picture {
+    ntp: u64,
+    pts: u64,
+    keyframe: bool,
+    discont: bool,
+}
+
+#[derive(Default)]
+struct Seen {
+    pictures: Vec<Picture>,
+    /// Segments that reached the sink: (applied rate, time).
+    segments: Vec<(f64, Option<gst::ClockTime>)>,
+    eos: bool,
+    errors: Vec<String>,
+}
+
+/// The server, and how the element reaches it: URL and properties (a TLS front's pin included).
+struct Reach {
+    server: ReplayServer,
+    url: String,
+    props: Vec<(&'static str, String)>,
+    _front: Option<common::tls_proxy::TlsProxy>,
+}
+
+fn reach(transport: &str) -> Reach {
+    common::init();
+    let server = ReplayServer::start();
+    match transport {
+        "tls" => {
+            let cert = common::certs::self_signed();
+            let front =
+                common::tls_proxy::TlsProxy::start(server.port, &cert.cert_der, &cert.key_der);
+            Reach {
+                url: front.url(),
+                props: vec![
+                    ("protocols", "tcp".into()),
+                    (
+                        "tls-certificate-sha256",
+                        common::certs::sha256(&cert.cert_der),
+                    ),
+                ],
+                server,
+                _front: Some(front),
+            }
+        }
+        t => Reach {
+            url: server.url(),
+            props: vec![("protocols", t.into())],
+            server,
+            _front: None,
+        },
+    }
+}
+
+/// A playing element in onvif-mode (with `props` besides), its pictures and segments collected.
+struct Player {
+    pipeline: gst::Pipeline,
+    src: gst::Element,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl Player {
+    /// Set up in READY; `before` runs then (a seek before PLAY), and the pipeline goes to PLAYING.
+    fn start(
+        r: &Reach,
+        props: &[(&str, &dyn ToValue)],
+        before: impl FnOnce(&gst::Element),
+    ) -> Player {
+        let mut all: Vec<(&str, &dyn ToValue)> = vec![("onvif-mode", &true)];
+        for (k, v) in &r.props {
+            all.push((k, v));
+        }
+        all.extend_from_slice(props);
+        let (pipeline, src, sink) = common::video_pipeline(&r.url, &all);
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let s = seen.clone();
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let buf = sample.buffer().ok_or(gst::FlowError::Error)?;
+                    s.lock().unwrap().pictures.push(Picture {
+                        ntp: common::ntp_meta(buf).expect("every replayed picture has its time"),
+                        pts: buf.pts().map_or(0, |p| p.nseconds()),
+                        keyframe: !buf.flags().contains(gst::BufferFlags::DELTA_UNIT),
+                        discont: buf.flags().contains(gst::BufferFlags::DISCONT),
+                    });
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        let s = seen.clone();
+        sink.static_pad("sink").unwrap().add_probe(
+            gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |_, info| {
+                if let Some(gst::EventView::Segment(e)) = info.event().map(|e| e.view()) {
+                    if let Ok(seg) = e.segment().clone().downcast::<gst::ClockTime>() {
+                        s.lock()
+                            .unwrap()
+                            .segments
+                            .push((seg.applied_rate(), seg.time()));
+                    }
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+        pipeline.set_state(gst::State::Ready).unwrap();
+        before(&src);
+        pipeline.set_state(gst::State::Playing).unwrap();
+        Player {
+            pipeline,
+            src,
+            seen,
+        }
+    }
+
+    /// Runs until `done` says the pictures show what was wanted; fails after 20 s (`context`) or on an
+    /// error.
+    fn until(&self, context: &str, done: impl Fn(&Seen) -> bool) {
+        let bus = self.pipeline.bus().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            {
+                let seen = self.seen.lock().unwrap();
+                if done(&seen) {
+                    return;
+                }
+                assert!(seen.errors.is_empty(), "{context}: {:?}", seen.errors);
+                assert!(
+                    Instant::now() < deadline,
+                    "{context}: not within 20 s; {} pictures, last {:?}, eos {}",
+                    seen.pictures.len(),
+                    seen.pictures.last(),
+                    seen.eos
+                );
+            }
+            if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(20)) {
+                let mut seen = self.seen.lock().unwrap();
+                match msg.view() {
+                    gst::MessageView::Error(e) => {
+                        seen.errors.push(format!("{} {:?}", e.error(), e.debug()))
+                    }
+                    gst::MessageView::Eos(_) => seen.eos = true,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn pictures(&self) -> Vec<Picture> {
+        self.seen.lock().unwrap().pictures.clone()
+    }
+}
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// A seek to `at` (ns since 1900) at `rate`, as an application gives it.
+fn seek_event(rate: f64, flags: gst::SeekFlags, at: u64, stop: Option<u64>) -> gst::Event {
+    gst::event::Seek::new(
+        rate,
+        flags,
+        gst::SeekType::Set,
+        gst::ClockTime::from_nseconds(at),
+        if stop.is_some() {
+            gst::SeekType::Set
+        } else {
+            gst::SeekType::None
+        },
+        stop.map(gst::ClockTime::from_nseconds),
+    )
+}
+
+fn seek(src: &gst::Element, rate: f64, flags: gst::SeekFlags, at: u64, stop: Option<u64>) {
+    assert!(
+        src.send_event(seek_event(rate, flags, at, stop)),
+        "seek refused"
+    );
+}
+
+/// Every request but OPTIONS named onvif-replay in Require.
+fn assert_required(server: &ReplayServer, context: &str) {
+    for r in server.shared.requests() {
+        if matches!(r.method.as_str(), "DESCRIBE" | "SETUP" | "PLAY" | "PAUSE") {
+            assert_eq!(
+                r.header("Require"),
+                Some("onvif-replay"),
+                "{context}: {r:?}"
+            );
+        }
+    }
+}
+
+/// A seek before PLAY: the first PLAY asks for that clock time, the first picture is the keyframe at
+/// it, and every picture's reference time is the recording's, 1/30 s apart.
+fn seek_before_play(transport: &str) {
+    let r = reach(transport);
+    let at = RECORDING_START + 3 * S;
+    let p = Player::start(&r, &[], |src| {
+        seek(src, 1.0, gst::SeekFlags::FLUSH, at, None)
+    });
+    p.until(transport, |s| s.pictures.len() >= 30);
+    let plays = r.server.shared.plays();
+    assert_eq!(plays.len(), 1, "{transport}: {plays:?}");
+    assert_eq!(plays[0].header("Range"), Some("clock=20261206T101503.00Z-"));
+    assert_eq!(plays[0].header("Scale"), None, "1.0 sends none");
+    assert_eq!(
+        plays[0].header("Rate-Control"),
+        None,
+        "rate control is the default"
+    );
+    assert_required(&r.server, transport);
+    let pics = p.pictures();
+    assert!(pics[0].keyframe, "{transport}: {:?}", pics[0]);
+    assert!(
+        near(pics[0].ntp, at),
+        "{transport}: the first picture is the one asked for: {:?}",
+        pics[0]
+    );
+    for (i, w) in pics.windows(2).enumerate() {
+        assert!(
+            w[1].ntp.abs_diff(w[0].ntp + FRAME) < 1_000_000,
+            "{transport}: picture {i}: {w:?}"
+        );
+    }
+    let segments = p.seen.lock().unwrap().segments.clone();
+    assert!(
+        segments
+            .iter()
+            .any(|&(rate, time)| rate == 1.0 && time == Some(gst::ClockTime::from_nseconds(at))),
+        "{transport}: the segment's stream time is the position asked: {segments:?}"
+    );
+}
+
+/// A flushing seek while playing: PAUSE, then PLAY with the new Range, on the same session and
+/// connection; nothing of the old position comes after the new one's first picture, which carries
+/// DISCONT.
+fn seek_while_playing(transport: &str) {
+    let r = reach(transport);
+    let p = Player::start(&r, &[], |_| {});
+    p.until(transport, |s| s.pictures.len() >= 15);
+    let plays = r.server.shared.plays();
+    assert_eq!(
+        plays[0].header("Range"),
+        None,
+        "{transport}: no seek, no Range: {plays:?}"
+    );
+    assert!(
+        near(p.pictures()[0].ntp, RECORDING_START),
+        "{transport}: from the recording's start"
+    );
+    let at = RECORDING_START + 6 * S;
+    seek(&p.src, 1.0, gst::SeekFlags::FLUSH, at, None);
+    p.until(transport, |s| {
+        s.pictures.iter().filter(|x| x.ntp + 1_000 >= at).count() >= 15
+    });
+    let methods: Vec<String> = r
+        .server
+        .shared
+        .requests()
+        .iter()
+        .map(|r| r.method.clone())
+        .collect();
+    let tail: Vec<&str> = methods
+        .iter()
+        .map(String::as_str)
+        .filter(|m| *m != "GET_PARAMETER" && *m != "OPTIONS")
+        .collect();
+    assert_eq!(
+        tail,
+        ["DESCRIBE", "SETUP", "PLAY", "PAUSE", "PLAY"],
+        "{transport}"
+    );
+    assert_eq!(
+        *r.server.shared.connections.lock().unwrap(),
+        1,
+        "{transport}: one connection"
+    );
+    let plays = r.server.shared.plays();
+    assert_eq!(plays[1].header("Range"), Some("clock=20261206T101506.00Z-"));
+    assert_required(&r.server, transport);
+    let pics = p.pictures();
+    let first_new = pics.iter().position(|x| x.ntp + 1_000 >= at).unwrap();
+    assert!(
+        near(pics[first_new].ntp, at),
+        "{transport}: {:?}",
+        pics[first_new]
+    );
+    assert!(
+        pics[first_new].keyframe && pics[first_new].discont,
+        "{transport}: {:?}",
+        pics[first_new]
+    );
+    assert!(
+        pics[first_new..].iter().all(|x| x.ntp + 1_000 >= at),
+        "{transport}: the old position's pictures came after the new one's"
+    );
+    assert!(
+        pics.windows(2).all(|w| w[1].pts > w[0].pts),
+        "{transport}: PTS go on forward across the seek"
+    );
+}
+
+/// Scale 2 with key units only: Scale and Frames sent; only keyframes come, a second of recording
+/// apart, their PTS half a second apart (the speed applied by the server, in the segment).
+fn fast_forward_intra(transport: &str) {
+    let r = reach(transport);
+    let flags =
+        gst::SeekFlags::FLUSH | gst::SeekFlags::TRICKMODE | gst::SeekFlags::TRICKMODE_KEY_UNITS;
+    let p = Player::start(&r, &[], |src| {
+        seek(src, 2.0, flags, RECORDING_START + S, None)
+    });
+    p.until(transport, |s| s.pictures.len() >= 5);
+    let play = &r.server.shared.plays()[0];
+    assert_eq!(play.header("Scale"), Some("2.0"), "{transport}");
+    assert_eq!(play.header("Frames"), Some("intra"), "{transport}");
+    let pics = p.pictures();
+    assert!(pics.iter().all(|x| x.keyframe), "{transport}: {pics:?}");
+    for w in pics.windows(2) {
+        assert!(near(w[1].ntp - w[0].ntp, S), "{transport}: {w:?}");
+        assert!(
+            w[1].pts - w[0].pts <= S / 2 + 1_000_000,
+            "{transport}: PTS at 2x: {w:?}"
+        );
+    }
+    let segments = p.seen.lock().unwrap().segments.clone();
+    assert!(
+        segments.iter().any(|&(rate, _)| rate == 2.0),
+        "{transport}: {segments:?}"
+    );
+}
+
+/// Scale -1: the GOPs come last to first, each forwards, PTS always forward; the segment says the
+/// server reversed it (applied rate -1).
+fn reverse(transport: &str) {
+    let r = reach(transport);
+    let p = Player::start(&r, &[], |src| {
+        seek(
+            src,
+            -1.0,
+            gst::SeekFlags::FLUSH,
+            RECORDING_START,
+            Some(RECORDING_START + 5 * S),
+        )
+    });
+    p.until(transport, |s| {
+        s.pictures.iter().filter(|x| x.keyframe).count() >= 4
+    });
+    let play = &r.server.shared.plays()[0];
+    assert_eq!(play.header("Scale"), Some("-1.0"), "{transport}");
+    assert_eq!(
+        play.header("Range"),
+        Some("clock=20261206T101505.00Z-"),
+        "{transport}"
+    );
+    let pics = p.pictures();
+    let keys: Vec<u64> = pics.iter().filter(|x| x.keyframe).map(|x| x.ntp).collect();
+    assert!(
+        keys.windows(2).all(|w| w[1] < w[0]),
+        "{transport}: keyframes backwards: {keys:?}"
+    );
+    assert!(
+        pics.windows(2).all(|w| w[1].pts > w[0].pts),
+        "{transport}: PTS forward"
+    );
+    let segments = p.seen.lock().unwrap().segments.clone();
+    assert!(
+        segments.iter().any(|&(rate, _)| rate == -1.0),
+        "{transport}: {segments:?}"
+    );
+}
+
+/// A range's end: the server's BYE is EOS, no reconnect; the last picture is before the end asked.
+fn end_of_range_is_eos(transport: &str) {
+    let r = reach(transport);
+    let (from, to) = (RECORDING_START + 8 * S, RECORDING_START + 9 * S);
+    let p = Player::start(&r, &[], |src| {
+        seek(src, 1.0, gst::SeekFlags::FLUSH, from, Some(to))
+    });
+    p.until(transport, |s| s.eos);
+    assert_eq!(
+        r.server.shared.plays()[0].header("Range"),
+        Some("clock=20261206T101508.00Z-20261206T101509.00Z")
+    );
+    let pics = p.pictures();
+    assert_eq!(pics.len(), 30, "{transport}: the second asked for, whole");
+    assert!(
+        pics.iter().all(|x| x.ntp + 1_000 >= from && x.ntp < to),
+        "{transport}"
+    );
+    assert_eq!(*r.server.shared.byes.lock().unwrap(), 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        *r.server.shared.connections.lock().unwrap(),
+        1,
+        "{transport}: no reconnect after the end"
+    );
+}
+
+/// onvif-rate-control=false: Rate-Control: no; the recording comes as fast as it is read, its PTS
+/// still a frame apart (arrival says nothing of a recording's time).
+fn as_fast_as_read(transport: &str) {
+    let r = reach(transport);
+    let p = Player::start(&r, &[("onvif-rate-control", &false)], |_| {});
+    p.until(transport, |s| s.pictures.len() >= 90);
+    assert_eq!(
+        r.server.shared.plays()[0].header("Rate-Control"),
+        Some("no"),
+        "{transport}"
+    );
+    let pics = p.pictures();
+    for w in pics.windows(2) {
+        assert!(
+            w[1].pts.abs_diff(w[0].pts + FRAME) < 1_000_000,
+            "{transport}: {w:?}"
+        );
+    }
+}
+
+over_udp_tcp_and_tls! {
+    seek_before_play => super::seek_before_play;
+    seek_while_playing => super::seek_while_playing;
+    fast_forward_intra => super::fast_forward_intra;
+    reverse => super::reverse;
+    end_of_range_is_eos => super::end_of_range_is_eos;
+    as_fast_as_read => super::as_fast_as_read;
+}
+
+/// gst-rtsp-server without ONVIF answers the Require header with 551: an error that names replay,
+/// at once, and no reconnect.
+#[test]
+fn a_server_without_replay_is_an_error() {
+    common::init();
+    let srv = common::server::TestServer::start(Default::default()).expect("RTSP test server");
+    let rec = common::record(
+        &srv.url(),
+        Duration::from_secs(10),
+        &[("onvif-mode", &true), ("protocols", &"tcp")],
+    );
+    assert_eq!(rec.errors.len(), 1, "{:?}", rec.errors);
+    let (text, debug) = &rec.errors[0];
+    assert!(
+        format!("{text} {debug}").contains("551")
+            && format!("{text} {debug}").contains("onvif-mode"),
+        "{text} {debug}"
+    );
+    assert!(rec.frames.is_empty());
+    assert_eq!(rec.error_kind, Some(gst::ResourceError::Settings));
+}
+
+/// Without onvif-mode nothing changes: no Require, and the element is not seekable.
+#[test]
+fn without_onvif_mode_no_replay() {
+    common::init();
+    let r = reach("tcp");
+    let (pipeline, src, _sink) = common::video_pipeline(&r.url, &[("protocols", &"tcp")]);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while r.server.shared.count("DESCRIBE") == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut q = gst::query::Seeking::new(gst::Format::Time);
+    src.query(&mut q);
+    pipeline.set_state(gst::State::Null).unwrap();
+    let describe = &r.server.shared.requests()[1];
+    assert_eq!(describe.method, "DESCRIBE");
+    assert_eq!(describe.header("Require"), None);
+    assert!(!q.result().0, "a live camera is not seekable");
+}
