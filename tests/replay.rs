@@ -89,12 +89,22 @@ impl Player {
         props: &[(&str, &dyn ToValue)],
         before: impl FnOnce(&gst::Element),
     ) -> Player {
+        Self::start_at(&r.url, &r.props, props, before)
+    }
+
+    /// The same for the server at `url`, reached with `reach` (protocols, pin).
+    fn start_at(
+        url: &str,
+        reach: &[(&'static str, String)],
+        props: &[(&str, &dyn ToValue)],
+        before: impl FnOnce(&gst::Element),
+    ) -> Player {
         let mut all: Vec<(&str, &dyn ToValue)> = vec![("onvif-mode", &true)];
-        for (k, v) in &r.props {
+        for (k, v) in reach {
             all.push((k, v));
         }
         all.extend_from_slice(props);
-        let (pipeline, src, sink) = common::video_pipeline(&r.url, &all);
+        let (pipeline, src, sink) = common::video_pipeline(url, &all);
         let seen = Arc::new(Mutex::new(Seen::default()));
         let s = seen.clone();
         sink.set_callbacks(
@@ -492,4 +502,39 @@ fn without_onvif_mode_no_replay() {
     assert_eq!(describe.method, "DESCRIBE");
     assert_eq!(describe.header("Require"), None);
     assert!(!q.result().0, "a live camera is not seekable");
+}
+
+/// gst-rtsp-server's ONVIF media with replay support (a seekable videotestsrc, its times written by
+/// rtponviftimestamp): the PLAY's clock range becomes its seek, and the pictures carry the times
+/// asked for, before PLAY and after a seek while playing.
+fn gst_rtsp_server_replays(transport: &str) {
+    common::init();
+    let srv = common::server::TestServer::start(common::server::ServerOptions {
+        replay: true,
+        ..Default::default()
+    })
+    .expect("RTSP test server");
+    let at = RECORDING_START + 60 * S;
+    let reach = [("protocols", transport.to_string())];
+    let p = Player::start_at(&srv.url(), &reach, &[], |src| {
+        seek(src, 1.0, gst::SeekFlags::FLUSH, at, None)
+    });
+    p.until(transport, |s| s.pictures.len() >= 30);
+    let pics = p.pictures();
+    assert!(near(pics[0].ntp, at), "{transport}: {:?}", &pics[..3]);
+    for w in pics.windows(2) {
+        assert!(w[1].ntp.abs_diff(w[0].ntp + FRAME) < 1_000_000, "{transport}: {w:?}");
+    }
+    let later = RECORDING_START + 3600 * S;
+    seek(&p.src, 1.0, gst::SeekFlags::FLUSH, later, None);
+    p.until(transport, |s| s.pictures.iter().filter(|x| x.ntp + 1_000 >= later).count() >= 30);
+    let pics = p.pictures();
+    let first_new = pics.iter().position(|x| x.ntp + 1_000 >= later).unwrap();
+    assert!(near(pics[first_new].ntp, later), "{transport}: {:?}", pics[first_new]);
+    assert!(pics[first_new..].iter().all(|x| x.ntp + 1_000 >= later), "{transport}");
+    assert_eq!(srv.clients(), 1, "{transport}: one connection");
+}
+
+over_udp_and_tcp! {
+    gst_rtsp_server_replays => super::gst_rtsp_server_replays;
 }

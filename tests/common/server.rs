@@ -47,6 +47,10 @@ pub struct ServerOptions {
     /// ("pcmu", "pcma", or "aac": 16 kHz mono AAC-hbr): what a client sends on it is decoded into
     /// `TestServer::backchannel`, at 8 kHz.
     pub backchannel: Option<&'static str>,
+    /// An ONVIF server (GstRTSPOnvifServer) serving a recording (ONVIF replay): a non-live
+    /// videotestsrc seeked to the clock times PLAY asks for (ns since 1900), its frames' times in
+    /// the 0xABAC extension (rtponviftimestamp).
+    pub replay: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +81,7 @@ impl Default for ServerOptions {
             shared: false,
             address: "127.0.0.1",
             backchannel: None,
+            replay: false,
         }
     }
 }
@@ -199,6 +204,15 @@ impl TestServer {
         let backchannel = Arc::new(Mutex::new(Vec::new()));
         let (server, factory) = match opts.backchannel {
             Some(codec) => onvif_with_backchannel(codec, backchannel.clone()),
+            None if opts.replay => {
+                let factory = gst_rtsp_server::RTSPOnvifMediaFactory::new();
+                factory.set_media_gtype(gst_rtsp_server::RTSPOnvifMedia::static_type());
+                factory.set_replay_support(true);
+                (
+                    gst_rtsp_server::RTSPOnvifServer::new().upcast(),
+                    factory.upcast(),
+                )
+            }
             None => (
                 gst_rtsp_server::RTSPServer::new(),
                 gst_rtsp_server::RTSPMediaFactory::new(),
@@ -231,9 +245,20 @@ impl TestServer {
                 "rtph264pay",
             ),
         };
+        // A recording: seekable to any time, its buffers' times (stream time) the recording's.
+        let (live, pay) = match opts.replay {
+            true => (
+                "false",
+                format!(
+                    "( name=pay0 {payloader} pt=96 config-interval=-1 ! rtponviftimestamp \
+                     ntp-offset=0 set-e-bit=true drop-out-of-segment=false )"
+                ),
+            ),
+            false => ("true", format!("{payloader} name=pay0 pt=96 config-interval=-1")),
+        };
         factory.set_launch(&format!(
-            "( videotestsrc is-live=true pattern={} ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
-             ! {encoder} ! {payloader} name=pay0 pt=96 config-interval=-1 {} )",
+            "( videotestsrc is-live={live} pattern={} ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
+             ! {encoder} ! {pay} {} )",
             opts.pattern,
             opts.width,
             opts.height,
