@@ -4,6 +4,8 @@
 //!     cargo run --example test-server -- [--port 8554] [--path /test] [--user admin --password secret [--digest]]
 //!        [--size 1280x720] [--fps 30] [--bitrate 2000] [--bframes 2] [--codec h265] [--audio aac]
 
+#[path = "../tests/common/replay_media.rs"]
+mod replay_media;
 #[path = "../tests/common/server.rs"]
 mod server;
 

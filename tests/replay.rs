@@ -270,9 +270,13 @@ fn seek_before_play(transport: &str) {
 
 /// A flushing seek while playing: PAUSE, then PLAY with the new Range, on the same session and
 /// connection; nothing of the old position comes after the new one's first picture, which carries
-/// DISCONT.
+/// DISCONT, even what the server sends after the new PLAY's reply under the old PLAY's CSeq.
 fn seek_while_playing(transport: &str) {
     let r = reach(transport);
+    r.server
+        .shared
+        .stale_after_seek
+        .store(true, std::sync::atomic::Ordering::Release);
     let p = Player::start(&r, &[], |_| {});
     p.until(transport, |s| s.pictures.len() >= 15);
     let plays = r.server.shared.plays();
@@ -287,6 +291,8 @@ fn seek_while_playing(transport: &str) {
     );
     let at = RECORDING_START + 6 * S;
     seek(&p.src, 1.0, gst::SeekFlags::FLUSH, at, None);
+    // The seek returns once flushed: whatever comes from now on is the new position's.
+    let before = p.pictures().len();
     p.until(transport, |s| {
         s.pictures.iter().filter(|x| x.ntp + 1_000 >= at).count() >= 15
     });
@@ -316,6 +322,11 @@ fn seek_while_playing(transport: &str) {
     assert_eq!(plays[1].header("Range"), Some("clock=20261206T101506.00Z-"));
     assert_required(&r.server, transport);
     let pics = p.pictures();
+    assert!(
+        pics[before..].iter().all(|x| x.ntp + 1_000 >= at),
+        "{transport}: the old position's pictures came after the seek: {:?}",
+        &pics[before..before + 3]
+    );
     let first_new = pics.iter().position(|x| x.ntp + 1_000 >= at).unwrap();
     assert!(
         near(pics[first_new].ntp, at),
@@ -334,6 +345,11 @@ fn seek_while_playing(transport: &str) {
     assert!(
         pics.windows(2).all(|w| w[1].pts > w[0].pts),
         "{transport}: PTS go on forward across the seek"
+    );
+    let stats = p.src.property::<gst::Structure>("stats");
+    assert!(
+        stats.get::<u64>("replay-stale-dropped").unwrap() > 0,
+        "{transport}: the old PLAY's packets after the new reply were dropped: {stats:?}"
     );
 }
 
@@ -523,15 +539,27 @@ fn gst_rtsp_server_replays(transport: &str) {
     let pics = p.pictures();
     assert!(near(pics[0].ntp, at), "{transport}: {:?}", &pics[..3]);
     for w in pics.windows(2) {
-        assert!(w[1].ntp.abs_diff(w[0].ntp + FRAME) < 1_000_000, "{transport}: {w:?}");
+        assert!(
+            w[1].ntp.abs_diff(w[0].ntp + FRAME) < 1_000_000,
+            "{transport}: {w:?}"
+        );
     }
     let later = RECORDING_START + 3600 * S;
     seek(&p.src, 1.0, gst::SeekFlags::FLUSH, later, None);
-    p.until(transport, |s| s.pictures.iter().filter(|x| x.ntp + 1_000 >= later).count() >= 30);
+    p.until(transport, |s| {
+        s.pictures.iter().filter(|x| x.ntp + 1_000 >= later).count() >= 30
+    });
     let pics = p.pictures();
     let first_new = pics.iter().position(|x| x.ntp + 1_000 >= later).unwrap();
-    assert!(near(pics[first_new].ntp, later), "{transport}: {:?}", pics[first_new]);
-    assert!(pics[first_new..].iter().all(|x| x.ntp + 1_000 >= later), "{transport}");
+    assert!(
+        near(pics[first_new].ntp, later),
+        "{transport}: {:?}",
+        pics[first_new]
+    );
+    assert!(
+        pics[first_new..].iter().all(|x| x.ntp + 1_000 >= later),
+        "{transport}"
+    );
     assert_eq!(srv.clients(), 1, "{transport}: one connection");
 }
 

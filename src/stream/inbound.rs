@@ -50,9 +50,10 @@ pub struct Inbound {
     pub stats: InboundStats,
     log: crate::log::Log,
     wait_for_keyframe: bool,
-    /// ONVIF replay: the low byte of the CSeq of the PLAY whose packets are wanted; packets whose
-    /// replay extension names another are an earlier PLAY's (`restart_replay`).
+    /// ONVIF replay: the low bytes of the CSeqs of the PLAY whose packets are wanted and of the one
+    /// before it; a packet whose replay extension names the one before is stale (`restart_replay`).
     replay_cseq: Option<u8>,
+    stale_cseq: Option<u8>,
     /// The RTP time of a packet whose replay extension ended a section (E): the next picture follows
     /// a hole in the recording.
     section_end: Option<u32>,
@@ -87,14 +88,16 @@ impl Inbound {
             log: Default::default(),
             wait_for_keyframe,
             replay_cseq: None,
+            stale_cseq: None,
             section_end: None,
         }
     }
 
     /// A replay's new PLAY (ONVIF Streaming §6): what is held or half-assembled belongs to the old
     /// position and is dropped; RTP times and sequence numbers may start over; of the packets still
-    /// to come, those naming another PLAY's CSeq (`play_cseq`, low byte) in their replay extension
-    /// are dropped.
+    /// to come, those naming the previous PLAY's CSeq (low byte) in their replay extension are
+    /// dropped. Only those: gst-rtsp-server (rtponviftimestamp) writes 0 whatever the PLAY's CSeq, and
+    /// its packets must not be taken for another PLAY's.
     pub fn restart_replay(&mut self, play_cseq: u8) {
         self.reorder.reset();
         self.last_ext_seq = None;
@@ -103,7 +106,7 @@ impl Inbound {
         self.section_end = None;
         self.wall_clock.reset();
         self.depay.reset_timeline();
-        self.replay_cseq = Some(play_cseq);
+        self.stale_cseq = self.replay_cseq.replace(play_cseq);
     }
 
     /// From the SDP: packets of other payload types are dropped until this is set.
@@ -297,12 +300,12 @@ impl Inbound {
 
     /// The ONVIF replay extension (ONVIF Streaming §6.3): the access unit's NTP time, then the flags
     /// byte (C clean point, E end of a contiguous section, D discontinuity) and the low byte of the
-    /// CSeq of the PLAY that sent it. `false`: an earlier PLAY's packet, to drop. A D, or the first
+    /// CSeq of the PLAY that sent it. `false`: the previous PLAY's packet, to drop. A D, or the first
     /// picture after an E, starts a new section: the depacketizer marks it DISCONT. Applied on
     /// arrival, which is the packets' order: replay is interleaved on TCP.
     fn on_replay_extension(&mut self, ext: &[u8], rtp_ts: u32) -> bool {
-        if let (Some(want), Some(&cseq)) = (self.replay_cseq, ext.get(9)) {
-            if cseq != want {
+        if let (Some(stale), Some(&cseq)) = (self.stale_cseq, ext.get(9)) {
+            if cseq == stale && self.replay_cseq != Some(stale) {
                 return false;
             }
         }

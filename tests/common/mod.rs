@@ -12,6 +12,7 @@ pub mod fake_camera;
 pub mod latency;
 pub mod live555;
 pub mod reach;
+pub mod replay_media;
 pub mod replay_server;
 pub mod server;
 pub mod tls_proxy;

@@ -44,6 +44,9 @@ pub struct Shared {
     /// (NTP time, keyframe) of every frame sent, in sending order.
     pub frames_sent: Mutex<Vec<(u64, bool)>>,
     pub byes: Mutex<usize>,
+    /// Set by the test: after a seek's PLAY reply, five more frames of the old position go out
+    /// first, under the old PLAY's CSeq byte (a server whose sending thread still held them).
+    pub stale_after_seek: AtomicBool,
 }
 
 impl Shared {
@@ -263,6 +266,7 @@ fn serve(conn: TcpStream, shared: &Arc<Shared>) {
     let out: Out = Arc::new(Mutex::new(conn.try_clone().unwrap()));
     let mut reader = BufReader::new(conn);
     let mut sending: Option<Sending> = None;
+    let mut previous_cseq: Option<u8> = None;
     // RTP times go on increasing across PLAYs, as one sender's clock.
     let rtp_clock = Arc::new(Mutex::new(0x1000_u32));
     let stop_sending = |sending: &mut Option<Sending>| {
@@ -321,7 +325,24 @@ fn serve(conn: TcpStream, shared: &Arc<Shared>) {
                 let stop = Arc::new(AtomicBool::new(false));
                 let (o, s, st, clock) =
                     (out.clone(), shared.clone(), stop.clone(), rtp_clock.clone());
-                let thread = thread::spawn(move || send(a, &o, &s, &st, &clock));
+                let stale = match (
+                    previous_cseq.replace(a.cseq),
+                    shared.stale_after_seek.load(Ordering::Acquire),
+                ) {
+                    (Some(cseq), true) => {
+                        let last = shared.frames_sent.lock().unwrap().last().map(|f| f.0);
+                        // From the old position's next keyframe: P-frames alone would be
+                        // dropped as undecodable whatever their CSeq.
+                        let keys = frames();
+                        last.and_then(|ntp| {
+                            let next =
+                                (frame_index(ntp) + 1..keys.len()).find(|&i| keys[i].keyframe);
+                            next.map(|i| (i, cseq))
+                        })
+                    }
+                    _ => None,
+                };
+                let thread = thread::spawn(move || send(a, stale, &o, &s, &st, &clock));
                 sending = Some(Sending { stop, thread });
             }
             "PAUSE" => {
@@ -367,7 +388,21 @@ fn order(frames: &[Frame], a: &Ask) -> Vec<usize> {
     out
 }
 
-fn send(a: Ask, out: &Out, shared: &Shared, stop: &AtomicBool, clock: &Mutex<u32>) {
+/// The index of the frame at recording time `ntp`.
+fn frame_index(ntp: u64) -> usize {
+    ((ntp - RECORDING_START) * 30).div_ceil(1_000_000_000) as usize
+}
+
+/// Sends what `a` asks, after `stale` (the first of five frames of the old position, and the old
+/// PLAY's CSeq byte), then BYE.
+fn send(
+    a: Ask,
+    stale: Option<(usize, u8)>,
+    out: &Out,
+    shared: &Shared,
+    stop: &AtomicBool,
+    clock: &Mutex<u32>,
+) {
     let frames = frames();
     let order = order(&frames, &a);
     let pace = match a.rate_control {
@@ -375,15 +410,8 @@ fn send(a: Ask, out: &Out, shared: &Shared, stop: &AtomicBool, clock: &Mutex<u32
         false => Duration::from_micros(500),
     };
     let mut seq: u16 = 1;
-    for (n, &i) in order.iter().enumerate() {
-        if stop.load(Ordering::Acquire) {
-            return;
-        }
-        let ntp = frame_time(i);
-        // A jump in the recording's time between this frame and the one before or after.
-        let jumps = |a: usize, b: usize| b != a + 1;
-        let discont = n == 0 || jumps(order[n - 1], i);
-        let ends = order.get(n + 1).is_none_or(|&next| jumps(i, next));
+    // Frame `i` with its flags and CSeq byte; false once the connection is gone.
+    let mut emit = |i: usize, discont: bool, ends: bool, cseq: u8| {
         let rtp_ts = {
             let mut c = clock.lock().unwrap();
             *c = c.wrapping_add(3000);
@@ -402,16 +430,40 @@ fn send(a: Ask, out: &Out, shared: &Shared, stop: &AtomicBool, clock: &Mutex<u32
             if discont && k == 0 {
                 flags |= 0x20;
             }
-            let pkt = with_extension(p, seq, rtp_ts, ntp, flags, a.cseq);
+            let pkt = with_extension(p, seq, rtp_ts, frame_time(i), flags, cseq);
             seq = seq.wrapping_add(1);
             let mut frame = vec![b'$', 0];
             frame.extend_from_slice(&(pkt.len() as u16).to_be_bytes());
             frame.extend_from_slice(&pkt);
             if out.lock().unwrap().write_all(&frame).is_err() {
+                return false;
+            }
+        }
+        shared
+            .frames_sent
+            .lock()
+            .unwrap()
+            .push((frame_time(i), f.keyframe));
+        true
+    };
+    if let Some((from, cseq)) = stale {
+        for i in (from..frames.len()).take(5) {
+            if !emit(i, false, false, cseq) {
                 return;
             }
         }
-        shared.frames_sent.lock().unwrap().push((ntp, f.keyframe));
+    }
+    for (n, &i) in order.iter().enumerate() {
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        // A jump in the recording's time between this frame and the one before or after.
+        let jumps = |a: usize, b: usize| b != a + 1;
+        let discont = n == 0 || jumps(order[n - 1], i);
+        let ends = order.get(n + 1).is_none_or(|&next| jumps(i, next));
+        if !emit(i, discont, ends, a.cseq) {
+            return;
+        }
         thread::sleep(pace);
     }
     // The end of what was asked: RTCP BYE on channel 1.

@@ -47,9 +47,8 @@ pub struct ServerOptions {
     /// ("pcmu", "pcma", or "aac": 16 kHz mono AAC-hbr): what a client sends on it is decoded into
     /// `TestServer::backchannel`, at 8 kHz.
     pub backchannel: Option<&'static str>,
-    /// An ONVIF server (GstRTSPOnvifServer) serving a recording (ONVIF replay): a non-live
-    /// videotestsrc seeked to the clock times PLAY asks for (ns since 1900), its frames' times in
-    /// the 0xABAC extension (rtponviftimestamp).
+    /// An ONVIF server (GstRTSPOnvifServer) serving a recording (ONVIF replay,
+    /// `replay_media::ReplayFactory`); the other media options do not apply.
     pub replay: bool,
 }
 
@@ -204,15 +203,10 @@ impl TestServer {
         let backchannel = Arc::new(Mutex::new(Vec::new()));
         let (server, factory) = match opts.backchannel {
             Some(codec) => onvif_with_backchannel(codec, backchannel.clone()),
-            None if opts.replay => {
-                let factory = gst_rtsp_server::RTSPOnvifMediaFactory::new();
-                factory.set_media_gtype(gst_rtsp_server::RTSPOnvifMedia::static_type());
-                factory.set_replay_support(true);
-                (
-                    gst_rtsp_server::RTSPOnvifServer::new().upcast(),
-                    factory.upcast(),
-                )
-            }
+            None if opts.replay => (
+                gst_rtsp_server::RTSPOnvifServer::new().upcast(),
+                super::replay_media::ReplayFactory::new().upcast(),
+            ),
             None => (
                 gst_rtsp_server::RTSPServer::new(),
                 gst_rtsp_server::RTSPMediaFactory::new(),
@@ -245,20 +239,9 @@ impl TestServer {
                 "rtph264pay",
             ),
         };
-        // A recording: seekable to any time, its buffers' times (stream time) the recording's.
-        let (live, pay) = match opts.replay {
-            true => (
-                "false",
-                format!(
-                    "( name=pay0 {payloader} pt=96 config-interval=-1 ! rtponviftimestamp \
-                     ntp-offset=0 set-e-bit=true drop-out-of-segment=false )"
-                ),
-            ),
-            false => ("true", format!("{payloader} name=pay0 pt=96 config-interval=-1")),
-        };
         factory.set_launch(&format!(
-            "( videotestsrc is-live={live} pattern={} ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
-             ! {encoder} ! {pay} {} )",
+            "( videotestsrc is-live=true pattern={} ! video/x-raw,format=I420,width={},height={},framerate={}/1 \
+             ! {encoder} ! {payloader} name=pay0 pt=96 config-interval=-1 {} )",
             opts.pattern,
             opts.width,
             opts.height,

@@ -306,3 +306,53 @@ fn a_report_before_the_first_packet_counts_once_its_ssrc_comes() {
     s.on_packet(&build(1, 9000, true, &[0x65, 1]), t);
     assert_eq!(s.ntp_of(9000), None);
 }
+
+/// A packet carrying ONVIF's replay extension: the NTP seconds `secs`, `flags`, PLAY's `cseq` byte.
+fn replayed(seq: u16, ts: u32, secs: u32, flags: u8, cseq: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = build(seq, ts, true, b"");
+    p[0] |= 0x10;
+    p.extend_from_slice(&[0xab, 0xac, 0, 3]);
+    p.extend_from_slice(&secs.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 0, flags, cseq, 0, 0]);
+    p.extend_from_slice(payload);
+    p
+}
+
+#[test]
+fn after_a_replays_play_the_previous_plays_packets_are_dropped() {
+    let mut s = stream();
+    let t = Instant::now();
+    s.restart_replay(4);
+    s.on_packet(&replayed(1, 0, 100, 0xa0, 4, &[0x65, 1]), t);
+    assert!(s.pop().is_some());
+    // A seek: PLAY with CSeq 6. What still names 4 is the old position's.
+    s.restart_replay(6);
+    s.on_packet(&replayed(2, 3000, 101, 0x80, 4, &[0x65, 2]), t);
+    assert!(s.pop().is_none());
+    assert_eq!(s.stats.replay_stale, 1);
+    s.on_packet(&replayed(30, 6000, 500, 0xa0, 6, &[0x65, 3]), t);
+    let au = s.pop().expect("the new position's keyframe");
+    assert!(au.discont, "a new section");
+    assert_eq!(s.ntp_of(6000), Some(500 * 1_000_000_000));
+}
+
+#[test]
+fn a_server_that_writes_no_cseq_is_not_taken_for_a_stale_one() {
+    // gst-rtsp-server's rtponviftimestamp writes 0 whatever the PLAY's CSeq.
+    let mut s = stream();
+    let t = Instant::now();
+    s.restart_replay(4);
+    s.restart_replay(6);
+    s.on_packet(&replayed(1, 0, 100, 0xa0, 0, &[0x65, 1]), t);
+    assert!(s.pop().is_some());
+    assert_eq!(s.stats.replay_stale, 0);
+}
+
+#[test]
+fn the_picture_after_a_sections_end_is_discont() {
+    let (mut s, t) = after_first_keyframe();
+    s.on_packet(&replayed(2, 3000, 100, 0x40, 0, &[0x41, 2]), t);
+    assert!(!s.pop().unwrap().discont);
+    s.on_packet(&replayed(3, 6000, 400, 0x80, 0, &[0x65, 3]), t);
+    assert!(s.pop().unwrap().discont, "after E, without D");
+}

@@ -1,0 +1,77 @@
+//! gst-rtsp-server serving a recording, as its ONVIF example server does: an ONVIF media factory with
+//! replay support whose stream is a non-live videotestsrc (seekable to any time, the clock times a
+//! PLAY's `Range: clock=` becomes: ns since 1900) and whose payloader `pay0` is a bin of rtph264pay
+//! and rtponviftimestamp, which writes each frame's time in the 0xABAC extension. A launch line cannot
+//! give that bin its `src` pad (gst-rtsp-server looks the stream up by it), hence this factory.
+
+use gst::glib;
+use gst::prelude::*;
+use gst_rtsp_server::prelude::*;
+use gst_rtsp_server::subclass::prelude::*;
+
+mod imp {
+    use super::*;
+
+    #[derive(Default)]
+    pub struct ReplayFactory;
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for ReplayFactory {
+        const NAME: &'static str = "RustRtspSrcTestReplayFactory";
+        type Type = super::ReplayFactory;
+        type ParentType = gst_rtsp_server::RTSPOnvifMediaFactory;
+    }
+
+    impl ObjectImpl for ReplayFactory {}
+
+    impl RTSPMediaFactoryImpl for ReplayFactory {
+        fn create_element(&self, _url: &gst_rtsp::RTSPUrl) -> Option<gst::Element> {
+            let top = gst::parse::bin_from_description(
+                "videotestsrc is-live=false pattern=ball \
+                 ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 \
+                 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate=800 \
+                 ! h264parse name=parse",
+                false,
+            )
+            .ok()?;
+            let pay = gst::Bin::with_name("pay0");
+            let payloader = gst::ElementFactory::make("rtph264pay")
+                .property("pt", 96u32)
+                .property("config-interval", -1i32)
+                .build()
+                .ok()?;
+            // ntp-offset 0: the buffers' times are the recording's own (the seek's clock times).
+            let stamp = gst::ElementFactory::make("rtponviftimestamp")
+                .property("ntp-offset", 0u64)
+                .property("set-e-bit", true)
+                .property("drop-out-of-segment", false)
+                .build()
+                .ok()?;
+            pay.add_many([&payloader, &stamp]).ok()?;
+            payloader.link(&stamp).ok()?;
+            let sink = gst::GhostPad::with_target(&payloader.static_pad("sink")?).ok()?;
+            let src = gst::GhostPad::with_target(&stamp.static_pad("src")?).ok()?;
+            pay.add_pad(&sink).ok()?;
+            pay.add_pad(&src).ok()?;
+            top.add(&pay).ok()?;
+            top.by_name("parse")?.link(&pay).ok()?;
+            Some(top.upcast())
+        }
+    }
+
+    impl RTSPOnvifMediaFactoryImpl for ReplayFactory {}
+}
+
+glib::wrapper! {
+    pub struct ReplayFactory(ObjectSubclass<imp::ReplayFactory>)
+        @extends gst_rtsp_server::RTSPOnvifMediaFactory, gst_rtsp_server::RTSPMediaFactory;
+}
+
+impl ReplayFactory {
+    pub fn new() -> ReplayFactory {
+        let f: ReplayFactory = glib::Object::new();
+        f.set_media_gtype(gst_rtsp_server::RTSPOnvifMedia::static_type());
+        f.set_replay_support(true);
+        f
+    }
+}
