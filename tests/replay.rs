@@ -522,7 +522,7 @@ fn without_onvif_mode_no_replay() {
 
 /// gst-rtsp-server's ONVIF media with replay support (a seekable videotestsrc, its times written by
 /// rtponviftimestamp): the PLAY's clock range becomes its seek, and the pictures carry the times
-/// asked for, before PLAY and after a seek while playing.
+/// asked for, before PLAY, after a seek while playing, and at twice the speed.
 fn gst_rtsp_server_replays(transport: &str) {
     common::init();
     let srv = common::server::TestServer::start(common::server::ServerOptions {
@@ -559,6 +559,33 @@ fn gst_rtsp_server_replays(transport: &str) {
     assert!(
         pics[first_new..].iter().all(|x| x.ntp + 1_000 >= later),
         "{transport}"
+    );
+    // Twice the speed: the segment says the server applied it; the frames are a 30th of a second of
+    // recording apart, their PTS (the server's RTP clock, its pipeline's running time) half that.
+    let fast = RECORDING_START + 7200 * S;
+    seek(&p.src, 2.0, gst::SeekFlags::FLUSH, fast, None);
+    let before = p.pictures().len();
+    p.until(transport, |s| s.pictures.len() >= before + 30);
+    let pics = p.pictures();
+    assert!(
+        near(pics[before].ntp, fast),
+        "{transport}: {:?}",
+        pics[before]
+    );
+    for w in pics[before..].windows(2) {
+        assert!(
+            w[1].ntp.abs_diff(w[0].ntp + FRAME) < 1_000_000,
+            "{transport}: {w:?}"
+        );
+        assert!(
+            w[1].pts.abs_diff(w[0].pts + FRAME / 2) < 1_000_000,
+            "{transport}: {w:?}"
+        );
+    }
+    let segments = p.seen.lock().unwrap().segments.clone();
+    assert!(
+        segments.iter().any(|&(rate, _)| rate == 2.0),
+        "{transport}: {segments:?}"
     );
     assert_eq!(srv.clients(), 1, "{transport}: one connection");
 }

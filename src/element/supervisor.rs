@@ -106,7 +106,7 @@ impl Supervisor {
         wall_time: WallTimeConfig,
     ) -> Self {
         let mut timeline = Timeline::default();
-        timeline.set_replay_speed(cfg.replay.map(|r| r.scale.abs()));
+        timeline.set_recording(cfg.replay.is_some());
         Supervisor {
             cfg,
             retry,
@@ -511,7 +511,7 @@ impl Supervisor {
     pub fn replay(&mut self, replay: Replay) {
         crate::log!(self.cfg.log, Debug, "replaying with {:?}", replay.headers());
         self.cfg.replay = Some(replay);
-        self.timeline.set_replay_speed(Some(replay.scale.abs()));
+        self.timeline.set_recording(true);
         self.discont = true;
         let failed = self
             .client

@@ -33,10 +33,9 @@ pub struct Timeline {
     /// A picture far from the mapping: (RTP timestamp, arrival). The next one confirms a jump if it
     /// agrees with it, else it was an outlier.
     jump: Option<(u64, u64)>,
-    /// A recording played back (ONVIF replay) at this speed (|Scale|): PTS follow the RTP clock
-    /// alone, divided by it, whatever the pace of arrival (`Rate-Control: no` sends as fast as we
-    /// read). `None`: a live camera, whose PTS follow arrival.
-    replay_speed: Option<f64>,
+    /// A recording played back (ONVIF replay): PTS follow the RTP clock alone, whatever the pace of
+    /// arrival (`Rate-Control: no` sends as fast as we read). A live camera's follow arrival.
+    recording: bool,
 }
 
 /// A timestamp, and whether the mapping started over for it (the buffer carries DISCONT).
@@ -64,16 +63,16 @@ impl Timeline {
         self.last_step = (0, 1);
     }
 
-    /// Plays a recording at `speed` (|Scale|, ONVIF replay), or a live stream (`None`).
-    pub fn set_replay_speed(&mut self, speed: Option<f64>) {
-        self.replay_speed = speed.filter(|s| s.is_finite() && *s > 0.0);
+    /// Plays a recording (ONVIF replay), or a live stream.
+    pub fn set_recording(&mut self, recording: bool) {
+        self.recording = recording;
     }
 
     /// PTS in nanoseconds of running time for an access unit at `rtp_ts` (extended) that completed at
     /// running time `arrival`.
     pub fn pts(&mut self, rtp_ts: u64, clock_rate: u32, arrival: u64) -> Stamp {
-        if let Some(speed) = self.replay_speed {
-            return self.replay_pts(rtp_ts, clock_rate, arrival, speed);
+        if self.recording {
+            return self.replay_pts(rtp_ts, clock_rate, arrival);
         }
         let rate = i128::from(clock_rate.max(1));
         // After a restart, time goes on from the last PTS, never back.
@@ -142,15 +141,17 @@ impl Timeline {
     }
 
     /// A recording's PTS: from the first picture's arrival (or just past the last PTS), the RTP
-    /// clock's progress divided by the speed. No outliers, no correction: arrival says nothing of
-    /// a recording's time.
-    fn replay_pts(&mut self, rtp_ts: u64, clock_rate: u32, arrival: u64, speed: f64) -> Stamp {
+    /// clock's progress. That is playback time: at Scale 2 a server's RTP clock runs at the pace it
+    /// sends (gst-rtsp-server stamps RTP from its pipeline's running time), the segment's
+    /// applied-rate says how much recording that covers. No outliers, no correction: arrival says
+    /// nothing of a recording's time.
+    fn replay_pts(&mut self, rtp_ts: u64, clock_rate: u32, arrival: u64) -> Stamp {
         let start = self
             .last_pts
             .map_or(arrival, |p| arrival.max(p.saturating_add(1)));
         let (rtp0, run0) = *self.base.get_or_insert((rtp_ts, start));
         let ticks = i128::from(rtp_ts) - i128::from(rtp0);
-        let ns = (ticks as f64 * 1e9 / f64::from(clock_rate.max(1)) / speed) as i128;
+        let ns = ticks * 1_000_000_000 / i128::from(clock_rate.max(1));
         let pts = saturate(i128::from(run0) + ns);
         self.last_pts = Some(pts);
         Stamp {
@@ -324,23 +325,19 @@ mod tests {
     }
 
     #[test]
-    fn a_replay_follows_the_rtp_clock_over_its_speed_not_arrival() {
+    fn a_replay_follows_the_rtp_clock_not_arrival() {
         let mut t = Timeline::default();
-        t.set_replay_speed(Some(2.0));
+        t.set_recording(true);
         // Rate-Control: no: a second of recording arrives within a millisecond.
         assert_eq!(t.pts(1000, 90_000, 5 * MS).pts, 5 * MS);
         let later = t.pts(1000 + 90_000, 90_000, 6 * MS);
-        assert_eq!(
-            later.pts,
-            5 * MS + 500 * MS,
-            "one second of recording at 2x"
-        );
+        assert_eq!(later.pts, 5 * MS + S, "a second of RTP clock");
         assert!(!later.resynced && !later.outlier);
         // A new position (restart) goes on from the last PTS.
         t.restart();
-        assert_eq!(t.pts(7_000_000, 90_000, 7 * MS).pts, 505 * MS + 1);
+        assert_eq!(t.pts(7_000_000, 90_000, 7 * MS).pts, 5 * MS + S + 1);
         // Back to live.
-        t.set_replay_speed(None);
+        t.set_recording(false);
         t.restart();
         assert!(t.pts(8_000_000, 90_000, 2_000 * MS).pts >= 2_000 * MS);
     }

@@ -2,8 +2,8 @@
 //! of ten seconds of H.264 (`fake_camera::packets`, 30 fps, a keyframe a second) that began at
 //! `RECORDING_START`, RTP interleaved on the RTSP connection as §6 requires. It honours what a PLAY
 //! asks: `Range: clock=` (from the first keyframe at or after the start, to the end), `Scale` (paced
-//! |scale| times faster; negative sends the GOPs last to first, each forwards, with RTP times still
-//! increasing), `Rate-Control: no` (no pacing), `Frames: intra` (keyframes only). Every packet carries
+//! |scale| times faster, the RTP clock in playback time as gst-rtsp-server's; negative sends the GOPs
+//! last to first, each forwards, with RTP times still increasing), `Rate-Control: no` (no pacing), `Frames: intra` (keyframes only). Every packet carries
 //! the replay header extension 0xABAC: the frame's NTP time, C on keyframes, E on the last packet
 //! before a jump and at the end, D on the first after one, and the low byte of the PLAY's CSeq. PAUSE
 //! stops the sending; the end of the range or recording sends RTCP BYE. Requests and their headers are
@@ -410,11 +410,14 @@ fn send(
         false => Duration::from_micros(500),
     };
     let mut seq: u16 = 1;
+    // The RTP clock runs in playback time, as gst-rtsp-server's: each frame advances it by the
+    // recording it stands for (a frame, or a GOP when only keyframes go) over the speed.
+    let step = (f64::from(if a.intra { 90_000 } else { 3000 }) / a.scale.abs().max(0.1)) as u32;
     // Frame `i` with its flags and CSeq byte; false once the connection is gone.
     let mut emit = |i: usize, discont: bool, ends: bool, cseq: u8| {
         let rtp_ts = {
             let mut c = clock.lock().unwrap();
-            *c = c.wrapping_add(3000);
+            *c = c.wrapping_add(step);
             *c
         };
         let f = &frames[i];
