@@ -203,6 +203,17 @@ fn aac_on_the_pad_reaches_the_camera(transport: &str) {
     assert_tone_received(&srv, Duration::from_millis(1500), transport);
 }
 
+/// G.726 at 32 kbit/s given to the pad (`avenc_g726 ! src.backchannel`, codewords in the AAL2 order):
+/// repacked into RFC 3551's order for the camera's `G726-32` media, it decodes to the tone there.
+fn g726_on_the_pad_reaches_the_camera(transport: &str) {
+    let (srv, _cert) = server("g726", false);
+    let launch = launch_with_tone(&srv.url(), transport, "avenc_g726 bitrate=32000");
+    let r = run(&launch, |_| {}, video_and_audio(&srv));
+    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
+    assert!(r.warnings.is_empty(), "{transport}: {:?}", r.warnings);
+    assert_tone_received(&srv, Duration::from_millis(1500), transport);
+}
+
 /// rtspsrc's way: the application payloads the audio itself and gives RTP packets to
 /// `push-backchannel-sample` (here an A-law tone payloaded by rtppcmapay into an appsink).
 fn rtp_given_to_the_action_signal_reaches_the_camera(transport: &str) {
@@ -301,6 +312,7 @@ mod rtp_given_to_the_action_signal_reaches_the_camera {
 
 over_udp_and_tcp! {
     aac_on_the_pad_reaches_the_camera => super::aac_on_the_pad_reaches_the_camera;
+    g726_on_the_pad_reaches_the_camera => super::g726_on_the_pad_reaches_the_camera;
     camera_without_a_back_channel_plays_video_with_a_warning => super::camera_without_a_back_channel_plays_video_with_a_warning;
     the_other_g711_law_is_not_sent => super::the_other_g711_law_is_not_sent;
 }

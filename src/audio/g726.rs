@@ -50,23 +50,51 @@ impl AudioPayload for G726Frames {
 /// Codewords of `bits` bits packed least significant bit first (RFC 3551) in `from`, written most
 /// significant bit first (AAL2) to `to` (as long as `from`). Bits of a last, partial codeword stay 0.
 pub fn repack_to_aal2(from: &[u8], bits: u32, to: &mut [u8]) {
-    to.fill(0);
-    let total = from.len() * 8;
+    repack(from, bits, to, true);
+}
+
+/// The other way, for the back channel: AAL2 (what avenc_g726 gives) to RFC 3551.
+pub fn repack_to_rfc3551(from: &[u8], bits: u32, to: &mut [u8]) {
+    repack(from, bits, to, false);
+}
+
+/// Codeword `at..at + bits` of a bit stream read least (`lsb`) or most significant bit first.
+fn read(stream: &[u8], at: usize, bits: usize, lsb: bool) -> u32 {
+    let mut word = 0u32;
+    for k in 0..bits {
+        let bit = at + k;
+        let v = match lsb {
+            true => (stream[bit / 8] >> (bit % 8)) & 1,
+            false => (stream[bit / 8] >> (7 - bit % 8)) & 1,
+        };
+        let place = if lsb { k } else { bits - 1 - k };
+        word |= u32::from(v) << place;
+    }
+    word
+}
+
+fn write(stream: &mut [u8], at: usize, bits: usize, lsb: bool, word: u32) {
+    for k in 0..bits {
+        let bit = at + k;
+        let place = if lsb { k } else { bits - 1 - k };
+        let v = ((word >> place) & 1) as u8;
+        match lsb {
+            true => stream[bit / 8] |= v << (bit % 8),
+            false => stream[bit / 8] |= v << (7 - bit % 8),
+        }
+    }
+}
+
+/// Every whole codeword of `from` (packed least significant bit first when `from_lsb`) into `to`
+/// in the other packing.
+fn repack(from: &[u8], bits: u32, to: &mut [u8], from_lsb: bool) {
+    let len = from.len().min(to.len());
+    to[..len].fill(0);
     let bits = bits as usize;
     let mut at = 0;
-    while at + bits <= total {
-        // The codeword: bit `k` of it is bit `at + k` of the little-endian bit stream.
-        let mut word = 0u32;
-        for k in 0..bits {
-            let bit = at + k;
-            word |= u32::from((from[bit / 8] >> (bit % 8)) & 1) << k;
-        }
-        // Written from its most significant bit on, into the big-endian bit stream.
-        for k in 0..bits {
-            let bit = at + k;
-            let v = ((word >> (bits - 1 - k)) & 1) as u8;
-            to[bit / 8] |= v << (7 - bit % 8);
-        }
+    while at + bits <= len * 8 {
+        let word = read(from, at, bits, from_lsb);
+        write(to, at, bits, !from_lsb, word);
         at += bits;
     }
 }
@@ -100,6 +128,13 @@ mod tests {
             let mut out = vec![0; rfc.len()];
             repack_to_aal2(&rfc, bits as u32, &mut out);
             assert_eq!(out, pack(&words, bits, false), "{bits} bits");
+        }
+        for bits in 2..=5usize {
+            let words: Vec<u32> = (0..16u32).map(|i| (i * 5 + 1) % (1 << bits)).collect();
+            let aal2 = pack(&words, bits, false);
+            let mut out = vec![0; aal2.len()];
+            repack_to_rfc3551(&aal2, bits as u32, &mut out);
+            assert_eq!(out, pack(&words, bits, true), "{bits} bits, to RFC 3551");
         }
         // RFC 3551's own example at 32 kbit/s: two codewords per octet, the first in the low nibble.
         let mut out = [0u8; 1];

@@ -15,7 +15,8 @@ use gst::subclass::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// The caps the pad takes: what the camera's back channel may be (G.711 at 8 kHz mono, raw AAC).
+/// The caps the pad takes: what the camera's back channel may be (G.711 at 8 kHz mono, raw AAC,
+/// G.726).
 pub fn template_caps() -> gst::Caps {
     let mut caps = gst::Caps::new_empty();
     for name in ["audio/x-mulaw", "audio/x-alaw"] {
@@ -25,6 +26,13 @@ pub fn template_caps() -> gst::Caps {
         gst::Caps::builder("audio/mpeg")
             .field("mpegversion", 4i32)
             .field("stream-format", "raw")
+            .build(),
+    );
+    caps.merge(
+        gst::Caps::builder("audio/x-adpcm")
+            .field("layout", "g726")
+            .field("rate", 8000i32)
+            .field("channels", 1i32)
             .build(),
     );
     caps
@@ -37,7 +45,8 @@ fn g711(name: &str) -> gst::Caps {
         .build()
 }
 
-/// The caps of the camera's back channel: G.711 of its law, or AAC of its rate and channels.
+/// The caps of the camera's back channel: G.711 of its law, AAC of its rate and channels, G.726 of
+/// its bit rate.
 fn caps_of(format: &BackchannelFormat) -> gst::Caps {
     match format.codec {
         Codec::Pcma => g711("audio/x-alaw"),
@@ -46,6 +55,13 @@ fn caps_of(format: &BackchannelFormat) -> gst::Caps {
             .field("stream-format", "raw")
             .field("rate", format.rate as i32)
             .field("channels", format.channels as i32)
+            .build(),
+        // As avenc_g726 gives it (bitrate= its property), whatever the media's packing.
+        Codec::G726 { bits, .. } => gst::Caps::builder("audio/x-adpcm")
+            .field("layout", "g726")
+            .field("bitrate", i32::from(bits) * 8000)
+            .field("rate", 8000i32)
+            .field("channels", 1i32)
             .build(),
         _ => g711("audio/x-mulaw"),
     }

@@ -113,7 +113,7 @@ pub fn specs() -> Vec<glib::ParamSpec> {
             .build(),
         glib::ParamSpecEnum::builder::<settings::Backchannel>("backchannel")
             .nick("Back channel")
-            .blurb("The camera's audio back channel (ONVIF Streaming §5.3: doorbells, cameras with a speaker): onvif asks for it (Require: www.onvif.org/ver20/backchannel) and sends the audio given on the backchannel request pad, or with the push-backchannel-sample action signal, to its sendonly audio media (PCMU, PCMA, AAC). A camera that refuses the request (551) plays without it, with a warning. Off by default: some cameras hang on the Require header, and an open back channel blocks some doorbells' call button")
+            .blurb("The camera's audio back channel (ONVIF Streaming §5.3: doorbells, cameras with a speaker): onvif asks for it (Require: www.onvif.org/ver20/backchannel) and sends the audio given on the backchannel request pad, or with the push-backchannel-sample action signal, to its sendonly audio media (PCMU, PCMA, AAC, G.726). A camera that refuses the request (551) plays without it, with a warning. Off by default: some cameras hang on the Require header, and an open back channel blocks some doorbells' call button")
             .default_value(settings::Backchannel::None)
             .mutable_ready()
             .build(),

@@ -1,7 +1,8 @@
 //! The sending side of RTP, for ONVIF's audio back channel: audio frames into RTP packets (RFC 3550
 //! headers, our SSRC, sequence numbers from a random start, timestamps from the frames' running time
 //! at the stream's clock rate) and the sender reports that tie those timestamps to NTP time. G.711 goes
-//! as it is, split between samples; AAC as RFC 3640's AAC-hbr (an AU header of a 13-bit size and a
+//! as it is, split between samples; G.726 split between groups of codewords, in the media's packing;
+//! AAC as RFC 3640's AAC-hbr (an AU header of a 13-bit size and a
 //! 3-bit index before each access unit, one unit a packet, fragments for a larger one). Pure: the
 //! session client sends what it returns.
 
@@ -16,6 +17,10 @@ pub enum Packing {
     Samples(usize),
     /// RFC 3640 AAC-hbr: one access unit (of this many samples) a packet, behind its AU header.
     AacHbr(u32),
+    /// G.726 codewords of `bits` bits (2 to 5, one a sample) as avenc_g726 packs them (AAL2, most
+    /// significant bit first), split between whole groups of 8; repacked least significant bit
+    /// first when the camera's media is `G726-*` (RFC 3551), as they are for `AAL2-G726-*`.
+    G726 { bits: u8, rfc3551: bool },
 }
 
 #[derive(Debug)]
@@ -41,6 +46,10 @@ impl RtpSender {
         let packing = match packing {
             Packing::Samples(n) => Packing::Samples(n.max(1)),
             Packing::AacHbr(n) => Packing::AacHbr(n.max(1)),
+            Packing::G726 { bits, rfc3551 } => Packing::G726 {
+                bits: bits.clamp(2, 5),
+                rfc3551,
+            },
         };
         RtpSender {
             payload_type: payload_type & 0x7f,
@@ -87,6 +96,27 @@ impl RtpSender {
                     let n = self.write(&mut packet, marker, ts, &[], chunk);
                     out(&packet[..n]);
                     ts = ts.wrapping_add((chunk.len() / bytes) as u32);
+                    marker = false;
+                }
+            }
+            Packing::G726 { bits, rfc3551 } => {
+                // 8 codewords fill `bits` bytes: packets hold whole groups.
+                let bits = usize::from(bits);
+                let step = MAX_PAYLOAD - MAX_PAYLOAD % bits;
+                let mut repacked = [0u8; MAX_PAYLOAD];
+                let mut marker = talkspurt;
+                for chunk in frame.chunks(step) {
+                    let body = match rfc3551 {
+                        true => {
+                            let to = &mut repacked[..chunk.len()];
+                            crate::audio::g726::repack_to_rfc3551(chunk, bits as u32, to);
+                            &*to
+                        }
+                        false => chunk,
+                    };
+                    let n = self.write(&mut packet, marker, ts, &[], body);
+                    out(&packet[..n]);
+                    ts = ts.wrapping_add((chunk.len() * 8 / bits) as u32);
                     marker = false;
                 }
             }
@@ -173,6 +203,68 @@ mod tests {
         let mut packets = Vec::new();
         s.packetize(frame, rt, |p| packets.push(p.to_vec()));
         packets
+    }
+
+    #[test]
+    fn g726_goes_in_the_medias_packing_split_between_codeword_groups() {
+        // 32 kbit/s: two codewords a byte; avenc_g726 puts the first in the high nibble (AAL2).
+        let mut s = RtpSender::new(
+            96,
+            8000,
+            Packing::G726 {
+                bits: 4,
+                rfc3551: true,
+            },
+            5,
+        );
+        let p = sent(&mut s, &[0x12; 80], Some(1000 * MS));
+        let first = RtpPacket::parse(&p[0]).unwrap();
+        assert_eq!(
+            first.payload,
+            &[0x21; 80][..],
+            "RFC 3551: the first in the low nibble"
+        );
+        let p2 = sent(&mut s, &[0x12; 80], None);
+        let next = RtpPacket::parse(&p2[0]).unwrap();
+        assert_eq!(
+            next.timestamp,
+            first.timestamp.wrapping_add(160),
+            "80 bytes, 160 samples"
+        );
+        // AAL2-G726-32 takes them as they are.
+        let mut s = RtpSender::new(
+            96,
+            8000,
+            Packing::G726 {
+                bits: 4,
+                rfc3551: false,
+            },
+            5,
+        );
+        let p = sent(&mut s, &[0x12; 80], Some(1000 * MS));
+        assert_eq!(RtpPacket::parse(&p[0]).unwrap().payload, &[0x12; 80][..]);
+        // 24 kbit/s: 8 codewords in 3 bytes; a large frame splits between whole groups.
+        let mut s = RtpSender::new(
+            96,
+            8000,
+            Packing::G726 {
+                bits: 3,
+                rfc3551: true,
+            },
+            5,
+        );
+        let p = sent(&mut s, &[0xa5; 3000], Some(0));
+        let lens: Vec<usize> = p.iter().map(|p| p.len() - 12).collect();
+        assert_eq!(lens, [1200, 1200, 600]);
+        let ts: Vec<u32> = p
+            .iter()
+            .map(|p| RtpPacket::parse(p).unwrap().timestamp)
+            .collect();
+        assert_eq!(
+            ts[1].wrapping_sub(ts[0]),
+            3200,
+            "1200 bytes of 3-bit codewords"
+        );
     }
 
     #[test]

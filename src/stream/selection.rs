@@ -147,7 +147,7 @@ pub fn select_with(
         .flatten();
     if let Some(index) = back {
         let media = &desc.media[index];
-        match audio_format(media).filter(|(codec, ..)| SENT.contains(codec)) {
+        match audio_format(media).filter(|(codec, ..)| sent(codec)) {
             Some((codec, pt, format)) => match StreamSpec::new(index, media, codec, pt, format) {
                 Ok(spec) if sendable(&spec) => selection.backchannel = Some(spec),
                 Ok(_) => selection.left_out.push(format!(
@@ -158,7 +158,7 @@ pub fn select_with(
                     .push(format!("back channel (media {index}): {why}")),
             },
             None => selection.left_out.push(format!(
-                "back channel {} (media {index}): not a codec the element sends (PCMU, PCMA, AAC)",
+                "back channel {} (media {index}): not a codec the element sends (PCMU, PCMA, AAC, G.726)",
                 crate::au::cut(&media.summary())
             )),
         }
@@ -206,8 +206,14 @@ pub fn select_with(
     Ok(selection)
 }
 
-/// The codecs the back channel sends: G.711, which ONVIF requires of every back channel, and AAC.
-const SENT: [Codec; 3] = [Codec::Pcmu, Codec::Pcma, Codec::Aac];
+/// The codecs the back channel sends: G.711, which ONVIF requires of every back channel, G.726 and
+/// AAC, the others ONVIF names.
+fn sent(codec: &Codec) -> bool {
+    matches!(
+        codec,
+        Codec::Pcmu | Codec::Pcma | Codec::Aac | Codec::G726 { .. }
+    )
+}
 
 /// AAC goes as AAC-hbr only (13-bit sizes, 3-bit indexes), the mode cameras take.
 fn sendable(spec: &StreamSpec) -> bool {

@@ -138,7 +138,7 @@ pub fn audio_branch(codec: &str, held_ms: u32) -> String {
     )
 }
 
-/// An ONVIF server and media factory whose back channel takes `codec` ("pcmu", "pcma", "aac") and
+/// An ONVIF server and media factory whose back channel takes `codec` ("pcmu", "pcma", "aac", "g726") and
 /// decodes it into `received` (8 kHz mono). gst-rtsp-server finds the back channel by the element named depay_backchannel.
 fn onvif_with_backchannel(
     codec: &str,
@@ -150,6 +150,7 @@ fn onvif_with_backchannel(
     // AAC: 16 kHz mono AAC-LC (AudioSpecificConfig 1408), AAC-hbr; decoded and resampled to 8 kHz.
     let caps = match codec {
         "pcma" => "payload=8,clock-rate=8000,encoding-name=PCMA".to_string(),
+        "g726" => "payload=96,clock-rate=8000,encoding-name=G726-32".to_string(),
         "aac" => "payload=96,clock-rate=16000,encoding-name=MPEG4-GENERIC,encoding-params=(string)1,\
                   streamtype=(string)5,profile-level-id=(string)1,mode=(string)AAC-hbr,config=(string)1408,\
                   sizelength=(string)13,indexlength=(string)3,indexdeltalength=(string)3"
@@ -158,6 +159,8 @@ fn onvif_with_backchannel(
     };
     let decode = match codec {
         "pcma" => "rtppcmadepay ! alawdec",
+        // RFC 3551's packing, as cameras take it (rtpg726depay assumes AAL2 unless told).
+        "g726" => "rtpg726depay force-aal2=false ! avdec_g726",
         "aac" => "rtpmp4gdepay ! avdec_aac",
         _ => "rtppcmudepay ! mulawdec",
     };

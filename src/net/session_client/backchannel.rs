@@ -150,6 +150,10 @@ impl BackchannelSender {
     pub fn new(index: usize, spec: StreamSpec, udp: Option<UdpPorts>, now: Instant) -> Self {
         let packing = match (&spec.codec, &spec.aac) {
             (Codec::Aac, Some(aac)) => Packing::AacHbr(aac.frame_length),
+            (Codec::G726 { bits, aal2 }, _) => Packing::G726 {
+                bits: *bits,
+                rfc3551: !aal2,
+            },
             _ => Packing::Samples(1),
         };
         let sender = RtpSender::new(

@@ -344,10 +344,21 @@ a=rtpmap:97 MPEG4-GENERIC/16000/1\r\na=fmtp:97 streamtype=5;config=1408;{mode}\r
         "{:?}",
         s.left_out
     );
-    let g726 = format!(
-        "{ONVIF_VIDEO}m=audio 0 RTP/AVP 97\r\na=control:audioback\r\na=rtpmap:97 G726-32/8000\r\na=sendonly\r\n"
-    );
-    let s = with_backchannel(&g726);
+    let back = |rtpmap: &str| {
+        format!(
+            "{ONVIF_VIDEO}m=audio 0 RTP/AVP 97\r\na=control:audioback\r\na=rtpmap:97 {rtpmap}\r\na=sendonly\r\n"
+        )
+    };
+    for (rtpmap, aal2) in [("G726-32/8000", false), ("AAL2-G726-24/8000", true)] {
+        let s = with_backchannel(&back(rtpmap));
+        let b = s.backchannel.expect("G.726 is sent");
+        assert!(
+            matches!(b.codec, Codec::G726 { aal2: a, .. } if a == aal2),
+            "{rtpmap}"
+        );
+        assert_eq!(s.streams.len(), 1, "not received as well");
+    }
+    let s = with_backchannel(&back("opus/48000/2"));
     assert!(s.backchannel.is_none());
     assert_eq!(s.streams.len(), 1, "not received either");
     assert!(
