@@ -353,6 +353,35 @@ fn seek_while_playing(transport: &str) {
     );
 }
 
+/// Two seeks in a row, the second while the first's PLAY is out: the second is played once the first
+/// is answered, and it is where the pictures end up.
+fn seek_twice_at_once(transport: &str) {
+    let r = reach(transport);
+    let p = Player::start(&r, &[], |_| {});
+    p.until(transport, |s| s.pictures.len() >= 5);
+    let (first, second) = (RECORDING_START + 3 * S, RECORDING_START + 7 * S);
+    seek(&p.src, 1.0, gst::SeekFlags::FLUSH, first, None);
+    seek(&p.src, 1.0, gst::SeekFlags::FLUSH, second, None);
+    p.until(transport, |s| {
+        s.pictures
+            .iter()
+            .filter(|x| x.ntp + 1_000 >= second)
+            .count()
+            >= 10
+    });
+    let plays = r.server.shared.plays();
+    assert_eq!(
+        plays.last().unwrap().header("Range"),
+        Some("clock=20261206T101507.00Z-"),
+        "{transport}: {plays:?}"
+    );
+    assert_eq!(
+        *r.server.shared.connections.lock().unwrap(),
+        1,
+        "{transport}"
+    );
+}
+
 /// Scale 2 with key units only: Scale and Frames sent; only keyframes come, a second of recording
 /// apart, their PTS half a second apart (the speed applied by the server, in the segment).
 fn fast_forward_intra(transport: &str) {
@@ -472,6 +501,7 @@ fn as_fast_as_read(transport: &str) {
 over_udp_tcp_and_tls! {
     seek_before_play => super::seek_before_play;
     seek_while_playing => super::seek_while_playing;
+    seek_twice_at_once => super::seek_twice_at_once;
     fast_forward_intra => super::fast_forward_intra;
     reverse => super::reverse;
     end_of_range_is_eos => super::end_of_range_is_eos;

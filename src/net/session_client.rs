@@ -137,6 +137,8 @@ pub struct SessionClient {
     backchannel: Option<backchannel::BackchannelSender>,
     /// Warnings of the session client's own, for the bus.
     warnings: Vec<String>,
+    /// A replay asked for while a PLAY was out: sent once that PLAY is answered.
+    replay_after_play: Option<crate::rtsp::replay::Replay>,
 }
 
 impl SessionClient {
@@ -202,6 +204,7 @@ impl SessionClient {
             tcp_wake: Default::default(),
             backchannel: None,
             warnings: Vec::new(),
+            replay_after_play: None,
             our_ssrc: (crate::random::random_u64() >> 32) as u32,
         };
         r.watch_backchannel().map_err(setup_err)?;
@@ -487,10 +490,23 @@ impl SessionClient {
                 self.playing_since = None;
                 self.send(&pause)
             }
+            // A PLAY is out (the first, or a seek's): this one follows its answer.
+            None if self.session.state() == crate::rtsp::session::State::Play => {
+                self.replay_after_play = Some(replay);
+                Ok(())
+            }
             None => {
                 self.session.set_replay(replay);
                 Ok(())
             }
+        }
+    }
+
+    /// PLAY was answered: a replay asked for meanwhile goes now.
+    fn replay_asked_meanwhile(&mut self) -> Result<(), ClientError> {
+        match self.replay_after_play.take() {
+            Some(replay) => self.replay(replay),
+            None => Ok(()),
         }
     }
 

@@ -127,7 +127,7 @@ impl SessionClient {
             }
             Output::Playing(infos) => {
                 self.on_playing(infos, now);
-                Ok(())
+                self.replay_asked_meanwhile()
             }
         }
     }
