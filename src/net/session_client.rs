@@ -512,8 +512,8 @@ impl SessionClient {
 
     fn send(&mut self, req: &Request) -> Result<(), ClientError> {
         crate::log!(self.cfg.log, Debug, "sending {}", req.redacted());
-        // A replay's PLAY: RTP held from before it is the old position's, and what comes after it
-        // must name its CSeq.
+        // A replay's PLAY: RTP held from before it is the old position's, and so is what comes after
+        // it naming the previous PLAY's CSeq.
         if req.method == crate::rtsp::message::Method::Play && self.cfg.replay.is_some() {
             let cseq = req.headers.get("CSeq").and_then(|c| c.parse::<u32>().ok());
             for s in &mut self.streams {
