@@ -57,12 +57,7 @@ fn caps_of(format: &BackchannelFormat) -> gst::Caps {
             .field("channels", format.channels as i32)
             .build(),
         // As avenc_g726 gives it (bitrate= its property), whatever the media's packing.
-        Codec::G726 { bits, .. } => gst::Caps::builder("audio/x-adpcm")
-            .field("layout", "g726")
-            .field("bitrate", i32::from(bits) * 8000)
-            .field("rate", 8000i32)
-            .field("channels", 1i32)
-            .build(),
+        Codec::G726 { bits, .. } => crate::stream::codec::g726_caps(bits),
         _ => g711("audio/x-mulaw"),
     }
 }

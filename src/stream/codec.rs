@@ -305,13 +305,7 @@ impl Codec {
                 .field("rate", 16000i32)
                 .field("channels", channels)
                 .build(),
-            // What rtpg726depay gives and avdec_g726 takes: codewords in the AAL2 order, 8 kHz mono.
-            Codec::G726 { bits, .. } => gst::Caps::builder("audio/x-adpcm")
-                .field("layout", "g726")
-                .field("bitrate", i32::from(bits) * 8000)
-                .field("rate", 8000i32)
-                .field("channels", 1i32)
-                .build(),
+            Codec::G726 { bits, .. } => g726_caps(bits),
             Codec::Opus => gst::Caps::builder("audio/x-opus")
                 .field("channel-mapping-family", 0i32)
                 .field("rate", 48000i32)
@@ -333,6 +327,17 @@ impl Codec {
         };
         Some(caps)
     }
+}
+
+/// G.726 of `bits` bits a codeword as rtpg726depay gives it, avdec_g726 takes it and avenc_g726 makes
+/// it: codewords in the AAL2 order, 8 kHz mono.
+pub fn g726_caps(bits: u8) -> gst::Caps {
+    gst::Caps::builder("audio/x-adpcm")
+        .field("layout", "g726")
+        .field("bitrate", i32::from(bits) * 8000)
+        .field("rate", 8000i32)
+        .field("channels", 1i32)
+        .build()
 }
 
 #[cfg(test)]
