@@ -29,11 +29,22 @@ struct Run {
 /// says the run shows what the test waits for (or an error comes, or `DEADLINE` passes: the test's
 /// assertions then say what was missing), then stops it. `feed`, called every 20 ms while it runs,
 /// may push samples.
-fn run(launch: &str, mut feed: impl FnMut(&gst::Element), done: impl Fn(&Run) -> bool) -> Run {
+fn run(launch: &str, feed: impl FnMut(&gst::Element), done: impl Fn(&Run) -> bool) -> Run {
+    run_with(launch, |_| {}, feed, done)
+}
+
+/// As `run`, with `setup` given the source before PLAYING (to connect its signals).
+fn run_with(
+    launch: &str,
+    setup: impl FnOnce(&gst::Element),
+    mut feed: impl FnMut(&gst::Element),
+    done: impl Fn(&Run) -> bool,
+) -> Run {
     common::init();
     let pipeline = gst::parse::launch(launch).expect("pipeline");
     let bin = pipeline.downcast_ref::<gst::Bin>().unwrap();
     let src = bin.by_name("src").unwrap();
+    setup(&src);
     let video = bin.by_name("video").unwrap();
     video.set_property("signal-handoffs", true);
     let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -266,6 +277,41 @@ fn camera_without_a_back_channel_plays_video_with_a_warning(transport: &str) {
     assert_video_with_one_warning(&r, transport, &["www.onvif.org/ver20/backchannel", "551"]);
 }
 
+/// rtspsrc asks `select-stream` about the back channel too: refused, it is not set up and nothing goes
+/// to the camera, without a warning (the application chose), while the video records.
+fn select_stream_may_refuse_the_back_channel(transport: &str) {
+    let (srv, _cert) = server("pcmu", false);
+    let launch = launch_with_tone(&srv.url(), transport, "mulawenc");
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let a = asked.clone();
+    let setup = move |src: &gst::Element| {
+        src.connect("select-stream", false, move |args| {
+            let caps = args[2].get::<gst::Caps>().unwrap();
+            let media = caps.structure(0).unwrap().get::<String>("media").unwrap();
+            a.lock().unwrap().push(media.clone());
+            Some((media == "video").to_value())
+        });
+    };
+    let r = run_with(&launch, setup, |_| {}, |r| r.video_buffers >= PICTURES);
+    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
+    assert!(r.warnings.is_empty(), "{transport}: {:?}", r.warnings);
+    assert!(
+        r.video_buffers >= PICTURES,
+        "{transport}: {} pictures",
+        r.video_buffers
+    );
+    let asked = asked.lock().unwrap().clone();
+    assert!(
+        asked.iter().any(|m| m == "audio"),
+        "{transport}: asked {asked:?}"
+    );
+    assert_eq!(
+        received(&srv),
+        0.0,
+        "{transport}: sent to a back channel refused"
+    );
+}
+
 /// The pad given the other G.711 law than the camera's back channel takes: nothing is sent (it would
 /// play as noise), one warning names the camera's codec, and the video records.
 fn the_other_g711_law_is_not_sent(transport: &str) {
@@ -313,6 +359,7 @@ mod rtp_given_to_the_action_signal_reaches_the_camera {
 over_udp_and_tcp! {
     aac_on_the_pad_reaches_the_camera => super::aac_on_the_pad_reaches_the_camera;
     g726_on_the_pad_reaches_the_camera => super::g726_on_the_pad_reaches_the_camera;
+    select_stream_may_refuse_the_back_channel => super::select_stream_may_refuse_the_back_channel;
     camera_without_a_back_channel_plays_video_with_a_warning => super::camera_without_a_back_channel_plays_video_with_a_warning;
     the_other_g711_law_is_not_sent => super::the_other_g711_law_is_not_sent;
 }

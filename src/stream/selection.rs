@@ -102,6 +102,9 @@ pub struct Selection {
     pub backchannel: Option<StreamSpec>,
 }
 
+/// Why a stream the application refused is left out.
+pub const REFUSED: &str = "refused by select-stream";
+
 /// The streams to set up: the first video of the codec wanted, then the audio `choice` asks for.
 pub fn select(desc: &Description, choice: &Choice) -> Result<Selection, NothingToPlay> {
     select_with(desc, choice, &mut |_| true)
@@ -122,10 +125,7 @@ pub fn select_with(
         if accept(&spec) {
             return Some(spec);
         }
-        refused.push(format!(
-            "{} video (media {index}): refused by select-stream",
-            codec.name()
-        ));
+        refused.push(format!("{} video (media {index}): {REFUSED}", codec.name()));
         None
     });
     let Some(video) = video else {
@@ -149,10 +149,14 @@ pub fn select_with(
         let media = &desc.media[index];
         match audio_format(media).filter(|(codec, ..)| sent(codec)) {
             Some((codec, pt, format)) => match StreamSpec::new(index, media, codec, pt, format) {
-                Ok(spec) if sendable(&spec) => selection.backchannel = Some(spec),
-                Ok(_) => selection.left_out.push(format!(
+                Ok(spec) if !sendable(&spec) => selection.left_out.push(format!(
                     "back channel (media {index}): AAC in a mode other than AAC-hbr"
                 )),
+                // The application's say, as rtspsrc asks it of every stream, the back channel's too.
+                Ok(spec) if !accept(&spec) => selection
+                    .left_out
+                    .push(format!("back channel (media {index}): {REFUSED}")),
+                Ok(spec) => selection.backchannel = Some(spec),
                 Err(why) => selection
                     .left_out
                     .push(format!("back channel (media {index}): {why}")),
@@ -180,10 +184,9 @@ pub fn select_with(
         match audio_format(media) {
             Some((codec, pt, format)) => match StreamSpec::new(index, media, codec, pt, format) {
                 Ok(spec) if accept(&spec) => selection.streams.push(spec),
-                Ok(_) => selection.left_out.push(format!(
-                    "{} audio (media {index}): refused by select-stream",
-                    codec.name()
-                )),
+                Ok(_) => selection
+                    .left_out
+                    .push(format!("{} audio (media {index}): {REFUSED}", codec.name())),
                 Err(why) => selection
                     .left_out
                     .push(format!("{} audio (media {index}): {why}", codec.name())),

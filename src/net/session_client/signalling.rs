@@ -164,12 +164,14 @@ impl SessionClient {
         for why in &chosen.left_out {
             crate::log!(self.cfg.log, Info, "left out: {}", why);
         }
-        // Asked for and not refused, yet none to set up (live555 ignores the Require).
-        if choice.backchannel && chosen.backchannel.is_none() {
-            let why = chosen
-                .left_out
-                .iter()
-                .find(|w| w.starts_with("back channel"));
+        // Asked for and not refused, yet none to set up (live555 ignores the Require). One the
+        // application refused (select-stream) is its own choice: no warning.
+        let why = chosen
+            .left_out
+            .iter()
+            .find(|w| w.starts_with("back channel"));
+        let refused = why.is_some_and(|w| w.ends_with(selection::REFUSED));
+        if choice.backchannel && chosen.backchannel.is_none() && !refused {
             let why = why.map_or("no sendonly audio in its SDP", String::as_str);
             self.warnings.push(format!(
                 "the camera offers no ONVIF back channel ({why}): playing without it"

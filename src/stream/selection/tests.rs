@@ -367,3 +367,35 @@ a=rtpmap:97 MPEG4-GENERIC/16000/1\r\na=fmtp:97 streamtype=5;config=1408;{mode}\r
         s.left_out
     );
 }
+
+/// rtspsrc asks select-stream about the back channel too: refused, it is not set up, and the reason
+/// says the application refused it.
+#[test]
+fn select_stream_may_refuse_the_back_channel() {
+    let sdp = format!(
+        "{ONVIF_VIDEO}m=audio 0 RTP/AVP 0\r\na=control:audioback\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n"
+    );
+    let desc = parse(sdp.as_bytes(), "rtsp://cam/").unwrap();
+    let choice = Choice {
+        backchannel: true,
+        ..Choice::default()
+    };
+    let mut asked = Vec::new();
+    let s = select_with(&desc, &choice, &mut |spec| {
+        asked.push(spec.media_index);
+        spec.media_index == 0
+    })
+    .unwrap();
+    assert!(
+        asked.contains(&1),
+        "asked about the back channel: {asked:?}"
+    );
+    assert!(s.backchannel.is_none());
+    assert!(
+        s.left_out.iter().any(|w| w.ends_with(REFUSED)),
+        "{:?}",
+        s.left_out
+    );
+    let s = select_with(&desc, &choice, &mut |_| true).unwrap();
+    assert!(s.backchannel.is_some());
+}
