@@ -31,6 +31,8 @@ struct Picture {
 #[derive(Default)]
 struct Seen {
     pictures: Vec<Picture>,
+    /// GAP events that reached the sink: (start, duration).
+    gaps: Vec<(u64, u64)>,
     /// Segments that reached the sink: (applied rate, time).
     segments: Vec<(f64, Option<gst::ClockTime>)>,
     eos: bool,
@@ -126,6 +128,11 @@ impl Player {
         sink.static_pad("sink").unwrap().add_probe(
             gst::PadProbeType::EVENT_DOWNSTREAM,
             move |_, info| {
+                if let Some(gst::EventView::Gap(e)) = info.event().map(|e| e.view()) {
+                    let (start, duration) = e.get();
+                    let duration = duration.map_or(0, |d| d.nseconds());
+                    s.lock().unwrap().gaps.push((start.nseconds(), duration));
+                }
                 if let Some(gst::EventView::Segment(e)) = info.event().map(|e| e.view()) {
                     if let Ok(seg) = e.segment().clone().downcast::<gst::ClockTime>() {
                         s.lock()
@@ -478,6 +485,41 @@ fn end_of_range_is_eos(transport: &str) {
     );
 }
 
+/// A recording with a hole (a minute missing after 5 s, E then D in the extension): the picture after
+/// it carries DISCONT and a GAP event covers the hole first, so a muxer does not stretch the last
+/// picture before it across the minute.
+fn a_hole_in_the_recording_is_a_gap(transport: &str) {
+    let r = reach(transport);
+    r.server
+        .shared
+        .hole_after_5_s
+        .store(true, std::sync::atomic::Ordering::Release);
+    let p = Player::start(&r, &[("onvif-rate-control", &false)], |_| {});
+    let after = RECORDING_START + 65 * S;
+    p.until(transport, |s| {
+        s.pictures.iter().any(|x| x.ntp + 1_000 >= after)
+    });
+    let pics = p.pictures();
+    let first = pics.iter().position(|x| x.ntp + 1_000 >= after).unwrap();
+    assert!(pics[first].discont, "{transport}: {:?}", pics[first]);
+    assert_eq!(first, 150, "{transport}: every picture before the hole");
+    let gaps = p.seen.lock().unwrap().gaps.clone();
+    assert_eq!(gaps.len(), 1, "{transport}: {gaps:?}");
+    let (start, duration) = gaps[0];
+    assert!(
+        start.abs_diff(pics[first - 1].pts + FRAME) < 1_000_000,
+        "{transport}: {gaps:?}"
+    );
+    assert!(
+        (start + duration).abs_diff(pics[first].pts) < 1_000,
+        "{transport}: the gap ends at the next picture: {gaps:?}"
+    );
+    assert!(
+        duration.abs_diff(60 * S) < 2_000_000,
+        "{transport}: a minute: {gaps:?}"
+    );
+}
+
 /// onvif-rate-control=false: Rate-Control: no; the recording comes as fast as it is read, its PTS
 /// still a frame apart (arrival says nothing of a recording's time).
 fn as_fast_as_read(transport: &str) {
@@ -506,6 +548,7 @@ over_udp_tcp_and_tls! {
     reverse => super::reverse;
     end_of_range_is_eos => super::end_of_range_is_eos;
     as_fast_as_read => super::as_fast_as_read;
+    a_hole_in_the_recording_is_a_gap => super::a_hole_in_the_recording_is_a_gap;
 }
 
 /// gst-rtsp-server without ONVIF answers the Require header with 551: an error that names replay,

@@ -517,7 +517,14 @@ impl PushSrcImpl for RustRtspSrc {
                 // Nobody takes the video but another pad is linked: that stream goes on alone.
                 Produced::Video { .. }
                     if !obj.src_pad().is_linked() && self.side_pads.side_linked() => {}
-                Produced::Video { buffer, caps } => {
+                Produced::Video { buffer, caps, gap } => {
+                    if let Some((start, duration)) = gap {
+                        gst::debug!(CAT, imp = self, "a hole in the recording: GAP");
+                        let gap = gst::event::Gap::builder(gst::ClockTime::from_nseconds(start))
+                            .duration(gst::ClockTime::from_nseconds(duration))
+                            .build();
+                        let _ = obj.src_pad().push_event(gap);
+                    }
                     if let Some(caps) = caps {
                         gst::debug!(CAT, imp = self, "caps {}", caps);
                         if obj.set_caps(&caps).is_err() {

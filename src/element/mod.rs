@@ -15,6 +15,7 @@ mod ntp_sync;
 mod properties;
 mod recovery;
 mod replay_seek;
+mod section_gaps;
 mod settings;
 mod side_output;
 mod side_pads;

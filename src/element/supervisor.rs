@@ -60,10 +60,12 @@ pub enum Notice {
 }
 
 pub enum Produced {
-    /// A video access unit for the src pad, with new caps to set before pushing it.
+    /// A video access unit for the src pad, with new caps to set before pushing it, and a hole in a
+    /// replayed recording before it (GAP: start, duration).
     Video {
         buffer: gst::Buffer,
         caps: Option<gst::Caps>,
+        gap: Option<(u64, u64)>,
     },
     /// An audio or metadata buffer for its pad.
     Side(SideBuffer),
@@ -80,6 +82,8 @@ pub struct Supervisor {
     timeline: Timeline,
     decode_times: DecodeTimes,
     timeline_epoch: u32,
+    /// Holes in a replayed recording.
+    gaps: super::section_gaps::SectionGaps,
     backoff: Backoff,
     /// Set once media flowed; before that, failures are configuration errors and end the stream.
     played: bool,
@@ -117,6 +121,7 @@ impl Supervisor {
             timeline,
             decode_times: DecodeTimes::default(),
             timeline_epoch: 0,
+            gaps: Default::default(),
             backoff: Backoff::default(),
             played: false,
             discont: false,
@@ -276,7 +281,11 @@ impl Supervisor {
         let discont = au.discont || stamp.resynced || std::mem::take(&mut self.discont);
         let meta = ntp.filter(|_| self.wall_time.meta);
         let buffer = into_buffer(au, pts, dts, discont, meta);
-        Some(Produced::Video { buffer, caps })
+        let gap = self
+            .cfg
+            .replay
+            .and_then(|_| self.gaps.picture(pts, discont));
+        Some(Produced::Video { buffer, caps, gap })
     }
 
     /// The running time a frame's PTS follows: when it completed, or with ntp-sync its capture time
@@ -512,6 +521,7 @@ impl Supervisor {
         crate::log!(self.cfg.log, Debug, "replaying with {:?}", replay.headers());
         self.cfg.replay = Some(replay);
         self.timeline.set_recording(true);
+        self.gaps.restart();
         self.discont = true;
         let failed = self
             .client

@@ -47,6 +47,9 @@ pub struct Shared {
     /// Set by the test: after a seek's PLAY reply, five more frames of the old position go out
     /// first, under the old PLAY's CSeq byte (a server whose sending thread still held them).
     pub stale_after_seek: AtomicBool,
+    /// Set by the test: the recording stops after frame 149 and starts again a minute later (E on the
+    /// last packet before, D on the first after; the RTP clock jumps the minute too).
+    pub hole_after_5_s: AtomicBool,
 }
 
 impl Shared {
@@ -414,10 +417,14 @@ fn send(
     // recording it stands for (a frame, or a GOP when only keyframes go) over the speed.
     let step = (f64::from(if a.intra { 90_000 } else { 3000 }) / a.scale.abs().max(0.1)) as u32;
     // Frame `i` with its flags and CSeq byte; false once the connection is gone.
+    let hole = shared.hole_after_5_s.load(Ordering::Acquire);
+    // Frame `i`'s recording time, a minute later from frame 150 on when the recording has a hole.
+    let time = move |i: usize| frame_time(i) + if hole && i >= 150 { 60_000_000_000 } else { 0 };
     let mut emit = |i: usize, discont: bool, ends: bool, cseq: u8| {
         let rtp_ts = {
             let mut c = clock.lock().unwrap();
-            *c = c.wrapping_add(step);
+            let jump = if hole && i == 150 { 60 * 90_000 } else { 0 };
+            *c = c.wrapping_add(step).wrapping_add(jump);
             *c
         };
         let f = &frames[i];
@@ -433,7 +440,7 @@ fn send(
             if discont && k == 0 {
                 flags |= 0x20;
             }
-            let pkt = with_extension(p, seq, rtp_ts, frame_time(i), flags, cseq);
+            let pkt = with_extension(p, seq, rtp_ts, time(i), flags, cseq);
             seq = seq.wrapping_add(1);
             let mut frame = vec![b'$', 0];
             frame.extend_from_slice(&(pkt.len() as u16).to_be_bytes());
@@ -446,7 +453,7 @@ fn send(
             .frames_sent
             .lock()
             .unwrap()
-            .push((frame_time(i), f.keyframe));
+            .push((time(i), f.keyframe));
         true
     };
     if let Some((from, cseq)) = stale {
@@ -461,7 +468,7 @@ fn send(
             return;
         }
         // A jump in the recording's time between this frame and the one before or after.
-        let jumps = |a: usize, b: usize| b != a + 1;
+        let jumps = |a: usize, b: usize| b != a + 1 || (hole && b == 150);
         let discont = n == 0 || jumps(order[n - 1], i);
         let ends = order.get(n + 1).is_none_or(|&next| jumps(i, next));
         if !emit(i, discont, ends, a.cseq) {
