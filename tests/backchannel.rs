@@ -145,6 +145,17 @@ fn launch_with_tone(url: &str, protocols: &str, encoder: &str) -> String {
     )
 }
 
+/// The video recorded, no error, no warning.
+fn assert_video_clean(r: &Run, transport: &str) {
+    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
+    assert!(r.warnings.is_empty(), "{transport}: {:?}", r.warnings);
+    assert!(
+        r.video_buffers >= PICTURES,
+        "{transport}: {} pictures",
+        r.video_buffers
+    );
+}
+
 /// The video recorded, no error, and one warning that says `what`.
 fn assert_video_with_one_warning(r: &Run, transport: &str, what: &[&str]) {
     assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
@@ -179,13 +190,7 @@ fn tone_on_the_pad_reaches_the_camera(transport: &str) {
     };
     let launch = launch_with_tone(&url, protocols, "mulawenc");
     let r = run(&launch, |_| {}, video_and_audio(&srv));
-    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
-    assert!(r.warnings.is_empty(), "{transport}: {:?}", r.warnings);
-    assert!(
-        r.video_buffers >= PICTURES,
-        "{transport}: {} pictures",
-        r.video_buffers
-    );
+    assert_video_clean(&r, transport);
     // The session plays within the first second; the audio paced in real time after that.
     assert_tone_received(&srv, Duration::from_millis(1500), transport);
     // Paced, not sent as fast as it came: no more than the run's length.
@@ -209,8 +214,7 @@ fn aac_on_the_pad_reaches_the_camera(transport: &str) {
         srv.url()
     );
     let r = run(&launch, |_| {}, video_and_audio(&srv));
-    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
-    assert!(r.warnings.is_empty(), "{transport}: {:?}", r.warnings);
+    assert_video_clean(&r, transport);
     assert_tone_received(&srv, Duration::from_millis(1500), transport);
 }
 
@@ -220,8 +224,7 @@ fn g726_on_the_pad_reaches_the_camera(transport: &str) {
     let (srv, _cert) = server("g726", false);
     let launch = launch_with_tone(&srv.url(), transport, "avenc_g726 bitrate=32000");
     let r = run(&launch, |_| {}, video_and_audio(&srv));
-    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
-    assert!(r.warnings.is_empty(), "{transport}: {:?}", r.warnings);
+    assert_video_clean(&r, transport);
     assert_tone_received(&srv, Duration::from_millis(1500), transport);
 }
 
@@ -293,13 +296,7 @@ fn select_stream_may_refuse_the_back_channel(transport: &str) {
         });
     };
     let r = run_with(&launch, setup, |_| {}, |r| r.video_buffers >= PICTURES);
-    assert!(r.errors.is_empty(), "{transport}: {:?}", r.errors);
-    assert!(r.warnings.is_empty(), "{transport}: {:?}", r.warnings);
-    assert!(
-        r.video_buffers >= PICTURES,
-        "{transport}: {} pictures",
-        r.video_buffers
-    );
+    assert_video_clean(&r, transport);
     let asked = asked.lock().unwrap().clone();
     assert!(
         asked.iter().any(|m| m == "audio"),

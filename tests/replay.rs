@@ -477,7 +477,13 @@ fn end_of_range_is_eos(transport: &str) {
         "{transport}"
     );
     assert_eq!(*r.server.shared.byes.lock().unwrap(), 1);
-    std::thread::sleep(Duration::from_millis(300));
+    // EOS stops the streaming task: a reconnect, had one been decided, would have come before it.
+    let stats = p.src.property::<gst::Structure>("stats");
+    assert_eq!(
+        stats.get::<u64>("reconnects").unwrap(),
+        0,
+        "{transport}: {stats:?}"
+    );
     assert_eq!(
         *r.server.shared.connections.lock().unwrap(),
         1,

@@ -3,8 +3,10 @@
 //! server itself is known to fail now and then: an HTTP tunnel's POST connection refused or closed
 //! (live555 drops a POST that comes before it has read the GET, when the two race on the network) is
 //! tried again, a few times. After media, "retry forever" means forever: a rebooting camera answers
-//! 404, 401, 503 or an SDP without the track for a while.
+//! 404, 401, 503 or an SDP without the track for a while. And what a failure that ends the stream is
+//! posted as (`stream_error`).
 
+use super::supervisor::SupervisorError;
 use crate::net::client_error::ClientError;
 use crate::net::http_tunnel::TunnelError;
 
@@ -40,6 +42,43 @@ pub fn decide(e: &ClientError, played: bool, attempts: u32, retry: u32) -> Decis
         return Decision::GiveUp;
     }
     Decision::Reconnect
+}
+
+/// The error a failure the policy does not reconnect after is posted as: the GStreamer resource error
+/// kind an application can act on (path, credentials, settings, network), with the failure's words.
+pub fn stream_error(e: ClientError) -> SupervisorError {
+    use gst::ResourceError as R;
+    let kind = match &e {
+        ClientError::Flushing => return SupervisorError::Flushing,
+        ClientError::Connect { .. } => R::OpenRead,
+        ClientError::Session(crate::rtsp::session::SessionError::Status {
+            status: 404, ..
+        }) => R::NotFound,
+        ClientError::Session(crate::rtsp::session::SessionError::Status {
+            status: 401 | 403,
+            ..
+        }) => R::NotAuthorized,
+        ClientError::Session(crate::rtsp::session::SessionError::Auth(
+            crate::rtsp::auth::AuthError::BadChallenge(_),
+        )) => R::NotAuthorized,
+        ClientError::Session(crate::rtsp::session::SessionError::Auth(_)) => R::NotAuthorized,
+        ClientError::Session(
+            crate::rtsp::session::SessionError::Sdp(_)
+            | crate::rtsp::session::SessionError::OptionRefused { .. },
+        )
+        | ClientError::NothingToPlay(_) => R::Settings,
+        ClientError::Session(_) | ClientError::Io(..) => R::Read,
+        ClientError::Tls {
+            certificate: true, ..
+        } => R::NotAuthorized,
+        ClientError::Tls { .. } | ClientError::Tunnel(_) | ClientError::Multicast(_) => R::OpenRead,
+        ClientError::Parse(_)
+        | ClientError::Closed
+        | ClientError::UdpSilent(_)
+        | ClientError::NoData { .. }
+        | ClientError::Bye => R::Read,
+    };
+    SupervisorError::Error(gst::error_msg!(kind, ["{}", e]))
 }
 
 #[cfg(test)]

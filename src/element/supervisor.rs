@@ -6,16 +6,15 @@ use super::caps::caps_for;
 use super::decode_times::DecodeTimes;
 use super::lip_sync::{Held, LipSync, SideBasis};
 use super::ntp_sync::{capture_running_time, SyncDelay};
-use super::recovery::Decision;
+use super::recovery::{stream_error, Decision};
 use super::side_output::{SideBuffer, SideOutputs, SidePad};
 use super::stats::Stats;
 use super::timing::Timeline;
 use crate::net::epoll::{wait_one, Waited, Waker};
 use crate::net::session_client::{ClientConfig, ClientError, SessionClient};
-use crate::rtsp::auth::AuthError;
 use crate::rtsp::backoff::{self, Backoff};
 use crate::rtsp::replay::Replay;
-use crate::rtsp::session::{Lower, SessionError};
+use crate::rtsp::session::Lower;
 use crate::stream::inbound::InboundStats;
 use std::sync::LazyLock;
 use std::sync::{Arc, Mutex};
@@ -478,7 +477,7 @@ impl Supervisor {
         // Cameras that allow one or two sessions refuse a reconnect while the old one lingers.
         self.drop_client(!matches!(e, ClientError::Closed | ClientError::Io(..)));
         match super::recovery::decide(&e, self.played, self.backoff.attempt(), self.retry) {
-            Decision::Fatal => return Err(to_stream_error(e)),
+            Decision::Fatal => return Err(stream_error(e)),
             Decision::GiveUp => {
                 let msg = format!("giving up after {} reconnect attempts: {e}", self.retry);
                 return Err(SupervisorError::Error(gst::error_msg!(
@@ -578,31 +577,4 @@ pub(super) fn add_reference_timestamp(b: &mut gst::BufferRef, ntp: u64) {
         gst::ClockTime::from_nseconds(ntp),
         gst::ClockTime::NONE,
     );
-}
-
-fn to_stream_error(e: ClientError) -> SupervisorError {
-    use gst::ResourceError as R;
-    let kind = match &e {
-        ClientError::Flushing => return SupervisorError::Flushing,
-        ClientError::Connect { .. } => R::OpenRead,
-        ClientError::Session(SessionError::Status { status: 404, .. }) => R::NotFound,
-        ClientError::Session(SessionError::Status {
-            status: 401 | 403, ..
-        }) => R::NotAuthorized,
-        ClientError::Session(SessionError::Auth(AuthError::BadChallenge(_))) => R::NotAuthorized,
-        ClientError::Session(SessionError::Auth(_)) => R::NotAuthorized,
-        ClientError::Session(SessionError::Sdp(_) | SessionError::OptionRefused { .. })
-        | ClientError::NothingToPlay(_) => R::Settings,
-        ClientError::Session(_) | ClientError::Io(..) => R::Read,
-        ClientError::Tls {
-            certificate: true, ..
-        } => R::NotAuthorized,
-        ClientError::Tls { .. } | ClientError::Tunnel(_) | ClientError::Multicast(_) => R::OpenRead,
-        ClientError::Parse(_)
-        | ClientError::Closed
-        | ClientError::UdpSilent(_)
-        | ClientError::NoData { .. }
-        | ClientError::Bye => R::Read,
-    };
-    SupervisorError::Error(gst::error_msg!(kind, ["{}", e]))
 }
