@@ -19,6 +19,9 @@ const EXACT: usize = 8;
 const JUMP_NS: i128 = NS;
 /// Measured rates further than this from the nominal one are not believed (a broken report).
 const MAX_DEVIATION_PPM: i128 = 10_000;
+/// The shortest span of reports a rate is measured over. Not a full second: a camera reporting every
+/// second stamps the reports when its sending loop gets to them, at times a little under a second apart.
+const MIN_SPAN_NS: i128 = NS * 9 / 10;
 
 /// NTP timestamp (32.32 fixed point seconds since 1900) to nanoseconds since 1900.
 pub fn ntp_to_ns(ntp: u64) -> u64 {
@@ -159,7 +162,7 @@ impl WallClock {
         i128::from(from.ntp_ns) + ticks * ns / per_ticks
     }
 
-    /// (RTP ticks, ns) between the oldest and the latest report, when at least a second apart and
+    /// (RTP ticks, ns) between the oldest and the latest report, when at least `MIN_SPAN_NS` apart and
     /// believable.
     fn measured_rate(&self) -> Option<(i128, i128)> {
         let latest = self.reports[self.latest]?;
@@ -168,7 +171,7 @@ impl WallClock {
             .find_map(|i| self.reports[i])?;
         let ticks = i128::from(latest.rtp - oldest.rtp);
         let ns = i128::from(latest.ntp_ns) - i128::from(oldest.ntp_ns);
-        if ns < NS || ticks <= 0 {
+        if ns < MIN_SPAN_NS || ticks <= 0 {
             return None;
         }
         let nominal = i128::from(self.clock_rate) * ns / NS;
@@ -243,6 +246,19 @@ mod tests {
         let ppm = w.stats.deviation_ppm.unwrap();
         assert!((ppm - 500.0).abs() < 1.0, "{ppm}");
         assert_eq!(w.stats.sender_reports, 13);
+    }
+
+    #[test]
+    fn reports_a_little_under_a_second_apart_measure_the_clock() {
+        // A camera reporting "every second" whose second report went out 2 ms early.
+        let mut w = WallClock::new(90_000);
+        w.on_sender_report(rtp_at(2 * S / 1000, 500, 7), ntp(S + 2 * S / 1000));
+        w.on_sender_report(rtp_at(S, 500, 7), ntp(2 * S));
+        let ppm = w.stats.deviation_ppm.expect("measured");
+        assert!((ppm - 500.0).abs() < 15.0, "{ppm}");
+        // 200 ms after the report, at the measured rate rather than the nominal one (100 µs off).
+        let at = w.ntp_of(rtp_at(S + S / 5, 500, 7)).unwrap();
+        assert!(at.abs_diff(2 * S + S / 5) < 10_000, "{at}");
     }
 
     #[test]
