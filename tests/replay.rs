@@ -7,37 +7,13 @@
 
 mod common;
 
+use common::replay_player::{near, seek, Player};
 use common::replay_server::{ReplayServer, RECORDING_START};
 use gst::prelude::*;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const S: u64 = 1_000_000_000;
 const FRAME: u64 = S / 30;
-
-/// The same time, within the NTP format's rounding (a fraction of 2^-32 s, truncated twice).
-fn near(a: u64, b: u64) -> bool {
-    a.abs_diff(b) < 1_000
-}
-
-#[derive(Debug, Clone)]
-struct Picture {
-    ntp: u64,
-    pts: u64,
-    keyframe: bool,
-    discont: bool,
-}
-
-#[derive(Default)]
-struct Seen {
-    pictures: Vec<Picture>,
-    /// GAP events that reached the sink: (start, duration).
-    gaps: Vec<(u64, u64)>,
-    /// Segments that reached the sink: (applied rate, time).
-    segments: Vec<(f64, Option<gst::ClockTime>)>,
-    eos: bool,
-    errors: Vec<String>,
-}
 
 /// The server, and how the element reaches it: URL and properties (a TLS front's pin included).
 struct Reach {
@@ -77,148 +53,9 @@ fn reach(transport: &str) -> Reach {
     }
 }
 
-/// A playing element in onvif-mode (with `props` besides), its pictures and segments collected.
-struct Player {
-    pipeline: gst::Pipeline,
-    src: gst::Element,
-    seen: Arc<Mutex<Seen>>,
-}
-
-impl Player {
-    /// Set up in READY; `before` runs then (a seek before PLAY), and the pipeline goes to PLAYING.
-    fn start(
-        r: &Reach,
-        props: &[(&str, &dyn ToValue)],
-        before: impl FnOnce(&gst::Element),
-    ) -> Player {
-        Self::start_at(&r.url, &r.props, props, before)
-    }
-
-    /// The same for the server at `url`, reached with `reach` (protocols, pin).
-    fn start_at(
-        url: &str,
-        reach: &[(&'static str, String)],
-        props: &[(&str, &dyn ToValue)],
-        before: impl FnOnce(&gst::Element),
-    ) -> Player {
-        let mut all: Vec<(&str, &dyn ToValue)> = vec![("onvif-mode", &true)];
-        for (k, v) in reach {
-            all.push((k, v));
-        }
-        all.extend_from_slice(props);
-        let (pipeline, src, sink) = common::video_pipeline(url, &all);
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        let s = seen.clone();
-        sink.set_callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |sink| {
-                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    let buf = sample.buffer().ok_or(gst::FlowError::Error)?;
-                    s.lock().unwrap().pictures.push(Picture {
-                        ntp: common::ntp_meta(buf).expect("every replayed picture has its time"),
-                        pts: buf.pts().map_or(0, |p| p.nseconds()),
-                        keyframe: !buf.flags().contains(gst::BufferFlags::DELTA_UNIT),
-                        discont: buf.flags().contains(gst::BufferFlags::DISCONT),
-                    });
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
-        let s = seen.clone();
-        sink.static_pad("sink").unwrap().add_probe(
-            gst::PadProbeType::EVENT_DOWNSTREAM,
-            move |_, info| {
-                if let Some(gst::EventView::Gap(e)) = info.event().map(|e| e.view()) {
-                    let (start, duration) = e.get();
-                    let duration = duration.map_or(0, |d| d.nseconds());
-                    s.lock().unwrap().gaps.push((start.nseconds(), duration));
-                }
-                if let Some(gst::EventView::Segment(e)) = info.event().map(|e| e.view()) {
-                    if let Ok(seg) = e.segment().clone().downcast::<gst::ClockTime>() {
-                        s.lock()
-                            .unwrap()
-                            .segments
-                            .push((seg.applied_rate(), seg.time()));
-                    }
-                }
-                gst::PadProbeReturn::Ok
-            },
-        );
-        pipeline.set_state(gst::State::Ready).unwrap();
-        before(&src);
-        pipeline.set_state(gst::State::Playing).unwrap();
-        Player {
-            pipeline,
-            src,
-            seen,
-        }
-    }
-
-    /// Runs until `done` says the pictures show what was wanted; fails after 20 s (`context`) or on an
-    /// error.
-    fn until(&self, context: &str, done: impl Fn(&Seen) -> bool) {
-        let bus = self.pipeline.bus().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            {
-                let seen = self.seen.lock().unwrap();
-                if done(&seen) {
-                    return;
-                }
-                assert!(seen.errors.is_empty(), "{context}: {:?}", seen.errors);
-                assert!(
-                    Instant::now() < deadline,
-                    "{context}: not within 20 s; {} pictures, last {:?}, eos {}",
-                    seen.pictures.len(),
-                    seen.pictures.last(),
-                    seen.eos
-                );
-            }
-            if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(20)) {
-                let mut seen = self.seen.lock().unwrap();
-                match msg.view() {
-                    gst::MessageView::Error(e) => {
-                        seen.errors.push(format!("{} {:?}", e.error(), e.debug()))
-                    }
-                    gst::MessageView::Eos(_) => seen.eos = true,
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    fn pictures(&self) -> Vec<Picture> {
-        self.seen.lock().unwrap().pictures.clone()
-    }
-}
-
-impl Drop for Player {
-    fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
-    }
-}
-
-/// A seek to `at` (ns since 1900) at `rate`, as an application gives it.
-fn seek_event(rate: f64, flags: gst::SeekFlags, at: u64, stop: Option<u64>) -> gst::Event {
-    gst::event::Seek::new(
-        rate,
-        flags,
-        gst::SeekType::Set,
-        gst::ClockTime::from_nseconds(at),
-        if stop.is_some() {
-            gst::SeekType::Set
-        } else {
-            gst::SeekType::None
-        },
-        stop.map(gst::ClockTime::from_nseconds),
-    )
-}
-
-fn seek(src: &gst::Element, rate: f64, flags: gst::SeekFlags, at: u64, stop: Option<u64>) {
-    assert!(
-        src.send_event(seek_event(rate, flags, at, stop)),
-        "seek refused"
-    );
+/// The element in onvif-mode on `r`, with `props` besides; `before` runs in READY.
+fn play(r: &Reach, props: &[(&str, &dyn ToValue)], before: impl FnOnce(&gst::Element)) -> Player {
+    Player::start_at(&r.url, &r.props, props, before)
 }
 
 /// Every request but OPTIONS named onvif-replay in Require.
@@ -239,10 +76,10 @@ fn assert_required(server: &ReplayServer, context: &str) {
 fn seek_before_play(transport: &str) {
     let r = reach(transport);
     let at = RECORDING_START + 3 * S;
-    let p = Player::start(&r, &[], |src| {
+    let p = play(&r, &[], |src| {
         seek(src, 1.0, gst::SeekFlags::FLUSH, at, None)
     });
-    p.until(transport, |s| s.pictures.len() >= 30);
+    p.until(transport, |s| s.video.buffers.len() >= 30);
     let plays = r.server.shared.plays();
     assert_eq!(plays.len(), 1, "{transport}: {plays:?}");
     assert_eq!(plays[0].header("Range"), Some("clock=20261206T101503.00Z-"));
@@ -266,7 +103,7 @@ fn seek_before_play(transport: &str) {
             "{transport}: picture {i}: {w:?}"
         );
     }
-    let segments = p.seen.lock().unwrap().segments.clone();
+    let segments = p.seen.lock().unwrap().video.segments.clone();
     assert!(
         segments
             .iter()
@@ -284,8 +121,8 @@ fn seek_while_playing(transport: &str) {
         .shared
         .stale_after_seek
         .store(true, std::sync::atomic::Ordering::Release);
-    let p = Player::start(&r, &[], |_| {});
-    p.until(transport, |s| s.pictures.len() >= 15);
+    let p = play(&r, &[], |_| {});
+    p.until(transport, |s| s.video.buffers.len() >= 15);
     let plays = r.server.shared.plays();
     assert_eq!(
         plays[0].header("Range"),
@@ -301,7 +138,12 @@ fn seek_while_playing(transport: &str) {
     // The seek returns once flushed: whatever comes from now on is the new position's.
     let before = p.pictures().len();
     p.until(transport, |s| {
-        s.pictures.iter().filter(|x| x.ntp + 1_000 >= at).count() >= 15
+        s.video
+            .buffers
+            .iter()
+            .filter(|x| x.ntp + 1_000 >= at)
+            .count()
+            >= 15
     });
     let methods: Vec<String> = r
         .server
@@ -350,9 +192,10 @@ fn seek_while_playing(transport: &str) {
         "{transport}: the old position's pictures came after the new one's"
     );
     assert!(
-        pics.windows(2).all(|w| w[1].pts > w[0].pts),
-        "{transport}: PTS go on forward across the seek"
+        pics[first_new..].windows(2).all(|w| w[1].pts > w[0].pts),
+        "{transport}: PTS go forward after the seek"
     );
+    common::replay_player::assert_on_the_new_running_time(&pics, first_new, transport);
     let stats = p.src.property::<gst::Structure>("stats");
     assert!(
         stats.get::<u64>("replay-stale-dropped").unwrap() > 0,
@@ -364,13 +207,14 @@ fn seek_while_playing(transport: &str) {
 /// is answered, and it is where the pictures end up.
 fn seek_twice_at_once(transport: &str) {
     let r = reach(transport);
-    let p = Player::start(&r, &[], |_| {});
-    p.until(transport, |s| s.pictures.len() >= 5);
+    let p = play(&r, &[], |_| {});
+    p.until(transport, |s| s.video.buffers.len() >= 5);
     let (first, second) = (RECORDING_START + 3 * S, RECORDING_START + 7 * S);
     seek(&p.src, 1.0, gst::SeekFlags::FLUSH, first, None);
     seek(&p.src, 1.0, gst::SeekFlags::FLUSH, second, None);
     p.until(transport, |s| {
-        s.pictures
+        s.video
+            .buffers
             .iter()
             .filter(|x| x.ntp + 1_000 >= second)
             .count()
@@ -395,10 +239,10 @@ fn fast_forward_intra(transport: &str) {
     let r = reach(transport);
     let flags =
         gst::SeekFlags::FLUSH | gst::SeekFlags::TRICKMODE | gst::SeekFlags::TRICKMODE_KEY_UNITS;
-    let p = Player::start(&r, &[], |src| {
+    let p = play(&r, &[], |src| {
         seek(src, 2.0, flags, RECORDING_START + S, None)
     });
-    p.until(transport, |s| s.pictures.len() >= 5);
+    p.until(transport, |s| s.video.buffers.len() >= 5);
     let play = &r.server.shared.plays()[0];
     assert_eq!(play.header("Scale"), Some("2.0"), "{transport}");
     assert_eq!(play.header("Frames"), Some("intra"), "{transport}");
@@ -411,7 +255,7 @@ fn fast_forward_intra(transport: &str) {
             "{transport}: PTS at 2x: {w:?}"
         );
     }
-    let segments = p.seen.lock().unwrap().segments.clone();
+    let segments = p.seen.lock().unwrap().video.segments.clone();
     assert!(
         segments.iter().any(|&(rate, _)| rate == 2.0),
         "{transport}: {segments:?}"
@@ -422,7 +266,7 @@ fn fast_forward_intra(transport: &str) {
 /// server reversed it (applied rate -1).
 fn reverse(transport: &str) {
     let r = reach(transport);
-    let p = Player::start(&r, &[], |src| {
+    let p = play(&r, &[], |src| {
         seek(
             src,
             -1.0,
@@ -432,7 +276,7 @@ fn reverse(transport: &str) {
         )
     });
     p.until(transport, |s| {
-        s.pictures.iter().filter(|x| x.keyframe).count() >= 4
+        s.video.buffers.iter().filter(|x| x.keyframe).count() >= 4
     });
     let play = &r.server.shared.plays()[0];
     assert_eq!(play.header("Scale"), Some("-1.0"), "{transport}");
@@ -451,7 +295,7 @@ fn reverse(transport: &str) {
         pics.windows(2).all(|w| w[1].pts > w[0].pts),
         "{transport}: PTS forward"
     );
-    let segments = p.seen.lock().unwrap().segments.clone();
+    let segments = p.seen.lock().unwrap().video.segments.clone();
     assert!(
         segments.iter().any(|&(rate, _)| rate == -1.0),
         "{transport}: {segments:?}"
@@ -462,7 +306,7 @@ fn reverse(transport: &str) {
 fn end_of_range_is_eos(transport: &str) {
     let r = reach(transport);
     let (from, to) = (RECORDING_START + 8 * S, RECORDING_START + 9 * S);
-    let p = Player::start(&r, &[], |src| {
+    let p = play(&r, &[], |src| {
         seek(src, 1.0, gst::SeekFlags::FLUSH, from, Some(to))
     });
     p.until(transport, |s| s.eos);
@@ -500,16 +344,16 @@ fn a_hole_in_the_recording_is_a_gap(transport: &str) {
         .shared
         .hole_after_5_s
         .store(true, std::sync::atomic::Ordering::Release);
-    let p = Player::start(&r, &[("onvif-rate-control", &false)], |_| {});
+    let p = play(&r, &[("onvif-rate-control", &false)], |_| {});
     let after = RECORDING_START + 65 * S;
     p.until(transport, |s| {
-        s.pictures.iter().any(|x| x.ntp + 1_000 >= after)
+        s.video.buffers.iter().any(|x| x.ntp + 1_000 >= after)
     });
     let pics = p.pictures();
     let first = pics.iter().position(|x| x.ntp + 1_000 >= after).unwrap();
     assert!(pics[first].discont, "{transport}: {:?}", pics[first]);
     assert_eq!(first, 150, "{transport}: every picture before the hole");
-    let gaps = p.seen.lock().unwrap().gaps.clone();
+    let gaps = p.seen.lock().unwrap().video.gaps.clone();
     assert_eq!(gaps.len(), 1, "{transport}: {gaps:?}");
     let (start, duration) = gaps[0];
     assert!(
@@ -530,8 +374,8 @@ fn a_hole_in_the_recording_is_a_gap(transport: &str) {
 /// still a frame apart (arrival says nothing of a recording's time).
 fn as_fast_as_read(transport: &str) {
     let r = reach(transport);
-    let p = Player::start(&r, &[("onvif-rate-control", &false)], |_| {});
-    p.until(transport, |s| s.pictures.len() >= 90);
+    let p = play(&r, &[("onvif-rate-control", &false)], |_| {});
+    p.until(transport, |s| s.video.buffers.len() >= 90);
     assert_eq!(
         r.server.shared.plays()[0].header("Rate-Control"),
         Some("no"),
@@ -614,7 +458,7 @@ fn gst_rtsp_server_replays(transport: &str) {
     let p = Player::start_at(&srv.url(), &reach, &[], |src| {
         seek(src, 1.0, gst::SeekFlags::FLUSH, at, None)
     });
-    p.until(transport, |s| s.pictures.len() >= 30);
+    p.until(transport, |s| s.video.buffers.len() >= 30);
     let pics = p.pictures();
     assert!(near(pics[0].ntp, at), "{transport}: {:?}", &pics[..3]);
     for w in pics.windows(2) {
@@ -626,7 +470,12 @@ fn gst_rtsp_server_replays(transport: &str) {
     let later = RECORDING_START + 3600 * S;
     seek(&p.src, 1.0, gst::SeekFlags::FLUSH, later, None);
     p.until(transport, |s| {
-        s.pictures.iter().filter(|x| x.ntp + 1_000 >= later).count() >= 30
+        s.video
+            .buffers
+            .iter()
+            .filter(|x| x.ntp + 1_000 >= later)
+            .count()
+            >= 30
     });
     let pics = p.pictures();
     let first_new = pics.iter().position(|x| x.ntp + 1_000 >= later).unwrap();
@@ -639,12 +488,13 @@ fn gst_rtsp_server_replays(transport: &str) {
         pics[first_new..].iter().all(|x| x.ntp + 1_000 >= later),
         "{transport}"
     );
+    common::replay_player::assert_on_the_new_running_time(&pics, first_new, transport);
     // Twice the speed: the segment says the server applied it; the frames are a 30th of a second of
     // recording apart, their PTS (the server's RTP clock, its pipeline's running time) half that.
     let fast = RECORDING_START + 7200 * S;
     seek(&p.src, 2.0, gst::SeekFlags::FLUSH, fast, None);
     let before = p.pictures().len();
-    p.until(transport, |s| s.pictures.len() >= before + 30);
+    p.until(transport, |s| s.video.buffers.len() >= before + 30);
     let pics = p.pictures();
     assert!(
         near(pics[before].ntp, fast),
@@ -661,7 +511,7 @@ fn gst_rtsp_server_replays(transport: &str) {
             "{transport}: {w:?}"
         );
     }
-    let segments = p.seen.lock().unwrap().segments.clone();
+    let segments = p.seen.lock().unwrap().video.segments.clone();
     assert!(
         segments.iter().any(|&(rate, _)| rate == 2.0),
         "{transport}: {segments:?}"

@@ -382,7 +382,10 @@ impl BaseSrcImpl for RustRtspSrc {
         let replay = replay_seek::replay_of(seg, rate_control);
         gst::debug!(CAT, imp = self, "seek: replay {:?}", replay.headers());
         replay_seek::output_segment(seg, &replay);
-        self.pending_replay.set(replay);
+        // basesrc flushes the src pad and sends it the segment; the audio and metadata pads likewise.
+        let flush = seg.flags().contains(gst::SegmentFlags::RESET);
+        self.side_pads.seek(seg.upcast_ref(), flush);
+        self.pending_replay.set(replay, flush);
         true
     }
 
@@ -490,8 +493,8 @@ impl PushSrcImpl for RustRtspSrc {
         loop {
             let mut guard = self.supervisor.lock().unwrap();
             let supervisor = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-            if let Some(replay) = self.pending_replay.take() {
-                supervisor.replay(replay);
+            if let Some((replay, flush)) = self.pending_replay.take() {
+                supervisor.replay(replay, flush);
             }
             let running_time = || obj.current_running_time().map(|t| t.nseconds());
             let produced = match supervisor.next(running_time, |n| self.post_notice(n)) {

@@ -6,16 +6,20 @@
 use crate::rtsp::replay::{Frames, Replay};
 use std::sync::Mutex;
 
-/// The replay the last seek asked for, until the streaming thread takes it.
+/// The replay the last seek asked for, and whether that seek flushed (the pipeline's running time
+/// starts over), until the streaming thread takes it. Two seeks before it does: the last one's
+/// replay, flushing if either was.
 #[derive(Debug, Default)]
-pub struct PendingReplay(Mutex<Option<Replay>>);
+pub struct PendingReplay(Mutex<Option<(Replay, bool)>>);
 
 impl PendingReplay {
-    pub fn set(&self, replay: Replay) {
-        *self.0.lock().unwrap() = Some(replay);
+    pub fn set(&self, replay: Replay, flush: bool) {
+        let mut pending = self.0.lock().unwrap();
+        let flushed = pending.is_some_and(|(_, f)| f);
+        *pending = Some((replay, flush || flushed));
     }
 
-    pub fn take(&self) -> Option<Replay> {
+    pub fn take(&self) -> Option<(Replay, bool)> {
         self.0.lock().unwrap().take()
     }
 }
@@ -101,6 +105,17 @@ mod tests {
         );
         let r = seek(1.0, gst::SeekFlags::TRICKMODE_FORWARD_PREDICTED, NS, None);
         assert_eq!(r.frames, Some(Frames::Predicted));
+    }
+
+    #[test]
+    fn two_seeks_before_the_thread_takes_them_keep_the_flush() {
+        let pending = PendingReplay::default();
+        let r = seek(1.0, gst::SeekFlags::FLUSH, NS, None);
+        pending.set(r, true);
+        pending.set(Replay { scale: 2.0, ..r }, false);
+        let (taken, flush) = pending.take().unwrap();
+        assert_eq!((taken.scale, flush), (2.0, true));
+        assert!(pending.take().is_none());
     }
 
     #[test]

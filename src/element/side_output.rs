@@ -37,6 +37,8 @@ pub struct SideOutputs {
     streams: Vec<SideStream>,
     /// Whether the pads were announced (`Notice::SideStreams`).
     announced: bool,
+    /// A recording is played (ONVIF replay): the timelines follow the RTP clock, as the video's.
+    recording: bool,
 }
 
 /// A buffer and the caps to set before it, for side pad `pad` (in the order they were announced).
@@ -75,7 +77,7 @@ impl SideOutputs {
                 stream: *stream,
                 caps: c.clone(),
                 caps_pending: false,
-                timeline: Timeline::default(),
+                timeline: self.timeline(),
                 timeline_epoch: 0,
                 discont: false,
             })
@@ -99,6 +101,28 @@ impl SideOutputs {
             })
             .collect();
         Some(pads)
+    }
+
+    fn timeline(&self) -> Timeline {
+        let mut t = Timeline::default();
+        t.set_recording(self.recording);
+        t
+    }
+
+    /// Plays a recording (ONVIF replay), or a live stream: how the timelines run.
+    pub fn set_recording(&mut self, recording: bool) {
+        self.recording = recording;
+        for s in &mut self.streams {
+            s.timeline.set_recording(recording);
+        }
+    }
+
+    /// The pipeline's running time starts over (a flushing seek): so do the timelines.
+    pub fn reset(&mut self) {
+        for s in &mut self.streams {
+            s.timeline.reset();
+        }
+        self.restart();
     }
 
     /// A new session follows: every stream's timeline starts over, its next buffer with DISCONT.

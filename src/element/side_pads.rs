@@ -17,7 +17,7 @@
 
 use super::side_output::SidePad;
 use gst::prelude::*;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,8 +36,8 @@ const RECHECK: Duration = Duration::from_millis(500);
 const POLL: Duration = Duration::from_secs(10);
 
 enum Item {
-    /// A buffer, after new caps when they changed.
-    Buffer(gst::Buffer, Option<gst::Caps>),
+    /// A buffer, after new caps when they changed, queued in flush epoch `u32` (`Seek`).
+    Buffer(gst::Buffer, Option<gst::Caps>, u32),
     /// Nothing before this time: lets a sink preroll before the stream's first frame.
     Gap,
     Eos,
@@ -46,6 +46,16 @@ enum Item {
 }
 
 type Flow = Arc<Mutex<Result<gst::FlowSuccess, gst::FlowError>>>;
+
+/// A seek (ONVIF replay) the pad's task carries out before its next item, in order with the buffers:
+/// buffers queued before a flushing one are the old position's and are dropped.
+#[derive(Debug, Default)]
+struct Seek {
+    /// The segment to send, and whether to send FLUSH_STOP first.
+    pending: Mutex<Option<(gst::Segment, bool)>>,
+    /// Flushing seeks so far: a buffer queued in an earlier epoch is stale.
+    epoch: AtomicU32,
+}
 
 /// One side pad, its queue and the last flow its buffers got from downstream.
 #[derive(Debug)]
@@ -65,6 +75,7 @@ struct QueuedPad {
     /// had wait for the next one.
     dropped: bool,
     pending_caps: Option<gst::Caps>,
+    seek: Arc<Seek>,
 }
 
 /// A frame that waits for the next video picture, to be pushed just before it.
@@ -174,6 +185,7 @@ impl SidePads {
             let flow = Arc::new(Mutex::new(Ok(gst::FlowSuccess::Ok)));
             let in_flight = Arc::new(AtomicUsize::new(1));
             let settled = Arc::new(AtomicBool::new(false));
+            let seek = Arc::new(Seek::default());
             // A gap first, so that a sink on this pad prerolls at once: the video's first buffer may
             // be waiting for that preroll in the video sink (a pipeline's PLAYING waits for every
             // sink's), holding the one thread that reads this stream's frames.
@@ -184,6 +196,7 @@ impl SidePads {
                 flow: flow.clone(),
                 in_flight: in_flight.clone(),
                 settled: settled.clone(),
+                seek: seek.clone(),
             };
             if task.start(&pad).is_ok() {
                 pads.push(QueuedPad {
@@ -195,6 +208,7 @@ impl SidePads {
                     decoupled: None,
                     dropped: false,
                     pending_caps: None,
+                    seek,
                 });
             }
         }
@@ -321,6 +335,35 @@ impl SidePads {
         self.pads.lock().unwrap().iter().any(|p| p.pad.is_linked())
     }
 
+    /// A seek on the element (ONVIF replay) with `segment`, the src pad's: each side pad gets the same
+    /// segment, after a flush when `flush` (what basesrc does for the src pad). Called while the
+    /// streaming thread is stopped; frames stashed or queued before a flushing seek are dropped, and
+    /// the next ones go through the pads' tasks until their sinks prerolled again.
+    pub fn seek(&self, segment: &gst::Segment, flush: bool) {
+        let mut pads = self.pads.lock().unwrap();
+        let mut stash = self.stash.lock().unwrap();
+        if flush {
+            stash.clear();
+            self.stashed.store(false, Ordering::Release);
+        }
+        for (i, p) in pads.iter_mut().enumerate() {
+            if flush {
+                // Unblocks a push of the task's waiting downstream (a sink's preroll).
+                let _ = p.pad.push_event(gst::event::FlushStart::new());
+                p.seek.epoch.fetch_add(1, Ordering::AcqRel);
+                p.dropped = false;
+            } else {
+                p.queue_stashed(i, &mut stash);
+            }
+            // Through the task from now on, after the segment; after a flush, until the sink
+            // prerolled again.
+            p.settled.store(false, Ordering::Release);
+            *p.seek.pending.lock().unwrap() = Some((segment.clone(), flush));
+            // A task waiting for an item carries the seek out now.
+            let _ = p.queue.try_send(Item::Wake);
+        }
+    }
+
     /// EOS on every side pad (the src pad gets its own from basesrc), after their frames.
     pub fn eos(&self) {
         let mut pads = self.pads.lock().unwrap();
@@ -385,12 +428,13 @@ impl QueuedPad {
             buffer.make_mut().set_flags(gst::BufferFlags::DISCONT);
         }
         let caps = caps.or_else(|| self.pending_caps.take());
-        match self.queue.try_send(Item::Buffer(buffer, caps)) {
+        let epoch = self.seek.epoch.load(Ordering::Acquire);
+        match self.queue.try_send(Item::Buffer(buffer, caps, epoch)) {
             Ok(()) => {
                 self.dropped = false;
                 self.in_flight.fetch_add(1, Ordering::AcqRel);
             }
-            Err(TrySendError::Full(Item::Buffer(_, caps))) => {
+            Err(TrySendError::Full(Item::Buffer(_, caps, _))) => {
                 self.dropped = true;
                 self.pending_caps = caps;
                 gst::debug!(
@@ -426,6 +470,7 @@ struct Task {
     flow: Flow,
     in_flight: Arc<AtomicUsize>,
     settled: Arc<AtomicBool>,
+    seek: Arc<Seek>,
 }
 
 impl Task {
@@ -440,6 +485,15 @@ impl Task {
             let _ = target.pause_task();
             return;
         }
+        let seek = self.seek.pending.lock().unwrap().take();
+        if let Some((segment, flush)) = seek {
+            if flush {
+                let _ = target.push_event(gst::event::FlushStop::new(true));
+            }
+            let _ = target.push_event(gst::event::Segment::new(&segment));
+            // As at the start: the sink prerolls at once, not held until this stream's next frame.
+            let _ = target.push_event(gst::event::Gap::builder(gst::ClockTime::ZERO).build());
+        }
         let item = match self.items.recv_timeout(POLL) {
             Ok(Item::Wake) | Err(RecvTimeoutError::Timeout) => return,
             Err(RecvTimeoutError::Disconnected) => {
@@ -449,9 +503,14 @@ impl Task {
             Ok(item) => item,
         };
         match item {
-            Item::Buffer(buffer, caps) => {
+            Item::Buffer(buffer, caps, epoch) => {
                 if let Some(caps) = caps {
                     let _ = target.push_event(gst::event::Caps::new(&caps));
+                }
+                if epoch != self.seek.epoch.load(Ordering::Acquire) {
+                    // The old position's, flushed.
+                    self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    return;
                 }
                 let result = target.push(buffer);
                 if result.is_ok()

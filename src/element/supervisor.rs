@@ -110,13 +110,15 @@ impl Supervisor {
     ) -> Self {
         let mut timeline = Timeline::default();
         timeline.set_recording(cfg.replay.is_some());
+        let mut side = SideOutputs::default();
+        side.set_recording(cfg.replay.is_some());
         Supervisor {
             cfg,
             retry,
             waker,
             client: None,
             side_checked: false,
-            side: SideOutputs::default(),
+            side,
             timeline,
             decode_times: DecodeTimes::default(),
             timeline_epoch: 0,
@@ -515,11 +517,24 @@ impl Supervisor {
 
     /// ONVIF replay: plays the recording from `replay`'s position, speed and frames: on the session
     /// (PAUSE, PLAY), or with the first PLAY if none is up; a reconnect starts from it too. The next
-    /// picture starts a new timeline and carries DISCONT.
-    pub fn replay(&mut self, replay: Replay) {
+    /// picture starts a new timeline and carries DISCONT, and so does each side stream's next frame;
+    /// side frames held for a picture are the old position's. After a flushing seek (`flush`) the
+    /// pipeline's running time starts over, and the timelines from the next frames' arrival with it:
+    /// going on from the last PTS would hold every sink that syncs for as long as was played.
+    pub fn replay(&mut self, replay: Replay, flush: bool) {
         crate::log!(self.cfg.log, Debug, "replaying with {:?}", replay.headers());
         self.cfg.replay = Some(replay);
         self.timeline.set_recording(true);
+        self.side.set_recording(true);
+        if flush {
+            self.timeline.reset();
+            self.decode_times.restart();
+            self.side.reset();
+        } else {
+            self.side.restart();
+        }
+        self.lip_sync.restart();
+        self.held.clear();
         self.gaps.restart();
         self.discont = true;
         let failed = self

@@ -63,6 +63,15 @@ impl Timeline {
         self.last_step = (0, 1);
     }
 
+    /// The pipeline's running time starts over (a flushing seek): the next access unit is mapped
+    /// afresh at its arrival, not after the last PTS, which belongs to the old running time.
+    pub fn reset(&mut self) {
+        *self = Timeline {
+            recording: self.recording,
+            ..Timeline::default()
+        };
+    }
+
     /// Plays a recording (ONVIF replay), or a live stream.
     pub fn set_recording(&mut self, recording: bool) {
         self.recording = recording;
@@ -336,6 +345,11 @@ mod tests {
         // A new position (restart) goes on from the last PTS.
         t.restart();
         assert_eq!(t.pts(7_000_000, 90_000, 7 * MS).pts, 5 * MS + S + 1);
+        // After a flushing seek the running time starts over: from the arrival, still a recording.
+        t.reset();
+        assert_eq!(t.pts(9_000_000, 90_000, 3 * MS).pts, 3 * MS);
+        assert_eq!(t.pts(9_000_000 + 9_000, 90_000, 3 * MS).pts, 103 * MS);
+        t.restart();
         // Back to live.
         t.set_recording(false);
         t.restart();

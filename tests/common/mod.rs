@@ -13,6 +13,7 @@ pub mod latency;
 pub mod live555;
 pub mod reach;
 pub mod replay_media;
+pub mod replay_player;
 pub mod replay_server;
 pub mod server;
 pub mod tls_proxy;

@@ -3,6 +3,7 @@
 //! PLAY's `Range: clock=` becomes: ns since 1900) and whose payloader `pay0` is a bin of rtph264pay
 //! and rtponviftimestamp, which writes each frame's time in the 0xABAC extension. A launch line cannot
 //! give that bin its `src` pad (gst-rtsp-server looks the stream up by it), hence this factory.
+//! With audio, a second stream (`pay1`): a non-live 440 Hz sine in PCMA, its times written the same way.
 
 use gst::glib;
 use gst::prelude::*;
@@ -13,7 +14,35 @@ mod imp {
     use super::*;
 
     #[derive(Default)]
-    pub struct ReplayFactory;
+    pub struct ReplayFactory {
+        pub audio: std::sync::atomic::AtomicBool,
+    }
+
+    /// Payloader `name`, then rtponviftimestamp, as a bin with a sink and a src pad.
+    fn onvif_payloader(name: &str, payloader: &str, pt: u32) -> Option<gst::Bin> {
+        let pay = gst::Bin::with_name(name);
+        let payloader = gst::ElementFactory::make(payloader)
+            .property("pt", pt)
+            .build()
+            .ok()?;
+        if payloader.has_property("config-interval") {
+            payloader.set_property("config-interval", -1i32);
+        }
+        // ntp-offset 0: the buffers' times are the recording's own (the seek's clock times).
+        let stamp = gst::ElementFactory::make("rtponviftimestamp")
+            .property("ntp-offset", 0u64)
+            .property("set-e-bit", true)
+            .property("drop-out-of-segment", false)
+            .build()
+            .ok()?;
+        pay.add_many([&payloader, &stamp]).ok()?;
+        payloader.link(&stamp).ok()?;
+        let sink = gst::GhostPad::with_target(&payloader.static_pad("sink")?).ok()?;
+        let src = gst::GhostPad::with_target(&stamp.static_pad("src")?).ok()?;
+        pay.add_pad(&sink).ok()?;
+        pay.add_pad(&src).ok()?;
+        Some(pay)
+    }
 
     #[glib::object_subclass]
     impl ObjectSubclass for ReplayFactory {
@@ -34,27 +63,21 @@ mod imp {
                 false,
             )
             .ok()?;
-            let pay = gst::Bin::with_name("pay0");
-            let payloader = gst::ElementFactory::make("rtph264pay")
-                .property("pt", 96u32)
-                .property("config-interval", -1i32)
-                .build()
-                .ok()?;
-            // ntp-offset 0: the buffers' times are the recording's own (the seek's clock times).
-            let stamp = gst::ElementFactory::make("rtponviftimestamp")
-                .property("ntp-offset", 0u64)
-                .property("set-e-bit", true)
-                .property("drop-out-of-segment", false)
-                .build()
-                .ok()?;
-            pay.add_many([&payloader, &stamp]).ok()?;
-            payloader.link(&stamp).ok()?;
-            let sink = gst::GhostPad::with_target(&payloader.static_pad("sink")?).ok()?;
-            let src = gst::GhostPad::with_target(&stamp.static_pad("src")?).ok()?;
-            pay.add_pad(&sink).ok()?;
-            pay.add_pad(&src).ok()?;
+            let pay = onvif_payloader("pay0", "rtph264pay", 96)?;
             top.add(&pay).ok()?;
             top.by_name("parse")?.link(&pay).ok()?;
+            if self.audio.load(std::sync::atomic::Ordering::Relaxed) {
+                let sine = gst::parse::bin_from_description(
+                    "audiotestsrc is-live=false wave=sine freq=440 samplesperbuffer=160 \
+                     ! audio/x-raw,rate=8000,channels=1 ! alawenc",
+                    true,
+                )
+                .ok()?;
+                let pay = onvif_payloader("pay1", "rtppcmapay", 8)?;
+                top.add_many([sine.upcast_ref::<gst::Element>(), pay.upcast_ref()])
+                    .ok()?;
+                sine.link(&pay).ok()?;
+            }
             Some(top.upcast())
         }
     }
@@ -68,8 +91,12 @@ glib::wrapper! {
 }
 
 impl ReplayFactory {
-    pub fn new() -> ReplayFactory {
+    /// With a PCMA stream beside the video when `audio`.
+    pub fn new(audio: bool) -> ReplayFactory {
         let f: ReplayFactory = glib::Object::new();
+        f.imp()
+            .audio
+            .store(audio, std::sync::atomic::Ordering::Relaxed);
         f.set_media_gtype(gst_rtsp_server::RTSPOnvifMedia::static_type());
         f.set_replay_support(true);
         f

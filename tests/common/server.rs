@@ -48,7 +48,8 @@ pub struct ServerOptions {
     /// `TestServer::backchannel`, at 8 kHz.
     pub backchannel: Option<&'static str>,
     /// An ONVIF server (GstRTSPOnvifServer) serving a recording (ONVIF replay,
-    /// `replay_media::ReplayFactory`); the other media options do not apply.
+    /// `replay_media::ReplayFactory`), with PCMA audio beside the video when `audio` is "pcma"; the
+    /// other media options do not apply.
     pub replay: bool,
 }
 
@@ -208,7 +209,7 @@ impl TestServer {
             Some(codec) => onvif_with_backchannel(codec, backchannel.clone()),
             None if opts.replay => (
                 gst_rtsp_server::RTSPOnvifServer::new().upcast(),
-                super::replay_media::ReplayFactory::new().upcast(),
+                super::replay_media::ReplayFactory::new(opts.audio == Some("pcma")).upcast(),
             ),
             None => (
                 gst_rtsp_server::RTSPServer::new(),

@@ -1,0 +1,250 @@
+#![allow(dead_code)] // Each user of this module needs a different part of it.
+
+//! A pipeline playing a recording with the element in `onvif-mode`: what reaches its video sink
+//! (pictures with their reference time, PTS and the running time they came at; segments, GAPs, EOS,
+//! errors) and, once the element adds an audio pad, what reaches a second sink on it (frames,
+//! segments, flushes). Shared by the replay tests.
+
+use gst::prelude::*;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A buffer as a sink got it.
+#[derive(Debug, Clone)]
+pub struct Picture {
+    /// Its `timestamp/x-ntp` reference meta (0: none).
+    pub ntp: u64,
+    pub pts: u64,
+    /// The pipeline's running time when the sink got it (the sinks do not sync).
+    pub running: u64,
+    pub keyframe: bool,
+    pub discont: bool,
+}
+
+/// What one sink saw.
+#[derive(Debug, Default, Clone)]
+pub struct Track {
+    pub buffers: Vec<Picture>,
+    /// GAP events: (start, duration).
+    pub gaps: Vec<(u64, u64)>,
+    /// Segments: (applied rate, time).
+    pub segments: Vec<(f64, Option<gst::ClockTime>)>,
+    /// FLUSH_STOP events, and how many buffers had come before each.
+    pub flushes: Vec<usize>,
+}
+
+#[derive(Default)]
+pub struct Seen {
+    pub video: Track,
+    /// The audio pad's, once linked.
+    pub audio: Track,
+    pub eos: bool,
+    pub errors: Vec<String>,
+}
+
+/// A playing element in onvif-mode, its pictures (and audio) and segments collected.
+pub struct Player {
+    pub pipeline: gst::Pipeline,
+    pub src: gst::Element,
+    pub seen: Arc<Mutex<Seen>>,
+}
+
+/// Which of `Seen`'s tracks a sink feeds.
+#[derive(Clone, Copy)]
+enum Feed {
+    Video,
+    Audio,
+}
+
+fn track(seen: &mut Seen, feed: Feed) -> &mut Track {
+    match feed {
+        Feed::Video => &mut seen.video,
+        Feed::Audio => &mut seen.audio,
+    }
+}
+
+/// Collects what reaches `sink` into `seen`.
+fn watch(sink: &gst_app::AppSink, seen: &Arc<Mutex<Seen>>, feed: Feed) {
+    let s = seen.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let buf = sample.buffer().ok_or(gst::FlowError::Error)?;
+                let ntp = super::ntp_meta(buf);
+                if matches!(feed, Feed::Video) {
+                    assert!(ntp.is_some(), "every replayed picture has its time");
+                }
+                let picture = Picture {
+                    ntp: ntp.unwrap_or(0),
+                    pts: buf.pts().map_or(0, |p| p.nseconds()),
+                    running: sink.current_running_time().map_or(0, |t| t.nseconds()),
+                    keyframe: !buf.flags().contains(gst::BufferFlags::DELTA_UNIT),
+                    discont: buf.flags().contains(gst::BufferFlags::DISCONT),
+                };
+                track(&mut s.lock().unwrap(), feed).buffers.push(picture);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    let s = seen.clone();
+    sink.static_pad("sink").unwrap().add_probe(
+        gst::PadProbeType::EVENT_DOWNSTREAM | gst::PadProbeType::EVENT_FLUSH,
+        move |_, info| {
+            let mut seen = s.lock().unwrap();
+            match info.event().map(|e| e.view()) {
+                Some(gst::EventView::Gap(e)) => {
+                    let (start, duration) = e.get();
+                    let duration = duration.map_or(0, |d| d.nseconds());
+                    track(&mut seen, feed)
+                        .gaps
+                        .push((start.nseconds(), duration));
+                }
+                Some(gst::EventView::Segment(e)) => {
+                    if let Ok(seg) = e.segment().clone().downcast::<gst::ClockTime>() {
+                        track(&mut seen, feed)
+                            .segments
+                            .push((seg.applied_rate(), seg.time()));
+                    }
+                }
+                Some(gst::EventView::FlushStop(_)) => {
+                    let t = track(&mut seen, feed);
+                    t.flushes.push(t.buffers.len());
+                }
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+}
+
+impl Player {
+    /// The element in onvif-mode on `url`, reached with `reach` (protocols, pin), with `props`
+    /// besides: set up in READY, `before` runs then (a seek before PLAY), and the pipeline goes to
+    /// PLAYING. An audio pad is linked to a sink of its own.
+    pub fn start_at(
+        url: &str,
+        reach: &[(&'static str, String)],
+        props: &[(&str, &dyn ToValue)],
+        before: impl FnOnce(&gst::Element),
+    ) -> Player {
+        let mut all: Vec<(&str, &dyn ToValue)> = vec![("onvif-mode", &true)];
+        for (k, v) in reach {
+            all.push((k, v));
+        }
+        all.extend_from_slice(props);
+        let (pipeline, src, sink) = super::video_pipeline(url, &all);
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        watch(&sink, &seen, Feed::Video);
+        let (bin, s) = (pipeline.downgrade(), seen.clone());
+        src.connect_pad_added(move |_, pad| {
+            let Some(bin) = bin.upgrade().filter(|_| pad.name().starts_with("audio_")) else {
+                return;
+            };
+            let audio = gst_app::AppSink::builder().sync(false).build();
+            bin.add(&audio).unwrap();
+            watch(&audio, &s, Feed::Audio);
+            audio.sync_state_with_parent().unwrap();
+            pad.link(&audio.static_pad("sink").unwrap())
+                .expect("the audio sink takes the audio pad");
+        });
+        pipeline.set_state(gst::State::Ready).unwrap();
+        before(&src);
+        pipeline.set_state(gst::State::Playing).unwrap();
+        Player {
+            pipeline,
+            src,
+            seen,
+        }
+    }
+
+    /// Runs until `done` says the pictures show what was wanted; fails after 20 s (`context`) or on an
+    /// error.
+    pub fn until(&self, context: &str, done: impl Fn(&Seen) -> bool) {
+        let bus = self.pipeline.bus().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            {
+                let seen = self.seen.lock().unwrap();
+                if done(&seen) {
+                    return;
+                }
+                assert!(seen.errors.is_empty(), "{context}: {:?}", seen.errors);
+                assert!(
+                    Instant::now() < deadline,
+                    "{context}: not within 20 s; {} pictures, last {:?}, {} audio frames, eos {}",
+                    seen.video.buffers.len(),
+                    seen.video.buffers.last(),
+                    seen.audio.buffers.len(),
+                    seen.eos
+                );
+            }
+            if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(20)) {
+                let mut seen = self.seen.lock().unwrap();
+                match msg.view() {
+                    gst::MessageView::Error(e) => {
+                        seen.errors.push(format!("{} {:?}", e.error(), e.debug()))
+                    }
+                    gst::MessageView::Eos(_) => seen.eos = true,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    pub fn pictures(&self) -> Vec<Picture> {
+        self.seen.lock().unwrap().video.buffers.clone()
+    }
+
+    pub fn audio(&self) -> Track {
+        self.seen.lock().unwrap().audio.clone()
+    }
+}
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// The same time, within the NTP format's rounding (a fraction of 2^-32 s, truncated twice).
+pub fn near(a: u64, b: u64) -> bool {
+    a.abs_diff(b) < 1_000
+}
+
+/// A seek to `at` (ns since 1900) at `rate`, as an application gives it.
+pub fn seek_event(rate: f64, flags: gst::SeekFlags, at: u64, stop: Option<u64>) -> gst::Event {
+    gst::event::Seek::new(
+        rate,
+        flags,
+        gst::SeekType::Set,
+        gst::ClockTime::from_nseconds(at),
+        if stop.is_some() {
+            gst::SeekType::Set
+        } else {
+            gst::SeekType::None
+        },
+        stop.map(gst::ClockTime::from_nseconds),
+    )
+}
+
+pub fn seek(src: &gst::Element, rate: f64, flags: gst::SeekFlags, at: u64, stop: Option<u64>) {
+    assert!(
+        src.send_event(seek_event(rate, flags, at, stop)),
+        "seek refused"
+    );
+}
+
+/// After a flushing seek the pipeline's running time starts over: each picture from the `from`th on
+/// must come with a PTS near the running time it came at (a sink that syncs plays it at once), not
+/// ahead of it by what was played before the seek.
+pub fn assert_on_the_new_running_time(pictures: &[Picture], from: usize, context: &str) {
+    for p in &pictures[from..] {
+        assert!(
+            p.pts <= p.running + 200_000_000,
+            "{context}: PTS {} ms ahead of the running time {} ms it came at",
+            (p.pts as i64 - p.running as i64) / 1_000_000,
+            p.running / 1_000_000
+        );
+    }
+}
