@@ -103,7 +103,7 @@ fn seek_before_play(transport: &str) {
             "{transport}: picture {i}: {w:?}"
         );
     }
-    let segments = p.seen.lock().unwrap().video.segments.clone();
+    let segments = common::replay_player::lock(&p.seen).video.segments.clone();
     assert!(
         segments
             .iter()
@@ -255,7 +255,7 @@ fn fast_forward_intra(transport: &str) {
             "{transport}: PTS at 2x: {w:?}"
         );
     }
-    let segments = p.seen.lock().unwrap().video.segments.clone();
+    let segments = common::replay_player::lock(&p.seen).video.segments.clone();
     assert!(
         segments.iter().any(|&(rate, _)| rate == 2.0),
         "{transport}: {segments:?}"
@@ -295,7 +295,7 @@ fn reverse(transport: &str) {
         pics.windows(2).all(|w| w[1].pts > w[0].pts),
         "{transport}: PTS forward"
     );
-    let segments = p.seen.lock().unwrap().video.segments.clone();
+    let segments = common::replay_player::lock(&p.seen).video.segments.clone();
     assert!(
         segments.iter().any(|&(rate, _)| rate == -1.0),
         "{transport}: {segments:?}"
@@ -353,7 +353,7 @@ fn a_hole_in_the_recording_is_a_gap(transport: &str) {
     let first = pics.iter().position(|x| x.ntp + 1_000 >= after).unwrap();
     assert!(pics[first].discont, "{transport}: {:?}", pics[first]);
     assert_eq!(first, 150, "{transport}: every picture before the hole");
-    let gaps = p.seen.lock().unwrap().video.gaps.clone();
+    let gaps = common::replay_player::lock(&p.seen).video.gaps.clone();
     assert_eq!(gaps.len(), 1, "{transport}: {gaps:?}");
     let (start, duration) = gaps[0];
     assert!(
@@ -511,7 +511,7 @@ fn gst_rtsp_server_replays(transport: &str) {
             "{transport}: {w:?}"
         );
     }
-    let segments = p.seen.lock().unwrap().video.segments.clone();
+    let segments = common::replay_player::lock(&p.seen).video.segments.clone();
     assert!(
         segments.iter().any(|&(rate, _)| rate == 2.0),
         "{transport}: {segments:?}"

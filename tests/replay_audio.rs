@@ -117,6 +117,48 @@ fn audio_follows_the_seeks(transport: &str) {
     assert_eq!(srv.clients(), 1, "{transport}: one connection");
 }
 
+/// With sinks that sync (a player's), a seek while playing goes on at once on both pads: the pipeline's
+/// running time starts over at the flush, and so must the timestamps, else each sink waits for as
+/// long as had been played before the seek (here 3 s), reading nothing from the server meanwhile.
+fn a_player_goes_on_at_once_after_a_seek(transport: &str) {
+    common::init();
+    let srv = TestServer::start(ServerOptions {
+        replay: true,
+        audio: Some("pcma"),
+        ..Default::default()
+    })
+    .expect("gst-rtsp-server with ONVIF replay");
+    let reach = [("protocols", transport.to_string())];
+    let p = Player::start_with(&srv.url(), &reach, &[], true, |src| {
+        seek(src, 1.0, gst::SeekFlags::FLUSH, RECORDING_START, None)
+    });
+    p.until(transport, |s| s.video.buffers.len() >= 90);
+    let later = RECORDING_START + 3600 * S;
+    seek(&p.src, 1.0, gst::SeekFlags::FLUSH, later, None);
+    let sought = std::time::Instant::now();
+    p.until(transport, |s| {
+        s.audio.buffers.iter().any(|a| a.ntp + 1_000 >= later)
+            && s.video.buffers.iter().any(|v| v.ntp + 1_000 >= later)
+    });
+    let seen = common::replay_player::lock(&p.seen);
+    for (what, track) in [("video", &seen.video), ("audio", &seen.audio)] {
+        let first = track
+            .buffers
+            .iter()
+            .find(|b| b.ntp + 1_000 >= later)
+            .unwrap();
+        let waited = first.at.duration_since(sought);
+        assert!(
+            waited < std::time::Duration::from_secs(1),
+            "{transport}: the {what} sink got the new position {waited:?} after the seek"
+        );
+    }
+}
+
 over_udp_tcp_and_tls! {
     audio_follows_the_seeks => super::audio_follows_the_seeks;
+}
+
+over_udp_and_tcp! {
+    a_player_goes_on_at_once_after_a_seek => super::a_player_goes_on_at_once_after_a_seek;
 }

@@ -15,8 +15,9 @@ pub struct Picture {
     /// Its `timestamp/x-ntp` reference meta (0: none).
     pub ntp: u64,
     pub pts: u64,
-    /// The pipeline's running time when the sink got it (the sinks do not sync).
+    /// The pipeline's running time when the sink got it, and when that was.
     pub running: u64,
+    pub at: Instant,
     pub keyframe: bool,
     pub discont: bool,
 }
@@ -49,6 +50,12 @@ pub struct Player {
     pub seen: Arc<Mutex<Seen>>,
 }
 
+/// The collection, also after a failed assertion elsewhere panicked while holding it.
+pub fn lock(seen: &Mutex<Seen>) -> std::sync::MutexGuard<'_, Seen> {
+    seen.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Which of `Seen`'s tracks a sink feeds.
 #[derive(Clone, Copy)]
 enum Feed {
@@ -79,10 +86,11 @@ fn watch(sink: &gst_app::AppSink, seen: &Arc<Mutex<Seen>>, feed: Feed) {
                     ntp: ntp.unwrap_or(0),
                     pts: buf.pts().map_or(0, |p| p.nseconds()),
                     running: sink.current_running_time().map_or(0, |t| t.nseconds()),
+                    at: Instant::now(),
                     keyframe: !buf.flags().contains(gst::BufferFlags::DELTA_UNIT),
                     discont: buf.flags().contains(gst::BufferFlags::DISCONT),
                 };
-                track(&mut s.lock().unwrap(), feed).buffers.push(picture);
+                track(&mut lock(&s), feed).buffers.push(picture);
                 Ok(gst::FlowSuccess::Ok)
             })
             .build(),
@@ -91,7 +99,7 @@ fn watch(sink: &gst_app::AppSink, seen: &Arc<Mutex<Seen>>, feed: Feed) {
     sink.static_pad("sink").unwrap().add_probe(
         gst::PadProbeType::EVENT_DOWNSTREAM | gst::PadProbeType::EVENT_FLUSH,
         move |_, info| {
-            let mut seen = s.lock().unwrap();
+            let mut seen = lock(&s);
             match info.event().map(|e| e.view()) {
                 Some(gst::EventView::Gap(e)) => {
                     let (start, duration) = e.get();
@@ -121,11 +129,22 @@ fn watch(sink: &gst_app::AppSink, seen: &Arc<Mutex<Seen>>, feed: Feed) {
 impl Player {
     /// The element in onvif-mode on `url`, reached with `reach` (protocols, pin), with `props`
     /// besides: set up in READY, `before` runs then (a seek before PLAY), and the pipeline goes to
-    /// PLAYING. An audio pad is linked to a sink of its own.
+    /// PLAYING. An audio pad is linked to a sink of its own. The sinks do not sync.
     pub fn start_at(
         url: &str,
         reach: &[(&'static str, String)],
         props: &[(&str, &dyn ToValue)],
+        before: impl FnOnce(&gst::Element),
+    ) -> Player {
+        Self::start_with(url, reach, props, false, before)
+    }
+
+    /// The same, with sinks that sync to the clock when `sync` (as a player's do).
+    pub fn start_with(
+        url: &str,
+        reach: &[(&'static str, String)],
+        props: &[(&str, &dyn ToValue)],
+        sync: bool,
         before: impl FnOnce(&gst::Element),
     ) -> Player {
         let mut all: Vec<(&str, &dyn ToValue)> = vec![("onvif-mode", &true)];
@@ -134,6 +153,7 @@ impl Player {
         }
         all.extend_from_slice(props);
         let (pipeline, src, sink) = super::video_pipeline(url, &all);
+        sink.set_sync(sync);
         let seen = Arc::new(Mutex::new(Seen::default()));
         watch(&sink, &seen, Feed::Video);
         let (bin, s) = (pipeline.downgrade(), seen.clone());
@@ -141,7 +161,7 @@ impl Player {
             let Some(bin) = bin.upgrade().filter(|_| pad.name().starts_with("audio_")) else {
                 return;
             };
-            let audio = gst_app::AppSink::builder().sync(false).build();
+            let audio = gst_app::AppSink::builder().sync(sync).build();
             bin.add(&audio).unwrap();
             watch(&audio, &s, Feed::Audio);
             audio.sync_state_with_parent().unwrap();
@@ -164,23 +184,31 @@ impl Player {
         let bus = self.pipeline.bus().unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            {
-                let seen = self.seen.lock().unwrap();
+            // Judged with the lock released: a failure must not poison it for the sinks' threads.
+            let failure = {
+                let seen = lock(&self.seen);
                 if done(&seen) {
                     return;
                 }
-                assert!(seen.errors.is_empty(), "{context}: {:?}", seen.errors);
-                assert!(
-                    Instant::now() < deadline,
-                    "{context}: not within 20 s; {} pictures, last {:?}, {} audio frames, eos {}",
-                    seen.video.buffers.len(),
-                    seen.video.buffers.last(),
-                    seen.audio.buffers.len(),
-                    seen.eos
-                );
+                if !seen.errors.is_empty() {
+                    Some(format!("{context}: {:?}", seen.errors))
+                } else if Instant::now() >= deadline {
+                    Some(format!(
+                        "{context}: not within 20 s; {} pictures, last {:?}, {} audio frames, eos {}",
+                        seen.video.buffers.len(),
+                        seen.video.buffers.last(),
+                        seen.audio.buffers.len(),
+                        seen.eos
+                    ))
+                } else {
+                    None
+                }
+            };
+            if let Some(failure) = failure {
+                panic!("{failure}");
             }
             if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(20)) {
-                let mut seen = self.seen.lock().unwrap();
+                let mut seen = lock(&self.seen);
                 match msg.view() {
                     gst::MessageView::Error(e) => {
                         seen.errors.push(format!("{} {:?}", e.error(), e.debug()))
@@ -193,11 +221,11 @@ impl Player {
     }
 
     pub fn pictures(&self) -> Vec<Picture> {
-        self.seen.lock().unwrap().video.buffers.clone()
+        lock(&self.seen).video.buffers.clone()
     }
 
     pub fn audio(&self) -> Track {
-        self.seen.lock().unwrap().audio.clone()
+        lock(&self.seen).audio.clone()
     }
 }
 
