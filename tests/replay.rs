@@ -262,6 +262,34 @@ fn fast_forward_intra(transport: &str) {
     );
 }
 
+/// A key-unit seek with a trick-mode interval (a scrubbing player's): `Frames: intra/2000`, and the
+/// keyframes come two seconds of recording apart.
+fn intra_every_two_seconds(transport: &str) {
+    let r = reach(transport);
+    let flags = gst::SeekFlags::FLUSH | gst::SeekFlags::TRICKMODE_KEY_UNITS;
+    let p = play(&r, &[], |src| {
+        let seek = gst::event::Seek::builder(
+            4.0,
+            flags,
+            gst::SeekType::Set,
+            gst::ClockTime::from_nseconds(RECORDING_START + S),
+            gst::SeekType::None,
+            gst::ClockTime::NONE,
+        )
+        .trickmode_interval(gst::ClockTime::from_seconds(2))
+        .build();
+        assert!(src.send_event(seek), "seek refused");
+    });
+    p.until(transport, |s| s.video.buffers.len() >= 4);
+    let play = &r.server.shared.plays()[0];
+    assert_eq!(play.header("Frames"), Some("intra/2000"), "{transport}");
+    let pics = p.pictures();
+    assert!(pics.iter().all(|x| x.keyframe), "{transport}: {pics:?}");
+    for w in pics.windows(2) {
+        assert!(near(w[1].ntp - w[0].ntp, 2 * S), "{transport}: {w:?}");
+    }
+}
+
 /// Scale -1: the GOPs come last to first, each forwards, PTS always forward; the segment says the
 /// server reversed it (applied rate -1).
 fn reverse(transport: &str) {
@@ -395,6 +423,7 @@ over_udp_tcp_and_tls! {
     seek_while_playing => super::seek_while_playing;
     seek_twice_at_once => super::seek_twice_at_once;
     fast_forward_intra => super::fast_forward_intra;
+    intra_every_two_seconds => super::intra_every_two_seconds;
     reverse => super::reverse;
     end_of_range_is_eos => super::end_of_range_is_eos;
     as_fast_as_read => super::as_fast_as_read;

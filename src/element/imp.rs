@@ -54,6 +54,8 @@ pub struct RustRtspSrc {
     onvif_mode: AtomicBool,
     /// The replay the last seek asked for, for the streaming thread.
     pending_replay: PendingReplay,
+    /// The trick-mode interval of the seek being prepared (a seek event's, not its segment's).
+    seek_interval: Mutex<Option<gst::ClockTime>>,
 }
 
 #[glib::object_subclass]
@@ -257,6 +259,7 @@ impl ElementImpl for RustRtspSrc {
         if self.select_streams(&event) {
             return true;
         }
+        self.keep_seek_interval(&event);
         self.parent_send_event(event)
     }
 
@@ -379,7 +382,8 @@ impl BaseSrcImpl for RustRtspSrc {
             return false;
         };
         let rate_control = self.settings.lock().unwrap().onvif_rate_control;
-        let replay = replay_seek::replay_of(seg, rate_control);
+        let interval = self.seek_interval.lock().unwrap().take();
+        let replay = replay_seek::replay_of(seg, rate_control, interval);
         gst::debug!(CAT, imp = self, "seek: replay {:?}", replay.headers());
         replay_seek::output_segment(seg, &replay);
         // basesrc flushes the src pad and sends it the segment; the audio and metadata pads likewise.
@@ -411,6 +415,7 @@ impl BaseSrcImpl for RustRtspSrc {
         if self.select_streams(event) {
             return true;
         }
+        self.keep_seek_interval(event);
         self.parent_event(event)
     }
 
@@ -439,6 +444,15 @@ impl BaseSrcImpl for RustRtspSrc {
 }
 
 impl RustRtspSrc {
+    /// A seek's trick-mode interval, for `do_seek` (basesrc gives it the segment alone, and
+    /// gstreamer-rs does not expose `prepare_seek_segment`): both ways a seek comes in, the element's
+    /// `send_event` and the src pad's `event`, keep it first.
+    fn keep_seek_interval(&self, event: &gst::Event) {
+        if let gst::EventView::Seek(s) = event.view() {
+            *self.seek_interval.lock().unwrap() = s.trickmode_interval();
+        }
+    }
+
     /// The latency every pad reports: the reorder window, for streams with B-frames the reorder depth
     /// PTS are moved by, and with ntp-sync how far capture times are behind arrivals.
     fn latency(&self) -> gst::ClockTime {

@@ -25,12 +25,19 @@ impl PendingReplay {
 }
 
 /// What seek `segment` asks of the recording: its start and stop (ns since 1900; 0 and none: where
-/// the server is, to the end), its rate as Scale, its trick-mode flags as `Frames`, with
-/// `rate_control` (`onvif-rate-control`).
-pub fn replay_of(segment: &gst::FormattedSegment<gst::ClockTime>, rate_control: bool) -> Replay {
+/// the server is, to the end), its rate as Scale, its trick-mode flags as `Frames` (key units with
+/// the seek's trick-mode `interval`, in whole ms), with `rate_control` (`onvif-rate-control`).
+pub fn replay_of(
+    segment: &gst::FormattedSegment<gst::ClockTime>,
+    rate_control: bool,
+    interval: Option<gst::ClockTime>,
+) -> Replay {
     let flags = segment.flags();
     let frames = if flags.contains(gst::SegmentFlags::TRICKMODE_KEY_UNITS) {
-        Some(Frames::Intra)
+        let ms = interval
+            .map(|i| u32::try_from(i.mseconds()).unwrap_or(u32::MAX))
+            .filter(|&ms| ms > 0);
+        Some(Frames::Intra(ms))
     } else if flags.contains(gst::SegmentFlags::TRICKMODE_FORWARD_PREDICTED) {
         Some(Frames::Predicted)
     } else {
@@ -83,7 +90,7 @@ mod tests {
             gst::SeekType::Set,
             stop.map(gst::ClockTime::from_nseconds),
         );
-        replay_of(&seg, true)
+        replay_of(&seg, true, None)
     }
 
     #[test]
@@ -101,7 +108,27 @@ mod tests {
         );
         assert_eq!(
             (r.end, r.scale, r.frames),
-            (Some(NS + 5), 2.0, Some(Frames::Intra))
+            (Some(NS + 5), 2.0, Some(Frames::Intra(None)))
+        );
+        let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
+        let key_units = gst::SeekFlags::FLUSH | gst::SeekFlags::TRICKMODE_KEY_UNITS;
+        seg.do_seek(
+            1.0,
+            key_units,
+            gst::SeekType::Set,
+            gst::ClockTime::from_nseconds(NS),
+            gst::SeekType::None,
+            gst::ClockTime::NONE,
+        );
+        let every = |i| replay_of(&seg, true, Some(i)).frames;
+        assert_eq!(
+            every(gst::ClockTime::from_seconds(2)),
+            Some(Frames::Intra(Some(2000)))
+        );
+        // Under a millisecond says nothing the header can carry.
+        assert_eq!(
+            every(gst::ClockTime::from_useconds(300)),
+            Some(Frames::Intra(None))
         );
         let r = seek(1.0, gst::SeekFlags::TRICKMODE_FORWARD_PREDICTED, NS, None);
         assert_eq!(r.frames, Some(Frames::Predicted));

@@ -11,8 +11,9 @@ pub const REPLAY_TAG: &str = "onvif-replay";
 /// Which frames a trick-mode replay sends (`Frames:`, ONVIF Streaming §6.5.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Frames {
-    /// Key frames only (`Frames: intra`).
-    Intra,
+    /// Key frames only (`Frames: intra`), at most one per this many ms of recording when given
+    /// (`Frames: intra/2000`: the seek's trick-mode interval, as rtspsrc sends it).
+    Intra(Option<u32>),
     /// Key frames and forward-predicted ones, no B-frames (`Frames: predicted`).
     Predicted,
 }
@@ -48,7 +49,8 @@ impl Replay {
             headers.push(("Rate-Control", "no".to_string()));
         }
         match self.frames {
-            Some(Frames::Intra) => headers.push(("Frames", "intra".to_string())),
+            Some(Frames::Intra(None)) => headers.push(("Frames", "intra".to_string())),
+            Some(Frames::Intra(Some(ms))) => headers.push(("Frames", format!("intra/{ms}"))),
             Some(Frames::Predicted) => headers.push(("Frames", "predicted".to_string())),
             None => {}
         }
@@ -144,7 +146,7 @@ mod tests {
             end: Some(from + 60 * S),
             scale: -2.0,
             rate_control: false,
-            frames: Some(Frames::Intra),
+            frames: Some(Frames::Intra(None)),
             ..r
         };
         assert_eq!(
@@ -159,6 +161,12 @@ mod tests {
                 ("Frames", "intra".to_string()),
             ]
         );
+        // A keyframe every 2 s of recording.
+        let every = Replay {
+            frames: Some(Frames::Intra(Some(2000))),
+            ..r
+        };
+        assert_eq!(every.headers()[3], ("Frames", "intra/2000".to_string()));
         // Where the camera is, at half speed, every predicted frame.
         let r = Replay {
             start: None,

@@ -3,7 +3,7 @@
 //! `RECORDING_START`, RTP interleaved on the RTSP connection as §6 requires. It honours what a PLAY
 //! asks: `Range: clock=` (from the first keyframe at or after the start, to the end), `Scale` (paced
 //! |scale| times faster, the RTP clock in playback time as gst-rtsp-server's; negative sends the GOPs
-//! last to first, each forwards, with RTP times still increasing), `Rate-Control: no` (no pacing), `Frames: intra` (keyframes only). Every packet carries
+//! last to first, each forwards, with RTP times still increasing), `Rate-Control: no` (no pacing), `Frames: intra` (keyframes only; `intra/<ms>`: one per that many ms of recording at most). Every packet carries
 //! the replay header extension 0xABAC: the frame's NTP time, C on keyframes, E on the last packet
 //! before a jump and at the end, D on the first after one, and the low byte of the PLAY's CSeq. PAUSE
 //! stops the sending; the end of the range or recording sends RTCP BYE. Requests and their headers are
@@ -124,6 +124,8 @@ struct Ask {
     scale: f64,
     rate_control: bool,
     intra: bool,
+    /// With `intra`: ms of recording between the keyframes sent at least (`Frames: intra/<ms>`).
+    intra_every_ms: u64,
     cseq: u8,
 }
 
@@ -169,6 +171,7 @@ fn ask(req: &Seen) -> Ask {
         .header("CSeq")
         .and_then(|c| c.trim().parse::<u32>().ok())
         .unwrap_or(0);
+    let frames = req.header("Frames").map(str::trim);
     Ask {
         start,
         end,
@@ -177,7 +180,11 @@ fn ask(req: &Seen) -> Ask {
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(1.0),
         rate_control: req.header("Rate-Control").map(str::trim) != Some("no"),
-        intra: req.header("Frames").map(str::trim) == Some("intra"),
+        intra: frames.is_some_and(|f| f == "intra" || f.starts_with("intra/")),
+        intra_every_ms: frames
+            .and_then(|f| f.strip_prefix("intra/"))
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or(0),
         cseq: cseq as u8,
     }
 }
@@ -376,7 +383,17 @@ fn order(frames: &[Frame], a: &Ask) -> Vec<usize> {
     });
     let wanted = |i: &usize| !a.intra || frames[*i].keyframe;
     if a.scale >= 0.0 {
-        return (first..last.max(first)).filter(wanted).collect();
+        let mut last_sent: Option<u64> = None;
+        return (first..last.max(first))
+            .filter(wanted)
+            .filter(|&i| {
+                let due = last_sent.is_none_or(|t| time(i) - t >= a.intra_every_ms * 1_000_000);
+                if due {
+                    last_sent = Some(time(i));
+                }
+                due
+            })
+            .collect();
     }
     // Reverse: the GOPs from the one holding the start (or the last) back to the recording's first.
     let until = a.start.map_or(frames.len(), |s| {
@@ -415,7 +432,9 @@ fn send(
     let mut seq: u16 = 1;
     // The RTP clock runs in playback time, as gst-rtsp-server's: each frame advances it by the
     // recording it stands for (a frame, or a GOP when only keyframes go) over the speed.
-    let step = (f64::from(if a.intra { 90_000 } else { 3000 }) / a.scale.abs().max(0.1)) as u32;
+    let every_s = (a.intra_every_ms / 1000).max(1) as u32;
+    let step =
+        (f64::from(if a.intra { 90_000 * every_s } else { 3000 }) / a.scale.abs().max(0.1)) as u32;
     // Frame `i` with its flags and CSeq byte; false once the connection is gone.
     let hole = shared.hole_after_5_s.load(Ordering::Acquire);
     // Frame `i`'s recording time, a minute later from frame 150 on when the recording has a hole.

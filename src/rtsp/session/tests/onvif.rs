@@ -143,7 +143,7 @@ fn replay_while_playing_pauses_then_plays_from_there() {
     let (mut s, now) = playing("OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE");
     let back = Replay {
         scale: -1.0,
-        frames: Some(Frames::Intra),
+        frames: Some(Frames::Intra(None)),
         ..replay_from(FROM + 90 * S)
     };
     let pause = s.replay(back, now).expect("a PAUSE");
