@@ -102,6 +102,13 @@ fn reconnects_after_the_camera_drops_the_connection() {
     assert!(!rec.frames[after]
         .flags
         .contains(gst::BufferFlags::DELTA_UNIT));
+    // Only that one: a decoder that takes DISCONT for loss drops pictures up to the next keyframe.
+    assert!(
+        rec.frames[after + 1..]
+            .iter()
+            .all(|f| !f.flags.contains(gst::BufferFlags::DISCONT)),
+        "DISCONT after the first picture of the new session"
+    );
     assert!(
         rec.frames.len() > after + 20,
         "too few frames after the reconnect"

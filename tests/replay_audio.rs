@@ -33,6 +33,15 @@ fn assert_lip_sync(pictures: &[Picture], audio: &[Picture], from: usize, context
     }
 }
 
+/// The first buffer of a new position carries DISCONT, and the ones after it do not (a decoder that
+/// takes DISCONT for loss would drop pictures until the next keyframe).
+fn assert_one_discont(buffers: &[Picture], what: &str, context: &str) {
+    let marked: Vec<usize> = (0..buffers.len().min(20))
+        .filter(|&i| buffers[i].discont)
+        .collect();
+    assert_eq!(marked, [0], "{context}: {what} buffers with DISCONT");
+}
+
 fn audio_follows_the_seeks(transport: &str) {
     common::init();
     let cert = common::certs::self_signed();
@@ -69,6 +78,8 @@ fn audio_follows_the_seeks(transport: &str) {
         "{transport}: 20 ms frames, none lost"
     );
     assert_lip_sync(&p.pictures(), &audio.buffers, 0, transport);
+    assert_one_discont(&p.pictures(), "video", transport);
+    assert_one_discont(&audio.buffers, "audio", transport);
 
     // A seek while playing: the audio pad is flushed, gets the new segment, and the old position's
     // frames stop at the flush.
@@ -113,6 +124,7 @@ fn audio_follows_the_seeks(transport: &str) {
         audio.segments
     );
     assert_on_the_new_running_time(&audio.buffers, flushed_at, transport);
+    assert_one_discont(after, "audio", transport);
     assert_lip_sync(&p.pictures(), &audio.buffers, flushed_at, transport);
     assert_eq!(srv.clients(), 1, "{transport}: one connection");
 }

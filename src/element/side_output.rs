@@ -161,7 +161,9 @@ impl SideOutputs {
         let duration = au
             .duration
             .map(|d| d.saturating_mul(1_000_000_000) / u64::from(rate.max(1)));
-        let discont = au.discont || stamp.resynced || std::mem::take(&mut s.discont);
+        // Taken whatever the others say: left set, it would mark the next frame too.
+        let pending = std::mem::take(&mut s.discont);
+        let discont = au.discont || stamp.resynced || pending;
         let mut buffer = gst::Buffer::from_mut_slice(au.data);
         let b = buffer.get_mut().expect("a new buffer is writable");
         b.set_pts(gst::ClockTime::from_nseconds(stamp.pts));

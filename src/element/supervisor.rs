@@ -279,7 +279,9 @@ impl Supervisor {
         self.lip_sync
             .video(ntp.filter(|_| !self.wall_time.ntp_sync), pts);
         self.count(au.keyframe, completed);
-        let discont = au.discont || stamp.resynced || std::mem::take(&mut self.discont);
+        // Taken whatever the others say: left set, it would mark the next picture too.
+        let pending = std::mem::take(&mut self.discont);
+        let discont = au.discont || stamp.resynced || pending;
         let meta = ntp.filter(|_| self.wall_time.meta);
         let buffer = into_buffer(au, pts, dts, discont, meta);
         let gap = self
