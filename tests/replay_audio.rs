@@ -52,13 +52,7 @@ fn audio_follows_the_seeks(transport: &str) {
         ..Default::default()
     })
     .expect("gst-rtsp-server with ONVIF replay (TLS needs glib-networking)");
-    let reach = match transport {
-        "tls" => vec![
-            ("protocols", "tcp".to_string()),
-            ("tls-validation-flags", "0".to_string()),
-        ],
-        t => vec![("protocols", t.to_string())],
-    };
+    let reach = common::replay_player::server_reach(transport);
     let at = RECORDING_START + 60 * S;
     let p = Player::start_at(&srv.url(), &reach, &[], |src| {
         seek(src, 1.0, gst::SeekFlags::FLUSH, at, None)

@@ -263,7 +263,10 @@ impl Supervisor {
         }
         self.warn_clock_jump(notify);
         let basis = self.basis(ntp, completed, running_time, notify);
-        let stamp = self.timeline.pts(au.rtp_ts, clock_rate, basis);
+        let stamp = match self.cfg.replay.filter(|r| r.scale < 0.0).zip(ntp) {
+            Some((r, ntp)) => self.timeline.reverse_pts(ntp, r.scale, basis),
+            None => self.timeline.pts(au.rtp_ts, clock_rate, basis),
+        };
         if stamp.outlier {
             crate::log!(
                 self.cfg.log,

@@ -13,8 +13,10 @@ pub const NTP_UNIX_OFFSET_S: u64 = 2_208_988_800;
 const NS: i128 = 1_000_000_000;
 /// Sender reports kept to measure the clock rate: a minute at the usual 5 s interval.
 const REPORTS: usize = 12;
-/// ONVIF per-frame times kept: enough for the frames between one being read and being output.
-const EXACT: usize = 8;
+/// ONVIF per-frame times kept: enough for the frames between one being read and being output. A
+/// replay sent faster than real time (reverse GOPs from gst-rtsp-server, `Rate-Control: no`) comes in
+/// bursts of a whole GOP of small pictures, read before the first of them is output.
+const EXACT: usize = 128;
 /// A report this far from where the mapping puts it starts a new mapping.
 const JUMP_NS: i128 = NS;
 /// Measured rates further than this from the nominal one are not believed (a broken report).
@@ -137,7 +139,10 @@ impl WallClock {
 
     /// The camera's NTP time (ns since 1900) of the frame at RTP time `rtp32`, once known.
     pub fn ntp_of(&self, rtp32: u32) -> Option<u64> {
-        if let Some(&(_, ns)) = self.exact.iter().flatten().find(|(r, _)| *r == rtp32) {
+        // Newest first: a server that repeats an RTP time means its latest frame.
+        let newest_first = (1..=EXACT).map(|back| (self.next_exact + EXACT - back) % EXACT);
+        let exact = newest_first.map_while(|i| self.exact[i]);
+        if let Some((_, ns)) = exact.into_iter().find(|(r, _)| *r == rtp32) {
             return Some(ns);
         }
         let at = match self.reports[self.latest] {
@@ -302,6 +307,23 @@ mod tests {
         w.on_sender_report(0, ntp(40 * S));
         assert_eq!(w.ntp_of(3000), Some(50 * S + 6));
         assert_eq!(w.ntp_of(9000), Some(40 * S + 100_000_000));
+    }
+
+    #[test]
+    fn a_burst_of_a_gop_keeps_every_frame_s_time() {
+        // gst-rtsp-server playing backwards: a GOP's 30 pictures read at once, RTP running backwards.
+        let mut w = WallClock::new(90_000);
+        for i in 0..30u32 {
+            w.on_exact(900_000 - i * 3000, ntp(9 * S + u64::from(i) * S / 30));
+        }
+        for i in 0..30u32 {
+            let want = 9 * S + u64::from(i) * S / 30;
+            let got = w.ntp_of(900_000 - i * 3000).unwrap();
+            assert!(got.abs_diff(want) <= 1, "{i}: {got}");
+        }
+        // A repeated RTP time is the latest frame's.
+        w.on_exact(900_000, ntp(20 * S));
+        assert!(w.ntp_of(900_000).unwrap().abs_diff(20 * S) <= 1);
     }
 
     #[test]

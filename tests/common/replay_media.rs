@@ -16,6 +16,8 @@ mod imp {
     #[derive(Default)]
     pub struct ReplayFactory {
         pub audio: std::sync::atomic::AtomicBool,
+        /// An MP4 file to serve instead of the test pattern (qtdemux plays it backwards too).
+        pub file: std::sync::Mutex<Option<String>>,
     }
 
     /// Payloader `name`, then rtponviftimestamp, as a bin with a sink and a src pad.
@@ -55,14 +57,15 @@ mod imp {
 
     impl RTSPMediaFactoryImpl for ReplayFactory {
         fn create_element(&self, _url: &gst_rtsp::RTSPUrl) -> Option<gst::Element> {
-            let top = gst::parse::bin_from_description(
-                "videotestsrc is-live=false pattern=ball \
-                 ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 \
-                 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate=800 \
-                 ! h264parse name=parse",
-                false,
-            )
-            .ok()?;
+            let source = match self.file.lock().unwrap().as_deref() {
+                Some(file) => format!("filesrc location={file} ! qtdemux ! h264parse name=parse"),
+                None => "videotestsrc is-live=false pattern=ball \
+                         ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 \
+                         ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 \
+                           bitrate=800 ! h264parse name=parse"
+                    .to_string(),
+            };
+            let top = gst::parse::bin_from_description(&source, false).ok()?;
             let pay = onvif_payloader("pay0", "rtph264pay", 96)?;
             top.add(&pay).ok()?;
             top.by_name("parse")?.link(&pay).ok()?;
@@ -90,10 +93,41 @@ glib::wrapper! {
         @extends gst_rtsp_server::RTSPOnvifMediaFactory, gst_rtsp_server::RTSPMediaFactory;
 }
 
+/// A 10 s recording as gst-rtsp-server can play it backwards: 320×240 H.264 at 30 fps, a keyframe
+/// each second, in an MP4 file (qtdemux seeks in reverse and by key units), made once per test
+/// binary.
+#[allow(dead_code)] // The tests' alone: the test-server example includes this file too.
+pub fn recording_file() -> String {
+    static FILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("rustrtspsrc-recording-{}.mp4", std::process::id()));
+        let launch = format!(
+            "videotestsrc num-buffers=300 pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 \
+             ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! h264parse ! mp4mux \
+             ! filesink location={}",
+            path.display()
+        );
+        let p = gst::parse::launch(&launch).expect("x264enc and mp4mux (gstreamer1.0-plugins-ugly, -good)");
+        p.set_state(gst::State::Playing).unwrap();
+        let done = p.bus().unwrap().timed_pop_filtered(
+            gst::ClockTime::from_seconds(60),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
+        p.set_state(gst::State::Null).unwrap();
+        assert!(
+            matches!(done.as_ref().map(|m| m.view()), Some(gst::MessageView::Eos(_))),
+            "encoding the recording: {done:?}"
+        );
+        path.display().to_string()
+    })
+    .clone()
+}
+
 impl ReplayFactory {
-    /// With a PCMA stream beside the video when `audio`.
-    pub fn new(audio: bool) -> ReplayFactory {
+    /// With a PCMA stream beside the video when `audio`; the video from MP4 `file` when given.
+    pub fn new(audio: bool, file: Option<String>) -> ReplayFactory {
         let f: ReplayFactory = glib::Object::new();
+        *f.imp().file.lock().unwrap() = file;
         f.imp()
             .audio
             .store(audio, std::sync::atomic::Ordering::Relaxed);

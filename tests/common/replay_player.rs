@@ -235,6 +235,18 @@ impl Drop for Player {
     }
 }
 
+/// How the element reaches a gst-rtsp-server over `transport`: "udp" and "tcp" say `protocols`,
+/// "tls" is RTSPS (the server started with a certificate; validation off) with interleaved RTP.
+pub fn server_reach(transport: &str) -> Vec<(&'static str, String)> {
+    match transport {
+        "tls" => vec![
+            ("protocols", "tcp".to_string()),
+            ("tls-validation-flags", "0".to_string()),
+        ],
+        t => vec![("protocols", t.to_string())],
+    }
+}
+
 /// The same time, within the NTP format's rounding (a fraction of 2^-32 s, truncated twice).
 pub fn near(a: u64, b: u64) -> bool {
     a.abs_diff(b) < 1_000

@@ -51,6 +51,8 @@ pub struct ServerOptions {
     /// `replay_media::ReplayFactory`), with PCMA audio beside the video when `audio` is "pcma"; the
     /// other media options do not apply.
     pub replay: bool,
+    /// With `replay`: the recording is this MP4 file's H.264 (times from 0), not a test pattern.
+    pub replay_file: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +84,7 @@ impl Default for ServerOptions {
             address: "127.0.0.1",
             backchannel: None,
             replay: false,
+            replay_file: None,
         }
     }
 }
@@ -209,7 +212,11 @@ impl TestServer {
             Some(codec) => onvif_with_backchannel(codec, backchannel.clone()),
             None if opts.replay => (
                 gst_rtsp_server::RTSPOnvifServer::new().upcast(),
-                super::replay_media::ReplayFactory::new(opts.audio == Some("pcma")).upcast(),
+                super::replay_media::ReplayFactory::new(
+                    opts.audio == Some("pcma"),
+                    opts.replay_file.clone(),
+                )
+                .upcast(),
             ),
             None => (
                 gst_rtsp_server::RTSPServer::new(),
