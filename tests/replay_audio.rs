@@ -126,6 +126,7 @@ fn audio_follows_the_seeks(transport: &str) {
 /// With sinks that sync (a player's), a seek while playing goes on at once on both pads: the pipeline's
 /// running time starts over at the flush, and so must the timestamps, else each sink waits for as
 /// long as had been played before the seek (here 3 s), reading nothing from the server meanwhile.
+/// Within 1.5 s, a loaded machine's margin.
 fn a_player_goes_on_at_once_after_a_seek(transport: &str) {
     common::init();
     let srv = TestServer::start(ServerOptions {
@@ -155,7 +156,7 @@ fn a_player_goes_on_at_once_after_a_seek(transport: &str) {
             .unwrap();
         let waited = first.at.duration_since(sought);
         assert!(
-            waited < std::time::Duration::from_secs(1),
+            waited < std::time::Duration::from_millis(1500),
             "{transport}: the {what} sink got the new position {waited:?} after the seek"
         );
     }

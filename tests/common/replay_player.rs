@@ -281,7 +281,7 @@ pub fn seek(src: &gst::Element, rate: f64, flags: gst::SeekFlags, at: u64, stop:
 pub fn assert_on_the_new_running_time(pictures: &[Picture], from: usize, context: &str) {
     for p in &pictures[from..] {
         assert!(
-            p.pts <= p.running + 200_000_000,
+            p.pts <= p.running + 300_000_000,
             "{context}: PTS {} ms ahead of the running time {} ms it came at",
             (p.pts as i64 - p.running as i64) / 1_000_000,
             p.running / 1_000_000
