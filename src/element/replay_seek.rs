@@ -44,7 +44,8 @@ pub fn replay_of(
         None
     };
     // Reverse plays from the stop down when one is given (GStreamer's reverse segments run from
-    // stop to start), else from the start.
+    // stop to start), else from the start; open-ended, down to the recording's start: ONVIF's closed
+    // reverse range (`clock=<later>-<earlier>`) gets no answer at all from gst-rtsp-server 1.22.
     let (from, to) = match segment.rate() < 0.0 {
         true => (segment.stop().or(segment.start()), None),
         false => (segment.start(), segment.stop()),
