@@ -53,6 +53,8 @@ type Flow = Arc<Mutex<Result<gst::FlowSuccess, gst::FlowError>>>;
 struct Seek {
     /// The segment to send, and whether to send FLUSH_STOP first.
     pending: Mutex<Option<(gst::Segment, bool)>>,
+    /// `pending` holds one: the task looks without locking at every turn.
+    armed: AtomicBool,
     /// Flushing seeks so far: a buffer queued in an earlier epoch is stale.
     epoch: AtomicU32,
 }
@@ -359,6 +361,7 @@ impl SidePads {
             // prerolled again.
             p.settled.store(false, Ordering::Release);
             *p.seek.pending.lock().unwrap() = Some((segment.clone(), flush));
+            p.seek.armed.store(true, Ordering::Release);
             // A task waiting for an item carries the seek out now.
             let _ = p.queue.try_send(Item::Wake);
         }
@@ -485,7 +488,10 @@ impl Task {
             let _ = target.pause_task();
             return;
         }
-        let seek = self.seek.pending.lock().unwrap().take();
+        let seek = match self.seek.armed.swap(false, Ordering::AcqRel) {
+            true => self.seek.pending.lock().unwrap().take(),
+            false => None,
+        };
         if let Some((segment, flush)) = seek {
             if flush {
                 let _ = target.push_event(gst::event::FlushStop::new(true));
