@@ -15,6 +15,7 @@ mod ntp_sync;
 mod properties;
 mod recovery;
 mod replay_seek;
+mod reverse_gops;
 mod section_gaps;
 mod settings;
 mod side_output;

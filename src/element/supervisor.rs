@@ -266,7 +266,7 @@ impl Supervisor {
         self.warn_clock_jump(notify);
         let basis = self.basis(ntp, completed, running_time, notify);
         let stamp = match self.cfg.replay.filter(|r| r.scale < 0.0).zip(ntp) {
-            Some((r, ntp)) => self.timeline.reverse_pts(ntp, r.scale, basis),
+            Some((r, ntp)) => self.timeline.reverse_pts(ntp, au.keyframe, r.scale, basis),
             None => self.timeline.pts(au.rtp_ts, clock_rate, basis),
         };
         if stamp.outlier {

@@ -36,9 +36,8 @@ pub struct Timeline {
     /// A recording played back (ONVIF replay): PTS follow the RTP clock alone, whatever the pace of
     /// arrival (`Rate-Control: no` sends as fast as we read). A live camera's follow arrival.
     recording: bool,
-    /// Played backwards: the last picture's recording time, and the PTS step between two pictures
-    /// of a GOP once seen.
-    reverse: Option<(u64, Option<u64>)>,
+    /// Played backwards: the GOPs so far.
+    reverse: super::reverse_gops::ReverseGops,
 }
 
 /// A timestamp, and whether the mapping started over for it (the buffer carries DISCONT).
@@ -59,7 +58,7 @@ impl Timeline {
     /// A new RTP timeline follows (reconnect, new SSRC): map its first packet afresh.
     pub fn restart(&mut self) {
         self.base = None;
-        self.reverse = None;
+        self.reverse = Default::default();
         self.skew = 0;
         self.target = 0;
         self.window_min = None;
@@ -154,29 +153,13 @@ impl Timeline {
     }
 
     /// A recording played backwards (negative Scale): PTS from the pictures' recording times `ntp`
-    /// (ns), not the RTP clock. The GOPs come last to first, each forwards, and a server may stamp
-    /// RTP from its pipeline's running time, which runs backwards within each of them
-    /// (gst-rtsp-server). From the first picture's arrival (or just past the last PTS), each picture
-    /// goes on by the recording time since the one before over the speed, and the first of a GOP
-    /// (its time jumps back) by the step between two pictures of a GOP, or with keyframes only
-    /// (`Frames: intra`) by the recording time between them.
-    pub fn reverse_pts(&mut self, ntp: u64, scale: f64, arrival: u64) -> Stamp {
-        let speed = scale.abs().max(1e-3);
-        let pts = match (self.reverse, self.last_pts) {
-            (Some((prev, step)), Some(last)) => {
-                let (advance, step) = match ntp.checked_sub(prev).filter(|&d| d > 0) {
-                    Some(d) => ((d as f64 / speed) as u64, Some((d as f64 / speed) as u64)),
-                    None => (step.unwrap_or(((prev - ntp) as f64 / speed) as u64), step),
-                };
-                self.reverse = Some((ntp, step));
-                last.saturating_add(advance.max(1))
-            }
-            (_, last) => {
-                self.reverse = Some((ntp, None));
-                last.map_or(arrival, |p| arrival.max(p.saturating_add(1)))
-            }
-        };
-        self.last_pts = Some(pts);
+    /// (`reverse_gops.rs`), from the first picture's arrival or just past the last PTS.
+    pub fn reverse_pts(&mut self, ntp: u64, keyframe: bool, scale: f64, arrival: u64) -> Stamp {
+        let start = self
+            .last_pts
+            .map_or(arrival, |p| arrival.max(p.saturating_add(1)));
+        let pts = self.reverse.pts(ntp, keyframe, scale.abs(), start);
+        self.last_pts = Some(self.last_pts.map_or(pts, |p| p.max(pts)));
         Stamp {
             pts,
             resynced: false,
@@ -389,40 +372,6 @@ mod tests {
         t.set_recording(false);
         t.restart();
         assert!(t.pts(8_000_000, 90_000, 2_000 * MS).pts >= 2_000 * MS);
-    }
-
-    #[test]
-    fn reverse_pts_follow_the_recording_times() {
-        let mut t = Timeline::default();
-        t.set_recording(true);
-        let frame = S / 30;
-        // Two GOPs of three pictures, the later one first, each forwards, at Scale -1.
-        let times = [
-            9 * S,
-            9 * S + frame,
-            9 * S + 2 * frame,
-            8 * S,
-            8 * S + frame,
-        ];
-        let pts: Vec<u64> = times
-            .iter()
-            .map(|&ntp| t.reverse_pts(ntp, -1.0, 5 * MS).pts)
-            .collect();
-        let expected: Vec<u64> = (0..5).map(|i| 5 * MS + i * frame).collect();
-        assert_eq!(pts, expected);
-        // Keyframes only, a second apart: a second each.
-        t.restart();
-        let keys: Vec<u64> = [5 * S, 4 * S, 3 * S]
-            .iter()
-            .map(|&ntp| t.reverse_pts(ntp, -1.0, 0).pts)
-            .collect();
-        assert_eq!(keys[1] - keys[0], S);
-        assert_eq!(keys[2] - keys[1], S);
-        // At -2, half the recording time between pictures.
-        t.restart();
-        let a = t.reverse_pts(7 * S, -2.0, 0).pts;
-        let b = t.reverse_pts(7 * S + frame, -2.0, 0).pts;
-        assert_eq!((a, b - a), (keys[2] + 1, frame / 2));
     }
 
     #[test]

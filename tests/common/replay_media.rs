@@ -95,15 +95,23 @@ glib::wrapper! {
 
 /// A 10 s recording as gst-rtsp-server can play it backwards: 320×240 H.264 at 30 fps, a keyframe
 /// each second, in an MP4 file (qtdemux seeks in reverse and by key units), made once per test
-/// binary.
+/// binary; with `b_frames`, two B-frames between references (decoding order differs from display).
 #[allow(dead_code)] // The tests' alone: the test-server example includes this file too.
-pub fn recording_file() -> String {
-    static FILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    FILE.get_or_init(|| {
-        let path = std::env::temp_dir().join(format!("rustrtspsrc-recording-{}.mp4", std::process::id()));
+pub fn recording_file(b_frames: bool) -> String {
+    static FILES: [std::sync::OnceLock<String>; 2] =
+        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    FILES[usize::from(b_frames)].get_or_init(|| {
+        let path = std::env::temp_dir().join(format!(
+            "rustrtspsrc-recording-{}-{b_frames}.mp4",
+            std::process::id()
+        ));
+        let (encoder, profile) = match b_frames {
+            true => ("bframes=2 b-adapt=false", "! video/x-h264,profile=main"),
+            false => ("tune=zerolatency", ""),
+        };
         let launch = format!(
             "videotestsrc num-buffers=300 pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 \
-             ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! h264parse ! mp4mux \
+             ! x264enc {encoder} speed-preset=ultrafast key-int-max=30 {profile} ! h264parse ! mp4mux \
              ! filesink location={}",
             path.display()
         );
