@@ -29,7 +29,9 @@ impl ReverseGops {
                 self.gop = Some((ntp, start));
                 start
             }
-            Some((gop_ntp, gop_pts)) if !keyframe => {
+            // A picture from before its GOP's keyframe belongs to an earlier GOP whose keyframe did
+            // not come (a server dropping late pictures): it starts that GOP here.
+            Some((gop_ntp, gop_pts)) if !keyframe && ntp >= gop_ntp => {
                 if let Some(d) = ntp.checked_sub(self.last_ntp).filter(|&d| d > 0) {
                     self.step = Some(self.step.map_or(scaled(d), |s| s.min(scaled(d))));
                 }
@@ -95,6 +97,17 @@ mod tests {
         assert_eq!(&pts[..4], &[0, 3 * FRAME, FRAME, 2 * FRAME]);
         // The next GOP a frame after the last picture shown.
         assert_eq!(&pts[4..], &[4 * FRAME, 5 * FRAME]);
+    }
+
+    #[test]
+    fn a_gop_whose_keyframe_was_lost_starts_where_its_pictures_do() {
+        let pictures = [
+            (9 * S, true),
+            (9 * S + FRAME, false),
+            (8 * S + FRAME, false),
+            (8 * S + 2 * FRAME, false),
+        ];
+        assert_eq!(run(&pictures, 1.0, 0), [0, FRAME, 2 * FRAME, 3 * FRAME]);
     }
 
     #[test]

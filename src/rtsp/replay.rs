@@ -73,10 +73,12 @@ const NTP_UNIX_S: u64 = crate::rtp::wall_clock::NTP_UNIX_OFFSET_S;
 /// `ns` since 1900 as RFC 2326's UTC clock time, `YYYYMMDDThhmmss.ffZ` (to the hundredth, as ONVIF's
 /// examples). Times before 1970 are written as 1970-01-01.
 pub fn clock_time(ns: u64) -> String {
-    let unix_s = (ns / 1_000_000_000).saturating_sub(NTP_UNIX_S);
+    // From 1900 itself: recordings served with times from 0 (gst-rtsp-server's ONVIF media on a
+    // file: its example client asks for `19000101T000000Z-`) are before the Unix epoch.
+    let s = ns / 1_000_000_000;
     let hundredths = (ns % 1_000_000_000) / 10_000_000;
-    let (days, secs) = (unix_s / 86_400, unix_s % 86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (days, secs) = (s / 86_400, s % 86_400);
+    let (y, m, d) = civil_from_ntp_days(days);
     let mut out = String::with_capacity(20);
     let _ = write!(
         out,
@@ -88,10 +90,18 @@ pub fn clock_time(ns: u64) -> String {
     out
 }
 
-/// The proleptic Gregorian date (year, month, day) `days` after 1970-01-01 (H. Hinnant's
-/// `civil_from_days`).
+/// The proleptic Gregorian date (year, month, day) `days` after 1970-01-01.
 pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
+    civil(days + 719_468)
+}
+
+/// The date `days` after 1900-01-01, the NTP epoch, 25 567 days before the Unix one.
+fn civil_from_ntp_days(days: u64) -> (u64, u64, u64) {
+    civil(days + 719_468 - NTP_UNIX_S / 86_400)
+}
+
+/// The date `z` days after 0000-03-01 (H. Hinnant's `civil_from_days`, shifted to count from there).
+fn civil(z: u64) -> (u64, u64, u64) {
     let era = z / 146_097;
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -125,7 +135,11 @@ mod tests {
         // Leap day, end of a century year, the Unix epoch.
         assert_eq!(clock_time(ntp(1_709_164_800)), "20240229T000000.00Z");
         assert_eq!(clock_time(ntp(978_307_199)), "20001231T235959.00Z");
-        assert_eq!(clock_time(0), "19700101T000000.00Z");
+        assert_eq!(clock_time(NTP_UNIX_S * S), "19700101T000000.00Z");
+        // Before it: the NTP epoch itself, a recording's times from 0.
+        assert_eq!(clock_time(0), "19000101T000000.00Z");
+        assert_eq!(clock_time(8 * S + S / 2), "19000101T000008.50Z");
+        assert_eq!(clock_time(59 * 86_400 * S), "19000301T000000.00Z"); // 1900 is no leap year
     }
 
     #[test]
