@@ -9,6 +9,7 @@
 use super::supervisor::SupervisorError;
 use crate::net::client_error::ClientError;
 use crate::net::http_tunnel::TunnelError;
+use crate::rtsp::session::SessionError;
 
 /// Reconnects tried before media for a failure the server makes now and then.
 pub const TRANSIENT_ATTEMPTS: u32 = 3;
@@ -51,21 +52,14 @@ pub fn stream_error(e: ClientError) -> SupervisorError {
     let kind = match &e {
         ClientError::Flushing => return SupervisorError::Flushing,
         ClientError::Connect { .. } => R::OpenRead,
-        ClientError::Session(crate::rtsp::session::SessionError::Status {
-            status: 404, ..
-        }) => R::NotFound,
-        ClientError::Session(crate::rtsp::session::SessionError::Status {
-            status: 401 | 403,
-            ..
-        }) => R::NotAuthorized,
-        ClientError::Session(crate::rtsp::session::SessionError::Auth(
-            crate::rtsp::auth::AuthError::BadChallenge(_),
-        )) => R::NotAuthorized,
-        ClientError::Session(crate::rtsp::session::SessionError::Auth(_)) => R::NotAuthorized,
+        ClientError::Session(SessionError::Status { status: 404, .. }) => R::NotFound,
         ClientError::Session(
-            crate::rtsp::session::SessionError::Sdp(_)
-            | crate::rtsp::session::SessionError::OptionRefused { .. },
-        )
+            SessionError::Status {
+                status: 401 | 403, ..
+            }
+            | SessionError::Auth(_),
+        ) => R::NotAuthorized,
+        ClientError::Session(SessionError::Sdp(_) | SessionError::OptionRefused { .. })
         | ClientError::NothingToPlay(_) => R::Settings,
         ClientError::Session(_) | ClientError::Io(..) => R::Read,
         ClientError::Tls {
@@ -84,7 +78,6 @@ pub fn stream_error(e: ClientError) -> SupervisorError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rtsp::session::SessionError;
     use std::io;
     use std::time::Duration;
     use Decision::*;

@@ -100,6 +100,9 @@ pub struct Selection {
     /// ONVIF's audio back channel, when asked for and offered in a codec the element sends: set up
     /// after the streams received.
     pub backchannel: Option<StreamSpec>,
+    /// The application refused the back channel the camera offers (select-stream): its own choice,
+    /// not the camera's lack.
+    pub backchannel_refused: bool,
 }
 
 /// Why a stream the application refused is left out.
@@ -140,6 +143,7 @@ pub fn select_with(
         streams: vec![video],
         left_out: refused,
         backchannel: None,
+        backchannel_refused: false,
     };
     let back = choice
         .backchannel
@@ -153,9 +157,12 @@ pub fn select_with(
                     "back channel (media {index}): AAC in a mode other than AAC-hbr"
                 )),
                 // The application's say, as rtspsrc asks it of every stream, the back channel's too.
-                Ok(spec) if !accept(&spec) => selection
-                    .left_out
-                    .push(format!("back channel (media {index}): {REFUSED}")),
+                Ok(spec) if !accept(&spec) => {
+                    selection.backchannel_refused = true;
+                    selection
+                        .left_out
+                        .push(format!("back channel (media {index}): {REFUSED}"))
+                }
                 Ok(spec) => selection.backchannel = Some(spec),
                 Err(why) => selection
                     .left_out

@@ -166,12 +166,11 @@ impl SessionClient {
         }
         // Asked for and not refused, yet none to set up (live555 ignores the Require). One the
         // application refused (select-stream) is its own choice: no warning.
-        let why = chosen
-            .left_out
-            .iter()
-            .find(|w| w.starts_with("back channel"));
-        let refused = why.is_some_and(|w| w.ends_with(selection::REFUSED));
-        if choice.backchannel && chosen.backchannel.is_none() && !refused {
+        if choice.backchannel && chosen.backchannel.is_none() && !chosen.backchannel_refused {
+            let why = chosen
+                .left_out
+                .iter()
+                .find(|w| w.starts_with("back channel"));
             let why = why.map_or("no sendonly audio in its SDP", String::as_str);
             self.warnings.push(format!(
                 "the camera offers no ONVIF back channel ({why}): playing without it"

@@ -390,12 +390,16 @@ fn select_stream_may_refuse_the_back_channel() {
         asked.contains(&1),
         "asked about the back channel: {asked:?}"
     );
-    assert!(s.backchannel.is_none());
+    assert!(s.backchannel.is_none() && s.backchannel_refused);
     assert!(
         s.left_out.iter().any(|w| w.ends_with(REFUSED)),
         "{:?}",
         s.left_out
     );
     let s = select_with(&desc, &choice, &mut |_| true).unwrap();
-    assert!(s.backchannel.is_some());
+    assert!(s.backchannel.is_some() && !s.backchannel_refused);
+    // A camera without one: nothing refused, the session warns.
+    let plain = parse(ONVIF_VIDEO.as_bytes(), "rtsp://cam/").unwrap();
+    let s = select_with(&plain, &choice, &mut |_| true).unwrap();
+    assert!(s.backchannel.is_none() && !s.backchannel_refused);
 }
