@@ -112,7 +112,7 @@ fn audio_follows_the_seeks(transport: &str) {
         after[0]
     );
     assert_eq!(
-        audio.segments.last().and_then(|s| s.1),
+        audio.segments.last().and_then(|s| s.time()),
         Some(gst::ClockTime::from_nseconds(later)),
         "{transport}: the audio's segment after the seek: {:?}",
         audio.segments

@@ -2,12 +2,14 @@
 //! file, `common::replay_media::recording_file`: qtdemux plays it in reverse and by key units), over
 //! UDP (replay is interleaved whatever protocols say), TCP and TLS. gst-rtsp-server sends the GOPs
 //! last to first, each forwards, and stamps RTP from its running time, which runs backwards within
-//! each GOP: the pictures' PTS must still go forward, a frame apart, from their recording times.
+//! each GOP: the element pushes them as GStreamer plays backwards (a negative-rate segment, each
+//! GOP a DISCONT fragment on its recording times) and a decoder shows them last picture first.
 
 mod common;
 
-use common::replay_player::{seek, server_reach, Picture, Player};
+use common::replay_player::{assert_played_backwards, seek, server_reach, Picture, Player};
 use common::server::{ServerOptions, TestServer};
+use gst::prelude::*;
 
 const S: u64 = 1_000_000_000;
 
@@ -35,14 +37,15 @@ fn serve(transport: &str, cert: &common::certs::ServerCert, b_frames: bool) -> T
     .expect("gst-rtsp-server with ONVIF replay (TLS needs glib-networking)")
 }
 
-/// A reverse seek, keyframes only when `intra`; the file's times are its recording times (from
-/// 1900-01-01, the NTP epoch): from the end (10 s) back.
+/// A reverse seek, keyframes only when `intra`, decoded when `decode`; the file's times are its
+/// recording times (from 1900-01-01, the NTP epoch): from the end (10 s) back.
 fn play_backwards(
     transport: &str,
     intra: bool,
     b_frames: bool,
+    decode: bool,
     done: impl Fn(&[Picture]) -> bool,
-) -> Vec<Picture> {
+) -> common::replay_player::Track {
     let _serial = one_at_a_time();
     let cert = common::certs::self_signed();
     let srv = serve(transport, &cert, b_frames);
@@ -52,24 +55,27 @@ fn play_backwards(
     }
     // Rate-Control: no, as GStreamer's ONVIF client plays backwards: paced, gst-rtsp-server drops
     // pictures its sink finds late (their running times fall within each GOP) on a busy machine.
-    let p = Player::start_at(
-        &srv.url(),
-        &server_reach(transport),
-        &[("onvif-rate-control", &false)],
-        |src| seek(src, -1.0, flags, S, Some(10 * S)),
-    );
+    let props: [(&str, &dyn ToValue); 1] = [("onvif-rate-control", &false)];
+    let reach = server_reach(transport);
+    let before = |src: &gst::Element| seek(src, -1.0, flags, S, Some(END));
+    let p = match decode {
+        true => Player::start_decoding(&srv.url(), &reach, &props, before),
+        false => Player::start_at(&srv.url(), &reach, &props, before),
+    };
     p.until(transport, |s| done(&s.video.buffers));
-    let segments = common::replay_player::lock(&p.seen).video.segments.clone();
-    assert!(
-        segments.iter().any(|&(rate, _)| rate == -1.0),
-        "{transport}: the segment says the server reversed it: {segments:?}"
-    );
-    p.pictures()
+    let video = common::replay_player::lock(&p.seen).video.clone();
+    drop(p);
+    video
 }
+
+/// Where the recording ends, and the reverse replays start.
+const END: u64 = 10 * S;
 
 fn reverse(transport: &str) {
     let keys = |p: &[Picture]| p.iter().filter(|x| x.keyframe).count();
-    let pics = play_backwards(transport, false, false, |p| keys(p) >= 4);
+    let video = play_backwards(transport, false, false, false, |p| keys(p) >= 4);
+    assert_played_backwards(&video, -1.0, END, transport);
+    let pics = &video.buffers;
     // Three whole GOPs: from the first keyframe to the fourth.
     let starts: Vec<usize> = (0..pics.len()).filter(|&i| pics[i].keyframe).collect();
     // The first four: the recording's first GOP, played last, has no time of its own (0 means none).
@@ -81,7 +87,6 @@ fn reverse(transport: &str) {
             .all(|w| w[1] < w[0] && (w[0] - w[1]) % S == 0),
         "{transport}: GOPs last to first: {key_times:?}"
     );
-    assert_gops_on_their_recording_times(&pics[..starts[3]], transport);
     for g in starts.windows(2).take(3) {
         assert!(
             pics[g[0]..g[1]].windows(2).all(|w| w[1].ntp > w[0].ntp),
@@ -89,39 +94,41 @@ fn reverse(transport: &str) {
             &pics[g[0]..g[1]]
         );
     }
-    assert!(
-        pics[1..starts[3]].iter().all(|x| x.discont == x.keyframe),
-        "{transport}: DISCONT on each GOP's keyframe alone"
-    );
 }
 
-/// Within each GOP, a picture's PTS is as far from its keyframe's as its recording time; each GOP
-/// starts a frame after the last picture shown before it. A GOP starts at a keyframe, or where the
-/// recording time goes back without one: gst-rtsp-server drops pictures when its client reads late,
-/// keyframes too.
-fn assert_gops_on_their_recording_times(pics: &[Picture], transport: &str) {
-    let mut key = &pics[0];
-    let mut shown_max = 0;
-    for p in pics {
-        if (p.keyframe || p.ntp < key.ntp) && p.ntp != key.ntp {
-            assert!(
-                p.pts.abs_diff(shown_max + FRAME) < 1_000_000,
-                "{transport}: a GOP a frame after the last picture shown: {p:?}"
-            );
-            key = p;
-        }
-        let from_key = p.pts as i64 - key.pts as i64;
+/// Decoded, the pictures come last to first: each GOP shown from its last picture to its keyframe,
+/// GOP after GOP back from the end, every picture of three GOPs but for the odd one the server
+/// drops, on increasing running times a frame apart.
+fn reverse_decoded(transport: &str) {
+    let shown = play_backwards(transport, false, false, true, |p| {
+        p.last().is_some_and(|x| x.pts < 7 * S)
+    });
+    let pics: Vec<&Picture> = shown.buffers.iter().filter(|x| x.pts >= 7 * S).collect();
+    assert!(
+        pics.windows(2).all(|w| w[1].pts < w[0].pts),
+        "{transport}: shown backwards: {:?}",
+        pics.iter().map(|x| x.pts).collect::<Vec<_>>()
+    );
+    assert!(
+        pics.len() >= 85 && pics[0].pts >= END - 2 * FRAME,
+        "{transport}: {} of the 90 pictures from 10 s back to 7 s, the first at {} ns",
+        pics.len(),
+        pics[0].pts
+    );
+    for w in pics.windows(2) {
+        let (a, b) = (w[0].segment_running.unwrap(), w[1].segment_running.unwrap());
+        let step = w[0].pts - w[1].pts;
         assert!(
-            from_key.abs_diff(p.ntp as i64 - key.ntp as i64) < 1_000_000,
-            "{transport}: {p:?} out of its place in the GOP of {key:?}"
+            b > a && (b - a).abs_diff(step) < 1_000_000,
+            "{transport}: running times forward as the pictures go back: {w:?}"
         );
-        shown_max = shown_max.max(p.pts);
     }
 }
 
 fn reverse_intra(transport: &str) {
-    let pics = play_backwards(transport, true, false, |p| p.len() >= 4);
-    let pics = &pics[..4];
+    let video = play_backwards(transport, true, false, false, |p| p.len() >= 4);
+    assert_played_backwards(&video, -1.0, END, transport);
+    let pics = &video.buffers[..4];
     assert!(pics.iter().all(|x| x.keyframe), "{transport}: {pics:?}");
     assert_eq!(pics[0].ntp, 9 * S, "{transport}: from the last GOP");
     for w in pics.windows(2) {
@@ -130,18 +137,15 @@ fn reverse_intra(transport: &str) {
             w[0].ntp,
             "{transport}: keyframes a second apart, backwards: {w:?}"
         );
-        assert!(
-            w[1].pts.abs_diff(w[0].pts + S) < 1_000_000,
-            "{transport}: each keyframe shown for the second of recording it stands for: {w:?}"
-        );
     }
 }
 
-/// With B-frames the pictures come in decoding order: each keeps its place in its GOP (PTS as far
-/// from the keyframe's as its recording time), and the GOP's pictures fill a second, a frame apart.
+/// With B-frames the pictures come in decoding order, each on its own recording time.
 fn reverse_with_b_frames(transport: &str) {
     let keys = |p: &[Picture]| p.iter().filter(|x| x.keyframe).count();
-    let pics = play_backwards(transport, false, true, |p| keys(p) >= 4);
+    let video = play_backwards(transport, false, true, false, |p| keys(p) >= 4);
+    assert_played_backwards(&video, -1.0, END, transport);
+    let pics = &video.buffers;
     let starts: Vec<usize> = (0..pics.len()).filter(|&i| pics[i].keyframe).collect();
     let pics = &pics[..starts[3]];
     assert!(
@@ -149,7 +153,6 @@ fn reverse_with_b_frames(transport: &str) {
             .any(|w| !w[1].keyframe && w[1].ntp < w[0].ntp),
         "{transport}: decoding order differs from display with B-frames: {pics:?}"
     );
-    assert_gops_on_their_recording_times(pics, transport);
 }
 
 /// Forwards at 2×, keyframes only, from a clock time before 1970 (the file's times start at the NTP
@@ -189,6 +192,7 @@ fn forward_intra_from_1900(transport: &str) {
 over_udp_tcp_and_tls! {
     forward_intra_from_1900 => super::forward_intra_from_1900;
     reverse => super::reverse;
+    reverse_decoded => super::reverse_decoded;
     reverse_with_b_frames => super::reverse_with_b_frames;
     reverse_intra => super::reverse_intra;
 }

@@ -54,6 +54,8 @@ pub struct RustRtspSrc {
     onvif_mode: AtomicBool,
     /// The replay the last seek asked for, for the streaming thread.
     pending_replay: PendingReplay,
+    /// The negative-rate segment sent in place of basesrc's while playing backwards.
+    downstream_segment: Arc<replay_seek::DownstreamSegment>,
     /// The trick-mode interval of the seek being prepared (a seek event's, not its segment's).
     seek_interval: Mutex<Option<gst::ClockTime>>,
 }
@@ -236,6 +238,7 @@ impl ObjectImpl for RustRtspSrc {
         obj.set_live(true);
         obj.set_format(gst::Format::Time);
         obj.set_do_timestamp(false);
+        self.downstream_segment.watch(obj.src_pad());
     }
 }
 
@@ -386,6 +389,7 @@ impl BaseSrcImpl for RustRtspSrc {
         let replay = replay_seek::replay_of(seg, rate_control, interval);
         gst::debug!(CAT, imp = self, "seek: replay {:?}", replay.headers());
         replay_seek::output_segment(seg, &replay);
+        self.downstream_segment.seek();
         // basesrc flushes the src pad and sends it the segment; the audio and metadata pads likewise.
         let flush = seg.flags().contains(gst::SegmentFlags::RESET);
         self.side_pads.seek(seg.upcast_ref(), flush);
@@ -534,7 +538,18 @@ impl PushSrcImpl for RustRtspSrc {
                 // Nobody takes the video but another pad is linked: that stream goes on alone.
                 Produced::Video { .. }
                     if !obj.src_pad().is_linked() && self.side_pads.side_linked() => {}
-                Produced::Video { buffer, caps, gap } => {
+                Produced::Video {
+                    buffer,
+                    caps,
+                    gap,
+                    reverse,
+                } => {
+                    if let Some(start) = reverse {
+                        let flags = obj.segment().flags();
+                        if self.downstream_segment.reverse(start, flags) {
+                            let _ = obj.new_segment(&obj.segment());
+                        }
+                    }
                     if let Some((start, duration)) = gap {
                         gst::debug!(CAT, imp = self, "a hole in the recording: GAP");
                         let gap = gst::event::Gap::builder(gst::ClockTime::from_nseconds(start))

@@ -1,53 +1,89 @@
-//! PTS for a recording played backwards (ONVIF replay, negative Scale). The server sends the GOPs
-//! last to first, each in decoding order from its keyframe, and may stamp RTP from its pipeline's
-//! running time, which runs backwards within each GOP (gst-rtsp-server): the RTP clock says nothing
-//! usable, the pictures' recording times (the 0xABAC extension) do. Each GOP goes out just after the
-//! one before it, its pictures as far apart as they were recorded, over the speed: B-frames keep their
-//! place, and a player shows each GOP forwards, GOP after GOP back through the recording.
+//! A recording played backwards (ONVIF replay, negative Scale) as GStreamer plays backwards: the
+//! server sends the GOPs last to first, each forwards from its keyframe in decoding order; the
+//! element pushes them so under a segment with the negative rate, DISCONT on each GOP's first
+//! picture (the "reverse fragment" parsers and decoders gather, decode, then show last picture
+//! first). A picture's PTS is its recording time (the 0xABAC extension; gst-rtsp-server stamps RTP
+//! from its running time, which runs backwards within each GOP: RTP says nothing usable), so its
+//! stream time is its place in the recording and the segment gives its running time: base + (stop -
+//! PTS) / speed, from the position asked (stop) and the running time the first picture came at
+//! (base).
+
+/// The segment of one reverse replay, fixed by its first picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReverseSegment {
+    /// Where playback starts in the recording (ns since 1900): the position asked, else the first
+    /// picture's time.
+    pub stop: u64,
+    /// The running time the first picture came at.
+    pub base: u64,
+}
+
+/// One picture of a reverse replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReversePicture {
+    pub pts: u64,
+    /// It starts a GOP: DISCONT.
+    pub new_gop: bool,
+    /// The segment, with the first picture.
+    pub segment: Option<ReverseSegment>,
+    /// Its running time under the segment.
+    pub running: u64,
+}
 
 /// The GOPs so far of one reverse replay.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReverseGops {
-    /// The GOP being output: its keyframe's recording time (ns) and PTS.
+    segment: Option<ReverseSegment>,
+    /// The GOP being output: its first picture's recording time, and its latest picture's.
     gop: Option<(u64, u64)>,
-    /// The highest PTS given, and the last picture's recording time.
-    max_pts: u64,
-    last_ntp: u64,
-    /// The shortest recording time between two successive pictures of a GOP, over the speed: how far
-    /// after the previous GOP the next one starts. Unknown with keyframes only.
-    step: Option<u64>,
+    /// The widest GOP so far, first to latest picture (recording ns).
+    widest: u64,
 }
 
 impl ReverseGops {
-    /// The PTS of a picture recorded at `ntp` (ns), a `keyframe` or not, played at `speed` (the
-    /// Scale's magnitude); the first picture gets `start`.
-    pub fn pts(&mut self, ntp: u64, keyframe: bool, speed: f64, start: u64) -> u64 {
-        let speed = speed.max(1e-3);
-        let scaled = |ns: u64| (ns as f64 / speed) as u64;
-        let pts = match self.gop {
-            None => {
-                self.gop = Some((ntp, start));
-                start
-            }
-            // A picture from before its GOP's keyframe belongs to an earlier GOP whose keyframe did
-            // not come (a server dropping late pictures): it starts that GOP here.
-            Some((gop_ntp, gop_pts)) if !keyframe && ntp >= gop_ntp => {
-                if let Some(d) = ntp.checked_sub(self.last_ntp).filter(|&d| d > 0) {
-                    self.step = Some(self.step.map_or(scaled(d), |s| s.min(scaled(d))));
-                }
-                gop_pts.saturating_add(scaled(ntp.saturating_sub(gop_ntp)))
-            }
-            Some((gop_ntp, _)) => {
-                // A new GOP: with keyframes only, each stands for the recording up to the one before.
-                let step = self.step.unwrap_or_else(|| scaled(gop_ntp.abs_diff(ntp)));
-                let pts = self.max_pts.saturating_add(step.max(1));
-                self.gop = Some((ntp, pts));
-                pts
-            }
+    /// Picture recorded at `ntp` (ns since 1900), a `keyframe` or not, played at `speed` (the
+    /// Scale's magnitude) from `position` (the one asked, if any), arrived at running time
+    /// `arrival`.
+    pub fn picture(
+        &mut self,
+        ntp: u64,
+        keyframe: bool,
+        speed: f64,
+        position: Option<u64>,
+        arrival: u64,
+    ) -> ReversePicture {
+        let first = self.segment.is_none();
+        let segment = *self.segment.get_or_insert(ReverseSegment {
+            stop: position.unwrap_or(ntp),
+            base: arrival,
+        });
+        // A picture from before its GOP's start belongs to an earlier GOP whose keyframe did not
+        // come (a server dropping late pictures): it starts a fragment of its own too.
+        let new_gop = match self.gop {
+            None => true,
+            Some((start, _)) => keyframe || ntp < start,
         };
-        self.last_ntp = ntp;
-        self.max_pts = self.max_pts.max(pts);
-        pts
+        self.gop = Some(match self.gop {
+            Some((start, latest)) if !new_gop => (start, latest.max(ntp)),
+            _ => (ntp, ntp),
+        });
+        if let Some((start, latest)) = self.gop {
+            self.widest = self.widest.max(latest - start);
+        }
+        let back = segment.stop.saturating_sub(ntp) as f64 / speed.max(1e-3);
+        ReversePicture {
+            pts: ntp,
+            new_gop,
+            segment: first.then_some(segment),
+            running: segment.base.saturating_add(back as u64),
+        }
+    }
+
+    /// How long a GOP is held before it can be shown, at `speed`: a decoder shows a GOP's latest
+    /// picture first, once the next GOP starts; that much latency keeps a syncing sink from finding
+    /// it late.
+    pub fn latency(&self, speed: f64) -> u64 {
+        (self.widest as f64 / speed.max(1e-3)) as u64
     }
 }
 
@@ -58,31 +94,63 @@ mod tests {
     const S: u64 = 1_000_000_000;
     const FRAME: u64 = S / 30;
 
-    /// PTS of pictures `(recording time, keyframe)` from `start`, at `speed`.
-    fn run(pictures: &[(u64, bool)], speed: f64, start: u64) -> Vec<u64> {
-        let mut r = ReverseGops::default();
+    fn run(gops: &mut ReverseGops, pictures: &[(u64, bool)], speed: f64) -> Vec<ReversePicture> {
         pictures
             .iter()
-            .map(|&(ntp, key)| r.pts(ntp, key, speed, start))
+            .map(|&(ntp, key)| gops.picture(ntp, key, speed, Some(10 * S), 5 * S))
             .collect()
     }
 
     #[test]
-    fn gops_follow_each_other_a_frame_apart() {
+    fn each_gop_a_fragment_on_the_recording_times() {
         // The GOP at 9 s, then the one at 8 s, three pictures each.
         let gop = |at: u64| [(at, true), (at + FRAME, false), (at + 2 * FRAME, false)];
         let pictures: Vec<_> = gop(9 * S).into_iter().chain(gop(8 * S)).collect();
-        let expected: Vec<u64> = (0..6).map(|i| 5 + i * FRAME).collect();
-        assert_eq!(run(&pictures, 1.0, 5), expected);
-        // At -2, half as far apart.
-        let half = run(&pictures, 2.0, 5);
-        for (i, pts) in half.iter().enumerate() {
-            assert!(pts.abs_diff(5 + i as u64 * FRAME / 2) <= 2, "{half:?}");
-        }
+        let mut gops = ReverseGops::default();
+        let out = run(&mut gops, &pictures, 1.0);
+        let pts: Vec<u64> = out.iter().map(|p| p.pts).collect();
+        assert_eq!(pts, pictures.iter().map(|p| p.0).collect::<Vec<_>>());
+        let starts: Vec<bool> = out.iter().map(|p| p.new_gop).collect();
+        assert_eq!(starts, [true, false, false, true, false, false]);
+        // The segment from the position asked and the first picture's arrival, with it alone.
+        let segment = ReverseSegment {
+            stop: 10 * S,
+            base: 5 * S,
+        };
+        assert_eq!(out[0].segment, Some(segment));
+        assert!(out[1..].iter().all(|p| p.segment.is_none()));
+        // The running time: a second of recording back is a second later.
+        assert_eq!(out[0].running, 6 * S);
+        assert_eq!(out[3].running, 7 * S);
+        // A GOP of three pictures is held two frames.
+        assert_eq!(gops.latency(1.0), 2 * FRAME);
+        assert_eq!(gops.latency(2.0), FRAME);
     }
 
     #[test]
-    fn b_frames_keep_their_place() {
+    fn at_double_speed_half_the_running_time() {
+        let mut gops = ReverseGops::default();
+        let out = run(&mut gops, &[(9 * S, true), (8 * S, true)], 2.0);
+        assert_eq!(out[0].running, 5 * S + S / 2);
+        assert_eq!(out[1].running, 6 * S);
+    }
+
+    #[test]
+    fn without_a_position_the_first_picture_is_where_it_starts() {
+        let mut gops = ReverseGops::default();
+        let p = gops.picture(7 * S, true, 1.0, None, 3);
+        assert_eq!(
+            p.segment,
+            Some(ReverseSegment {
+                stop: 7 * S,
+                base: 3
+            })
+        );
+        assert_eq!(p.running, 3);
+    }
+
+    #[test]
+    fn b_frames_stay_in_their_gop() {
         // Decoding order I0 P3 B1 B2 of a GOP at 4 s, then the GOP at 3 s.
         let at = |f: u64| 4 * S + f * FRAME;
         let pictures = [
@@ -91,29 +159,28 @@ mod tests {
             (at(1), false),
             (at(2), false),
             (3 * S, true),
-            (3 * S + FRAME, false),
         ];
-        let pts = run(&pictures, 1.0, 0);
-        assert_eq!(&pts[..4], &[0, 3 * FRAME, FRAME, 2 * FRAME]);
-        // The next GOP a frame after the last picture shown.
-        assert_eq!(&pts[4..], &[4 * FRAME, 5 * FRAME]);
+        let mut gops = ReverseGops::default();
+        let out = run(&mut gops, &pictures, 1.0);
+        let starts: Vec<bool> = out.iter().map(|p| p.new_gop).collect();
+        assert_eq!(starts, [true, false, false, false, true]);
+        assert_eq!(gops.latency(1.0), 3 * FRAME);
     }
 
     #[test]
-    fn a_gop_whose_keyframe_was_lost_starts_where_its_pictures_do() {
+    fn a_gop_whose_keyframe_was_lost_is_a_fragment_of_its_own() {
         let pictures = [
             (9 * S, true),
             (9 * S + FRAME, false),
             (8 * S + FRAME, false),
             (8 * S + 2 * FRAME, false),
         ];
-        assert_eq!(run(&pictures, 1.0, 0), [0, FRAME, 2 * FRAME, 3 * FRAME]);
-    }
-
-    #[test]
-    fn keyframes_only_stand_for_the_recording_between_them() {
-        let pts = run(&[(5 * S, true), (4 * S, true), (3 * S, true)], 1.0, 7);
-        assert_eq!(pts, [7, 7 + S, 7 + 2 * S]);
+        let mut gops = ReverseGops::default();
+        let starts: Vec<bool> = run(&mut gops, &pictures, 1.0)
+            .iter()
+            .map(|p| p.new_gop)
+            .collect();
+        assert_eq!(starts, [true, false, true, false]);
     }
 
     #[test]
@@ -126,7 +193,8 @@ mod tests {
             (0, true),
             (1, true),
         ] {
-            r.pts(ntp, key, 0.0, u64::MAX);
+            r.picture(ntp, key, 0.0, Some(u64::MAX), u64::MAX);
         }
+        r.latency(0.0);
     }
 }

@@ -9,7 +9,7 @@ use super::ntp_sync::SyncDelay;
 use super::recovery::{stream_error, Decision};
 use super::side_output::{SideBuffer, SideOutputs, SidePad};
 use super::stats::Stats;
-use super::timing::Timeline;
+use super::timing::{Stamp, Timeline};
 use crate::net::epoll::{wait_one, Waited, Waker};
 use crate::net::session_client::{ClientConfig, ClientError, SessionClient};
 use crate::rtsp::backoff::{self, Backoff};
@@ -67,9 +67,18 @@ pub enum Produced {
         buffer: gst::Buffer,
         caps: Option<gst::Caps>,
         gap: Option<(u64, u64)>,
+        /// The first picture of a replay backwards: the segment to push before it.
+        reverse: Option<ReverseStart>,
     },
     /// An audio or metadata buffer for its pad.
     Side(SideBuffer),
+}
+
+/// Where a replay backwards starts (`reverse_gops.rs`), and its Scale: the segment's rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReverseStart {
+    pub segment: super::reverse_gops::ReverseSegment,
+    pub scale: f64,
 }
 
 pub struct Supervisor {
@@ -204,7 +213,12 @@ impl Supervisor {
                     let Some(produced) = produced else {
                         continue;
                     };
-                    let reorder = self.decode_times.reorder();
+                    let reorder = self.decode_times.reorder()
+                        + self
+                            .cfg
+                            .replay
+                            .filter(|r| r.scale < 0.0)
+                            .map_or(0, |r| self.timeline.reverse_latency(r.scale));
                     let sync = self.sync_delay.ns();
                     let mut st = self.stats.lock().unwrap();
                     let changed = std::mem::replace(&mut st.reorder_ns, reorder) != reorder
@@ -265,8 +279,17 @@ impl Supervisor {
         }
         self.warn_clock_jump(notify);
         let basis = self.basis(ntp, completed, running_time, notify);
-        let stamp = match self.cfg.replay.filter(|r| r.scale < 0.0).zip(ntp) {
-            Some((r, ntp)) => self.timeline.reverse_pts(ntp, au.keyframe, r.scale, basis),
+        let backwards = self.cfg.replay.filter(|r| r.scale < 0.0).zip(ntp);
+        let reverse = backwards.map(|(r, ntp)| {
+            self.timeline
+                .reverse_picture(ntp, au.keyframe, r.scale, r.start, basis)
+        });
+        let stamp = match reverse {
+            Some(p) => Stamp {
+                pts: p.pts,
+                resynced: false,
+                outlier: false,
+            },
             None => self.timeline.pts(au.rtp_ts, clock_rate, basis),
         };
         if stamp.outlier {
@@ -280,20 +303,49 @@ impl Supervisor {
             self.discont = true;
             return None;
         }
-        let (pts, dts) = self.decode_times.stamp(stamp.pts);
-        self.lip_sync
-            .video(ntp.filter(|_| !self.wall_time.ntp_sync), pts);
+        // Backwards, PTS are recording times and decoders reorder each GOP themselves: no DTS, and
+        // no lip-sync or holes on a timeline that runs back.
+        let (pts, dts) = match reverse {
+            Some(_) => (stamp.pts, None),
+            None => self.decode_times.stamp(stamp.pts),
+        };
+        if reverse.is_none() {
+            self.lip_sync
+                .video(ntp.filter(|_| !self.wall_time.ntp_sync), pts);
+        }
         self.count(au.keyframe, completed);
         // Taken whatever the others say: left set, it would mark the next picture too.
         let pending = std::mem::take(&mut self.discont);
-        let discont = au.discont || stamp.resynced || pending;
+        let new_gop = reverse.is_some_and(|p| p.new_gop);
+        let discont = au.discont || stamp.resynced || pending || new_gop;
         let meta = ntp.filter(|_| self.wall_time.meta);
         let buffer = into_buffer(au, pts, dts, discont, meta);
-        let gap = self
-            .cfg
-            .replay
-            .and_then(|_| self.gaps.picture(pts, discont));
-        Some(Produced::Video { buffer, caps, gap })
+        let gap = match (self.cfg.replay, reverse) {
+            (Some(_), None) => self.gaps.picture(pts, discont),
+            _ => None,
+        };
+        let reverse = reverse
+            .and_then(|p| p.segment)
+            .zip(backwards)
+            .map(|(s, (r, _))| {
+                crate::log!(
+                    self.cfg.log,
+                    Debug,
+                    "playing backwards from {} ns since 1900, from running time {} ns",
+                    s.stop,
+                    s.base
+                );
+                ReverseStart {
+                    segment: s,
+                    scale: r.scale,
+                }
+            });
+        Some(Produced::Video {
+            buffer,
+            caps,
+            gap,
+            reverse,
+        })
     }
 
     /// Audio or metadata stream `stream`'s frame as a buffer for its pad, on a timeline of its own
@@ -439,6 +491,7 @@ impl Supervisor {
         crate::log!(self.cfg.log, Debug, "replaying with {:?}", replay.headers());
         self.cfg.replay = Some(replay);
         self.timeline.set_recording(true);
+        self.timeline.new_replay();
         self.side.set_recording(true);
         if flush {
             self.timeline.reset();

@@ -58,7 +58,6 @@ impl Timeline {
     /// A new RTP timeline follows (reconnect, new SSRC): map its first packet afresh.
     pub fn restart(&mut self) {
         self.base = None;
-        self.reverse = Default::default();
         self.skew = 0;
         self.target = 0;
         self.window_min = None;
@@ -152,19 +151,39 @@ impl Timeline {
         }
     }
 
-    /// A recording played backwards (negative Scale): PTS from the pictures' recording times `ntp`
-    /// (`reverse_gops.rs`), from the first picture's arrival or just past the last PTS.
-    pub fn reverse_pts(&mut self, ntp: u64, keyframe: bool, scale: f64, arrival: u64) -> Stamp {
+    /// A recording played backwards (negative Scale): the picture recorded at `ntp` under the
+    /// reverse segment (`reverse_gops.rs`) that starts at `position` (the one asked, if any) and the
+    /// first picture's arrival, or just past the last PTS.
+    pub fn reverse_picture(
+        &mut self,
+        ntp: u64,
+        keyframe: bool,
+        scale: f64,
+        position: Option<u64>,
+        arrival: u64,
+    ) -> super::reverse_gops::ReversePicture {
         let start = self
             .last_pts
             .map_or(arrival, |p| arrival.max(p.saturating_add(1)));
-        let pts = self.reverse.pts(ntp, keyframe, scale.abs(), start);
-        self.last_pts = Some(self.last_pts.map_or(pts, |p| p.max(pts)));
-        Stamp {
-            pts,
-            resynced: false,
-            outlier: false,
-        }
+        let picture = self
+            .reverse
+            .picture(ntp, keyframe, scale.abs(), position, start);
+        // The running time reached: where a later forward replay goes on from.
+        self.last_pts = Some(
+            self.last_pts
+                .map_or(picture.running, |p| p.max(picture.running)),
+        );
+        picture
+    }
+
+    /// How long a reverse replay holds each GOP before it can be shown (0 forwards).
+    pub fn reverse_latency(&self, scale: f64) -> u64 {
+        self.reverse.latency(scale.abs())
+    }
+
+    /// A new replay: a reverse one starts its own segment.
+    pub fn new_replay(&mut self) {
+        self.reverse = Default::default();
     }
 
     /// A recording's PTS: from the first picture's arrival (or just past the last PTS), the RTP

@@ -15,6 +15,9 @@ pub struct Picture {
     /// Its `timestamp/x-ntp` reference meta (0: none).
     pub ntp: u64,
     pub pts: u64,
+    pub dts: Option<u64>,
+    /// Its running time under its segment.
+    pub segment_running: Option<u64>,
     /// The pipeline's running time when the sink got it, and when that was.
     pub running: u64,
     pub at: Instant,
@@ -28,8 +31,7 @@ pub struct Track {
     pub buffers: Vec<Picture>,
     /// GAP events: (start, duration).
     pub gaps: Vec<(u64, u64)>,
-    /// Segments: (applied rate, time).
-    pub segments: Vec<(f64, Option<gst::ClockTime>)>,
+    pub segments: Vec<gst::FormattedSegment<gst::ClockTime>>,
     /// FLUSH_STOP events, and how many buffers had come before each.
     pub flushes: Vec<usize>,
 }
@@ -82,9 +84,16 @@ fn watch(sink: &gst_app::AppSink, seen: &Arc<Mutex<Seen>>, feed: Feed) {
                 if matches!(feed, Feed::Video) {
                     assert!(ntp.is_some(), "every replayed picture has its time");
                 }
+                let running = sample
+                    .segment()
+                    .and_then(|s| s.downcast_ref::<gst::ClockTime>())
+                    .and_then(|s| s.to_running_time(buf.pts()?))
+                    .map(|t| t.nseconds());
                 let picture = Picture {
+                    segment_running: running,
                     ntp: ntp.unwrap_or(0),
                     pts: buf.pts().map_or(0, |p| p.nseconds()),
+                    dts: buf.dts().map(|d| d.nseconds()),
                     running: sink.current_running_time().map_or(0, |t| t.nseconds()),
                     at: Instant::now(),
                     keyframe: !buf.flags().contains(gst::BufferFlags::DELTA_UNIT),
@@ -110,9 +119,7 @@ fn watch(sink: &gst_app::AppSink, seen: &Arc<Mutex<Seen>>, feed: Feed) {
                 }
                 Some(gst::EventView::Segment(e)) => {
                     if let Ok(seg) = e.segment().clone().downcast::<gst::ClockTime>() {
-                        track(&mut seen, feed)
-                            .segments
-                            .push((seg.applied_rate(), seg.time()));
+                        track(&mut seen, feed).segments.push(seg);
                     }
                 }
                 Some(gst::EventView::FlushStop(_)) => {
@@ -124,6 +131,13 @@ fn watch(sink: &gst_app::AppSink, seen: &Arc<Mutex<Seen>>, feed: Feed) {
             gst::PadProbeReturn::Ok
         },
     );
+}
+
+impl Track {
+    /// Whether a segment had this applied rate (the server's speed, forwards).
+    pub fn applied(&self, rate: f64) -> bool {
+        self.segments.iter().any(|s| s.applied_rate() == rate)
+    }
 }
 
 impl Player {
@@ -147,12 +161,51 @@ impl Player {
         sync: bool,
         before: impl FnOnce(&gst::Element),
     ) -> Player {
+        Self::start_full(url, reach, props, sync, false, before)
+    }
+
+    /// The video decoded (`h264parse ! avdec_h264`) before its sink, as a player has it.
+    pub fn start_decoding(
+        url: &str,
+        reach: &[(&'static str, String)],
+        props: &[(&str, &dyn ToValue)],
+        before: impl FnOnce(&gst::Element),
+    ) -> Player {
+        Self::start_full(url, reach, props, false, true, before)
+    }
+
+    fn start_full(
+        url: &str,
+        reach: &[(&'static str, String)],
+        props: &[(&str, &dyn ToValue)],
+        sync: bool,
+        decode: bool,
+        before: impl FnOnce(&gst::Element),
+    ) -> Player {
         let mut all: Vec<(&str, &dyn ToValue)> = vec![("onvif-mode", &true)];
         for (k, v) in reach {
             all.push((k, v));
         }
         all.extend_from_slice(props);
         let (pipeline, src, sink) = super::video_pipeline(url, &all);
+        if decode {
+            let chain = ["queue", "h264parse", "avdec_h264"].map(|f| {
+                gst::ElementFactory::make(f).build().unwrap_or_else(|_| {
+                    panic!("{f} (gstreamer1.0-plugins-bad, gstreamer1.0-libav)")
+                })
+            });
+            src.unlink(&sink);
+            pipeline.add_many(&chain).unwrap();
+            // Unbounded, as a player's: the decoder holds each GOP and decodes it at once, and
+            // gst-rtsp-server drops what it cannot send at once (Rate-Control: no sends as fast
+            // as it can).
+            for p in ["max-size-buffers", "max-size-bytes"] {
+                chain[0].set_property(p, 0u32);
+            }
+            chain[0].set_property("max-size-time", 0u64);
+            gst::Element::link_many([&src, &chain[0], &chain[1], &chain[2], sink.upcast_ref()])
+                .unwrap();
+        }
         sink.set_sync(sync);
         let seen = Arc::new(Mutex::new(Seen::default()));
         watch(&sink, &seen, Feed::Video);
@@ -285,6 +338,43 @@ pub fn assert_on_the_new_running_time(pictures: &[Picture], from: usize, context
             "{context}: PTS {} ms ahead of the running time {} ms it came at",
             (p.pts as i64 - p.running as i64) / 1_000_000,
             p.running / 1_000_000
+        );
+    }
+}
+
+/// What a replay backwards at `rate` from `stop` (ns since 1900) must give downstream: a segment at
+/// that rate, nothing applied yet (decoders reverse each GOP), stopping at the position, stream time
+/// = PTS; each picture's PTS its recording time, no DTS; DISCONT on the first picture of each GOP
+/// (a keyframe, or a picture from before its GOP's start when the server dropped a keyframe) and on
+/// no other.
+pub fn assert_played_backwards(video: &Track, rate: f64, stop: u64, context: &str) {
+    let seg = video
+        .segments
+        .iter()
+        .find(|s| s.rate() == rate)
+        .unwrap_or_else(|| panic!("{context}: no segment at rate {rate}: {:?}", video.segments));
+    assert_eq!(seg.applied_rate(), 1.0, "{context}: {seg:?}");
+    assert_eq!(
+        seg.stop().map(|s| s.nseconds()),
+        Some(stop),
+        "{context}: {seg:?}"
+    );
+    assert_eq!(seg.time(), Some(gst::ClockTime::ZERO), "{context}: {seg:?}");
+    let pics = &video.buffers;
+    let mut gop_start = u64::MAX;
+    for (i, p) in pics.iter().enumerate() {
+        assert_eq!(
+            p.pts, p.ntp,
+            "{context}: picture {i}'s PTS is its recording time: {p:?}"
+        );
+        assert!(p.dts.is_none(), "{context}: picture {i}: {p:?}");
+        let starts = i == 0 || p.keyframe || p.ntp < gop_start;
+        if starts {
+            gop_start = p.ntp;
+        }
+        assert_eq!(
+            p.discont, starts,
+            "{context}: DISCONT on GOP starts alone, picture {i}: {p:?}"
         );
     }
 }
