@@ -63,6 +63,18 @@ fn play_backwards(
         false => Player::start_at(&srv.url(), &reach, &props, before),
     };
     p.until(transport, |s| done(&s.video.buffers));
+    // A decoder holds each GOP until the next starts: the latency says so (a GOP here is 30
+    // pictures, a second less a frame from first to last; keyframes alone are GOPs of one).
+    let mut q = gst::query::Latency::new();
+    assert!(
+        p.src.static_pad("src").unwrap().query(&mut q),
+        "{transport}"
+    );
+    let (_, min, _) = q.result();
+    assert!(
+        intra || min >= gst::ClockTime::from_nseconds(S - 2 * FRAME),
+        "{transport}: latency {min} with GOPs of a second backwards"
+    );
     let video = common::replay_player::lock(&p.seen).video.clone();
     drop(p);
     video
