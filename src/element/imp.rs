@@ -392,7 +392,12 @@ impl BaseSrcImpl for RustRtspSrc {
         self.downstream_segment.seek();
         // basesrc flushes the src pad and sends it the segment; the audio and metadata pads likewise.
         let flush = seg.flags().contains(gst::SegmentFlags::RESET);
-        self.side_pads.seek(seg.upcast_ref(), flush);
+        // Audio is not played backwards here: its segment says the server reversed it.
+        let mut side = seg.clone();
+        if replay.scale < 0.0 {
+            side.set_applied_rate(replay.scale);
+        }
+        self.side_pads.seek(side.upcast_ref(), flush);
         self.pending_replay.set(replay, flush);
         true
     }
