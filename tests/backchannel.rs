@@ -8,6 +8,7 @@ mod common;
 
 use common::server::{ServerOptions, TestServer};
 use gst::prelude::*;
+use gst_rtsp_server::prelude::*;
 use std::time::{Duration, Instant};
 
 /// The tone sent.
@@ -92,6 +93,29 @@ fn received(srv: &TestServer) -> f64 {
 /// The video recorded `PICTURES` and the server decoded 1.5 s of the back channel.
 fn video_and_audio(srv: &TestServer) -> impl Fn(&Run) -> bool + '_ {
     move |r| r.video_buffers >= PICTURES && received(srv) >= 1.5
+}
+
+/// The sender reports the server's RTP session for the back channel took from us: the stats of the
+/// sources it did not make itself that say `have-sr`, with their packet counts.
+fn sender_reports(srv: &TestServer) -> Vec<gst::Structure> {
+    let Some(media) = srv.backchannel_media.lock().unwrap().clone() else {
+        return Vec::new();
+    };
+    let stream = (0..media.n_streams())
+        .filter_map(|i| media.stream(i))
+        .find(|s| s.is_receiver());
+    let Some(session) = stream.and_then(|s| s.rtpsession()) else {
+        return Vec::new();
+    };
+    let stats = session.property::<gst::Structure>("stats");
+    let Ok(sources) = stats.get::<glib::ValueArray>("source-stats") else {
+        return Vec::new();
+    };
+    sources
+        .iter()
+        .filter_map(|v| v.get::<gst::Structure>().ok())
+        .filter(|s| s.get::<bool>("internal") == Ok(false) && s.get::<bool>("have-sr") == Ok(true))
+        .collect()
 }
 
 /// The video recorded `PICTURES`, and a warning came.
@@ -200,6 +224,36 @@ fn tone_on_the_pad_reaches_the_camera(transport: &str) {
         "{transport}: {secs:.2} s received in {:?}",
         r.took
     );
+}
+
+/// The back channel's sender reports reach the camera (RFC 3550: a sender reports what it sent, and
+/// where its RTP clock is on the wall clock): gst-rtsp-server's RTP session for the back channel has
+/// one from our source, counting the packets we sent; the first within 3 s of the audio (the initial
+/// report at half RFC 3550's 5 s interval).
+fn sender_reports_reach_the_camera(transport: &str) {
+    let tls = transport == "tls";
+    let (srv, _cert) = server("pcmu", tls);
+    let protocols = if tls { "tcp" } else { transport };
+    let launch = launch_with_tone(&srv.url(), protocols, "mulawenc");
+    // Read while the session plays: its TEARDOWN takes the session with it.
+    let reports = std::sync::Mutex::new(Vec::new());
+    let r = run(
+        &launch,
+        |_| {},
+        |r| {
+            let mut got = reports.lock().unwrap();
+            *got = sender_reports(&srv);
+            video_and_audio(&srv)(r) && !got.is_empty()
+        },
+    );
+    assert_video_clean(&r, transport);
+    let reports = reports.into_inner().unwrap();
+    let sr = reports
+        .first()
+        .unwrap_or_else(|| panic!("{transport}: no sender report reached the server's session"));
+    // 20 ms packets: 50 a second.
+    let packets = sr.get::<u32>("sr-packet-count").unwrap_or(0);
+    assert!((1..=150).contains(&packets), "{transport}: {sr}");
 }
 
 /// AAC (AAC-hbr, 16 kHz mono) given to the pad (`avenc_aac ! src.backchannel`): packed behind its AU
@@ -359,4 +413,8 @@ over_udp_and_tcp! {
     select_stream_may_refuse_the_back_channel => super::select_stream_may_refuse_the_back_channel;
     camera_without_a_back_channel_plays_video_with_a_warning => super::camera_without_a_back_channel_plays_video_with_a_warning;
     the_other_g711_law_is_not_sent => super::the_other_g711_law_is_not_sent;
+}
+
+over_udp_tcp_and_tls! {
+    sender_reports_reach_the_camera => super::sender_reports_reach_the_camera;
 }

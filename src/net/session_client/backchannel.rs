@@ -173,7 +173,9 @@ impl BackchannelSender {
             },
             sender,
             latest: None,
-            next_report: now + REPORT_INTERVAL,
+            // RFC 3550 §6.2: the first report after half the interval, so that the camera can place
+            // the audio on the wall clock early.
+            next_report: now + REPORT_INTERVAL / 2,
         }
     }
 
