@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 const STOP_WITHIN: Duration = Duration::from_millis(500);
 
 fn stops_when_teardown_is_never_answered(protocols: &str) {
+    let _pauses = pauses_beside();
     let cam = FakeCamera::start(Script {
         ignore_teardown: true,
         ..Default::default()
@@ -33,6 +34,7 @@ fn stops_when_teardown_is_never_answered(protocols: &str) {
 
 #[test]
 fn stops_while_the_host_name_is_being_looked_up() {
+    let _pauses = pauses_beside();
     // `.invalid` never resolves; where the resolver hangs (no network), the lookup must not hold up the
     // state change; where it fails at once, the element posts an error and stops all the same.
     common::init();
@@ -46,6 +48,7 @@ fn stops_while_the_host_name_is_being_looked_up() {
 }
 
 fn stops_while_the_camera_says_nothing(protocols: &str) {
+    let _pauses = pauses_beside();
     // A port that accepts and never answers: not the RTSP reply, not the TLS handshake (our
     // ClientHello waits unanswered), not the HTTP tunnel's reply.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -75,6 +78,7 @@ fn stops_while_the_camera_says_nothing(protocols: &str) {
 }
 
 fn pause_for_30s_and_resume(protocols: &str) {
+    let _pauses = pauses_beside();
     // A camera with a 5 s session: without keep-alives during the pause it would expire.
     let cam = FakeCamera::start(Script {
         session_timeout: Some(5),
@@ -140,6 +144,22 @@ fn pause_for_30s_and_resume(protocols: &str) {
     rec.assert_plays();
 }
 
+/// Every element leaving PLAYING starts a pause thread, and a test counts them across the process:
+/// the tests here pause side by side, except the one that counts, which runs alone.
+static PAUSES: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn pauses_beside() -> std::sync::RwLockReadGuard<'static, ()> {
+    PAUSES
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn pauses_alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    PAUSES
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Threads of this process whose name starts with `prefix` (Linux truncates names to 15 bytes).
 fn threads_named(prefix: &str) -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -153,6 +173,7 @@ fn threads_named(prefix: &str) -> usize {
 /// thread blocked on the camera (basesrc's unlock wakes it), and the session ends at once (TEARDOWN),
 /// not at the stall timeout. Pausing and playing ten times in a row leaves no pile of threads behind.
 fn pausing_a_silent_camera(protocols: &str) {
+    let _pauses = pauses_alone();
     let cam = FakeCamera::start(Script {
         stall_after: Some(60),
         ..Default::default()
