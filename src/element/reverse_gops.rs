@@ -36,7 +36,7 @@ pub struct ReverseGops {
     segment: Option<ReverseSegment>,
     /// The GOP being output: its first picture's recording time, and its latest picture's.
     gop: Option<(u64, u64)>,
-    /// The widest GOP so far, first to latest picture (recording ns).
+    /// The widest GOP that ended so far, first to latest picture (recording ns).
     widest: u64,
 }
 
@@ -65,11 +65,14 @@ impl ReverseGops {
         };
         self.gop = Some(match self.gop {
             Some((start, latest)) if !new_gop => (start, latest.max(ntp)),
-            _ => (ntp, ntp),
+            // A GOP ends: its width counts now (once, not with each of its pictures: each change of
+            // the latency is a message and a pipeline-wide query).
+            Some((start, latest)) => {
+                self.widest = self.widest.max(latest - start);
+                (ntp, ntp)
+            }
+            None => (ntp, ntp),
         });
-        if let Some((start, latest)) = self.gop {
-            self.widest = self.widest.max(latest - start);
-        }
         let back = segment.stop.saturating_sub(ntp) as f64 / speed.max(1e-3);
         ReversePicture {
             pts: ntp,
@@ -122,8 +125,11 @@ mod tests {
         // The running time: a second of recording back is a second later.
         assert_eq!(out[0].running, 6 * S);
         assert_eq!(out[3].running, 7 * S);
-        // A GOP of three pictures is held two frames.
+        // A GOP of three pictures is held two frames, counted once it ended.
         assert_eq!(gops.latency(1.0), 2 * FRAME);
+        let mut first = ReverseGops::default();
+        run(&mut first, &pictures[..3], 1.0);
+        assert_eq!(first.latency(1.0), 0, "the GOP has not ended");
         assert_eq!(gops.latency(2.0), FRAME);
     }
 

@@ -18,7 +18,8 @@ pub struct Stats {
     /// "udp", "udp-mcast" or "tcp".
     pub transport: &'static str,
     pub bitrate: u64,
-    /// How much later PTS go out for B-frame reordering (ns): part of the element's latency.
+    /// How much later PTS go out for B-frame reordering, or how long a replay backwards holds each GOP
+    /// before a decoder can show it (ns): part of the element's latency.
     pub reorder_ns: u64,
     /// Pictures dropped for a timestamp seconds away from the stream's.
     pub timestamp_outliers: u64,
