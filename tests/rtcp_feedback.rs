@@ -133,6 +133,54 @@ fn round_trip_time(protocols: &str) {
     assert!((49.0..150.0).contains(&rtt), "{protocols}: {rtt} ms");
 }
 
+/// The jitter our receiver reports give the camera is the network's (RFC 3550 §6.4.1: the variance of
+/// the packets' transit), not our reads': over UDP each datagram's kernel receive time goes into it,
+/// so a streaming thread held up downstream (a sink that takes 150 ms over every 10th picture, as a
+/// busy encoder does), which then reads the datagrams queued meanwhile at once, does not show as
+/// jitter. Over TCP the connection's bytes carry no receive time of their own, and the reads' times
+/// stand (not checked: nothing changed there).
+#[test]
+fn reported_jitter_is_the_networks() {
+    common::init();
+    let cam = FakeCamera::start(Script::default());
+    let src = common::rtsp_src(&cam.url(), &[("protocols", &"udp")]);
+    let sink = gst::ElementFactory::make("fakesink")
+        .property("sync", false)
+        .build()
+        .unwrap();
+    let pipeline = gst::Pipeline::new();
+    pipeline.add_many([&src, &sink]).unwrap();
+    src.link(&sink).unwrap();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    sink.static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            if n.fetch_add(1, SeqCst) % 10 == 9 {
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            gst::PadProbeReturn::Ok
+        });
+    pipeline.set_state(gst::State::Playing).unwrap();
+    // Receiver reports go out every 5 s: three of them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while cam.shared.reported_jitter.lock().unwrap().len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} receiver reports in 20 s",
+            cam.shared.receiver_reports.load(SeqCst)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let jitter = cam.shared.reported_jitter.lock().unwrap().clone();
+    // 90 kHz: 2 ms is 180; read times made it 7 to 9 ms here. The first report is left out: the kernel
+    // stamps datagrams as they come only a moment after the first socket of the host asks for it.
+    assert!(
+        jitter[1..].iter().all(|&j| j <= 180),
+        "jitter reported (90 kHz units): {jitter:?}"
+    );
+}
+
 over_udp_and_tcp! {
     round_trip => super::round_trip_time;
     pli => super::pli_once_a_second;

@@ -9,12 +9,17 @@ use std::os::fd::AsRawFd;
 pub const BATCH: usize = 32;
 /// Largest datagram kept whole; RTP from cameras stays under the path MTU, so 8 KiB is ample.
 pub const SLOT: usize = 8 * 1024;
+/// Room for a datagram's ancillary data: its kernel receive time (`SO_TIMESTAMPNS`, a cmsg header and
+/// a timespec: 32 bytes on 64-bit Linux), with space to spare.
+const CONTROL: usize = 64;
 
 /// The message headers point into the batch's own buffers: boxed slices, allocated once and never
 /// grown or moved (a `Box<[_]>` cannot reallocate), so the pointers stay valid for the batch's life,
 /// wherever the `RecvBatch` itself moves.
 pub struct RecvBatch {
     data: Box<[u8]>,
+    /// u64 words: cmsg headers are 8-byte aligned.
+    controls: Box<[u64]>,
     addrs: Box<[libc::sockaddr_storage]>,
     iovs: Box<[libc::iovec]>,
     msgs: Box<[libc::mmsghdr]>,
@@ -44,6 +49,7 @@ impl RecvBatch {
         };
         let mut b = RecvBatch {
             data: vec![0; BATCH * SLOT].into_boxed_slice(),
+            controls: vec![0; BATCH * CONTROL / 8].into_boxed_slice(),
             addrs: vec![zero_addr; BATCH].into_boxed_slice(),
             iovs: vec![zero_iov; BATCH].into_boxed_slice(),
             msgs: vec![zero_msg; BATCH].into_boxed_slice(),
@@ -52,6 +58,7 @@ impl RecvBatch {
         // Every pointer derives from one base pointer per buffer, taken once: no later reborrow of a
         // whole buffer sits between them.
         let data = b.data.as_mut_ptr();
+        let controls = b.controls.as_mut_ptr();
         let addrs = b.addrs.as_mut_ptr();
         let iovs = b.iovs.as_mut_ptr();
         for (i, m) in b.msgs.iter_mut().enumerate() {
@@ -64,6 +71,9 @@ impl RecvBatch {
                 };
                 m.msg_hdr.msg_name = addrs.add(i).cast();
                 m.msg_hdr.msg_iov = iovs.add(i);
+                // `i * CONTROL / 8` words in: control area `i` (`CONTROL` bytes) lies inside
+                // `controls` (`BATCH * CONTROL` bytes).
+                m.msg_hdr.msg_control = controls.add(i * CONTROL / 8).cast();
             }
             m.msg_hdr.msg_iovlen = 1;
         }
@@ -78,6 +88,7 @@ impl RecvBatch {
             m.msg_hdr.msg_namelen =
                 std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             m.msg_hdr.msg_flags = 0;
+            m.msg_hdr.msg_controllen = CONTROL as _;
             m.msg_len = 0;
         }
     }
@@ -135,12 +146,79 @@ impl RecvBatch {
         (self.data(i), from)
     }
 
+    /// When the kernel received datagram `i` (ns since the Unix epoch on CLOCK_REALTIME), from its
+    /// `SO_TIMESTAMPNS` ancillary data; `None` without it (the option off, or not there).
+    pub fn received_at(&self, i: usize) -> Option<u64> {
+        let m = self.msgs.get(i).filter(|_| i < self.received)?;
+        let hdr = &m.msg_hdr;
+        // SAFETY: `hdr` is a header the kernel filled in this batch: `msg_control` points at its
+        // control area and `msg_controllen` says how much of it the kernel wrote (at most `CONTROL`);
+        // CMSG_FIRSTHDR/CMSG_NXTHDR stay within that length.
+        let mut c = unsafe { libc::CMSG_FIRSTHDR(hdr) };
+        // SAFETY: arithmetic on a length, no memory touched.
+        let want = unsafe { libc::CMSG_LEN(std::mem::size_of::<libc::timespec>() as u32) };
+        while !c.is_null() {
+            // SAFETY: a non-null cmsg from the walk above lies wholly within the control area.
+            let cmsg = unsafe { &*c };
+            if cmsg.cmsg_level == libc::SOL_SOCKET
+                && cmsg.cmsg_type == libc::SCM_TIMESTAMPNS
+                && cmsg.cmsg_len as usize >= want as usize
+            {
+                // SAFETY: the kernel wrote a timespec as this cmsg's data (its length says so); read
+                // unaligned, as CMSG_DATA promises no alignment for the payload's type.
+                let ts: libc::timespec =
+                    unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(c).cast()) };
+                let (s, ns) = (
+                    u64::try_from(ts.tv_sec).ok()?,
+                    u64::try_from(ts.tv_nsec).ok()?,
+                );
+                return s.checked_mul(1_000_000_000)?.checked_add(ns);
+            }
+            // SAFETY: as above, within the header's control length.
+            c = unsafe { libc::CMSG_NXTHDR(hdr, c) };
+        }
+        None
+    }
+
     /// Datagram `i`'s bytes alone (None if it was larger than a slot or is not there).
     pub fn data(&self, i: usize) -> Option<&[u8]> {
         let m = self.msgs.get(i).filter(|_| i < self.received)?;
         let len = m.msg_len as usize;
         (m.msg_hdr.msg_flags & libc::MSG_TRUNC == 0 && len <= SLOT)
             .then(|| &self.data[i * SLOT..i * SLOT + len])
+    }
+}
+
+/// Maps kernel receive times (CLOCK_REALTIME) onto `Instant`s: both clocks read once, when a read
+/// begins; a datagram received `d` before that is `d` before the `Instant`. A receive time after the
+/// reading (the wall clock stepped back meanwhile) or more than a minute before it (stepped forward)
+/// maps to none.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiveClock {
+    instant: std::time::Instant,
+    real_ns: u64,
+}
+
+impl ReceiveClock {
+    pub fn now() -> Self {
+        let real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        ReceiveClock {
+            instant: std::time::Instant::now(),
+            real_ns: u64::try_from(real.as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// When a datagram received at `at` (ns since the Unix epoch) came.
+    pub fn instant_of(&self, at: Option<u64>) -> Option<std::time::Instant> {
+        let ago = self.real_ns.checked_sub(at?)?;
+        (ago <= 60_000_000_000)
+            .then(|| {
+                self.instant
+                    .checked_sub(std::time::Duration::from_nanos(ago))
+            })
+            .flatten()
     }
 }
 
@@ -201,6 +279,53 @@ mod tests {
         assert_eq!(recv(&mut b, &rx).unwrap(), 1);
         assert_eq!(b.get(0).0.unwrap(), &[5u8; 300][..]);
         assert_eq!(b.get(0).1, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    }
+
+    #[test]
+    fn each_datagram_has_its_kernel_receive_time() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut b = RecvBatch::new();
+        tx.send_to(&[1], rx.local_addr().unwrap()).unwrap();
+        assert_eq!(recv(&mut b, &rx).unwrap(), 1);
+        assert_eq!(b.received_at(0), None, "not asked for: none");
+        crate::net::udp::receive_times(&rx).unwrap();
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        };
+        // The kernel starts stamping datagrams as they come a moment after the first socket asks (a
+        // static key flipped from a work queue); until then it stamps them when they are read. So:
+        // two datagrams 30 ms apart, until they come stamped apart (a few tries at most).
+        let mut tries = Vec::new();
+        let stamped_apart = (0..20).any(|_| {
+            let before = now();
+            tx.send_to(&[2], rx.local_addr().unwrap()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            tx.send_to(&[3], rx.local_addr().unwrap()).unwrap();
+            assert_eq!(recv(&mut b, &rx).unwrap(), 2);
+            let (a, c) = (b.received_at(0).unwrap(), b.received_at(1).unwrap());
+            tries.push((before, a, c));
+            // Each when it came, not when it was read: 30 ms apart, both after `before`.
+            a >= before && c > a + 25_000_000 && c <= now()
+        });
+        assert!(stamped_apart, "{tries:?}");
+        assert_eq!(b.received_at(2), None);
+    }
+
+    #[test]
+    fn receive_times_map_onto_instants() {
+        let c = ReceiveClock::now();
+        let at = c.real_ns - 5_000_000;
+        assert_eq!(
+            c.instant_of(Some(at)),
+            Some(c.instant - std::time::Duration::from_millis(5))
+        );
+        assert_eq!(c.instant_of(None), None);
+        assert_eq!(c.instant_of(Some(c.real_ns + 1)), None, "after the read");
+        assert_eq!(c.instant_of(Some(0)), None, "a minute and more before");
     }
 
     #[test]

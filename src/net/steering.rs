@@ -151,8 +151,8 @@ impl RtpReader {
         }
     }
 
-    /// Reads up to `rounds` batches, calling `visit(datagram, sender)` in sequence order (`None`: larger
-    /// than a slot). Returns whether datagrams may be left: queued in the sockets or held here.
+    /// Reads up to `rounds` batches, calling `visit(datagram, sender, kernel receive time)` in sequence
+    /// order (`None`: larger than a slot; the time as `RecvBatch::received_at` gives it). Returns whether datagrams may be left: queued in the sockets or held here.
     /// `bulk_only`: the wake socket was just found empty (the loop woke for a deadline), so its first
     /// read is skipped.
     pub fn read(
@@ -161,7 +161,7 @@ impl RtpReader {
         bulk: Option<&UdpSocket>,
         rounds: usize,
         bulk_only: bool,
-        mut visit: impl FnMut(Option<&[u8]>, Option<IpAddr>),
+        mut visit: impl FnMut(Option<&[u8]>, Option<IpAddr>, Option<u64>),
     ) -> io::Result<bool> {
         for round in 0..rounds {
             if self.wake_pos == self.wake.len() {
@@ -202,11 +202,11 @@ impl RtpReader {
                 };
                 if take_wake {
                     let (data, from) = self.wake.get(self.wake_pos);
-                    visit(data, from);
+                    visit(data, from, self.wake.received_at(self.wake_pos));
                     self.wake_pos += 1;
                 } else if from_bulk.is_some() {
                     let (data, from) = self.bulk.get(i);
-                    visit(data, from);
+                    visit(data, from, self.bulk.received_at(i));
                     i += 1;
                 } else {
                     break;
@@ -408,7 +408,7 @@ mod tests {
         loop {
             calls += 1;
             let more = reader
-                .read(&wake, Some(&bulk), 2, false, |d, _| {
+                .read(&wake, Some(&bulk), 2, false, |d, _, _| {
                     got.push(seq_of(d).unwrap())
                 })
                 .unwrap();
@@ -440,7 +440,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         let mut reader = RtpReader::new();
         let mut got = Vec::new();
-        let mut visit = |d: Option<&[u8]>, _| got.push(seq_of(d).unwrap());
+        let mut visit = |d: Option<&[u8]>, _, _| got.push(seq_of(d).unwrap());
         assert!(
             reader.read(&sock, None, 1, false, &mut visit).unwrap(),
             "a full batch: maybe more"

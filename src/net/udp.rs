@@ -134,9 +134,31 @@ pub(super) fn bound_socket(
     }
     // Best effort: the kernel caps it at net.core.rmem_max.
     let _ = s.set_recv_buffer_size(recv_buffer);
+    // Best effort too: each datagram's kernel receive time (`batch.rs`), for the reception statistics.
+    let _ = receive_times(&s);
     s.bind(&addr.into())?;
     s.set_nonblocking(true)?;
     Ok(s)
+}
+
+/// Asks the kernel for each datagram's receive time (`SO_TIMESTAMPNS`), read with it by `recvmmsg`.
+pub fn receive_times(s: &impl std::os::fd::AsRawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a c_int option value of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 #[cfg(test)]

@@ -242,6 +242,13 @@ impl Inbound {
     }
 
     pub fn on_packet(&mut self, buf: &[u8], now: Instant) {
+        self.on_packet_received(buf, now, now);
+    }
+
+    /// A packet read `now` that the kernel received at `received` (UDP's receive time: the
+    /// reception statistics' interarrival jitter is the network's, not the reads'; a batch read after
+    /// the loop was busy would otherwise show as jitter). The rest goes by `now`.
+    pub fn on_packet_received(&mut self, buf: &[u8], now: Instant, received: Instant) {
         let Some(pt) = self.payload_type else {
             return;
         };
@@ -290,7 +297,7 @@ impl Inbound {
             self.last_ext_seq = Some(ext_seq);
         }
         self.reception
-            .on_packet(ext_seq, pkt.timestamp, self.rtp_time(now));
+            .on_packet(ext_seq, pkt.timestamp, self.rtp_time(received));
 
         self.order(&pkt, buf, now);
         if !self.reorder.is_empty() {

@@ -49,6 +49,8 @@ pub struct Shared {
     pub connections: AtomicUsize,
     /// RTCP receiver reports from the client, over UDP or interleaved.
     pub receiver_reports: AtomicUsize,
+    /// The interarrival jitter each of those reported (RTP units), in order.
+    pub reported_jitter: Mutex<Vec<u32>>,
     /// The port of the last RTCP socket the camera announced.
     pub rtcp_port: AtomicUsize,
     /// Requests in arrival order: "METHOD transport-or-empty".

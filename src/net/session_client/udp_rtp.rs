@@ -5,7 +5,7 @@
 use super::stream_receiver::StreamReceiver;
 use super::tokens::{Ready, Token};
 use super::{ClientError, SessionClient};
-use crate::net::batch::BATCH;
+use crate::net::batch::{ReceiveClock, BATCH};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Instant;
@@ -134,17 +134,21 @@ impl SessionClient {
         };
         let expected = s.source_ip.unwrap_or(server_ip);
         let (inbound, early) = (&mut s.inbound, &mut s.early_rtp);
+        let clock = ReceiveClock::now();
         s.rtp_backlog = reader
             .read(
                 &udp.rtp,
                 udp.rtp_bulk.as_ref(),
                 UDP_BATCH / BATCH,
                 bulk_only,
-                |data, from| match (data, from) {
+                |data, from, at| match (data, from) {
                     (_, Some(from)) if from != expected && from != server_ip => {
                         inbound.foreign_source()
                     }
-                    (Some(data), _) if playing => inbound.on_packet(data, now),
+                    (Some(data), _) if playing => {
+                        let received = clock.instant_of(at).unwrap_or(now);
+                        inbound.on_packet_received(data, now, received)
+                    }
                     (Some(data), _) => hold_early(early, data),
                     (None, _) => inbound.oversized(),
                 },

@@ -82,6 +82,7 @@ pub fn dlrr_reply(camera_ssrc: u32, client_ssrc: u32, lrr: u32, held: Duration) 
 pub fn count_rtcp(rtcp: &[u8], shared: &Shared) -> Option<(u32, u32)> {
     let mut rest = rtcp;
     let (mut rr, mut cname, mut pli, mut fir) = (false, false, false, false);
+    let mut jitter = None;
     let mut rrtr = None;
     while rest.len() >= 4 {
         let len = (usize::from(u16::from_be_bytes([rest[2], rest[3]])) + 1) * 4;
@@ -94,7 +95,13 @@ pub fn count_rtcp(rtcp: &[u8], shared: &Shared) -> Option<(u32, u32)> {
                     (u64::from(word(12)) << 16 | u64::from(word(16)) >> 16) as u32,
                 ));
             }
-            (201, _) => rr = true,
+            (201, count) => {
+                rr = true;
+                // The first report block's interarrival jitter (RFC 3550 §6.4.1), in RTP units.
+                if count >= 1 && len >= 32 {
+                    jitter = Some(word(20));
+                }
+            }
             (202, _) => cname |= packet.get(8) == Some(&1),
             (206, 1) => pli = len == 12,
             (206, 4) => fir = len == 20,
@@ -107,6 +114,9 @@ pub fn count_rtcp(rtcp: &[u8], shared: &Shared) -> Option<(u32, u32)> {
     }
     if rr && cname {
         shared.receiver_reports.fetch_add(1, Ordering::SeqCst);
+        if let Some(j) = jitter {
+            shared.reported_jitter.lock().unwrap().push(j);
+        }
         if pli {
             shared.plis.fetch_add(1, Ordering::SeqCst);
         }
