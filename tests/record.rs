@@ -318,13 +318,7 @@ fn element_interface() {
     src.set_property("location", srv.url());
     src.set_property("latency", 80u32);
     // Syncing, so that the pipeline asks it what latency to configure.
-    let sink = gst::ElementFactory::make("fakesink")
-        .property("sync", true)
-        .build()
-        .unwrap();
-    let pipeline = gst::Pipeline::new();
-    pipeline.add_many([&src, &sink]).unwrap();
-    src.link(&sink).unwrap();
+    let (pipeline, sink) = common::into_fakesink(&src, true);
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     sink.static_pad("sink")
         .unwrap()

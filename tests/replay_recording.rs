@@ -83,13 +83,17 @@ fn play_backwards(
 /// Where the recording ends, and the reverse replays start.
 const END: u64 = 10 * S;
 
+/// Where each GOP starts: the keyframes' places.
+fn gop_starts(pics: &[Picture]) -> Vec<usize> {
+    (0..pics.len()).filter(|&i| pics[i].keyframe).collect()
+}
+
 fn reverse(transport: &str) {
-    let keys = |p: &[Picture]| p.iter().filter(|x| x.keyframe).count();
-    let video = play_backwards(transport, false, false, false, |p| keys(p) >= 4);
+    let video = play_backwards(transport, false, false, false, |p| gop_starts(p).len() >= 4);
     assert_played_backwards(&video, -1.0, END, transport);
     let pics = &video.buffers;
     // Three whole GOPs: from the first keyframe to the fourth.
-    let starts: Vec<usize> = (0..pics.len()).filter(|&i| pics[i].keyframe).collect();
+    let starts = gop_starts(pics);
     // The first four: the recording's first GOP, played last, has no time of its own (0 means none).
     let key_times: Vec<u64> = starts[..4].iter().map(|&i| pics[i].ntp).collect();
     assert_eq!(key_times[0], 9 * S, "{transport}: from the last GOP");
@@ -154,11 +158,10 @@ fn reverse_intra(transport: &str) {
 
 /// With B-frames the pictures come in decoding order, each on its own recording time.
 fn reverse_with_b_frames(transport: &str) {
-    let keys = |p: &[Picture]| p.iter().filter(|x| x.keyframe).count();
-    let video = play_backwards(transport, false, true, false, |p| keys(p) >= 4);
+    let video = play_backwards(transport, false, true, false, |p| gop_starts(p).len() >= 4);
     assert_played_backwards(&video, -1.0, END, transport);
     let pics = &video.buffers;
-    let starts: Vec<usize> = (0..pics.len()).filter(|&i| pics[i].keyframe).collect();
+    let starts = gop_starts(pics);
     let pics = &pics[..starts[3]];
     assert!(
         pics.windows(2)

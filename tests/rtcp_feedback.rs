@@ -144,13 +144,7 @@ fn reported_jitter_is_the_networks() {
     common::init();
     let cam = FakeCamera::start(Script::default());
     let src = common::rtsp_src(&cam.url(), &[("protocols", &"udp")]);
-    let sink = gst::ElementFactory::make("fakesink")
-        .property("sync", false)
-        .build()
-        .unwrap();
-    let pipeline = gst::Pipeline::new();
-    pipeline.add_many([&src, &sink]).unwrap();
-    src.link(&sink).unwrap();
+    let (pipeline, sink) = common::into_fakesink(&src, false);
     let n = std::sync::atomic::AtomicUsize::new(0);
     sink.static_pad("sink")
         .unwrap()

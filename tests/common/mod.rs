@@ -233,6 +233,18 @@ pub fn launch_to_file(head: &str, length: Duration, context: &str) -> Vec<u8> {
     recorded
 }
 
+/// `src` into a fakesink (syncing when `sync`) in a pipeline of their own.
+pub fn into_fakesink(src: &gst::Element, sync: bool) -> (gst::Pipeline, gst::Element) {
+    let sink = gst::ElementFactory::make("fakesink")
+        .property("sync", sync)
+        .build()
+        .expect("fakesink (gstreamer1.0 core elements)");
+    let pipeline = gst::Pipeline::new();
+    pipeline.add_many([src, &sink]).unwrap();
+    src.link(&sink).unwrap();
+    (pipeline, sink)
+}
+
 /// A pipeline of a rustrtspsrc for `location` (with `props`, as for `rtsp_src`) whose video pad
 /// feeds an appsink that does not sync.
 pub fn video_pipeline(
