@@ -105,8 +105,8 @@ pub struct TestServer {
     clients: Arc<AtomicUsize>,
     /// The back channel's audio as the server decoded it: 8 kHz mono samples.
     pub backchannel: Arc<Mutex<Vec<i16>>>,
-    /// The media with the back channel, once a client asked for it.
-    pub backchannel_media: Arc<Mutex<Option<gst_rtsp_server::RTSPMedia>>>,
+    /// The last media a client had made (its streams' RTP sessions say what the server got from us).
+    pub media: Arc<Mutex<Option<gst_rtsp_server::RTSPMedia>>>,
 }
 
 /// The launch line of an audio branch: a sine at 440 Hz, held back `held_ms`, encoded as `codec`,
@@ -149,7 +149,6 @@ pub fn audio_branch(codec: &str, held_ms: u32) -> String {
 fn onvif_with_backchannel(
     codec: &str,
     received: Arc<Mutex<Vec<i16>>>,
-    media_slot: Arc<Mutex<Option<gst_rtsp_server::RTSPMedia>>>,
 ) -> (
     gst_rtsp_server::RTSPServer,
     gst_rtsp_server::RTSPMediaFactory,
@@ -180,7 +179,6 @@ fn onvif_with_backchannel(
          ! appsink name=backchannel_sink sync=false async=false )"
     )));
     factory.connect_media_configure(move |_, media| {
-        *media_slot.lock().unwrap() = Some(media.clone());
         let bin = media.element().downcast::<gst::Bin>().ok();
         let sink = bin.and_then(|b| b.by_name("backchannel_sink"));
         let Some(sink) = sink.and_then(|s| s.downcast::<gst_app::AppSink>().ok()) else {
@@ -212,11 +210,8 @@ impl TestServer {
     pub fn start(opts: ServerOptions) -> Result<TestServer, glib::BoolError> {
         gst::init().map_err(|e| glib::bool_error!("gst::init: {}", e))?;
         let backchannel = Arc::new(Mutex::new(Vec::new()));
-        let backchannel_media = Arc::new(Mutex::new(None));
         let (server, factory) = match opts.backchannel {
-            Some(codec) => {
-                onvif_with_backchannel(codec, backchannel.clone(), backchannel_media.clone())
-            }
+            Some(codec) => onvif_with_backchannel(codec, backchannel.clone()),
             None if opts.replay => (
                 gst_rtsp_server::RTSPOnvifServer::new().upcast(),
                 super::replay_media::ReplayFactory::new(
@@ -230,6 +225,9 @@ impl TestServer {
                 gst_rtsp_server::RTSPMediaFactory::new(),
             ),
         };
+        let media = Arc::new(Mutex::new(None));
+        let slot = media.clone();
+        factory.connect_media_configure(move |_, m| *slot.lock().unwrap() = Some(m.clone()));
         server.set_address(opts.address);
         server.set_service(&opts.port.to_string());
         // zerolatency turns B-frames off; with them, a fixed pattern (I P B B P B B ...), and the main
@@ -368,7 +366,7 @@ impl TestServer {
             keepalives,
             clients,
             backchannel,
-            backchannel_media,
+            media,
         })
     }
 
