@@ -8,6 +8,9 @@
 //! PTS) / speed, from the position asked (stop) and the running time the first picture came at
 //! (base).
 
+/// The latest running time a reverse replay reaches (292 years: GStreamer's signed time differences).
+const MAX_RUNNING: u64 = i64::MAX as u64;
+
 /// The segment of one reverse replay, fixed by its first picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReverseSegment {
@@ -78,7 +81,9 @@ impl ReverseGops {
             pts: ntp,
             new_gop,
             segment: first.then_some(segment),
-            running: segment.base.saturating_add(back as u64),
+            // Within what a running time can be: a forward replay after this one goes on from it, and
+            // a buffer time of u64::MAX is none (a tiny Scale far back would get there).
+            running: segment.base.saturating_add(back as u64).min(MAX_RUNNING),
         }
     }
 
@@ -199,7 +204,8 @@ mod tests {
             (0, true),
             (1, true),
         ] {
-            r.picture(ntp, key, 0.0, Some(u64::MAX), u64::MAX);
+            let p = r.picture(ntp, key, 0.0, Some(u64::MAX), u64::MAX);
+            assert!(p.running <= MAX_RUNNING, "{p:?}");
         }
         r.latency(0.0);
     }

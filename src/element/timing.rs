@@ -394,6 +394,18 @@ mod tests {
     }
 
     #[test]
+    fn a_replay_forwards_after_an_extreme_one_backwards_stays_a_time() {
+        // Scale -0.000001 from 4e18 ns back to 0: a running time far past any clock.
+        let mut t = Timeline::default();
+        t.set_recording(true);
+        let p = t.reverse_picture(0, true, -1e-6, Some(4_000_000_000_000_000_000), 0);
+        assert!(p.running < u64::MAX, "{p:?}");
+        t.new_replay();
+        let next = t.pts(0, 90_000, 0);
+        assert!(next.pts < u64::MAX, "a buffer time, not none: {next:?}");
+    }
+
+    #[test]
     fn extreme_inputs_do_not_overflow() {
         // Arithmetic overflow panics in tests: reaching the asserts means none happened. Past that,
         // what extreme inputs must still give: the first packet maps to its arrival, a picture kept
