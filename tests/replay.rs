@@ -319,6 +319,61 @@ fn reverse(transport: &str) {
     common::replay_player::assert_played_backwards(&video, -1.0, at, transport);
 }
 
+/// From forwards to backwards while playing, without a flush: the segment that follows goes out at
+/// rate -1 (stopping at the position asked) before the first picture played backwards, and every
+/// picture from there on is on its recording time, keyframes going back. (Should a forward picture
+/// slip out after the seek, the element asks basesrc for a segment of its own: `replay_seek.rs`
+/// `backwards_the_segment_downstream_has_the_negative_rate`.)
+fn reverse_while_playing_without_a_flush(transport: &str) {
+    let r = reach(transport);
+    let p = play(&r, &[], |src| {
+        seek(src, 1.0, gst::SeekFlags::FLUSH, RECORDING_START, None)
+    });
+    p.until(transport, |s| s.video.buffers.len() >= 10);
+    let at = RECORDING_START + 5 * S;
+    let before = p.pictures().len();
+    seek(
+        &p.src,
+        -1.0,
+        gst::SeekFlags::empty(),
+        RECORDING_START,
+        Some(at),
+    );
+    p.until(transport, |s| {
+        s.video.buffers[before..]
+            .iter()
+            .filter(|x| x.keyframe && x.pts == x.ntp)
+            .count()
+            >= 3
+    });
+    let video = common::replay_player::lock(&p.seen).video.clone();
+    let seg = video
+        .segments
+        .iter()
+        .position(|s| s.rate() == -1.0)
+        .unwrap_or_else(|| panic!("{transport}: no segment at rate -1: {:?}", video.segments));
+    let backwards: Vec<_> = video.buffers.iter().filter(|x| x.pts == x.ntp).collect();
+    assert!(
+        video.segments[seg].stop() == Some(gst::ClockTime::from_nseconds(at)),
+        "{transport}: {:?}",
+        video.segments[seg]
+    );
+    let keys: Vec<u64> = backwards
+        .iter()
+        .filter(|x| x.keyframe)
+        .map(|x| x.ntp)
+        .collect();
+    assert!(
+        keys.windows(2).all(|w| w[1] < w[0]) && keys.len() >= 3,
+        "{transport}: keyframes backwards after the seek: {keys:?}"
+    );
+    assert!(
+        backwards.first().is_some_and(|x| x.discont && x.keyframe),
+        "{transport}: {:?}",
+        backwards.first()
+    );
+}
+
 /// A range's end: the server's BYE is EOS, no reconnect; the last picture is before the end asked.
 fn end_of_range_is_eos(transport: &str) {
     let r = reach(transport);
@@ -414,6 +469,7 @@ over_udp_tcp_and_tls! {
     fast_forward_intra => super::fast_forward_intra;
     intra_every_two_seconds => super::intra_every_two_seconds;
     reverse => super::reverse;
+    reverse_while_playing_without_a_flush => super::reverse_while_playing_without_a_flush;
     end_of_range_is_eos => super::end_of_range_is_eos;
     as_fast_as_read => super::as_fast_as_read;
     a_hole_in_the_recording_is_a_gap => super::a_hole_in_the_recording_is_a_gap;
