@@ -98,7 +98,7 @@ fn video_and_audio(srv: &TestServer) -> impl Fn(&Run) -> bool + '_ {
 /// The sender reports the server's RTP session for the back channel took from us: the stats of the
 /// sources it did not make itself that say `have-sr`, with their packet counts.
 fn sender_reports(srv: &TestServer) -> Vec<gst::Structure> {
-    let Some(media) = srv.media.lock().unwrap().clone() else {
+    let Some(media) = srv.media() else {
         return Vec::new();
     };
     let stream = (0..media.n_streams())

@@ -197,7 +197,7 @@ fn gst_rtsp_server_hears_the_networks_jitter() {
     let pipeline = held_up(&srv.url());
     let heard = std::sync::Mutex::new(Vec::<(u32, u32)>::new());
     let reports = || {
-        let media = srv.media.lock().unwrap().clone();
+        let media = srv.media();
         let session = media.and_then(|m| m.stream(0)).and_then(|s| s.rtpsession());
         let stats = session.map(|s| s.property::<gst::Structure>("stats"));
         let sources = stats.and_then(|s| s.get::<glib::ValueArray>("source-stats").ok());

@@ -105,8 +105,9 @@ pub struct TestServer {
     clients: Arc<AtomicUsize>,
     /// The back channel's audio as the server decoded it: 8 kHz mono samples.
     pub backchannel: Arc<Mutex<Vec<i16>>>,
-    /// The last media a client had made (its streams' RTP sessions say what the server got from us).
-    pub media: Arc<Mutex<Option<gst_rtsp_server::RTSPMedia>>>,
+    /// The last media a client had made (its streams' RTP sessions say what the server got from us),
+    /// while it lives: `TestServer::media()`.
+    media: Arc<Mutex<Option<glib::WeakRef<gst_rtsp_server::RTSPMedia>>>>,
 }
 
 /// The launch line of an audio branch: a sine at 440 Hz, held back `held_ms`, encoded as `codec`,
@@ -227,7 +228,9 @@ impl TestServer {
         };
         let media = Arc::new(Mutex::new(None));
         let slot = media.clone();
-        factory.connect_media_configure(move |_, m| *slot.lock().unwrap() = Some(m.clone()));
+        // Weak: a media kept alive past its session holds its ports and multicast groups, and the
+        // next test's server could not have them.
+        factory.connect_media_configure(move |_, m| *slot.lock().unwrap() = Some(m.downgrade()));
         server.set_address(opts.address);
         server.set_service(&opts.port.to_string());
         // zerolatency turns B-frames off; with them, a fixed pattern (I P B B P B B ...), and the main
@@ -368,6 +371,11 @@ impl TestServer {
             backchannel,
             media,
         })
+    }
+
+    /// The last media a client had made, while it lives.
+    pub fn media(&self) -> Option<gst_rtsp_server::RTSPMedia> {
+        self.media.lock().unwrap().as_ref()?.upgrade()
     }
 
     /// `rtsp://[user:pass@]127.0.0.1:PORT/path`
