@@ -30,7 +30,9 @@
 #                                      # not hold a Nagle camera back can cost; over UDP,
 #                                      # examples/bench-udp-floor: a blocking recvmmsg and a count of
 #                                      # marker bits, nothing else; over TLS, examples/bench-tls-floor:
-#                                      # the TCP floor's reads decrypted by rustls
+#                                      # the TCP floor's reads decrypted by rustls; with AUDIO=1 also
+#                                      # "udp-floor+aac", which reads the audio socket without waking
+#                                      # for it, as the element does: the least the audio can cost
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -117,6 +119,8 @@ start_peer() { # name transport n
       ./target/release/examples/bench-tcp-floor $(for i in $(seq "$n"); do echo "$url"; done) >"$counts" 2>/dev/null & ;;
     udp-floor)
       ./target/release/examples/bench-udp-floor $(for i in $(seq "$n"); do echo "$url"; done) >"$counts" 2>/dev/null & ;;
+    udp-floor+aac)
+      ./target/release/examples/bench-udp-floor --audio $(for i in $(seq "$n"); do echo "$url"; done) >"$counts" 2>/dev/null & ;;
     tls-floor)
       ./target/release/examples/bench-tls-floor $(for i in $(seq "$n"); do echo "$tls_url"; done) >"$counts" 2>/dev/null & ;;
     ffmpeg)
@@ -139,6 +143,7 @@ for t in $transports; do
     [ "${WITHOUT_META:-0}" = 1 ] && peers+=(no-meta)
     [ "${FLOOR:-0}" = 1 ] && [ "$t" = tcp ] && peers+=(tcp-floor)
     [ "${FLOOR:-0}" = 1 ] && [ "$t" = udp ] && peers+=(udp-floor)
+    [ "${FLOOR:-0}" = 1 ] && [ "${AUDIO:-0}" = 1 ] && [ "$t" = udp ] && peers+=(udp-floor+aac)
     [ "${FLOOR:-0}" = 1 ] && [ "$t" = tls ] && peers+=(tls-floor)
     [ $have_ffmpeg = 1 ] && peers+=(ffmpeg)
     declare -A pid=() t0=() cpu=() rss=() f0=() fps=()
@@ -168,6 +173,7 @@ for t in $transports; do
       [ -n "${cpu[$p]}" ] && case $p in
         rust+aac) note="$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[rustrtspsrc]:-0}" 'BEGIN {if (b > 0) printf "%.2f x video alone", a / b}')" ;;
         rtspsrc+aac) note="$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[rtspsrc]:-0}" 'BEGIN {if (b > 0) printf "%.2f x video alone", a / b}')" ;;
+        udp-floor+aac) note="$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[udp-floor]:-0}" 'BEGIN {if (b > 0) printf "%.2f x video alone", a / b}')" ;;
       esac
       ratio=$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[rtspsrc]:-0}" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}')
       printf '%-5s %-9s %4s  %-12s %10s %10s %12.1f %10.2f %9s %s\n' "$codec" "$t" "$n" "$p" "${cpu[$p]:--}" "$ratio" \

@@ -6,7 +6,11 @@
 //! rtspsrc's is the floor issue 28 measures UDP against. Prints, ten times a second, the pictures all
 //! its streams have received so far, as bench-receiver does.
 //!
-//!     bench-udp-floor rtsp://127.0.0.1:8554/stream …   # one stream per URL
+//! `--audio` also sets up the first audio stream and reads its socket as the element does (issue 27):
+//! without a wake-up of its own, a non-blocking recvmmsg each time the video's returns. What that adds
+//! is the least the audio can cost a receiver that does not wake for it.
+//!
+//!     bench-udp-floor [--audio] rtsp://127.0.0.1:8554/stream …   # one stream per URL
 //!
 //! For the benches' own server only: no credentials, no keep-alive, no RTCP (the runs are shorter than
 //! its 60 s session timeout).
@@ -14,6 +18,7 @@
 #[path = "floor/rtsp.rs"]
 mod rtsp;
 
+use gstrustrtsp::stream::selection::{Choice, StreamChoice};
 use rtsp::{bad, Connection};
 use std::io;
 use std::net::UdpSocket;
@@ -25,12 +30,89 @@ const SLOTS: usize = 64;
 const SLOT: usize = 2048;
 
 fn main() {
-    let urls: Vec<String> = std::env::args().skip(1).collect();
+    let mut audio = false;
+    let mut urls = Vec::new();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--audio" => audio = true,
+            _ => urls.push(arg),
+        }
+    }
     if urls.is_empty() {
-        eprintln!("usage: bench-udp-floor rtsp://host:port/path …");
+        eprintln!("usage: bench-udp-floor [--audio] rtsp://host:port/path …");
         std::process::exit(2);
     }
-    rtsp::run("bench-udp-floor", urls, receive);
+    rtsp::run("bench-udp-floor", urls, move |url, pictures| {
+        receive(url, audio, pictures)
+    });
+}
+
+/// SLOTS headers over one buffer of SLOTS slots of SLOT bytes, for recvmmsg.
+struct Batch {
+    buf: Box<[u8]>,
+    // Point into `buf` and into each other: kept together, never moved out.
+    _iovecs: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        let mut buf = vec![0u8; SLOTS * SLOT].into_boxed_slice();
+        let base = buf.as_mut_ptr();
+        let mut iovecs: Vec<libc::iovec> = (0..SLOTS)
+            .map(|i| libc::iovec {
+                // SAFETY: i * SLOT is within `buf`, which is SLOTS * SLOT bytes long.
+                iov_base: unsafe { base.add(i * SLOT) }.cast(),
+                iov_len: SLOT,
+            })
+            .collect();
+        // SAFETY: mmsghdr is plain data; all zeroes is a valid (empty) value.
+        let mut msgs: Vec<libc::mmsghdr> =
+            (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect();
+        for (m, iov) in msgs.iter_mut().zip(iovecs.iter_mut()) {
+            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iovlen = 1;
+        }
+        Batch {
+            buf,
+            _iovecs: iovecs,
+            msgs,
+        }
+    }
+
+    /// One recvmmsg on `socket` with `flags`: the datagrams read (0 when a non-blocking read finds
+    /// none).
+    fn read(&mut self, socket: &UdpSocket, flags: libc::c_int) -> io::Result<usize> {
+        loop {
+            // SAFETY: `msgs` holds SLOTS headers, each pointing at its own iovec and slot of `buf`;
+            // all of them live, unmoved and otherwise unborrowed for the call.
+            let n = unsafe {
+                libc::recvmmsg(
+                    socket.as_raw_fd(),
+                    self.msgs.as_mut_ptr(),
+                    SLOTS as libc::c_uint,
+                    flags,
+                    std::ptr::null_mut(),
+                )
+            };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => return Ok(0),
+                _ => return Err(e),
+            }
+        }
+    }
+
+    /// The packets of the last read that end a picture (the RTP header's marker bit).
+    fn picture_ends(&self, n: usize) -> u64 {
+        let ends = self.msgs.iter().enumerate().take(n);
+        ends.filter(|(i, m)| m.msg_len >= 2 && self.buf[i * SLOT + 1] & 0x80 != 0)
+            .count() as u64
+    }
 }
 
 /// An even port for RTP and the odd one after it for RTCP (the RTCP socket is only held).
@@ -48,55 +130,35 @@ fn port_pair() -> io::Result<(UdpSocket, UdpSocket)> {
     Err(bad("no free even/odd UDP port pair".into()))
 }
 
-fn receive(url: &str, pictures: &AtomicU64) -> io::Result<()> {
+fn receive(url: &str, audio: bool, pictures: &AtomicU64) -> io::Result<()> {
     let mut conn = Connection::open(url)?;
-    let (rtp, _rtcp) = port_pair()?;
-    let port = rtp.local_addr()?.port();
-    conn.play_video(
-        url,
-        &format!("RTP/AVP;unicast;client_port={}-{}", port, port + 1),
-    )?;
-
-    // One buffer, SLOTS slots of SLOT bytes, and the headers recvmmsg fills.
-    let mut buf = vec![0u8; SLOTS * SLOT].into_boxed_slice();
-    let base = buf.as_mut_ptr();
-    let mut iovecs: Vec<libc::iovec> = (0..SLOTS)
-        .map(|i| libc::iovec {
-            // SAFETY: i * SLOT is within `buf`, which is SLOTS * SLOT bytes long.
-            iov_base: unsafe { base.add(i * SLOT) }.cast(),
-            iov_len: SLOT,
-        })
-        .collect();
-    // SAFETY: mmsghdr is plain data; all zeroes is a valid (empty) value.
-    let mut msgs: Vec<libc::mmsghdr> = (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect();
-    for (m, iov) in msgs.iter_mut().zip(iovecs.iter_mut()) {
-        m.msg_hdr.msg_iov = iov;
-        m.msg_hdr.msg_iovlen = 1;
+    let video = port_pair()?;
+    let sound = match audio {
+        true => Some(port_pair()?),
+        false => None,
+    };
+    let ports = [Some(&video), sound.as_ref()].map(|p| p.and_then(|p| p.0.local_addr().ok()));
+    let mut transport = |i: usize| {
+        let port = ports.get(i).copied().flatten().map_or(0, |a| a.port());
+        format!("RTP/AVP;unicast;client_port={}-{}", port, port + 1)
+    };
+    let choice = Choice {
+        streams: match audio {
+            true => StreamChoice::VideoAndAudio,
+            false => StreamChoice::VideoOnly,
+        },
+        ..Choice::video_only(None)
+    };
+    let set_up = conn.play(url, &choice, &mut transport)?;
+    if audio && set_up.len() < 2 {
+        return Err(bad("--audio: the server offers no audio".into()));
     }
+    let (mut batch, mut audio_batch) = (Batch::new(), Batch::new());
     loop {
-        // SAFETY: `msgs` holds SLOTS headers, each pointing at its own iovec and slot of `buf`; all of
-        // them live, unmoved and otherwise unborrowed for the call.
-        let n = unsafe {
-            libc::recvmmsg(
-                rtp.as_raw_fd(),
-                msgs.as_mut_ptr(),
-                SLOTS as libc::c_uint,
-                libc::MSG_WAITFORONE,
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        for (i, m) in msgs.iter().enumerate().take(n as usize) {
-            // The RTP header's second byte holds the marker bit.
-            if m.msg_len >= 2 && buf[i * SLOT + 1] & 0x80 != 0 {
-                pictures.fetch_add(1, Ordering::Relaxed);
-            }
+        let n = batch.read(&video.0, libc::MSG_WAITFORONE)?;
+        pictures.fetch_add(batch.picture_ends(n), Ordering::Relaxed);
+        if let Some((sound, _)) = &sound {
+            audio_batch.read(sound, libc::MSG_DONTWAIT)?;
         }
     }
 }

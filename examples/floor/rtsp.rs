@@ -136,27 +136,52 @@ impl Connection {
 impl Connection {
     /// DESCRIBE, SETUP of the video with `transport`, PLAY: returns SETUP's reply.
     pub fn play_video(&mut self, url: &str, transport: &str) -> io::Result<Response> {
+        let mut set_up = self.play(url, &Choice::video_only(None), &mut |_| {
+            transport.to_string()
+        })?;
+        Ok(set_up.swap_remove(0))
+    }
+
+    /// DESCRIBE, a SETUP for each stream `choice` selects (the video first) with the transport
+    /// `transport` gives for its place, one session, PLAY: returns the SETUPs' replies in that order.
+    pub fn play(
+        &mut self,
+        url: &str,
+        choice: &Choice,
+        transport: &mut dyn FnMut(usize) -> String,
+    ) -> io::Result<Vec<Response>> {
         let described = self.request(
             Request::new(Method::Describe, url).with_header("Accept", "application/sdp"),
         )?;
         // The request URL as the base, not Content-Base: behind the bench's forwarder the server
         // names its own address.
         let description = sdp::parse(&described.body, url).map_err(|e| bad(e.to_string()))?;
-        let video = select(&description, &Choice::video_only(None))
+        let streams = select(&description, choice)
             .map_err(|e| bad(e.to_string()))?
-            .streams
-            .swap_remove(0);
-        let set_up = self.request(
-            Request::new(Method::Setup, video.control.as_str()).with_header("Transport", transport),
-        )?;
-        let session = set_up
-            .headers
-            .get("Session")
-            .and_then(parse_session)
-            .ok_or_else(|| bad("no Session in the SETUP reply".into()))?
-            .0;
+            .streams;
+        let mut session: Option<String> = None;
+        let mut replies = Vec::new();
+        for (i, stream) in streams.iter().enumerate() {
+            let mut setup = Request::new(Method::Setup, stream.control.as_str())
+                .with_header("Transport", transport(i));
+            if let Some(id) = &session {
+                setup = setup.with_header("Session", id.clone());
+            }
+            let reply = self.request(setup)?;
+            if session.is_none() {
+                let id = reply
+                    .headers
+                    .get("Session")
+                    .and_then(parse_session)
+                    .ok_or_else(|| bad("no Session in the SETUP reply".into()))?
+                    .0;
+                session = Some(id);
+            }
+            replies.push(reply);
+        }
+        let session = session.ok_or_else(|| bad("nothing to set up".into()))?;
         self.request(Request::new(Method::Play, url).with_header("Session", session))?;
-        Ok(set_up)
+        Ok(replies)
     }
 
     /// Connects to the server `url` names (`rtsp://host:port/…` or `rtsps://…`, no credentials); over
