@@ -42,7 +42,8 @@ fn run_python(script: &str, args: &[&str]) -> std::process::Output {
 #[test]
 fn python_example_records() {
     let srv = server();
-    // 8 s for two keyframes a second apart: on a loaded CI machine the first came 3 s after PLAYING.
+    // Each example runs 8 s for what 3 s give on an idle machine: on a loaded CI machine the first
+    // keyframe came 3 s after PLAYING.
     let out = run_python("record.py", &[srv.url().as_str(), "8"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -64,7 +65,7 @@ fn python_example_records_video_and_audio() {
     let file = std::env::temp_dir().join(format!("rustrtspsrc-embed-{}.mkv", std::process::id()));
     let out = run_python(
         "record_av.py",
-        &[srv.url().as_str(), file.to_str().unwrap(), "4"],
+        &[srv.url().as_str(), file.to_str().unwrap(), "8"],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -104,7 +105,7 @@ fn c_example_records() {
     );
     let file = tmp.join("out.h264");
     let run = Command::new(&exe)
-        .args([srv.url().as_str(), file.to_str().unwrap(), "3"])
+        .args([srv.url().as_str(), file.to_str().unwrap(), "8"])
         .env("GST_PLUGIN_PATH", &dir)
         .output()
         .unwrap();
