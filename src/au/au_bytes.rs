@@ -1,5 +1,6 @@
-//! The bytes of one access unit: heap memory for the stream's usual pictures, a mapping of their own for
-//! keyframes and other outliers (`map_from`).
+//! The bytes of one access unit: the stream's picture ring (`picture_ring`) for its usual pictures and
+//! audio frames, a mapping of their own for keyframes and other outliers (`map_from`), the heap when the
+//! ring is full (downstream holds many pictures).
 //!
 //! Every access unit is its own block, freed by whatever element ends the pipeline. glibc maps blocks
 //! of 128 KiB and more only until one is freed; from then on it serves blocks up to that size from the
@@ -8,12 +9,14 @@
 //! hold the largest total of keyframes ever alive at once, between the smaller pictures' blocks. In
 //! mappings of their own, keyframes take no room in the heaps.
 //!
-//! Only the outliers are mapped: the heap reuses the blocks of a stream's usual pictures well, whatever
-//! the bitrate. And a mapping is used again: when the element downstream frees an access unit, its
+//! Only the outliers are mapped. And a mapping is used again: when the element downstream frees an access unit, its
 //! mapping becomes one of the stream's spares (`SpareMappings`) for the next keyframe. A fresh mapping per
 //! keyframe cost a page fault per 4 KiB written, the kernel zeroing each page, and an unmapping: 14 %
 //! more CPU per stream at 1080p30 8 Mbit/s with a keyframe a second (`perf stat`, 8 streams).
 
+#[cfg(test)]
+use super::picture_ring::RING_BYTES;
+use super::picture_ring::{PictureRing, RingBytes};
 use crate::mapping::Region;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
@@ -30,18 +33,22 @@ pub fn map_from(typical: usize) -> usize {
 /// Mappings kept for a stream's next keyframes.
 const SPARES: usize = 2;
 
-/// The mappings a stream's mapped access units gave back when they were freed, for its next ones. Two:
-/// a keyframe that lacks its parameter sets is copied into a second buffer with them in front
-/// (`builder/rewrites.rs`), so the stream of a camera that sends them only in the SDP uses two at a
-/// time. Any more are unmapped: a stream keeps at most two keyframes' pages this way.
+/// A stream's own memory for its access units: its picture ring, and the mappings its mapped access
+/// units gave back when they were freed, for its next ones. Two: a keyframe that lacks its parameter
+/// sets is copied into a second buffer with them in front (`builder/rewrites.rs`), so the stream of a
+/// camera that sends them only in the SDP uses two at a time. Any more are unmapped: a stream keeps at
+/// most two keyframes' pages this way.
 #[derive(Clone, Default)]
-pub struct SpareMappings(Arc<Mutex<Vec<Region>>>);
+pub struct SpareMappings {
+    spares: Arc<Mutex<Vec<Region>>>,
+    ring: PictureRing,
+}
 
 impl SpareMappings {
     /// A mapping of at least `len` bytes: the last spare, resized if it is smaller or more than twice
     /// as large, or else a new one. `None`: the system refused.
     fn take(&self, len: usize) -> Option<Region> {
-        let spare = self.0.lock().ok().and_then(|mut s| s.pop());
+        let spare = self.spares.lock().ok().and_then(|mut s| s.pop());
         if let Some(mut r) = spare {
             if (len..=len.saturating_mul(2)).contains(&r.len()) || r.resize(len) {
                 return Some(r);
@@ -52,7 +59,7 @@ impl SpareMappings {
 
     /// Keeps `region` as a spare if there is room; otherwise it is unmapped.
     fn give_back(&self, region: Region) {
-        if let Ok(mut spares) = self.0.lock() {
+        if let Ok(mut spares) = self.spares.lock() {
             if spares.len() < SPARES {
                 spares.push(region);
             }
@@ -63,11 +70,14 @@ impl SpareMappings {
 impl std::fmt::Debug for SpareMappings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let lens: Vec<usize> = self
-            .0
+            .spares
             .lock()
             .map(|s| s.iter().map(Region::len).collect())
             .unwrap_or_default();
-        f.debug_tuple("SpareMappings").field(&lens).finish()
+        f.debug_struct("SpareMappings")
+            .field("spares", &lens)
+            .field("ring", &self.ring)
+            .finish()
     }
 }
 
@@ -82,6 +92,11 @@ pub struct AuBytes {
 
 enum Store {
     Heap(Vec<u8>),
+    /// `len` bytes used of a span of the stream's ring.
+    Ring {
+        span: RingBytes,
+        len: usize,
+    },
     /// `len` bytes used of the region.
     Mapped {
         region: Region,
@@ -120,7 +135,21 @@ impl AuBytes {
     pub fn capacity(&self) -> usize {
         match &self.store {
             Store::Heap(v) => v.capacity(),
+            Store::Ring { span, .. } => span.len(),
             Store::Mapped { region, .. } => region.len(),
+        }
+    }
+
+    /// Whether the bytes live in the stream's ring.
+    pub fn in_ring(&self) -> bool {
+        matches!(self.store, Store::Ring { .. })
+    }
+
+    /// Gives the room reserved past the bytes back to the ring, for the stream's next picture: a
+    /// picture's buffer is made for a typical one and most are smaller.
+    pub fn fit(&mut self) {
+        if let Store::Ring { span, len } = &mut self.store {
+            span.resize(*len);
         }
     }
 
@@ -143,6 +172,10 @@ impl AuBytes {
         }
         match &mut self.store {
             Store::Heap(v) => v.extend_from_slice(bytes),
+            Store::Ring { span, len: used } => {
+                span.bytes_mut()[len..need].copy_from_slice(bytes);
+                *used = need;
+            }
             Store::Mapped { region, len: used } => {
                 region.bytes_mut()[len..need].copy_from_slice(bytes);
                 *used = need;
@@ -153,7 +186,7 @@ impl AuBytes {
     pub fn truncate(&mut self, at: usize) {
         match &mut self.store {
             Store::Heap(v) => v.truncate(at),
-            Store::Mapped { len, .. } => *len = (*len).min(at),
+            Store::Ring { len, .. } | Store::Mapped { len, .. } => *len = (*len).min(at),
         }
     }
 
@@ -174,8 +207,9 @@ impl AuBytes {
         tail
     }
 
-    /// Makes the capacity at least `capacity`: into a mapping from `map_from` on. Where the system
-    /// refuses a mapping the bytes stay on the heap, as a `Vec` would.
+    /// Makes the capacity at least `capacity`: into a mapping from `map_from` on, else in the stream's
+    /// ring (where the span grows in place if the room after it is free) or, when the ring has no room,
+    /// on the heap. Where the system refuses a mapping the bytes go on as if it had not been asked.
     fn grow_to(&mut self, capacity: usize) {
         if capacity <= self.capacity() {
             return;
@@ -187,21 +221,36 @@ impl AuBytes {
                         return;
                     }
                 }
-                Store::Heap(v) => {
+                _ => {
                     if let Some(mut region) = self.spare.take(capacity) {
-                        region.bytes_mut()[..v.len()].copy_from_slice(v);
-                        let len = v.len();
+                        let len = self.len();
+                        region.bytes_mut()[..len].copy_from_slice(self);
                         self.store = Store::Mapped { region, len };
                         return;
                     }
                 }
             }
         }
+        if let Store::Ring { span, .. } = &mut self.store {
+            if span.resize(capacity) {
+                return;
+            }
+        }
+        // A new buffer, or one in the ring that cannot grow where it is: a span of its own. Bytes that
+        // went to the heap once stay there (the ring was full).
+        let ring = matches!(&self.store, Store::Ring { .. })
+            || matches!(&self.store, Store::Heap(v) if v.capacity() == 0);
+        if let Some(mut span) = ring.then(|| self.spare.ring.take(capacity)).flatten() {
+            let len = self.len();
+            span.bytes_mut()[..len].copy_from_slice(self);
+            self.store = Store::Ring { span, len };
+            return;
+        }
         match &mut self.store {
             Store::Heap(v) => v.reserve_exact(capacity - v.len()),
-            Store::Mapped { region, len } => {
+            _ => {
                 let mut v = Vec::with_capacity(capacity);
-                v.extend_from_slice(&region.bytes()[..*len]);
+                v.extend_from_slice(self);
                 self.store = Store::Heap(v);
             }
         }
@@ -224,6 +273,7 @@ impl Deref for AuBytes {
     fn deref(&self) -> &[u8] {
         match &self.store {
             Store::Heap(v) => v,
+            Store::Ring { span, len } => &span.bytes()[..*len],
             Store::Mapped { region, len } => &region.bytes()[..*len],
         }
     }
@@ -233,6 +283,7 @@ impl DerefMut for AuBytes {
     fn deref_mut(&mut self) -> &mut [u8] {
         match &mut self.store {
             Store::Heap(v) => v,
+            Store::Ring { span, len } => &mut span.bytes_mut()[..*len],
             Store::Mapped { region, len } => &mut region.bytes_mut()[..*len],
         }
     }
@@ -285,6 +336,7 @@ impl std::fmt::Debug for AuBytes {
         f.debug_struct("AuBytes")
             .field("len", &self.len())
             .field("mapped", &self.is_mapped())
+            .field("in_ring", &self.in_ring())
             .finish()
     }
 }
@@ -293,12 +345,25 @@ impl std::fmt::Debug for AuBytes {
 mod tests {
     use super::*;
 
+    impl SpareMappings {
+        /// Where a new 1000-byte buffer of this stream would start.
+        fn sibling_ptr(&self, len: usize) -> *const u8 {
+            AuBytes::with_capacity(len, MAPPED_FROM, self).as_ptr()
+        }
+    }
+
     fn spare_lens(spare: &SpareMappings) -> Vec<usize> {
-        spare.0.lock().unwrap().iter().map(Region::len).collect()
+        spare
+            .spares
+            .lock()
+            .unwrap()
+            .iter()
+            .map(Region::len)
+            .collect()
     }
 
     #[test]
-    fn small_buffers_stay_on_the_heap_and_large_ones_are_mapped() {
+    fn small_buffers_are_not_mapped_of_their_own_and_large_ones_are() {
         let spare = SpareMappings::default();
         assert!(!AuBytes::with_capacity(MAPPED_FROM - 1, 0, &spare).is_mapped());
         let b = AuBytes::with_capacity(MAPPED_FROM, 0, &spare);
@@ -356,9 +421,17 @@ mod tests {
     }
 
     #[test]
-    fn edits_read_the_same_in_both_stores() {
-        for capacity in [16, 2 * MAPPED_FROM] {
-            let mut b = AuBytes::with_capacity(capacity, MAPPED_FROM, &SpareMappings::default());
+    fn edits_read_the_same_in_every_store() {
+        // In the ring, on the heap (the ring full) and in a mapping.
+        for (capacity, ring_full, store) in [
+            (16, false, "mapped: false, in_ring: true"),
+            (16, true, "mapped: false, in_ring: false"),
+            (2 * MAPPED_FROM, false, "mapped: true, in_ring: false"),
+        ] {
+            let spare = SpareMappings::default();
+            let _full =
+                ring_full.then(|| AuBytes::with_capacity(RING_BYTES, MAPPED_FROM * 4, &spare));
+            let mut b = AuBytes::with_capacity(capacity, MAPPED_FROM, &spare);
             b.extend_from_slice(b"\0\0\0\x01abc\0\0");
             assert_eq!(b.pop(), Some(0));
             assert_eq!(b.split_off(7), vec![0]);
@@ -370,12 +443,57 @@ mod tests {
             b.truncate(4);
             assert_eq!(b.len(), 4);
             assert_eq!(c.len(), 7, "a clone has bytes of its own");
+            assert_eq!(c, b"\0\0\0\x01xbc".to_vec());
             b.clear();
             assert_eq!(b.pop(), None);
-            assert_eq!(
-                format!("{b:?}"),
-                format!("AuBytes {{ len: 0, mapped: {} }}", capacity > 16)
-            );
+            assert_eq!(format!("{b:?}"), format!("AuBytes {{ len: 0, {store} }}"));
         }
+    }
+
+    #[test]
+    fn pictures_take_turns_in_the_ring_and_grow_there() {
+        let spare = SpareMappings::default();
+        let mut first = AuBytes::with_capacity(64 * 1024, MAPPED_FROM, &spare);
+        first.extend_from_slice(&[1; 10_000]);
+        assert!(first.in_ring());
+        // The room a picture did not use goes to the next one, right after it.
+        first.fit();
+        let mut second = first.sibling(16 * 1024);
+        assert_eq!(second.as_ptr() as usize, first.as_ptr() as usize + 10_000);
+        // The newest grows where it is (to 64 KiB, doubling as a Vec would) and keeps its bytes.
+        let at = second.as_ptr();
+        let piece: Vec<u8> = (0..=255).collect();
+        let mut expected = Vec::new();
+        while expected.len() < 50_000 {
+            second.extend_from_slice(&piece);
+            expected.extend_from_slice(&piece);
+        }
+        assert_eq!(second.as_ptr(), at);
+        assert_eq!(second, expected);
+        // Both freed: the ring starts over and the next picture has the first one's pages.
+        let first_at = first.as_ptr();
+        drop((first, second));
+        assert_eq!(spare.sibling_ptr(1000), first_at);
+        // Past the mapping threshold a picture leaves the ring for a mapping of its own.
+        let mut key = AuBytes::with_capacity(1000, MAPPED_FROM, &spare);
+        key.extend_from_slice(&expected);
+        key.reserve_exact(MAPPED_FROM);
+        assert!(key.is_mapped());
+        assert_eq!(&key[..expected.len()], &expected[..]);
+    }
+
+    #[test]
+    fn a_full_ring_sends_pictures_to_the_heap_until_room_comes_back() {
+        let spare = SpareMappings::default();
+        let mut held: Vec<AuBytes> = (0..RING_BYTES / 32_768)
+            .map(|_| AuBytes::with_capacity(32_768, MAPPED_FROM, &spare))
+            .collect();
+        assert!(held.iter().all(AuBytes::in_ring));
+        let mut late = AuBytes::with_capacity(32_768, MAPPED_FROM, &spare);
+        assert!(!late.in_ring() && !late.is_mapped(), "on the heap");
+        late.extend_from_slice(&[9; 40_000]);
+        assert!(!late.in_ring(), "bytes on the heap stay there");
+        held.remove(0);
+        assert!(AuBytes::with_capacity(32_768, MAPPED_FROM, &spare).in_ring());
     }
 }

@@ -454,7 +454,9 @@ impl<C: NalSyntax> AuBuilder<C> {
         self.waiting = false;
         self.waiting_since = None;
         self.started = true;
-        // The next picture's buffer shares this stream's spare keyframe mappings (`au_bytes`).
+        // The next picture's buffer shares this stream's ring and spare keyframe mappings
+        // (`au_bytes`); it goes in the ring right after this one, in the room this one did not use.
+        self.buf.fit();
         let next = self
             .buf
             .next(size_class(self.capacity_hint), map_from(self.capacity_hint));
