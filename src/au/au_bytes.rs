@@ -45,6 +45,14 @@ pub struct SpareMappings {
 }
 
 impl SpareMappings {
+    /// An audio or metadata stream's: its frames are small, and so is its ring.
+    pub fn for_frames() -> Self {
+        SpareMappings {
+            spares: Default::default(),
+            ring: PictureRing::of(super::picture_ring::FRAME_RING_BYTES),
+        }
+    }
+
     /// A mapping of at least `len` bytes: the last spare, resized if it is smaller or more than twice
     /// as large, or else a new one. `None`: the system refused.
     fn take(&self, len: usize) -> Option<Region> {

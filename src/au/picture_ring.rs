@@ -14,8 +14,14 @@ use std::collections::VecDeque;
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
-/// One stream's ring: room for 8 pictures of 32 KiB (1080p at 8 Mbit/s), or 0.7 s of 720p at 3 Mbit/s.
+/// A video stream's ring: room for 8 pictures of 32 KiB (1080p at 8 Mbit/s), or 0.7 s of 720p at
+/// 3 Mbit/s.
 pub const RING_BYTES: usize = 256 * 1024;
+
+/// An audio or metadata stream's ring: 17 frames of 20 ms of 48 kHz stereo L16 (the largest audio
+/// frames the element takes), hundreds of AAC or G.711 frames. Its pages are all resident once the
+/// ring has gone round (16 s of 128 kbit/s AAC): a video's 256 KiB would be wasted on audio.
+pub const FRAME_RING_BYTES: usize = 64 * 1024;
 
 /// Where the next placement goes: the spans in use, oldest first. They lie in one run
 /// `[first.start, last.end)`, or wrapped: `[first.start, end of ring)` then `[0, last.end)`.
@@ -127,15 +133,33 @@ struct Ring {
 unsafe impl Send for Ring {}
 unsafe impl Sync for Ring {}
 
-/// A stream's ring, made at its first use; clones share it.
-#[derive(Clone, Default)]
-pub struct PictureRing(Arc<std::sync::OnceLock<Option<Arc<Ring>>>>);
+/// A stream's ring, mapped at its first use; clones share it.
+#[derive(Clone)]
+pub struct PictureRing {
+    ring: Arc<std::sync::OnceLock<Option<Arc<Ring>>>>,
+    size: usize,
+}
+
+/// A video stream's (`RING_BYTES`).
+impl Default for PictureRing {
+    fn default() -> Self {
+        PictureRing::of(RING_BYTES)
+    }
+}
 
 impl PictureRing {
+    /// A ring of `size` bytes.
+    pub fn of(size: usize) -> Self {
+        PictureRing {
+            ring: Default::default(),
+            size,
+        }
+    }
+
     /// `len` bytes of the ring, or `None`: no room (or the system refused the mapping).
     pub fn take(&self, len: usize) -> Option<RingBytes> {
-        let ring = self.0.get_or_init(|| {
-            let mut region = Region::map(RING_BYTES)?;
+        let ring = self.ring.get_or_init(|| {
+            let mut region = Region::map(self.size)?;
             let base = NonNull::new(region.bytes_mut().as_mut_ptr())?;
             Some(Arc::new(Ring {
                 base,
@@ -157,13 +181,14 @@ impl PictureRing {
 
 impl std::fmt::Debug for PictureRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let in_use = self.0.get().and_then(Option::as_ref).map(|r| {
+        let in_use = self.ring.get().and_then(Option::as_ref).map(|r| {
             r.spans
                 .lock()
                 .map(|s| s.live.iter().filter(|s| !s.freed).count())
                 .unwrap_or(0)
         });
         f.debug_struct("PictureRing")
+            .field("size", &self.size)
             .field("spans_in_use", &in_use)
             .finish()
     }
@@ -321,6 +346,13 @@ mod tests {
         assert_eq!(c.bytes().as_ptr(), where_a);
         // Full: the ring says no and the caller goes to the heap.
         assert!(ring.take(RING_BYTES).is_none());
+        assert_eq!(
+            format!("{ring:?}"),
+            "PictureRing { size: 262144, spans_in_use: Some(1) }"
+        );
+        let audio = PictureRing::of(FRAME_RING_BYTES);
+        assert!(audio.take(FRAME_RING_BYTES + 1).is_none());
+        assert!(audio.take(FRAME_RING_BYTES).is_some());
     }
 
     #[test]

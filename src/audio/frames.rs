@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 /// Frames waiting to be taken: a consumer that stops taking them costs this many at most.
 const MAX_READY: usize = 64;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AudioFrames {
     ts: TimestampUnwrapper,
     ready: VecDeque<AccessUnit>,
@@ -25,6 +25,22 @@ pub struct AudioFrames {
     pub au_stats: AuStats,
     pub warnings: Vec<String>,
     pub log: Log,
+}
+
+impl Default for AudioFrames {
+    fn default() -> Self {
+        AudioFrames {
+            ts: Default::default(),
+            ready: Default::default(),
+            discont: false,
+            timeline_epoch: 0,
+            spare: SpareMappings::for_frames(),
+            stats: Default::default(),
+            au_stats: Default::default(),
+            warnings: Vec::new(),
+            log: Default::default(),
+        }
+    }
 }
 
 impl AudioFrames {
