@@ -30,14 +30,7 @@ const SLOTS: usize = 64;
 const SLOT: usize = 2048;
 
 fn main() {
-    let mut audio = false;
-    let mut urls = Vec::new();
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--audio" => audio = true,
-            _ => urls.push(arg),
-        }
-    }
+    let (audio, urls) = rtsp::flag_and_urls("--audio");
     if urls.is_empty() {
         eprintln!("usage: bench-udp-floor [--audio] rtsp://host:port/path …");
         std::process::exit(2);

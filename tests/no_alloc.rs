@@ -215,6 +215,16 @@ fn audio_depacketizers_allocate_per_frame_not_per_packet() {
 
 #[test]
 fn socket_loop_allocates_per_access_unit_not_per_packet() {
+    socket_loop_allocates_nothing_per_access_unit(true);
+}
+
+#[test]
+fn interleaved_socket_loop_allocates_per_access_unit_not_per_packet() {
+    socket_loop_allocates_nothing_per_access_unit(false);
+}
+
+/// The session client's loop over UDP (`udp`) or interleaved in the RTSP connection.
+fn socket_loop_allocates_nothing_per_access_unit(udp: bool) {
     common::init();
     // Sender reports and the ONVIF extension on every frame: the wall-clock path is on the data path.
     let cam = FakeCamera::start(Script {
@@ -232,7 +242,7 @@ fn socket_loop_allocates_per_access_unit_not_per_packet() {
         udp_port_tries: 20,
         tcp_timeout: Some(Duration::from_secs(10)),
         port_range: None,
-        udp: true,
+        udp,
         multicast: false,
         multicast_iface: None,
         tcp: true,

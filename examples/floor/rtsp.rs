@@ -45,14 +45,8 @@ pub fn run(
 /// The TCP and TLS floors' command line, `[--no-quickack] URL …` with every URL of `scheme`
 /// (`rtsp://`, `rtsps://`): runs `Connection::receive_interleaved` for each.
 pub fn run_interleaved(name: &str, scheme: &str) -> ! {
-    let mut quickack = true;
-    let mut urls = Vec::new();
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--no-quickack" => quickack = false,
-            _ => urls.push(arg),
-        }
-    }
+    let (no_quickack, urls) = flag_and_urls("--no-quickack");
+    let quickack = !no_quickack;
     if urls.is_empty() || urls.iter().any(|u| !u.starts_with(scheme)) {
         eprintln!("usage: {name} [--no-quickack] {scheme}host:port/path …");
         std::process::exit(2);
@@ -60,6 +54,13 @@ pub fn run_interleaved(name: &str, scheme: &str) -> ! {
     run(name, urls, move |url, pictures| {
         Connection::receive_interleaved(url, quickack, pictures)
     })
+}
+
+/// The command line: whether `flag` is on it, and the other arguments (the URLs).
+pub fn flag_and_urls(flag: &str) -> (bool, Vec<String>) {
+    let (flags, urls): (Vec<String>, Vec<String>) =
+        std::env::args().skip(1).partition(|a| a == flag);
+    (!flags.is_empty(), urls)
 }
 
 pub fn bad(what: String) -> io::Error {
