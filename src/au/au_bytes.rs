@@ -9,10 +9,11 @@
 //! hold the largest total of keyframes ever alive at once, between the smaller pictures' blocks. In
 //! mappings of their own, keyframes take no room in the heaps.
 //!
-//! Only the outliers are mapped. And a mapping is used again: when the element downstream frees an access unit, its
-//! mapping becomes one of the stream's spares (`SpareMappings`) for the next keyframe. A fresh mapping per
-//! keyframe cost a page fault per 4 KiB written, the kernel zeroing each page, and an unmapping: 14 %
-//! more CPU per stream at 1080p30 8 Mbit/s with a keyframe a second (`perf stat`, 8 streams).
+//! Only the outliers are mapped. And a mapping is used again: when the element downstream frees an
+//! access unit, its mapping becomes one of the stream's spares (`SpareMappings`) for the next keyframe.
+//! A fresh mapping per keyframe cost a page fault per 4 KiB written, the kernel zeroing each page, and
+//! an unmapping: 14 % more CPU per stream at 1080p30 8 Mbit/s with a keyframe a second (`perf stat`,
+//! 8 streams).
 
 #[cfg(test)]
 use super::picture_ring::RING_BYTES;
