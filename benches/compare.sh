@@ -32,7 +32,10 @@
 #                                      # marker bits, nothing else; over TLS, examples/bench-tls-floor:
 #                                      # the TCP floor's reads decrypted by rustls; with AUDIO=1 also
 #                                      # "udp-floor+aac", which reads the audio socket without waking
-#                                      # for it, as the element does: the least the audio can cost
+#                                      # for it, as the element does: the least the audio can cost;
+#                                      # and "<transport>-floor+gst", that floor pushing a GStreamer
+#                                      # buffer per picture into fakesink: the least possible
+#                                      # GStreamer receiver (rustrtspsrc's note gives both ratios)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -123,6 +126,10 @@ start_peer() { # name transport n
       ./target/release/examples/bench-udp-floor --audio $(for i in $(seq "$n"); do echo "$url"; done) >"$counts" 2>/dev/null & ;;
     tls-floor)
       ./target/release/examples/bench-tls-floor $(for i in $(seq "$n"); do echo "$tls_url"; done) >"$counts" 2>/dev/null & ;;
+    udp-floor+gst|tcp-floor+gst)
+      "./target/release/examples/bench-${name%+gst}" --gst $(for i in $(seq "$n"); do echo "$url"; done) >"$counts" 2>/dev/null & ;;
+    tls-floor+gst)
+      ./target/release/examples/bench-tls-floor --gst $(for i in $(seq "$n"); do echo "$tls_url"; done) >"$counts" 2>/dev/null & ;;
     ffmpeg)
       for i in $(seq "$n"); do args+=(-rtsp_transport "$t" -i "$url"); done
       for i in $(seq 0 $((n - 1))); do args+=(-map "$i:v" -c copy -f null -); done
@@ -145,6 +152,7 @@ for t in $transports; do
     [ "${FLOOR:-0}" = 1 ] && [ "$t" = udp ] && peers+=(udp-floor)
     [ "${FLOOR:-0}" = 1 ] && [ "${AUDIO:-0}" = 1 ] && [ "$t" = udp ] && peers+=(udp-floor+aac)
     [ "${FLOOR:-0}" = 1 ] && [ "$t" = tls ] && peers+=(tls-floor)
+    [ "${FLOOR:-0}" = 1 ] && peers+=("$t-floor+gst")
     [ $have_ffmpeg = 1 ] && peers+=(ffmpeg)
     declare -A pid=() t0=() cpu=() rss=() f0=() fps=()
     for p in "${peers[@]}"; do pid[$p]=$(start_peer "$p" "$t" "$n"); pids+=("${pid[$p]}"); done
@@ -171,6 +179,8 @@ for t in $transports; do
       [ -z "${cpu[$p]}" ] && note="(exited early)"
       # The audio's cost: each +aac row against its own video-only row (the target is 1.05 at most).
       [ -n "${cpu[$p]}" ] && case $p in
+        rustrtspsrc) [ "${FLOOR:-0}" = 1 ] && note="$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[$t-floor]:-0}" -v c="${cpu[$t-floor+gst]:-0}" \
+          'BEGIN {if (b > 0 && c > 0) printf "%.2f x floor, %.2f x floor+gst", a / b, a / c}')" ;;
         rust+aac) note="$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[rustrtspsrc]:-0}" 'BEGIN {if (b > 0) printf "%.2f x video alone", a / b}')" ;;
         rtspsrc+aac) note="$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[rtspsrc]:-0}" 'BEGIN {if (b > 0) printf "%.2f x video alone", a / b}')" ;;
         udp-floor+aac) note="$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[udp-floor]:-0}" 'BEGIN {if (b > 0) printf "%.2f x video alone", a / b}')" ;;

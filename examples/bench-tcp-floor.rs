@@ -6,7 +6,10 @@
 //! the lowest ratio any receiver that acknowledges a Nagle camera promptly can reach on that path.
 //! Prints, ten times a second, the pictures all its streams have received so far, as bench-receiver does.
 //!
-//!     bench-tcp-floor [--no-quickack] rtsp://10.213.0.2:8554/stream …   # one stream per URL
+//!     bench-tcp-floor [--no-quickack] [--gst] rtsp://10.213.0.2:8554/stream …   # one stream per URL
+//!
+//! `--gst` also pushes a GStreamer buffer per picture into fakesink (`floor/pictures.rs`): the least
+//! possible GStreamer receiver.
 //!
 //! For the benches' own server only: no credentials, no keep-alive (the runs are shorter than its
 //! 60 s session timeout).

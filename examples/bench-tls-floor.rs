@@ -7,7 +7,10 @@
 //! timestamps, no GStreamer. Prints, ten times a second, the pictures all its streams have received so
 //! far, as bench-receiver does.
 //!
-//!     bench-tls-floor [--no-quickack] rtsps://127.0.0.1:8555/stream …   # one stream per URL
+//!     bench-tls-floor [--no-quickack] [--gst] rtsps://127.0.0.1:8555/stream …   # one stream per URL
+//!
+//! `--gst` also pushes a GStreamer buffer per picture into fakesink (`floor/pictures.rs`): the least
+//! possible GStreamer receiver.
 //!
 //! For the benches' own server only: no credentials, no keep-alive (the runs are shorter than its
 //! 60 s session timeout).

@@ -10,7 +10,10 @@
 //! without a wake-up of its own, a non-blocking recvmmsg each time the video's returns. What that adds
 //! is the least the audio can cost a receiver that does not wake for it.
 //!
-//!     bench-udp-floor [--audio] rtsp://127.0.0.1:8554/stream …   # one stream per URL
+//! `--gst` also pushes a GStreamer buffer per picture into fakesink (`floor/pictures.rs`): the least
+//! possible GStreamer receiver.
+//!
+//!     bench-udp-floor [--audio] [--gst] rtsp://127.0.0.1:8554/stream …   # one stream per URL
 //!
 //! For the benches' own server only: no credentials, no keep-alive, no RTCP (the runs are shorter than
 //! its 60 s session timeout).
@@ -19,23 +22,22 @@
 mod rtsp;
 
 use gstrustrtsp::stream::selection::{Choice, StreamChoice};
-use rtsp::{bad, Connection};
+use rtsp::{bad, Connection, Pictures};
 use std::io;
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Datagrams per recvmmsg, and the room for each (the bench server's packets are under 1500 bytes).
 const SLOTS: usize = 64;
 const SLOT: usize = 2048;
 
 fn main() {
-    let (audio, urls) = rtsp::flag_and_urls("--audio");
+    let ([audio, gst], urls) = rtsp::flags_and_urls(["--audio", "--gst"]);
     if urls.is_empty() {
-        eprintln!("usage: bench-udp-floor [--audio] rtsp://host:port/path …");
+        eprintln!("usage: bench-udp-floor [--audio] [--gst] rtsp://host:port/path …");
         std::process::exit(2);
     }
-    rtsp::run("bench-udp-floor", urls, move |url, pictures| {
+    rtsp::run("bench-udp-floor", urls, gst, move |url, pictures| {
         receive(url, audio, pictures)
     });
 }
@@ -123,7 +125,7 @@ fn port_pair() -> io::Result<(UdpSocket, UdpSocket)> {
     Err(bad("no free even/odd UDP port pair".into()))
 }
 
-fn receive(url: &str, audio: bool, pictures: &AtomicU64) -> io::Result<()> {
+fn receive(url: &str, audio: bool, pictures: &Pictures) -> io::Result<()> {
     let mut conn = Connection::open(url)?;
     let video = port_pair()?;
     let sound = match audio {
@@ -149,7 +151,7 @@ fn receive(url: &str, audio: bool, pictures: &AtomicU64) -> io::Result<()> {
     let (mut batch, mut audio_batch) = (Batch::new(), Batch::new());
     loop {
         let n = batch.read(&video.0, libc::MSG_WAITFORONE)?;
-        pictures.fetch_add(batch.picture_ends(n), Ordering::Relaxed);
+        pictures.add(batch.picture_ends(n));
         if let Some((sound, _)) = &sound {
             audio_batch.read(sound, libc::MSG_DONTWAIT)?;
         }

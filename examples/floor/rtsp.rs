@@ -2,7 +2,8 @@
 //! connection that sets a stream up (over TLS for `rtsps://`, with the element's rustls configuration and
 //! any certificate accepted), with the element's own framing (`rtsp::message`) and SDP parsing
 //! (`rtsp::sdp`), so that replies, stray CR/LF and interleaved packets are told apart as the element
-//! does; and the interleaved receive loop of the TCP and TLS floors.
+//! does; the interleaved receive loop of the TCP and TLS floors; and what each does per picture
+//! (`pictures.rs`: count it, and with `--gst` push it into GStreamer).
 
 // Each floor binary includes this file and uses a part of it (the UDP floor no interleaved loop).
 #![allow(dead_code)]
@@ -16,18 +17,31 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+#[path = "pictures.rs"]
+mod pictures;
+pub use pictures::Pictures;
+
 /// Runs `receive` for each URL on a thread of its own, and prints ten times a second the pictures all
-/// of them counted so far (as bench-receiver does). A stream that fails ends the program.
+/// of them counted so far (as bench-receiver does); with `gst`, each thread also pushes a GStreamer
+/// buffer per picture (`Pictures::pushing`). A stream that fails ends the program.
 pub fn run(
     name: &str,
     urls: Vec<String>,
-    receive: impl Fn(&str, &AtomicU64) -> io::Result<()> + Send + Sync + 'static,
+    gst: bool,
+    receive: impl Fn(&str, &Pictures) -> io::Result<()> + Send + Sync + 'static,
 ) -> ! {
+    if gst {
+        gst::init().expect("GStreamer");
+    }
     let receive = Arc::new(receive);
-    let pictures = Arc::new(AtomicU64::new(0));
+    let count = Arc::new(AtomicU64::new(0));
     for url in urls {
-        let (pictures, receive, name) = (pictures.clone(), receive.clone(), name.to_string());
+        let (count, receive, name) = (count.clone(), receive.clone(), name.to_string());
         std::thread::spawn(move || {
+            let pictures = match gst {
+                true => Pictures::pushing(count),
+                false => Pictures::counting(count),
+            };
             if let Err(e) = receive(&url, &pictures) {
                 eprintln!("{name}: {url}: {e}");
                 std::process::exit(1);
@@ -37,30 +51,31 @@ pub fn run(
     loop {
         std::thread::sleep(std::time::Duration::from_millis(100));
         let mut out = io::stdout().lock();
-        let _ = writeln!(out, "{}", pictures.load(Ordering::Relaxed));
+        let _ = writeln!(out, "{}", count.load(Ordering::Relaxed));
         let _ = out.flush();
     }
 }
 
-/// The TCP and TLS floors' command line, `[--no-quickack] URL …` with every URL of `scheme`
+/// The TCP and TLS floors' command line, `[--no-quickack] [--gst] URL …` with every URL of `scheme`
 /// (`rtsp://`, `rtsps://`): runs `Connection::receive_interleaved` for each.
 pub fn run_interleaved(name: &str, scheme: &str) -> ! {
-    let (no_quickack, urls) = flag_and_urls("--no-quickack");
+    let ([no_quickack, gst], urls) = flags_and_urls(["--no-quickack", "--gst"]);
     let quickack = !no_quickack;
     if urls.is_empty() || urls.iter().any(|u| !u.starts_with(scheme)) {
-        eprintln!("usage: {name} [--no-quickack] {scheme}host:port/path …");
+        eprintln!("usage: {name} [--no-quickack] [--gst] {scheme}host:port/path …");
         std::process::exit(2);
     }
-    run(name, urls, move |url, pictures| {
+    run(name, urls, gst, move |url, pictures| {
         Connection::receive_interleaved(url, quickack, pictures)
     })
 }
 
-/// The command line: whether `flag` is on it, and the other arguments (the URLs).
-pub fn flag_and_urls(flag: &str) -> (bool, Vec<String>) {
-    let (flags, urls): (Vec<String>, Vec<String>) =
-        std::env::args().skip(1).partition(|a| a == flag);
-    (!flags.is_empty(), urls)
+/// The command line: which of the `known` flags are on it, and the other arguments (the URLs).
+pub fn flags_and_urls<const N: usize>(known: [&str; N]) -> ([bool; N], Vec<String>) {
+    let (flags, urls): (Vec<String>, Vec<String>) = std::env::args()
+        .skip(1)
+        .partition(|a| known.contains(&a.as_str()));
+    (known.map(|k| flags.iter().any(|f| f == k)), urls)
 }
 
 pub fn bad(what: String) -> io::Error {
@@ -222,7 +237,7 @@ impl Connection {
     }
 
     /// One stream of the TCP and TLS floors: DESCRIBE, SETUP interleaved, PLAY, then `count_pictures`.
-    pub fn receive_interleaved(url: &str, quickack: bool, pictures: &AtomicU64) -> io::Result<()> {
+    pub fn receive_interleaved(url: &str, quickack: bool, pictures: &Pictures) -> io::Result<()> {
         let mut conn = Connection::open(url)?;
         let set_up = conn.play_video(url, "RTP/AVP/TCP;unicast;interleaved=0-1")?;
         let rtp_channel = set_up
@@ -240,7 +255,7 @@ impl Connection {
         &mut self,
         rtp_channel: u8,
         quickack: bool,
-        pictures: &AtomicU64,
+        pictures: &Pictures,
     ) -> io::Result<()> {
         let same = self.tcp.try_clone()?;
         let ack = socket2::SockRef::from(&same);
@@ -256,7 +271,7 @@ impl Connection {
                     // The RTP header's second byte, inside this packet only.
                     let packet = &self.buf[at + payload.start..at + payload.end];
                     if channel == rtp_channel && packet.get(1).is_some_and(|b| b & 0x80 != 0) {
-                        pictures.fetch_add(1, Ordering::Relaxed);
+                        pictures.add(1);
                     }
                 }
                 at += used;
