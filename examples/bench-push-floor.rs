@@ -6,6 +6,9 @@
 //!
 //!     cargo run --release --example bench-push-floor [FRAMES]
 
+#[path = "floor/pictures.rs"]
+mod pictures;
+
 use gst::prelude::*;
 
 fn cpu_ns() -> u64 {
@@ -24,28 +27,13 @@ fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(200_000);
-    let sink = gst::ElementFactory::make("fakesink")
-        .property("sync", false)
-        .build()
-        .expect("fakesink (gstreamer1.0 core elements)");
-    let pipeline = gst::Pipeline::new();
-    pipeline.add(&sink).unwrap();
-    let src = gst::Pad::builder(gst::PadDirection::Src)
-        .name("src")
-        .build();
-    src.set_active(true).unwrap();
-    src.link(&sink.static_pad("sink").unwrap()).unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    src.push_event(gst::event::StreamStart::new("push-floor"));
-    src.push_event(gst::event::Caps::new(
+    let push = pictures::PushPad::new(
         &gst::Caps::builder("audio/mpeg")
             .field("mpegversion", 4)
             .field("stream-format", "raw")
             .build(),
-    ));
-    src.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
-        gst::ClockTime,
-    >::new()));
+    );
+    let src = push.pad();
     let ntp_caps = gst::Caps::new_empty_simple("timestamp/x-ntp");
     let frame = vec![0u8; 340]; // 128 kbit/s AAC at 48 kHz: 340 bytes a frame
     let run = |n: u64| {
@@ -68,5 +56,4 @@ fn main() {
     run(frames);
     let per = (cpu_ns() - t0) as f64 / frames as f64;
     println!("push-floor: {per:.0} ns of CPU per audio frame pushed ({frames} frames)");
-    pipeline.set_state(gst::State::Null).unwrap();
 }

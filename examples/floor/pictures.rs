@@ -2,7 +2,11 @@
 //! to the count the program prints. With `--gst` (`Pictures::pushing`), it also pushes one GStreamer
 //! buffer per picture from the receiving thread, through a bare pad into `fakesink sync=false`: the
 //! least GStreamer itself costs a receiver that hands pictures to a pipeline (no data, no meta, no
-//! basesrc loop), so that the floor plus that is the least possible *GStreamer* receiver.
+//! basesrc loop), so that the floor plus that is the least possible *GStreamer* receiver. `PushPad` is
+//! also bench-push-floor's pad.
+
+// bench-push-floor uses `PushPad` alone.
+#![allow(dead_code)]
 
 use gst::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,7 +27,12 @@ impl Pictures {
     pub fn pushing(count: Arc<AtomicU64>) -> Pictures {
         Pictures {
             count,
-            push: Some(PushPad::new()),
+            push: Some(PushPad::new(
+                &gst::Caps::builder("video/x-h264")
+                    .field("stream-format", "byte-stream")
+                    .field("alignment", "au")
+                    .build(),
+            )),
         }
     }
 
@@ -41,15 +50,16 @@ impl Pictures {
     }
 }
 
-/// A source pad of no element, linked to a playing `fakesink sync=false`.
-struct PushPad {
+/// A source pad of no element, linked to a playing `fakesink sync=false`, its stream started with
+/// `caps` and a TIME segment.
+pub struct PushPad {
     pipeline: gst::Pipeline,
     pad: gst::Pad,
     start: Instant,
 }
 
 impl PushPad {
-    fn new() -> PushPad {
+    pub fn new(caps: &gst::Caps) -> PushPad {
         let sink = gst::ElementFactory::make("fakesink")
             .property("sync", false)
             .build()
@@ -66,12 +76,7 @@ impl PushPad {
             .set_state(gst::State::Playing)
             .expect("fakesink plays");
         pad.push_event(gst::event::StreamStart::new("floor"));
-        pad.push_event(gst::event::Caps::new(
-            &gst::Caps::builder("video/x-h264")
-                .field("stream-format", "byte-stream")
-                .field("alignment", "au")
-                .build(),
-        ));
+        pad.push_event(gst::event::Caps::new(caps));
         pad.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
             gst::ClockTime,
         >::new()));
@@ -80,6 +85,10 @@ impl PushPad {
             pad,
             start: Instant::now(),
         }
+    }
+
+    pub fn pad(&self) -> &gst::Pad {
+        &self.pad
     }
 
     fn picture(&self) {
