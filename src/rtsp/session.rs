@@ -243,12 +243,20 @@ impl Session {
 
     /// Earliest time `poll` has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
+        // Only what `poll` acts on: a deadline it lets pass without acting stays in the past, and the
+        // I/O loop would wait for it with a zero timeout over and over (a busy loop with keep-alives
+        // off, or while a camera leaves a keep-alive unanswered).
+        let playing = self.state == State::Playing;
         let answer = self
             .pending
             .as_ref()
             .zip(self.cfg.response_timeout)
+            .filter(|_| !playing)
             .map(|(p, t)| p.sent_at + t);
-        match (answer, self.next_keepalive) {
+        let keepalive = self
+            .next_keepalive
+            .filter(|_| playing && self.cfg.keep_alive);
+        match (answer, keepalive) {
             (Some(a), Some(k)) => Some(a.min(k)),
             (a, k) => a.or(k),
         }

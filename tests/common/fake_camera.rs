@@ -335,7 +335,11 @@ impl Connection {
                 && playing.load(Ordering::SeqCst);
             // A request coming after the session timeout finds the session gone, even if the sender
             // has not noticed yet.
-            if let Some(t) = self.script.session_timeout {
+            if let Some(t) = self
+                .script
+                .session_timeout
+                .filter(|_| !self.script.keep_session)
+            {
                 let idle = last_request.lock().unwrap().elapsed();
                 if playing.load(Ordering::SeqCst)
                     && idle > Duration::from_secs(t.into())
@@ -388,6 +392,7 @@ impl Connection {
             }
             let timeout = self.script.session_timeout.unwrap_or(60);
             match method.as_str() {
+                _ if is_keepalive && self.script.ignore_keepalives => continue,
                 "OPTIONS" => extra.push_str(
                     "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER\r\n",
                 ),
@@ -480,7 +485,10 @@ impl Connection {
                             playing: playing.clone(),
                             last_request: last_request.clone(),
                             expired: expired.clone(),
-                            session_timeout: self.script.session_timeout,
+                            session_timeout: self
+                                .script
+                                .session_timeout
+                                .filter(|_| !self.script.keep_session),
                             close_after: self
                                 .script
                                 .close_after

@@ -191,60 +191,6 @@ fn full_handshake_and_keepalive() {
     assert_eq!(s.state(), State::Closed);
 }
 
-#[test]
-fn tapo_keepalive_fallback_lands_inside_a_5s_session() {
-    let (mut s, now) = playing("OPTIONS, DESCRIBE, SETUP, PLAY, GET_PARAMETER");
-    s.take_session(&reply(9, "200 OK", "Session: 708345999;timeout=5\r\n", ""));
-    // Simulated 30 s: every keep-alive the camera counts (OPTIONS, answered 200) lands within 5 s of
-    // the previous one (PLAY at 0); GET_PARAMETER is answered 400 with the previous CSeq, once.
-    s.next_keepalive = Some(now + s.keepalive_interval());
-    let mut last_alive = now;
-    let mut prev_cseq = 4;
-    let mut t = now;
-    while t < now + Duration::from_secs(30) {
-        t += Duration::from_millis(10);
-        let Some(req) = s.poll(t).unwrap() else {
-            continue;
-        };
-        let mut req = req;
-        loop {
-            let cseq = req.cseq().unwrap();
-            let (status, counted) = match req.method {
-                Method::GetParameter => ("400 Bad Request", false),
-                _ => ("200 OK", true),
-            };
-            if counted {
-                assert!(t - last_alive < Duration::from_secs(5), "{:?}", t - now);
-                last_alive = t;
-            }
-            let out = s
-                .handle_response(&reply(prev_cseq, status, "", ""), t)
-                .unwrap();
-            prev_cseq = cseq;
-            match out.into_iter().find_map(|o| match o {
-                Output::Send(r) => Some(r),
-                _ => None,
-            }) {
-                Some(r) => req = r,
-                None => break,
-            }
-        }
-    }
-    assert_eq!(s.keepalive_method(), Method::Options);
-    assert!(now + Duration::from_secs(30) - last_alive < Duration::from_secs(5));
-}
-
-#[test]
-fn unanswered_keepalive_is_retried_within_the_timeout() {
-    let (mut s, now) = playing("GET_PARAMETER");
-    s.take_session(&reply(9, "200 OK", "Session: 708345999;timeout=15\r\n", ""));
-    s.next_keepalive = Some(now + s.keepalive_interval());
-    let first = s.poll(now + Duration::from_secs(5)).unwrap().unwrap();
-    // Unanswered: the next one goes out an interval later, not after RESPONSE_TIMEOUT.
-    let second = s.poll(now + Duration::from_secs(10)).unwrap().unwrap();
-    assert!(second.cseq() > first.cseq());
-}
-
 /// A real camera's reply, from tests/fixtures/retina (see its README).
 fn captured(text: &str) -> Response {
     resp(text)
@@ -326,25 +272,6 @@ fn relative_rtp_info_urls_are_resolved() {
         }
         o => panic!("{o:?}"),
     }
-}
-
-#[test]
-fn options_keepalive_without_get_parameter() {
-    let (mut s, now) = playing("OPTIONS, DESCRIBE");
-    let ka = s.poll(now + Duration::from_secs(21)).unwrap().unwrap();
-    assert_eq!(ka.method, Method::Options);
-    // An unanswered keep-alive is not fatal.
-    assert!(s.poll(now + Duration::from_secs(50)).is_ok());
-}
-
-#[test]
-fn session_not_found_on_keepalive() {
-    let (mut s, now) = playing("GET_PARAMETER");
-    s.poll(now + Duration::from_secs(20)).unwrap().unwrap();
-    let e = s
-        .handle_response(&reply(5, "454 Session Not Found", "", ""), now)
-        .unwrap_err();
-    assert!(matches!(e, SessionError::SessionLost(_)));
 }
 
 #[test]
@@ -571,3 +498,5 @@ m=application 0 RTP/AVP 107\r\na=rtpmap:107 vnd.onvif.metadata/90000\r\na=contro
 mod streams;
 
 mod onvif;
+
+mod keep_alive;

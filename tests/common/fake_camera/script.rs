@@ -44,6 +44,11 @@ pub struct Script {
     /// Session timeout announced; a session without a request for this long expires (the camera stops
     /// sending and answers 454).
     pub session_timeout: Option<u32>,
+    /// The session timeout is only announced: the session never expires (cameras that never check).
+    pub keep_session: bool,
+    /// Keep-alives (GET_PARAMETER, OPTIONS while playing) get no answer at all; they still count as
+    /// requests for the session timeout.
+    pub ignore_keepalives: bool,
     /// Digest credentials, checked against the response hash; the nonce changes on the first
     /// keep-alive, announced with `digest_stale` (default `, stale=true`; `""`: a new nonce, no flag).
     pub digest: Option<(String, String)>,
