@@ -3,7 +3,9 @@
 //! and with a camera that leaves keep-alives unanswered the overdue answer did: the receive loop then
 //! waited with a zero timeout over and over, a core busy from the first keep-alive interval on.
 //!
-//! Each case runs the element in a gst-launch process of its own, so that its CPU time is its own,
+//! Against the fake camera (keep-alives off, or left unanswered: UDP, TCP, TLS) and gst-rtsp-server
+//! (keep-alives off: UDP, TCP). Each case runs the element in a gst-launch process of its own, so that
+//! its CPU time is its own,
 //! and reads that time between two buffers of the stream (by their PTS: after the first keep-alive
 //! interval and two seconds later). A sleeping loop takes a few ms of CPU for two seconds of a
 //! 30 fps stream; the busy loop took the whole two seconds.
@@ -12,16 +14,21 @@ mod common;
 
 use common::fake_camera::{FakeCamera, Script};
 use common::reach::Reach;
+use common::server::{ServerOptions, TestServer};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The camera announces a 3 s session: keep-alives every second.
+/// The fake camera announces a 3 s session: keep-alives every second.
 const SESSION_TIMEOUT: u32 = 3;
 /// The window the CPU time is read over: from this PTS (past the first keep-alive) …
 const FROM: Duration = Duration::from_millis(1500);
 /// … for this long.
 const WINDOW: Duration = Duration::from_secs(2);
+/// gst-rtsp-server's sessions: 9 s (keep-alives every 3 s), kept alive by the element's RTCP (every
+/// 5 s) when keep-alives are off; the window starts past the first keep-alive time.
+const SERVER_SESSION_TIMEOUT: u32 = 9;
+const SERVER_FROM: Duration = Duration::from_millis(3500);
 /// Most CPU the element's process may take over the window: a busy loop takes all of it.
 const MOST_CPU: Duration = Duration::from_millis(500);
 
@@ -48,16 +55,16 @@ fn pts_of(line: &str) -> Option<Duration> {
     Some(Duration::from_secs(whole) + Duration::from_secs_f64(secs))
 }
 
-/// Plays the camera through `reach` with `props` in a gst-launch process, and returns the CPU time
-/// that process took while the stream went from `FROM` to `FROM + WINDOW`.
-fn cpu_over_window(reach: &Reach, props: &[(&str, &str)], context: &str) -> Duration {
+/// Plays `url` with `props` in a gst-launch process, and returns the CPU time that process took
+/// while the stream went from `from` to `from + WINDOW`.
+fn cpu_over_window(url: &str, props: &[(&str, &str)], from: Duration, context: &str) -> Duration {
     let dir = common::cargo_build(&["--lib", "--quiet"]);
     let mut args = vec![
         "-v".to_string(),
         "rustrtspsrc".to_string(),
-        format!("location={}", reach.url()),
+        format!("location={url}"),
     ];
-    for (k, v) in reach.props().into_iter().chain(props.iter().copied()) {
+    for (k, v) in props {
         args.push(format!("{k}={v}"));
     }
     args.extend(["!", "fakesink", "silent=false", "sync=false"].map(String::from));
@@ -98,8 +105,8 @@ fn cpu_over_window(reach: &Reach, props: &[(&str, &str)], context: &str) -> Dura
             continue;
         };
         match start {
-            None if pts >= FROM => start = Some(cpu_time(pid)),
-            Some(at) if pts >= FROM + WINDOW => result = Some(cpu_time(pid) - at),
+            None if pts >= from => start = Some(cpu_time(pid)),
+            Some(at) if pts >= from + WINDOW => result = Some(cpu_time(pid) - at),
             _ => {}
         }
     }
@@ -108,7 +115,7 @@ fn cpu_over_window(reach: &Reach, props: &[(&str, &str)], context: &str) -> Dura
     result.unwrap_or_else(|| {
         panic!(
             "{context}: the stream did not reach {:?} within 30 s",
-            FROM + WINDOW
+            from + WINDOW
         )
     })
 }
@@ -121,7 +128,9 @@ fn keepalives_off(transport: &str) {
         ..Default::default()
     });
     let reach = Reach::new(&cam, transport);
-    let cpu = cpu_over_window(&reach, &[("do-rtsp-keep-alive", "false")], transport);
+    let mut props = reach.props();
+    props.push(("do-rtsp-keep-alive", "false"));
+    let cpu = cpu_over_window(reach.url(), &props, FROM, transport);
     assert!(
         cpu < MOST_CPU,
         "{transport}: {cpu:?} of CPU over {WINDOW:?} of stream with keep-alives off"
@@ -143,7 +152,9 @@ fn keepalives_unanswered(transport: &str) {
     let reach = Reach::new(&cam, transport);
     // The answer is overdue 0.3 s after each keep-alive (tcp-timeout, in µs as rtspsrc has it), the
     // next keep-alive is a second after it.
-    let cpu = cpu_over_window(&reach, &[("tcp-timeout", "300000")], transport);
+    let mut props = reach.props();
+    props.push(("tcp-timeout", "300000"));
+    let cpu = cpu_over_window(reach.url(), &props, FROM, transport);
     assert!(
         cpu < MOST_CPU,
         "{transport}: {cpu:?} of CPU over {WINDOW:?} of stream, keep-alives unanswered"
@@ -153,6 +164,27 @@ fn keepalives_unanswered(transport: &str) {
         "{transport}: {} keep-alives",
         cam.shared.count("GET_PARAMETER")
     );
+}
+
+/// The same against a real server: gst-rtsp-server, keep-alives off.
+fn gst_rtsp_server_keepalives_off(transport: &str) {
+    common::init();
+    let srv = TestServer::start(ServerOptions {
+        session_timeout: Some(SERVER_SESSION_TIMEOUT),
+        ..Default::default()
+    })
+    .expect("gst-rtsp-server (libgstrtspserver-1.0 from scripts/setup.sh)");
+    let props = [("protocols", transport), ("do-rtsp-keep-alive", "false")];
+    let cpu = cpu_over_window(&srv.url(), &props, SERVER_FROM, transport);
+    assert!(
+        cpu < MOST_CPU,
+        "{transport}: {cpu:?} of CPU over {WINDOW:?} of gst-rtsp-server's stream, keep-alives off"
+    );
+    assert_eq!(srv.keepalives(), 0, "{transport}: keep-alives sent");
+}
+
+over_udp_and_tcp! {
+    gst_rtsp_server_keepalives_off => super::gst_rtsp_server_keepalives_off;
 }
 
 over_udp_tcp_and_tls! {
