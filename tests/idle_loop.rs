@@ -5,10 +5,9 @@
 //!
 //! Against the fake camera (keep-alives off, or left unanswered: UDP, TCP, TLS) and gst-rtsp-server
 //! (keep-alives off: UDP, TCP). Each case runs the element in a gst-launch process of its own, so that
-//! its CPU time is its own,
-//! and reads that time between two buffers of the stream (by their PTS: after the first keep-alive
-//! interval and two seconds later). A sleeping loop takes a few ms of CPU for two seconds of a
-//! 30 fps stream; the busy loop took the whole two seconds.
+//! its CPU time is its own, and reads that time between two buffers of the stream (by their PTS: after
+//! the first keep-alive interval and two seconds later). A sleeping loop takes a few ms of CPU for two
+//! seconds of a 30 fps stream; the busy loop took the whole two seconds.
 
 mod common;
 
