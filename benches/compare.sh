@@ -36,6 +36,9 @@
 #                                      # and "<transport>-floor+gst", that floor pushing a GStreamer
 #                                      # buffer per picture into fakesink: the least possible
 #                                      # GStreamer receiver (rustrtspsrc's note gives both ratios)
+#   CLIENT=1 benches/compare.sh        # adds "client" (UDP and TCP rows): examples/bench-client, the
+#                                      # element's receive path without GStreamer, so that the element's
+#                                      # cost splits into the receive path and the GStreamer shell
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -126,6 +129,10 @@ start_peer() { # name transport n
       ./target/release/examples/bench-udp-floor --audio $(for i in $(seq "$n"); do echo "$url"; done) >"$counts" 2>/dev/null & ;;
     tls-floor)
       ./target/release/examples/bench-tls-floor $(for i in $(seq "$n"); do echo "$tls_url"; done) >"$counts" 2>/dev/null & ;;
+    client)
+      # The element's receive path without GStreamer (examples/bench-client); UDP and TCP rows only.
+      flag=(); [ "$t" = tcp ] && flag=(--tcp)
+      ./target/release/examples/bench-client "${flag[@]}" $(for i in $(seq "$n"); do echo "$url"; done) >"$counts" 2>/dev/null & ;;
     udp-floor+gst|tcp-floor+gst)
       "./target/release/examples/bench-${name%+gst}" --gst $(for i in $(seq "$n"); do echo "$url"; done) >"$counts" 2>/dev/null & ;;
     tls-floor+gst)
@@ -153,6 +160,7 @@ for t in $transports; do
     [ "${FLOOR:-0}" = 1 ] && [ "${AUDIO:-0}" = 1 ] && [ "$t" = udp ] && peers+=(udp-floor+aac)
     [ "${FLOOR:-0}" = 1 ] && [ "$t" = tls ] && peers+=(tls-floor)
     [ "${FLOOR:-0}" = 1 ] && peers+=("$t-floor+gst")
+    [ "${CLIENT:-0}" = 1 ] && [ "$t" != tls ] && peers+=(client)
     [ $have_ffmpeg = 1 ] && peers+=(ffmpeg)
     declare -A pid=() t0=() cpu=() rss=() f0=() fps=()
     for p in "${peers[@]}"; do pid[$p]=$(start_peer "$p" "$t" "$n"); pids+=("${pid[$p]}"); done
