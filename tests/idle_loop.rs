@@ -37,8 +37,12 @@ fn cpu_time(pid: u32) -> Duration {
     // Fields after the command name (in parentheses, which may hold spaces): utime and stime are
     // the 12th and 13th of them.
     let after = &stat[stat.rfind(')').expect("a command name") + 2..];
-    let fields: Vec<&str> = after.split(' ').collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let mut fields = after.split(' ').skip(11);
+    let mut ticks = || -> u64 {
+        let field = fields.next().expect("/proc/PID/stat holds utime and stime");
+        field.parse().expect("CPU ticks are a number")
+    };
+    let ticks = ticks() + ticks();
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
     Duration::from_millis(ticks * 1000 / hz)
@@ -119,21 +123,37 @@ fn cpu_over_window(url: &str, props: &[(&str, &str)], from: Duration, context: &
     })
 }
 
-fn keepalives_off(transport: &str) {
+/// The element plays the fake camera (`script`, a 3 s session) through `transport` with `prop`
+/// besides, and stays idle between pictures; `what` says how the keep-alives go. Returns the camera.
+fn idle_with_fake_camera(
+    transport: &str,
+    script: Script,
+    prop: (&str, &str),
+    what: &str,
+) -> FakeCamera {
     common::init();
     let cam = FakeCamera::start(Script {
         session_timeout: Some(SESSION_TIMEOUT),
-        keep_session: true,
-        ..Default::default()
+        ..script
     });
     let reach = Reach::new(&cam, transport);
     let mut props = reach.props();
-    props.push(("do-rtsp-keep-alive", "false"));
+    props.push(prop);
     let cpu = cpu_over_window(reach.url(), &props, FROM, transport);
     assert!(
         cpu < MOST_CPU,
-        "{transport}: {cpu:?} of CPU over {WINDOW:?} of stream with keep-alives off"
+        "{transport}: {cpu:?} of CPU over {WINDOW:?} of stream, {what}"
     );
+    cam
+}
+
+fn keepalives_off(transport: &str) {
+    let script = Script {
+        keep_session: true,
+        ..Default::default()
+    };
+    let prop = ("do-rtsp-keep-alive", "false");
+    let cam = idle_with_fake_camera(transport, script, prop, "keep-alives off");
     assert_eq!(
         cam.shared.count("GET_PARAMETER"),
         0,
@@ -142,22 +162,14 @@ fn keepalives_off(transport: &str) {
 }
 
 fn keepalives_unanswered(transport: &str) {
-    common::init();
-    let cam = FakeCamera::start(Script {
-        session_timeout: Some(SESSION_TIMEOUT),
+    let script = Script {
         ignore_keepalives: true,
         ..Default::default()
-    });
-    let reach = Reach::new(&cam, transport);
+    };
     // The answer is overdue 0.3 s after each keep-alive (tcp-timeout, in µs as rtspsrc has it), the
     // next keep-alive is a second after it.
-    let mut props = reach.props();
-    props.push(("tcp-timeout", "300000"));
-    let cpu = cpu_over_window(reach.url(), &props, FROM, transport);
-    assert!(
-        cpu < MOST_CPU,
-        "{transport}: {cpu:?} of CPU over {WINDOW:?} of stream, keep-alives unanswered"
-    );
+    let prop = ("tcp-timeout", "300000");
+    let cam = idle_with_fake_camera(transport, script, prop, "keep-alives unanswered");
     assert!(
         cam.shared.count("GET_PARAMETER") >= 2,
         "{transport}: {} keep-alives",
