@@ -150,11 +150,28 @@ over_udp_and_tcp! {
 /// then it is stopped. Raw caps anywhere, not a decoder's own pad: gst-launch 1.22 now and then
 /// prints no line for a pad whose caps did change (a run had avdec_h264 decoding, its peer's raw caps
 /// printed, its own missing).
+///
+/// One more attempt when the first shows only one of the two decoded: in about one full-suite run in
+/// twenty on a loaded machine, playbin3 1.22 under `gst-launch -v` left a stream undecoded although our
+/// bin had exposed it with caps (decodebin3 never made the AAC decoder after the audio reached its
+/// multiqueue). The in-process playbin3 tests above, without -v, have not shown it. A bin that does
+/// not play fails both attempts; both outputs are printed.
 #[test]
 fn gst_launch_playbin3_with_the_rank_raised() {
-    use std::io::BufRead;
     let srv = server();
     let dir = common::cargo_build(&["--lib", "--quiet"]);
+    let first = match playbin3_launch(&dir, &srv.url()) {
+        Ok(()) => return,
+        Err(e) => e,
+    };
+    if let Err(second) = playbin3_launch(&dir, &srv.url()) {
+        panic!("first attempt: {first}\n\nsecond attempt: {second}");
+    }
+}
+
+/// One run of the README's playbin3 command: `Err` with what was missing and gst-launch's output.
+fn playbin3_launch(dir: &std::path::Path, url: &str) -> Result<(), String> {
+    use std::io::BufRead;
     // Line-buffered (coreutils' stdbuf): into a pipe, gst-launch's stdout is otherwise flushed per
     // 4 KiB, and the last caps lines may wait in its buffer for output that never comes.
     let mut child = std::process::Command::new("stdbuf")
@@ -163,10 +180,10 @@ fn gst_launch_playbin3_with_the_rank_raised() {
             "gst-launch-1.0",
             "-v",
             "playbin3",
-            &format!("uri={}", srv.url()),
+            &format!("uri={url}"),
         ])
         .args(["video-sink=fakesink", "audio-sink=fakesink"])
-        .env("GST_PLUGIN_PATH", &dir)
+        .env("GST_PLUGIN_PATH", dir)
         .env("GST_PLUGIN_FEATURE_RANK", "rustrtspbin:MAX")
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -196,11 +213,11 @@ fn gst_launch_playbin3_with_the_rank_raised() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    for w in wanted {
-        assert!(
-            seen.iter().any(|l| l.contains(w)),
+    match wanted.iter().find(|w| !seen.iter().any(|l| l.contains(*w))) {
+        None => Ok(()),
+        Some(w) => Err(format!(
             "no line with {w} in 20 s of gst-launch -v: {}",
             seen.join("\n")
-        );
+        )),
     }
 }
