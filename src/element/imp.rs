@@ -3,6 +3,7 @@
 
 use super::backchannel_pad::Backchannel;
 use super::collection::Collection;
+use super::pipeline_clock::PipelineClock;
 use super::replay_seek::{self, PendingReplay};
 use super::settings::{parse_port_range, Settings};
 use super::side_pads::{Route, SidePads};
@@ -58,6 +59,8 @@ pub struct RustRtspSrc {
     downstream_segment: Arc<replay_seek::DownstreamSegment>,
     /// The trick-mode interval of the seek being prepared (a seek event's, not its segment's).
     seek_interval: Mutex<Option<gst::ClockTime>>,
+    /// The pipeline's clock, for the running time each picture arrived at.
+    clock: PipelineClock,
 }
 
 #[glib::object_subclass]
@@ -238,7 +241,6 @@ impl ObjectImpl for RustRtspSrc {
         obj.set_live(true);
         obj.set_format(gst::Format::Time);
         obj.set_do_timestamp(false);
-        self.downstream_segment.watch(obj.src_pad());
     }
 }
 
@@ -251,6 +253,11 @@ impl ElementImpl for RustRtspSrc {
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         self.on_state_change(transition);
         self.parent_change_state(transition)
+    }
+
+    fn set_clock(&self, clock: Option<&gst::Clock>) -> bool {
+        self.clock.set(clock);
+        self.parent_set_clock(clock)
     }
 
     /// EOS (gst-launch -e, an application ending a recording) reaches basesrc's src pad through the
@@ -389,6 +396,7 @@ impl BaseSrcImpl for RustRtspSrc {
         let replay = replay_seek::replay_of(seg, rate_control, interval);
         gst::debug!(CAT, imp = self, "seek: replay {:?}", replay.headers());
         replay_seek::output_segment(seg, &replay);
+        self.downstream_segment.watch(self.obj().src_pad());
         self.downstream_segment.seek();
         // basesrc flushes the src pad and sends it the segment; the audio and metadata pads likewise.
         let flush = seg.flags().contains(gst::SegmentFlags::RESET);
@@ -519,7 +527,7 @@ impl PushSrcImpl for RustRtspSrc {
             if let Some((replay, flush)) = self.pending_replay.take() {
                 supervisor.replay(replay, flush);
             }
-            let running_time = || obj.current_running_time().map(|t| t.nseconds());
+            let running_time = || self.clock.running_time(obj.upcast_ref());
             let produced = match supervisor.next(running_time, |n| self.post_notice(n)) {
                 Ok(p) => p,
                 Err(SupervisorError::Flushing) if !self.unlocked.load(Ordering::SeqCst) => {

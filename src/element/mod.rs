@@ -12,6 +12,7 @@ mod decoupling;
 mod imp;
 mod lip_sync;
 mod ntp_sync;
+mod pipeline_clock;
 mod properties;
 mod recovery;
 mod replay_seek;

@@ -6,6 +6,7 @@
 use super::supervisor::ReverseStart;
 use crate::rtsp::replay::{Frames, Replay};
 use gst::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The replay the last seek asked for, and whether that seek flushed (the pipeline's running time
@@ -91,7 +92,11 @@ pub fn output_segment(segment: &mut gst::FormattedSegment<gst::ClockTime>, repla
 /// time = PTS), stopping at the position asked, from the running time the first picture came at
 /// (`reverse_gops.rs`).
 #[derive(Debug, Default)]
-pub struct DownstreamSegment(Mutex<Inner>);
+pub struct DownstreamSegment {
+    inner: Mutex<Inner>,
+    /// The probe is on the src pad: from the first replay seek on.
+    watching: AtomicBool,
+}
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -103,7 +108,7 @@ struct Inner {
 impl DownstreamSegment {
     /// A seek: basesrc's segment goes out as it is until a replay backwards starts.
     pub fn seek(&self) {
-        *self.0.lock().unwrap() = Inner {
+        *self.inner.lock().unwrap() = Inner {
             reverse: None,
             awaiting: true,
         };
@@ -122,14 +127,14 @@ impl DownstreamSegment {
         seg.set_position(stop);
         seg.set_time(gst::ClockTime::ZERO);
         seg.set_base(gst::ClockTime::from_nseconds(start.segment.base));
-        let mut inner = self.0.lock().unwrap();
+        let mut inner = self.inner.lock().unwrap();
         inner.reverse = Some(seg);
         !inner.awaiting
     }
 
     /// What goes downstream for basesrc's `segment` event.
     fn rewrite(&self, event: &gst::Event) -> Option<gst::Event> {
-        let mut inner = self.0.lock().unwrap();
+        let mut inner = self.inner.lock().unwrap();
         inner.awaiting = false;
         let seg = inner.reverse.as_ref()?;
         Some(
@@ -139,8 +144,13 @@ impl DownstreamSegment {
         )
     }
 
-    /// Rewrites the segments basesrc pushes on `pad`.
+    /// Rewrites the segments basesrc pushes on `pad`, from now on (again: nothing). Only after a
+    /// replay seek: a probe on the src pad is looked at by every push, so a live camera's pictures do
+    /// not pay for it.
     pub fn watch(self: &Arc<Self>, pad: &gst::Pad) {
+        if self.watching.swap(true, Ordering::SeqCst) {
+            return;
+        }
         let this = self.clone();
         pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
             let rewritten = match info.event() {
