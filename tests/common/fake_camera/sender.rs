@@ -234,8 +234,10 @@ impl Sender {
                     script.late_tail.filter(|(f, _)| before_marker && f(frame)),
                     script.late_head.filter(|(f, _)| in_frame == 1 && f(frame)),
                 ];
+                // Late by `by` of the stream's schedule, not of the clock: a camera held back by a
+                // slow reader (TCP) still sends it after the packets of the next `by`, no later.
                 if let Some((_, by)) = late.into_iter().flatten().next() {
-                    delayed.push_back((Instant::now() + by, pkt));
+                    delayed.push_back((due + by, pkt));
                     continue;
                 }
                 if !self.send(&sock, &pkt) {
