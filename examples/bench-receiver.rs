@@ -68,4 +68,3 @@ fn main() {
         let _ = out.flush();
     }
 }
-
