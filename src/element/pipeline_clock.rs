@@ -1,8 +1,8 @@
 //! The clock the pipeline gave the element, held for reading the running time once per picture and
 //! per audio frame. `gst_element_get_current_running_time` takes a reference to the clock and drops
-//! it on every call: with a streaming thread per camera, every picture of every camera wrote the one
-//! clock's reference count, a cache line the cores then passed between them (6–7 % of the element's
-//! user time under `perf`, 8 cameras over TCP).
+//! it on every call, so every picture of every camera wrote the one clock's reference count from its
+//! own streaming thread; reading the held clock writes nothing shared. (The CPU this saves is below
+//! what side-by-side runs on the benchmark machine can show: BENCHMARKS.md, 2026-12-08.)
 
 use gst::prelude::*;
 use std::sync::Mutex;
