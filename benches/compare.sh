@@ -36,6 +36,9 @@
 #                                      # and "<transport>-floor+gst", that floor pushing a GStreamer
 #                                      # buffer per picture into fakesink: the least possible
 #                                      # GStreamer receiver (rustrtspsrc's note gives both ratios)
+#   ROUNDS=3 benches/compare.sh        # each row the median of 3 rounds, the peers started in a
+#                                      # different order each round (the first started can cost
+#                                      # ±10 % on a loaded machine)
 #   CLIENT=1 benches/compare.sh        # adds "client" (UDP and TCP rows): examples/bench-client, the
 #                                      # element's receive path without GStreamer, so that the element's
 #                                      # cost splits into the receive path and the GStreamer shell
@@ -52,6 +55,15 @@ bitrate=${BITRATE:-8000}
 
 . benches/builds.sh
 hz=$(getconf CLK_TCK)
+rounds=${ROUNDS:-1}
+# median FORMAT V...: the middle value (the mean of the two middle ones for an even count); nothing
+# for none.
+median() {
+  local format=$1; shift
+  [ $# -gt 0 ] || return 0
+  printf '%s\n' "$@" | sort -n | awk -v f="$format" '{v[NR] = $1}
+    END {printf f, NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "${frames_dir:-}"; }
@@ -162,25 +174,41 @@ for t in $transports; do
     [ "${FLOOR:-0}" = 1 ] && peers+=("$t-floor+gst")
     [ "${CLIENT:-0}" = 1 ] && [ "$t" != tls ] && peers+=(client)
     [ $have_ffmpeg = 1 ] && peers+=(ffmpeg)
-    declare -A pid=() t0=() cpu=() rss=() f0=() fps=()
-    for p in "${peers[@]}"; do pid[$p]=$(start_peer "$p" "$t" "$n"); pids+=("${pid[$p]}"); done
-    sleep "$warmup"
-    s0=$(ticks "$server")
-    for p in "${peers[@]}"; do t0[$p]=$(cpu_ns "${pid[$p]}"); f0[$p]=$(last_count "$p" "$n"); done
-    sleep "$measure"
-    s1=$(ticks "$server")
+    declare -A cpu=() rss=() fps=() runs=() fpss=()
+    sender_ticks=0
+    for round in $(seq 0 $((rounds - 1))); do
+      # Each round starts the peers one later in the list: which process starts first moves its CPU
+      # by up to ±10 % on a loaded machine (BENCHMARKS.md, 2026-12-08).
+      k=$((round % ${#peers[@]}))
+      order=("${peers[@]:k}" "${peers[@]:0:k}")
+      declare -A pid=() t0=() f0=()
+      for p in "${order[@]}"; do pid[$p]=$(start_peer "$p" "$t" "$n"); pids+=("${pid[$p]}"); done
+      sleep "$warmup"
+      s0=$(ticks "$server")
+      for p in "${order[@]}"; do t0[$p]=$(cpu_ns "${pid[$p]}"); f0[$p]=$(last_count "$p" "$n"); done
+      sleep "$measure"
+      s1=$(ticks "$server")
+      sender_ticks=$((sender_ticks + s1 - s0))
+      for p in "${order[@]}"; do
+        if kill -0 "${pid[$p]}" 2>/dev/null; then
+          runs[$p]+=" $(awk -v a="${t0[$p]}" -v b="$(cpu_ns "${pid[$p]}")" -v s="$measure" -v n="$n" \
+            'BEGIN {printf "%.3f", (b - a) / 1e9 / s * 100 / n}')"
+          rss[$p]=$(rss_kb "${pid[$p]}")
+          # Frames delivered per second per stream over the measured window (the sender sends 30).
+          fpss[$p]+=" $(awk -v a="${f0[$p]}" -v b="$(last_count "$p" "$n")" -v s="$measure" -v n="$n" \
+            'BEGIN {printf "%.1f", (b - a) / s / n}')"
+        fi
+        kill "${pid[$p]}" 2>/dev/null || true
+      done
+      for p in "${order[@]}"; do wait "${pid[$p]}" 2>/dev/null || true; done
+      pids=("$server")
+      unset pid t0 f0
+      rm -f "$frames_dir"/*
+    done
+    # The median of the rounds (a peer that exited early in a round has no value for it).
     for p in "${peers[@]}"; do
-      if kill -0 "${pid[$p]}" 2>/dev/null; then
-        cpu[$p]=$(awk -v a="${t0[$p]}" -v b="$(cpu_ns "${pid[$p]}")" -v s="$measure" -v n="$n" \
-          'BEGIN {printf "%.3f", (b - a) / 1e9 / s * 100 / n}')
-        rss[$p]=$(rss_kb "${pid[$p]}")
-        # Frames delivered per second per stream over the measured window (the sender sends 30).
-        fps[$p]=$(awk -v a="${f0[$p]}" -v b="$(last_count "$p" "$n")" -v s="$measure" -v n="$n" \
-          'BEGIN {printf "%.1f", (b - a) / s / n}')
-      else
-        cpu[$p]=""; rss[$p]=0
-      fi
-      kill "${pid[$p]}" 2>/dev/null || true
+      cpu[$p]=$(median %.3f ${runs[$p]:-}); fps[$p]=$(median %.1f ${fpss[$p]:-})
+      [ -n "${cpu[$p]}" ] || rss[$p]=0
     done
     for p in "${peers[@]}"; do
       note=""
@@ -199,11 +227,8 @@ for t in $transports; do
         "${fps[$p]:--}" "$note"
     done
     printf '%-5s %-9s %4s  %-12s %10s\n' "$codec" "$t" "$n" "(sender)" \
-      "$(awk -v a="$s0" -v b="$s1" -v hz="$hz" -v s="$measure" 'BEGIN {printf "%.1f%% total", (b - a) / hz / s * 100}')"
-    for p in "${peers[@]}"; do wait "${pid[$p]}" 2>/dev/null || true; done
-    pids=("$server")
-    unset pid t0 cpu rss f0 fps
-    rm -f "$frames_dir"/*
+      "$(awk -v t="$sender_ticks" -v hz="$hz" -v s="$measure" -v r="$rounds" 'BEGIN {printf "%.1f%% total", t / hz / s / r * 100}')"
+    unset cpu rss fps runs fpss
   done
 done
 kill "$server" 2>/dev/null || true
