@@ -221,6 +221,9 @@ for t in $transports; do
         rtspsrc+aac) note="$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[rtspsrc]:-0}" 'BEGIN {if (b > 0) printf "%.2f x video alone", a / b}')" ;;
         udp-floor+aac) note="$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[udp-floor]:-0}" 'BEGIN {if (b > 0) printf "%.2f x video alone", a / b}')" ;;
       esac
+      # A median over fewer rounds than asked says so: a receiver that died cannot hide behind the others.
+      got=$(wc -w <<<"${runs[$p]:-}")
+      [ -n "${cpu[$p]}" ] && [ "$got" -lt "$rounds" ] && note="$note (exited early in $((rounds - got)) of $rounds rounds)"
       ratio=$(awk -v a="${cpu[$p]:-0}" -v b="${cpu[rtspsrc]:-0}" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}')
       printf '%-5s %-9s %4s  %-12s %10s %10s %12.1f %10.2f %9s %s\n' "$codec" "$t" "$n" "$p" "${cpu[$p]:--}" "$ratio" \
         "$(awk -v r="${rss[$p]}" 'BEGIN {print r / 1024}')" "$(awk -v r="${rss[$p]}" -v n="$n" 'BEGIN {print r / 1024 / n}')" \
